@@ -1,0 +1,55 @@
+import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
+import { policies } from '../../src/runtime/policy.js'
+import type { Transport } from '../../src/transport/transport.js'
+import { machinesActor } from '../machines/machines-actor.js'
+import { membershipActor } from '../membership/membership-actor.js'
+import { routerActor } from '../router/router-actor.js'
+import { wireguardActor } from '../wireguard/wireguard-actor.js'
+import { agentProtocol, type AgentProtocol } from './messages.js'
+
+export interface AgentActorInit {
+  name: string
+  cluster: string
+  version: string
+  startedAt: number
+}
+
+export interface AgentActorComponents {
+  transport: Transport
+}
+
+/**
+ * The root of a host's supervisor tree. Its children are the actor families; a child that
+ * exhausts its own restarts escalates here, and this actor restarts the whole tree. Past its
+ * own limit the failure is fatal: the process exits and its service manager restarts it.
+ */
+export function agentActor (init: AgentActorInit, components: AgentActorComponents): ActorDefinition<AgentProtocol> {
+  return defineActor({
+    protocol: agentProtocol,
+    policy: policies.restart({ backoff: { initialMs: 100, maxMs: 5_000, factor: 2 }, maxRestarts: 5, withinMs: 60_000, onExhausted: 'escalate' }),
+    create (ctx) {
+      ctx.spawn('membership', membershipActor({ name: init.name, version: init.version }, components))
+      ctx.spawn('machines', machinesActor({}, {}))
+      ctx.spawn('router', routerActor({}, {}))
+      ctx.spawn('wireguard', wireguardActor({}, {}))
+      return {
+        handlers: {
+          'agent.ping': (msg) => ({ host: ctx.system.hostId, seq: msg.seq, payload: msg.payload }),
+          'agent.info': () => ({
+            hostId: ctx.system.hostId,
+            name: init.name,
+            cluster: init.cluster,
+            version: init.version,
+            pid: process.pid,
+            uptimeMs: Date.now() - init.startedAt,
+            rssBytes: process.memoryUsage.rss(),
+            addresses: components.transport.addresses(),
+            transport: components.transport.kind,
+            actors: ctx.system.actors(),
+            stats: { ...ctx.system.stats }
+          })
+        }
+      }
+    }
+  })
+}

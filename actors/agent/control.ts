@@ -1,0 +1,60 @@
+import type { ControlApi, MemberView } from '../../src/api/control-api.js'
+import { InvalidArgumentError, UnknownHostError } from '../../src/errors/errors.js'
+import type { ActorSystem } from '../../src/runtime/system.js'
+import { parseTarget, ref } from '../../src/runtime/ref.js'
+import type { Transport } from '../../src/transport/transport.js'
+import type { MembershipProtocol } from '../membership/messages.js'
+import type { AgentProtocol } from './messages.js'
+
+export interface ControlApiComponents {
+  system: ActorSystem
+  transport: Transport
+  name: string
+  shutdown: () => Promise<void>
+}
+
+/** Resolves the host part of a CLI target: `local`, this host's name, an id, an id prefix, or a peer's name. */
+export function resolveHost (host: string, selfId: string, selfName: string, transport: Transport): string {
+  if (host === 'local' || host === selfName || host === selfId) return selfId
+  const peers = transport.peers()
+  const exact = peers.find(p => p.hostId === host)
+  if (exact !== undefined) return exact.hostId
+  const candidates = new Set<string>()
+  if (selfId.startsWith(host)) candidates.add(selfId)
+  for (const p of peers) {
+    if (p.name === host || (host.length >= 4 && p.hostId.startsWith(host))) candidates.add(p.hostId)
+  }
+  if (candidates.size === 1) return [...candidates][0] as string
+  if (candidates.size > 1) throw new UnknownHostError(`'${host}' matches ${candidates.size} hosts; use more of the id`, { host })
+  if (/^[0-9a-f]{64}$/.test(host)) return host
+  throw new UnknownHostError(`no known host is called '${host}' (try 'roost members')`, { host })
+}
+
+/** The control API of one agent, in terms of its actors. */
+export function createControlApi (components: ControlApiComponents): ControlApi {
+  const { system, transport } = components
+  return {
+    async info () {
+      return await system.ask(ref<AgentProtocol>(system.hostId, '/agent'), { type: 'agent.info' }) as unknown as Record<string, unknown>
+    },
+    async members () {
+      const { members } = await system.ask(ref<MembershipProtocol>(system.hostId, '/agent/membership'), { type: 'membership.list' })
+      return members satisfies MemberView[]
+    },
+    async send (target, message, opts) {
+      const { host, path } = parseTarget(target)
+      if (message === null || typeof message !== 'object' || Array.isArray(message)) {
+        throw new InvalidArgumentError('message must be a JSON object with a "type"')
+      }
+      const { type, ...body } = message as { type?: unknown }
+      if (typeof type !== 'string' || type.length === 0) throw new InvalidArgumentError('message must have a string "type"')
+      const hostId = resolveHost(host, system.hostId, components.name, transport)
+      const started = performance.now()
+      const reply = await system.askUntyped(hostId, path, type, body, { timeoutMs: opts?.timeoutMs ?? 5_000, from: '/control' })
+      return { host: hostId, path, type, reply, elapsedMs: performance.now() - started }
+    },
+    async shutdown () {
+      setImmediate(() => { components.shutdown().catch(() => {}) })
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import { mkdir, writeFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CONTROL_SOCKET_FILE } from '../../src/api/control-api.js'
+import { createControlServer, type ControlServer } from '../../src/api/control-server.js'
+import { createCodec } from '../../src/codec/codec.js'
+import type { Logger } from '../../src/log/logger.js'
+import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
+import { createHyperswarmTransport } from '../../src/transport/hyperswarm-transport.js'
+import { loadOrCreateHostSeed } from '../../src/transport/host-key.js'
+import type { Transport } from '../../src/transport/transport.js'
+import { agentActor } from './agent-actor.js'
+import { createControlApi } from './control.js'
+
+export interface AgentHostInit {
+  dataDir: string
+  name: string
+  cluster: string
+  secret: string
+  bootstrap: Array<{ host: string, port: number }>
+  /** Concrete IP the DHT node binds to. */
+  host: string
+  /** UDP port of the DHT node (0: any). */
+  port: number
+  version: string
+  maxFrameBytes?: number
+  idleTimeoutMs?: number
+}
+
+export interface AgentHostComponents {
+  logger: Logger
+}
+
+/** One running agent: transport, actor system with the `/agent` tree, and control socket. */
+export interface AgentHost {
+  readonly hostId: string
+  readonly system: ActorSystem
+  readonly transport: Transport
+  readonly socketPath: string
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  /** Resolves when the agent has stopped (by `stop`, the control API, or a fatal failure). */
+  readonly stopped: Promise<{ fatal?: Error }>
+}
+
+export async function createAgentHost (init: AgentHostInit, components: AgentHostComponents): Promise<AgentHost> {
+  await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
+  const seed = await loadOrCreateHostSeed(init.dataDir)
+  const codec = createCodec()
+  const logger = components.logger
+  const transport = createHyperswarmTransport({
+    cluster: init.cluster,
+    secret: init.secret,
+    seed,
+    name: init.name,
+    version: init.version,
+    bootstrap: init.bootstrap,
+    host: init.host,
+    port: init.port,
+    ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }),
+    ...(init.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: init.idleTimeoutMs })
+  }, { logger, codec })
+  const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport })
+  const socketPath = join(init.dataDir, CONTROL_SOCKET_FILE)
+  const infoFile = join(init.dataDir, 'agent.json')
+  let control: ControlServer | undefined
+  let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
+  let resolveStopped: (v: { fatal?: Error }) => void = () => {}
+  const stopped = new Promise<{ fatal?: Error }>(resolve => { resolveStopped = resolve })
+
+  const stop = async (fatal?: Error): Promise<void> => {
+    if (state === 'stopping' || state === 'stopped') return await stopped.then(() => {})
+    state = 'stopping'
+    logger.info({ fatal: fatal?.message }, 'agent stopping')
+    await control?.stop().catch(() => {})
+    await system.stop().catch((err: unknown) => { logger.warn({ err }, 'actor system stop failed') })
+    await transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') })
+    await rm(infoFile, { force: true })
+    state = 'stopped'
+    logger.info('agent stopped')
+    resolveStopped(fatal === undefined ? {} : { fatal })
+  }
+
+  system.onFatal((err) => {
+    logger.fatal({ err }, 'agent tree failed beyond its restart policy')
+    stop(err).catch(() => {})
+  })
+
+  return {
+    hostId: transport.hostId,
+    system,
+    transport,
+    socketPath,
+    stopped,
+    async start () {
+      if (state !== 'new') return
+      state = 'running'
+      const startedAt = Date.now()
+      await transport.start()
+      await system.start()
+      system.spawn(null, 'agent', agentActor({ name: init.name, cluster: init.cluster, version: init.version, startedAt }, { transport }))
+      control = createControlServer({ socketPath }, {
+        logger,
+        codec,
+        api: createControlApi({ system, transport, name: init.name, shutdown: async () => { await stop() } })
+      })
+      await control.start()
+      await writeFile(infoFile, JSON.stringify({
+        hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, addresses: transport.addresses(), startedAt
+      }, null, 2) + '\n')
+      logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, addresses: transport.addresses() }, 'agent started')
+    },
+    stop: async () => { await stop() }
+  }
+}

@@ -1,0 +1,41 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { defineProtocol } from '../../src/codec/protocol.js'
+
+export const AgentInfoSchema = Type.Object({
+  hostId: Type.String(),
+  name: Type.String(),
+  cluster: Type.String(),
+  version: Type.String(),
+  pid: Type.Number(),
+  uptimeMs: Type.Number(),
+  rssBytes: Type.Number(),
+  addresses: Type.Array(Type.String()),
+  transport: Type.String(),
+  actors: Type.Array(Type.String()),
+  stats: Type.Object({
+    delivered: Type.Number(),
+    rejected: Type.Number(),
+    crashes: Type.Number(),
+    restarts: Type.Number(),
+    badFrames: Type.Number()
+  })
+})
+
+/** What `agent.info` answers. */
+export type AgentInfo = Static<typeof AgentInfoSchema>
+
+/** Messages of the `/agent` root actor. */
+export const agentProtocol = defineProtocol('agent', {
+  /** Liveness and round-trip probe; echoes `seq` and `payload`. */
+  'agent.ping': {
+    body: Type.Object({
+      seq: Type.Optional(Type.Integer()),
+      payload: Type.Optional(Type.String({ maxLength: 65536 }))
+    }),
+    reply: Type.Object({ host: Type.String(), seq: Type.Optional(Type.Integer()), payload: Type.Optional(Type.String()) })
+  },
+  /** Who this host is and what runs on it. */
+  'agent.info': { body: Type.Object({}), reply: AgentInfoSchema }
+})
+
+export type AgentProtocol = typeof agentProtocol.specs

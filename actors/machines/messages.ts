@@ -1,0 +1,12 @@
+import { Type } from '@sinclair/typebox'
+import { defineProtocol } from '../../src/codec/protocol.js'
+
+/** Messages of `/agent/machines`. A later issue fills this family in; for now it reports that it is up. */
+export const machinesProtocol = defineProtocol('machines', {
+  'machines.status': {
+    body: Type.Object({}),
+    reply: Type.Object({ ready: Type.Boolean(), implemented: Type.Boolean() })
+  }
+})
+
+export type MachinesProtocol = typeof machinesProtocol.specs

@@ -1,0 +1,49 @@
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import { startLocalCluster } from '../local-cluster.js'
+import { parseIntOption } from '../config.js'
+import { ago, printTable, reportError } from '../output.js'
+
+export function registerDevCommand (program: Command, binPath: string): void {
+  program.command('dev')
+    .description('run a local cluster: a DHT bootstrap and N agents as separate processes on loopback (Ctrl-C stops all)')
+    .option('--hosts <n>', 'number of agents', '3')
+    .option('--dir <dir>', 'where the hosts keep their data and logs', '.roost/dev')
+    .option('--log-level <level>', 'agents\' log level (logs go to <dir>/<host>/agent.log)', 'info')
+    .action(async (opts: { hosts: string, dir: string, logLevel: string }) => {
+      const dir = resolve(opts.dir)
+      const started = Date.now()
+      let cluster: Awaited<ReturnType<typeof startLocalCluster>> | undefined
+      let stopping = false
+      const shutdown = async (): Promise<void> => {
+        if (stopping) return
+        stopping = true
+        process.stdout.write('\nstopping the local cluster…\n')
+        await cluster?.stop()
+        process.stdout.write('all processes stopped\n')
+      }
+      const onSignal = (): void => { shutdown().then(() => { process.exit(0) }, () => { process.exit(1) }) }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+      try {
+        const n = parseIntOption(opts.hosts, '--hosts', 1)
+        process.stdout.write(`starting a DHT bootstrap and ${n} agents in ${dir}\n`)
+        cluster = await startLocalCluster({ binPath, hosts: n, dir, logLevel: opts.logLevel })
+        const views = await cluster.waitForMembership()
+        const first = cluster.hosts[0]
+        const members = first === undefined ? [] : views.get(first.name) ?? []
+        process.stdout.write(`\ncluster ready in ${Date.now() - started} ms (bootstrap ${cluster.bootstrap.host}:${cluster.bootstrap.port}); membership as ${first?.name ?? '-'} sees it:\n\n`)
+        printTable(['NAME', 'HOST ID', 'STATE', 'VERSION', 'LAST SEEN'], members.map(m => [m.name, m.hostId.slice(0, 12), m.state, m.version, ago(m.lastSeen)]))
+        process.stdout.write(`\ntry:\n  node bin/roost.js members --data-dir ${opts.dir}/h1\n  node bin/roost.js send h2/agent '{"type":"agent.ping","seq":1}' --data-dir ${opts.dir}/h1\n\nlogs: ${opts.dir}/<host>/agent.log — Ctrl-C stops everything\n`)
+        for (const h of cluster.hosts) {
+          h.process.once('exit', (code, signal) => {
+            if (!stopping) process.stdout.write(`agent ${h.name} exited (${code ?? signal}); see ${h.logFile}\n`)
+          })
+        }
+      } catch (err) {
+        process.exitCode = reportError(err, false)
+        await shutdown()
+        process.exit(1)
+      }
+    })
+}

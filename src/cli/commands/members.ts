@@ -1,0 +1,25 @@
+import type { Command } from 'commander'
+import { connectControl } from '../../api/control-client.js'
+import { defaultDataDir, socketPathFor } from '../config.js'
+import { ago, printJson, printTable, reportError } from '../output.js'
+
+export function registerMembersCommand (program: Command): void {
+  program.command('members')
+    .description('list the hosts of the cluster as the local agent sees them')
+    .option('--data-dir <dir>', 'data dir of the local agent', defaultDataDir())
+    .option('--json', 'print JSON')
+    .action(async (opts: { dataDir: string, json?: boolean }) => {
+      try {
+        const client = await connectControl(socketPathFor(opts.dataDir))
+        try {
+          const members = await client.call(async api => await api.members())
+          if (opts.json === true) {
+            printJson(members)
+            return
+          }
+          printTable(['NAME', 'HOST ID', 'STATE', 'VERSION', 'ADDRESSES', 'LAST SEEN'],
+            members.map(m => [m.name === '' ? '-' : m.name, m.hostId.slice(0, 12), m.state, m.version === '' ? '-' : m.version, m.addresses.join(',') || '-', ago(m.lastSeen)]))
+        } finally { client.close() }
+      } catch (err) { process.exitCode = reportError(err, opts.json === true) }
+    })
+}

@@ -1,0 +1,153 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createSocket } from 'node:dgram'
+import { mkdir, open, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { connectControl } from '../api/control-client.js'
+import type { MemberView } from '../api/control-api.js'
+import { socketPathFor } from './config.js'
+
+export interface LocalClusterInit {
+  /** Path of the `roost` executable script (bin/roost.js). */
+  binPath: string
+  hosts: number
+  /** Where each host's data dir, log and the cluster secret go. */
+  dir: string
+  cluster?: string
+  /** Extra environment for every child. */
+  env?: Record<string, string>
+  logLevel?: string
+  /** How long to wait for every host to see every other (ms). */
+  readyTimeoutMs?: number
+}
+
+export interface LocalHost {
+  name: string
+  dataDir: string
+  socketPath: string
+  logFile: string
+  process: ChildProcess
+}
+
+/** A DHT bootstrap and N agents, each its own process on loopback. */
+export interface LocalCluster {
+  bootstrap: { host: string, port: number }
+  secretFile: string
+  dht: ChildProcess
+  hosts: LocalHost[]
+  /** Starts an agent process for `name` (again, after a kill) and waits for its control socket. */
+  startHost: (name: string) => Promise<LocalHost>
+  /** Waits until every running host lists every other as met. */
+  waitForMembership: (timeoutMs?: number) => Promise<Map<string, MemberView[]>>
+  /** SIGTERM every child, SIGKILL after a grace period; resolves when all have exited. */
+  stop: () => Promise<void>
+}
+
+export async function freeUdpPort (host = '127.0.0.1'): Promise<number> {
+  return await new Promise((resolvePort, reject) => {
+    const s = createSocket('udp4')
+    s.once('error', reject)
+    s.bind(0, host, () => {
+      const { port } = s.address()
+      s.close(() => { resolvePort(port) })
+    })
+  })
+}
+
+async function waitFor<T> (fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn()
+      if (v !== undefined) return v
+    } catch (err) { last = err }
+    await new Promise(r => setTimeout(r, 100))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`)
+}
+
+export async function exited (child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  await new Promise<void>(resolveExit => {
+    const t = setTimeout(() => { child.kill('SIGKILL') }, graceMs)
+    child.once('exit', () => { clearTimeout(t); resolveExit() })
+  })
+}
+
+export async function startLocalCluster (init: LocalClusterInit): Promise<LocalCluster> {
+  const dir = resolve(init.dir)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const secretFile = join(dir, 'cluster.secret')
+  await writeFile(secretFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
+  const port = await freeUdpPort()
+  const bootstrap = { host: '127.0.0.1', port }
+  const env = { ...process.env, ...init.env }
+  const logLevel = init.logLevel ?? 'info'
+  const children: ChildProcess[] = []
+
+  const dhtLog = await open(join(dir, 'dht.log'), 'a')
+  const dht = spawn(process.execPath, [init.binPath, 'dht', '--port', String(port), '--log-level', logLevel], { stdio: ['ignore', dhtLog.fd, dhtLog.fd], env })
+  await dhtLog.close()
+  children.push(dht)
+
+  const hosts: LocalHost[] = []
+  const startHost = async (name: string): Promise<LocalHost> => {
+    const dataDir = join(dir, name)
+    await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    const logFile = join(dataDir, 'agent.log')
+    const log = await open(logFile, 'a')
+    const child = spawn(process.execPath, [
+      init.binPath, 'agent', 'start', '--name', name, '--cluster', init.cluster ?? 'dev',
+      '--secret-file', secretFile, '--bootstrap', `${bootstrap.host}:${bootstrap.port}`,
+      '--data-dir', dataDir, '--log-level', logLevel
+    ], { stdio: ['ignore', log.fd, log.fd], env })
+    await log.close()
+    children.push(child)
+    const host: LocalHost = { name, dataDir, socketPath: socketPathFor(dataDir), logFile, process: child }
+    const i = hosts.findIndex(h => h.name === name)
+    if (i >= 0) hosts[i] = host
+    else hosts.push(host)
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`agent ${name} exited with ${child.exitCode}; see ${logFile}`)
+      const c = await connectControl(host.socketPath)
+      try { await c.call(async api => await api.info()) } finally { c.close() }
+      return true
+    }, 30_000, `agent ${name} to answer on ${host.socketPath}`)
+    return host
+  }
+
+  const waitForMembership = async (timeoutMs = init.readyTimeoutMs ?? 30_000): Promise<Map<string, MemberView[]>> => {
+    const running = hosts.filter(h => h.process.exitCode === null && h.process.signalCode === null)
+    const names = new Set(running.map(h => h.name))
+    return await waitFor(async () => {
+      const views = new Map<string, MemberView[]>()
+      for (const h of running) {
+        const c = await connectControl(h.socketPath)
+        try {
+          const members = await c.call(async api => await api.members())
+          const met = new Set(members.filter(m => m.state === 'self' || m.state === 'connected' || m.state === 'known').map(m => m.name))
+          for (const n of names) if (!met.has(n)) return undefined
+          views.set(h.name, members)
+        } finally { c.close() }
+      }
+      return views
+    }, timeoutMs, 'every host to meet every other')
+  }
+
+  const stop = async (): Promise<void> => {
+    const agents = children.filter(c => c !== dht)
+    for (const c of agents) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
+    await Promise.all(agents.map(async c => { await exited(c) }))
+    if (dht.exitCode === null && dht.signalCode === null) dht.kill('SIGTERM')
+    await exited(dht)
+  }
+
+  try {
+    for (let i = 1; i <= init.hosts; i++) await startHost(`h${i}`)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { bootstrap, secretFile, dht, hosts, startHost, waitForMembership, stop }
+}

@@ -1,0 +1,31 @@
+import { Command } from 'commander'
+import { registerAgentCommands, type AgentRunner } from './commands/agent.js'
+import { registerDevCommand } from './commands/dev.js'
+import { registerDhtCommand } from './commands/dht.js'
+import { registerMembersCommand } from './commands/members.js'
+import { registerSendCommand } from './commands/send.js'
+import { ROOST_VERSION } from './config.js'
+
+export interface CliDeps {
+  agent: AgentRunner
+  /** Path of the executable script, used to start child processes (`roost dev`). */
+  binPath: string
+}
+
+/** Builds the `roost` command tree. */
+export function createCli (deps: CliDeps): Command {
+  const program = new Command('roost')
+    .description('roost: self-hostable edge compute — one agent per server, microVMs, gossip, no central database')
+    .version(ROOST_VERSION)
+    .showHelpAfterError()
+  registerAgentCommands(program, deps.agent)
+  registerDhtCommand(program)
+  registerSendCommand(program)
+  registerMembersCommand(program)
+  registerDevCommand(program, deps.binPath)
+  return program
+}
+
+export async function runCli (argv: string[], deps: CliDeps): Promise<void> {
+  await createCli(deps).parseAsync(argv)
+}

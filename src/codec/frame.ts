@@ -1,0 +1,92 @@
+import { FrameTooLargeError } from '../errors/errors.js'
+
+/** Frames are a 4-byte big-endian length followed by that many bytes of payload. */
+export const FRAME_HEADER_BYTES = 4
+/** Default ceiling on one frame's payload; a larger frame is skipped with an error. */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
+
+export function encodeFrame (payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.byteLength)
+  out.writeUInt32BE(payload.byteLength, 0)
+  out.set(payload, FRAME_HEADER_BYTES)
+  return out
+}
+
+/** Concatenates several payloads into one buffer of frames (one write for many messages). */
+export function encodeFrames (payloads: readonly Uint8Array[]): Buffer {
+  let total = 0
+  for (const p of payloads) total += FRAME_HEADER_BYTES + p.byteLength
+  const out = Buffer.allocUnsafe(total)
+  let offset = 0
+  for (const p of payloads) {
+    out.writeUInt32BE(p.byteLength, offset)
+    out.set(p, offset + FRAME_HEADER_BYTES)
+    offset += FRAME_HEADER_BYTES + p.byteLength
+  }
+  return out
+}
+
+export interface FrameDecoderInit {
+  maxFrameBytes?: number
+  onFrame: (payload: Buffer) => void
+  /** Called for a frame over the limit; its bytes are skipped and decoding goes on. */
+  onError: (err: FrameTooLargeError) => void
+}
+
+/**
+ * Splits a byte stream into frames. A frame over the limit is never buffered: its payload is
+ * discarded as it streams past, so one bad frame costs the connection nothing else.
+ */
+export class FrameDecoder {
+  private readonly maxFrameBytes: number
+  private readonly onFrame: (payload: Buffer) => void
+  private readonly onError: (err: FrameTooLargeError) => void
+  private pending: Buffer | null = null
+  private skip = 0
+
+  constructor (init: FrameDecoderInit) {
+    this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.onFrame = init.onFrame
+    this.onError = init.onError
+  }
+
+  push (chunk: Buffer): void {
+    let buf = chunk
+    if (this.skip > 0) {
+      if (buf.byteLength <= this.skip) {
+        this.skip -= buf.byteLength
+        return
+      }
+      buf = buf.subarray(this.skip)
+      this.skip = 0
+    }
+    if (this.pending !== null) {
+      buf = Buffer.concat([this.pending, buf])
+      this.pending = null
+    }
+    let offset = 0
+    while (buf.byteLength - offset >= FRAME_HEADER_BYTES) {
+      const length = buf.readUInt32BE(offset)
+      if (length > this.maxFrameBytes) {
+        const available = buf.byteLength - offset - FRAME_HEADER_BYTES
+        this.onError(new FrameTooLargeError(`frame of ${length} bytes is over the ${this.maxFrameBytes}-byte limit`, { length, max: this.maxFrameBytes }))
+        if (available >= length) {
+          offset += FRAME_HEADER_BYTES + length
+          continue
+        }
+        this.skip = length - available
+        return
+      }
+      const end = offset + FRAME_HEADER_BYTES + length
+      if (end > buf.byteLength) break
+      this.onFrame(buf.subarray(offset + FRAME_HEADER_BYTES, end))
+      offset = end
+    }
+    if (offset < buf.byteLength) this.pending = Buffer.from(buf.subarray(offset))
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get buffered (): number {
+    return this.pending?.byteLength ?? 0
+  }
+}

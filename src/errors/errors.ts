@@ -1,0 +1,47 @@
+import { RejectionError, RoostError, registerErrorCode } from './roost-error.js'
+
+type Details = Record<string, unknown> | undefined
+
+function define<C extends string> (code: C, base: typeof RoostError = RoostError) {
+  const cls = class extends base {
+    static readonly code: C = code
+    constructor (message: string, details?: Details) {
+      super(code, message, details)
+    }
+  }
+  registerErrorCode(code, cls)
+  return cls
+}
+
+/** A frame could not be decoded as msgpack, or its envelope is not one. */
+export class MalformedFrameError extends define('ERR_MALFORMED_FRAME') {}
+/** A frame's declared length is over the configured maximum. */
+export class FrameTooLargeError extends define('ERR_FRAME_TOO_LARGE') {}
+/** The envelope's protocol version is not one this host speaks. */
+export class UnsupportedVersionError extends define('ERR_UNSUPPORTED_VERSION') {}
+/** The target actor does not declare this message type. */
+export class UnknownMessageTypeError extends define('ERR_UNKNOWN_MESSAGE_TYPE', RejectionError) {}
+/** The message body does not match the schema declared for its type. */
+export class InvalidMessageError extends define('ERR_INVALID_MESSAGE', RejectionError) {}
+/** No actor lives at the target path. */
+export class ActorNotFoundError extends define('ERR_ACTOR_NOT_FOUND', RejectionError) {}
+/** An actor crashed while handling the message that was asked. */
+export class ActorCrashedError extends define('ERR_ACTOR_CRASHED') {}
+/** An actor was stopped before it answered. */
+export class ActorStoppedError extends define('ERR_ACTOR_STOPPED') {}
+/** No reply arrived within the ask's timeout. */
+export class AskTimeoutError extends define('ERR_ASK_TIMEOUT') {}
+/** The host a message is for cannot be reached, or went away with the message in flight. */
+export class HostUnreachableError extends define('ERR_HOST_UNREACHABLE') {}
+/** No host of that id or name is known. */
+export class UnknownHostError extends define('ERR_UNKNOWN_HOST', RejectionError) {}
+/** The peer failed the hello: wrong cluster, wrong secret, or a malformed hello. */
+export class AdmissionError extends define('ERR_ADMISSION') {}
+/** A control-socket or CLI argument is unusable. */
+export class InvalidArgumentError extends define('ERR_INVALID_ARGUMENT', RejectionError) {}
+/** Something that must be started first was not. */
+export class NotStartedError extends define('ERR_NOT_STARTED') {}
+/** The local agent could not be reached over its control socket. */
+export class AgentUnavailableError extends define('ERR_AGENT_UNAVAILABLE') {}
+/** Configuration is missing or unusable. */
+export class ConfigError extends define('ERR_CONFIG') {}

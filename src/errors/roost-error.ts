@@ -1,0 +1,69 @@
+/**
+ * Base class of every error roost raises on purpose. `code` is stable across versions and is
+ * what travels on the wire; `message` is for people.
+ */
+export class RoostError extends Error {
+  readonly code: string
+  readonly details?: Record<string, unknown>
+
+  constructor (code: string, message: string, details?: Record<string, unknown>) {
+    super(message)
+    this.code = code
+    this.name = new.target.name
+    if (details !== undefined) this.details = details
+  }
+
+  /** The form an error takes in a `sys.error` envelope or a control-socket reply. */
+  toWire (): WireError {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details }
+  }
+}
+
+/**
+ * A rejection is an error an actor returns to its caller on purpose (an illegal transition, a
+ * bad argument): the actor stays as it was and its supervisor is not involved.
+ */
+export class RejectionError extends RoostError {}
+
+/** An error as it crosses a process boundary. */
+export interface WireError {
+  code: string
+  message: string
+  details?: Record<string, unknown>
+}
+
+type ErrorClass = new (message: string, details?: Record<string, unknown>) => RoostError
+
+const registry = new Map<string, ErrorClass>()
+
+/** Lets `errorFromWire` rebuild instances of this class from their code. */
+export function registerErrorCode (code: string, cls: ErrorClass): void {
+  registry.set(code, cls)
+}
+
+/** An error received from another process, as the closest local class. */
+export class RemoteError extends RoostError {}
+
+export function errorFromWire (wire: WireError): RoostError {
+  const cls = registry.get(wire.code)
+  if (cls !== undefined) {
+    const err = new cls(wire.message, wire.details)
+    return err
+  }
+  return new RemoteError(wire.code, wire.message, wire.details)
+}
+
+export function isWireError (value: unknown): value is WireError {
+  return typeof value === 'object' && value !== null &&
+    typeof (value as WireError).code === 'string' &&
+    typeof (value as WireError).message === 'string'
+}
+
+/** Any thrown value as a wire error; non-roost errors become `ERR_INTERNAL`. */
+export function toWireError (err: unknown): WireError {
+  if (err instanceof RoostError) return err.toWire()
+  const message = err instanceof Error ? err.message : String(err)
+  return { code: 'ERR_INTERNAL', message }
+}

@@ -1,0 +1,45 @@
+import type { MessageOfType, Protocol, ProtocolSpec, ReplyOf } from '../codec/protocol.js'
+import type { Logger } from '../log/logger.js'
+import type { CrashPolicy } from './policy.js'
+import type { Ref } from './ref.js'
+import type { ActorSystem } from './system.js'
+
+/** What a running actor can see and do. */
+export interface ActorContext<S extends ProtocolSpec> {
+  readonly self: Ref<S>
+  readonly path: string
+  /** A pino child logger bound to this actor's path. */
+  readonly log: Logger
+  readonly system: ActorSystem
+  /** Spawns a child under this actor; it is stopped with (and on restart of) this actor. */
+  spawn: <C extends ProtocolSpec>(name: string, def: ActorDefinition<C>) => Ref<C>
+  stopChild: (name: string) => void
+  children: () => string[]
+}
+
+/** Handles one message type and returns its reply (for a dispatch the reply is dropped). */
+export type Handler<S extends ProtocolSpec, K extends keyof S & string> =
+  (msg: MessageOfType<S, K>, ctx: ActorContext<S>) => ReplyOf<S, K> | Promise<ReplyOf<S, K>>
+
+/** One handler per message type of the protocol; a missing one does not compile. */
+export type Handlers<S extends ProtocolSpec> = { [K in keyof S & string]: Handler<S, K> }
+
+/** A live actor instance: its handler table and what to release when it stops or restarts. */
+export interface Behaviour<S extends ProtocolSpec> {
+  handlers: Handlers<S>
+  stop?: () => void | Promise<void>
+}
+
+/**
+ * How to make an actor: its protocol, its crash policy (mandatory), and a factory that builds
+ * a fresh behaviour at spawn and again on every restart.
+ */
+export interface ActorDefinition<S extends ProtocolSpec> {
+  protocol: Protocol<S>
+  policy: CrashPolicy
+  create: (ctx: ActorContext<S>) => Behaviour<S>
+}
+
+export function defineActor<S extends ProtocolSpec> (def: ActorDefinition<S>): ActorDefinition<S> {
+  return def
+}

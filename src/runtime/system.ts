@@ -1,0 +1,352 @@
+import * as nact from 'nact'
+import type { Codec } from '../codec/codec.js'
+import type { MessageOf, MessageOfType, Protocol, ProtocolSpec, ReplyOf } from '../codec/protocol.js'
+import {
+  ActorCrashedError, ActorNotFoundError, ActorStoppedError, AskTimeoutError, InvalidArgumentError, NotStartedError
+} from '../errors/errors.js'
+import { RejectionError, RoostError } from '../errors/roost-error.js'
+import type { Logger } from '../log/logger.js'
+import type { Transport } from '../transport/transport.js'
+import type { ActorContext, ActorDefinition, Behaviour } from './actor.js'
+import { systemClock, sleep, type Clock } from './clock.js'
+import { createSupervisor } from './policy.js'
+import { childPath, ref, type Ref } from './ref.js'
+import { createRemoting, type Remoting } from './remoting.js'
+
+export const DEFAULT_ASK_TIMEOUT_MS = 5_000
+
+export interface AskOptions {
+  timeoutMs?: number
+  /** Path of the asking actor, for the envelope's `from`. */
+  from?: string
+}
+
+/** Reply callback carried with a message inside this process. */
+export type ReplyFn = (err: Error | undefined, value?: unknown) => void
+
+interface Wrapped {
+  msg: { type: string }
+  reply?: ReplyFn
+}
+
+interface ActorRecord {
+  path: string
+  parent: string | null
+  protocol: Protocol<ProtocolSpec>
+  nactRef: nact.Ref<Wrapped> | undefined
+  behaviour: Behaviour<ProtocolSpec> | undefined
+  stopped: boolean
+  log: Logger
+}
+
+export interface ActorSystemInit {
+  hostId: string
+  defaultAskTimeoutMs?: number
+}
+
+export interface ActorSystemComponents {
+  logger: Logger
+  codec: Codec
+  transport: Transport
+  clock?: Clock
+}
+
+/** Counters for observability and tests. */
+export interface SystemStats {
+  delivered: number
+  rejected: number
+  crashes: number
+  restarts: number
+  badFrames: number
+}
+
+/**
+ * One host's actors over nact, with typed refs, supervision, and location-transparent
+ * dispatch/ask: a ref to another host goes through the transport, the same call either way.
+ */
+export interface ActorSystem {
+  readonly hostId: string
+  readonly stats: SystemStats
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  /** Spawns an actor at `<parent>/<name>` (a root actor when parent is null). */
+  spawn: <S extends ProtocolSpec>(parent: string | null, name: string, def: ActorDefinition<S>) => Ref<S>
+  stopActor: (path: string) => void
+  /** Fire-and-forget. Failures are logged (and reported back by the receiving host). */
+  dispatch: <S extends ProtocolSpec>(to: Ref<S>, msg: MessageOf<S>, opts?: { from?: string }) => void
+  /** Request/reply; rejects with a typed error on timeout, rejection, crash or host loss. */
+  ask: <S extends ProtocolSpec, K extends keyof S & string>(to: Ref<S>, msg: MessageOfType<S, K>, opts?: AskOptions) => Promise<ReplyOf<S, K>>
+  /** For untyped callers (control socket): the body is validated by the target's protocol. */
+  askUntyped: (host: string, path: string, type: string, body: unknown, opts?: AskOptions) => Promise<unknown>
+  /** Delivers a message that arrived from outside the process; validates it first. */
+  deliverExternal: (path: string, type: string, body: unknown, reply: ReplyFn | undefined) => void
+  has: (path: string) => boolean
+  actors: () => string[]
+  /** Called when a root actor fails beyond its policy (the process should exit). */
+  onFatal: (cb: (err: Error) => void) => void
+  readonly remoting: Remoting
+}
+
+export function createActorSystem (init: ActorSystemInit, components: ActorSystemComponents): ActorSystem {
+  const { hostId } = init
+  const clock = components.clock ?? systemClock
+  const log = components.logger.child({ component: 'actor-system' })
+  const defaultTimeout = init.defaultAskTimeoutMs ?? DEFAULT_ASK_TIMEOUT_MS
+  const records = new Map<string, ActorRecord>()
+  const fatalHandlers: Array<(err: Error) => void> = []
+  const stats: SystemStats = { delivered: 0, rejected: 0, crashes: 0, restarts: 0, badFrames: 0 }
+  let root: nact.ActorSystemRef | undefined
+
+  const deliverLocal = (path: string, msg: { type: string }, reply: ReplyFn | undefined): void => {
+    const rec = records.get(path)
+    if (rec === undefined || rec.stopped || rec.nactRef === undefined) {
+      reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }))
+      return
+    }
+    stats.delivered++
+    nact.dispatch(rec.nactRef, reply === undefined ? { msg } : { msg, reply })
+  }
+
+  const deliverExternal = (path: string, type: string, body: unknown, reply: ReplyFn | undefined): void => {
+    const rec = records.get(path)
+    if (rec === undefined || rec.stopped) {
+      stats.rejected++
+      reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }))
+      return
+    }
+    let msg: { type: string }
+    try {
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new InvalidArgumentError(`body of ${type} must be an object`, { type })
+      }
+      msg = rec.protocol.parse(type, body)
+    } catch (err) {
+      stats.rejected++
+      rec.log.warn({ code: (err as RoostError).code, type, err: (err as Error).message }, 'rejected message')
+      reply?.(err as Error)
+      return
+    }
+    deliverLocal(path, msg, reply)
+  }
+
+  const remoting: Remoting = createRemoting({ hostId }, {
+    codec: components.codec,
+    transport: components.transport,
+    logger: components.logger,
+    clock,
+    deliver: deliverExternal,
+    onBadFrame: () => { stats.badFrames++ }
+  })
+
+  const requireRoot = (): nact.ActorSystemRef => {
+    if (root === undefined) throw new NotStartedError('actor system is not started')
+    return root
+  }
+
+  const stopRecord = (rec: ActorRecord): void => {
+    if (rec.stopped) return
+    rec.stopped = true
+    if (rec.nactRef !== undefined) nact.stop(rec.nactRef)
+  }
+
+  const spawn = <S extends ProtocolSpec>(parent: string | null, name: string, def: ActorDefinition<S>): Ref<S> => {
+    const sysRef = requireRoot()
+    const path = childPath(parent, name)
+    const existing = records.get(path)
+    if (existing !== undefined && !existing.stopped) {
+      throw new InvalidArgumentError(`an actor already runs at ${path}`, { path })
+    }
+    let parentNact: nact.Ref<unknown> = sysRef
+    if (parent !== null) {
+      const p = records.get(parent)
+      if (p?.nactRef === undefined || p.stopped) throw new ActorNotFoundError(`parent ${parent} does not exist`, { path: parent })
+      parentNact = p.nactRef
+    }
+    const self = ref<S>(hostId, path)
+    const rec: ActorRecord = {
+      path,
+      parent,
+      protocol: def.protocol as unknown as Protocol<ProtocolSpec>,
+      nactRef: undefined,
+      behaviour: undefined,
+      stopped: false,
+      log: components.logger.child({ actor: path })
+    }
+    const supervisor = createSupervisor(def.policy, clock)
+    const ctx: ActorContext<S> = {
+      self,
+      path,
+      log: rec.log,
+      system,
+      spawn: (childName, childDef) => spawn(path, childName, childDef),
+      stopChild: (childName) => { system.stopActor(childPath(path, childName)) },
+      children: () => [...records.values()].filter(r => r.parent === path && !r.stopped).map(r => r.path)
+    }
+
+    const releaseBehaviour = (b: Behaviour<ProtocolSpec> | undefined): void => {
+      if (b?.stop === undefined) return
+      Promise.resolve().then(b.stop).catch((err: unknown) => { rec.log.warn({ err }, 'error while stopping actor') })
+    }
+
+    const initialStateFunc = (nctx: { self: nact.Ref<Wrapped> }): Behaviour<ProtocolSpec> => {
+      rec.nactRef = nctx.self
+      releaseBehaviour(rec.behaviour)
+      rec.behaviour = undefined
+      const behaviour = def.create(ctx) as unknown as Behaviour<ProtocolSpec>
+      rec.behaviour = behaviour
+      return behaviour
+    }
+
+    const handle = async (state: Behaviour<ProtocolSpec> | undefined, wrapped: Wrapped): Promise<Behaviour<ProtocolSpec> | undefined> => {
+      if (state === undefined) throw new ActorCrashedError(`${path} has no behaviour (its factory failed)`)
+      const handler = state.handlers[wrapped.msg.type] as ((m: unknown, c: unknown) => unknown) | undefined
+      if (handler === undefined) {
+        wrapped.reply?.(new ActorCrashedError(`${path} has no handler for ${wrapped.msg.type}`))
+        return state
+      }
+      try {
+        const value = await handler(wrapped.msg, ctx)
+        wrapped.reply?.(undefined, value)
+      } catch (err) {
+        if (err instanceof RejectionError) {
+          wrapped.reply?.(err)
+          return state
+        }
+        wrapped.reply?.(new ActorCrashedError(`${path} crashed handling ${wrapped.msg.type}: ${(err as Error)?.message ?? String(err)}`, { path, type: wrapped.msg.type }))
+        throw err
+      }
+      return state
+    }
+
+    const onCrash = async (msg: Wrapped | undefined, err: unknown, sctx: Record<string, unknown>, child?: unknown): Promise<unknown> => {
+      stats.crashes++
+      const decision = supervisor.decide()
+      const type = msg?.msg?.type
+      const fields = { err, type, decision: decision.action, ...(child === undefined ? {} : { escalatedBy: (child as { name?: string }).name }) }
+      rec.log.error(fields, child === undefined ? 'actor crashed' : 'child escalated a failure')
+      switch (decision.action) {
+        case 'resume':
+          return sctx.resume
+        case 'restart':
+          stats.restarts++
+          if (decision.delayMs > 0) await sleep(clock, decision.delayMs)
+          if (rec.stopped) return sctx.stop
+          return sctx.reset
+        case 'stop':
+          rec.stopped = true
+          return sctx.stop
+        case 'escalate':
+          if (parent === null) {
+            rec.stopped = true
+            const fatal = err instanceof Error ? err : new Error(String(err))
+            for (const cb of fatalHandlers) cb(fatal)
+            return sctx.stop
+          }
+          return sctx.escalate
+        default: {
+          const never: never = decision
+          throw new TypeError(`unknown decision ${JSON.stringify(never)}`)
+        }
+      }
+    }
+
+    const afterStop = (state: Behaviour<ProtocolSpec> | undefined, sctx: { mailbox?: Array<{ message: Wrapped }> }): void => {
+      rec.stopped = true
+      if (records.get(path) === rec) records.delete(path)
+      releaseBehaviour(state ?? rec.behaviour)
+      rec.behaviour = undefined
+      for (const queued of sctx.mailbox ?? []) {
+        queued.message.reply?.(new ActorStoppedError(`${path} stopped before handling ${queued.message.msg.type}`, { path }))
+      }
+      rec.log.debug('actor stopped')
+    }
+
+    records.set(path, rec)
+    try {
+      nact.spawn(parentNact as nact.Ref<never>, handle as never, name, { initialStateFunc, onCrash, afterStop } as never)
+    } catch (err) {
+      records.delete(path)
+      throw err
+    }
+    return self
+  }
+
+  const ask = async (host: string, path: string, msg: { type: string }, opts: AskOptions | undefined, validate: boolean): Promise<unknown> => {
+    const timeoutMs = opts?.timeoutMs ?? defaultTimeout
+    if (host !== hostId) {
+      const { type, ...body } = msg
+      return await remoting.ask(host, path, type, body, { timeoutMs, from: opts?.from ?? '' })
+    }
+    return await new Promise((resolve, reject) => {
+      let done = false
+      const timer = clock.setTimeout(() => {
+        if (done) return
+        done = true
+        reject(new AskTimeoutError(`no reply from ${path} to ${msg.type} within ${timeoutMs} ms`, { path, type: msg.type, timeoutMs }))
+      }, timeoutMs)
+      const reply: ReplyFn = (err, value) => {
+        if (done) return
+        done = true
+        clock.clearTimeout(timer)
+        if (err !== undefined) reject(err)
+        else resolve(value ?? null)
+      }
+      if (validate) {
+        const { type, ...body } = msg
+        deliverExternal(path, type, body, reply)
+      } else {
+        deliverLocal(path, msg, reply)
+      }
+    })
+  }
+
+  const system: ActorSystem = {
+    hostId,
+    stats,
+    remoting,
+    async start () {
+      if (root !== undefined) return
+      root = nact.start()
+      await remoting.start()
+    },
+    async stop () {
+      if (root === undefined) return
+      await remoting.stop()
+      for (const rec of [...records.values()].filter(r => r.parent === null)) stopRecord(rec)
+      const sysRef = root
+      root = undefined
+      await new Promise(resolve => setImmediate(resolve))
+      nact.stop(sysRef)
+      records.clear()
+    },
+    spawn,
+    stopActor (path) {
+      const rec = records.get(path)
+      if (rec !== undefined) stopRecord(rec)
+    },
+    dispatch (to, msg, opts) {
+      if (to.host === hostId) {
+        deliverLocal(to.path, msg, (err) => {
+          if (err !== undefined) log.warn({ to: to.path, type: msg.type, code: (err as RoostError).code, err: err.message }, 'dispatch failed')
+        })
+        return
+      }
+      const { type, ...body } = msg
+      remoting.dispatch(to.host, to.path, type, body, opts?.from ?? '')
+    },
+    async ask (to, msg, opts) {
+      return await ask(to.host, to.path, msg, opts, false) as never
+    },
+    async askUntyped (host, path, type, body, opts) {
+      if (host !== hostId) return await remoting.ask(host, path, type, body, { timeoutMs: opts?.timeoutMs ?? defaultTimeout, from: opts?.from ?? '' })
+      const payload = typeof body === 'object' && body !== null && !Array.isArray(body) ? body : { __notObject: body }
+      if ('__notObject' in payload) throw new InvalidArgumentError(`body of ${type} must be an object`, { type })
+      return await ask(host, path, { ...(payload as object), type }, opts, true)
+    },
+    deliverExternal,
+    has: (path) => { const r = records.get(path); return r !== undefined && !r.stopped },
+    actors: () => [...records.values()].filter(r => !r.stopped).map(r => r.path).sort(),
+    onFatal (cb) { fatalHandlers.push(cb) }
+  }
+  return system
+}

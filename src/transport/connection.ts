@@ -1,0 +1,78 @@
+import type { NoiseStream } from 'hyperswarm'
+import { encodeFrame, encodeFrames, FrameDecoder } from '../codec/frame.js'
+import type { FrameTooLargeError } from '../errors/errors.js'
+
+export interface ConnectionInit {
+  stream: NoiseStream
+  maxFrameBytes: number
+  onFrame: (payload: Buffer) => void
+  onFrameError: (err: FrameTooLargeError) => void
+  onClose: (err: Error | undefined) => void
+}
+
+/**
+ * One framed stream to a peer. Payloads written in the same turn of the event loop go out as
+ * one stream write (one encryption, one packet train), which is where most of the cost is.
+ */
+export class Connection {
+  readonly stream: NoiseStream
+  readonly remoteHex: string
+  lastActivity = Date.now()
+  closed = false
+  private outbox: Uint8Array[] = []
+  private flushScheduled = false
+  private readonly decoder: FrameDecoder
+
+  constructor (init: ConnectionInit) {
+    this.stream = init.stream
+    this.remoteHex = init.stream.remotePublicKey.toString('hex')
+    this.decoder = new FrameDecoder({
+      maxFrameBytes: init.maxFrameBytes,
+      onFrame: init.onFrame,
+      onError: init.onFrameError
+    })
+    this.stream.on('data', (chunk: Buffer) => {
+      this.lastActivity = Date.now()
+      this.decoder.push(chunk)
+    })
+    this.stream.on('error', () => {})
+    this.stream.on('close', () => {
+      if (this.closed) return
+      this.closed = true
+      init.onClose(undefined)
+    })
+  }
+
+  /** Writes at once, ahead of anything queued (used for the hello). */
+  writeNow (payload: Uint8Array): void {
+    if (this.closed) return
+    this.stream.write(encodeFrame(payload))
+  }
+
+  write (payload: Uint8Array): void {
+    if (this.closed) return
+    this.outbox.push(payload)
+    this.lastActivity = Date.now()
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(this.flush)
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false
+    if (this.closed || this.outbox.length === 0) return
+    const batch = this.outbox
+    this.outbox = []
+    this.stream.write(batch.length === 1 ? encodeFrame(batch[0] as Uint8Array) : encodeFrames(batch))
+  }
+
+  close (err?: Error): void {
+    if (this.closed) return
+    this.flush()
+    this.closed = true
+    if (err === undefined) this.stream.end()
+    else this.stream.destroy(err)
+    setTimeout(() => { this.stream.destroy() }, 1000).unref()
+  }
+}

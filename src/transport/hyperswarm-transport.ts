@@ -1,0 +1,377 @@
+import { EventEmitter } from 'node:events'
+import HyperDHT from 'hyperdht'
+import Hyperswarm, { type NoiseStream } from 'hyperswarm'
+import type { Codec } from '../codec/codec.js'
+import { DEFAULT_MAX_FRAME_BYTES } from '../codec/frame.js'
+import { AdmissionError, HostUnreachableError, NotStartedError, UnknownHostError } from '../errors/errors.js'
+import type { Logger } from '../log/logger.js'
+import { deriveClusterKeys, helloProof, verifyHelloProof, type ClusterKeys } from './cluster-keys.js'
+import { Connection } from './connection.js'
+import { decodeHello, encodeHello, HELLO_VERSION, type Hello } from './hello.js'
+import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
+export const DEFAULT_HELLO_TIMEOUT_MS = 5_000
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
+export const DEFAULT_LOOKUP_INTERVAL_MS = 15_000
+export const DEFAULT_DENY_MS = 30_000
+export const MAX_QUEUED_PER_HOST = 10_000
+
+export interface HyperswarmTransportInit {
+  cluster: string
+  secret: string
+  /** 32-byte seed of this host's keypair; its public key is the host id. */
+  seed: Buffer
+  name: string
+  version: string
+  /** DHT bootstrap nodes (`roost dht`). */
+  bootstrap: Array<{ host: string, port: number }>
+  /** Address the DHT node binds to; a concrete IP (see platform facts), default 127.0.0.1. */
+  host?: string
+  /** UDP port of the DHT node; 0 picks one. */
+  port?: number
+  maxFrameBytes?: number
+  connectTimeoutMs?: number
+  helloTimeoutMs?: number
+  idleTimeoutMs?: number
+  lookupIntervalMs?: number
+  denyMs?: number
+}
+
+export interface HyperswarmTransportComponents {
+  logger: Logger
+  codec: Codec
+}
+
+interface Waiting {
+  queue: Array<{ payload: Uint8Array, onFailure: SendFailure | undefined }>
+  timer: NodeJS.Timeout
+}
+
+interface Refusal { refused: string, message: string }
+
+/**
+ * Hosts find each other under a topic derived from the cluster name and secret, and connect
+ * only when there is something to send. Every connection starts with a hello that proves
+ * knowledge of the secret; a host that fails it is refused, logged, and kept out for a while.
+ */
+export class HyperswarmTransport extends EventEmitter implements Transport {
+  readonly kind = 'hyperswarm'
+  readonly hostId: string
+  private readonly init: HyperswarmTransportInit
+  private readonly log: Logger
+  private readonly codec: Codec
+  private readonly keys: ClusterKeys
+  private readonly keyPair: { publicKey: Buffer, secretKey: Buffer }
+  private readonly maxFrameBytes: number
+  private swarm: Hyperswarm | undefined
+  private dht: HyperDHT | undefined
+  private readonly conns = new Map<string, Connection>()
+  private readonly waiting = new Map<string, Waiting>()
+  private readonly dialed = new Set<string>()
+  private readonly known = new Map<string, PeerInfo>()
+  private readonly denied = new Map<string, number>()
+  private timers: NodeJS.Timeout[] = []
+  private starting: Promise<void> | undefined
+  private running = false
+
+  constructor (init: HyperswarmTransportInit, components: HyperswarmTransportComponents) {
+    super()
+    this.init = init
+    this.codec = components.codec
+    this.keys = deriveClusterKeys(init.cluster, init.secret)
+    this.keyPair = HyperDHT.keyPair(init.seed)
+    this.hostId = this.keyPair.publicKey.toString('hex')
+    this.log = components.logger.child({ component: 'transport', transport: 'hyperswarm' })
+    this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.starting ??= this.doStart()
+    await this.starting
+  }
+
+  private async doStart (): Promise<void> {
+    const dht = new HyperDHT({
+      bootstrap: this.init.bootstrap,
+      host: this.init.host ?? '127.0.0.1',
+      port: this.init.port ?? 0,
+      firewalled: false,
+      keyPair: this.keyPair
+    })
+    await dht.ready()
+    this.dht = dht
+    const swarm = new Hyperswarm({
+      dht,
+      keyPair: this.keyPair,
+      firewall: (remotePublicKey) => this.isDenied(remotePublicKey.toString('hex'))
+    })
+    this.swarm = swarm
+    swarm.on('connection', (stream) => { this.onConnection(stream) })
+    this.running = true
+    const discovery = swarm.join(this.keys.topic, { server: true, client: false })
+    await discovery.flushed()
+    this.log.info({ hostId: this.hostId, addresses: this.addresses(), bootstrap: this.init.bootstrap }, 'joined cluster topic')
+    this.scheduleLookups()
+    const idle = this.init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    const sweep = setInterval(() => { this.sweepIdle(idle) }, Math.max(250, Math.floor(idle / 4)))
+    sweep.unref()
+    this.timers.push(sweep)
+  }
+
+  async stop (): Promise<void> {
+    if (this.starting !== undefined) await this.starting.catch(() => {})
+    if (!this.running) return
+    this.running = false
+    this.starting = undefined
+    for (const t of this.timers) clearTimeout(t)
+    this.timers = []
+    for (const [host, w] of this.waiting) {
+      clearTimeout(w.timer)
+      this.waiting.delete(host)
+      for (const q of w.queue) q.onFailure?.(new HostUnreachableError('transport stopped', { host }))
+    }
+    for (const conn of this.conns.values()) conn.close()
+    this.conns.clear()
+    const swarm = this.swarm
+    this.swarm = undefined
+    await swarm?.destroy().catch(() => {})
+    await this.dht?.destroy().catch(() => {})
+    this.dht = undefined
+  }
+
+  addresses (): string[] {
+    if (this.dht === undefined) return []
+    const a = this.dht.address()
+    return [`${a.host}:${a.port}`]
+  }
+
+  peers (): PeerInfo[] {
+    return [...this.known.values()].map(p => ({ ...p, connected: this.conns.has(p.hostId) }))
+  }
+
+  send (hostId: string, payload: Uint8Array, onFailure?: SendFailure): void {
+    if (!this.running || this.swarm === undefined) {
+      onFailure?.(new NotStartedError('transport is not running'))
+      return
+    }
+    const conn = this.conns.get(hostId)
+    if (conn !== undefined && !conn.closed) {
+      conn.write(payload)
+      return
+    }
+    if (!/^[0-9a-f]{64}$/.test(hostId) || hostId === this.hostId) {
+      onFailure?.(new UnknownHostError(`'${hostId}' is not a host id`, { host: hostId }))
+      return
+    }
+    let w = this.waiting.get(hostId)
+    if (w === undefined) {
+      const timeoutMs = this.init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+      w = { queue: [], timer: setTimeout(() => { this.dialTimedOut(hostId, timeoutMs) }, timeoutMs) }
+      this.waiting.set(hostId, w)
+      this.dialed.add(hostId)
+      this.swarm.joinPeer(Buffer.from(hostId, 'hex'))
+      this.log.debug({ host: hostId }, 'dialing')
+    }
+    if (w.queue.length >= MAX_QUEUED_PER_HOST) {
+      onFailure?.(new HostUnreachableError(`too many messages queued for ${hostId.slice(0, 12)} while dialing`, { host: hostId }))
+      return
+    }
+    w.queue.push({ payload, onFailure })
+  }
+
+  private dialTimedOut (hostId: string, timeoutMs: number): void {
+    const w = this.waiting.get(hostId)
+    if (w === undefined) return
+    this.waiting.delete(hostId)
+    this.forget(hostId)
+    const peer = this.known.get(hostId)
+    if (peer !== undefined) peer.unreachable = true
+    this.log.warn({ host: hostId, timeoutMs, queued: w.queue.length }, 'host unreachable')
+    for (const q of w.queue) q.onFailure?.(new HostUnreachableError(`no connection to ${hostId.slice(0, 12)} within ${timeoutMs} ms`, { host: hostId }))
+  }
+
+  private forget (hostId: string): void {
+    if (this.dialed.delete(hostId)) this.swarm?.leavePeer(Buffer.from(hostId, 'hex'))
+  }
+
+  private isDenied (hostId: string): boolean {
+    const until = this.denied.get(hostId)
+    if (until === undefined) return false
+    if (Date.now() < until) return true
+    this.denied.delete(hostId)
+    return false
+  }
+
+  private onConnection (stream: NoiseStream): void {
+    const remote = stream.remotePublicKey.toString('hex')
+    let admitted = false
+    const helloTimer = setTimeout(() => {
+      if (admitted) return
+      this.refuse(conn, remote, new AdmissionError('no hello within the timeout'))
+    }, this.init.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS)
+    const conn: Connection = new Connection({
+      stream,
+      maxFrameBytes: this.maxFrameBytes,
+      onFrame: (payload) => {
+        if (admitted) {
+          this.emit('frame', remote, payload)
+          return
+        }
+        clearTimeout(helloTimer)
+        try {
+          admitted = this.admit(conn, remote, payload)
+        } catch (err) {
+          this.refuse(conn, remote, err as Error)
+        }
+      },
+      onFrameError: (err) => {
+        if (admitted) this.emit('frame-error', remote, err)
+        else this.refuse(conn, remote, new AdmissionError(`hello frame rejected: ${err.message}`))
+      },
+      onClose: () => {
+        clearTimeout(helloTimer)
+        if (!admitted || this.conns.get(remote) !== conn) return
+        this.conns.delete(remote)
+        this.forget(remote)
+        this.log.debug({ host: remote }, 'disconnected')
+        this.emit('disconnect', remote, undefined)
+      }
+    })
+    const hello: Hello = {
+      hello: HELLO_VERSION,
+      cluster: this.keys.cluster,
+      hostId: this.hostId,
+      name: this.init.name,
+      version: this.init.version,
+      addresses: this.addresses(),
+      proof: helloProof(this.keys, stream.handshakeHash, this.keyPair.publicKey)
+    }
+    conn.writeNow(encodeHello(this.codec, hello))
+  }
+
+  private admit (conn: Connection, remote: string, payload: Buffer): boolean {
+    const value = this.tryRefusal(payload)
+    if (value !== undefined) {
+      this.log.warn({ host: remote, code: value.refused, reason: value.message }, 'refused by peer')
+      conn.close()
+      this.failWaiting(remote, new AdmissionError(`host ${remote.slice(0, 12)} refused this host's hello`, { host: remote }))
+      return false
+    }
+    const hello = decodeHello(this.codec, payload)
+    if (hello.cluster !== this.keys.cluster) throw new AdmissionError(`peer is in cluster '${hello.cluster}', not '${this.keys.cluster}'`)
+    if (hello.hostId !== remote) throw new AdmissionError('hello host id does not match the connection key')
+    if (!verifyHelloProof(this.keys, conn.stream.handshakeHash, conn.stream.remotePublicKey, hello.proof)) {
+      throw new AdmissionError('hello proof does not verify (wrong cluster secret)')
+    }
+    const previous = this.known.get(remote)
+    const info: PeerInfo = {
+      hostId: remote,
+      name: hello.name,
+      version: hello.version,
+      addresses: hello.addresses,
+      connected: true,
+      lastSeen: Date.now(),
+      admitted: true,
+      unreachable: false
+    }
+    this.known.set(remote, info)
+    this.conns.set(remote, conn)
+    if (previous === undefined) this.emit('discover', remote)
+    this.log.debug({ host: remote, name: hello.name, version: hello.version }, 'admitted')
+    const w = this.waiting.get(remote)
+    if (w !== undefined) {
+      clearTimeout(w.timer)
+      this.waiting.delete(remote)
+      for (const q of w.queue) conn.write(q.payload)
+    }
+    this.emit('connect', { ...info })
+    return true
+  }
+
+  private tryRefusal (payload: Buffer): Refusal | undefined {
+    try {
+      const v = this.codec.decode(payload) as Partial<Refusal> | null
+      if (v !== null && typeof v === 'object' && typeof v.refused === 'string') return { refused: v.refused, message: String(v.message) }
+    } catch {}
+    return undefined
+  }
+
+  private refuse (conn: Connection, remote: string, err: Error): void {
+    const code = (err as AdmissionError).code ?? 'ERR_ADMISSION'
+    this.log.warn({ host: remote, code, err: err.message }, 'refused host')
+    this.denied.set(remote, Date.now() + (this.init.denyMs ?? DEFAULT_DENY_MS))
+    conn.writeNow(this.codec.encode({ refused: code, message: 'admission refused' }))
+    conn.close()
+    this.failWaiting(remote, err)
+  }
+
+  private failWaiting (hostId: string, err: Error): void {
+    const w = this.waiting.get(hostId)
+    if (w === undefined) return
+    clearTimeout(w.timer)
+    this.waiting.delete(hostId)
+    this.forget(hostId)
+    for (const q of w.queue) q.onFailure?.(err)
+  }
+
+  private sweepIdle (idleMs: number): void {
+    const now = Date.now()
+    for (const [host, conn] of this.conns) {
+      if (!this.dialed.has(host) || now - conn.lastActivity < idleMs) continue
+      this.log.debug({ host }, 'closing idle connection')
+      this.conns.delete(host)
+      this.forget(host)
+      conn.close()
+      this.emit('disconnect', host, undefined)
+    }
+  }
+
+  private scheduleLookups (): void {
+    const max = this.init.lookupIntervalMs ?? DEFAULT_LOOKUP_INTERVAL_MS
+    let delay = 250
+    const tick = (): void => {
+      if (!this.running) return
+      this.lookup().catch((err: unknown) => { this.log.debug({ err }, 'lookup failed') }).finally(() => {
+        if (!this.running) return
+        delay = Math.min(max, delay * 2)
+        const t = setTimeout(tick, delay)
+        t.unref()
+        this.timers.push(t)
+      })
+    }
+    tick()
+  }
+
+  /** Queries the DHT for hosts announced under the cluster topic. */
+  async lookup (): Promise<void> {
+    if (this.dht === undefined) return
+    const now = Date.now()
+    for await (const result of this.dht.lookup(this.keys.topic)) {
+      for (const peer of result.peers) {
+        const hostId = peer.publicKey.toString('hex')
+        if (hostId === this.hostId) continue
+        const p = this.known.get(hostId)
+        if (p !== undefined) {
+          p.lastSeen = Math.max(p.lastSeen, now)
+          continue
+        }
+        this.known.set(hostId, { hostId, name: '', version: '', addresses: [], connected: false, lastSeen: now, admitted: false, unreachable: false })
+        this.emit('discover', hostId)
+      }
+    }
+  }
+
+  override on<E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]): this {
+    return super.on(event, listener)
+  }
+
+  override off<E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]): this {
+    return super.off(event, listener)
+  }
+}
+
+export function createHyperswarmTransport (init: HyperswarmTransportInit, components: HyperswarmTransportComponents): HyperswarmTransport {
+  return new HyperswarmTransport(init, components)
+}

@@ -1,0 +1,53 @@
+/** What a host knows of another host. */
+export interface PeerInfo {
+  /** Hex of the host's public key: its identity. */
+  hostId: string
+  /** Human name the host gave itself (not unique, not trusted for routing). */
+  name: string
+  version: string
+  /** Addresses the host says it can be reached on (informational). */
+  addresses: string[]
+  /** A connection that passed the hello is open now. */
+  connected: boolean
+  /** Last time (ms since epoch) a frame arrived from it, or it was seen in discovery. */
+  lastSeen: number
+  /** Whether hello info is known (only after one admitted connection). */
+  admitted: boolean
+  /** Last dial failed and nothing was heard since. */
+  unreachable: boolean
+}
+
+export interface TransportEvents {
+  /** One frame's payload from an admitted host. */
+  frame: (hostId: string, payload: Buffer) => void
+  /** A frame from an admitted host that could not be taken (over the size limit); it was skipped. */
+  'frame-error': (hostId: string, err: Error) => void
+  /** A connection to this host passed the hello. */
+  connect: (peer: PeerInfo) => void
+  /** The last connection to this host closed; its in-flight messages are lost. */
+  disconnect: (hostId: string, reason: Error | undefined) => void
+  /** Discovery found a host not known before. */
+  discover: (hostId: string) => void
+}
+
+/** Called when a payload could not be handed to a connection (never for success). */
+export type SendFailure = (err: Error) => void
+
+/**
+ * Moves framed payloads between admitted hosts of one cluster. Connections are opened when a
+ * payload is sent to a host, not kept to every host.
+ */
+export interface Transport {
+  readonly hostId: string
+  readonly kind: string
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  /** Queues one payload for a host; `onFailure` fires if it can't be written (unknown host, dial timeout, closed). */
+  send: (hostId: string, payload: Uint8Array, onFailure?: SendFailure) => void
+  /** Hosts discovered or met so far (not including this one). */
+  peers: () => PeerInfo[]
+  /** Addresses this host announces. */
+  addresses: () => string[]
+  on: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void
+  off: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void
+}
