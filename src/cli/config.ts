@@ -1,11 +1,23 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { CONTROL_SOCKET_FILE } from '../api/control-api.js'
 import { ConfigError } from '../errors/errors.js'
 
+function findPackageJson (): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const candidate = join(dir, 'package.json')
+    if (existsSync(candidate)) return candidate
+    const up = dirname(dir)
+    if (up === dir) throw new Error('package.json of roost not found')
+    dir = up
+  }
+}
+
 /** Version of this roost build (from package.json). */
-export const ROOST_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+export const ROOST_VERSION: string = (JSON.parse(readFileSync(findPackageJson(), 'utf8')) as { version: string }).version
 
 export const DEFAULT_CLUSTER = 'roost'
 

@@ -1,9 +1,9 @@
 import HyperDHT from 'hyperdht'
 import type { Logger } from '../log/logger.js'
 
-/** Default UDP port of `roost dht` and of agents' `--bootstrap`. */
-export const DEFAULT_DHT_PORT = 49737
-export const DEFAULT_DHT_HOST = '127.0.0.1'
+import { DEFAULT_DHT_HOST, DEFAULT_DHT_PORT } from './defaults.js'
+
+export { DEFAULT_DHT_HOST, DEFAULT_DHT_PORT, parseBootstrap } from './defaults.js'
 
 export interface DhtBootstrapInit {
   host?: string
@@ -43,12 +43,3 @@ export function createDhtBootstrap (init: DhtBootstrapInit, components: { logger
   }
 }
 
-/** Parses `host:port[,host:port…]`. */
-export function parseBootstrap (value: string): Array<{ host: string, port: number }> {
-  return value.split(',').map(s => s.trim()).filter(s => s.length > 0).map(s => {
-    const i = s.lastIndexOf(':')
-    const port = Number(s.slice(i + 1))
-    if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new TypeError(`bootstrap '${s}' must be host:port`)
-    return { host: s.slice(0, i), port }
-  })
-}

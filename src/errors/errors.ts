@@ -45,3 +45,11 @@ export class NotStartedError extends define('ERR_NOT_STARTED') {}
 export class AgentUnavailableError extends define('ERR_AGENT_UNAVAILABLE') {}
 /** Configuration is missing or unusable. */
 export class ConfigError extends define('ERR_CONFIG') {}
+
+// `define` registers its anonymous base class; register the exported subclasses over it so an
+// error rebuilt from the wire (errorFromWire) is an instance of the class callers check against.
+for (const cls of [
+  MalformedFrameError, FrameTooLargeError, UnsupportedVersionError, UnknownMessageTypeError, InvalidMessageError,
+  ActorNotFoundError, ActorCrashedError, ActorStoppedError, AskTimeoutError, HostUnreachableError, UnknownHostError,
+  AdmissionError, InvalidArgumentError, NotStartedError, AgentUnavailableError, ConfigError
+]) registerErrorCode(cls.code, cls)

@@ -2,7 +2,7 @@ import * as nact from 'nact'
 import type { Codec } from '../codec/codec.js'
 import type { MessageOf, MessageOfType, Protocol, ProtocolSpec, ReplyOf } from '../codec/protocol.js'
 import {
-  ActorCrashedError, ActorNotFoundError, ActorStoppedError, AskTimeoutError, InvalidArgumentError, NotStartedError
+  ActorCrashedError, ActorNotFoundError, ActorStoppedError, AskTimeoutError, InvalidArgumentError, InvalidMessageError, NotStartedError
 } from '../errors/errors.js'
 import { RejectionError, RoostError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
@@ -117,7 +117,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     let msg: { type: string }
     try {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw new InvalidArgumentError(`body of ${type} must be an object`, { type })
+        throw new InvalidMessageError(`body of ${type} must be a map`, { type, path: '' })
       }
       msg = rec.protocol.parse(type, body)
     } catch (err) {
@@ -145,8 +145,20 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
 
   const stopRecord = (rec: ActorRecord): void => {
     if (rec.stopped) return
+    stopDescendants(rec.path)
     rec.stopped = true
     if (rec.nactRef !== undefined) nact.stop(rec.nactRef)
+  }
+
+  /**
+   * nact (7.6.2) does not stop an actor's grandchildren, nor its children when it stops (its
+   * Actor.stop hands Actor instances to the ref-based stop()), and once a parent is detached its
+   * children can't be reached by ref. So stop live descendants first, deepest first, before nact
+   * stops or resets the parent; this also marks their records at once, so create() can re-spawn
+   * a child of the same name on restart.
+   */
+  const stopDescendants = (path: string): void => {
+    for (const r of [...records.values()]) if (r.parent === path) stopRecord(r)
   }
 
   const spawn = <S extends ProtocolSpec>(parent: string | null, name: string, def: ActorDefinition<S>): Ref<S> => {
@@ -231,12 +243,15 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
           stats.restarts++
           if (decision.delayMs > 0) await sleep(clock, decision.delayMs)
           if (rec.stopped) return sctx.stop
+          stopDescendants(path)
           return sctx.reset
         case 'stop':
+          stopDescendants(path)
           rec.stopped = true
           return sctx.stop
         case 'escalate':
           if (parent === null) {
+            stopDescendants(path)
             rec.stopped = true
             const fatal = err instanceof Error ? err : new Error(String(err))
             for (const cb of fatalHandlers) cb(fatal)

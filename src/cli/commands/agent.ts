@@ -2,8 +2,8 @@ import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { connectControl } from '../../api/control-client.js'
-import { DEFAULT_DHT_HOST, DEFAULT_DHT_PORT, parseBootstrap } from '../../dht/bootstrap.js'
-import { createLogger, type Logger } from '../../log/logger.js'
+import { DEFAULT_DHT_HOST, DEFAULT_DHT_PORT, parseBootstrap } from '../../dht/defaults.js'
+import type { Logger } from '../../log/logger.js'
 import { DEFAULT_CLUSTER, defaultDataDir, parseIntOption, readSecret, ROOST_VERSION, socketPathFor } from '../config.js'
 import { printJson, printTable, reportError } from '../output.js'
 
@@ -48,6 +48,7 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
     .option('--data-dir <dir>', 'where the host key, state and control socket live', defaultDataDir())
     .option('--log-level <level>', 'trace|debug|info|warn|error', process.env.ROOST_LOG_LEVEL ?? 'info')
     .action(async (opts: StartOptions) => {
+      const { createLogger } = await import('../../log/logger.js')
       const logger = createLogger({ level: opts.logLevel ?? 'info', base: { host: opts.name } })
       try {
         const host = await runner.run({

@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
-import { createDhtBootstrap, DEFAULT_DHT_HOST, DEFAULT_DHT_PORT } from '../../dht/bootstrap.js'
-import { createLogger } from '../../log/logger.js'
+import { DEFAULT_DHT_HOST, DEFAULT_DHT_PORT } from '../../dht/defaults.js'
 import { parseIntOption } from '../config.js'
 import { reportError } from '../output.js'
 
@@ -11,6 +10,8 @@ export function registerDhtCommand (program: Command): void {
     .option('--port <udp>', 'UDP port', String(DEFAULT_DHT_PORT))
     .option('--log-level <level>', 'log level', 'info')
     .action(async (opts: { host: string, port: string, logLevel: string }) => {
+      const { createLogger } = await import('../../log/logger.js')
+      const { createDhtBootstrap } = await import('../../dht/bootstrap.js')
       const logger = createLogger({ level: opts.logLevel, base: { role: 'dht' } })
       try {
         const node = createDhtBootstrap({ host: opts.host, port: parseIntOption(opts.port, '--port', 1) }, { logger })

@@ -1,0 +1,35 @@
+import { cpus } from 'node:os'
+
+/** Prints one result line: `{"bench":…, …fields, node, cpu}` on stdout. */
+export function report (bench: string, fields: Record<string, unknown>): void {
+  const line = { bench, ...fields, node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length }
+  process.stdout.write(JSON.stringify(line) + '\n')
+}
+
+export function progress (msg: string): void {
+  process.stderr.write(`# ${msg}\n`)
+}
+
+export function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[i] as number
+}
+
+export function round (n: number, digits = 3): number {
+  const f = Math.pow(10, digits)
+  return Math.round(n * f) / f
+}
+
+export function median (values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50)
+}
+
+/** RSS of a process from /proc, in MB. */
+export async function rssMbOf (pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises')
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const m = /VmRSS:\s+(\d+) kB/.exec(status)
+  if (m === null) throw new Error(`no VmRSS for ${pid}`)
+  return Number(m[1]) / 1024
+}

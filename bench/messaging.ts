@@ -1,0 +1,262 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { Type } from '@sinclair/typebox'
+import HyperDHT from 'hyperdht'
+import Hyperswarm, { type NoiseStream } from 'hyperswarm'
+import { createAgentHost } from '../actors/agent/host.js'
+import type { AgentProtocol } from '../actors/agent/messages.js'
+import { connectControl } from '../src/api/control-client.js'
+import { exited, freeUdpPort, startLocalCluster } from '../src/cli/local-cluster.js'
+import { ROOST_VERSION, socketPathFor } from '../src/cli/config.js'
+import { createCodec } from '../src/codec/codec.js'
+import { encodeFrame, encodeFrames, FrameDecoder } from '../src/codec/frame.js'
+import { defineProtocol } from '../src/codec/protocol.js'
+import { createDhtBootstrap } from '../src/dht/bootstrap.js'
+import { createLogger } from '../src/log/logger.js'
+import { defineActor } from '../src/runtime/actor.js'
+import { policies } from '../src/runtime/policy.js'
+import { ref } from '../src/runtime/ref.js'
+import { median, percentile, progress, report, round, rssMbOf } from './helpers/report.js'
+
+const BIN = fileURLToPath(new URL('../bin/roost.js', import.meta.url))
+const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 5_000)
+const DISPATCH_MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000)
+const BATCH = 1_000
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const PAYLOAD = 'x'.repeat(32)
+
+const benchProtocol = defineProtocol('bench', {
+  'bench.latency': { body: Type.Object({ host: Type.String(), n: Type.Integer() }), reply: Type.Object({ samplesMs: Type.Array(Type.Number()) }) },
+  'bench.dispatch': { body: Type.Object({ host: Type.String(), n: Type.Integer() }), reply: Type.Object({ elapsedMs: Type.Number(), delivered: Type.Number() }) }
+})
+
+/** The sending actor of the bench: lives on agent A, talks to agent B's `/agent`. */
+const driverActor = defineActor({
+  protocol: benchProtocol,
+  policy: policies.stop(),
+  create (ctx) {
+    const ping = async (host: string, seq: number): Promise<void> => {
+      await ctx.system.ask(ref<AgentProtocol>(host, '/agent'), { type: 'agent.ping', seq, payload: PAYLOAD }, { from: ctx.path })
+    }
+    return {
+      handlers: {
+        'bench.latency': async ({ host, n }) => {
+          const samplesMs: number[] = []
+          for (let i = 0; i < n; i++) {
+            const t0 = performance.now()
+            await ping(host, i)
+            samplesMs.push(performance.now() - t0)
+          }
+          return { samplesMs }
+        },
+        'bench.dispatch': async ({ host, n }) => {
+          const target = ref<AgentProtocol>(host, '/agent')
+          const before = (await ctx.system.ask(target, { type: 'agent.info' })).stats.delivered
+          const t0 = performance.now()
+          for (let i = 0; i < n; i++) {
+            ctx.system.dispatch(target, { type: 'agent.ping', seq: i, payload: PAYLOAD }, { from: ctx.path })
+            if ((i + 1) % BATCH === 0) await new Promise(resolve => setImmediate(resolve))
+          }
+          const after = await ctx.system.ask(target, { type: 'agent.info' }, { timeoutMs: 60_000 })
+          const elapsedMs = performance.now() - t0
+          return { elapsedMs, delivered: after.stats.delivered - before - 1 }
+        }
+      }
+    }
+  }
+})
+
+interface RawClient {
+  latency: (n: number) => Promise<number[]>
+  dispatch: (n: number) => Promise<{ elapsedMs: number, delivered: number }>
+  stop: () => Promise<void>
+}
+
+/** The same traffic over a bare hyperswarm stream, same framing and codec, to a bare server process. */
+async function rawClient (bootstrap: { host: string, port: number }, serverKey: string): Promise<RawClient> {
+  const codec = createCodec()
+  const dht = new HyperDHT({ bootstrap: [bootstrap], host: '127.0.0.1', firewalled: false })
+  await dht.ready()
+  const swarm = new Hyperswarm({ dht })
+  const stream = await new Promise<NoiseStream>(resolve => {
+    swarm.once('connection', (s: NoiseStream) => { resolve(s) })
+    swarm.joinPeer(Buffer.from(serverKey, 'hex'))
+  })
+  stream.on('error', () => {})
+  const waiters = new Map<number, (msg: { count: number }) => void>()
+  const decoder = new FrameDecoder({
+    onFrame: (payload) => {
+      const msg = codec.decode(payload) as { seq: number, count: number }
+      waiters.get(msg.seq)?.(msg)
+      waiters.delete(msg.seq)
+    },
+    onError: () => {}
+  })
+  stream.on('data', (c: Buffer) => { decoder.push(c) })
+  let out: Buffer[] = []
+  let scheduled = false
+  const flush = (): void => {
+    scheduled = false
+    const batch = out
+    out = []
+    stream.write(batch.length === 1 ? encodeFrame(batch[0] as Buffer) : encodeFrames(batch))
+  }
+  const write = (msg: unknown): void => {
+    out.push(codec.encode(msg))
+    if (!scheduled) { scheduled = true; queueMicrotask(flush) }
+  }
+  const ask = async (seq: number): Promise<{ count: number }> => await new Promise(resolve => {
+    waiters.set(seq, resolve)
+    write({ seq, ask: true, payload: PAYLOAD })
+  })
+  let seq = 0
+  return {
+    async latency (n) {
+      const samples: number[] = []
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now()
+        await ask(seq++)
+        samples.push(performance.now() - t0)
+      }
+      return samples
+    },
+    async dispatch (n) {
+      const before = (await ask(seq++)).count
+      const t0 = performance.now()
+      for (let i = 0; i < n; i++) {
+        write({ seq: seq++, payload: PAYLOAD })
+        if ((i + 1) % BATCH === 0) await new Promise(resolve => setImmediate(resolve))
+      }
+      const after = (await ask(seq++)).count
+      return { elapsedMs: performance.now() - t0, delivered: after - before - 1 }
+    },
+    async stop () {
+      await swarm.destroy()
+    }
+  }
+}
+
+async function waitForLine (child: ChildProcess): Promise<string> {
+  const rl = createInterface({ input: child.stdout! })
+  for await (const line of rl) return line
+  throw new Error('child printed nothing')
+}
+
+async function remoteDispatch (): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'roost-bench-'))
+  const children: ChildProcess[] = []
+  const logger = createLogger({ level: 'warn' })
+  const boot = createDhtBootstrap({ host: '127.0.0.1', port: await freeUdpPort() }, { logger })
+  await boot.start()
+  const bootstrap = boot.address()
+  const secret = randomBytes(24).toString('base64url')
+  const secretFile = join(dir, 'secret')
+  await writeFile(secretFile, secret, { mode: 0o600 })
+  try {
+    progress('starting agent B (child process) and the raw echo server (child process)')
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(a => a.length > 0)
+    const b = spawn(process.execPath, [...nodeArgs, BIN, 'agent', 'start', '--name', 'bench-b', '--cluster', 'bench', '--secret-file', secretFile,
+      '--bootstrap', `${bootstrap.host}:${bootstrap.port}`, '--data-dir', join(dir, 'b'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
+    children.push(b)
+    const topic = randomBytes(32).toString('hex')
+    const raw = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL('./helpers/raw-echo-server.ts', import.meta.url)), `${bootstrap.host}:${bootstrap.port}`, topic], { stdio: ['ignore', 'pipe', 'inherit'] })
+    children.push(raw)
+    const serverKey = (JSON.parse(await waitForLine(raw)) as { publicKey: string }).publicKey
+    const deadline = Date.now() + 30_000
+    let bHost: string | undefined
+    while (bHost === undefined) {
+      if (Date.now() > deadline) throw new Error('agent B did not start')
+      try {
+        const c = await connectControl(socketPathFor(join(dir, 'b')))
+        try { bHost = String((await c.call(async api => await api.info())).hostId) } finally { c.close() }
+      } catch { await new Promise(resolve => setTimeout(resolve, 100)) }
+    }
+
+    progress('starting agent A in this process with a driver actor')
+    const a = await createAgentHost({ dataDir: join(dir, 'a'), name: 'bench-a', cluster: 'bench', secret, bootstrap: [bootstrap], host: '127.0.0.1', port: 0, version: ROOST_VERSION }, { logger })
+    await a.start()
+    const driver = a.system.spawn(null, 'bench', driverActor)
+    const rawc = await rawClient(bootstrap, serverKey)
+
+    progress('warming up')
+    await a.system.ask(driver, { type: 'bench.latency', host: bHost, n: 2_000 }, { timeoutMs: 120_000 })
+    await rawc.latency(2_000)
+    await a.system.ask(driver, { type: 'bench.dispatch', host: bHost, n: 20_000 }, { timeoutMs: 120_000 })
+    await rawc.dispatch(20_000)
+
+    const rates: number[] = []
+    const rawRates: number[] = []
+    let samples: number[] = []
+    let rawSamples: number[] = []
+    for (let r = 0; r < ROUNDS; r++) {
+      progress(`round ${r + 1}/${ROUNDS}`)
+      const rd = await rawc.dispatch(DISPATCH_MESSAGES)
+      if (rd.delivered !== DISPATCH_MESSAGES) throw new Error(`raw delivered ${rd.delivered} of ${DISPATCH_MESSAGES}`)
+      rawRates.push(DISPATCH_MESSAGES / (rd.elapsedMs / 1000))
+      const d = await a.system.ask(driver, { type: 'bench.dispatch', host: bHost, n: DISPATCH_MESSAGES }, { timeoutMs: 300_000 })
+      if (d.delivered !== DISPATCH_MESSAGES) throw new Error(`roost delivered ${d.delivered} of ${DISPATCH_MESSAGES}`)
+      rates.push(DISPATCH_MESSAGES / (d.elapsedMs / 1000))
+      rawSamples = rawSamples.concat(await rawc.latency(LATENCY_SAMPLES))
+      samples = samples.concat((await a.system.ask(driver, { type: 'bench.latency', host: bHost, n: LATENCY_SAMPLES }, { timeoutMs: 300_000 })).samplesMs)
+    }
+    samples.sort((x, y) => x - y)
+    rawSamples.sort((x, y) => x - y)
+    const msgsPerSec = median(rates)
+    const rawMsgsPerSec = median(rawRates)
+    const bRss = await rssMbOf(b.pid!)
+    report('messaging', {
+      case: 'remote-dispatch',
+      messages: DISPATCH_MESSAGES,
+      rounds: ROUNDS,
+      msgsPerSec: Math.round(msgsPerSec),
+      rawMsgsPerSec: Math.round(rawMsgsPerSec),
+      ratio: round(msgsPerSec / rawMsgsPerSec),
+      p50Ms: round(percentile(samples, 50)),
+      p99Ms: round(percentile(samples, 99)),
+      rawP50Ms: round(percentile(rawSamples, 50)),
+      rawP99Ms: round(percentile(rawSamples, 99)),
+      askSamples: samples.length,
+      receiverRssMb: round(bRss, 1)
+    })
+    await rawc.stop()
+    await a.stop()
+  } finally {
+    for (const c of children) c.kill('SIGTERM')
+    await Promise.all(children.map(async c => { await exited(c) }))
+    await boot.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function idleRss (): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'roost-bench-rss-'))
+  progress('starting a bootstrap and 3 agent processes for the idle RSS reading')
+  const cluster = await startLocalCluster({ binPath: BIN, hosts: 3, dir, logLevel: 'warn' })
+  try {
+    await cluster.waitForMembership()
+    await new Promise(resolve => setTimeout(resolve, 5_000))
+    const rss: number[] = []
+    for (const h of cluster.hosts) rss.push(await rssMbOf(h.process.pid!))
+    const info = JSON.parse(await readFile(join(cluster.hosts[0]!.dataDir, 'agent.json'), 'utf8')) as { pid: number }
+    report('messaging', {
+      case: 'idle-3-hosts',
+      hosts: 3,
+      rssMb: round(Math.max(...rss), 1),
+      rssMbPerHost: rss.map(r => round(r, 1)),
+      samplePid: info.pid
+    })
+  } finally {
+    await cluster.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export async function run (): Promise<void> {
+  await remoteDispatch()
+  await idleRss()
+}
