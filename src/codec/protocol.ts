@@ -30,7 +30,7 @@ export interface Protocol<S extends ProtocolSpec> {
   readonly name: string
   readonly specs: S
   has: (type: string) => type is keyof S & string
-  /** Validates a wire body and returns the message, or throws a typed error. */
+  /** Validates a wire body and returns it as the message (tagged with `type` in place), or throws a typed error. */
   parse: (type: string, body: unknown) => MessageOf<S>
 }
 
@@ -55,7 +55,9 @@ export function defineProtocol<S extends ProtocolSpec> (name: string, specs: S):
         const where = first === undefined ? '' : ` at '${first.path || '/'}': ${first.message}`
         throw new InvalidMessageError(`invalid ${type} body${where}`, { type, path: first?.path ?? '' })
       }
-      return { ...(body as object), type } as MessageOf<S>
+      // The body is a freshly decoded object owned by the receiver: tag it in place.
+      (body as Record<string, unknown>).type = type
+      return body as MessageOf<S>
     }
   }
 }

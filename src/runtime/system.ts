@@ -15,6 +15,13 @@ import { createRemoting, type Remoting } from './remoting.js'
 
 export const DEFAULT_ASK_TIMEOUT_MS = 5_000
 
+/** Carries a handler's error through nact with the type of the message that caused it. */
+class CrashOf extends Error {
+  constructor (override readonly cause: unknown, readonly type: string) {
+    super(cause instanceof Error ? cause.message : String(cause))
+  }
+}
+
 export interface AskOptions {
   timeoutMs?: number
   /** Path of the asking actor, for the envelope's `from`. */
@@ -29,6 +36,16 @@ interface Wrapped {
   reply?: ReplyFn
 }
 
+/** The only message nact itself carries: "drain this actor's queue". */
+const DRAIN = Object.freeze({ drain: true })
+
+/**
+ * Messages handled in one drain before yielding to I/O. nact would spend an event-loop turn
+ * per message; draining our own queue in batches keeps actor semantics (one message at a time,
+ * in order) at a fraction of the cost.
+ */
+export const DRAIN_BUDGET = 256
+
 interface ActorRecord {
   path: string
   parent: string | null
@@ -37,6 +54,10 @@ interface ActorRecord {
   behaviour: Behaviour<ProtocolSpec> | undefined
   stopped: boolean
   log: Logger
+  queue: Wrapped[]
+  head: number
+  /** A DRAIN is pending or running in nact (at most one at a time). */
+  scheduled: boolean
 }
 
 export interface ActorSystemInit {
@@ -104,7 +125,29 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       return
     }
     stats.delivered++
-    nact.dispatch(rec.nactRef, reply === undefined ? { msg } : { msg, reply })
+    rec.queue.push(reply === undefined ? { msg } : { msg, reply })
+    scheduleDrain(rec)
+  }
+
+  const scheduleDrain = (rec: ActorRecord): void => {
+    if (rec.scheduled || rec.stopped || rec.nactRef === undefined || rec.head >= rec.queue.length) return
+    rec.scheduled = true
+    nact.dispatch(rec.nactRef, DRAIN as never)
+  }
+
+  const takeNext = (rec: ActorRecord): Wrapped | undefined => {
+    if (rec.head >= rec.queue.length) return undefined
+    const w = rec.queue[rec.head] as Wrapped
+    rec.queue[rec.head] = undefined as never
+    rec.head++
+    if (rec.head >= rec.queue.length) {
+      rec.queue = []
+      rec.head = 0
+    } else if (rec.head > 1024 && rec.head * 2 > rec.queue.length) {
+      rec.queue = rec.queue.slice(rec.head)
+      rec.head = 0
+    }
+    return w
   }
 
   const deliverExternal = (path: string, type: string, body: unknown, reply: ReplyFn | undefined): void => {
@@ -182,7 +225,10 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       nactRef: undefined,
       behaviour: undefined,
       stopped: false,
-      log: components.logger.child({ actor: path })
+      log: components.logger.child({ actor: path }),
+      queue: [],
+      head: 0,
+      scheduled: false
     }
     const supervisor = createSupervisor(def.policy, clock)
     const ctx: ActorContext<S> = {
@@ -209,41 +255,68 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       return behaviour
     }
 
-    const handle = async (state: Behaviour<ProtocolSpec> | undefined, wrapped: Wrapped): Promise<Behaviour<ProtocolSpec> | undefined> => {
+    const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+      v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
+
+    const handle = async (state: Behaviour<ProtocolSpec> | undefined): Promise<Behaviour<ProtocolSpec> | undefined> => {
       if (state === undefined) throw new ActorCrashedError(`${path} has no behaviour (its factory failed)`)
-      const handler = state.handlers[wrapped.msg.type] as ((m: unknown, c: unknown) => unknown) | undefined
-      if (handler === undefined) {
-        wrapped.reply?.(new ActorCrashedError(`${path} has no handler for ${wrapped.msg.type}`))
-        return state
-      }
-      try {
-        const value = await handler(wrapped.msg, ctx)
-        wrapped.reply?.(undefined, value)
-      } catch (err) {
-        if (err instanceof RejectionError) {
-          wrapped.reply?.(err)
-          return state
+      for (let n = 0; n < DRAIN_BUDGET; n++) {
+        const w = takeNext(rec)
+        if (w === undefined) break
+        const handler = state.handlers[w.msg.type] as ((m: unknown, c: unknown) => unknown) | undefined
+        if (handler === undefined) {
+          w.reply?.(new ActorCrashedError(`${path} has no handler for ${w.msg.type}`))
+          continue
         }
-        wrapped.reply?.(new ActorCrashedError(`${path} crashed handling ${wrapped.msg.type}: ${(err as Error)?.message ?? String(err)}`, { path, type: wrapped.msg.type }))
-        throw err
+        try {
+          let value = handler(w.msg, ctx)
+          if (isThenable(value)) value = await value
+          w.reply?.(undefined, value)
+        } catch (err) {
+          if (err instanceof RejectionError) {
+            w.reply?.(err)
+            continue
+          }
+          w.reply?.(new ActorCrashedError(`${path} crashed handling ${w.msg.type}: ${(err as Error)?.message ?? String(err)}`, { path, type: w.msg.type }))
+          throw new CrashOf(err, w.msg.type)
+        }
       }
+      rec.scheduled = false
+      scheduleDrain(rec)
       return state
+    }
+
+    const resumeDraining = (): void => {
+      setImmediate(() => {
+        rec.scheduled = false
+        scheduleDrain(rec)
+      })
     }
 
     const onCrash = async (msg: Wrapped | undefined, err: unknown, sctx: Record<string, unknown>, child?: unknown): Promise<unknown> => {
       stats.crashes++
+      void msg
       const decision = supervisor.decide()
-      const type = msg?.msg?.type
+      const type = err instanceof CrashOf ? err.type : undefined
+      if (err instanceof CrashOf) err = err.cause
       const fields = { err, type, decision: decision.action, ...(child === undefined ? {} : { escalatedBy: (child as { name?: string }).name }) }
       rec.log.error(fields, child === undefined ? 'actor crashed' : 'child escalated a failure')
       switch (decision.action) {
         case 'resume':
-          return sctx.resume
+          if (child === undefined) {
+            resumeDraining()
+            return sctx.resume
+          }
+          stats.restarts++
+          stopDescendants(path)
+          resumeDraining()
+          return sctx.reset
         case 'restart':
           stats.restarts++
           if (decision.delayMs > 0) await sleep(clock, decision.delayMs)
           if (rec.stopped) return sctx.stop
           stopDescendants(path)
+          resumeDraining()
           return sctx.reset
         case 'stop':
           stopDescendants(path)
@@ -265,13 +338,13 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       }
     }
 
-    const afterStop = (state: Behaviour<ProtocolSpec> | undefined, sctx: { mailbox?: Array<{ message: Wrapped }> }): void => {
+    const afterStop = (state: Behaviour<ProtocolSpec> | undefined): void => {
       rec.stopped = true
       if (records.get(path) === rec) records.delete(path)
       releaseBehaviour(state ?? rec.behaviour)
       rec.behaviour = undefined
-      for (const queued of sctx.mailbox ?? []) {
-        queued.message.reply?.(new ActorStoppedError(`${path} stopped before handling ${queued.message.msg.type}`, { path }))
+      for (let w = takeNext(rec); w !== undefined; w = takeNext(rec)) {
+        w.reply?.(new ActorStoppedError(`${path} stopped before handling ${w.msg.type}`, { path }))
       }
       rec.log.debug('actor stopped')
     }
@@ -289,8 +362,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
   const ask = async (host: string, path: string, msg: { type: string }, opts: AskOptions | undefined, validate: boolean): Promise<unknown> => {
     const timeoutMs = opts?.timeoutMs ?? defaultTimeout
     if (host !== hostId) {
-      const { type, ...body } = msg
-      return await remoting.ask(host, path, type, body, { timeoutMs, from: opts?.from ?? '' })
+      return await remoting.ask(host, path, msg.type, msg, { timeoutMs, from: opts?.from ?? '' })
     }
     return await new Promise((resolve, reject) => {
       let done = false
@@ -346,8 +418,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
         })
         return
       }
-      const { type, ...body } = msg
-      remoting.dispatch(to.host, to.path, type, body, opts?.from ?? '')
+      remoting.dispatch(to.host, to.path, msg.type, msg, opts?.from ?? '')
     },
     async ask (to, msg, opts) {
       return await ask(to.host, to.path, msg, opts, false) as never

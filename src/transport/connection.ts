@@ -36,6 +36,9 @@ export class Connection {
       this.decoder.push(chunk)
     })
     this.stream.on('error', () => {})
+    // The peer closed its side (its close()): end ours too, so the stream closes now instead of
+    // lingering half-open until the peer's forced destroy.
+    this.stream.on('end', () => { if (!this.closed) this.stream.end() })
     this.stream.on('close', () => {
       if (this.closed) return
       this.closed = true

@@ -239,6 +239,10 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
         this.emit('disconnect', remote, undefined)
       }
     })
+    // hyperswarm ignores joinPeer while it still holds a connection to the peer, so a dial that
+    // began while this one was closing (e.g. just after an idle close) would wait for its retry
+    // backoff, seconds: ask again once it is gone. (Connection's onClose skips local closes.)
+    stream.on('close', () => { if (this.waiting.has(remote)) this.swarm?.joinPeer(stream.remotePublicKey) })
     const hello: Hello = {
       hello: HELLO_VERSION,
       cluster: this.keys.cluster,

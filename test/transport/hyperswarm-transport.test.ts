@@ -1,0 +1,179 @@
+import test, { type ExecutionContext } from 'ava'
+import { randomBytes } from 'node:crypto'
+import { freeUdpPort } from '../../src/cli/local-cluster.js'
+import { createCodec } from '../../src/codec/codec.js'
+import { createDhtBootstrap, type DhtBootstrap } from '../../src/dht/bootstrap.js'
+import { AdmissionError, FrameTooLargeError, HostUnreachableError } from '../../src/errors/errors.js'
+import { silentLogger } from '../../src/log/logger.js'
+import { HyperswarmTransport, type HyperswarmTransportInit } from '../../src/transport/hyperswarm-transport.js'
+import { retry } from '../helpers/retry.js'
+import { collectFrames, transportComplianceSuite } from './transport-suite.js'
+
+const CONNECT_TIMEOUT_MS = 1500
+
+async function bootstrap (t: ExecutionContext): Promise<DhtBootstrap> {
+  const boot = createDhtBootstrap({ host: '127.0.0.1', port: await freeUdpPort() }, { logger: silentLogger() })
+  // Registered before any transport: teardowns run last-in first-out, so it is stopped last.
+  t.teardown(async () => { await boot.stop() })
+  await boot.start()
+  return boot
+}
+
+function transport (boot: DhtBootstrap, overrides: Partial<HyperswarmTransportInit> = {}): HyperswarmTransport {
+  return new HyperswarmTransport({
+    cluster: 'test',
+    secret: 'test-secret',
+    seed: randomBytes(32),
+    name: 'h',
+    version: '0.0.0-test',
+    bootstrap: [boot.address()],
+    host: '127.0.0.1',
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    ...overrides
+  }, { logger: silentLogger(), codec: createCodec() })
+}
+
+/** A started transport, stopped at teardown (before the bootstrap). */
+async function started (t: ExecutionContext, boot: DhtBootstrap, overrides: Partial<HyperswarmTransportInit> = {}): Promise<HyperswarmTransport> {
+  const tr = transport(boot, overrides)
+  t.teardown(async () => { await tr.stop() })
+  await tr.start()
+  return tr
+}
+
+transportComplianceSuite('hyperswarm', async t => {
+  const boot = await bootstrap(t)
+  return { create: () => transport(boot) }
+}, { serial: true })
+
+test.serial('hyperswarm: a host with the wrong secret is refused', async t => {
+  const boot = await bootstrap(t)
+  const good = await started(t, boot)
+  const bad = await started(t, boot, { secret: 'wrong-secret' })
+  const atGood = collectFrames(good)
+  const connected: string[] = []
+  good.on('connect', (p) => { connected.push(p.hostId) })
+
+  let failure: Error | undefined
+  bad.send(good.hostId, Buffer.from('let me in'), (err) => { failure = err })
+  const err = await retry(() => failure, { timeoutMs: 15_000, what: 'send failure' })
+  t.true(err instanceof AdmissionError || err instanceof HostUnreachableError, String(err))
+
+  // Nothing from the bad host ever surfaced on the good one.
+  t.deepEqual(atGood, [])
+  t.deepEqual(connected, [])
+  t.false(good.peers().some(p => p.hostId === bad.hostId && p.admitted))
+})
+
+test.serial('hyperswarm: the same secret in another cluster is refused too', async t => {
+  const boot = await bootstrap(t)
+  const a = await started(t, boot)
+  const b = await started(t, boot, { cluster: 'other' })
+  const atA = collectFrames(a)
+  let failure: Error | undefined
+  b.send(a.hostId, Buffer.from('x'), (err) => { failure = err })
+  const err = await retry(() => failure, { timeoutMs: 15_000, what: 'send failure' })
+  t.true(err instanceof AdmissionError || err instanceof HostUnreachableError, String(err))
+  t.deepEqual(atA, [])
+})
+
+test.serial('hyperswarm: an oversized frame raises frame-error on the receiver; later frames still arrive', async t => {
+  const boot = await bootstrap(t)
+  const receiver = await started(t, boot, { maxFrameBytes: 1024 })
+  const sender = await started(t, boot)
+  const got = collectFrames(receiver)
+  const frameErrors: Array<{ host: string, err: Error }> = []
+  receiver.on('frame-error', (host, err) => { frameErrors.push({ host, err }) })
+  const disconnects: string[] = []
+  receiver.on('disconnect', (host) => { disconnects.push(host) })
+
+  sender.send(receiver.hostId, Buffer.from('before'))
+  await retry(() => got.length === 1, { what: 'first frame' })
+  sender.send(receiver.hostId, randomBytes(4000))
+  sender.send(receiver.hostId, Buffer.from('after-1'))
+  const exact = randomBytes(1024)
+  sender.send(receiver.hostId, exact)
+  await retry(() => got.length === 3, { what: 'frames after the oversized one' })
+  // And once more in a later write, on the same connection.
+  sender.send(receiver.hostId, randomBytes(50_000))
+  sender.send(receiver.hostId, Buffer.from('after-2'))
+  await retry(() => got.length === 4 && frameErrors.length === 2, { what: 'second round' })
+
+  t.deepEqual(got.map(r => r.payload), [Buffer.from('before'), Buffer.from('after-1'), exact, Buffer.from('after-2')])
+  t.true(frameErrors.every(e => e.host === sender.hostId && e.err instanceof FrameTooLargeError))
+  t.like((frameErrors[0]?.err as FrameTooLargeError).details, { length: 4000, max: 1024 })
+  t.deepEqual(disconnects, [])
+})
+
+test.serial('hyperswarm: sending to a stopped host fails with HostUnreachableError, not a hang', async t => {
+  const boot = await bootstrap(t)
+  const a = await started(t, boot)
+  const b = await started(t, boot)
+  const atB = collectFrames(b)
+  a.send(b.hostId, Buffer.from('hi'))
+  await retry(() => atB.length === 1, { what: 'first frame' })
+  const gone: string[] = []
+  a.on('disconnect', (host) => { gone.push(host) })
+  await b.stop()
+  await retry(() => gone.includes(b.hostId), { what: 'disconnect' })
+
+  let failure: Error | undefined
+  a.send(b.hostId, Buffer.from('anyone?'), (err) => { failure = err })
+  // The bound only catches a hang (several times the connect timeout); it is not a timing assertion.
+  const err = await retry(() => failure, { timeoutMs: CONNECT_TIMEOUT_MS * 8, what: 'send failure' })
+  t.true(err instanceof HostUnreachableError, String(err))
+  t.is((err as HostUnreachableError).details?.host, b.hostId)
+  t.like(a.peers().find(p => p.hostId === b.hostId), { unreachable: true, connected: false })
+})
+
+test.serial('hyperswarm: the idle timeout closes a dialed connection and a later send re-dials', async t => {
+  const boot = await bootstrap(t)
+  const a = await started(t, boot, { idleTimeoutMs: 500 })
+  const b = await started(t, boot)
+  const atB = collectFrames(b)
+  const aConnects: string[] = []
+  const aDisconnects: string[] = []
+  const bDisconnects: string[] = []
+  a.on('connect', (p) => { aConnects.push(p.hostId) })
+  a.on('disconnect', (host) => { aDisconnects.push(host) })
+  b.on('disconnect', (host) => { bDisconnects.push(host) })
+  const failures: Error[] = []
+  const onFailure = (err: Error): void => { failures.push(err) }
+
+  a.send(b.hostId, Buffer.from('one'), onFailure)
+  await retry(() => atB.length === 1, { what: 'first frame' })
+  t.true(a.peers().find(p => p.hostId === b.hostId)?.connected)
+
+  // Idle close; a send made at once, while the old stream is still closing, re-dials.
+  a.once('disconnect', () => { a.send(b.hostId, Buffer.from('two'), onFailure) })
+  await retry(() => aDisconnects.length === 1, { what: 'first idle close' })
+  await retry(() => atB.length === 2 || failures.length > 0, { what: 'frame sent during the close' })
+  t.deepEqual(failures, [])
+  // The receiving side saw the old connection go too.
+  await retry(() => bDisconnects.length >= 1, { what: 'disconnect on the receiver' })
+
+  // Idle again; a send some turns later re-dials as well.
+  await retry(() => aDisconnects.length === 2, { what: 'second idle close' })
+  t.false(a.peers().find(p => p.hostId === b.hostId)?.connected)
+  a.send(b.hostId, Buffer.from('three'), onFailure)
+  await retry(() => atB.length === 3 || failures.length > 0, { what: 'frame after re-dial' })
+  t.deepEqual(failures, [])
+  t.deepEqual(atB.map(r => r.payload.toString()), ['one', 'two', 'three'])
+  t.deepEqual(aConnects, [b.hostId, b.hostId, b.hostId])
+})
+
+test.serial('hyperswarm: host id is the hex public key of the seed; addresses are on loopback', async t => {
+  const boot = await bootstrap(t)
+  const seed = randomBytes(32)
+  const a = transport(boot, { seed })
+  const b = transport(boot, { seed })
+  t.is(a.hostId, b.hostId)
+  t.regex(a.hostId, /^[0-9a-f]{64}$/)
+  t.not(transport(boot).hostId, a.hostId)
+  t.deepEqual(a.addresses(), [])
+  t.teardown(async () => { await a.stop() })
+  await a.start()
+  const [address] = a.addresses()
+  t.regex(address ?? '', /^127\.0\.0\.1:\d+$/)
+  t.is(a.kind, 'hyperswarm')
+})
