@@ -189,17 +189,35 @@ async function remoteDispatch (): Promise<void> {
     await a.system.ask(driver, { type: 'bench.dispatch', host: bHost, n: 20_000 }, { timeoutMs: 120_000 })
     await rawc.dispatch(20_000)
 
+    const cpu = { rawSender: 0, rawReceiver: 0, sender: 0, receiver: 0 }
     const rates: number[] = []
     const rawRates: number[] = []
     let samples: number[] = []
     let rawSamples: number[] = []
+    const cpuOf = async (pid: number): Promise<number> => {
+      const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
+      return (Number(f[11]) + Number(f[12])) * 10
+    }
+    const selfCpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
     for (let r = 0; r < ROUNDS; r++) {
       progress(`round ${r + 1}/${ROUNDS}`)
+      let c0 = [selfCpu(), await cpuOf(raw.pid!), await cpuOf(b.pid!)]
+      let w0 = performance.now()
       const rd = await rawc.dispatch(DISPATCH_MESSAGES)
+      let c1 = [selfCpu(), await cpuOf(raw.pid!), await cpuOf(b.pid!)]
+      cpu.rawSender += c1[0]! - c0[0]!
+      cpu.rawReceiver += c1[1]! - c0[1]!
+      progress(`raw: wall ${(performance.now() - w0).toFixed(0)} ms, cpu sender ${(c1[0]! - c0[0]!).toFixed(0)} ms, raw server ${c1[1]! - c0[1]!} ms`)
+      c0 = c1
+      w0 = performance.now()
       if (rd.delivered !== DISPATCH_MESSAGES) throw new Error(`raw delivered ${rd.delivered} of ${DISPATCH_MESSAGES}`)
       rawRates.push(DISPATCH_MESSAGES / (rd.elapsedMs / 1000))
       const d = await a.system.ask(driver, { type: 'bench.dispatch', host: bHost, n: DISPATCH_MESSAGES }, { timeoutMs: 300_000 })
       if (d.delivered !== DISPATCH_MESSAGES) throw new Error(`roost delivered ${d.delivered} of ${DISPATCH_MESSAGES}`)
+      c1 = [selfCpu(), await cpuOf(raw.pid!), await cpuOf(b.pid!)]
+      cpu.sender += c1[0]! - c0[0]!
+      cpu.receiver += c1[2]! - c0[2]!
+      progress(`roost: wall ${(performance.now() - w0).toFixed(0)} ms, cpu sender ${(c1[0]! - c0[0]!).toFixed(0)} ms, agent B ${c1[2]! - c0[2]!} ms`)
       rates.push(DISPATCH_MESSAGES / (d.elapsedMs / 1000))
       rawSamples = rawSamples.concat(await rawc.latency(LATENCY_SAMPLES))
       samples = samples.concat((await a.system.ask(driver, { type: 'bench.latency', host: bHost, n: LATENCY_SAMPLES }, { timeoutMs: 300_000 })).samplesMs)
@@ -221,6 +239,10 @@ async function remoteDispatch (): Promise<void> {
       rawP50Ms: round(percentile(rawSamples, 50)),
       rawP99Ms: round(percentile(rawSamples, 99)),
       askSamples: samples.length,
+      senderCpuUsPerMsg: round(cpu.sender * 1000 / (ROUNDS * DISPATCH_MESSAGES), 2),
+      receiverCpuUsPerMsg: round(cpu.receiver * 1000 / (ROUNDS * DISPATCH_MESSAGES), 2),
+      rawSenderCpuUsPerMsg: round(cpu.rawSender * 1000 / (ROUNDS * DISPATCH_MESSAGES), 2),
+      rawReceiverCpuUsPerMsg: round(cpu.rawReceiver * 1000 / (ROUNDS * DISPATCH_MESSAGES), 2),
       receiverRssMb: round(bRss, 1)
     })
     await rawc.stop()

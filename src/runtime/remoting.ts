@@ -77,6 +77,18 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     }
   }
 
+  const failureLoggers = new Map<string, (err: Error) => void>()
+  /** One logger per host, so a dispatch allocates nothing for the failure path. */
+  const dispatchFailure = (host: string): ((err: Error) => void) => {
+    let fn = failureLoggers.get(host)
+    if (fn === undefined) {
+      if (failureLoggers.size > 10_000) failureLoggers.clear()
+      fn = (err: Error) => { log.warn({ host, code: (err as RoostError).code, err: err.message }, 'dispatch not delivered') }
+      failureLoggers.set(host, fn)
+    }
+    return fn
+  }
+
   const onFrame = (host: string, payload: Buffer): void => {
     let env: Envelope
     try {
@@ -142,10 +154,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       }
     },
     dispatch (host, path, type, body, from) {
-      const env: Envelope = { v: PROTOCOL_VERSION, type, id: nextId++, from, to: path, body }
-      send(host, env, (err) => {
-        log.warn({ host, to: path, type, code: (err as RoostError).code, err: err.message }, 'dispatch not delivered')
-      })
+      transport.send(host, codec.encode([PROTOCOL_VERSION, type, nextId++, from, path, null, null, body]), dispatchFailure(host))
     },
     async ask (host, path, type, body, opts) {
       const id = nextId++

@@ -36,8 +36,23 @@ interface Wrapped {
   reply?: ReplyFn
 }
 
-/** The only message nact itself carries: "drain this actor's queue". */
+/** The only messages nact itself carries: drain the queue, fail, or finish an async handler. */
 const DRAIN = Object.freeze({ drain: true })
+
+interface Control {
+  drain?: true
+  crash?: unknown
+  awaiting?: { w: Wrapped, pending: PromiseLike<unknown> }
+}
+
+/** The wire body: the message less its `type`, which the envelope carries. */
+function withoutType (msg: { type: string }): Record<string, unknown> {
+  const { type: _type, ...body } = msg as { type: string } & Record<string, unknown>
+  return body
+}
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
 
 /**
  * Messages handled in one drain before yielding to I/O. nact would spend an event-loop turn
@@ -56,8 +71,10 @@ interface ActorRecord {
   log: Logger
   queue: Wrapped[]
   head: number
-  /** A DRAIN is pending or running in nact (at most one at a time). */
+  /** The actor is busy: a drain runs inline, or a control message is pending or running in nact. */
   scheduled: boolean
+  /** Handles queued messages now, on the caller's stack (for messages from outside the process). */
+  drainInline: () => void
 }
 
 export interface ActorSystemInit {
@@ -118,7 +135,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
   const stats: SystemStats = { delivered: 0, rejected: 0, crashes: 0, restarts: 0, badFrames: 0 }
   let root: nact.ActorSystemRef | undefined
 
-  const deliverLocal = (path: string, msg: { type: string }, reply: ReplyFn | undefined): void => {
+  const deliverLocal = (path: string, msg: { type: string }, reply: ReplyFn | undefined, inline = false): void => {
     const rec = records.get(path)
     if (rec === undefined || rec.stopped || rec.nactRef === undefined) {
       reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }))
@@ -126,7 +143,8 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     }
     stats.delivered++
     rec.queue.push(reply === undefined ? { msg } : { msg, reply })
-    scheduleDrain(rec)
+    if (inline && !rec.scheduled) rec.drainInline()
+    else scheduleDrain(rec)
   }
 
   const scheduleDrain = (rec: ActorRecord): void => {
@@ -169,7 +187,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       reply?.(err as Error)
       return
     }
-    deliverLocal(path, msg, reply)
+    deliverLocal(path, msg, reply, true)
   }
 
   const remoting: Remoting = createRemoting({ hostId }, {
@@ -228,7 +246,8 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       log: components.logger.child({ actor: path }),
       queue: [],
       head: 0,
-      scheduled: false
+      scheduled: false,
+      drainInline: () => {}
     }
     const supervisor = createSupervisor(def.policy, clock)
     const ctx: ActorContext<S> = {
@@ -255,35 +274,94 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       return behaviour
     }
 
-    const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-      v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
+    const crashed = (w: Wrapped, err: unknown): CrashOf => {
+      w.reply?.(new ActorCrashedError(`${path} crashed handling ${w.msg.type}: ${(err as Error)?.message ?? String(err)}`, { path, type: w.msg.type }))
+      return new CrashOf(err, w.msg.type)
+    }
 
-    const handle = async (state: Behaviour<ProtocolSpec> | undefined): Promise<Behaviour<ProtocolSpec> | undefined> => {
-      if (state === undefined) throw new ActorCrashedError(`${path} has no behaviour (its factory failed)`)
+    /**
+     * Runs one message. Returns a promise when the handler is asynchronous (the caller awaits
+     * it before the next message); throws {@link CrashOf} when the actor must be supervised.
+     */
+    const step = (state: Behaviour<ProtocolSpec>, w: Wrapped): PromiseLike<unknown> | undefined => {
+      const handler = state.handlers[w.msg.type] as ((m: unknown, c: unknown) => unknown) | undefined
+      if (handler === undefined) {
+        w.reply?.(new ActorCrashedError(`${path} has no handler for ${w.msg.type}`))
+        return undefined
+      }
+      let value: unknown
+      try {
+        value = handler(w.msg, ctx)
+      } catch (err) {
+        if (err instanceof RejectionError) {
+          w.reply?.(err)
+          return undefined
+        }
+        throw crashed(w, err)
+      }
+      if (isThenable(value)) return value
+      w.reply?.(undefined, value)
+      return undefined
+    }
+
+    const settle = async (w: Wrapped, pending: PromiseLike<unknown>): Promise<void> => {
+      let value: unknown
+      try {
+        value = await pending
+      } catch (err) {
+        if (err instanceof RejectionError) {
+          w.reply?.(err)
+          return
+        }
+        throw crashed(w, err)
+      }
+      w.reply?.(undefined, value)
+    }
+
+    const drain = async (state: Behaviour<ProtocolSpec>): Promise<void> => {
       for (let n = 0; n < DRAIN_BUDGET; n++) {
         const w = takeNext(rec)
         if (w === undefined) break
-        const handler = state.handlers[w.msg.type] as ((m: unknown, c: unknown) => unknown) | undefined
-        if (handler === undefined) {
-          w.reply?.(new ActorCrashedError(`${path} has no handler for ${w.msg.type}`))
-          continue
-        }
+        const pending = step(state, w)
+        if (pending !== undefined) await settle(w, pending)
+      }
+    }
+
+    const handle = async (state: Behaviour<ProtocolSpec> | undefined, m: Wrapped | Control): Promise<Behaviour<ProtocolSpec> | undefined> => {
+      if (state === undefined) throw new ActorCrashedError(`${path} has no behaviour (its factory failed)`)
+      const c = m as Control
+      if (c.crash !== undefined) throw c.crash
+      if (c.awaiting !== undefined) await settle(c.awaiting.w, c.awaiting.pending)
+      await drain(state)
+      rec.scheduled = false
+      scheduleDrain(rec)
+      return state
+    }
+
+    rec.drainInline = () => {
+      const state = rec.behaviour
+      if (state === undefined || rec.nactRef === undefined) {
+        scheduleDrain(rec)
+        return
+      }
+      rec.scheduled = true
+      for (let n = 0; n < DRAIN_BUDGET; n++) {
+        const w = takeNext(rec)
+        if (w === undefined) break
+        let pending: PromiseLike<unknown> | undefined
         try {
-          let value = handler(w.msg, ctx)
-          if (isThenable(value)) value = await value
-          w.reply?.(undefined, value)
+          pending = step(state, w)
         } catch (err) {
-          if (err instanceof RejectionError) {
-            w.reply?.(err)
-            continue
-          }
-          w.reply?.(new ActorCrashedError(`${path} crashed handling ${w.msg.type}: ${(err as Error)?.message ?? String(err)}`, { path, type: w.msg.type }))
-          throw new CrashOf(err, w.msg.type)
+          nact.dispatch(rec.nactRef, { crash: err } satisfies Control as never)
+          return
+        }
+        if (pending !== undefined) {
+          nact.dispatch(rec.nactRef, { awaiting: { w, pending } } satisfies Control as never)
+          return
         }
       }
       rec.scheduled = false
       scheduleDrain(rec)
-      return state
     }
 
     const resumeDraining = (): void => {
@@ -362,7 +440,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
   const ask = async (host: string, path: string, msg: { type: string }, opts: AskOptions | undefined, validate: boolean): Promise<unknown> => {
     const timeoutMs = opts?.timeoutMs ?? defaultTimeout
     if (host !== hostId) {
-      return await remoting.ask(host, path, msg.type, msg, { timeoutMs, from: opts?.from ?? '' })
+      return await remoting.ask(host, path, msg.type, withoutType(msg), { timeoutMs, from: opts?.from ?? '' })
     }
     return await new Promise((resolve, reject) => {
       let done = false
@@ -418,7 +496,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
         })
         return
       }
-      remoting.dispatch(to.host, to.path, msg.type, msg, opts?.from ?? '')
+      remoting.dispatch(to.host, to.path, msg.type, withoutType(msg), opts?.from ?? '')
     },
     async ask (to, msg, opts) {
       return await ask(to.host, to.path, msg, opts, false) as never
