@@ -14,7 +14,8 @@ import { connectControl } from '../src/api/control-client.js'
 import { exited, freeUdpPort, startLocalCluster } from '../src/cli/local-cluster.js'
 import { ROOST_VERSION, socketPathFor } from '../src/cli/config.js'
 import { createCodec } from '../src/codec/codec.js'
-import { encodeFrame, encodeFrames, FrameDecoder } from '../src/codec/frame.js'
+import { FrameDecoder } from '../src/codec/frame.js'
+import { FrameWriter } from '../src/codec/frame-writer.js'
 import { defineProtocol } from '../src/codec/protocol.js'
 import { createDhtBootstrap } from '../src/dht/bootstrap.js'
 import { createLogger } from '../src/log/logger.js'
@@ -98,18 +99,8 @@ async function rawClient (bootstrap: { host: string, port: number }, serverKey: 
     onError: () => {}
   })
   stream.on('data', (c: Buffer) => { decoder.push(c) })
-  let out: Buffer[] = []
-  let scheduled = false
-  const flush = (): void => {
-    scheduled = false
-    const batch = out
-    out = []
-    stream.write(batch.length === 1 ? encodeFrame(batch[0] as Buffer) : encodeFrames(batch))
-  }
-  const write = (msg: unknown): void => {
-    out.push(codec.encode(msg))
-    if (!scheduled) { scheduled = true; queueMicrotask(flush) }
-  }
+  const writer = new FrameWriter(stream)
+  const write = (msg: unknown): void => { writer.write(codec.encode(msg)) }
   const ask = async (seq: number): Promise<{ count: number }> => await new Promise(resolve => {
     waiters.set(seq, resolve)
     write({ seq, ask: true, payload: PAYLOAD })

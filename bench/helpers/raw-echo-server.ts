@@ -1,7 +1,8 @@
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import { createCodec } from '../../src/codec/codec.js'
-import { encodeFrame, encodeFrames, FrameDecoder } from '../../src/codec/frame.js'
+import { FrameDecoder } from '../../src/codec/frame.js'
+import { FrameWriter } from '../../src/codec/frame-writer.js'
 
 // The raw peer of the messaging bench: a bare hyperswarm server with roost's framing and
 // codec and nothing else. It answers frames that ask for it ({ask: true}), counts the rest.
@@ -13,21 +14,13 @@ await dht.ready()
 const swarm = new Hyperswarm({ dht })
 swarm.on('connection', (stream) => {
   let count = 0
-  let out: Buffer[] = []
-  let scheduled = false
-  const flush = (): void => {
-    scheduled = false
-    const batch = out
-    out = []
-    stream.write(batch.length === 1 ? encodeFrame(batch[0] as Buffer) : encodeFrames(batch))
-  }
+  const writer = new FrameWriter(stream)
   const decoder = new FrameDecoder({
     onFrame: (payload) => {
       const msg = codec.decode(payload) as { seq: number, ask?: boolean, payload?: string }
       count++
       if (msg.ask !== true) return
-      out.push(codec.encode({ seq: msg.seq, count, payload: msg.payload }))
-      if (!scheduled) { scheduled = true; queueMicrotask(flush) }
+      writer.write(codec.encode({ seq: msg.seq, count, payload: msg.payload }))
     },
     onError: () => {}
   })

@@ -1,5 +1,6 @@
 import type { NoiseStream } from 'hyperswarm'
-import { encodeFrame, encodeFrames, FrameDecoder } from '../codec/frame.js'
+import { encodeFrame, FrameDecoder } from '../codec/frame.js'
+import { FrameWriter } from '../codec/frame-writer.js'
 import type { FrameTooLargeError } from '../errors/errors.js'
 
 export interface ConnectionInit {
@@ -19,13 +20,13 @@ export class Connection {
   readonly remoteHex: string
   lastActivity = Date.now()
   closed = false
-  private outbox: Uint8Array[] = []
-  private flushScheduled = false
+  private readonly writer: FrameWriter
   private readonly decoder: FrameDecoder
 
   constructor (init: ConnectionInit) {
     this.stream = init.stream
     this.remoteHex = init.stream.remotePublicKey.toString('hex')
+    this.writer = new FrameWriter(this.stream)
     this.decoder = new FrameDecoder({
       maxFrameBytes: init.maxFrameBytes,
       onFrame: init.onFrame,
@@ -54,25 +55,13 @@ export class Connection {
 
   write (payload: Uint8Array): void {
     if (this.closed) return
-    this.outbox.push(payload)
     this.lastActivity = Date.now()
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      queueMicrotask(this.flush)
-    }
-  }
-
-  private readonly flush = (): void => {
-    this.flushScheduled = false
-    if (this.closed || this.outbox.length === 0) return
-    const batch = this.outbox
-    this.outbox = []
-    this.stream.write(batch.length === 1 ? encodeFrame(batch[0] as Uint8Array) : encodeFrames(batch))
+    this.writer.write(payload)
   }
 
   close (err?: Error): void {
     if (this.closed) return
-    this.flush()
+    this.writer.flush()
     this.closed = true
     if (err === undefined) this.stream.end()
     else this.stream.destroy(err)
