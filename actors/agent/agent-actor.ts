@@ -1,5 +1,6 @@
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
+import type { ProfileName } from '../../src/gossip/swim-config.js'
 import type { Transport } from '../../src/transport/transport.js'
 import { machinesActor } from '../machines/machines-actor.js'
 import { membershipActor } from '../membership/membership-actor.js'
@@ -11,7 +12,11 @@ export interface AgentActorInit {
   name: string
   cluster: string
   version: string
+  region: string
   startedAt: number
+  dataDir?: string
+  gossipProfile?: ProfileName
+  faults?: boolean
 }
 
 export interface AgentActorComponents {
@@ -28,7 +33,14 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
     protocol: agentProtocol,
     policy: policies.restart({ backoff: { initialMs: 100, maxMs: 5_000, factor: 2 }, maxRestarts: 5, withinMs: 60_000, onExhausted: 'escalate' }),
     create (ctx) {
-      ctx.spawn('membership', membershipActor({ name: init.name, version: init.version }, components))
+      ctx.spawn('membership', membershipActor({
+        name: init.name,
+        version: init.version,
+        region: init.region,
+        ...(init.dataDir === undefined ? {} : { dataDir: init.dataDir }),
+        ...(init.gossipProfile === undefined ? {} : { profile: init.gossipProfile }),
+        faults: init.faults === true
+      }, components))
       ctx.spawn('machines', machinesActor({}, {}))
       ctx.spawn('router', routerActor({}, {}))
       ctx.spawn('wireguard', wireguardActor({}, {}))

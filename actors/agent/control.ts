@@ -1,4 +1,4 @@
-import type { ControlApi, MemberView } from '../../src/api/control-api.js'
+import type { ControlApi, MemberView, RowView } from '../../src/api/control-api.js'
 import { InvalidArgumentError, UnknownHostError } from '../../src/errors/errors.js'
 import type { ActorSystem } from '../../src/runtime/system.js'
 import { parseTarget, ref } from '../../src/runtime/ref.js'
@@ -40,6 +40,10 @@ export function createControlApi (components: ControlApiComponents): ControlApi 
     async members () {
       const { members } = await system.ask(ref<MembershipProtocol>(system.hostId, '/agent/membership'), { type: 'membership.list' })
       return members satisfies MemberView[]
+    },
+    async state (table, opts) {
+      const { rows } = await system.askUntyped(system.hostId, '/agent/membership', 'membership.state', { table, ...(opts?.includeDeleted === true ? { includeDeleted: true } : {}) }) as { rows: RowView[] }
+      return rows.map(r => ({ table: r.table, key: r.key, owner: r.owner, version: r.version, deleted: r.deleted, ownerDead: r.ownerDead, data: r.data }))
     },
     async send (target, message, opts) {
       const { host, path } = parseTarget(target)

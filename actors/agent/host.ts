@@ -7,7 +7,10 @@ import type { Logger } from '../../src/log/logger.js'
 import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
 import { createHyperswarmTransport } from '../../src/transport/hyperswarm-transport.js'
 import { loadOrCreateHostSeed } from '../../src/transport/host-key.js'
+import type { ProfileName } from '../../src/gossip/swim-config.js'
+import { ref } from '../../src/runtime/ref.js'
 import type { Transport } from '../../src/transport/transport.js'
+import type { MembershipProtocol } from '../membership/messages.js'
 import { agentActor } from './agent-actor.js'
 import { createControlApi } from './control.js'
 
@@ -22,6 +25,11 @@ export interface AgentHostInit {
   /** UDP port of the DHT node (0: any). */
   port: number
   version: string
+  /** Region label spread with this host's membership (the basis of "closest"). */
+  region?: string
+  gossipProfile?: ProfileName
+  /** Accept test-only fault injection messages. */
+  faults?: boolean
   maxFrameBytes?: number
   idleTimeoutMs?: number
 }
@@ -72,6 +80,10 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
     state = 'stopping'
     logger.info({ fatal: fatal?.message }, 'agent stopping')
     await control?.stop().catch(() => {})
+    if (fatal === undefined && system.has('/agent/membership')) {
+      await system.ask(ref<MembershipProtocol>(transport.hostId, '/agent/membership'), { type: 'membership.leave' }, { timeoutMs: 1_000 }).catch(() => {})
+      await new Promise(resolve => setTimeout(resolve, 150))
+    }
     await system.stop().catch((err: unknown) => { logger.warn({ err }, 'actor system stop failed') })
     await transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') })
     await rm(infoFile, { force: true })
@@ -97,7 +109,16 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
       const startedAt = Date.now()
       await transport.start()
       await system.start()
-      system.spawn(null, 'agent', agentActor({ name: init.name, cluster: init.cluster, version: init.version, startedAt }, { transport }))
+      system.spawn(null, 'agent', agentActor({
+        name: init.name,
+        cluster: init.cluster,
+        version: init.version,
+        region: init.region ?? 'local',
+        startedAt,
+        dataDir: init.dataDir,
+        ...(init.gossipProfile === undefined ? {} : { gossipProfile: init.gossipProfile }),
+        faults: init.faults === true
+      }, { transport }))
       control = createControlServer({ socketPath }, {
         logger,
         codec,

@@ -1,56 +1,188 @@
+import { cpus, freemem } from 'node:os'
+import { join } from 'node:path'
+import { InvalidArgumentError } from '../../src/errors/errors.js'
+import { createGossipNode, type GossipMessage, type GossipNode } from '../../src/gossip/gossip-node.js'
+import { createReplica } from '../../src/gossip/replica.js'
+import { createMemoryStore, type ReplicaStore } from '../../src/gossip/replica-store.js'
+import type { ChangeEvent } from '../../src/gossip/rows.js'
+import { createSqliteStore } from '../../src/gossip/sqlite-store.js'
+import type { ProfileName } from '../../src/gossip/swim-config.js'
+import type { MemberInfo } from '../../src/gossip/swim.js'
+import { createCodec } from '../../src/codec/codec.js'
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
+import { systemClock } from '../../src/runtime/clock.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { Transport } from '../../src/transport/transport.js'
-import type { AgentProtocol } from '../agent/messages.js'
-import { membershipProtocol, type Member, type MembershipProtocol } from './messages.js'
+import { membershipProtocol, type Member, type MembershipProtocol, type StateSubscriberProtocol } from './messages.js'
 
-export interface MembershipComponents {
-  transport: Transport
-}
-
-/**
- * Who is in the cluster, as far as this host knows: hosts announced under the cluster topic,
- * each introduced once by an `agent.ping` (which opens a connection and runs the hello; the
- * connection then idles out). The gossip issue replaces this with SWIM membership.
- */
 export interface MembershipInit {
   name: string
   version: string
+  region: string
+  /** Where the replica's SQLite file lives; undefined keeps it in memory. */
+  dataDir?: string
+  profile?: ProfileName
+  /** Accept `membership.fault` (tests only). */
+  faults?: boolean
 }
 
+export interface MembershipComponents {
+  transport: Transport
+  /** Overrides the replica store (tests). */
+  store?: () => ReplicaStore
+}
+
+export const HOST_ROW_REFRESH_MS = 30_000
+export const REDISCOVER_INTERVAL_MS = 15_000
+const GOSSIP_PREFIX = 'gossip.'
+
+/**
+ * Membership and the replicated cluster state of this host: SWIM gossip with other hosts'
+ * `/agent/membership` (validated actor messages over the transport), the replica persisted in
+ * SQLite so a restarted agent serves its last view at once, and ordered change events for
+ * local subscribers. Crash policy: restart with backoff (the replica reloads from disk).
+ */
 export function membershipActor (init: MembershipInit, components: MembershipComponents): ActorDefinition<MembershipProtocol> {
   const { transport } = components
+  const codec = createCodec()
   return defineActor({
     protocol: membershipProtocol,
-    policy: policies.restart({ maxRestarts: 10, withinMs: 60_000, onExhausted: 'escalate' }),
+    policy: policies.restart({ backoff: { initialMs: 100, maxMs: 5_000, factor: 2 }, maxRestarts: 10, withinMs: 60_000, onExhausted: 'escalate' }),
     create (ctx) {
-      const onDiscover = (hostId: string): void => {
-        ctx.system.dispatch(ctx.self, { type: 'membership.introduce', hostId })
+      const self = ctx.system.hostId
+      const store = components.store?.() ?? (init.dataDir === undefined ? createMemoryStore() : createSqliteStore({ path: join(init.dataDir, 'replica.db') }))
+      const replica = createReplica({ hostId: self }, { logger: ctx.log, clock: systemClock, store })
+      const blocked = new Set<string>()
+      const meta = { name: init.name, region: init.region, addresses: transport.addresses(), version: init.version }
+
+      const send = (to: string, msg: GossipMessage): void => {
+        if (blocked.has(to)) return
+        const { t, ...body } = msg as GossipMessage & Record<string, unknown>
+        ctx.system.dispatch(ref<MembershipProtocol>(to, ctx.path), { ...body, type: `${GOSSIP_PREFIX}${t}` } as never, { from: ctx.path })
       }
+      const node: GossipNode = createGossipNode({
+        id: self,
+        meta,
+        profile: init.profile ?? 'lan',
+        incarnation: Math.floor(Date.now() / 1000)
+      }, {
+        clock: systemClock,
+        random: Math.random,
+        send,
+        replica,
+        sizeOf: (row) => codec.encode(row).byteLength,
+        logger: ctx.log
+      })
+
+      const subscriptions = new Map<string, () => void>()
+      const writeHostRow = (): void => {
+        replica.write('hosts', self, {
+          id: self,
+          name: init.name,
+          region: init.region,
+          addresses: transport.addresses(),
+          cpusFree: cpus().length,
+          memoryFreeMb: Math.floor(freemem() / (1024 * 1024)),
+          version: init.version
+        })
+      }
+
+      replica.start()
+      node.start()
+      node.onMemberChange((m, previous) => {
+        if (m.state === 'alive' && previous !== undefined && previous !== 'alive') ctx.log.info({ host: m.id, name: m.meta?.name, from: previous }, 'member alive again')
+        else if (m.state === 'alive' && previous === undefined) ctx.log.info({ host: m.id, name: m.meta?.name }, 'member joined')
+        else if (m.state !== 'alive') ctx.log.info({ host: m.id, name: m.meta?.name, state: m.state, incarnation: m.incarnation }, `member ${m.state}`)
+        if (m.state === 'alive') replica.markOwnerAlive(m.id)
+      })
+      writeHostRow()
+      const refresh = setInterval(writeHostRow, HOST_ROW_REFRESH_MS)
+      refresh.unref()
+
+      const onDiscover = (hostId: string): void => { ctx.system.dispatch(ctx.self, { type: 'membership.introduce', hostId }) }
       transport.on('discover', onDiscover)
-      for (const p of transport.peers()) if (!p.admitted) onDiscover(p.hostId)
+      for (const p of transport.peers()) onDiscover(p.hostId)
+      // Hosts under the topic that gossip has forgotten (e.g. after a long partition) are introduced again.
+      const rediscover = setInterval(() => {
+        for (const p of transport.peers()) if (node.swim.member(p.hostId) === undefined && !blocked.has(p.hostId)) onDiscover(p.hostId)
+      }, REDISCOVER_INTERVAL_MS)
+      rediscover.unref()
+
+      const view = (m: MemberInfo): Member => ({
+        hostId: m.id,
+        name: m.meta?.name ?? '',
+        version: m.meta?.version ?? '',
+        region: m.meta?.region ?? '',
+        addresses: m.meta?.addresses ?? [],
+        state: m.state,
+        self: m.id === self,
+        incarnation: m.incarnation,
+        rttMs: m.rttMs ?? null,
+        changedAt: m.changedAt
+      })
+
+      const receive = (msg: { type: string } & Record<string, unknown>, host: string): void => {
+        if (blocked.has(host)) return
+        msg.t = msg.type.slice(GOSSIP_PREFIX.length)
+        node.receive(host, msg as unknown as GossipMessage)
+      }
+
       return {
         handlers: {
-          'membership.list': () => {
-            const now = Date.now()
-            const self: Member = { hostId: ctx.system.hostId, name: init.name, version: init.version, addresses: transport.addresses(), state: 'self', lastSeen: now }
-            const members: Member[] = [self]
-            for (const p of transport.peers()) {
-              const state: Member['state'] = p.connected ? 'connected' : p.unreachable ? 'unreachable' : p.admitted ? 'known' : 'discovered'
-              members.push({ hostId: p.hostId, name: p.name, version: p.version, addresses: p.addresses, state, lastSeen: p.lastSeen })
-            }
-            return { members }
+          'membership.list': () => ({ members: node.members().map(view) }),
+          'membership.state': (msg) => ({ rows: replica.list(msg.table, { includeDeleted: msg.includeDeleted === true }) }),
+          'membership.subscribe': (msg) => {
+            subscriptions.get(msg.subscriber)?.()
+            const target = ref<StateSubscriberProtocol>(self, msg.subscriber)
+            let last = 0
+            const unsubscribe = replica.subscribe({
+              ...(msg.table === undefined ? {} : { table: msg.table }),
+              ...(msg.owner === undefined ? {} : { where: (row) => row.owner === msg.owner })
+            }, (e: ChangeEvent) => {
+              last = e.seq
+              ctx.system.dispatch(target, { type: 'state.changed', seq: e.seq, kind: e.kind, row: e.row as never }, { from: ctx.path })
+            })
+            subscriptions.set(msg.subscriber, unsubscribe)
+            return { seq: last }
           },
+          'membership.unsubscribe': (msg) => {
+            subscriptions.get(msg.subscriber)?.()
+            subscriptions.delete(msg.subscriber)
+          },
+          'membership.write': (msg) => replica.write(msg.table, msg.key, msg.data) as never,
+          'membership.delete': (msg) => replica.delete(msg.table, msg.key) as never,
           'membership.introduce': (msg) => {
-            const peer = transport.peers().find(p => p.hostId === msg.hostId)
-            if (peer?.admitted === true) return
-            ctx.system.ask(ref<AgentProtocol>(msg.hostId, '/agent'), { type: 'agent.ping' }, { timeoutMs: 10_000, from: ctx.path })
-              .then(() => { ctx.log.info({ host: msg.hostId, name: transport.peers().find(p => p.hostId === msg.hostId)?.name }, 'met host') })
-              .catch((err: Error & { code?: string }) => { ctx.log.warn({ host: msg.hostId, code: err.code, err: err.message }, 'could not introduce host') })
-          }
+            const known = node.swim.member(msg.hostId)
+            if (known === undefined || known.state === 'dead' || known.state === 'left') node.join([msg.hostId])
+          },
+          'membership.leave': () => { node.leave() },
+          'membership.fault': (msg) => {
+            if (init.faults !== true) throw new InvalidArgumentError('fault injection is off (start the agent with ROOST_ENABLE_FAULTS=1)')
+            blocked.clear()
+            for (const h of msg.block) blocked.add(h)
+            ctx.log.warn({ blocked: msg.block }, 'fault injection: gossip blocked')
+          },
+          'gossip.ping': (msg, _c, s) => { receive(msg, s.host) },
+          'gossip.ack': (msg, _c, s) => { receive(msg, s.host) },
+          'gossip.ping-req': (msg, _c, s) => { receive(msg, s.host) },
+          'gossip.nack': (msg, _c, s) => { receive(msg, s.host) },
+          'gossip.gossip': (msg, _c, s) => { receive(msg, s.host) },
+          'gossip.sync': (msg, _c, s) => { receive(msg, s.host) },
+          'gossip.ae-digest': (msg, _c, s) => { receive(msg, s.host) },
+          'gossip.ae-entries': (msg, _c, s) => { receive(msg, s.host) },
+          'gossip.ae-want': (msg, _c, s) => { receive(msg, s.host) },
+          'gossip.ae-rows': (msg, _c, s) => { receive(msg, s.host) }
         },
-        stop () { transport.off('discover', onDiscover) }
+        stop () {
+          clearInterval(refresh)
+          clearInterval(rediscover)
+          transport.off('discover', onDiscover)
+          for (const u of subscriptions.values()) u()
+          node.stop()
+          replica.stop()
+          store.close()
+        }
       }
     }
   })

@@ -1,23 +1,87 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { defineProtocol } from '../../src/codec/protocol.js'
+import { AE_SCHEMAS } from '../../src/gossip/gossip-node.js'
+import { TABLES } from '../../src/gossip/rows.js'
+import { SWIM_SCHEMAS } from '../../src/gossip/swim-messages.js'
 
 export const MemberSchema = Type.Object({
   hostId: Type.String(),
   name: Type.String(),
   version: Type.String(),
+  region: Type.String(),
   addresses: Type.Array(Type.String()),
-  /** self: this host; connected: a hello-verified connection is open; known: met before; discovered: seen in the DHT only; unreachable: last dial failed. */
-  state: Type.Union([Type.Literal('self'), Type.Literal('connected'), Type.Literal('known'), Type.Literal('discovered'), Type.Literal('unreachable')]),
-  lastSeen: Type.Number()
+  state: Type.Union([Type.Literal('alive'), Type.Literal('suspect'), Type.Literal('dead'), Type.Literal('left')]),
+  self: Type.Boolean(),
+  incarnation: Type.Number(),
+  /** Smoothed RTT of direct probes, ms (null until measured). */
+  rttMs: Type.Union([Type.Number(), Type.Null()]),
+  /** ms since epoch of the last state change this host saw. */
+  changedAt: Type.Number()
 })
 
 export type Member = Static<typeof MemberSchema>
 
-/** Messages of `/agent/membership`. Gossip (SWIM) replaces discovery-only membership later. */
+const TableSchema = Type.Union(TABLES.map(t => Type.Literal(t)))
+const HostId = Type.String({ pattern: '^[0-9a-f]{64}$' })
+const Void = Type.Void()
+
+/** A change event as subscribers receive it (they declare `state.changed` in their protocol). */
+export const StateChangedSpec = {
+  body: Type.Object({
+    seq: Type.Integer(),
+    kind: Type.Union([Type.Literal('upsert'), Type.Literal('delete'), Type.Literal('owner-dead'), Type.Literal('owner-alive')]),
+    row: Type.Object({
+      table: TableSchema,
+      key: Type.String(),
+      owner: Type.String(),
+      version: Type.Number(),
+      deleted: Type.Boolean(),
+      data: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+      ownerDead: Type.Boolean(),
+      receivedAt: Type.Number()
+    })
+  }),
+  reply: Void
+}
+
+/** Messages of `/agent/membership`: membership and replicated state for local actors and the CLI, gossip between hosts. */
 export const membershipProtocol = defineProtocol('membership', {
   'membership.list': { body: Type.Object({}), reply: Type.Object({ members: Type.Array(MemberSchema) }) },
-  /** Greets every discovered host that has not said hello yet, so its name and version are known. */
-  'membership.introduce': { body: Type.Object({ hostId: Type.String({ pattern: '^[0-9a-f]{64}$' }) }), reply: Type.Void() }
+  'membership.state': {
+    body: Type.Object({ table: TableSchema, includeDeleted: Type.Optional(Type.Boolean()) }),
+    reply: Type.Object({ rows: Type.Array(StateChangedSpec.body.properties.row) })
+  },
+  /** Ordered `state.changed` events for rows of `table` (optionally of one owner) go to `subscriber` (a local actor path). */
+  'membership.subscribe': {
+    body: Type.Object({ subscriber: Type.String({ pattern: '^/' }), table: Type.Optional(TableSchema), owner: Type.Optional(HostId) }),
+    reply: Type.Object({ seq: Type.Integer() })
+  },
+  'membership.unsubscribe': { body: Type.Object({ subscriber: Type.String() }), reply: Void },
+  /** Writes a row owned by this host. */
+  'membership.write': {
+    body: Type.Object({ table: TableSchema, key: Type.String({ minLength: 1, maxLength: 256 }), data: Type.Record(Type.String(), Type.Unknown()) }),
+    reply: StateChangedSpec.body.properties.row
+  },
+  'membership.delete': { body: Type.Object({ table: TableSchema, key: Type.String({ minLength: 1, maxLength: 256 }) }), reply: StateChangedSpec.body.properties.row },
+  /** A host found under the cluster topic: exchange membership with it. */
+  'membership.introduce': { body: Type.Object({ hostId: HostId }), reply: Void },
+  /** Broadcasts that this host leaves, before a graceful stop. */
+  'membership.leave': { body: Type.Object({}), reply: Void },
+  /** Test-only fault injection (agents started with ROOST_ENABLE_FAULTS=1): drop gossip to and from these hosts. */
+  'membership.fault': { body: Type.Object({ block: Type.Array(HostId, { maxItems: 1024 }) }), reply: Void },
+  'gossip.ping': { body: SWIM_SCHEMAS.ping, reply: Void },
+  'gossip.ack': { body: SWIM_SCHEMAS.ack, reply: Void },
+  'gossip.ping-req': { body: SWIM_SCHEMAS['ping-req'], reply: Void },
+  'gossip.nack': { body: SWIM_SCHEMAS.nack, reply: Void },
+  'gossip.gossip': { body: SWIM_SCHEMAS.gossip, reply: Void },
+  'gossip.sync': { body: SWIM_SCHEMAS.sync, reply: Void },
+  'gossip.ae-digest': { body: AE_SCHEMAS['ae-digest'], reply: Void },
+  'gossip.ae-entries': { body: AE_SCHEMAS['ae-entries'], reply: Void },
+  'gossip.ae-want': { body: AE_SCHEMAS['ae-want'], reply: Void },
+  'gossip.ae-rows': { body: AE_SCHEMAS['ae-rows'], reply: Void }
 })
 
 export type MembershipProtocol = typeof membershipProtocol.specs
+
+/** The protocol a subscriber actor includes to receive state changes. */
+export type StateSubscriberProtocol = { 'state.changed': typeof StateChangedSpec }

@@ -3,9 +3,25 @@ export interface MemberView {
   hostId: string
   name: string
   version: string
+  region: string
   addresses: string[]
+  /** alive, suspect, dead or left. */
   state: string
-  lastSeen: number
+  self: boolean
+  incarnation: number
+  rttMs: number | null
+  changedAt: number
+}
+
+/** One row of `roost state <table>`. */
+export interface RowView {
+  table: string
+  key: string
+  owner: string
+  version: number
+  deleted: boolean
+  ownerDead: boolean
+  data: Record<string, unknown> | null
 }
 
 /** What `roost send` prints. */
@@ -24,6 +40,8 @@ export interface SendResult {
 export interface ControlApi {
   info: () => Promise<Record<string, unknown>>
   members: () => Promise<MemberView[]>
+  /** The local replica of one table (`hosts`, `machines`, `services`). */
+  state: (table: string, opts?: { includeDeleted?: boolean }) => Promise<RowView[]>
   /** Delivers `message` (which carries `type`) to `target` = `<host>/<actor-path>` and returns the reply. */
   send: (target: string, message: unknown, opts?: { timeoutMs?: number }) => Promise<SendResult>
   /** Stops the agent gracefully. */

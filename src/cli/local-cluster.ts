@@ -126,7 +126,7 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
         const c = await connectControl(h.socketPath)
         try {
           const members = await c.call(async api => await api.members())
-          const met = new Set(members.filter(m => m.state === 'self' || m.state === 'connected' || m.state === 'known').map(m => m.name))
+          const met = new Set(members.filter(m => m.state === 'alive').map(m => m.name))
           for (const n of names) if (!met.has(n)) return undefined
           views.set(h.name, members)
         } finally { c.close() }

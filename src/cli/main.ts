@@ -4,6 +4,7 @@ import { registerDevCommand } from './commands/dev.js'
 import { registerDhtCommand } from './commands/dht.js'
 import { registerMembersCommand } from './commands/members.js'
 import { registerSendCommand } from './commands/send.js'
+import { registerStateCommand } from './commands/state.js'
 import { ROOST_VERSION } from './config.js'
 
 export interface CliDeps {
@@ -22,6 +23,7 @@ export function createCli (deps: CliDeps): Command {
   registerDhtCommand(program)
   registerSendCommand(program)
   registerMembersCommand(program)
+  registerStateCommand(program)
   registerDevCommand(program, deps.binPath)
   return program
 }

@@ -17,9 +17,18 @@ export interface ActorContext<S extends ProtocolSpec> {
   children: () => string[]
 }
 
+/**
+ * Who sent a message: the host is the authenticated peer of the connection it came on (this
+ * host for local messages), the path the sending actor's ('' for non-actor senders).
+ */
+export interface Sender {
+  host: string
+  path: string
+}
+
 /** Handles one message type and returns its reply (for a dispatch the reply is dropped). */
 export type Handler<S extends ProtocolSpec, K extends keyof S & string> =
-  (msg: MessageOfType<S, K>, ctx: ActorContext<S>) => ReplyOf<S, K> | Promise<ReplyOf<S, K>>
+  (msg: MessageOfType<S, K>, ctx: ActorContext<S>, sender: Sender) => ReplyOf<S, K> | Promise<ReplyOf<S, K>>
 
 /** One handler per message type of the protocol; a missing one does not compile. */
 export type Handlers<S extends ProtocolSpec> = { [K in keyof S & string]: Handler<S, K> }

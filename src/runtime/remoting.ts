@@ -4,6 +4,7 @@ import { AskTimeoutError, HostUnreachableError, MalformedFrameError } from '../e
 import { errorFromWire, isWireError, RoostError, toWireError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
 import type { Transport } from '../transport/transport.js'
+import type { Sender } from './actor.js'
 import type { Clock } from './clock.js'
 
 export interface RemotingInit {
@@ -16,7 +17,7 @@ export interface RemotingComponents {
   logger: Logger
   clock: Clock
   /** Hands a validated-to-be message to the local actor at `path`. */
-  deliver: (path: string, type: string, body: unknown, reply: ((err: Error | undefined, value?: unknown) => void) | undefined) => void
+  deliver: (path: string, type: string, body: unknown, reply: ((err: Error | undefined, value?: unknown) => void) | undefined, sender: Sender) => void
   onBadFrame: () => void
 }
 
@@ -115,7 +116,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
           send(host, { v: PROTOCOL_VERSION, type: SYS_REPLY, id: nextId++, from: env.to, to: env.replyTo as string, re: env.id, body: value ?? null },
             (e) => { log.debug({ host, err: e.message }, 'could not send reply') })
         }
-    components.deliver(env.to, env.type, env.body, reply)
+    components.deliver(env.to, env.type, env.body, reply, { host, path: env.from })
   }
 
   const onFrameError = (host: string, err: Error): void => {

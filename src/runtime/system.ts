@@ -7,7 +7,7 @@ import {
 import { RejectionError, RoostError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
 import type { Transport } from '../transport/transport.js'
-import type { ActorContext, ActorDefinition, Behaviour } from './actor.js'
+import type { ActorContext, ActorDefinition, Behaviour, Sender } from './actor.js'
 import { systemClock, sleep, type Clock } from './clock.js'
 import { createSupervisor } from './policy.js'
 import { childPath, ref, type Ref } from './ref.js'
@@ -34,6 +34,7 @@ export type ReplyFn = (err: Error | undefined, value?: unknown) => void
 interface Wrapped {
   msg: { type: string }
   reply?: ReplyFn
+  sender?: Sender
 }
 
 /** The only messages nact itself carries: drain the queue, fail, or finish an async handler. */
@@ -117,7 +118,7 @@ export interface ActorSystem {
   /** For untyped callers (control socket): the body is validated by the target's protocol. */
   askUntyped: (host: string, path: string, type: string, body: unknown, opts?: AskOptions) => Promise<unknown>
   /** Delivers a message that arrived from outside the process; validates it first. */
-  deliverExternal: (path: string, type: string, body: unknown, reply: ReplyFn | undefined) => void
+  deliverExternal: (path: string, type: string, body: unknown, reply: ReplyFn | undefined, sender?: Sender) => void
   has: (path: string) => boolean
   actors: () => string[]
   /** Called when a root actor fails beyond its policy (the process should exit). */
@@ -135,14 +136,14 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
   const stats: SystemStats = { delivered: 0, rejected: 0, crashes: 0, restarts: 0, badFrames: 0 }
   let root: nact.ActorSystemRef | undefined
 
-  const deliverLocal = (path: string, msg: { type: string }, reply: ReplyFn | undefined, inline = false): void => {
+  const deliverLocal = (path: string, msg: { type: string }, reply: ReplyFn | undefined, inline = false, sender?: Sender): void => {
     const rec = records.get(path)
     if (rec === undefined || rec.stopped || rec.nactRef === undefined) {
       reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }))
       return
     }
     stats.delivered++
-    rec.queue.push(reply === undefined ? { msg } : { msg, reply })
+    rec.queue.push({ msg, reply, sender })
     if (inline && !rec.scheduled) rec.drainInline()
     else scheduleDrain(rec)
   }
@@ -168,7 +169,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     return w
   }
 
-  const deliverExternal = (path: string, type: string, body: unknown, reply: ReplyFn | undefined): void => {
+  const deliverExternal = (path: string, type: string, body: unknown, reply: ReplyFn | undefined, sender?: Sender): void => {
     const rec = records.get(path)
     if (rec === undefined || rec.stopped) {
       stats.rejected++
@@ -187,7 +188,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       reply?.(err as Error)
       return
     }
-    deliverLocal(path, msg, reply, true)
+    deliverLocal(path, msg, reply, true, sender)
   }
 
   const remoting: Remoting = createRemoting({ hostId }, {
@@ -198,6 +199,8 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     deliver: deliverExternal,
     onBadFrame: () => { stats.badFrames++ }
   })
+
+  const localSender: Sender = Object.freeze({ host: hostId, path: '' })
 
   const requireRoot = (): nact.ActorSystemRef => {
     if (root === undefined) throw new NotStartedError('actor system is not started')
@@ -284,14 +287,14 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
      * it before the next message); throws {@link CrashOf} when the actor must be supervised.
      */
     const step = (state: Behaviour<ProtocolSpec>, w: Wrapped): PromiseLike<unknown> | undefined => {
-      const handler = state.handlers[w.msg.type] as ((m: unknown, c: unknown) => unknown) | undefined
+      const handler = state.handlers[w.msg.type] as ((m: unknown, c: unknown, s: Sender) => unknown) | undefined
       if (handler === undefined) {
         w.reply?.(new ActorCrashedError(`${path} has no handler for ${w.msg.type}`))
         return undefined
       }
       let value: unknown
       try {
-        value = handler(w.msg, ctx)
+        value = handler(w.msg, ctx, w.sender ?? localSender)
       } catch (err) {
         if (err instanceof RejectionError) {
           w.reply?.(err)
@@ -460,7 +463,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
         const { type, ...body } = msg
         deliverExternal(path, type, body, reply)
       } else {
-        deliverLocal(path, msg, reply)
+        deliverLocal(path, msg, reply, false, opts?.from === undefined ? undefined : { host: hostId, path: opts.from })
       }
     })
   }
@@ -493,7 +496,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       if (to.host === hostId) {
         deliverLocal(to.path, msg, (err) => {
           if (err !== undefined) log.warn({ to: to.path, type: msg.type, code: (err as RoostError).code, err: err.message }, 'dispatch failed')
-        })
+        }, false, opts?.from === undefined ? undefined : { host: hostId, path: opts.from })
         return
       }
       remoting.dispatch(to.host, to.path, msg.type, withoutType(msg), opts?.from ?? '')

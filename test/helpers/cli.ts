@@ -27,9 +27,9 @@ export async function tempDir (t: ExecutionContext, prefix = 'roost-test-'): Pro
 }
 
 /** A DHT bootstrap and N real agent processes, stopped in teardown. */
-export async function localCluster (t: ExecutionContext, hosts: number, opts: { logLevel?: string } = {}): Promise<LocalCluster> {
+export async function localCluster (t: ExecutionContext, hosts: number, opts: { logLevel?: string, env?: Record<string, string> } = {}): Promise<LocalCluster> {
   const dir = await tempDir(t, 'roost-cluster-')
-  const cluster = await startLocalCluster({ binPath: BIN, hosts, dir, logLevel: opts.logLevel ?? 'debug' })
+  const cluster = await startLocalCluster({ binPath: BIN, hosts, dir, logLevel: opts.logLevel ?? 'debug', ...(opts.env === undefined ? {} : { env: opts.env }) })
   t.teardown(async () => { await cluster.stop() })
   return cluster
 }

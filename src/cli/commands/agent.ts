@@ -5,7 +5,13 @@ import { connectControl } from '../../api/control-client.js'
 import { DEFAULT_DHT_HOST, DEFAULT_DHT_PORT, parseBootstrap } from '../../dht/defaults.js'
 import type { Logger } from '../../log/logger.js'
 import { DEFAULT_CLUSTER, defaultDataDir, parseIntOption, readSecret, ROOST_VERSION, socketPathFor } from '../config.js'
+import { ConfigError } from '../../errors/errors.js'
 import { printJson, printTable, reportError } from '../output.js'
+
+function parseProfile (value: string): 'lan' | 'wan' {
+  if (value === 'lan' || value === 'wan') return value
+  throw new ConfigError(`--gossip-profile must be lan or wan, not '${value}'`)
+}
 
 /** What the CLI needs to run an agent; injected by the composition root (bin/), so src/ never imports actors/. */
 export interface AgentRunner {
@@ -18,6 +24,9 @@ export interface AgentRunner {
     host: string
     port: number
     version: string
+    region: string
+    gossipProfile: 'lan' | 'wan'
+    faults: boolean
   }, components: { logger: Logger }) => Promise<{ stop: () => Promise<void>, stopped: Promise<{ fatal?: Error }> }>
 }
 
@@ -31,6 +40,8 @@ interface StartOptions {
   port: string
   dataDir?: string
   logLevel?: string
+  region: string
+  gossipProfile: string
 }
 
 export function registerAgentCommands (program: Command, runner: AgentRunner): void {
@@ -45,11 +56,13 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
     .option('--bootstrap <host:port,...>', 'DHT bootstrap nodes (`roost dht`)', `${DEFAULT_DHT_HOST}:${DEFAULT_DHT_PORT}`)
     .option('--host <ip>', 'IP address the DHT node binds to (a concrete address, not 0.0.0.0)', '127.0.0.1')
     .option('--port <udp>', 'UDP port of the DHT node (0: any free port)', '0')
+    .option('--region <label>', 'region of this host (spread by gossip; the basis of "closest")', process.env.ROOST_REGION ?? 'local')
+    .option('--gossip-profile <profile>', 'membership timing: lan (fast detection) or wan (tolerant)', 'lan')
     .option('--data-dir <dir>', 'where the host key, state and control socket live', defaultDataDir())
     .option('--log-level <level>', 'trace|debug|info|warn|error', process.env.ROOST_LOG_LEVEL ?? 'info')
     .action(async (opts: StartOptions) => {
       const { createLogger } = await import('../../log/logger.js')
-      const logger = createLogger({ level: opts.logLevel ?? 'info', base: { host: opts.name } })
+      const logger = createLogger({ level: opts.logLevel ?? 'info', base: { node: opts.name } })
       try {
         const host = await runner.run({
           dataDir: resolve(opts.dataDir ?? defaultDataDir()),
@@ -59,7 +72,10 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
           bootstrap: parseBootstrap(opts.bootstrap),
           host: opts.host,
           port: parseIntOption(opts.port, '--port'),
-          version: ROOST_VERSION
+          version: ROOST_VERSION,
+          region: opts.region,
+          gossipProfile: parseProfile(opts.gossipProfile),
+          faults: process.env.ROOST_ENABLE_FAULTS === '1'
         }, { logger })
         let signals = 0
         const onSignal = (sig: string): void => {

@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { startLocalCluster } from '../local-cluster.js'
 import { parseIntOption } from '../config.js'
-import { ago, printTable, reportError } from '../output.js'
+import { printTable, reportError } from '../output.js'
 
 export function registerDevCommand (program: Command, binPath: string): void {
   program.command('dev')
@@ -33,8 +33,11 @@ export function registerDevCommand (program: Command, binPath: string): void {
         const first = cluster.hosts[0]
         const members = first === undefined ? [] : views.get(first.name) ?? []
         process.stdout.write(`\ncluster ready in ${Date.now() - started} ms (bootstrap ${cluster.bootstrap.host}:${cluster.bootstrap.port}); membership as ${first?.name ?? '-'} sees it:\n\n`)
-        printTable(['NAME', 'HOST ID', 'STATE', 'VERSION', 'LAST SEEN'], members.map(m => [m.name, m.hostId.slice(0, 12), m.state, m.version, ago(m.lastSeen)]))
-        process.stdout.write(`\ntry:\n  node bin/roost.js members --data-dir ${opts.dir}/h1\n  node bin/roost.js send h2/agent '{"type":"agent.ping","seq":1}' --data-dir ${opts.dir}/h1\n\nlogs: ${opts.dir}/<host>/agent.log — Ctrl-C stops everything\n`)
+        printTable(['NAME', 'HOST ID', 'STATE', 'INC', 'REGION', 'RTT', 'VERSION'], members.map(m => [
+          `${m.name}${m.self ? ' *' : ''}`, m.hostId.slice(0, 12), m.state, String(m.incarnation), m.region,
+          m.self ? '-' : m.rttMs === null ? '?' : `${m.rttMs.toFixed(2)}ms`, m.version
+        ]))
+        process.stdout.write(`\ntry:\n  node bin/roost.js members --data-dir ${opts.dir}/h1\n  node bin/roost.js state hosts --data-dir ${opts.dir}/h2\n  node bin/roost.js send h2/agent '{"type":"agent.ping","seq":1}' --data-dir ${opts.dir}/h1\n\nlogs: ${opts.dir}/<host>/agent.log — Ctrl-C stops everything\n`)
         for (const h of cluster.hosts) {
           h.process.once('exit', (code, signal) => {
             if (!stopping) process.stdout.write(`agent ${h.name} exited (${code ?? signal}); see ${h.logFile}\n`)

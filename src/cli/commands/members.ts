@@ -17,8 +17,18 @@ export function registerMembersCommand (program: Command): void {
             printJson(members)
             return
           }
-          printTable(['NAME', 'HOST ID', 'STATE', 'VERSION', 'ADDRESSES', 'LAST SEEN'],
-            members.map(m => [m.name === '' ? '-' : m.name, m.hostId.slice(0, 12), m.state, m.version === '' ? '-' : m.version, m.addresses.join(',') || '-', ago(m.lastSeen)]))
+          printTable(['NAME', 'HOST ID', 'STATE', 'INC', 'REGION', 'RTT', 'VERSION', 'ADDRESSES', 'SINCE'],
+            members.map(m => [
+              `${m.name === '' ? '-' : m.name}${m.self ? ' *' : ''}`,
+              m.hostId.slice(0, 12),
+              m.state,
+              String(m.incarnation),
+              m.region === '' ? '-' : m.region,
+              m.self ? '-' : m.rttMs === null ? '?' : `${m.rttMs.toFixed(2)}ms`,
+              m.version === '' ? '-' : m.version,
+              m.addresses.join(',') || '-',
+              m.changedAt === 0 ? '-' : ago(m.changedAt)
+            ]))
         } finally { client.close() }
       } catch (err) { process.exitCode = reportError(err, opts.json === true) }
     })

@@ -1,0 +1,189 @@
+import { Type, type Static } from '@sinclair/typebox'
+import type { Logger } from '../log/logger.js'
+import type { Clock } from '../runtime/clock.js'
+import type { Replica } from './replica.js'
+import type { Row, TableName } from './rows.js'
+import { createSwim, type MemberInfo, type MemberListener, type Swim } from './swim.js'
+import type { ProfileName, SwimConfig } from './swim-config.js'
+import type { MemberMeta, SwimMessage } from './swim-messages.js'
+
+const Key = Type.Tuple([Type.String({ maxLength: 32 }), Type.String({ maxLength: 256 })])
+
+/** Anti-entropy messages: digest → differing buckets' entries → rows pushed and pulled. */
+export const AE_SCHEMAS = {
+  'ae-digest': Type.Object({ digest: Type.Array(Type.Integer(), { maxItems: 4096 }) }),
+  'ae-entries': Type.Object({
+    buckets: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 4096 }),
+    entries: Type.Array(Type.Tuple([Type.String({ maxLength: 32 }), Type.String({ maxLength: 256 }), Type.Number(), Type.String({ maxLength: 64 })]), { maxItems: 200_000 })
+  }),
+  'ae-want': Type.Object({ keys: Type.Array(Key, { maxItems: 200_000 }) }),
+  'ae-rows': Type.Object({ rows: Type.Array(Type.Unknown(), { maxItems: 200_000 }) })
+} as const
+
+export type AntiEntropyMessage =
+  | ({ t: 'ae-digest' } & Static<typeof AE_SCHEMAS['ae-digest']>)
+  | ({ t: 'ae-entries' } & Static<typeof AE_SCHEMAS['ae-entries']>)
+  | ({ t: 'ae-want' } & Static<typeof AE_SCHEMAS['ae-want']>)
+  | ({ t: 'ae-rows' } & Static<typeof AE_SCHEMAS['ae-rows']>)
+
+/** Everything gossip sends between hosts. */
+export type GossipMessage = SwimMessage | AntiEntropyMessage
+
+/** Default time between anti-entropy rounds with one random member. */
+export const DEFAULT_ANTI_ENTROPY_INTERVAL_MS = 2_000
+
+export interface GossipNodeInit {
+  id: string
+  meta: MemberMeta
+  profile?: ProfileName | Partial<SwimConfig>
+  incarnation?: number
+  antiEntropyIntervalMs?: number
+}
+
+export interface GossipNodeComponents {
+  clock: Clock
+  random: () => number
+  send: (to: string, msg: GossipMessage) => void
+  replica: Replica
+  /** Size in bytes of a row on the wire, for the piggyback budget. */
+  sizeOf: (row: Row) => number
+  logger?: Logger
+}
+
+/**
+ * One host's gossip: SWIM membership, plus the replicated tables spread by piggybacked
+ * broadcast at once and repaired by periodic anti-entropy with a random member. Rows of members
+ * declared dead are marked so in the replica; they come back to life when the member does.
+ */
+export interface GossipNode {
+  readonly id: string
+  readonly swim: Swim
+  readonly replica: Replica
+  start: () => void
+  stop: () => void
+  join: (seeds: string[]) => void
+  leave: () => void
+  receive: (from: string, msg: GossipMessage) => void
+  members: () => MemberInfo[]
+  onMemberChange: (cb: MemberListener) => void
+  /** Writes a row this host owns and spreads it. */
+  write: (table: TableName, key: string, data: Record<string, unknown>) => Row
+  delete: (table: TableName, key: string) => Row
+  /** One anti-entropy round with `peer` (or a random live member). */
+  syncWith: (peer?: string) => void
+}
+
+export function createGossipNode (init: GossipNodeInit, components: GossipNodeComponents): GossipNode {
+  const { clock, random, send, replica, sizeOf } = components
+  const log = components.logger?.child({ component: 'gossip' })
+  const swimInit = { id: init.id, meta: init.meta, ...(init.profile === undefined ? {} : { profile: init.profile }), ...(init.incarnation === undefined ? {} : { incarnation: init.incarnation }) }
+  const swim = createSwim(swimInit, { clock, random, send, ...(components.logger === undefined ? {} : { logger: components.logger }) })
+  const aeInterval = init.antiEntropyIntervalMs ?? DEFAULT_ANTI_ENTROPY_INTERVAL_MS
+  let aeTimer: unknown
+  let running = false
+  let unsubscribe: (() => void) | undefined
+
+  const spread = (row: Row): void => {
+    swim.broadcast(`r:${row.table}:${row.key}`, row, sizeOf(row))
+  }
+
+  swim.onUserItems((from, items) => {
+    const { accepted } = replica.merge(items, from)
+    for (const row of accepted) spread(row)
+  })
+
+  swim.onChange((m, previous) => {
+    if (m.state === 'dead' || m.state === 'left') replica.markOwnerDead(m.id)
+    else if (m.state === 'alive' && (previous === 'dead' || previous === 'left')) replica.markOwnerAlive(m.id)
+  })
+
+  const livePeer = (): string | undefined => {
+    const live = swim.members().filter(m => m.id !== init.id && (m.state === 'alive' || m.state === 'suspect'))
+    if (live.length === 0) return undefined
+    return live[Math.floor(random() * live.length)]?.id
+  }
+
+  const syncWith = (peer?: string): void => {
+    const target = peer ?? livePeer()
+    if (target !== undefined) send(target, { t: 'ae-digest', digest: replica.digest() })
+  }
+
+  const antiEntropy = (): void => {
+    aeTimer = clock.setTimeout(antiEntropy, aeInterval)
+    syncWith()
+  }
+
+  const receiveAe = (from: string, msg: AntiEntropyMessage): void => {
+    switch (msg.t) {
+      case 'ae-digest': {
+        const mine = replica.digest()
+        if (msg.digest.length !== mine.length) {
+          log?.warn({ host: from, buckets: msg.digest.length, ours: mine.length }, 'anti-entropy digest of another shape ignored')
+          return
+        }
+        const buckets: number[] = []
+        for (let i = 0; i < mine.length; i++) if (mine[i] !== msg.digest[i]) buckets.push(i)
+        if (buckets.length > 0) send(from, { t: 'ae-entries', buckets, entries: replica.bucketEntries(buckets) as never })
+        return
+      }
+      case 'ae-entries': {
+        const theirs = msg.entries as never
+        const push = replica.rowsNewerThan(theirs, msg.buckets)
+        if (push.length > 0) send(from, { t: 'ae-rows', rows: push })
+        const want = replica.wanted(theirs)
+        if (want.length > 0) send(from, { t: 'ae-want', keys: want })
+        return
+      }
+      case 'ae-want': {
+        const rows = replica.getRows(msg.keys as never)
+        if (rows.length > 0) send(from, { t: 'ae-rows', rows })
+        return
+      }
+      case 'ae-rows': {
+        const { accepted } = replica.merge(msg.rows, from)
+        for (const row of accepted) spread(row)
+        return
+      }
+      default: {
+        const never: never = msg
+        log?.warn({ msg: never }, 'unknown anti-entropy message')
+      }
+    }
+  }
+
+  return {
+    id: init.id,
+    swim,
+    replica,
+    start () {
+      if (running) return
+      running = true
+      swim.start()
+      aeTimer = clock.setTimeout(antiEntropy, aeInterval * (0.5 + random()))
+      unsubscribe = replica.subscribe({ where: (row) => row.owner === init.id }, (e) => {
+        if (e.kind === 'upsert' || e.kind === 'delete') spread(e.row)
+      })
+    },
+    stop () {
+      if (!running) return
+      running = false
+      swim.stop()
+      if (aeTimer !== undefined) clock.clearTimeout(aeTimer)
+      aeTimer = undefined
+      unsubscribe?.()
+      unsubscribe = undefined
+    },
+    join: (seeds) => { swim.join(seeds) },
+    leave: () => { swim.leave() },
+    receive (from, msg) {
+      if (!running) return
+      if (msg.t.startsWith('ae-')) receiveAe(from, msg as AntiEntropyMessage)
+      else swim.receive(from, msg as SwimMessage)
+    },
+    members: () => swim.members(),
+    onMemberChange: (cb) => { swim.onChange(cb) },
+    write: (table, key, data) => replica.write(table, key, data),
+    delete: (table, key) => replica.delete(table, key),
+    syncWith
+  }
+}

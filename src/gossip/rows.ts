@@ -1,0 +1,80 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/** The replicated tables. */
+export const TABLES = ['hosts', 'machines', 'services'] as const
+export type TableName = typeof TABLES[number]
+
+/** `hosts`: one row per host, owned by that host. */
+export const HostRowSchema = Type.Object({
+  id: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  name: Type.String({ maxLength: 128 }),
+  region: Type.String({ maxLength: 64 }),
+  addresses: Type.Array(Type.String({ maxLength: 256 }), { maxItems: 32 }),
+  cpusFree: Type.Number({ minimum: 0 }),
+  memoryFreeMb: Type.Number({ minimum: 0 }),
+  version: Type.String({ maxLength: 64 })
+})
+
+/** `machines`: one row per machine, owned by the host it runs on. */
+export const MachineRowSchema = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 128 }),
+  app: Type.String({ minLength: 1, maxLength: 128 }),
+  host: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  state: Type.String({ maxLength: 32 }),
+  configVersion: Type.Integer({ minimum: 0 }),
+  health: Type.String({ maxLength: 32 })
+})
+
+/** `services`: app → ports, handlers, limits; owned by the host that last configured the app. */
+export const ServiceRowSchema = Type.Object({
+  app: Type.String({ minLength: 1, maxLength: 128 }),
+  ports: Type.Array(Type.Object({
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    handlers: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 }),
+    internalPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 }))
+  }), { maxItems: 64 }),
+  limits: Type.Optional(Type.Object({
+    softLimit: Type.Optional(Type.Integer({ minimum: 0 })),
+    hardLimit: Type.Optional(Type.Integer({ minimum: 0 }))
+  }))
+})
+
+export type HostRowData = Static<typeof HostRowSchema>
+export type MachineRowData = Static<typeof MachineRowSchema>
+export type ServiceRowData = Static<typeof ServiceRowSchema>
+
+export const TABLE_SCHEMAS = {
+  hosts: HostRowSchema,
+  machines: MachineRowSchema,
+  services: ServiceRowSchema
+} as const
+
+/**
+ * One replicated row. Only `owner` writes it; `version` is the owner's hybrid logical clock at
+ * the write (see hlc.ts), so versions order writes across owners too. Merge keeps the row with
+ * the larger (version, owner); deletes are tombstones (`deleted`, `data` null) kept for a
+ * bounded time.
+ */
+export interface Row {
+  table: TableName
+  key: string
+  owner: string
+  version: number
+  deleted: boolean
+  data: Record<string, unknown> | null
+}
+
+/** A row as this host holds it: plus whether its owner is currently declared dead. */
+export interface StoredRow extends Row {
+  /** Local wall-clock ms when this host accepted the row (for tombstone expiry). */
+  receivedAt: number
+  ownerDead: boolean
+}
+
+/** An ordered change, as subscribers see it. */
+export interface ChangeEvent {
+  /** Increases by one per event on this host. */
+  seq: number
+  kind: 'upsert' | 'delete' | 'owner-dead' | 'owner-alive'
+  row: StoredRow
+}

@@ -1,0 +1,498 @@
+import type { Logger } from '../log/logger.js'
+import type { Clock } from '../runtime/clock.js'
+import { BroadcastQueue } from './broadcast-queue.js'
+import { createSuspicion, type Suspicion } from './suspicion.js'
+import { pushPullInterval, resolveProfile, retransmitLimit, suspicionBounds, type ProfileName, type SwimConfig } from './swim-config.js'
+import { ALIVE, DEAD, LEFT, SUSPECT, type MemberMeta, type SwimMessage, type Update } from './swim-messages.js'
+
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left'
+const STATE_NAMES: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left']
+
+/** What this host knows of one member. */
+export interface MemberInfo {
+  id: string
+  state: MemberState
+  incarnation: number
+  meta: MemberMeta | undefined
+  /** Local ms when the state last changed. */
+  changedAt: number
+  /** Smoothed round-trip time of direct probes, ms. */
+  rttMs: number | undefined
+}
+
+export interface SwimInit {
+  id: string
+  meta: MemberMeta
+  profile?: ProfileName | Partial<SwimConfig>
+  /** Starting incarnation; a restarted host should start above any it used before (e.g. from the clock). */
+  incarnation?: number
+}
+
+export interface SwimComponents {
+  clock: Clock
+  /** Uniform [0,1); seeded in simulations. */
+  random: () => number
+  send: (to: string, msg: SwimMessage) => void
+  logger?: Logger
+}
+
+export type MemberListener = (member: MemberInfo, previous: MemberState | undefined) => void
+
+/**
+ * SWIM failure detection and membership with the Lifeguard refinements: probes of a random
+ * member in round-robin order, indirect probes through k others with nacks, suspicion with
+ * incarnations that the suspect refutes, suspicion timeouts that shrink with independent
+ * confirmations, a local health multiplier that stretches timeouts when this host is the slow
+ * one, and dissemination piggybacked on every message plus gossip rounds.
+ */
+export interface Swim {
+  readonly id: string
+  readonly config: SwimConfig
+  start: () => void
+  stop: () => void
+  /** Full membership exchange with these hosts (they need not be members yet). */
+  join: (seeds: string[]) => void
+  /** Tells the cluster this host is leaving, then stops probing. */
+  leave: () => void
+  receive: (from: string, msg: SwimMessage) => void
+  members: () => MemberInfo[]
+  member: (id: string) => MemberInfo | undefined
+  incarnation: () => number
+  localHealth: () => number
+  /** Queues an opaque item (a replicated row) for dissemination under `key`. */
+  broadcast: (key: string, payload: unknown, size: number) => void
+  onUserItems: (cb: (from: string, items: unknown[]) => void) => void
+  onChange: (cb: MemberListener) => void
+  /** Updates this host's metadata and spreads it. */
+  setMeta: (meta: MemberMeta) => void
+}
+
+interface Member {
+  id: string
+  state: number
+  inc: number
+  meta: MemberMeta | undefined
+  changedAt: number
+  rttMs: number | undefined
+  suspicion: Suspicion | undefined
+  removeTimer: unknown
+}
+
+interface Probe {
+  seq: number
+  target: string
+  sentAt: number
+  acked: boolean
+  nacks: number
+  expectedNacks: number
+  timers: unknown[]
+}
+
+interface Relay {
+  origin: string
+  originSeq: number
+  timer: unknown
+}
+
+const UPDATE_SIZE = 90
+const META_SIZE = 120
+
+export function createSwim (init: SwimInit, components: SwimComponents): Swim {
+  const cfg = resolveProfile(init.profile)
+  const { clock, random, send } = components
+  const log = components.logger?.child({ component: 'swim' })
+  const self = init.id
+  let selfInc = init.incarnation ?? 0
+  let selfMeta = init.meta
+  const members = new Map<string, Member>()
+  const queue = new BroadcastQueue()
+  const probes = new Map<number, Probe>()
+  const relays = new Map<number, Relay>()
+  const changeListeners: MemberListener[] = []
+  let userItems: (from: string, items: unknown[]) => void = () => {}
+  let lhm = 0
+  let seq = 0
+  let running = false
+  let leaving = false
+  let probeTimer: unknown
+  let gossipTimer: unknown
+  let pushPullTimer: unknown
+  let reconnectTimer: unknown
+  let order: string[] = []
+  let orderIndex = 0
+  let liveCache: string[] | undefined
+
+  const live = (): string[] => {
+    if (liveCache === undefined) {
+      liveCache = []
+      for (const m of members.values()) if (m.state <= SUSPECT) liveCache.push(m.id)
+    }
+    return liveCache
+  }
+  const clusterSize = (): number => live().length + 1
+  const scale = (): number => lhm + 1
+
+  const info = (m: Member): MemberInfo => ({
+    id: m.id, state: STATE_NAMES[m.state] as MemberState, incarnation: m.inc, meta: m.meta, changedAt: m.changedAt, rttMs: m.rttMs
+  })
+  const selfInfo = (): MemberInfo => ({
+    id: self, state: leaving ? 'left' : 'alive', incarnation: selfInc, meta: selfMeta, changedAt: 0, rttMs: 0
+  })
+
+  const emit = (m: Member, previous: number | undefined): void => {
+    liveCache = undefined
+    const i = info(m)
+    const prev = previous === undefined ? undefined : STATE_NAMES[previous]
+    for (const cb of changeListeners) {
+      try { cb(i, prev) } catch (err) { log?.warn({ err }, 'membership listener failed') }
+    }
+  }
+
+  const queueUpdate = (u: Update): void => {
+    queue.push('u', `m:${u.id}`, u, u.meta === undefined ? UPDATE_SIZE : UPDATE_SIZE + META_SIZE)
+  }
+
+  const piggy = (first?: string): { u?: Update[], x?: unknown[] } => {
+    if (queue.length === 0) return {}
+    const { u, x } = queue.take(cfg.maxPiggybackBytes, retransmitLimit(cfg, clusterSize()), first)
+    const out: { u?: Update[], x?: unknown[] } = {}
+    if (u.length > 0) out.u = u as Update[]
+    if (x.length > 0) out.x = x
+    return out
+  }
+
+  const refute = (inc: number): void => {
+    selfInc = Math.max(selfInc, inc) + 1
+    lhm = Math.min(cfg.maxLocalHealth, lhm + 1)
+    queueUpdate({ k: ALIVE, id: self, inc: selfInc, meta: selfMeta })
+    log?.debug({ incarnation: selfInc }, 'refuting suspicion')
+  }
+
+  const clearSuspicion = (m: Member): void => {
+    m.suspicion?.cancel()
+    m.suspicion = undefined
+  }
+
+  const setState = (m: Member, state: number, inc: number): void => {
+    const previous = m.state
+    m.state = state
+    m.inc = inc
+    m.changedAt = clock.now()
+    if (state !== SUSPECT) clearSuspicion(m)
+    if (m.removeTimer !== undefined) {
+      clock.clearTimeout(m.removeTimer)
+      m.removeTimer = undefined
+    }
+    if (state >= DEAD) {
+      m.removeTimer = clock.setTimeout(() => {
+        const cur = members.get(m.id)
+        if (cur === m && m.state >= DEAD) {
+          members.delete(m.id)
+          liveCache = undefined
+        }
+      }, cfg.deadRetentionMs)
+    }
+    if (previous !== state) emit(m, previous)
+  }
+
+  const declareDead = (m: Member): void => {
+    if (m.state !== SUSPECT) return
+    setState(m, DEAD, m.inc)
+    queueUpdate({ k: DEAD, id: m.id, inc: m.inc, by: self })
+    log?.info({ host: m.id, incarnation: m.inc }, 'member declared dead')
+  }
+
+  const startSuspicion = (m: Member, by: string): void => {
+    const { minMs, maxMs } = suspicionBounds(cfg, clusterSize())
+    m.suspicion = createSuspicion({ by, minMs, maxMs, confirmations: cfg.suspicionConfirmations }, {
+      clock, onTimeout: () => { declareDead(m) }
+    })
+  }
+
+  const apply = (u: Update, from: string): void => {
+    if (u.id === self) {
+      if (u.k === ALIVE) {
+        if (u.inc > selfInc && !leaving) refute(u.inc)
+        return
+      }
+      if (!leaving) refute(u.inc)
+      return
+    }
+    let m = members.get(u.id)
+    switch (u.k) {
+      case ALIVE: {
+        if (m === undefined) {
+          m = { id: u.id, state: ALIVE, inc: u.inc, meta: u.meta, changedAt: clock.now(), rttMs: undefined, suspicion: undefined, removeTimer: undefined }
+          members.set(u.id, m)
+          emit(m, undefined)
+          queueUpdate(u)
+          return
+        }
+        if (u.inc <= m.inc) return
+        if (u.meta !== undefined) m.meta = u.meta
+        setState(m, ALIVE, u.inc)
+        queueUpdate({ k: ALIVE, id: u.id, inc: u.inc, meta: m.meta })
+        return
+      }
+      case SUSPECT: {
+        if (m === undefined || u.inc < m.inc || m.state >= DEAD) return
+        const by = u.by ?? from
+        if (m.state === SUSPECT && u.inc === m.inc) {
+          if (m.suspicion?.confirm(by) === true) queueUpdate({ k: SUSPECT, id: u.id, inc: u.inc, by })
+          return
+        }
+        setState(m, SUSPECT, u.inc)
+        startSuspicion(m, by)
+        queueUpdate({ k: SUSPECT, id: u.id, inc: u.inc, by })
+        return
+      }
+      case DEAD:
+      case LEFT: {
+        if (m === undefined || u.inc < m.inc || m.state >= DEAD) return
+        setState(m, u.k, u.inc)
+        queueUpdate(u)
+        return
+      }
+      default:
+        log?.warn({ update: u }, 'unknown membership update kind')
+    }
+  }
+
+  const suspect = (id: string): void => {
+    const m = members.get(id)
+    if (m === undefined || m.state !== ALIVE) {
+      if (m?.state === SUSPECT) m.suspicion?.confirm(self)
+      return
+    }
+    apply({ k: SUSPECT, id, inc: m.inc, by: self }, self)
+  }
+
+  const pickRandom = (n: number, exclude: Set<string>): string[] => {
+    const pool = live()
+    const out: string[] = []
+    if (pool.length === 0) return out
+    for (let tries = 0; out.length < n && tries < n * 4 + 8; tries++) {
+      const id = pool[Math.floor(random() * pool.length)] as string
+      if (!exclude.has(id) && !out.includes(id)) out.push(id)
+    }
+    return out
+  }
+
+  const nextTarget = (): string | undefined => {
+    for (let pass = 0; pass < 2; pass++) {
+      while (orderIndex < order.length) {
+        const id = order[orderIndex++] as string
+        const m = members.get(id)
+        if (m !== undefined && m.state <= SUSPECT) return id
+      }
+      order = [...live()]
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1))
+        const t = order[i] as string
+        order[i] = order[j] as string
+        order[j] = t
+      }
+      orderIndex = 0
+    }
+    return undefined
+  }
+
+  const finishProbe = (p: Probe): void => {
+    for (const t of p.timers) clock.clearTimeout(t)
+    probes.delete(p.seq)
+    if (p.acked) {
+      lhm = Math.max(0, lhm - 1)
+    } else {
+      if (p.expectedNacks > 0 && p.nacks < p.expectedNacks) lhm = Math.min(cfg.maxLocalHealth, lhm + 1)
+      suspect(p.target)
+    }
+    scheduleProbe(0)
+  }
+
+  const probe = (): void => {
+    probeTimer = undefined
+    if (!running || leaving) return
+    const target = nextTarget()
+    if (target === undefined) {
+      scheduleProbe(cfg.probeIntervalMs)
+      return
+    }
+    const p: Probe = { seq: seq++, target, sentAt: clock.now(), acked: false, nacks: 0, expectedNacks: 0, timers: [] }
+    probes.set(p.seq, p)
+    send(target, { t: 'ping', seq: p.seq, target, ...piggy(`m:${target}`) })
+    const interval = cfg.probeIntervalMs * scale()
+    p.timers.push(clock.setTimeout(() => {
+      if (p.acked || !running) return
+      const helpers = pickRandom(cfg.indirectChecks, new Set([target]))
+      p.expectedNacks = helpers.length
+      for (const h of helpers) send(h, { t: 'ping-req', seq: p.seq, target, ...piggy() })
+    }, Math.min(cfg.probeTimeoutMs * scale(), interval / 2)))
+    p.timers.push(clock.setTimeout(() => { finishProbe(p) }, interval))
+  }
+
+  const scheduleProbe = (delay: number): void => {
+    if (!running || probeTimer !== undefined) return
+    probeTimer = clock.setTimeout(probe, delay)
+  }
+
+  const gossip = (): void => {
+    gossipTimer = clock.setTimeout(gossip, cfg.gossipIntervalMs)
+    if (queue.length === 0) return
+    const targets = pickRandom(cfg.gossipFanout, new Set())
+    for (const recentlyDead of members.values()) {
+      if (recentlyDead.state === DEAD && clock.now() - recentlyDead.changedAt < cfg.probeIntervalMs * 20 && random() < 0.1) targets.push(recentlyDead.id)
+    }
+    for (const t of targets) {
+      const payload = piggy()
+      if (payload.u === undefined && payload.x === undefined) break
+      send(t, { t: 'gossip', ...payload })
+    }
+  }
+
+  const fullState = (): Update[] => {
+    const list: Update[] = [{ k: leaving ? LEFT : ALIVE, id: self, inc: selfInc, meta: selfMeta }]
+    for (const m of members.values()) {
+      const u: Update = { k: m.state as Update['k'], id: m.id, inc: m.inc }
+      if (m.meta !== undefined && m.state === ALIVE) u.meta = m.meta
+      list.push(u)
+    }
+    return list
+  }
+
+  const pushPull = (): void => {
+    pushPullTimer = clock.setTimeout(pushPull, pushPullInterval(cfg, clusterSize()))
+    const [peer] = pickRandom(1, new Set())
+    if (peer !== undefined) send(peer, { t: 'sync', members: fullState(), reply: true })
+  }
+
+  const reconnect = (): void => {
+    reconnectTimer = clock.setTimeout(reconnect, cfg.reconnectIntervalMs)
+    const dead: string[] = []
+    for (const m of members.values()) if (m.state === DEAD) dead.push(m.id)
+    if (dead.length === 0) return
+    send(dead[Math.floor(random() * dead.length)] as string, { t: 'sync', members: fullState(), reply: true })
+  }
+
+  const mergeState = (from: string, list: Update[]): void => {
+    for (const u of list) {
+      // As memberlist does, a remote "dead" in a full sync only makes us suspect: we check ourselves.
+      if (u.k === DEAD && u.id !== self) apply({ k: SUSPECT, id: u.id, inc: u.inc, by: from }, from)
+      else apply(u, from)
+    }
+  }
+
+  const receive = (from: string, msg: SwimMessage): void => {
+    if (!running) return
+    if ('u' in msg && msg.u !== undefined) for (const u of msg.u) apply(u, from)
+    if ('x' in msg && msg.x !== undefined && msg.x.length > 0) userItems(from, msg.x)
+    switch (msg.t) {
+      case 'ping':
+        if (msg.target !== self) return
+        send(from, { t: 'ack', seq: msg.seq, ...piggy() })
+        return
+      case 'ack': {
+        const p = probes.get(msg.seq)
+        if (p !== undefined) {
+          if (!p.acked && from === p.target) {
+            const m = members.get(from)
+            const sample = clock.now() - p.sentAt
+            if (m !== undefined) m.rttMs = m.rttMs === undefined ? sample : m.rttMs * 0.8 + sample * 0.2
+          }
+          p.acked = true
+          return
+        }
+        const r = relays.get(msg.seq)
+        if (r !== undefined) {
+          relays.delete(msg.seq)
+          clock.clearTimeout(r.timer)
+          send(r.origin, { t: 'ack', seq: r.originSeq, ...piggy() })
+        }
+        return
+      }
+      case 'ping-req': {
+        const relaySeq = seq++
+        const relay: Relay = {
+          origin: from,
+          originSeq: msg.seq,
+          timer: clock.setTimeout(() => {
+            if (relays.delete(relaySeq)) send(from, { t: 'nack', seq: msg.seq })
+          }, cfg.probeTimeoutMs * scale())
+        }
+        relays.set(relaySeq, relay)
+        send(msg.target, { t: 'ping', seq: relaySeq, target: msg.target, ...piggy(`m:${msg.target}`) })
+        return
+      }
+      case 'nack': {
+        const p = probes.get(msg.seq)
+        if (p !== undefined) p.nacks++
+        return
+      }
+      case 'gossip':
+        return
+      case 'sync':
+        mergeState(from, msg.members)
+        if (msg.reply) send(from, { t: 'sync', members: fullState(), reply: false })
+        return
+      default: {
+        const never: never = msg
+        log?.warn({ msg: never }, 'unknown swim message')
+      }
+    }
+  }
+
+  return {
+    id: self,
+    config: cfg,
+    start () {
+      if (running) return
+      running = true
+      leaving = false
+      scheduleProbe(random() * cfg.probeIntervalMs)
+      gossipTimer = clock.setTimeout(gossip, random() * cfg.gossipIntervalMs)
+      pushPullTimer = clock.setTimeout(pushPull, pushPullInterval(cfg, clusterSize()) * (0.5 + random()))
+      reconnectTimer = clock.setTimeout(reconnect, cfg.reconnectIntervalMs * (0.5 + random()))
+    },
+    stop () {
+      if (!running) return
+      running = false
+      for (const t of [probeTimer, gossipTimer, pushPullTimer, reconnectTimer]) if (t !== undefined) clock.clearTimeout(t)
+      probeTimer = gossipTimer = pushPullTimer = reconnectTimer = undefined
+      for (const p of probes.values()) for (const t of p.timers) clock.clearTimeout(t)
+      probes.clear()
+      for (const r of relays.values()) clock.clearTimeout(r.timer)
+      relays.clear()
+      for (const m of members.values()) {
+        clearSuspicion(m)
+        if (m.removeTimer !== undefined) clock.clearTimeout(m.removeTimer)
+      }
+    },
+    join (seeds) {
+      for (const s of seeds) if (s !== self) send(s, { t: 'sync', members: fullState(), reply: true })
+    },
+    leave () {
+      if (leaving) return
+      leaving = true
+      queue.push('u', `m:${self}`, { k: LEFT, id: self, inc: selfInc }, UPDATE_SIZE)
+      for (const t of pickRandom(Math.max(cfg.gossipFanout, 3), new Set())) send(t, { t: 'gossip', ...piggy() })
+    },
+    receive,
+    members: () => [selfInfo(), ...[...members.values()].map(info)],
+    member: (id) => {
+      if (id === self) return selfInfo()
+      const m = members.get(id)
+      return m === undefined ? undefined : info(m)
+    },
+    incarnation: () => selfInc,
+    localHealth: () => lhm,
+    broadcast (key, payload, size) {
+      queue.push('x', key, payload, size)
+    },
+    onUserItems (cb) { userItems = cb },
+    onChange (cb) { changeListeners.push(cb) },
+    setMeta (meta) {
+      selfMeta = meta
+      selfInc++
+      queueUpdate({ k: ALIVE, id: self, inc: selfInc, meta })
+    }
+  }
+}
