@@ -8,6 +8,7 @@ const TRIALS = Number(process.env.BENCH_TRIALS ?? 10)
 const FP_MINUTES = Number(process.env.BENCH_FP_MINUTES ?? 10)
 const FP_LOSS = 0.05
 const STEP_MS = 20
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 60_000)
 
 interface Tracker {
   /** Members each host sees alive, itself excluded. */
@@ -60,7 +61,8 @@ async function one (n: number): Promise<void> {
   if (!joined) throw new Error(`membership did not converge for ${n} hosts`)
   const joinMs = c.sim.clock.now()
   progress(`  joined after ${round(joinMs, 0)} simulated ms`)
-  c.sim.clock.runFor(5_000)
+  // Let the join storm's broadcasts finish before measuring steady state.
+  c.sim.clock.runFor(SETTLE_MS)
 
   c.sim.network.resetStats()
   c.measureBytes(true)

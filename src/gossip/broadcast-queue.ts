@@ -72,15 +72,24 @@ export class BroadcastQueue {
         emit(item)
       }
     }
-    for (let t = 0; t < this.tiers.length && used < budget; t++) {
+    let full = false
+    for (let t = 0; t < this.tiers.length && !full; t++) {
       const tier = this.tiers[t] as Item[]
       const keep: Item[] = []
       while (tier.length > 0) {
         const item = tier.pop() as Item
         if (item.dropped || item.transmits !== t) continue
-        if (item.round === round || used + item.size > budget) {
+        if (item.round === round) {
           keep.push(item)
           continue
+        }
+        if (used + item.size > budget) {
+          keep.push(item)
+          // One that can never fit must not hold back the rest.
+          if (item.size > budget) continue
+          // Stop at the first item that does not fit: taking is O(items taken), not O(queue).
+          full = true
+          break
         }
         emit(item)
       }

@@ -43,7 +43,7 @@ export const LAN_PROFILE: SwimConfig = {
   suspicionConfirmations: 3,
   gossipIntervalMs: 30,
   gossipFanout: 4,
-  retransmitMult: 4,
+  retransmitMult: 6,
   maxPiggybackBytes: 1200,
   pushPullIntervalMs: 30_000,
   maxLocalHealth: 8,

@@ -215,7 +215,8 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
         if (u.inc > selfInc && !leaving) refute(u.inc)
         return
       }
-      if (!leaving) refute(u.inc)
+      // An accusation about an incarnation we already refuted is stale (as in memberlist).
+      if (!leaving && u.inc >= selfInc) refute(u.inc)
       return
     }
     let m = members.get(u.id)
@@ -258,12 +259,10 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     }
   }
 
+  /** Our own failed probe: a new suspicion, or an independent confirmation others must hear of. */
   const suspect = (id: string): void => {
     const m = members.get(id)
-    if (m === undefined || m.state !== ALIVE) {
-      if (m?.state === SUSPECT) m.suspicion?.confirm(self)
-      return
-    }
+    if (m === undefined || m.state > SUSPECT) return
     apply({ k: SUSPECT, id, inc: m.inc, by: self }, self)
   }
 
@@ -381,8 +380,20 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     }
   }
 
+  const lastIntroduced = new Map<string, number>()
+  /** A message from a host we do not know: exchange state with it (rate-limited per host). */
+  const introduce = (from: string): void => {
+    const now = clock.now()
+    const last = lastIntroduced.get(from)
+    if (last !== undefined && now - last < cfg.probeIntervalMs * 10) return
+    if (lastIntroduced.size > 10_000) lastIntroduced.clear()
+    lastIntroduced.set(from, now)
+    send(from, { t: 'sync', members: fullState(), reply: true })
+  }
+
   const receive = (from: string, msg: SwimMessage): void => {
     if (!running) return
+    if (from !== self && msg.t !== 'sync' && !members.has(from)) introduce(from)
     if ('u' in msg && msg.u !== undefined) for (const u of msg.u) apply(u, from)
     if ('x' in msg && msg.x !== undefined && msg.x.length > 0) userItems(from, msg.x)
     switch (msg.t) {
