@@ -86,6 +86,8 @@ interface Probe {
   nacks: number
   expectedNacks: number
   timers: unknown[]
+  /** The last check before declaring a suspect dead. */
+  final?: boolean
 }
 
 interface Relay {
@@ -161,6 +163,17 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     return out
   }
 
+  /**
+   * Lifeguard's buddy system: a ping to a member we suspect always tells it so, even after the
+   * suspicion has left the broadcast queue, so it can refute at once.
+   */
+  const withBuddy = (target: string, msg: SwimMessage & { t: 'ping' }): SwimMessage => {
+    const m = members.get(target)
+    if (m === undefined || m.state !== SUSPECT) return msg
+    if (msg.u?.some(u => u.id === target && u.k === SUSPECT) === true) return msg
+    return { ...msg, u: [{ k: SUSPECT, id: target, inc: m.inc, by: self }, ...(msg.u ?? [])] }
+  }
+
   const refute = (inc: number): void => {
     selfInc = Math.max(selfInc, inc) + 1
     lhm = Math.min(cfg.maxLocalHealth, lhm + 1)
@@ -195,11 +208,28 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     if (previous !== state) emit(m, previous)
   }
 
+  /**
+   * The suspicion ran out. One last check first — a direct ping carrying the suspicion and
+   * pings through two others — so a member whose refutation never reached us (we were the one
+   * cut off, say) answers instead of being declared dead.
+   */
   const declareDead = (m: Member): void => {
-    if (m.state !== SUSPECT) return
-    setState(m, DEAD, m.inc)
-    queueUpdate({ k: DEAD, id: m.id, inc: m.inc, by: self })
-    log?.info({ host: m.id, incarnation: m.inc }, 'member declared dead')
+    if (m.state !== SUSPECT || !running) return
+    const p: Probe = { seq: seq++, target: m.id, sentAt: clock.now(), acked: false, nacks: 0, expectedNacks: 0, timers: [], final: true }
+    probes.set(p.seq, p)
+    send(m.id, withBuddy(m.id, { t: 'ping', seq: p.seq, target: m.id, ...piggy(`m:${m.id}`) }))
+    for (const h of pickRandom(2, new Set([m.id]))) send(h, { t: 'ping-req', seq: p.seq, target: m.id })
+    p.timers.push(clock.setTimeout(() => {
+      probes.delete(p.seq)
+      if (m.state !== SUSPECT || members.get(m.id) !== m) return
+      if (p.acked) {
+        startSuspicion(m, self)
+        return
+      }
+      setState(m, DEAD, m.inc)
+      queueUpdate({ k: DEAD, id: m.id, inc: m.inc, by: self })
+      log?.info({ host: m.id, incarnation: m.inc }, 'member declared dead')
+    }, cfg.probeTimeoutMs * scale() * 2))
   }
 
   const startSuspicion = (m: Member, by: string): void => {
@@ -318,7 +348,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     }
     const p: Probe = { seq: seq++, target, sentAt: clock.now(), acked: false, nacks: 0, expectedNacks: 0, timers: [] }
     probes.set(p.seq, p)
-    send(target, { t: 'ping', seq: p.seq, target, ...piggy(`m:${target}`) })
+    send(target, withBuddy(target, { t: 'ping', seq: p.seq, target, ...piggy(`m:${target}`) }))
     const interval = cfg.probeIntervalMs * scale()
     p.timers.push(clock.setTimeout(() => {
       if (p.acked || !running) return
@@ -430,7 +460,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
           }, cfg.probeTimeoutMs * scale())
         }
         relays.set(relaySeq, relay)
-        send(msg.target, { t: 'ping', seq: relaySeq, target: msg.target, ...piggy(`m:${msg.target}`) })
+        send(msg.target, withBuddy(msg.target, { t: 'ping', seq: relaySeq, target: msg.target, ...piggy(`m:${msg.target}`) }))
         return
       }
       case 'nack': {

@@ -8,7 +8,8 @@ test('three agent processes find each other and answer actor messages across hos
   t.is(views.size, 3)
   for (const [name, members] of views) {
     t.is(members.length, 3, `${name} sees 3 hosts`)
-    t.is(members.filter(m => m.state === 'self').length, 1)
+    t.is(members.filter(m => m.self).length, 1)
+    t.true(members.every(m => m.state === 'alive'))
     t.true(members.every(m => /^[0-9a-f]{64}$/.test(m.hostId)))
   }
   const h1 = cluster.hosts[0]!
@@ -23,7 +24,7 @@ test('three agent processes find each other and answer actor messages across hos
   const table = await roost(['members', '--data-dir', h1.dataDir])
   t.is(table.code, 0)
   t.regex(table.stdout, /^NAME\s+HOST ID\s+STATE/m)
-  t.regex(table.stdout, /^h3\s+[0-9a-f]{12}\s+(connected|known)/m)
+  t.regex(table.stdout, /^h3\s+[0-9a-f]{12}\s+alive\s+\d+\s+local/m)
 
   const sent = await roost(['send', 'h3/agent', '{"type":"agent.ping","seq":42,"payload":"hi"}', '--json', '--data-dir', h1.dataDir])
   t.is(sent.code, 0, sent.stderr)

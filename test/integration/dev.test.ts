@@ -18,7 +18,7 @@ test('roost dev starts a bootstrap and 3 agents, shows their membership, and sto
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
 
   await retry(() => out.includes('cluster ready'), { timeoutMs: 60_000, what: 'cluster ready' })
-  for (const name of ['h1', 'h2', 'h3']) t.regex(out, new RegExp(`^${name}\\s+[0-9a-f]{12}\\s+(self|connected|known)`, 'm'))
+  for (const name of ['h1', 'h2', 'h3']) t.regex(out, new RegExp(`^${name}( \\*)?\\s+[0-9a-f]{12}\\s+alive`, 'm'))
   const pids: number[] = []
   for (const name of ['h1', 'h2', 'h3']) {
     const info = JSON.parse(await readFile(join(dir, name, 'agent.json'), 'utf8')) as { pid: number }
