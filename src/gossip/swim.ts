@@ -142,7 +142,8 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
   })
 
   const emit = (m: Member, previous: number | undefined): void => {
-    liveCache = undefined
+    const wasLive = previous !== undefined && previous <= SUSPECT
+    if (wasLive !== (m.state <= SUSPECT)) liveCache = undefined
     const i = info(m)
     const prev = previous === undefined ? undefined : STATE_NAMES[previous]
     for (const cb of changeListeners) {
