@@ -123,6 +123,8 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
   let order: string[] = []
   let orderIndex = 0
   let liveCache: string[] | undefined
+  /** Members in state dead (not left): few, and walked often. */
+  const dead = new Set<string>()
 
   const live = (): string[] => {
     if (liveCache === undefined) {
@@ -192,6 +194,8 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     m.state = state
     m.inc = inc
     m.changedAt = clock.now()
+    if (state === DEAD) dead.add(m.id)
+    else dead.delete(m.id)
     if (state !== SUSPECT) clearSuspicion(m)
     if (m.removeTimer !== undefined) {
       clock.clearTimeout(m.removeTimer)
@@ -202,6 +206,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
         const cur = members.get(m.id)
         if (cur === m && m.state >= DEAD) {
           members.delete(m.id)
+          dead.delete(m.id)
           liveCache = undefined
         }
       }, cfg.deadRetentionMs)
@@ -369,8 +374,9 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     gossipTimer = clock.setTimeout(gossip, cfg.gossipIntervalMs)
     if (queue.length === 0) return
     const targets = pickRandom(cfg.gossipFanout, new Set())
-    for (const recentlyDead of members.values()) {
-      if (recentlyDead.state === DEAD && clock.now() - recentlyDead.changedAt < cfg.probeIntervalMs * 20 && random() < 0.1) targets.push(recentlyDead.id)
+    for (const id of dead) {
+      const recentlyDead = members.get(id)
+      if (recentlyDead !== undefined && clock.now() - recentlyDead.changedAt < cfg.probeIntervalMs * 20 && random() < 0.1) targets.push(id)
     }
     for (const t of targets) {
       const payload = piggy()
@@ -397,10 +403,9 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
 
   const reconnect = (): void => {
     reconnectTimer = clock.setTimeout(reconnect, cfg.reconnectIntervalMs)
-    const dead: string[] = []
-    for (const m of members.values()) if (m.state === DEAD) dead.push(m.id)
-    if (dead.length === 0) return
-    send(dead[Math.floor(random() * dead.length)] as string, { t: 'sync', members: fullState(), reply: true })
+    if (dead.size === 0) return
+    const ids = [...dead]
+    send(ids[Math.floor(random() * ids.length)] as string, { t: 'sync', members: fullState(), reply: true })
   }
 
   const mergeState = (from: string, list: Update[]): void => {
