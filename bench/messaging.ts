@@ -204,7 +204,8 @@ async function remoteDispatch (): Promise<void> {
       if (rd.delivered !== DISPATCH_MESSAGES) throw new Error(`raw delivered ${rd.delivered} of ${DISPATCH_MESSAGES}`)
       rawRates.push(DISPATCH_MESSAGES / (rd.elapsedMs / 1000))
       const d = await a.system.ask(driver, { type: 'bench.dispatch', host: bHost, n: DISPATCH_MESSAGES }, { timeoutMs: 300_000 })
-      if (d.delivered !== DISPATCH_MESSAGES) throw new Error(`roost delivered ${d.delivered} of ${DISPATCH_MESSAGES}`)
+      // B's delivered count also includes the background gossip between the two agents.
+      if (d.delivered < DISPATCH_MESSAGES) throw new Error(`roost delivered ${d.delivered} of ${DISPATCH_MESSAGES}`)
       c1 = [selfCpu(), await cpuOf(raw.pid!), await cpuOf(b.pid!)]
       cpu.sender += c1[0]! - c0[0]!
       cpu.receiver += c1[2]! - c0[2]!
