@@ -17,7 +17,7 @@ test('roost dev starts a bootstrap and 3 agents, shows their membership, and sto
   child.stderr.on('data', (c: Buffer) => { out += c.toString() })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
 
-  await retry(() => out.includes('cluster ready'), { timeoutMs: 60_000, what: 'cluster ready' })
+  await retry(() => out.includes('Ctrl-C stops everything'), { timeoutMs: 60_000, what: 'cluster ready and its membership printed' })
   for (const name of ['h1', 'h2', 'h3']) t.regex(out, new RegExp(`^${name}( \\*)?\\s+[0-9a-f]{12}\\s+alive`, 'm'))
   const pids: number[] = []
   for (const name of ['h1', 'h2', 'h3']) {
