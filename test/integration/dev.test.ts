@@ -11,11 +11,15 @@ const alive = (pid: number): boolean => {
 
 test('roost dev starts a bootstrap and 3 agents, shows their membership, and stops everything on Ctrl-C', async t => {
   const dir = await tempDir(t, 'roost-dev-')
-  const child = spawn(process.execPath, [BIN, 'dev', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Its own process group, so a failed test can kill roost dev and every child it started.
+  const child = spawn(process.execPath, [BIN, 'dev', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let out = ''
   child.stdout.on('data', (c: Buffer) => { out += c.toString() })
   child.stderr.on('data', (c: Buffer) => { out += c.toString() })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  t.teardown(() => {
+    if (child.pid === undefined) return
+    try { process.kill(-child.pid, 'SIGKILL') } catch {}
+  })
 
   await retry(() => out.includes('Ctrl-C stops everything'), { timeoutMs: 60_000, what: 'cluster ready and its membership printed' })
   for (const name of ['h1', 'h2', 'h3']) t.regex(out, new RegExp(`^${name}( \\*)?\\s+[0-9a-f]{12}\\s+alive`, 'm'))
