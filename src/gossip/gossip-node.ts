@@ -97,14 +97,8 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
     else if (m.state === 'alive' && (previous === 'dead' || previous === 'left')) replica.markOwnerAlive(m.id)
   })
 
-  const livePeer = (): string | undefined => {
-    const live = swim.members().filter(m => m.id !== init.id && (m.state === 'alive' || m.state === 'suspect'))
-    if (live.length === 0) return undefined
-    return live[Math.floor(random() * live.length)]?.id
-  }
-
   const syncWith = (peer?: string): void => {
-    const target = peer ?? livePeer()
+    const target = peer ?? swim.randomLiveMember()
     if (target !== undefined) send(target, { t: 'ae-digest', digest: replica.digest() })
   }
 

@@ -57,6 +57,8 @@ export interface Swim {
   receive: (from: string, msg: SwimMessage) => void
   members: () => MemberInfo[]
   member: (id: string) => MemberInfo | undefined
+  /** A uniformly random alive or suspect member other than this host. */
+  randomLiveMember: () => string | undefined
   incarnation: () => number
   localHealth: () => number
   /** Queues an opaque item (a replicated row) for dissemination under `key`. */
@@ -528,6 +530,10 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
       if (id === self) return selfInfo()
       const m = members.get(id)
       return m === undefined ? undefined : info(m)
+    },
+    randomLiveMember: () => {
+      const pool = live()
+      return pool.length === 0 ? undefined : pool[Math.floor(random() * pool.length)]
     },
     incarnation: () => selfInc,
     localHealth: () => lhm,

@@ -202,6 +202,11 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
 
   const localSender: Sender = Object.freeze({ host: hostId, path: '' })
 
+  /** The reply of every local dispatch: one shared function, so a dispatch allocates no closure. */
+  const logDispatchFailure: ReplyFn = (err) => {
+    if (err !== undefined) log.warn({ ...(err as RoostError).details, code: (err as RoostError).code, err: err.message }, 'dispatch failed')
+  }
+
   const requireRoot = (): nact.ActorSystemRef => {
     if (root === undefined) throw new NotStartedError('actor system is not started')
     return root
@@ -494,9 +499,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     },
     dispatch (to, msg, opts) {
       if (to.host === hostId) {
-        deliverLocal(to.path, msg, (err) => {
-          if (err !== undefined) log.warn({ to: to.path, type: msg.type, code: (err as RoostError).code, err: err.message }, 'dispatch failed')
-        }, false, opts?.from === undefined ? undefined : { host: hostId, path: opts.from })
+        deliverLocal(to.path, msg, logDispatchFailure, false, opts?.from === undefined ? undefined : { host: hostId, path: opts.from })
         return
       }
       remoting.dispatch(to.host, to.path, msg.type, withoutType(msg), opts?.from ?? '')
@@ -506,9 +509,8 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     },
     async askUntyped (host, path, type, body, opts) {
       if (host !== hostId) return await remoting.ask(host, path, type, body, { timeoutMs: opts?.timeoutMs ?? defaultTimeout, from: opts?.from ?? '' })
-      const payload = typeof body === 'object' && body !== null && !Array.isArray(body) ? body : { __notObject: body }
-      if ('__notObject' in payload) throw new InvalidArgumentError(`body of ${type} must be an object`, { type })
-      return await ask(host, path, { ...(payload as object), type }, opts, true)
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidArgumentError(`body of ${type} must be an object`, { type })
+      return await ask(host, path, { ...body, type }, opts, true)
     },
     deliverExternal,
     has: (path) => { const r = records.get(path); return r !== undefined && !r.stopped },

@@ -184,12 +184,10 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   private dialTimedOut (hostId: string, timeoutMs: number): void {
     const w = this.waiting.get(hostId)
     if (w === undefined) return
-    this.waiting.delete(hostId)
-    this.forget(hostId)
     const peer = this.known.get(hostId)
     if (peer !== undefined) peer.unreachable = true
     this.log.warn({ host: hostId, timeoutMs, queued: w.queue.length }, 'host unreachable')
-    for (const q of w.queue) q.onFailure?.(new HostUnreachableError(`no connection to ${hostId.slice(0, 12)} within ${timeoutMs} ms`, { host: hostId }))
+    this.failWaiting(hostId, new HostUnreachableError(`no connection to ${hostId.slice(0, 12)} within ${timeoutMs} ms`, { host: hostId }))
   }
 
   private forget (hostId: string): void {

@@ -94,23 +94,19 @@ export function createVirtualClock (init: VirtualClockInit = {}): VirtualClock {
   let processed = 0
   let running = false
 
+  function widen<A extends Float64Array | Int32Array> (old: A): A {
+    const next = new (old.constructor as new (n: number) => A)(capacity)
+    next.set(old)
+    return next
+  }
+
   function grow (): void {
     capacity *= 2
-    const t = new Float64Array(capacity)
-    t.set(heapTime)
-    heapTime = t
-    const s = new Float64Array(capacity)
-    s.set(heapSeq)
-    heapSeq = s
-    const sl = new Int32Array(capacity)
-    sl.set(heapSlot)
-    heapSlot = sl
-    const g = new Int32Array(capacity)
-    g.set(slotGen)
-    slotGen = g
-    const f = new Int32Array(capacity)
-    f.set(freeSlots)
-    freeSlots = f
+    heapTime = widen(heapTime)
+    heapSeq = widen(heapSeq)
+    heapSlot = widen(heapSlot)
+    slotGen = widen(slotGen)
+    freeSlots = widen(freeSlots)
   }
 
   function allocSlot (fn: () => void): number {
