@@ -2,7 +2,9 @@ import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
 import type { ProfileName } from '../../src/gossip/swim-config.js'
 import type { Transport } from '../../src/transport/transport.js'
-import { machinesActor } from '../machines/machines-actor.js'
+import type { MachineComponents } from '../machines/components.js'
+import { machinesActor, type MachinesActorInit } from '../machines/machines-actor.js'
+import { createMemoryMachineStore } from '../../src/vmm/machine-store.js'
 import { membershipActor } from '../membership/membership-actor.js'
 import { routerActor } from '../router/router-actor.js'
 import { wireguardActor } from '../wireguard/wireguard-actor.js'
@@ -21,6 +23,8 @@ export interface AgentActorInit {
 
 export interface AgentActorComponents {
   transport: Transport
+  /** The machines family's settings and parts (drivers, images, store); without them it runs with no driver and an in-memory store. */
+  machines?: { init: MachinesActorInit, components: MachineComponents }
 }
 
 /**
@@ -41,7 +45,16 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
         ...(init.gossipProfile === undefined ? {} : { profile: init.gossipProfile }),
         faults: init.faults === true
       }, components))
-      ctx.spawn('machines', machinesActor({}, {}))
+      const machines = components.machines ?? {
+        init: { machinesDir: '/nonexistent', region: init.region, defaultDriver: 'process' as const },
+        components: {
+          drivers: {},
+          store: createMemoryMachineStore(),
+          images: { resolve: async () => { throw new Error('no image store') } },
+          ports: async () => { throw new Error('no port allocator') }
+        }
+      }
+      ctx.spawn('machines', machinesActor(machines.init, machines.components))
       ctx.spawn('router', routerActor({}, {}))
       ctx.spawn('wireguard', wireguardActor({}, {}))
       return {

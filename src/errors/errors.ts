@@ -45,11 +45,24 @@ export class NotStartedError extends define('ERR_NOT_STARTED') {}
 export class AgentUnavailableError extends define('ERR_AGENT_UNAVAILABLE') {}
 /** Configuration is missing or unusable. */
 export class ConfigError extends define('ERR_CONFIG') {}
+/** No machine of that id exists (in that app) on the cluster as this host sees it. */
+export class MachineNotFoundError extends define('ERR_MACHINE_NOT_FOUND', RejectionError) {}
+/** The requested lifecycle action is not allowed from the machine's current state; nothing changed. */
+export class IllegalTransitionError extends define('ERR_ILLEGAL_TRANSITION', RejectionError) {}
+/** A wait for a machine state did not see it within its timeout. */
+export class WaitTimeoutError extends define('ERR_WAIT_TIMEOUT', RejectionError) {}
+/** An image could not be built, found or read (bad path, missing kernel, corrupt store entry). */
+export class ImageError extends define('ERR_IMAGE', RejectionError) {}
+/** The VM monitor (QEMU, QMP, the process driver) failed to do what was asked. */
+export class VmmError extends define('ERR_VMM') {}
+/** An API request carried no valid bearer token. */
+export class UnauthorizedError extends define('ERR_UNAUTHORIZED', RejectionError) {}
 
 // `define` registers its anonymous base class; register the exported subclasses over it so an
 // error rebuilt from the wire (errorFromWire) is an instance of the class callers check against.
 for (const cls of [
   MalformedFrameError, FrameTooLargeError, UnsupportedVersionError, UnknownMessageTypeError, InvalidMessageError,
   ActorNotFoundError, ActorCrashedError, ActorStoppedError, AskTimeoutError, HostUnreachableError, UnknownHostError,
-  AdmissionError, InvalidArgumentError, NotStartedError, AgentUnavailableError, ConfigError
+  AdmissionError, InvalidArgumentError, NotStartedError, AgentUnavailableError, ConfigError,
+  MachineNotFoundError, IllegalTransitionError, WaitTimeoutError, ImageError, VmmError, UnauthorizedError
 ]) registerErrorCode(cls.code, cls)

@@ -1,0 +1,133 @@
+import type { MachineState, MachineView, MachinesBackend } from '../../src/api/machines/schemas.js'
+import { ActorNotFoundError, MachineNotFoundError, WaitTimeoutError } from '../../src/errors/errors.js'
+import type { ActorSystem } from '../../src/runtime/system.js'
+import { ref } from '../../src/runtime/ref.js'
+import type { Transport } from '../../src/transport/transport.js'
+import { resolveHost } from '../agent/control.js'
+import type { MembershipProtocol } from '../membership/messages.js'
+import type { MachineProtocol } from './messages.js'
+import { viewFromRow } from './record.js'
+
+export interface MachinesBackendComponents {
+  system: ActorSystem
+  transport: Transport
+  /** This host's name (for `host` in create requests). */
+  name: string
+}
+
+const ASK_MS = 10_000
+const LIST_ASK_MS = 3_000
+const WAIT_POLL_MS = 50
+
+interface MachineRowData { id?: unknown, app?: unknown, host?: unknown }
+
+/**
+ * The Machines API in terms of actors: a machine is found on this host or, through the
+ * gossiped `machines` table, on the host that runs it, and every call is an actor message to
+ * `/agent/machines/<id>` there. Listing asks every host that holds machines of the app; hosts
+ * that do not answer contribute their machines' last gossiped state.
+ */
+export function createMachinesBackend (components: MachinesBackendComponents): MachinesBackend {
+  const { system } = components
+  const self = system.hostId
+  const membership = ref<MembershipProtocol>(self, '/agent/membership')
+
+  const rows = async (): Promise<Array<{ key: string, owner: string, ownerDead: boolean, data: MachineRowData & Record<string, unknown> }>> => {
+    const { rows } = await system.ask(membership, { type: 'membership.state', table: 'machines' })
+    return rows.filter(r => !r.deleted && r.data !== null).map(r => ({ key: r.key, owner: r.owner, ownerDead: r.ownerDead, data: r.data as MachineRowData & Record<string, unknown> }))
+  }
+  const hostOf = async (id: string): Promise<string> => {
+    if (system.has(`/agent/machines/${id}`)) return self
+    const row = (await rows()).find(r => r.key === id)
+    if (row === undefined) throw new MachineNotFoundError(`no machine ${id}`, { id })
+    return row.owner
+  }
+  const askMachine = async <K extends keyof MachineProtocol & string>(id: string, msg: { type: K } & Record<string, unknown>, timeoutMs = ASK_MS): Promise<unknown> => {
+    const host = await hostOf(id)
+    const { type, ...body } = msg
+    try {
+      return await system.askUntyped(host, `/agent/machines/${id}`, type, body, { timeoutMs })
+    } catch (err) {
+      if (err instanceof ActorNotFoundError) throw new MachineNotFoundError(`no machine ${id}`, { id })
+      throw err
+    }
+  }
+  const view = async (id: string, msg: { type: keyof MachineProtocol & string } & Record<string, unknown>): Promise<MachineView> => await askMachine(id, msg) as MachineView
+
+  return {
+    async create (app, req) {
+      const host = req.host === undefined ? self : resolveHost(req.host, self, components.name, components.transport)
+      return await system.askUntyped(host, '/agent/machines', 'machines.create', {
+        app,
+        config: req.config,
+        ...(req.name === undefined ? {} : { name: req.name }),
+        ...(req.region === undefined ? {} : { region: req.region }),
+        ...(req.skip_launch === undefined ? {} : { skipLaunch: req.skip_launch })
+      }, { timeoutMs: 30_000 }) as MachineView
+    },
+    async list (app) {
+      const appRows = (await rows()).filter(r => r.data.app === app)
+      const hosts = new Set<string>([self, ...appRows.map(r => r.owner)])
+      const answered = new Set<string>()
+      const lists = await Promise.all([...hosts].map(async host => {
+        try {
+          const { machines } = await system.askUntyped(host, '/agent/machines', 'machines.list', { app }, { timeoutMs: LIST_ASK_MS }) as { machines: MachineView[] }
+          answered.add(host)
+          return machines
+        } catch {
+          return []
+        }
+      }))
+      const out = lists.flat()
+      const seen = new Set(out.map(m => m.id))
+      for (const r of appRows) {
+        if (!answered.has(r.owner) && !seen.has(r.key)) out.push(viewFromRow(r.data, r.ownerDead))
+      }
+      return out.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id))
+    },
+    get: async (app, id) => await view(id, { type: 'machine.get', app }),
+    update: async (app, id, req) => await view(id, {
+      type: 'machine.update',
+      app,
+      config: req.config,
+      ...(req.name === undefined ? {} : { name: req.name }),
+      ...(req.skip_launch === undefined ? {} : { skipLaunch: req.skip_launch })
+    }),
+    async action (app, id, action, opts) {
+      switch (action) {
+        case 'start': return await view(id, { type: 'machine.start', app })
+        case 'stop': return await view(id, { type: 'machine.stop', app, ...(opts ?? {}) })
+        case 'suspend': return await view(id, { type: 'machine.suspend', app })
+        case 'restart': return await view(id, { type: 'machine.restart', app })
+        case 'cordon': return await view(id, { type: 'machine.cordon', app, cordoned: true })
+        case 'uncordon': return await view(id, { type: 'machine.cordon', app, cordoned: false })
+      }
+    },
+    async wait (app, id, state: MachineState, timeoutMs, instanceId) {
+      const deadline = Date.now() + timeoutMs
+      let last: MachineView | undefined
+      for (;;) {
+        try {
+          last = await view(id, { type: 'machine.get', app })
+        } catch (err) {
+          if (state === 'destroyed' && err instanceof MachineNotFoundError) return { ...(last as MachineView), state: 'destroyed' }
+          throw err
+        }
+        if (last.state === state && (instanceId === undefined || last.instance_id === instanceId)) return last
+        if (Date.now() >= deadline) throw new WaitTimeoutError(`machine ${id} is ${last.state}, not ${state}, after ${timeoutMs} ms`, { id, state: last.state, wanted: state })
+        await new Promise(resolve => setTimeout(resolve, Math.min(WAIT_POLL_MS, Math.max(1, deadline - Date.now()))))
+      }
+    },
+    destroy: async (app, id, force) => await view(id, { type: 'machine.destroy', app, force }),
+    async setMetadata (app, id, key, value) {
+      return (await askMachine(id, { type: 'machine.metadata', app, key, value }) as { metadata: Record<string, string> }).metadata
+    },
+    async deleteMetadata (app, id, key) {
+      return (await askMachine(id, { type: 'machine.metadata', app, key, value: null }) as { metadata: Record<string, string> }).metadata
+    },
+    async logs (app, id, maxBytes) {
+      return (await askMachine(id, { type: 'machine.logs', app, ...(maxBytes === undefined ? {} : { maxBytes }) }) as { text: string }).text
+    }
+  }
+}
+

@@ -1,0 +1,39 @@
+import type { Clock } from '../../src/runtime/clock.js'
+import type { DriverKind, VmDriver } from '../../src/vmm/driver.js'
+import type { ImageManifest } from '../../src/vmm/image/manifest.js'
+import type { MachineStore } from '../../src/vmm/machine-store.js'
+
+/** Finds an image in this host's store by digest, digest prefix or name. */
+export interface ImageResolver {
+  resolve: (ref: string) => Promise<{ manifest: ImageManifest, dir: string }>
+}
+
+/** One health check as the checker runs it. */
+export interface CheckSpec {
+  type: 'tcp' | 'http'
+  host: string
+  port: number
+  path?: string
+  method?: 'GET' | 'HEAD'
+  intervalMs: number
+  timeoutMs: number
+  gracePeriodMs: number
+}
+
+export type CheckResultFn = (name: string, result: { status: 'passing' | 'warning' | 'critical', output: string }, consecutiveFailures: number) => void
+
+/** Starts the checks of one running machine; `stop` ends them. */
+export type HealthCheckFactory = (checks: Record<string, CheckSpec>, onResult: CheckResultFn) => { stop: () => void }
+
+/** Picks a free TCP port on 127.0.0.1 (the preferred one when it is free). */
+export type PortAllocator = (preferred?: number | null) => Promise<number>
+
+/** What the machines family needs from the host: injected so tests can swap any part. */
+export interface MachineComponents {
+  drivers: Partial<Record<DriverKind, VmDriver>>
+  images: ImageResolver
+  store: MachineStore
+  ports: PortAllocator
+  healthChecks?: HealthCheckFactory
+  clock?: Clock
+}

@@ -1,0 +1,408 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { durationMs, type CheckStatus, type MachineState } from '../../src/api/machines/schemas.js'
+import { IllegalTransitionError, InvalidMessageError, MachineNotFoundError } from '../../src/errors/errors.js'
+import { defineActor, type ActorContext, type ActorDefinition, type Sender } from '../../src/runtime/actor.js'
+import { systemClock } from '../../src/runtime/clock.js'
+import { policies } from '../../src/runtime/policy.js'
+import { ref } from '../../src/runtime/ref.js'
+import type { ExitInfo, VmHandle } from '../../src/vmm/driver.js'
+import type { MembershipProtocol } from '../membership/messages.js'
+import { DEFAULT_RESTART, RUNNING_STATES, assertAllowed, decideRestart } from './lifecycle.js'
+import type { MachineComponents } from './components.js'
+import { machineProtocol, type MachineProtocol, type MachinesProtocol } from './messages.js'
+import { MAX_EVENTS, healthOf, toRow, toView, type MachineRecord } from './record.js'
+import { buildGuestSpec } from './guest-spec.js'
+
+export interface MachineActorInit {
+  id: string
+  /** `<dataDir>/machines`: this machine's files live in `<machinesDir>/<id>`. */
+  machinesDir: string
+}
+
+type Ctx = ActorContext<MachineProtocol>
+
+const STOP_TIMEOUT_MS = 10_000
+const CHECK_DEFAULTS = { intervalMs: 15_000, timeoutMs: 2_000, gracePeriodMs: 5_000 }
+
+export const newInstanceId = (): string => randomBytes(8).toString('hex').toUpperCase()
+
+/**
+ * One machine. Handlers only decide and record; VM work (boot, stop, suspend, adopt) runs in
+ * the background and reports back with `machine.vm-*` messages tagged with the operation's
+ * generation, so the actor answers `get` while a VM boots and a stale report changes nothing.
+ * Crash policy: restart (the new instance re-adopts the VM from the store), then stop.
+ */
+export function machineActor (init: MachineActorInit, components: MachineComponents): ActorDefinition<MachineProtocol> {
+  const clock = components.clock ?? systemClock
+  return defineActor({
+    protocol: machineProtocol,
+    policy: policies.restart({ backoff: { initialMs: 100, maxMs: 2_000 }, maxRestarts: 5, withinMs: 60_000, onExhausted: 'stop' }),
+    create (ctx: Ctx) {
+      const stored = components.store.get(init.id)
+      if (stored === undefined) throw new MachineNotFoundError(`machine ${init.id} has no record`, { id: init.id })
+      const rec = stored.record as unknown as MachineRecord
+      const dir = join(init.machinesDir, rec.id)
+      const membership = ref<MembershipProtocol>(ctx.system.hostId, '/agent/membership')
+      const self = ctx.self
+      let gen = 0
+      let vm: VmHandle | null = null
+      let launched: VmHandle | null = null
+      let lastExit: ExitInfo | null = null
+      let pending: { stop?: boolean, restart?: boolean, destroy?: boolean, force?: boolean } = {}
+      let retryTimer: unknown = null
+      let checker: { stop: () => void } | null = null
+      let stopping: { timeoutMs: number, signal?: string } = { timeoutMs: STOP_TIMEOUT_MS }
+
+      const send = (msg: Parameters<typeof ctx.system.dispatch<MachineProtocol>>[1]): void => {
+        ctx.system.dispatch(self, msg, { from: ctx.path })
+      }
+      const persist = (): void => {
+        rec.updatedAt = clock.now()
+        components.store.put({ id: rec.id, app: rec.app, record: rec as unknown as Record<string, unknown> })
+        ctx.system.dispatch(membership, { type: 'membership.write', table: 'machines', key: rec.id, data: toRow(rec) })
+      }
+      const event = (type: string, status: string, extra: { exit_code?: number | null, message?: string, source?: string } = {}): void => {
+        rec.events.unshift({ type, status, source: extra.source ?? 'roost', timestamp: clock.now(), ...(extra.exit_code === undefined ? {} : { exit_code: extra.exit_code }), ...(extra.message === undefined ? {} : { message: extra.message }) })
+        if (rec.events.length > MAX_EVENTS) rec.events.length = MAX_EVENTS
+      }
+      const setState = (state: MachineState, type: string, extra?: Parameters<typeof event>[2]): void => {
+        const from = rec.state
+        rec.state = state
+        event(type, state, extra)
+        persist()
+        ctx.log.info({ machine: rec.id, from, to: state, event: type, ...extra }, 'machine state')
+      }
+      const internal = (sender: Sender): void => {
+        if (sender.host !== ctx.system.hostId || sender.path !== ctx.path) throw new InvalidMessageError('machine.vm-* messages come only from the machine actor itself')
+      }
+      const checkApp = (app: string): void => {
+        if (app !== rec.app) throw new MachineNotFoundError(`no machine ${rec.id} in app ${app}`, { id: rec.id, app })
+      }
+      const driver = () => {
+        const d = components.drivers[rec.driver]
+        if (d === undefined) throw new IllegalTransitionError(`driver ${rec.driver} is not available on this host`, { id: rec.id, driver: rec.driver })
+        return d
+      }
+      const stopChecks = (): void => { checker?.stop(); checker = null }
+      const startChecks = (): void => {
+        stopChecks()
+        const checks = rec.config.checks ?? {}
+        const endpoint = rec.runtime?.endpoint
+        if (Object.keys(checks).length === 0 || endpoint === undefined || components.healthChecks === undefined) return
+        rec.checks = {}
+        const g = gen
+        const specs = Object.fromEntries(Object.entries(checks).map(([name, c]) => [name, {
+          type: c.type,
+          host: endpoint.host,
+          port: endpoint.port,
+          ...(c.path === undefined ? {} : { path: c.path }),
+          ...(c.method === undefined ? {} : { method: c.method }),
+          intervalMs: durationMs(c.interval, CHECK_DEFAULTS.intervalMs),
+          timeoutMs: durationMs(c.timeout, CHECK_DEFAULTS.timeoutMs),
+          gracePeriodMs: durationMs(c.grace_period, CHECK_DEFAULTS.gracePeriodMs)
+        }]))
+        checker = components.healthChecks(specs, (name, result, failures) => {
+          send({ type: 'machine.check', gen: g, name, status: result.status, output: result.output.slice(0, 1024), failures })
+        })
+      }
+      const watch = (h: VmHandle, g: number): void => {
+        h.exited.then((exit) => { lastExit = exit; send({ type: 'machine.vm-exited', gen: g }) }, () => {})
+      }
+
+      const launch = (mode: 'boot' | 'resume', type: string): void => {
+        const g = ++gen
+        launched = null
+        setState('starting', type)
+        const snapshot = rec.snapshot
+        void (async () => {
+          try {
+            const spec = await buildGuestSpec(rec, dir, components)
+            if (spec.network.mode === 'forward') rec.hostPort = spec.network.hostPort
+            const d = driver()
+            launched = mode === 'resume' && snapshot !== null ? await d.resume(spec, snapshot) : await d.start(spec)
+            send({ type: 'machine.vm-started', gen: g })
+          } catch (err) {
+            const e = err as { message?: string, code?: string }
+            send({ type: 'machine.vm-failed', gen: g, message: String(e.message ?? err), code: String(e.code ?? 'ERR_VMM') })
+          }
+        })()
+      }
+      const beginStop = (): void => {
+        if (vm === null) return
+        stopChecks()
+        const h = vm
+        const { timeoutMs, signal } = stopping
+        const run = signal === 'SIGKILL' || pending.force === true ? h.kill() : h.stop({ timeoutMs, ...(signal === undefined ? {} : { signal }) })
+        run.catch((err: unknown) => { ctx.log.warn({ err, machine: rec.id }, 'stop failed; killing the VM'); h.kill().catch(() => {}) })
+      }
+      const finishDestroy = (): void => {
+        stopChecks()
+        setState('destroyed', 'destroy')
+        components.store.delete(rec.id)
+        ctx.system.dispatch(membership, { type: 'membership.delete', table: 'machines', key: rec.id })
+        rm(dir, { recursive: true, force: true }).catch(() => {})
+        ctx.system.dispatch(ref<MachinesProtocol>(ctx.system.hostId, '/agent/machines'), { type: 'machines.reap', id: rec.id }, { from: ctx.path })
+      }
+      const afterDown = (): void => {
+        if (pending.destroy === true) { pending = {}; finishDestroy(); return }
+        if (pending.restart === true) { pending = {}; launch('boot', 'restart'); return }
+        pending = {}
+      }
+      const onUnexpectedExit = (exit: ExitInfo): void => {
+        const policy = rec.config.restart === undefined ? DEFAULT_RESTART : { policy: rec.config.restart.policy, maxRetries: rec.config.restart.max_retries ?? DEFAULT_RESTART.maxRetries }
+        const decision = decideRestart(policy, exit.exitCode, exit.reason === 'crashed', rec.restarts)
+        const message = exit.reason === 'crashed' ? `VM ended unexpectedly (vmm exit ${exit.vmmExitCode ?? '?'}${exit.signal === null ? '' : `, ${exit.signal}`})` : `guest app exited with ${exit.exitCode ?? 'unknown code'}`
+        if (!decision.restart) {
+          setState(decision.settle, 'exit', { exit_code: exit.exitCode, message })
+          return
+        }
+        rec.restarts++
+        setState('stopped', 'exit', { exit_code: exit.exitCode, message: `${message}; restart ${rec.restarts} (policy ${policy.policy}) in ${decision.delayMs} ms` })
+        const g = ++gen
+        retryTimer = clock.setTimeout(() => { retryTimer = null; send({ type: 'machine.retry', gen: g }) }, decision.delayMs)
+      }
+      const clearRetry = (): void => {
+        if (retryTimer !== null) { clock.clearTimeout(retryTimer); retryTimer = null }
+      }
+      const view = () => toView(rec)
+
+      const recover = (): void => {
+        const runtime = rec.runtime
+        if (rec.state === 'destroying') { if (runtime === null) { finishDestroy(); return } pending = { destroy: true, force: true } }
+        if (!RUNNING_STATES.includes(rec.state) && rec.state !== 'destroying') {
+          if (rec.state === 'suspended' && (rec.snapshot === null || !existsSync(rec.snapshot))) setState('stopped', 'snapshot-lost', { message: 'the suspend snapshot is gone; the next start boots cold' })
+          return
+        }
+        if (runtime === null) { if (rec.state === 'starting' || rec.state === 'replacing') launch(rec.snapshot !== null ? 'resume' : 'boot', 'relaunch'); else setState(rec.state === 'suspending' ? 'suspended' : 'stopped', 'recover'); return }
+        const g = ++gen
+        void (async () => {
+          try {
+            const spec = await buildGuestSpec(rec, dir, components, runtime)
+            launched = await driver().adopt(spec, runtime)
+            send({ type: 'machine.vm-adopted', gen: g, ok: launched !== null, message: launched === null ? 'VM gone' : '' })
+          } catch (err) {
+            send({ type: 'machine.vm-adopted', gen: g, ok: false, message: (err as Error).message })
+          }
+        })()
+      }
+      recover()
+
+      return {
+        handlers: {
+          'machine.get': (msg) => { checkApp(msg.app); return view() },
+          'machine.start': (msg) => {
+            checkApp(msg.app)
+            assertAllowed(rec.id, rec.state, 'start')
+            clearRetry()
+            rec.restarts = 0
+            launch(rec.state === 'suspended' && rec.snapshot !== null ? 'resume' : 'boot', rec.state === 'suspended' ? 'resume' : 'start')
+            return view()
+          },
+          'machine.stop': (msg) => {
+            checkApp(msg.app)
+            if (rec.state === 'stopped' && retryTimer !== null) { clearRetry(); event('stop', 'stopped'); persist(); return view() }
+            assertAllowed(rec.id, rec.state, 'stop')
+            stopping = { timeoutMs: durationMs(msg.timeout, STOP_TIMEOUT_MS), ...(msg.signal === undefined ? {} : { signal: msg.signal }) }
+            pending = { stop: true }
+            setState('stopping', 'stop')
+            beginStop()
+            return view()
+          },
+          'machine.suspend': (msg) => {
+            checkApp(msg.app)
+            assertAllowed(rec.id, rec.state, 'suspend')
+            if (rec.driver !== 'qemu') throw new IllegalTransitionError(`machine ${rec.id} runs on the ${rec.driver} driver, which cannot suspend`, { id: rec.id, driver: rec.driver })
+            const h = vm
+            if (h === null) throw new IllegalTransitionError(`machine ${rec.id} has no running VM`, { id: rec.id })
+            const g = gen
+            const path = join(dir, 'snapshot.bin')
+            stopChecks()
+            setState('suspending', 'suspend')
+            h.suspend(path).then(
+              () => { rec.snapshot = path; send({ type: 'machine.vm-suspended', gen: g, ok: true, message: '' }) },
+              (err: unknown) => { send({ type: 'machine.vm-suspended', gen: g, ok: false, message: (err as Error).message }) }
+            )
+            return view()
+          },
+          'machine.restart': (msg) => {
+            checkApp(msg.app)
+            assertAllowed(rec.id, rec.state, 'restart')
+            clearRetry()
+            rec.restarts = 0
+            if (rec.state === 'started') {
+              pending = { restart: true }
+              setState('stopping', 'restart')
+              beginStop()
+            } else {
+              launch('boot', 'restart')
+            }
+            return view()
+          },
+          'machine.cordon': (msg) => {
+            checkApp(msg.app)
+            assertAllowed(rec.id, rec.state, msg.cordoned ? 'cordon' : 'uncordon')
+            rec.cordoned = msg.cordoned
+            event(msg.cordoned ? 'cordon' : 'uncordon', rec.state)
+            persist()
+            return view()
+          },
+          'machine.update': async (msg) => {
+            checkApp(msg.app)
+            assertAllowed(rec.id, rec.state, 'update')
+            await components.images.resolve(msg.config.image)
+            if (msg.config.driver !== undefined && msg.config.driver !== rec.driver) throw new IllegalTransitionError('a machine cannot change driver; create a new one', { id: rec.id })
+            rec.config = msg.config
+            if (msg.name !== undefined) rec.name = msg.name
+            rec.version++
+            rec.instanceId = newInstanceId()
+            rec.snapshot = null
+            event('update', rec.state, { message: `config version ${rec.version}` })
+            persist()
+            if (msg.skipLaunch === true) return view()
+            if (rec.state === 'started') { pending = { restart: true }; setState('stopping', 'update'); beginStop() } else launch('boot', 'update')
+            return view()
+          },
+          'machine.destroy': (msg) => {
+            checkApp(msg.app)
+            assertAllowed(rec.id, rec.state, msg.force ? 'destroy-force' : 'destroy')
+            clearRetry()
+            const before = rec.state
+            pending = { destroy: true, force: msg.force }
+            setState('destroying', 'destroy')
+            if (vm !== null) beginStop()
+            else if (before !== 'starting' && before !== 'replacing') finishDestroy()
+            return view()
+          },
+          'machine.metadata': (msg) => {
+            checkApp(msg.app)
+            const metadata = { ...(rec.config.metadata ?? {}) }
+            if (msg.value === null) delete metadata[msg.key]
+            else metadata[msg.key] = msg.value
+            rec.config = { ...rec.config, metadata }
+            persist()
+            return { metadata }
+          },
+          'machine.logs': async (msg) => {
+            checkApp(msg.app)
+            const spec = await buildGuestSpec(rec, dir, components, rec.runtime ?? undefined).catch(() => null)
+            if (spec === null) return { text: '' }
+            return { text: await driver().logs(spec, msg.maxBytes) }
+          },
+          'machine.shutdown': async (msg) => {
+            clearRetry()
+            stopChecks()
+            const h = vm
+            gen++
+            if (h === null) return
+            if (!msg.stopVms) { h.detach(); return }
+            await h.stop({ timeoutMs: 5_000 }).catch(async () => await h.kill())
+            rec.runtime = null
+            setState('stopped', 'agent-shutdown')
+          },
+          'machine.vm-started': (msg, _ctx, sender) => {
+            internal(sender)
+            const h = launched
+            launched = null
+            if (h === null) return
+            if (msg.gen !== gen) { h.kill().catch(() => {}); return }
+            vm = h
+            rec.runtime = h.record
+            watch(h, gen)
+            if (rec.snapshot !== null) { rm(rec.snapshot, { force: true }).catch(() => {}); rec.snapshot = null }
+            if (pending.destroy === true) { beginStop(); persist(); return }
+            if (pending.stop === true) { persist(); beginStop(); return }
+            setState('started', 'launch', { message: `pid ${h.record.pid}, ${h.record.endpoint.host}:${h.record.endpoint.port}` })
+            startChecks()
+          },
+          'machine.vm-failed': (msg, _ctx, sender) => {
+            internal(sender)
+            if (msg.gen !== gen) return
+            if (pending.destroy === true) { pending = {}; finishDestroy(); return }
+            pending = {}
+            setState(rec.state === 'stopping' ? 'stopped' : 'failed', 'launch-failed', { message: `${msg.code}: ${msg.message}` })
+          },
+          'machine.vm-exited': (msg, _ctx, sender) => {
+            internal(sender)
+            if (msg.gen !== gen && !(rec.state === 'destroying' || rec.state === 'stopping')) return
+            const exit = lastExit ?? { reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null }
+            vm = null
+            rec.runtime = null
+            stopChecks()
+            if (rec.state === 'suspending') { persist(); return }
+            if (rec.state === 'stopping' || rec.state === 'destroying') {
+              if (rec.state === 'stopping') setState('stopped', 'exit', { exit_code: exit.exitCode, message: `stopped (${exit.reason})` })
+              afterDown()
+              return
+            }
+            if (rec.state === 'started' || rec.state === 'starting') onUnexpectedExit(exit)
+          },
+          'machine.vm-suspended': (msg, _ctx, sender) => {
+            internal(sender)
+            if (msg.gen !== gen || rec.state !== 'suspending') return
+            if (msg.ok) {
+              vm = null
+              rec.runtime = null
+              setState('suspended', 'suspend', { message: 'memory written to the snapshot' })
+              return
+            }
+            if (vm !== null) { setState('started', 'suspend-failed', { message: msg.message }); startChecks() } else setState('failed', 'suspend-failed', { message: msg.message })
+          },
+          'machine.vm-adopted': (msg, _ctx, sender) => {
+            internal(sender)
+            if (msg.gen !== gen) return
+            const h = launched
+            launched = null
+            if (msg.ok && h !== null) {
+              vm = h
+              rec.runtime = h.record
+              watch(h, gen)
+              event('adopt', rec.state, { message: `re-adopted pid ${h.record.pid}` })
+              if (rec.state === 'stopping' || rec.state === 'destroying') { persist(); beginStop(); return }
+              if (rec.state === 'suspending') { setState('started', 'adopt', { message: 'the suspend did not finish before the agent restarted' }); startChecks(); return }
+              setState('started', 'adopt', { message: `re-adopted pid ${h.record.pid}` })
+              startChecks()
+              return
+            }
+            rec.runtime = null
+            ctx.log.warn({ machine: rec.id, reason: msg.message }, 'VM died while the agent was away')
+            if (rec.state === 'stopping') { setState('stopped', 'recover'); return }
+            if (rec.state === 'destroying') { finishDestroy(); return }
+            if (rec.state === 'suspending') { setState(rec.snapshot !== null && existsSync(rec.snapshot) ? 'suspended' : 'stopped', 'recover'); return }
+            onUnexpectedExit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null })
+          },
+          'machine.retry': (msg, _ctx, sender) => {
+            internal(sender)
+            if (msg.gen !== gen || rec.state !== 'stopped') return
+            launch('boot', 'restart')
+          },
+          'machine.check': (msg, _ctx, sender) => {
+            internal(sender)
+            if (msg.gen !== gen || rec.state !== 'started') return
+            const before = healthOf(rec)
+            const status: CheckStatus = { name: msg.name, status: msg.status, output: msg.output, updated_at: new Date(clock.now()).toISOString() }
+            const prev = rec.checks[msg.name]
+            rec.checks[msg.name] = status
+            const limit = rec.config.checks?.[msg.name]?.restart_limit ?? 0
+            if (limit > 0 && msg.status === 'critical' && msg.failures >= limit) {
+              event('check', 'critical', { message: `check ${msg.name} failed ${msg.failures} times: restarting` })
+              pending = { restart: true }
+              setState('stopping', 'health-restart')
+              beginStop()
+              return
+            }
+            if (prev?.status !== status.status || healthOf(rec) !== before) { event('check', msg.status, { message: `${msg.name}: ${msg.output}` }); persist() } else {
+              components.store.put({ id: rec.id, app: rec.app, record: rec as unknown as Record<string, unknown> })
+            }
+          }
+        },
+        stop () {
+          clearRetry()
+          stopChecks()
+        }
+      }
+    }
+  })
+}

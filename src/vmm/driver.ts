@@ -1,0 +1,98 @@
+import type { ImageManifest } from './image/manifest.js'
+
+/** Which VM monitor runs a machine. */
+export type DriverKind = 'qemu' | 'process'
+
+/**
+ * How the machine's guest port is reached from its host.
+ * - `forward`: qemu user-mode networking with `hostfwd=tcp:127.0.0.1:hostPort-:guestPort`; the
+ *   process driver runs the command in the host's network with `PORT=hostPort`.
+ * - `namespace` (root only): a network namespace per machine joined to the host by a veth pair
+ *   (see netns.ts); qemu puts a tap device in it, the process driver runs the command in it.
+ *   The guest is reached at `endpoint.host:guestPort`.
+ */
+export type NetworkSpec =
+  | { mode: 'forward', hostPort: number }
+  | { mode: 'namespace' }
+
+/** Everything a driver needs to run one machine. Plain data: it is persisted with the machine. */
+export interface GuestSpec {
+  machineId: string
+  /** A directory owned by this machine (sockets, console log, snapshot, per-machine initrd); it exists. */
+  dir: string
+  image: ImageManifest
+  /** Absolute directory of the image in the store (manifest paths are relative to it). */
+  imageDir: string
+  cpus: number
+  memoryMb: number
+  /** The guest app's environment (the driver adds PORT, ROOST_MACHINE_ID and the network settings). */
+  env: Record<string, string>
+  /** The port the guest app listens on (its `PORT`). */
+  guestPort: number
+  network: NetworkSpec
+}
+
+/** Where a running machine's guest port answers, from its host. */
+export interface Endpoint {
+  host: string
+  port: number
+}
+
+/**
+ * What it takes to find a running VM again after the agent itself was restarted (kill -9
+ * included): persisted by the machines actor, given back to `adopt`.
+ */
+export interface RuntimeRecord {
+  driver: DriverKind
+  pid: number
+  /** Process start time as the kernel reports it (/proc/PID/stat field 22), so a reused pid is not mistaken for the VM. */
+  pidStartTicks: number
+  endpoint: Endpoint
+  /** qemu: the QMP unix socket. */
+  qmpSocket?: string
+  /** namespace networking: the namespace's name (removed on exit). */
+  netns?: string
+  /** Driver-specific extras (e.g. accel used). */
+  extra?: Record<string, unknown>
+}
+
+/** How a VM ended. */
+export interface ExitInfo {
+  /** Why: the guest's app exited (`guest-exit`), a stop this host asked for (`stopped`), the VMM died or was killed (`crashed`). */
+  reason: 'guest-exit' | 'stopped' | 'crashed'
+  /** The guest app's exit code where known (qemu: read from the `roost-exit: N` console marker). */
+  exitCode: number | null
+  /** The VMM process's exit code or signal. */
+  vmmExitCode: number | null
+  signal: string | null
+}
+
+/** A running (or adopted) VM. */
+export interface VmHandle {
+  readonly record: RuntimeRecord
+  /** Resolves once, when the VM is gone (never rejects). */
+  readonly exited: Promise<ExitInfo>
+  /** Graceful stop: ACPI power-down (qemu) / SIGTERM (process), then quit, then kill, each step with its own timeout. Resolves when the VM is gone. Idempotent. */
+  stop: (opts?: { timeoutMs?: number, signal?: string }) => Promise<ExitInfo>
+  /** Immediate kill (SIGKILL). */
+  kill: () => Promise<ExitInfo>
+  /** qemu only: pauses the guest and writes its full state to `snapshotPath`, then quits the VMM. */
+  suspend: (snapshotPath: string) => Promise<void>
+  /** Stops watching (the agent is going away) without touching the VM. */
+  detach: () => void
+}
+
+/**
+ * One VM monitor. `start` boots a fresh guest; `resume` boots one from a snapshot written by
+ * `suspend`; `adopt` finds a VM started by an earlier agent process (null if it is gone).
+ */
+export interface VmDriver {
+  readonly kind: DriverKind
+  /** e.g. "qemu 7.2.x, accel tcg" — logged at agent start. */
+  describe: () => string
+  start: (spec: GuestSpec) => Promise<VmHandle>
+  resume: (spec: GuestSpec, snapshotPath: string) => Promise<VmHandle>
+  adopt: (spec: GuestSpec, record: RuntimeRecord) => Promise<VmHandle | null>
+  /** Reads the tail of the machine's console/output log (at most `maxBytes`). */
+  logs: (spec: GuestSpec, maxBytes?: number) => Promise<string>
+}

@@ -1,0 +1,221 @@
+import test, { type ExecutionContext } from 'ava'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { agentActor } from '../../actors/agent/agent-actor.js'
+import { createMachinesBackend } from '../../actors/machines/backend.js'
+import type { MachineComponents } from '../../actors/machines/components.js'
+import type { MachineConfig, MachinesBackend, MachineView } from '../../src/api/machines/schemas.js'
+import { createCodec } from '../../src/codec/codec.js'
+import { IllegalTransitionError, ImageError, MachineNotFoundError } from '../../src/errors/errors.js'
+import { silentLogger } from '../../src/log/logger.js'
+import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
+import type { ExitInfo, GuestSpec, RuntimeRecord, VmDriver, VmHandle } from '../../src/vmm/driver.js'
+import type { ImageManifest } from '../../src/vmm/image/manifest.js'
+import { createMemoryMachineStore, type MachineStore } from '../../src/vmm/machine-store.js'
+import { createMemoryNetwork } from '../../src/transport/memory-transport.js'
+import { randomHostId } from '../helpers/fixtures.js'
+import { retry } from '../helpers/retry.js'
+
+/** A VM driver whose VMs are objects the test ends at will (unit tests of the actor's decisions only). */
+interface FakeVm { spec: GuestSpec, handle: VmHandle, exit: (info: ExitInfo) => void, alive: boolean, resumedFrom: string | null }
+function fakeDriver (): VmDriver & { vms: FakeVm[], live: () => FakeVm[] } {
+  const vms: FakeVm[] = []
+  let pid = 40_000
+  const make = (spec: GuestSpec, resumedFrom: string | null): FakeVm => {
+    let resolve: (e: ExitInfo) => void = () => {}
+    const exited = new Promise<ExitInfo>(r => { resolve = r })
+    const port = spec.network.mode === 'forward' ? spec.network.hostPort : 1
+    const record: RuntimeRecord = { driver: 'qemu', pid: ++pid, pidStartTicks: 1, endpoint: { host: '127.0.0.1', port } }
+    const vm: FakeVm = {
+      spec,
+      resumedFrom,
+      alive: true,
+      exit: (info) => { vm.alive = false; resolve(info) },
+      handle: {
+        record,
+        exited,
+        stop: async () => { vm.exit({ reason: 'stopped', exitCode: 0, vmmExitCode: 0, signal: null }); return await exited },
+        kill: async () => { vm.exit({ reason: 'stopped', exitCode: null, vmmExitCode: null, signal: 'SIGKILL' }); return await exited },
+        suspend: async (path) => { await writeFile(path, 'memory'); vm.exit({ reason: 'stopped', exitCode: null, vmmExitCode: 0, signal: null }) },
+        detach: () => {}
+      }
+    }
+    vms.push(vm)
+    return vm
+  }
+  return {
+    kind: 'qemu',
+    vms,
+    live: () => vms.filter(v => v.alive),
+    describe: () => 'fake',
+    start: async (spec) => make(spec, null).handle,
+    resume: async (spec, snap) => make(spec, snap).handle,
+    adopt: async (_spec, record) => vms.find(v => v.alive && v.handle.record.pid === record.pid)?.handle ?? null,
+    logs: async () => 'console'
+  }
+}
+
+const manifest: ImageManifest = { schema: 1, digest: 'a'.repeat(64), kernel: 'k', initrd: 'i', app: 'app', kernelVersion: 'x', modules: [], createdAt: '', sizeBytes: 0 }
+
+interface Agent { system: ActorSystem, backend: MachinesBackend, stop: () => Promise<void> }
+
+async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver, dir: string): Promise<Agent> {
+  const net = createMemoryNetwork()
+  const hostId = randomHostId()
+  const transport = net.transport({ hostId, name: 'h1' })
+  await transport.start()
+  const system = createActorSystem({ hostId }, { logger: silentLogger(), codec: createCodec(), transport })
+  await system.start()
+  let port = 20_000
+  const components: MachineComponents = {
+    drivers: { qemu: driver },
+    store,
+    images: {
+      resolve: async (r) => {
+        if (r === 'demo' || r === manifest.digest) return { manifest, dir }
+        throw new ImageError(`no image ${r}`)
+      }
+    },
+    ports: async (preferred) => preferred ?? ++port
+  }
+  system.spawn(null, 'agent', agentActor({ name: 'h1', cluster: 'c', version: '0', region: 'here', startedAt: 0 }, {
+    transport,
+    machines: { init: { machinesDir: join(dir, 'machines'), region: 'here', defaultDriver: 'qemu' }, components }
+  }))
+  const stop = async (): Promise<void> => { await system.stop(); await transport.stop() }
+  t.teardown(stop)
+  return { system, backend: createMachinesBackend({ system, transport, name: 'h1' }), stop }
+}
+
+async function setup (t: ExecutionContext): Promise<{ a: Agent, driver: ReturnType<typeof fakeDriver>, store: MachineStore, dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'roost-machines-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const driver = fakeDriver()
+  const store = createMemoryMachineStore()
+  return { a: await agent(t, store, driver, dir), driver, store, dir }
+}
+
+const config = (extra: Partial<MachineConfig> = {}): MachineConfig => ({ image: 'demo', ...extra })
+const state = async (b: MachinesBackend, id: string, s: MachineView['state']): Promise<MachineView> =>
+  await b.wait('app1', id, s, 5_000)
+
+test('create starts the machine; stop, start, and the illegal transitions change nothing', async t => {
+  const { a, driver } = await setup(t)
+  const m = await a.backend.create('app1', { config: config() })
+  t.is(m.state, 'starting')
+  const started = await state(a.backend, m.id, 'started')
+  t.deepEqual(started.endpoint, { host: '127.0.0.1', port: driver.vms[0]?.handle.record.endpoint.port })
+  t.is(started.config.image, manifest.digest)
+
+  const err = await t.throwsAsync(a.backend.action('app1', m.id, 'start'), { instanceOf: IllegalTransitionError })
+  t.is(err?.code, 'ERR_ILLEGAL_TRANSITION')
+  await t.throwsAsync(a.backend.destroy('app1', m.id, false), { code: 'ERR_ILLEGAL_TRANSITION' })
+  t.is((await a.backend.get('app1', m.id)).state, 'started')
+
+  await a.backend.action('app1', m.id, 'stop')
+  await state(a.backend, m.id, 'stopped')
+  t.is(driver.live().length, 0)
+  await t.throwsAsync(a.backend.action('app1', m.id, 'stop'), { code: 'ERR_ILLEGAL_TRANSITION' })
+  await t.throwsAsync(a.backend.action('app1', m.id, 'suspend'), { code: 'ERR_ILLEGAL_TRANSITION' })
+  await a.backend.action('app1', m.id, 'start')
+  await state(a.backend, m.id, 'started')
+  t.is(driver.live().length, 1)
+
+  await t.throwsAsync(a.backend.get('other-app', m.id), { instanceOf: MachineNotFoundError })
+  await t.throwsAsync(a.backend.get('app1', 'ffffffffffffff'), { code: 'ERR_MACHINE_NOT_FOUND' })
+  await t.throwsAsync(a.backend.create('app1', { config: config({ image: 'nope' }) }), { code: 'ERR_IMAGE' })
+
+  const destroyed = await a.backend.destroy('app1', m.id, true)
+  t.is(destroyed.state, 'destroying')
+  await retry(async () => (await a.backend.list('app1')).length === 0, { what: 'machine gone' })
+  t.is(driver.live().length, 0)
+  await t.throwsAsync(a.backend.get('app1', m.id), { code: 'ERR_MACHINE_NOT_FOUND' })
+})
+
+test('skip_launch creates without starting; update makes a new version and restarts', async t => {
+  const { a, driver } = await setup(t)
+  const m = await a.backend.create('app1', { config: config(), skip_launch: true })
+  t.is(m.state, 'created')
+  t.is(driver.vms.length, 0)
+  await a.backend.action('app1', m.id, 'start')
+  const v1 = await state(a.backend, m.id, 'started')
+  const upd = await a.backend.update('app1', m.id, { config: config({ env: { A: '1' } }) })
+  t.is(upd.version, 2)
+  t.not(upd.instance_id, v1.instance_id)
+  await a.backend.wait('app1', m.id, 'started', 5_000, upd.instance_id)
+  await retry(() => driver.live().length === 1 && driver.live()[0]?.spec.env.A === '1', { what: 'new VM with the new env' })
+  t.is(driver.vms.length, 2)
+  const md = await a.backend.setMetadata('app1', m.id, 'role', 'web')
+  t.deepEqual(md, { role: 'web' })
+  t.deepEqual(await a.backend.deleteMetadata('app1', m.id, 'role'), {})
+  const cordoned = await a.backend.action('app1', m.id, 'cordon')
+  t.true(cordoned.cordoned)
+  t.is(await a.backend.logs('app1', m.id), 'console')
+})
+
+test('restart policy on-failure restarts up to max_retries, then the machine is failed', async t => {
+  const { a, driver } = await setup(t)
+  const m = await a.backend.create('app1', { config: config({ restart: { policy: 'on-failure', max_retries: 2 } }) })
+  await state(a.backend, m.id, 'started')
+  for (let i = 1; i <= 2; i++) {
+    driver.live()[0]?.exit({ reason: 'guest-exit', exitCode: 3, vmmExitCode: 0, signal: null })
+    await retry(async () => driver.live().length === 1 && driver.vms.length === i + 1, { what: `restart ${i}` })
+    const v = await state(a.backend, m.id, 'started')
+    t.is(v.restarts, i)
+  }
+  driver.live()[0]?.exit({ reason: 'guest-exit', exitCode: 3, vmmExitCode: 0, signal: null })
+  const failed = await state(a.backend, m.id, 'failed')
+  t.is(failed.events.find(e => e.type === 'exit')?.exit_code, 3)
+  t.is(driver.vms.length, 3)
+})
+
+test('restart policy: on-failure leaves a clean exit stopped; always restarts it; no never restarts', async t => {
+  const { a, driver } = await setup(t)
+  const onFailure = await a.backend.create('app1', { config: config() })
+  await state(a.backend, onFailure.id, 'started')
+  driver.live()[0]?.exit({ reason: 'guest-exit', exitCode: 0, vmmExitCode: 0, signal: null })
+  await state(a.backend, onFailure.id, 'stopped')
+
+  const always = await a.backend.create('app1', { config: config({ restart: { policy: 'always' } }) })
+  await state(a.backend, always.id, 'started')
+  const first = driver.live().find(v => v.spec.machineId === always.id)
+  first?.exit({ reason: 'guest-exit', exitCode: 0, vmmExitCode: 0, signal: null })
+  await retry(() => driver.live().some(v => v.spec.machineId === always.id && v !== first), { what: 'always restarts' })
+
+  const no = await a.backend.create('app1', { config: config({ restart: { policy: 'no' } }) })
+  await state(a.backend, no.id, 'started')
+  driver.live().find(v => v.spec.machineId === no.id)?.exit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: 'SIGSEGV' })
+  await state(a.backend, no.id, 'stopped')
+  t.is(driver.vms.filter(v => v.spec.machineId === no.id).length, 1)
+})
+
+test('suspend writes a snapshot and start resumes from it', async t => {
+  const { a, driver } = await setup(t)
+  const m = await a.backend.create('app1', { config: config() })
+  await state(a.backend, m.id, 'started')
+  await a.backend.action('app1', m.id, 'suspend')
+  await state(a.backend, m.id, 'suspended')
+  await a.backend.action('app1', m.id, 'start')
+  await state(a.backend, m.id, 'started')
+  t.truthy(driver.live()[0]?.resumedFrom?.endsWith('snapshot.bin'))
+})
+
+test('a new agent on the same store re-adopts running VMs and restarts the ones that died meanwhile', async t => {
+  const { a, driver, store, dir } = await setup(t)
+  const keep = await a.backend.create('app1', { config: config() })
+  const dies = await a.backend.create('app1', { config: config({ restart: { policy: 'always' } }) })
+  await state(a.backend, keep.id, 'started')
+  await state(a.backend, dies.id, 'started')
+  await a.stop()
+  driver.live().find(v => v.spec.machineId === dies.id)?.exit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: 'SIGKILL' })
+
+  const b = await agent(t, store, driver, dir)
+  const adopted = await retry(async () => {
+    const v = await b.backend.get('app1', keep.id)
+    return v.state === 'started' && v.events.some(e => e.type === 'adopt') && v
+  }, { what: 'VM re-adopted' })
+  t.is(adopted.endpoint?.port, keep.endpoint?.port ?? adopted.endpoint?.port)
+  await retry(async () => (await b.backend.get('app1', dies.id)).state === 'started' && driver.live().filter(v => v.spec.machineId === dies.id).length === 1, { what: 'dead VM restarted by policy' })
+  t.is(driver.vms.filter(v => v.spec.machineId === keep.id).length, 1, 'the surviving VM was adopted, not rebooted')
+})
