@@ -11,8 +11,12 @@ import type { ProfileName } from '../../src/gossip/swim-config.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { Transport } from '../../src/transport/transport.js'
 import type { MembershipProtocol } from '../membership/messages.js'
+import { createMachinesApiServer, type MachinesApiServer } from '../../src/api/machines/http-server.js'
+import { createMachinesBackend } from '../machines/backend.js'
+import type { MachinesProtocol } from '../machines/messages.js'
 import { agentActor } from './agent-actor.js'
 import { createControlApi } from './control.js'
+import { DEFAULT_API_PORT, loadApiToken, setupMachines, type DriverChoice, type MachinesSetup } from './machines-setup.js'
 
 export interface AgentHostInit {
   dataDir: string
@@ -32,6 +36,17 @@ export interface AgentHostInit {
   faults?: boolean
   maxFrameBytes?: number
   idleTimeoutMs?: number
+  /** VM driver for machines: auto (qemu when installed), qemu or process. */
+  driver?: DriverChoice
+  /** Images directory (default `<dataDir>/images`). */
+  imagesDir?: string
+  /** Machines API listen address (default 127.0.0.1:4280; port 0 picks one). */
+  apiHost?: string
+  apiPort?: number
+  /** Machines API bearer token (default: `<dataDir>/api.token`, created on first start). */
+  apiToken?: string
+  /** What happens to running VMs when the agent stops: `keep` them for re-adoption (default) or `stop` them. */
+  onExit?: 'keep' | 'stop'
 }
 
 export interface AgentHostComponents {
@@ -44,6 +59,8 @@ export interface AgentHost {
   readonly system: ActorSystem
   readonly transport: Transport
   readonly socketPath: string
+  /** The Machines API's base URL (after start). */
+  apiUrl: () => string
   start: () => Promise<void>
   stop: () => Promise<void>
   /** Resolves when the agent has stopped (by `stop`, the control API, or a fatal failure). */
@@ -71,6 +88,9 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
   const socketPath = join(init.dataDir, CONTROL_SOCKET_FILE)
   const infoFile = join(init.dataDir, 'agent.json')
   let control: ControlServer | undefined
+  let api: MachinesApiServer | undefined
+  let machines: MachinesSetup | undefined
+  let apiUrl = ''
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   let resolveStopped: (v: { fatal?: Error }) => void = () => {}
   const stopped = new Promise<{ fatal?: Error }>(resolve => { resolveStopped = resolve })
@@ -80,12 +100,19 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
     state = 'stopping'
     logger.info({ fatal: fatal?.message }, 'agent stopping')
     await control?.stop().catch(() => {})
+    await api?.stop().catch(() => {})
+    if (system.has('/agent/machines')) {
+      const stopVms = init.onExit === 'stop'
+      await system.ask(ref<MachinesProtocol>(transport.hostId, '/agent/machines'), { type: 'machines.shutdown', stopVms }, { timeoutMs: 30_000 })
+        .catch((err: unknown) => { logger.warn({ err }, 'machines shutdown failed') })
+    }
     if (fatal === undefined && system.has('/agent/membership')) {
       await system.ask(ref<MembershipProtocol>(transport.hostId, '/agent/membership'), { type: 'membership.leave' }, { timeoutMs: 1_000 }).catch(() => {})
       await new Promise(resolve => setTimeout(resolve, 150))
     }
     await system.stop().catch((err: unknown) => { logger.warn({ err }, 'actor system stop failed') })
     await transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') })
+    machines?.store.close()
     await rm(infoFile, { force: true })
     state = 'stopped'
     logger.info('agent stopped')
@@ -103,10 +130,14 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
     transport,
     socketPath,
     stopped,
+    apiUrl: () => apiUrl,
     async start () {
       if (state !== 'new') return
       state = 'running'
       const startedAt = Date.now()
+      machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver ?? 'auto', region: init.region ?? 'local', ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })
+      logger.info({ driver: machines.init.defaultDriver, describe: machines.describe, drivers: Object.keys(machines.components.drivers) }, `machines use the ${machines.init.defaultDriver} driver`)
+      const token = await loadApiToken(init.dataDir, init.apiToken ?? process.env.ROOST_API_TOKEN)
       await transport.start()
       await system.start()
       system.spawn(null, 'agent', agentActor({
@@ -118,7 +149,14 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
         dataDir: init.dataDir,
         ...(init.gossipProfile === undefined ? {} : { gossipProfile: init.gossipProfile }),
         faults: init.faults === true
-      }, { transport }))
+      }, { transport, machines }))
+      api = createMachinesApiServer({ host: init.apiHost ?? '127.0.0.1', port: init.apiPort ?? DEFAULT_API_PORT, token, version: init.version }, {
+        logger: logger.child({ component: 'machines-api' }),
+        backend: createMachinesBackend({ system, transport, name: init.name })
+      })
+      await api.start()
+      const addr = api.address()
+      apiUrl = `http://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`
       control = createControlServer({ socketPath }, {
         logger,
         codec,
@@ -126,9 +164,9 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
       })
       await control.start()
       await writeFile(infoFile, JSON.stringify({
-        hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, addresses: transport.addresses(), startedAt
+        hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses(), startedAt
       }, null, 2) + '\n')
-      logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, addresses: transport.addresses() }, 'agent started')
+      logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses() }, 'agent started')
     },
     stop: async () => { await stop() }
   }

@@ -16,6 +16,11 @@ function findPackageJson (): string {
   }
 }
 
+/** The directory of roost's package.json (the repo root in a checkout). */
+export function packageRoot (): string {
+  return dirname(findPackageJson())
+}
+
 /** Version of this roost build (from package.json). */
 export const ROOST_VERSION: string = (JSON.parse(readFileSync(findPackageJson(), 'utf8')) as { version: string }).version
 

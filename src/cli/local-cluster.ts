@@ -19,6 +19,8 @@ export interface LocalClusterInit {
   logLevel?: string
   /** How long to wait for every host to see every other (ms). */
   readyTimeoutMs?: number
+  /** Extra `roost agent start` arguments for every host (e.g. `--driver process`). */
+  agentArgs?: string[]
 }
 
 export interface LocalHost {
@@ -27,6 +29,11 @@ export interface LocalHost {
   socketPath: string
   logFile: string
   process: ChildProcess
+}
+
+/** The image store every host of a local cluster shares (`<dir>/images`). */
+export function localImagesDir (dir: string): string {
+  return join(resolve(dir), 'images')
 }
 
 /** A DHT bootstrap and N agents, each its own process on loopback. */
@@ -100,7 +107,9 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
     const child = spawn(process.execPath, [
       init.binPath, 'agent', 'start', '--name', name, '--cluster', init.cluster ?? 'dev',
       '--secret-file', secretFile, '--bootstrap', `${bootstrap.host}:${bootstrap.port}`,
-      '--data-dir', dataDir, '--log-level', logLevel
+      '--data-dir', dataDir, '--log-level', logLevel,
+      '--api', '127.0.0.1:0', '--images-dir', localImagesDir(dir), '--on-exit', 'stop',
+      ...(init.agentArgs ?? [])
     ], { stdio: ['ignore', log.fd, log.fd], env })
     await log.close()
     children.push(child)

@@ -27,6 +27,12 @@ export interface AgentRunner {
     region: string
     gossipProfile: 'lan' | 'wan'
     faults: boolean
+    driver: 'auto' | 'qemu' | 'process'
+    imagesDir?: string
+    apiHost: string
+    apiPort: number
+    apiToken?: string
+    onExit: 'keep' | 'stop'
   }, components: { logger: Logger }) => Promise<{ stop: () => Promise<void>, stopped: Promise<{ fatal?: Error }> }>
 }
 
@@ -42,6 +48,23 @@ interface StartOptions {
   logLevel?: string
   region: string
   gossipProfile: string
+  driver: string
+  imagesDir?: string
+  api: string
+  apiToken?: string
+  onExit: string
+}
+
+function parseChoice<T extends string> (value: string, choices: readonly T[], flag: string): T {
+  if ((choices as readonly string[]).includes(value)) return value as T
+  throw new ConfigError(`${flag} must be one of ${choices.join(', ')}, not '${value}'`)
+}
+
+/** `host:port` (or just a port) of the Machines API. */
+function parseListen (value: string): { host: string, port: number } {
+  const m = /^(?:\[?([^\]]+?)\]?:)?(\d+)$/.exec(value)
+  if (m === null) throw new ConfigError(`--api must be host:port or a port, not '${value}'`)
+  return { host: m[1] ?? '127.0.0.1', port: parseIntOption(m[2] ?? '', '--api') }
 }
 
 export function registerAgentCommands (program: Command, runner: AgentRunner): void {
@@ -60,6 +83,11 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
     .option('--gossip-profile <profile>', 'membership timing: lan (fast detection) or wan (tolerant)', 'lan')
     .option('--data-dir <dir>', 'where the host key, state and control socket live', defaultDataDir())
     .option('--log-level <level>', 'trace|debug|info|warn|error', process.env.ROOST_LOG_LEVEL ?? 'info')
+    .option('--driver <driver>', 'VM driver for machines: auto (qemu when installed, else process), qemu, process', process.env.ROOST_DRIVER ?? 'auto')
+    .option('--images-dir <dir>', 'image store (default <data-dir>/images)')
+    .option('--api <host:port>', 'Machines API listen address (port 0: any free port)', process.env.ROOST_API_LISTEN ?? '127.0.0.1:4280')
+    .option('--api-token <token>', 'Machines API bearer token (default: <data-dir>/api.token, created on first start; or ROOST_API_TOKEN)')
+    .option('--on-exit <keep|stop>', 'running VMs when the agent stops: keep them (re-adopted at next start) or stop them', 'keep')
     .action(async (opts: StartOptions) => {
       const { createLogger } = await import('../../log/logger.js')
       const logger = createLogger({ level: opts.logLevel ?? 'info', base: { node: opts.name } })
@@ -75,7 +103,13 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
           version: ROOST_VERSION,
           region: opts.region,
           gossipProfile: parseProfile(opts.gossipProfile),
-          faults: process.env.ROOST_ENABLE_FAULTS === '1'
+          faults: process.env.ROOST_ENABLE_FAULTS === '1',
+          driver: parseChoice(opts.driver, ['auto', 'qemu', 'process'] as const, '--driver'),
+          ...(opts.imagesDir === undefined ? {} : { imagesDir: resolve(opts.imagesDir) }),
+          apiHost: parseListen(opts.api).host,
+          apiPort: parseListen(opts.api).port,
+          ...(opts.apiToken === undefined ? {} : { apiToken: opts.apiToken }),
+          onExit: parseChoice(opts.onExit, ['keep', 'stop'] as const, '--on-exit')
         }, { logger })
         let signals = 0
         const onSignal = (sig: string): void => {

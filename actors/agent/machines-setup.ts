@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ConfigError } from '../../src/errors/errors.js'
+import { createHealthChecker } from '../../src/health/checker.js'
+import type { Logger } from '../../src/log/logger.js'
+import type { DriverKind, VmDriver } from '../../src/vmm/driver.js'
+import { createImageStore } from '../../src/vmm/image/image-store.js'
+import { createSqliteMachineStore, type MachineStore } from '../../src/vmm/machine-store.js'
+import { allocatePort } from '../../src/vmm/ports.js'
+import { createProcessDriver } from '../../src/vmm/process-driver.js'
+import { createQemuDriver, qemuAvailable } from '../../src/vmm/qemu-driver.js'
+import type { MachineComponents } from '../machines/components.js'
+import type { MachinesActorInit } from '../machines/machines-actor.js'
+
+export type DriverChoice = 'auto' | DriverKind
+
+export interface MachinesSetupInit {
+  dataDir: string
+  /** Where images live (default `<dataDir>/images`). */
+  imagesDir?: string
+  driver: DriverChoice
+  region: string
+}
+
+export interface MachinesSetup {
+  init: MachinesActorInit
+  components: MachineComponents
+  /** e.g. "qemu 7.2.x microvm, accel tcg" — which driver machines use by default. */
+  describe: string
+  store: MachineStore
+}
+
+/**
+ * The host's machine parts: the drivers it can run (process always; qemu when installed),
+ * the default one (`auto`: qemu when installed), the image store, the durable machine store.
+ */
+export async function setupMachines (init: MachinesSetupInit, components: { logger: Logger }): Promise<MachinesSetup> {
+  const logger = components.logger
+  const drivers: Partial<Record<DriverKind, VmDriver>> = { process: createProcessDriver({}, { logger }) }
+  const qemu = await qemuAvailable()
+  if (qemu.ok) drivers.qemu = createQemuDriver({}, { logger })
+  if (init.driver === 'qemu' && !qemu.ok) throw new ConfigError('--driver qemu: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)')
+  const defaultDriver: DriverKind = init.driver === 'auto' ? (qemu.ok ? 'qemu' : 'process') : init.driver
+  const images = createImageStore({ imagesDir: init.imagesDir ?? join(init.dataDir, 'images') }, { logger })
+  const store = createSqliteMachineStore({ path: join(init.dataDir, 'machines.db') })
+  const describe = defaultDriver === 'qemu' ? `qemu ${qemu.version ?? ''} microvm`.replace('  ', ' ') : 'process (qemu-system-x86_64 not found)'
+  return {
+    init: { machinesDir: join(init.dataDir, 'machines'), region: init.region, defaultDriver },
+    components: {
+      drivers,
+      store,
+      images: { resolve: async (ref) => { const img = await images.resolve(ref); return { manifest: img, dir: img.dir } } },
+      ports: allocatePort,
+      healthChecks: (checks, onResult) => {
+        const checker = createHealthChecker({ checks, onResult }, { logger })
+        checker.start()
+        return checker
+      }
+    },
+    describe,
+    store
+  }
+}
+
+export const API_TOKEN_FILE = 'api.token'
+export const DEFAULT_API_PORT = 4280
+
+/** The Machines API token: given, or `<dataDir>/api.token` (created with 0600 on first start). */
+export async function loadApiToken (dataDir: string, given?: string): Promise<string> {
+  if (given !== undefined && given.length > 0) return given
+  const file = join(dataDir, API_TOKEN_FILE)
+  const existing = await readFile(file, 'utf8').then(s => s.trim(), () => '')
+  if (existing.length >= 16) return existing
+  const token = randomBytes(24).toString('base64url')
+  await writeFile(file, token + '\n', { mode: 0o600 })
+  return token
+}

@@ -1,0 +1,52 @@
+import Database from 'better-sqlite3'
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createMachinesClient, type MachinesClient } from '../../src/api/machines/client.js'
+import { isSameProcess } from '../../src/vmm/proc-info.js'
+
+export const COUNTER_APP = fileURLToPath(new URL('../fixtures/apps/counter', import.meta.url))
+
+/** A Machines API client for the agent with this data dir (url from agent.json, token from api.token). */
+export async function machinesClient (dataDir: string): Promise<MachinesClient & { url: string, token: string }> {
+  const info = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { api: string }
+  const token = (await readFile(join(dataDir, 'api.token'), 'utf8')).trim()
+  return Object.assign(createMachinesClient({ url: info.api, token }), { url: info.api, token })
+}
+
+/** GET http://host:port/path → { status, text }, or null when nothing answers. */
+export async function httpGet (endpoint: { host: string, port: number } | null, path = '/', timeoutMs = 2_000): Promise<{ status: number, text: string } | null> {
+  if (endpoint === null) return null
+  try {
+    const res = await fetch(`http://${endpoint.host}:${endpoint.port}${path}`, { signal: AbortSignal.timeout(timeoutMs) })
+    return { status: res.status, text: await res.text() }
+  } catch {
+    return null
+  }
+}
+
+/** The VMM pids an agent's machine store records as running. */
+export function recordedVmPids (dataDir: string): Array<{ pid: number, pidStartTicks: number }> {
+  const file = join(dataDir, 'machines.db')
+  if (!existsSync(file)) return []
+  const db = new Database(file, { readonly: true, fileMustExist: true })
+  try {
+    const rows = db.prepare<[], { record: string }>('SELECT record FROM machines').all()
+    return rows.map(r => (JSON.parse(r.record) as { runtime: { pid: number, pidStartTicks: number } | null }).runtime)
+      .filter((r): r is { pid: number, pidStartTicks: number } => r !== null)
+  } finally {
+    db.close()
+  }
+}
+
+/** Teardown backstop: SIGKILLs VMs an agent left behind (by pid, checked against its start time). */
+export function killRecordedVms (dataDir: string): number {
+  let killed = 0
+  for (const r of recordedVmPids(dataDir)) {
+    if (isSameProcess(r.pid, r.pidStartTicks)) {
+      try { process.kill(r.pid, 'SIGKILL'); killed++ } catch {}
+    }
+  }
+  return killed
+}
