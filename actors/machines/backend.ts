@@ -36,11 +36,36 @@ export function createMachinesBackend (components: MachinesBackendComponents): M
     const { rows } = await system.ask(membership, { type: 'membership.state', table: 'machines' })
     return rows.filter(r => !r.deleted && r.data !== null).map(r => ({ key: r.key, owner: r.owner, ownerDead: r.ownerDead, data: r.data as MachineRowData & Record<string, unknown> }))
   }
+  const knownHost = new Map<string, string>()
+  const remember = (m: MachineView): MachineView => {
+    if (knownHost.size > 10_000) knownHost.clear()
+    knownHost.set(m.id, m.host)
+    return m
+  }
+  const members = async (): Promise<string[]> => {
+    const { members } = await system.ask(membership, { type: 'membership.list' })
+    return members.filter(m => !m.self && m.state === 'alive').map(m => m.hostId)
+  }
+  /** Gossip may not have brought a just-created machine's row yet: ask every live host. */
+  const search = async (id: string): Promise<string | undefined> => {
+    const hosts = await members()
+    const found = await Promise.all(hosts.map(async host => {
+      try {
+        await system.askUntyped(host, `/agent/machines/${id}`, 'machine.get', { app: 'probe' }, { timeoutMs: LIST_ASK_MS })
+        return host
+      } catch (err) {
+        return err instanceof MachineNotFoundError ? host : undefined
+      }
+    }))
+    return found.find(h => h !== undefined)
+  }
   const hostOf = async (id: string): Promise<string> => {
     if (system.has(`/agent/machines/${id}`)) return self
     const row = (await rows()).find(r => r.key === id)
-    if (row === undefined) throw new MachineNotFoundError(`no machine ${id}`, { id })
-    return row.owner
+    if (row !== undefined) return row.owner
+    const host = knownHost.get(id) ?? await search(id)
+    if (host === undefined) throw new MachineNotFoundError(`no machine ${id}`, { id })
+    return host
   }
   const askMachine = async <K extends keyof MachineProtocol & string>(id: string, msg: { type: K } & Record<string, unknown>, timeoutMs = ASK_MS): Promise<unknown> => {
     const host = await hostOf(id)
@@ -52,18 +77,18 @@ export function createMachinesBackend (components: MachinesBackendComponents): M
       throw err
     }
   }
-  const view = async (id: string, msg: { type: keyof MachineProtocol & string } & Record<string, unknown>): Promise<MachineView> => await askMachine(id, msg) as MachineView
+  const view = async (id: string, msg: { type: keyof MachineProtocol & string } & Record<string, unknown>): Promise<MachineView> => remember(await askMachine(id, msg) as MachineView)
 
   return {
     async create (app, req) {
       const host = req.host === undefined ? self : resolveHost(req.host, self, components.name, components.transport)
-      return await system.askUntyped(host, '/agent/machines', 'machines.create', {
+      return remember(await system.askUntyped(host, '/agent/machines', 'machines.create', {
         app,
         config: req.config,
         ...(req.name === undefined ? {} : { name: req.name }),
         ...(req.region === undefined ? {} : { region: req.region }),
         ...(req.skip_launch === undefined ? {} : { skipLaunch: req.skip_launch })
-      }, { timeoutMs: 30_000 }) as MachineView
+      }, { timeoutMs: 30_000 }) as MachineView)
     },
     async list (app) {
       const appRows = (await rows()).filter(r => r.data.app === app)

@@ -43,12 +43,13 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
           ctx.log.error({ err, machine: m.id }, 'could not restore machine')
         }
       }
+      const childIds = (): string[] => ctx.children().map(p => p.slice(p.lastIndexOf('/') + 1))
       const askChild = async <K extends keyof MachineProtocol & string>(id: string, msg: Parameters<typeof ctx.system.ask<MachineProtocol, K>>[1]) =>
         await ctx.system.ask<MachineProtocol, K>(ref<MachineProtocol>(ctx.system.hostId, `${ctx.path}/${id}`), msg, { timeoutMs: CHILD_ASK_MS })
       const newId = (): string => {
         for (;;) {
           const id = randomBytes(7).toString('hex')
-          if (!ctx.children().includes(id) && components.store.get(id) === undefined) return id
+          if (!childIds().includes(id) && components.store.get(id) === undefined) return id
         }
       }
       return {
@@ -97,7 +98,7 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
             return await askChild<'machine.start'>(id, { type: 'machine.start', app: msg.app })
           },
           'machines.list': async (msg) => {
-            const ids = ctx.children()
+            const ids = childIds()
             const views = await Promise.all(ids.map(async id => {
               const stored = components.store.get(id)
               if (stored === undefined || (msg.app !== undefined && stored.app !== msg.app)) return null
@@ -106,7 +107,7 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
             return { machines: views.filter((v): v is MachineView => v !== null) }
           },
           'machines.shutdown': async (msg) => {
-            await Promise.all(ctx.children().map(async id => {
+            await Promise.all(childIds().map(async id => {
               await ctx.system.ask(ref<MachineProtocol>(ctx.system.hostId, `${ctx.path}/${id}`), { type: 'machine.shutdown', stopVms: msg.stopVms }, { timeoutMs: 20_000 })
                 .catch((err: unknown) => { ctx.log.warn({ err, machine: id }, 'machine shutdown failed') })
             }))

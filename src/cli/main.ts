@@ -2,6 +2,8 @@ import { Command } from 'commander'
 import { registerAgentCommands, type AgentRunner } from './commands/agent.js'
 import { registerDevCommand } from './commands/dev.js'
 import { registerDhtCommand } from './commands/dht.js'
+import { registerImageCommand } from './commands/image.js'
+import { registerMachinesCommand } from './commands/machines.js'
 import { registerMembersCommand } from './commands/members.js'
 import { registerSendCommand } from './commands/send.js'
 import { registerStateCommand } from './commands/state.js'
@@ -24,6 +26,8 @@ export function createCli (deps: CliDeps): Command {
   registerSendCommand(program)
   registerMembersCommand(program)
   registerStateCommand(program)
+  registerMachinesCommand(program)
+  registerImageCommand(program)
   registerDevCommand(program, deps.binPath)
   return program
 }

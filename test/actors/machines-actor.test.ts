@@ -60,6 +60,9 @@ const manifest: ImageManifest = { schema: 1, digest: 'a'.repeat(64), kernel: 'k'
 
 interface Agent { system: ActorSystem, backend: MachinesBackend, stop: () => Promise<void> }
 
+type CheckFn = Parameters<NonNullable<MachineComponents['healthChecks']>>[1]
+const checkListeners: CheckFn[] = []
+
 async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver, dir: string): Promise<Agent> {
   const net = createMemoryNetwork()
   const hostId = randomHostId()
@@ -77,7 +80,11 @@ async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver
         throw new ImageError(`no image ${r}`)
       }
     },
-    ports: async (preferred) => preferred ?? ++port
+    ports: async (preferred) => preferred ?? ++port,
+    healthChecks: (_checks, onResult) => {
+      checkListeners.push(onResult)
+      return { stop: () => { checkListeners.splice(checkListeners.indexOf(onResult), 1) } }
+    }
   }
   system.spawn(null, 'agent', agentActor({ name: 'h1', cluster: 'c', version: '0', region: 'here', startedAt: 0 }, {
     transport,
@@ -104,6 +111,8 @@ test('create starts the machine; stop, start, and the illegal transitions change
   const { a, driver } = await setup(t)
   const m = await a.backend.create('app1', { config: config() })
   t.is(m.state, 'starting')
+  t.deepEqual((await a.backend.list('app1')).map(x => x.id), [m.id])
+  t.deepEqual(await a.backend.list('app2'), [])
   const started = await state(a.backend, m.id, 'started')
   t.deepEqual(started.endpoint, { host: '127.0.0.1', port: driver.vms[0]?.handle.record.endpoint.port })
   t.is(started.config.image, manifest.digest)
@@ -218,4 +227,26 @@ test('a new agent on the same store re-adopts running VMs and restarts the ones 
   t.is(adopted.endpoint?.port, keep.endpoint?.port ?? adopted.endpoint?.port)
   await retry(async () => (await b.backend.get('app1', dies.id)).state === 'started' && driver.live().filter(v => v.spec.machineId === dies.id).length === 1, { what: 'dead VM restarted by policy' })
   t.is(driver.vms.filter(v => v.spec.machineId === keep.id).length, 1, 'the surviving VM was adopted, not rebooted')
+})
+
+test.serial('check results go into the machine and the cluster state; restart_limit failures restart the machine', async t => {
+  const { a, driver } = await setup(t)
+  const m = await a.backend.create('app1', { config: config({ checks: { web: { type: 'http', path: '/', restart_limit: 2 } } }) })
+  await state(a.backend, m.id, 'started')
+  const listener = await retry(() => checkListeners.at(-1), { what: 'checks started' })
+  listener('web', { status: 'passing', output: 'HTTP 200' }, 0)
+  const passing = await retry(async () => { const v = await a.backend.get('app1', m.id); return v.checks[0]?.status === 'passing' && v }, { what: 'check passing' })
+  t.is(passing.checks[0]?.output, 'HTTP 200')
+  const row = async (): Promise<Record<string, unknown> | undefined> => {
+    const { rows } = await a.system.askUntyped(a.system.hostId, '/agent/membership', 'membership.state', { table: 'machines' }) as { rows: Array<{ key: string, data: Record<string, unknown> }> }
+    return rows.find(r => r.key === m.id)?.data
+  }
+  await retry(async () => (await row())?.health === 'passing', { what: 'health gossiped' })
+  listener('web', { status: 'critical', output: 'HTTP 503' }, 1)
+  await retry(async () => (await row())?.health === 'critical', { what: 'critical gossiped' })
+  t.is(driver.vms.length, 1)
+  listener('web', { status: 'critical', output: 'HTTP 503' }, 2)
+  await retry(() => driver.vms.length === 2 && driver.live().length === 1, { what: 'restarted after 2 failed checks' })
+  const v = await state(a.backend, m.id, 'started')
+  t.truthy(v.events.find(e => e.type === 'health-restart'))
 })

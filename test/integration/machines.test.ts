@@ -159,7 +159,7 @@ run('after the agent is killed with -9, a restarted agent re-adopts running VMs 
   const list = await roost(['machines', 'list', '--app', 'counter', '--json', '--data-dir', h1.dataDir])
   t.is(list.code, 0, list.stderr)
   const ids = (JSON.parse(list.stdout) as MachineView[]).map(m => m.id)
-  t.true(ids.includes(keep.id) && ids.includes(dies.id))
+  t.true(ids.includes(keep.id) && ids.includes(dies.id), list.stdout)
   const stop = await roost(['machines', 'stop', keep.id, '--app', 'counter', '--data-dir', h1.dataDir])
   t.is(stop.code, 0, stop.stderr)
   await wait(c2, keep.id, 'stopped')

@@ -49,15 +49,15 @@ export const RestartSchema = Type.Object({
 export const MachineConfigSchema = Type.Object({
   /** An image digest (64 hex, optionally `sha256:`-prefixed, or a unique prefix of ≥ 12) or an image name. */
   image: Type.String({ minLength: 1, maxLength: 200 }),
-  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 4096 }), { maxProperties: 256 })),
+  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 4096 }), { maxProperties: 256, additionalProperties: false })),
   guest: Type.Optional(Type.Object({
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
     memory_mb: Type.Optional(Type.Integer({ minimum: 64, maximum: 65536 }))
   }, { additionalProperties: false })),
   services: Type.Optional(Type.Array(ServiceSchema, { maxItems: 16 })),
-  checks: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z0-9_-]{1,32}$' }), CheckSchema, { maxProperties: 16 })),
+  checks: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z0-9_-]{1,32}$' }), CheckSchema, { maxProperties: 16, additionalProperties: false })),
   restart: Type.Optional(RestartSchema),
-  metadata: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 1024 }), { maxProperties: 64 })),
+  metadata: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 1024 }), { maxProperties: 64, additionalProperties: false })),
   /** Overrides the agent's driver for this machine. */
   driver: Type.Optional(Type.Union([Type.Literal('qemu'), Type.Literal('process')])),
   /** forward (default): guest port forwarded to a host port on 127.0.0.1; namespace: own netns (root only). */

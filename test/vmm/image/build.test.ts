@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import test from 'ava'
+import { silentLogger } from '../../../src/log/logger.js'
+import { buildImage, type BuildProgress } from '../../../src/vmm/image/build.js'
+import { createImageStore } from '../../../src/vmm/image/image-store.js'
+import type { ImageManifest } from '../../../src/vmm/image/manifest.js'
+import { tempDir } from '../../helpers/cli.js'
+import { missingForBoot, requireTools } from './image-helpers.js'
+
+const COUNTER = fileURLToPath(new URL('../../fixtures/apps/counter', import.meta.url))
+const DEMO = fileURLToPath(new URL('../../../src/cli/demo-app', import.meta.url))
+const CLI = fileURLToPath(new URL('./image-cli.ts', import.meta.url))
+const missing = missingForBoot().filter(c => c !== 'qemu-system-x86_64')
+
+async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await new Promise(resolve => {
+    execFile(process.execPath, ['--import=tsx', CLI, ...args], { timeout: 110_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+test('building reports every step, reuses equal images, and rebuilds another app from the cached base', async t => {
+  if (!requireTools(t, missing)) return
+  const imagesDir = join(await tempDir(t, 'roost-build-'), 'images')
+  const steps: BuildProgress[] = []
+  let started = Date.now()
+  const a = await buildImage({ appDir: COUNTER, imagesDir, name: 'counter', onProgress: p => steps.push(p) }, { logger: silentLogger() })
+  t.log(`counter: ${Date.now() - started} ms`)
+  const order = [...new Set(steps.map(s => s.step))]
+  t.deepEqual(order, ['resolve', 'download-kernel', 'download-busybox', ...(order.includes('extract') ? ['extract'] : []), 'base-initramfs', 'pack-app', 'store'])
+  t.deepEqual(a.modules, ['virtio_ring', 'virtio', 'virtio_mmio', 'failover', 'net_failover', 'virtio_net', 'evdev', 'button'])
+  t.regex(a.kernelVersion, /cloud-amd64$/)
+
+  started = Date.now()
+  const again = await buildImage({ appDir: COUNTER, imagesDir }, { logger: silentLogger() })
+  t.log(`counter again: ${Date.now() - started} ms`)
+  t.is(again.digest, a.digest)
+  t.true(again.reused)
+
+  const demoSteps: BuildProgress[] = []
+  started = Date.now()
+  const demo = await buildImage({ appDir: DEMO, imagesDir, name: 'demo', onProgress: p => demoSteps.push(p) }, { logger: silentLogger() })
+  t.log(`demo (warm cache): ${Date.now() - started} ms`)
+  t.not(demo.digest, a.digest)
+  t.true(demoSteps.some(s => s.step === 'base-initramfs' && s.detail.startsWith('cached')))
+  t.false(demoSteps.some(s => s.step === 'extract'))
+
+  const store = createImageStore({ imagesDir }, { logger: silentLogger() })
+  t.is((await store.resolve('demo')).digest, demo.digest)
+  t.deepEqual((await store.list()).map(i => i.digest).sort(), [a.digest, demo.digest].sort())
+})
+
+test('concurrent builds of the same app into one store agree', async t => {
+  if (!requireTools(t, missing)) return
+  const imagesDir = join(await tempDir(t, 'roost-build-'), 'images')
+  const [a, b] = await Promise.all([
+    buildImage({ appDir: COUNTER, imagesDir, name: 'x' }, { logger: silentLogger() }),
+    buildImage({ appDir: COUNTER, imagesDir, name: 'x' }, { logger: silentLogger() })
+  ])
+  t.is(a.digest, b.digest)
+  t.is((await createImageStore({ imagesDir }, { logger: silentLogger() }).list()).length, 1)
+})
+
+test('roost image build prints the digest (or the manifest with --json); list shows it', async t => {
+  if (!requireTools(t, missing)) return
+  const dataDir = await tempDir(t, 'roost-cli-')
+  const built = await cli(['image', 'build', COUNTER, '--name', 'counter', '--data-dir', dataDir])
+  t.is(built.code, 0, built.stderr)
+  t.regex(built.stdout, /^[0-9a-f]{64}\n$/)
+  t.regex(built.stderr, /store: /)
+  const json = await cli(['image', 'build', COUNTER, '--data-dir', dataDir, '--json'])
+  t.is(json.code, 0, json.stderr)
+  const manifest = JSON.parse(json.stdout) as ImageManifest & { dir: string }
+  t.is(manifest.digest, built.stdout.trim())
+  t.is(manifest.dir, join(dataDir, 'images', manifest.digest))
+  const list = await cli(['image', 'list', '--data-dir', dataDir])
+  t.is(list.code, 0, list.stderr)
+  t.regex(list.stdout, new RegExp(`${manifest.digest.slice(0, 12)}\\s+counter`))
+  const listJson = JSON.parse((await cli(['image', 'list', '--json', '--images-dir', join(dataDir, 'images')])).stdout) as unknown[]
+  t.is(listJson.length, 1)
+})
+
+test('roost image build of a dir without run fails with ERR_IMAGE and exit code 1', async t => {
+  const dir = await tempDir(t, 'roost-cli-')
+  await mkdir(join(dir, 'app'))
+  await writeFile(join(dir, 'app', 'README'), 'no run here')
+  const r = await cli(['image', 'build', join(dir, 'app'), '--images-dir', join(dir, 'images')])
+  t.is(r.code, 1)
+  t.regex(r.stderr, /error ERR_IMAGE: app dir has no executable run/)
+  t.is(r.stdout, '')
+  const list = await cli(['image', 'list', '--images-dir', join(dir, 'images'), '--json'])
+  t.is(list.code, 0)
+  t.deepEqual(JSON.parse(list.stdout), [])
+  const rm = await cli(['image', 'rm', 'nothing-here', '--images-dir', join(dir, 'images')])
+  t.is(rm.code, 1)
+  t.regex(rm.stderr, /ERR_IMAGE/)
+})
