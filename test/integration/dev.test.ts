@@ -5,13 +5,15 @@ import { join } from 'node:path'
 import { BIN, tempDir } from '../helpers/cli.js'
 import { httpGet, killRecordedVms, recordedVmPids } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
+import { acquireVmLock } from '../helpers/vm-lock.js'
 
 const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true } catch { return false }
 }
 
 test('roost dev starts a bootstrap and 3 agents, deploys the demo app on 2 machines, and stops everything on Ctrl-C', async t => {
-  t.timeout(240_000)
+  t.timeout(600_000)
+  t.teardown(await acquireVmLock())
   const dir = await tempDir(t, 'roost-dev-')
   // Its own process group, so a failed test can kill roost dev and every child it started.
   const child = spawn(process.execPath, [BIN, 'dev', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })

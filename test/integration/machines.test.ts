@@ -10,6 +10,7 @@ import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
 import { BIN, roost } from '../helpers/cli.js'
 import { COUNTER_APP, httpGet, killRecordedVms, machinesClient } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
+import { acquireVmLock } from '../helpers/vm-lock.js'
 
 interface Ctx { cluster: LocalCluster, dir: string, image: string, h1: LocalHost, h2: LocalHost }
 const test = anyTest as TestFn<Ctx>
@@ -25,6 +26,7 @@ test.before(async t => {
     if (CI) throw new Error(`CI=true: ${missing}`)
     return
   }
+  releaseVms = await acquireVmLock()
   const dir = await mkdtemp(join(tmpdir(), 'roost-machines-it-'))
   const image = await buildImage({ appDir: COUNTER_APP, imagesDir: localImagesDir(dir), name: 'counter' }, { logger: silentLogger() })
   const cluster = await startLocalCluster({ binPath: BIN, hosts: 2, dir, logLevel: 'debug', agentArgs: ['--driver', 'qemu'] })
@@ -33,16 +35,24 @@ test.before(async t => {
   t.context = { cluster, dir, image: image.digest, h1, h2 }
 })
 
+let releaseVms: (() => Promise<void>) | undefined
+
 test.after.always(async t => {
   const { cluster, dir } = t.context
-  if (cluster === undefined) return
+  if (cluster === undefined) { await releaseVms?.(); return }
   await cluster.stop()
   for (const h of cluster.hosts) {
     const n = killRecordedVms(h.dataDir)
     if (n > 0) t.log(`killed ${n} VM(s) left by ${h.name}`)
   }
   await rm(dir, { recursive: true, force: true })
+  await releaseVms?.()
 })
+
+/** Asks the counter app to exit with `code` (the CGI answers before the app goes). */
+const askExit = async (endpoint: MachineView['endpoint'], code: number): Promise<void> => {
+  await retry(async () => (await httpGet(endpoint, `/cgi-bin/exit?code=${code}`, 10_000))?.status === 200, { timeoutMs: 30_000, what: `exit ${code} asked` })
+}
 
 const wait = async (c: Awaited<ReturnType<typeof machinesClient>>, id: string, state: MachineView['state'], timeoutS = 60): Promise<MachineView> =>
   await c.wait('counter', id, state, timeoutS * 1000)
@@ -116,11 +126,11 @@ run('restart policy on-failure restarts a guest whose app exits non-zero, up to 
   const m = await c.create('counter', { config: { image: t.context.image, restart: { policy: 'on-failure', max_retries: 1 } } })
   const s1 = await wait(c, m.id, 'started')
   await retry(async () => (await httpGet(s1.endpoint))?.status === 200, { timeoutMs: BOOT_MS, what: 'guest HTTP' })
-  await httpGet(s1.endpoint, '/cgi-bin/exit?code=3')
+  await askExit(s1.endpoint, 3)
   const s2 = await retry(async () => { const v = await c.get('counter', m.id); return v.restarts === 1 && v.state === 'started' && v }, { timeoutMs: BOOT_MS, what: 'restart 1' })
   t.is(s2.events.find(e => e.type === 'exit')?.exit_code, 3)
   await retry(async () => (await httpGet(s2.endpoint))?.status === 200, { timeoutMs: BOOT_MS, what: 'guest HTTP after restart' })
-  await httpGet(s2.endpoint, '/cgi-bin/exit?code=4')
+  await askExit(s2.endpoint, 4)
   const failed = await wait(c, m.id, 'failed')
   t.is(failed.events.find(e => e.type === 'exit')?.exit_code, 4)
   await c.destroy('counter', m.id, false)
@@ -169,7 +179,10 @@ run('after the agent is killed with -9, a restarted agent re-adopts running VMs 
     const r = await roost(['machines', 'destroy', id, '--app', 'counter', '--force', '--data-dir', h1.dataDir])
     t.is(r.code, 0, r.stderr)
   }
-  await retry(async () => (await c2.list('counter')).length === 0, { timeoutMs: 30_000, what: 'all destroyed' })
+  await retry(async () => (await c2.list('counter')).length === 0, { timeoutMs: 60_000, what: 'all destroyed' }).catch(async (err: unknown) => {
+    t.log(JSON.stringify((await c2.list('counter')).map(m => [m.id, m.state, m.events.slice(0, 4)])))
+    throw err
+  })
 })
 
 run('the process driver runs the same image\'s app as a host process', async t => {

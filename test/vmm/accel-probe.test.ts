@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/log/logger.js'
 import { buildImage } from '../../src/vmm/image/build.js'
 import { findStaticBusybox, isStaticElf, probeAccel, probeBoot } from '../../src/vmm/accel-probe.js'
 import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
+import { acquireVmLock } from '../helpers/vm-lock.js'
 
 const qemu = await qemuAvailable()
 if (!qemu.ok && process.env.CI === 'true') throw new Error('qemu-system-x86_64 is required in CI')
@@ -24,6 +25,7 @@ test('isStaticElf tells a static executable from a dynamic one', async t => {
 })
 
 vmTest('the probe boots under tcg; the kvm decision is made once and cached', async t => {
+  t.teardown(await acquireVmLock())
   const root = await mkdtemp(join(tmpdir(), 'roost-accel-test-'))
   t.teardown(async () => { await rm(root, { recursive: true, force: true }) })
   const image = await buildImage({ appDir: 'test/fixtures/apps/counter', imagesDir: join(root, 'images') }, { logger: silentLogger() })

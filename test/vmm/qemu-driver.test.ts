@@ -1,3 +1,4 @@
+import { acquireVmLock } from '../helpers/vm-lock.js'
 import anyTest, { type TestFn, type ExecutionContext } from 'ava'
 import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
@@ -25,8 +26,11 @@ if (!qemu.ok && process.env.CI === 'true') throw new Error('qemu-system-x86_64 i
 
 const BOOT_TIMEOUT_MS = 60_000
 
+let releaseVms: (() => Promise<void>) | undefined
+
 test.before(async t => {
   if (!qemu.ok) return
+  releaseVms = await acquireVmLock()
   const root = await mkdtemp(join(tmpdir(), 'roost-qemu-test-'))
   // Downloads (kernel, busybox) go to the shared cache; the image store is this run's own.
   const image = await buildImage({ appDir: 'test/fixtures/apps/counter', imagesDir: join(root, 'images') }, { logger: silentLogger() })
@@ -34,6 +38,7 @@ test.before(async t => {
 })
 
 test.after.always(async t => {
+  await releaseVms?.()
   if (t.context.root !== undefined) await rm(t.context.root, { recursive: true, force: true })
 })
 

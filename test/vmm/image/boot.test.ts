@@ -6,6 +6,7 @@ import test, { type ExecutionContext } from 'ava'
 import { silentLogger } from '../../../src/log/logger.js'
 import { buildImage, type BuiltImage } from '../../../src/vmm/image/build.js'
 import { retry } from '../../helpers/retry.js'
+import { acquireVmLock } from '../../helpers/vm-lock.js'
 import { tempDir } from '../../helpers/cli.js'
 import { bootImage, within } from './boot-vm.js'
 import { missingForBoot, requireTools } from './image-helpers.js'
@@ -17,7 +18,11 @@ const missing = missingForBoot()
 let imagesDir: string | undefined
 let image: BuiltImage | undefined
 
+let releaseVms: (() => Promise<void>) | undefined
+test.before(async () => { if (missing === null) releaseVms = await acquireVmLock() })
+
 test.after.always(async () => {
+  await releaseVms?.()
   if (imagesDir !== undefined) await rm(imagesDir, { recursive: true, force: true })
 })
 

@@ -1,0 +1,38 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const LOCK = join(tmpdir(), 'roost-test-vms.lock')
+const POLL_MS = 200
+const MAX_WAIT_MS = 15 * 60_000
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+/**
+ * One VM-booting test file at a time across ava's worker processes: TCG boots are CPU-bound, and
+ * two files booting at once on 2 cores make every boot several times slower. A lock directory
+ * holds the owner's pid; a lock whose owner is gone is taken over. Returns the release function.
+ */
+export async function acquireVmLock (): Promise<() => Promise<void>> {
+  const deadline = Date.now() + MAX_WAIT_MS
+  for (;;) {
+    try {
+      await mkdir(LOCK)
+      await writeFile(join(LOCK, 'pid'), String(process.pid))
+      let released = false
+      return async () => {
+        if (released) return
+        released = true
+        await rm(LOCK, { recursive: true, force: true })
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    const owner = Number(await readFile(join(LOCK, 'pid'), 'utf8').catch(() => ''))
+    if (owner > 0 && !alive(owner)) await rm(LOCK, { recursive: true, force: true })
+    if (Date.now() > deadline) throw new Error(`the VM test lock ${LOCK} stayed taken for ${MAX_WAIT_MS / 60_000} min`)
+    await new Promise(resolve => setTimeout(resolve, POLL_MS))
+  }
+}
