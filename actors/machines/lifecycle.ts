@@ -1,4 +1,5 @@
-import type { MachineAction, MachineState } from '../../src/api/machines/schemas.js'
+import type { MachineAction, MachineConfig, MachineState } from '../../src/api/machines/schemas.js'
+import type { ExitInfo } from '../../src/vmm/driver.js'
 import { IllegalTransitionError } from '../../src/errors/errors.js'
 
 /** What a user may ask of a machine (API actions plus update and destroy). */
@@ -66,4 +67,15 @@ export function decideRestart (policy: RestartPolicy, exitCode: number | null, c
       if (restartsSoFar >= policy.maxRetries) return { restart: false, settle: 'failed', delayMs: 0 }
       return { restart: true, settle: 'failed', delayMs }
   }
+}
+
+export function restartPolicyOf (config: MachineConfig): RestartPolicy {
+  if (config.restart === undefined) return DEFAULT_RESTART
+  return { policy: config.restart.policy, maxRetries: config.restart.max_retries ?? DEFAULT_RESTART.maxRetries }
+}
+
+/** How a VM's end reads in the machine's events. */
+export function describeExit (exit: ExitInfo): string {
+  if (exit.reason === 'crashed') return `VM ended unexpectedly (vmm exit ${exit.vmmExitCode ?? '?'}${exit.signal === null ? '' : `, ${exit.signal}`})`
+  return `guest app exited with ${exit.exitCode ?? 'unknown code'}`
 }

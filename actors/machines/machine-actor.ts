@@ -10,11 +10,12 @@ import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { ExitInfo, VmHandle } from '../../src/vmm/driver.js'
 import type { MembershipProtocol } from '../membership/messages.js'
-import { DEFAULT_RESTART, RUNNING_STATES, assertAllowed, decideRestart } from './lifecycle.js'
+import { RUNNING_STATES, assertAllowed, decideRestart, describeExit, restartPolicyOf } from './lifecycle.js'
 import type { MachineComponents } from './components.js'
 import { machineProtocol, type MachineProtocol, type MachinesProtocol } from './messages.js'
 import { MAX_EVENTS, healthOf, toRow, toView, type MachineRecord } from './record.js'
 import { buildGuestSpec } from './guest-spec.js'
+import { checkSpecs } from './check-specs.js'
 
 export interface MachineActorInit {
   id: string
@@ -25,7 +26,6 @@ export interface MachineActorInit {
 type Ctx = ActorContext<MachineProtocol>
 
 const STOP_TIMEOUT_MS = 10_000
-const CHECK_DEFAULTS = { intervalMs: 15_000, timeoutMs: 2_000, gracePeriodMs: 5_000 }
 
 export const newInstanceId = (): string => randomBytes(8).toString('hex').toUpperCase()
 
@@ -94,16 +94,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
         if (Object.keys(checks).length === 0 || endpoint === undefined || components.healthChecks === undefined) return
         rec.checks = {}
         const g = gen
-        const specs = Object.fromEntries(Object.entries(checks).map(([name, c]) => [name, {
-          type: c.type,
-          host: endpoint.host,
-          port: endpoint.port,
-          ...(c.path === undefined ? {} : { path: c.path }),
-          ...(c.method === undefined ? {} : { method: c.method }),
-          intervalMs: durationMs(c.interval, CHECK_DEFAULTS.intervalMs),
-          timeoutMs: durationMs(c.timeout, CHECK_DEFAULTS.timeoutMs),
-          gracePeriodMs: durationMs(c.grace_period, CHECK_DEFAULTS.gracePeriodMs)
-        }]))
+        const specs = checkSpecs(rec.config, endpoint)
         checker = components.healthChecks(specs, (name, result, failures) => {
           send({ type: 'machine.check', gen: g, name, status: result.status, output: result.output.slice(0, 1024), failures })
         })
@@ -152,9 +143,9 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
         pending = {}
       }
       const onUnexpectedExit = (exit: ExitInfo): void => {
-        const policy = rec.config.restart === undefined ? DEFAULT_RESTART : { policy: rec.config.restart.policy, maxRetries: rec.config.restart.max_retries ?? DEFAULT_RESTART.maxRetries }
+        const policy = restartPolicyOf(rec.config)
         const decision = decideRestart(policy, exit.exitCode, exit.reason === 'crashed', rec.restarts)
-        const message = exit.reason === 'crashed' ? `VM ended unexpectedly (vmm exit ${exit.vmmExitCode ?? '?'}${exit.signal === null ? '' : `, ${exit.signal}`})` : `guest app exited with ${exit.exitCode ?? 'unknown code'}`
+        const message = describeExit(exit)
         if (!decision.restart) {
           setState(decision.settle, 'exit', { exit_code: exit.exitCode, message })
           return
