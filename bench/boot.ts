@@ -66,6 +66,7 @@ function rawArgs (argv: string[], dir: string, port: number, incoming?: string):
     .replace(/hostfwd=tcp:127\.0\.0\.1:\d+-/, `hostfwd=tcp:127.0.0.1:${port}-`)
     .replace(/path=[^,]*console\.log/, `path=${join(dir, 'console.log')}`)
     .replace(/unix:[^,]*qmp\.sock/, `unix:${join(dir, 'qmp.sock')}`)
+    .replace(/^.*\/initrd\.img$/, join(dir, 'initrd.img'))
   )
   const i = out.indexOf('-incoming')
   if (i >= 0) out.splice(i, 2)
@@ -77,14 +78,19 @@ async function rawRun (qemu: string, args: string[], dir: string, resume: boolea
   const port = Number(/hostfwd=tcp:127\.0\.0\.1:(\d+)-/.exec(args.join(' '))?.[1])
   const t0 = performance.now()
   const child = spawn(qemu, args, { stdio: 'ignore' })
+  const phases: Record<string, number> = {}
   if (resume) {
     const qmp = await until(async () => await connectQmp({ socketPath: join(dir, 'qmp.sock') }, { logger: silentLogger() }).catch(() => undefined), 'raw QMP')
+    phases.qmp = performance.now() - t0
     await until(async () => { const s = await qmp.execute('query-status') as { status: string }; return s.status !== 'inmigrate' }, 'raw incoming migration')
+    phases.loaded = performance.now() - t0
     await qmp.execute('cont')
     qmp.close()
   }
   await until(async () => await answers(port), 'raw HTTP')
-  return { ms: performance.now() - t0, child }
+  const ms = performance.now() - t0
+  if (resume) progress(`  raw resume phases: QMP up ${Math.round(phases.qmp ?? 0)} ms, state loaded ${Math.round(phases.loaded ?? 0)} ms, HTTP ${Math.round(ms)} ms`)
+  return { ms, child }
 }
 
 async function stopRaw (child: ChildProcess): Promise<void> {
@@ -117,6 +123,7 @@ export async function run (): Promise<void> {
       const pid = pidOf(m)
       rss.push(await rssMbOf(pid))
       argv = await cmdlineOf(pid)
+      await copyFile(join(h1.dataDir, 'machines', m.id, 'initrd.img'), join(scratch, 'initrd.img'))
       await c.destroy(APP, m.id, true)
       await until(async () => (await c.list(APP)).length === 0, 'destroyed')
       const raw = await rawRun(argv[0] as string, rawArgs(argv, scratch, await allocatePort()), scratch, false)
@@ -133,6 +140,7 @@ export async function run (): Promise<void> {
       await until(async () => (await c.get(APP, m.id)).state === 'suspended', 'suspended')
       const snap = join(scratch, 'snapshot.bin')
       await copyFile(join(h1.dataDir, 'machines', m.id, 'snapshot.bin'), snap)
+      await copyFile(join(h1.dataDir, 'machines', m.id, 'initrd.img'), join(scratch, 'initrd.img'))
       const { ms, m: v } = await timeToAnswer(c, async () => await c.action(APP, m.id, 'start'))
       res.push(ms)
       resRss.push(await rssMbOf(pidOf(v)))

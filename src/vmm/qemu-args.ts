@@ -39,7 +39,7 @@ export function kernelCmdline (tscKhz: number | null, extra: string[] = []): str
   // The rest skip boot work a microVM does not need (crypto self-tests, LSMs, audit, IMA).
   // Not `noapictimer`: on the cloud kernel it leaves the guest without a working timer (sleeps
   // never end).
-  const words = ['console=ttyS0', 'reboot=t', 'panic=-1', 'quiet', 'cryptomgr.notests', 'security=none', 'audit=0', 'ima_appraise=off']
+  const words = ['console=ttyS0', 'reboot=t', 'panic=-1', 'quiet', 'cryptomgr.notests', 'security=none', 'audit=0', 'ima_appraise=off', 'init_on_free=1']
   if (tscKhz !== null) words.push(`tsc_early_khz=${tscKhz}`)
   return [...words, ...extra].join(' ')
 }

@@ -29,7 +29,7 @@ test('a tcg microvm with user networking', t => {
   for (const f of ['-nodefaults', '-no-user-config', '-nographic', '-no-reboot']) t.true(args.includes(f), f)
   t.is(flag(args, '-kernel'), '/images/abc/kernel')
   t.is(flag(args, '-initrd'), '/m/1/initrd.img')
-  t.is(flag(args, '-append'), 'console=ttyS0 reboot=t panic=-1 quiet cryptomgr.notests security=none audit=0 ima_appraise=off tsc_early_khz=1996249')
+  t.is(flag(args, '-append'), 'console=ttyS0 reboot=t panic=-1 quiet cryptomgr.notests security=none audit=0 ima_appraise=off init_on_free=1 tsc_early_khz=1996249')
   t.is(flag(args, '-chardev'), 'file,id=con0,path=/m/1/console.log,append=on')
   t.is(flag(args, '-serial'), 'chardev:con0')
   t.is(flag(args, '-qmp'), 'unix:/m/1/qmp.sock,server=on,wait=off')
@@ -61,7 +61,7 @@ test('tap and no networking', t => {
 })
 
 test('kernel command line without a known clock, with extras', t => {
-  t.is(kernelCmdline(null, ['rdinit=/probe']), 'console=ttyS0 reboot=t panic=-1 quiet cryptomgr.notests security=none audit=0 ima_appraise=off rdinit=/probe')
+  t.is(kernelCmdline(null, ['rdinit=/probe']), 'console=ttyS0 reboot=t panic=-1 quiet cryptomgr.notests security=none audit=0 ima_appraise=off init_on_free=1 rdinit=/probe')
 })
 
 test('shellQuote', t => {
