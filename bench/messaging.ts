@@ -151,7 +151,7 @@ async function remoteDispatch (): Promise<void> {
   try {
     progress('starting agent B (child process) and the raw echo server (child process)')
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(a => a.length > 0)
-    const b = spawn(process.execPath, [...nodeArgs, BIN, 'agent', 'start', '--name', 'bench-b', '--cluster', 'bench', '--secret-file', secretFile,
+    const b = spawn(process.execPath, [...nodeArgs, BIN, 'agent', 'start', '--api', '127.0.0.1:0', '--name', 'bench-b', '--cluster', 'bench', '--secret-file', secretFile,
       '--bootstrap', `${bootstrap.host}:${bootstrap.port}`, '--data-dir', join(dir, 'b'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
     children.push(b)
     const topic = randomBytes(32).toString('hex')
@@ -169,7 +169,7 @@ async function remoteDispatch (): Promise<void> {
     }
 
     progress('starting agent A in this process with a driver actor')
-    const a = await createAgentHost({ dataDir: join(dir, 'a'), name: 'bench-a', cluster: 'bench', secret, bootstrap: [bootstrap], host: '127.0.0.1', port: 0, version: ROOST_VERSION }, { logger })
+    const a = await createAgentHost({ dataDir: join(dir, 'a'), name: 'bench-a', cluster: 'bench', secret, bootstrap: [bootstrap], host: '127.0.0.1', port: 0, version: ROOST_VERSION, apiPort: 0 }, { logger })
     await a.start()
     const driver = a.system.spawn(null, 'bench', driverActor)
     const rawc = await rawClient(bootstrap, serverKey)
