@@ -135,7 +135,7 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
       if (state !== 'new') return
       state = 'running'
       const startedAt = Date.now()
-      machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver ?? 'auto', region: init.region ?? 'local', ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })
+      machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver ?? 'auto', region: init.region ?? 'local', netnsPrefix: transport.hostId.slice(0, 8), ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })
       logger.info({ driver: machines.init.defaultDriver, describe: machines.describe, drivers: Object.keys(machines.components.drivers) }, `machines use the ${machines.init.defaultDriver} driver`)
       const token = await loadApiToken(init.dataDir, init.apiToken ?? process.env.ROOST_API_TOKEN)
       await transport.start()

@@ -7,6 +7,7 @@ import type { Logger } from '../../src/log/logger.js'
 import type { DriverKind, VmDriver } from '../../src/vmm/driver.js'
 import { createImageStore } from '../../src/vmm/image/image-store.js'
 import { createSqliteMachineStore, type MachineStore } from '../../src/vmm/machine-store.js'
+import { createNetnsAllocator } from '../../src/vmm/netns.js'
 import { allocatePort } from '../../src/vmm/ports.js'
 import { createProcessDriver } from '../../src/vmm/process-driver.js'
 import { createQemuDriver, qemuAvailable } from '../../src/vmm/qemu-driver.js'
@@ -21,6 +22,8 @@ export interface MachinesSetupInit {
   imagesDir?: string
   driver: DriverChoice
   region: string
+  /** Names this host's machine namespaces (unique per agent on one machine). */
+  netnsPrefix: string
 }
 
 export interface MachinesSetup {
@@ -37,13 +40,19 @@ export interface MachinesSetup {
  */
 export async function setupMachines (init: MachinesSetupInit, components: { logger: Logger }): Promise<MachinesSetup> {
   const logger = components.logger
-  const drivers: Partial<Record<DriverKind, VmDriver>> = { process: createProcessDriver({}, { logger }) }
+  const netns = createNetnsAllocator({ prefix: init.netnsPrefix }, { logger })
+  const drivers: Partial<Record<DriverKind, VmDriver>> = { process: createProcessDriver({}, { logger, netns }) }
   const qemu = await qemuAvailable()
-  if (qemu.ok) drivers.qemu = createQemuDriver({}, { logger })
+  if (qemu.ok) drivers.qemu = createQemuDriver({}, { logger, netns })
   if (init.driver === 'qemu' && !qemu.ok) throw new ConfigError('--driver qemu: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)')
   const defaultDriver: DriverKind = init.driver === 'auto' ? (qemu.ok ? 'qemu' : 'process') : init.driver
   const images = createImageStore({ imagesDir: init.imagesDir ?? join(init.dataDir, 'images') }, { logger })
   const store = createSqliteMachineStore({ path: join(init.dataDir, 'machines.db') })
+  if (process.getuid?.() === 0) {
+    const known = store.list().map(m => (m.record.runtime as { netns?: string } | null)?.netns).filter((n): n is string => n !== undefined)
+    const removed = await netns.cleanupStale(known).catch((err: unknown) => { logger.warn({ err }, 'could not sweep stale machine namespaces'); return [] })
+    if (removed.length > 0) logger.info({ removed }, 'removed namespaces of machines that are gone')
+  }
   const describe = defaultDriver === 'qemu' ? `qemu ${qemu.version ?? ''} microvm`.replace('  ', ' ') : 'process (qemu-system-x86_64 not found)'
   return {
     init: { machinesDir: join(init.dataDir, 'machines'), region: init.region, defaultDriver },
