@@ -20,10 +20,12 @@ const CREATE_BATCH = Number(process.env.BENCH_CREATE_BATCH ?? 10)
 const POLL_MS = 5
 const BOOT_TIMEOUT_MS = 90_000
 const APP = 'bench'
+const PROBE_PATH = process.env.BENCH_BOOT_PATH ?? '/ping.txt'
 
+/** The guest app answers: a static file from its HTTP server (no CGI fork in the measurement). */
 async function answers (port: number): Promise<boolean> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) })
+    const res = await fetch(`http://127.0.0.1:${port}${PROBE_PATH}`, { signal: AbortSignal.timeout(500) })
     await res.arrayBuffer()
     return res.status === 200
   } catch {
@@ -131,7 +133,7 @@ export async function run (): Promise<void> {
       await stopRaw(raw.child)
       progress(`qemu-cold ${i + 1}/${SAMPLES}: agent ${round(ms, 0)} ms, raw ${round(raw.ms, 0)} ms`)
     }
-    report('boot', { case: 'qemu-cold', samples: SAMPLES, medianMs: round(median(cold), 1), rawMedianMs: round(median(coldRaw), 1), overhead: round(median(cold) / median(coldRaw), 3), rssMb: round(median(rss), 1), accel: argv.includes('kvm') ? 'kvm' : 'tcg' })
+    report('boot', { case: 'qemu-cold', probe: PROBE_PATH, samples: SAMPLES, medianMs: round(median(cold), 1), rawMedianMs: round(median(coldRaw), 1), overhead: round(median(cold) / median(coldRaw), 3), rssMb: round(median(rss), 1), accel: argv.includes('kvm') ? 'kvm' : 'tcg' })
 
     const res: number[] = []; const resRaw: number[] = []; const resRss: number[] = []
     const m = await timeToAnswer(c, async () => await c.create(APP, { config })).then(r => r.m)
@@ -151,7 +153,7 @@ export async function run (): Promise<void> {
       progress(`qemu-resume ${i + 1}/${SAMPLES}: agent ${round(ms, 0)} ms, raw ${round(raw.ms, 0)} ms`)
     }
     await c.destroy(APP, m.id, true)
-    report('boot', { case: 'qemu-resume', samples: SAMPLES, medianMs: round(median(res), 1), rawMedianMs: round(median(resRaw), 1), overhead: round(median(res) / median(resRaw), 3), rssMb: round(median(resRss), 1), targetMs: 400 })
+    report('boot', { case: 'qemu-resume', probe: PROBE_PATH, samples: SAMPLES, medianMs: round(median(res), 1), rawMedianMs: round(median(resRaw), 1), overhead: round(median(res) / median(resRaw), 3), rssMb: round(median(resRss), 1), targetMs: 400 })
 
     const proc: number[] = []
     for (let i = 0; i < SAMPLES; i++) {
@@ -160,7 +162,7 @@ export async function run (): Promise<void> {
       await c.destroy(APP, pm.id, true)
     }
     await until(async () => (await c.list(APP)).length === 0, 'destroyed')
-    report('boot', { case: 'process', samples: SAMPLES, medianMs: round(median(proc), 1) })
+    report('boot', { case: 'process', probe: PROBE_PATH, samples: SAMPLES, medianMs: round(median(proc), 1) })
 
     progress(`creating ${CREATE_BATCH} qemu machines at once`)
     const t0 = performance.now()
