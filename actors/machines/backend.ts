@@ -61,9 +61,11 @@ export function createMachinesBackend (components: MachinesBackendComponents): M
   }
   const hostOf = async (id: string): Promise<string> => {
     if (system.has(`/agent/machines/${id}`)) return self
+    const known = knownHost.get(id)
+    if (known !== undefined) return known
     const row = (await rows()).find(r => r.key === id)
     if (row !== undefined) return row.owner
-    const host = knownHost.get(id) ?? await search(id)
+    const host = await search(id)
     if (host === undefined) throw new MachineNotFoundError(`no machine ${id}`, { id })
     return host
   }

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createMachinesClient } from '../api/machines/client.js'
 import type { MachineView } from '../api/machines/schemas.js'
 import { silentLogger } from '../log/logger.js'
 import { buildImage, type BuildProgress } from '../vmm/image/build.js'
+import { resolveApiTarget } from './commands/machines-target.js'
 import { packageRoot } from './config.js'
 import { localImagesDir, type LocalHost } from './local-cluster.js'
 
@@ -15,10 +15,9 @@ export function demoAppDir (): string {
   return join(packageRoot(), 'src', 'cli', 'demo-app')
 }
 
-async function clientFor (host: LocalHost): Promise<ReturnType<typeof createMachinesClient>> {
-  const info = JSON.parse(await readFile(join(host.dataDir, 'agent.json'), 'utf8')) as { api: string }
-  const token = (await readFile(join(host.dataDir, 'api.token'), 'utf8')).trim()
-  return createMachinesClient({ url: info.api, token })
+function clientFor (host: LocalHost): ReturnType<typeof createMachinesClient> {
+  const { url, token } = resolveApiTarget({ dataDir: host.dataDir })
+  return createMachinesClient({ url, token })
 }
 
 async function answers (m: MachineView): Promise<boolean> {
@@ -43,7 +42,7 @@ export async function deployDemo (init: { dir: string, hosts: LocalHost[], count
   for (let i = 0; i < init.count; i++) {
     const host = init.hosts[i % init.hosts.length]
     if (host === undefined) break
-    const client = await clientFor(host)
+    const client = clientFor(host)
     const existing = await client.list(DEMO_APP)
     const reuse = existing.find(m => !created.some(c => c.m.id === m.id) && m.state !== 'destroyed' && m.name === `demo-${i + 1}`)
     const m = reuse ?? await client.create(DEMO_APP, {

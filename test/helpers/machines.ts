@@ -1,18 +1,17 @@
 import Database from 'better-sqlite3'
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createMachinesClient, type MachinesClient } from '../../src/api/machines/client.js'
+import { resolveApiTarget } from '../../src/cli/commands/machines-target.js'
 import { isSameProcess } from '../../src/vmm/proc-info.js'
 
 export const COUNTER_APP = fileURLToPath(new URL('../fixtures/apps/counter', import.meta.url))
 
 /** A Machines API client for the agent with this data dir (url from agent.json, token from api.token). */
 export async function machinesClient (dataDir: string): Promise<MachinesClient & { url: string, token: string }> {
-  const info = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { api: string }
-  const token = (await readFile(join(dataDir, 'api.token'), 'utf8')).trim()
-  return Object.assign(createMachinesClient({ url: info.api, token }), { url: info.api, token })
+  const { url, token } = resolveApiTarget({ dataDir })
+  return Object.assign(createMachinesClient({ url, token }), { url, token })
 }
 
 /** GET http://host:port/path → { status, text }, or null when nothing answers. */

@@ -1,32 +1,20 @@
-import { RejectionError, RoostError, registerErrorCode } from '../../errors/roost-error.js'
-
-type Details = Record<string, unknown> | undefined
-
-function define<C extends string> (code: C, base: typeof RoostError = RoostError) {
-  const cls = class extends base {
-    static readonly code: C = code
-    constructor (message: string, details?: Details) {
-      super(code, message, details)
-    }
-  }
-  registerErrorCode(code, cls)
-  return cls
-}
+import { defineError } from '../../errors/errors.js'
+import { RejectionError, registerErrorCode } from '../../errors/roost-error.js'
 
 /** A request body is over the server's limit. */
-export class PayloadTooLargeError extends define('ERR_PAYLOAD_TOO_LARGE', RejectionError) {}
+export class PayloadTooLargeError extends defineError('ERR_PAYLOAD_TOO_LARGE', RejectionError) {}
 /** A request body is not valid JSON. */
-export class InvalidJsonError extends define('ERR_INVALID_JSON', RejectionError) {}
+export class InvalidJsonError extends defineError('ERR_INVALID_JSON', RejectionError) {}
 /** A request body came without `Content-Type: application/json`. */
-export class UnsupportedMediaTypeError extends define('ERR_UNSUPPORTED_MEDIA_TYPE', RejectionError) {}
+export class UnsupportedMediaTypeError extends defineError('ERR_UNSUPPORTED_MEDIA_TYPE', RejectionError) {}
 /** No API route has this path. */
-export class RouteNotFoundError extends define('ERR_NOT_FOUND', RejectionError) {}
+export class RouteNotFoundError extends defineError('ERR_NOT_FOUND', RejectionError) {}
 /** The path exists but not with this method. */
-export class MethodNotAllowedError extends define('ERR_METHOD_NOT_ALLOWED', RejectionError) {}
+export class MethodNotAllowedError extends defineError('ERR_METHOD_NOT_ALLOWED', RejectionError) {}
 /** The API client gave up waiting for a response. */
-export class RequestTimeoutError extends define('ERR_REQUEST_TIMEOUT') {}
+export class RequestTimeoutError extends defineError('ERR_REQUEST_TIMEOUT') {}
 /** The API answered with something that is not one of its responses (a proxy's page, a cut body). */
-export class BadResponseError extends define('ERR_BAD_RESPONSE') {}
+export class BadResponseError extends defineError('ERR_BAD_RESPONSE') {}
 
 for (const cls of [
   PayloadTooLargeError, InvalidJsonError, UnsupportedMediaTypeError, RouteNotFoundError, MethodNotAllowedError,
