@@ -5,72 +5,24 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { Type } from '@sinclair/typebox'
 import HyperDHT from 'hyperdht'
 import Hyperswarm, { type NoiseStream } from 'hyperswarm'
 import { createAgentHost } from '../actors/agent/host.js'
-import type { AgentProtocol } from '../actors/agent/messages.js'
 import { connectControl } from '../src/api/control-client.js'
 import { exited, freeUdpPort, startLocalCluster } from '../src/cli/local-cluster.js'
 import { ROOST_VERSION, socketPathFor } from '../src/cli/config.js'
 import { createCodec } from '../src/codec/codec.js'
 import { FrameDecoder } from '../src/codec/frame.js'
 import { FrameWriter } from '../src/codec/frame-writer.js'
-import { defineProtocol } from '../src/codec/protocol.js'
 import { createDhtBootstrap } from '../src/dht/bootstrap.js'
 import { createLogger } from '../src/log/logger.js'
-import { defineActor } from '../src/runtime/actor.js'
-import { policies } from '../src/runtime/policy.js'
-import { ref } from '../src/runtime/ref.js'
+import { driverActor, PAYLOAD, BATCH } from './helpers/driver-actor.js'
 import { median, percentile, progress, report, round, rssMbOf } from './helpers/report.js'
 
 const BIN = fileURLToPath(new URL('../bin/roost.js', import.meta.url))
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 5_000)
 const DISPATCH_MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000)
-const BATCH = 1_000
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const PAYLOAD = 'x'.repeat(32)
-
-const benchProtocol = defineProtocol('bench', {
-  'bench.latency': { body: Type.Object({ host: Type.String(), n: Type.Integer() }), reply: Type.Object({ samplesMs: Type.Array(Type.Number()) }) },
-  'bench.dispatch': { body: Type.Object({ host: Type.String(), n: Type.Integer() }), reply: Type.Object({ elapsedMs: Type.Number(), delivered: Type.Number() }) }
-})
-
-/** The sending actor of the bench: lives on agent A, talks to agent B's `/agent`. */
-const driverActor = defineActor({
-  protocol: benchProtocol,
-  policy: policies.stop(),
-  create (ctx) {
-    const ping = async (host: string, seq: number): Promise<void> => {
-      await ctx.system.ask(ref<AgentProtocol>(host, '/agent'), { type: 'agent.ping', seq, payload: PAYLOAD }, { from: ctx.path })
-    }
-    return {
-      handlers: {
-        'bench.latency': async ({ host, n }) => {
-          const samplesMs: number[] = []
-          for (let i = 0; i < n; i++) {
-            const t0 = performance.now()
-            await ping(host, i)
-            samplesMs.push(performance.now() - t0)
-          }
-          return { samplesMs }
-        },
-        'bench.dispatch': async ({ host, n }) => {
-          const target = ref<AgentProtocol>(host, '/agent')
-          const before = (await ctx.system.ask(target, { type: 'agent.info' })).stats.delivered
-          const t0 = performance.now()
-          for (let i = 0; i < n; i++) {
-            ctx.system.dispatch(target, { type: 'agent.ping', seq: i, payload: PAYLOAD }, { from: ctx.path })
-            if ((i + 1) % BATCH === 0) await new Promise(resolve => setImmediate(resolve))
-          }
-          const after = await ctx.system.ask(target, { type: 'agent.info' }, { timeoutMs: 60_000 })
-          const elapsedMs = performance.now() - t0
-          return { elapsedMs, delivered: after.stats.delivered - before - 1 }
-        }
-      }
-    }
-  }
-})
 
 interface RawClient {
   latency: (n: number) => Promise<number[]>
@@ -152,7 +104,7 @@ async function remoteDispatch (): Promise<void> {
     progress('starting agent B (child process) and the raw echo server (child process)')
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(a => a.length > 0)
     const b = spawn(process.execPath, [...nodeArgs, BIN, 'agent', 'start', '--api', '127.0.0.1:0', '--name', 'bench-b', '--cluster', 'bench', '--secret-file', secretFile,
-      '--bootstrap', `${bootstrap.host}:${bootstrap.port}`, '--data-dir', join(dir, 'b'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
+      '--bootstrap', `${bootstrap.host}:${bootstrap.port}`, '--data-dir', join(dir, 'b'), '--log-level', 'warn', '--wireguard', 'off'], { stdio: ['ignore', 'ignore', 'inherit'] })
     children.push(b)
     const topic = randomBytes(32).toString('hex')
     const raw = spawn(process.execPath, ['--import=tsx', fileURLToPath(new URL('./helpers/raw-echo-server.ts', import.meta.url)), `${bootstrap.host}:${bootstrap.port}`, topic], { stdio: ['ignore', 'pipe', 'inherit'] })

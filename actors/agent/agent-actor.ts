@@ -2,12 +2,14 @@ import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
 import type { ProfileName } from '../../src/gossip/swim-config.js'
 import type { Transport } from '../../src/transport/transport.js'
+import type { MeshPath } from '../../src/transport/mesh-path.js'
+import type { MeshTransport } from '../../src/transport/mesh-transport.js'
 import type { MachineComponents } from '../machines/components.js'
 import { machinesActor, type MachinesActorInit } from '../machines/machines-actor.js'
 import { createMemoryMachineStore } from '../../src/vmm/machine-store.js'
 import { membershipActor } from '../membership/membership-actor.js'
 import { routerActor } from '../router/router-actor.js'
-import { wireguardActor } from '../wireguard/wireguard-actor.js'
+import { wireguardActor, type MeshRouting, type WireguardActorInit } from '../wireguard/wireguard-actor.js'
 import { agentProtocol, type AgentProtocol } from './messages.js'
 
 export interface AgentActorInit {
@@ -19,12 +21,23 @@ export interface AgentActorInit {
   dataDir?: string
   gossipProfile?: ProfileName
   faults?: boolean
+  /** The mesh end of this host (default: off, streams only). */
+  wireguard?: WireguardActorInit
 }
 
 export interface AgentActorComponents {
   transport: Transport
   /** The machines family's settings and parts (drivers, images, store); without them it runs with no driver and an in-memory store. */
   machines?: { init: MachinesActorInit, components: MachineComponents }
+  /** Connections through the tunnels, started by the wireguard actor once its interface is up. */
+  mesh?: MeshPath
+}
+
+/** Routing for a transport without a mesh path (tests with the in-memory transport). */
+const streamsOnly: MeshRouting = {
+  pathTo: () => 'hyperswarm',
+  setRoutes: () => {},
+  stats: () => ({ framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 })
 }
 
 /**
@@ -56,7 +69,8 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
       }
       ctx.spawn('machines', machinesActor(machines.init, machines.components))
       ctx.spawn('router', routerActor({}, {}))
-      ctx.spawn('wireguard', wireguardActor({}, {}))
+      const meshTransport: MeshRouting = 'pathTo' in components.transport ? components.transport as MeshTransport : streamsOnly
+      ctx.spawn('wireguard', wireguardActor(init.wireguard ?? { cluster: init.cluster, dataDir: init.dataDir ?? '/nonexistent', mode: 'off', underlayHost: '127.0.0.1' }, { transport: meshTransport, mesh: components.mesh }))
       return {
         handlers: {
           'agent.ping': (msg) => ({ host: ctx.system.hostId, seq: msg.seq, payload: msg.payload }),

@@ -1,14 +1,17 @@
-import type { ControlApi, MemberView, RowView } from '../../src/api/control-api.js'
+import type { ControlApi, MemberView, MeshView, RowView } from '../../src/api/control-api.js'
 import { InvalidArgumentError, UnknownHostError } from '../../src/errors/errors.js'
 import type { ActorSystem } from '../../src/runtime/system.js'
 import { parseTarget, ref } from '../../src/runtime/ref.js'
 import type { Transport } from '../../src/transport/transport.js'
 import type { MembershipProtocol } from '../membership/messages.js'
+import type { WireguardProtocol } from '../wireguard/messages.js'
 import type { AgentProtocol } from './messages.js'
 
 export interface ControlApiComponents {
   system: ActorSystem
   transport: Transport
+  /** The path messages to a host take now (the mesh transport's). */
+  pathTo?: (host: string) => string
   name: string
   shutdown: () => Promise<void>
 }
@@ -39,7 +42,13 @@ export function createControlApi (components: ControlApiComponents): ControlApi 
     },
     async members () {
       const { members } = await system.ask(ref<MembershipProtocol>(system.hostId, '/agent/membership'), { type: 'membership.list' })
-      return members satisfies MemberView[]
+      return members.map(m => ({ ...m, path: m.self ? 'self' : (components.pathTo?.(m.hostId) ?? transport.kind) })) satisfies MemberView[]
+    },
+    async mesh () {
+      const status = await system.ask(ref<WireguardProtocol>(system.hostId, '/agent/wireguard'), { type: 'wireguard.status' })
+      const { members } = await system.ask(ref<MembershipProtocol>(system.hostId, '/agent/membership'), { type: 'membership.list' })
+      const names = new Map(members.map(m => [m.hostId, m.name]))
+      return { ...status, peers: status.peers.map(p => ({ ...p, name: names.get(p.hostId) ?? '' })) } satisfies MeshView
     },
     async state (table, opts) {
       const { rows } = await system.askUntyped(system.hostId, '/agent/membership', 'membership.state', { table, ...(opts?.includeDeleted === true ? { includeDeleted: true } : {}) }) as { rows: RowView[] }

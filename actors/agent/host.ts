@@ -6,6 +6,10 @@ import { createCodec } from '../../src/codec/codec.js'
 import type { Logger } from '../../src/log/logger.js'
 import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
 import { createHyperswarmTransport } from '../../src/transport/hyperswarm-transport.js'
+import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
+import { createMeshPath } from '../../src/transport/mesh-path.js'
+import { createMeshTransport, type MeshTransport } from '../../src/transport/mesh-transport.js'
+import type { WireguardMode } from '../wireguard/wireguard-actor.js'
 import { loadOrCreateHostSeed } from '../../src/transport/host-key.js'
 import type { ProfileName } from '../../src/gossip/swim-config.js'
 import { ref } from '../../src/runtime/ref.js'
@@ -47,6 +51,12 @@ export interface AgentHostInit {
   apiToken?: string
   /** What happens to running VMs when the agent stops: `keep` them for re-adoption (default) or `stop` them. */
   onExit?: 'keep' | 'stop'
+  /** WireGuard mesh: auto (where root and wireguard-go allow), on (required), off (default here; the CLI defaults to auto). */
+  wireguard?: WireguardMode
+  /** UDP port of the WireGuard interface (0: any, remembered in the data dir). */
+  wireguardPort?: number
+  /** TCP port actor messages use between mesh addresses. */
+  meshPort?: number
 }
 
 export interface AgentHostComponents {
@@ -57,7 +67,7 @@ export interface AgentHostComponents {
 export interface AgentHost {
   readonly hostId: string
   readonly system: ActorSystem
-  readonly transport: Transport
+  readonly transport: MeshTransport
   readonly socketPath: string
   /** The Machines API's base URL (after start). */
   apiUrl: () => string
@@ -72,7 +82,7 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
   const seed = await loadOrCreateHostSeed(init.dataDir)
   const codec = createCodec()
   const logger = components.logger
-  const transport = createHyperswarmTransport({
+  const stream = createHyperswarmTransport({
     cluster: init.cluster,
     secret: init.secret,
     seed,
@@ -84,6 +94,11 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
     ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }),
     ...(init.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: init.idleTimeoutMs })
   }, { logger, codec })
+  const wireguard = init.wireguard ?? 'off'
+  const mesh = wireguard === 'off'
+    ? undefined
+    : createMeshPath({ hostId: stream.hostId, keys: deriveClusterKeys(init.cluster, init.secret), ...(init.meshPort === undefined ? {} : { port: init.meshPort }), ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }) }, { logger, codec })
+  const transport = createMeshTransport({}, { logger, stream, ...(mesh === undefined ? {} : { mesh }) })
   const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport })
   const socketPath = join(init.dataDir, CONTROL_SOCKET_FILE)
   const infoFile = join(init.dataDir, 'agent.json')
@@ -148,8 +163,9 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
         startedAt,
         dataDir: init.dataDir,
         ...(init.gossipProfile === undefined ? {} : { gossipProfile: init.gossipProfile }),
-        faults: init.faults === true
-      }, { transport, machines }))
+        faults: init.faults === true,
+        wireguard: { cluster: init.cluster, dataDir: init.dataDir, mode: wireguard, underlayHost: init.host, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }), ...(init.meshPort === undefined ? {} : { meshPort: init.meshPort }) }
+      }, { transport, machines, mesh }))
       api = createMachinesApiServer({ host: init.apiHost ?? '127.0.0.1', port: init.apiPort ?? DEFAULT_API_PORT, token, version: init.version }, {
         logger: logger.child({ component: 'machines-api' }),
         backend: createMachinesBackend({ system, transport, name: init.name })
@@ -160,7 +176,7 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
       control = createControlServer({ socketPath }, {
         logger,
         codec,
-        api: createControlApi({ system, transport, name: init.name, shutdown: async () => { await stop() } })
+        api: createControlApi({ system, transport, pathTo: transport.pathTo, name: init.name, shutdown: async () => { await stop() } })
       })
       await control.start()
       await writeFile(infoFile, JSON.stringify({

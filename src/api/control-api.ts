@@ -11,6 +11,39 @@ export interface MemberView {
   incarnation: number
   rttMs: number | null
   changedAt: number
+  /** How actor messages to this host travel: `wireguard` (through the tunnel), `hyperswarm` (stream), `self`. */
+  path: string
+}
+
+/** One peer row of `roost mesh`. */
+export interface MeshPeerRow {
+  hostId: string
+  name: string
+  publicKey: string
+  address: string
+  endpoint: string | null
+  latestHandshake: number
+  rxBytes: number
+  txBytes: number
+  path: string
+}
+
+/** What `roost mesh` prints: this host's tunnel end and its peers. */
+export interface MeshView {
+  mode: string
+  reason: string | null
+  ifname: string | null
+  publicKey: string | null
+  address: string | null
+  prefix: string
+  listenPort: number | null
+  meshPort: number | null
+  endpoint: string | null
+  pid: number | null
+  restarts: number
+  collisions: number
+  peers: MeshPeerRow[]
+  stats: { framesOut: Record<string, number>, framesIn: Record<string, number>, switches: number, resent: number }
 }
 
 /** One row of `roost state <table>`. */
@@ -44,6 +77,8 @@ export interface ControlApi {
   state: (table: string, opts?: { includeDeleted?: boolean }) => Promise<RowView[]>
   /** Delivers `message` (which carries `type`) to `target` = `<host>/<actor-path>` and returns the reply. */
   send: (target: string, message: unknown, opts?: { timeoutMs?: number }) => Promise<SendResult>
+  /** This host's WireGuard end, its peers, and which path messages take. */
+  mesh: () => Promise<MeshView>
   /** Stops the agent gracefully. */
   shutdown: () => Promise<void>
 }

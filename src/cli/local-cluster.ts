@@ -109,6 +109,8 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
       '--secret-file', secretFile, '--bootstrap', `${bootstrap.host}:${bootstrap.port}`,
       '--data-dir', dataDir, '--log-level', logLevel,
       '--api', '127.0.0.1:0', '--images-dir', localImagesDir(dir), '--on-exit', 'stop',
+      // Agents sharing one network namespace have no use for tunnels between them (`roost lab` has them).
+      ...((init.agentArgs ?? []).includes('--wireguard') ? [] : ['--wireguard', 'off']),
       ...(init.agentArgs ?? [])
     ], { stdio: ['ignore', log.fd, log.fd], env })
     await log.close()

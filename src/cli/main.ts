@@ -3,8 +3,10 @@ import { registerAgentCommands, type AgentRunner } from './commands/agent.js'
 import { registerDevCommand } from './commands/dev.js'
 import { registerDhtCommand } from './commands/dht.js'
 import { registerImageCommand } from './commands/image.js'
+import { registerLabCommand } from './commands/lab.js'
 import { registerMachinesCommand } from './commands/machines.js'
 import { registerMembersCommand } from './commands/members.js'
+import { registerMeshCommand } from './commands/mesh.js'
 import { registerSendCommand } from './commands/send.js'
 import { registerStateCommand } from './commands/state.js'
 import { ROOST_VERSION } from './config.js'
@@ -25,10 +27,12 @@ export function createCli (deps: CliDeps): Command {
   registerDhtCommand(program)
   registerSendCommand(program)
   registerMembersCommand(program)
+  registerMeshCommand(program)
   registerStateCommand(program)
   registerMachinesCommand(program)
   registerImageCommand(program)
   registerDevCommand(program, deps.binPath)
+  registerLabCommand(program, deps.binPath)
   return program
 }
 

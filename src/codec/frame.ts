@@ -26,6 +26,14 @@ export function encodeFrames (payloads: readonly Uint8Array[]): Buffer {
   return out
 }
 
+/** How many leading bytes of a skipped (oversized) frame are kept for the layer above (e.g. its sequence number). */
+export const FRAME_HEAD_BYTES = 16
+
+/** The first bytes of the frame an oversized-frame error skipped, where they arrived with its header. */
+export function skippedFrameHead (err: Error): Buffer | undefined {
+  return (err as { head?: Buffer }).head
+}
+
 export interface FrameDecoderInit {
   maxFrameBytes?: number
   onFrame: (payload: Buffer) => void
@@ -69,7 +77,10 @@ export class FrameDecoder {
       const length = buf.readUInt32BE(offset)
       if (length > this.maxFrameBytes) {
         const available = buf.byteLength - offset - FRAME_HEADER_BYTES
-        this.onError(new FrameTooLargeError(`frame of ${length} bytes is over the ${this.maxFrameBytes}-byte limit`, { length, max: this.maxFrameBytes }))
+        const err = new FrameTooLargeError(`frame of ${length} bytes is over the ${this.maxFrameBytes}-byte limit`, { length, max: this.maxFrameBytes })
+        const headStart = offset + FRAME_HEADER_BYTES
+        Object.defineProperty(err, 'head', { value: Buffer.from(buf.subarray(headStart, headStart + Math.min(FRAME_HEAD_BYTES, available))), enumerable: false })
+        this.onError(err)
         if (available >= length) {
           offset += FRAME_HEADER_BYTES + length
           continue

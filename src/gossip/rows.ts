@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 
 /** The replicated tables. */
-export const TABLES = ['hosts', 'machines', 'services'] as const
+export const TABLES = ['hosts', 'machines', 'services', 'wireguard'] as const
 export type TableName = typeof TABLES[number]
 
 /** `hosts`: one row per host, owned by that host. */
@@ -39,14 +39,31 @@ export const ServiceRowSchema = Type.Object({
   }))
 })
 
+/** `wireguard`: one row per host (key = host id), owned by that host: its tunnel end and the tunnels' health. */
+export const WireguardRowSchema = Type.Object({
+  publicKey: Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' }),
+  address: Type.String({ maxLength: 64 }),
+  salt: Type.Integer({ minimum: 0, maximum: 1024 }),
+  endpoint: Type.String({ maxLength: 128 }),
+  meshPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+  peers: Type.Integer({ minimum: 0 }),
+  up: Type.Integer({ minimum: 0 }),
+  rxBytes: Type.Number({ minimum: 0 }),
+  txBytes: Type.Number({ minimum: 0 }),
+  restarts: Type.Integer({ minimum: 0 }),
+  updatedAt: Type.Number()
+})
+
 export type HostRowData = Static<typeof HostRowSchema>
+export type WireguardRowData = Static<typeof WireguardRowSchema>
 export type MachineRowData = Static<typeof MachineRowSchema>
 export type ServiceRowData = Static<typeof ServiceRowSchema>
 
 export const TABLE_SCHEMAS = {
   hosts: HostRowSchema,
   machines: MachineRowSchema,
-  services: ServiceRowSchema
+  services: ServiceRowSchema,
+  wireguard: WireguardRowSchema
 } as const
 
 /**

@@ -6,6 +6,7 @@ import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, type Envelope } from 
 import type { LocalCluster } from '../../src/cli/local-cluster.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { HyperswarmTransport } from '../../src/transport/hyperswarm-transport.js'
+import { createMeshTransport, type MeshTransport } from '../../src/transport/mesh-transport.js'
 import { retry } from './retry.js'
 
 /**
@@ -13,7 +14,10 @@ import { retry } from './retry.js'
  * raw frames, to send agents what no well-behaved host would.
  */
 export interface Probe {
-  transport: HyperswarmTransport
+  /** The session-layer transport agents speak (over the probe's hyperswarm stream). */
+  transport: MeshTransport
+  /** The stream under it, to send frames that bypass the session layer. */
+  stream: HyperswarmTransport
   codec: Codec
   /** Every frame received, decoded as an envelope where possible. */
   received: Envelope[]
@@ -26,7 +30,7 @@ export interface Probe {
 export async function startProbe (t: ExecutionContext, cluster: LocalCluster, opts: { secret?: string, cluster?: string, name?: string } = {}): Promise<Probe> {
   const codec = createCodec()
   const secret = opts.secret ?? (await readFile(cluster.secretFile, 'utf8')).trim()
-  const transport = new HyperswarmTransport({
+  const stream = new HyperswarmTransport({
     cluster: opts.cluster ?? 'dev',
     secret,
     seed: randomBytes(32),
@@ -36,6 +40,7 @@ export async function startProbe (t: ExecutionContext, cluster: LocalCluster, op
     host: '127.0.0.1',
     connectTimeoutMs: 5_000
   }, { logger: silentLogger(), codec })
+  const transport = createMeshTransport({}, { logger: silentLogger(), stream })
   await transport.start()
   t.teardown(async () => { await transport.stop() })
   const received: Envelope[] = []
@@ -44,6 +49,7 @@ export async function startProbe (t: ExecutionContext, cluster: LocalCluster, op
   })
   return {
     transport,
+    stream,
     codec,
     received,
     sendRaw: (hostId, payload) => { transport.send(hostId, payload) },

@@ -39,6 +39,10 @@ test('bad frames get typed errors back and a log line; the connection and the ag
   ping()
   await retry(() => errorOf(c => c === 'ERR_FRAME_TOO_LARGE'), { what: 'oversized frame answered' })
 
+  probe.stream.send(target, Buffer.from([0x01, 0x02, 0x03]))
+  ping()
+  await retry(() => probe.received.filter(e => e.type === SYS_ERROR && (e.body as { code: string }).code === 'ERR_MALFORMED_FRAME').length >= 3, { what: 'a frame outside the session layer answered' })
+
   const cases: Array<{ env: { type: string, to: string, body: unknown, v?: number }, code: string }> = [
     { env: { type: 'agent.ping', to: '/agent', body: {}, v: 99 }, code: 'ERR_UNSUPPORTED_VERSION' },
     { env: { type: 'agent.explode', to: '/agent', body: {} }, code: 'ERR_UNKNOWN_MESSAGE_TYPE' },
@@ -63,7 +67,7 @@ test('bad frames get typed errors back and a log line; the connection and the ag
 
   for (let i = 0; i < 50; i++) ping()
   await retry(() => pings.every(p => probe.received.some(e => e.re === p && e.type === SYS_REPLY)), { what: 'every ping answered' })
-  t.is(pings.length, 61)
+  t.is(pings.length, 62)
   for (const p of pings) {
     const reply = probe.received.find(e => e.re === p)!
     t.is((reply.body as { seq: number }).seq, p)
@@ -72,6 +76,7 @@ test('bad frames get typed errors back and a log line; the connection and the ag
   const log = await readFile(h1.logFile, 'utf8')
   t.regex(log, /"code":"ERR_MALFORMED_FRAME".*"msg":"bad frame"/)
   t.regex(log, /"code":"ERR_FRAME_TOO_LARGE".*"msg":"bad frame"/)
+  t.regex(log, /"code":"ERR_MALFORMED_FRAME".*unknown session frame tag.*"msg":"bad session frame"/)
   t.regex(log, /"code":"ERR_UNSUPPORTED_VERSION".*"msg":"bad frame"/)
   t.regex(log, /"code":"ERR_UNKNOWN_MESSAGE_TYPE".*"msg":"rejected message"/)
   t.regex(log, /"code":"ERR_INVALID_MESSAGE".*"msg":"rejected message"/)

@@ -33,6 +33,9 @@ export interface AgentRunner {
     apiPort: number
     apiToken?: string
     onExit: 'keep' | 'stop'
+    wireguard: 'auto' | 'on' | 'off'
+    wireguardPort?: number
+    meshPort?: number
   }, components: { logger: Logger }) => Promise<{ stop: () => Promise<void>, stopped: Promise<{ fatal?: Error }> }>
 }
 
@@ -53,6 +56,9 @@ interface StartOptions {
   api: string
   apiToken?: string
   onExit: string
+  wireguard: string
+  wireguardPort?: string
+  meshPort?: string
 }
 
 function parseChoice<T extends string> (value: string, choices: readonly T[], flag: string): T {
@@ -88,6 +94,9 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
     .option('--api <host:port>', 'Machines API listen address (port 0: any free port)', process.env.ROOST_API_LISTEN ?? '127.0.0.1:4280')
     .option('--api-token <token>', 'Machines API bearer token (default: <data-dir>/api.token, created on first start; or ROOST_API_TOKEN)')
     .option('--on-exit <keep|stop>', 'running VMs when the agent stops: keep them (re-adopted at next start) or stop them', 'keep')
+    .option('--wireguard <auto|on|off>', 'WireGuard mesh between hosts: auto (when root with wireguard-go), on (required), off (hyperswarm streams only)', process.env.ROOST_WIREGUARD ?? 'auto')
+    .option('--wireguard-port <udp>', 'UDP port of this host\'s WireGuard interface (default: any free one, remembered in the data dir)')
+    .option('--mesh-port <tcp>', 'TCP port actor messages use between mesh addresses', '4281')
     .action(async (opts: StartOptions) => {
       const { createLogger } = await import('../../log/logger.js')
       const logger = createLogger({ level: opts.logLevel ?? 'info', base: { node: opts.name } })
@@ -109,7 +118,10 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
           apiHost: parseListen(opts.api).host,
           apiPort: parseListen(opts.api).port,
           ...(opts.apiToken === undefined ? {} : { apiToken: opts.apiToken }),
-          onExit: parseChoice(opts.onExit, ['keep', 'stop'] as const, '--on-exit')
+          onExit: parseChoice(opts.onExit, ['keep', 'stop'] as const, '--on-exit'),
+          wireguard: parseChoice(opts.wireguard, ['auto', 'on', 'off'] as const, '--wireguard'),
+          ...(opts.wireguardPort === undefined ? {} : { wireguardPort: parseIntOption(opts.wireguardPort, '--wireguard-port') }),
+          ...(opts.meshPort === undefined ? {} : { meshPort: parseIntOption(opts.meshPort, '--mesh-port', 1) })
         }, { logger })
         let signals = 0
         const onSignal = (sig: string): void => {

@@ -17,7 +17,7 @@ export function registerMembersCommand (program: Command): void {
             printJson(members)
             return
           }
-          printTable(['NAME', 'HOST ID', 'STATE', 'INC', 'REGION', 'RTT', 'VERSION', 'ADDRESSES', 'SINCE'],
+          printTable(['NAME', 'HOST ID', 'STATE', 'INC', 'REGION', 'RTT', 'PATH', 'VERSION', 'ADDRESSES', 'SINCE'],
             members.map(m => [
               `${m.name === '' ? '-' : m.name}${m.self ? ' *' : ''}`,
               m.hostId.slice(0, 12),
@@ -25,6 +25,7 @@ export function registerMembersCommand (program: Command): void {
               String(m.incarnation),
               m.region === '' ? '-' : m.region,
               m.self ? '-' : m.rttMs === null ? '?' : `${m.rttMs.toFixed(2)}ms`,
+              m.self ? '-' : m.path,
               m.version === '' ? '-' : m.version,
               m.addresses.join(',') || '-',
               m.changedAt === 0 ? '-' : ago(m.changedAt)

@@ -1,0 +1,287 @@
+import { EventEmitter } from 'node:events'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import type { Codec } from '../codec/codec.js'
+import { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_BYTES } from '../codec/frame.js'
+import { FrameWriter } from '../codec/frame-writer.js'
+import { AdmissionError } from '../errors/errors.js'
+import type { Logger } from '../log/logger.js'
+import type { ClusterKeys } from './cluster-keys.js'
+import { decodeClientHello, decodeClientProof, decodeServerHello, MESH_HELLO, meshProof, newNonce, proofMatches } from './mesh-hello.js'
+
+export const DEFAULT_MESH_PORT = 4281
+export const DEFAULT_MESH_CONNECT_TIMEOUT_MS = 3_000
+export const DEFAULT_MESH_HELLO_TIMEOUT_MS = 3_000
+export const MESH_REDIAL_MS = [100, 250, 500, 1_000, 2_000, 5_000]
+const MAINTAIN_EVERY_MS = 100
+
+/** Where a host's end of the mesh listens: its mesh address and TCP port. */
+export interface MeshRoute { address: string, port: number }
+
+export interface MeshPathInit {
+  hostId: string
+  keys: ClusterKeys
+  port?: number
+  maxFrameBytes?: number
+  connectTimeoutMs?: number
+  helloTimeoutMs?: number
+}
+
+export interface MeshPathComponents { logger: Logger, codec: Codec }
+
+export interface MeshPathEvents {
+  frame: (host: string, payload: Buffer) => void
+  'frame-error': (host: string, err: Error) => void
+  up: (host: string) => void
+  down: (host: string, reason: string) => void
+}
+
+/** One connection through the tunnel as `roost mesh` shows it. */
+export interface MeshConnectionView { host: string, address: string, initiator: boolean, since: number, framesIn: number, framesOut: number }
+
+/**
+ * Connections between hosts' mesh addresses, i.e. through the WireGuard tunnels. The host with
+ * the smaller id dials, the other accepts; each connection starts with a three-message hello
+ * that proves cluster membership, and is refused unless its source is the mesh address the
+ * claimed host announced. Frames are length-prefixed like on every other stream.
+ */
+export interface MeshPath {
+  start: (listenAddress: string) => Promise<void>
+  stop: () => Promise<void>
+  /** The hosts to keep connections to (replaces the previous set; others are closed). */
+  setRoutes: (routes: ReadonlyMap<string, MeshRoute>) => void
+  connected: (host: string) => boolean
+  /** Writes a payload if a connection to `host` is up; false otherwise. */
+  send: (host: string, payload: Uint8Array) => boolean
+  /** Closes the connection to `host` (e.g. it stopped acknowledging); it is dialled again later. */
+  drop: (host: string, reason: string) => void
+  connections: () => MeshConnectionView[]
+  listening: () => MeshRoute | undefined
+  on: <E extends keyof MeshPathEvents>(event: E, fn: MeshPathEvents[E]) => void
+  off: <E extends keyof MeshPathEvents>(event: E, fn: MeshPathEvents[E]) => void
+}
+
+interface Conn {
+  host: string
+  socket: Socket
+  writer: FrameWriter
+  initiator: boolean
+  address: string
+  since: number
+  framesIn: number
+  framesOut: number
+}
+
+type SwitchableDecoder = FrameDecoder & { onFrameReplace: (fn: (p: Buffer) => void) => void }
+
+/** Canonical text of an IP address (IPv4-mapped IPv6 unwrapped), for comparisons. */
+export function canonicalIp (a: string): string {
+  const bare = a.replace(/^::ffff:(?=\d+\.)/i, '')
+  if (!bare.includes(':')) return bare
+  try { return new URL(`http://[${bare}]/`).hostname.slice(1, -1) } catch { return bare }
+}
+
+export function createMeshPath (init: MeshPathInit, components: MeshPathComponents): MeshPath {
+  const { codec } = components
+  const log = components.logger.child({ component: 'mesh-path' })
+  const events = new EventEmitter()
+  const port = init.port ?? DEFAULT_MESH_PORT
+  const maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+  const conns = new Map<string, Conn>()
+  const dialing = new Map<string, Socket>()
+  const nextDial = new Map<string, { at: number, attempt: number }>()
+  let routes: ReadonlyMap<string, MeshRoute> = new Map()
+  let server: Server | undefined
+  let listenAt: MeshRoute | undefined
+  let timer: NodeJS.Timeout | undefined
+  let running = false
+
+  const emit = <E extends keyof MeshPathEvents>(e: E, ...args: Parameters<MeshPathEvents[E]>): void => { events.emit(e, ...args) }
+
+  const backoff = (host: string): void => {
+    const prev = nextDial.get(host)
+    const attempt = (prev?.attempt ?? -1) + 1
+    nextDial.set(host, { at: Date.now() + (MESH_REDIAL_MS[Math.min(attempt, MESH_REDIAL_MS.length - 1)] as number), attempt })
+  }
+
+  const established = (host: string, socket: Socket, decoder: SwitchableDecoder, initiator: boolean, address: string): void => {
+    const old = conns.get(host)
+    if (old !== undefined) {
+      old.socket.destroy()
+      conns.delete(host)
+    }
+    const conn: Conn = { host, socket, writer: new FrameWriter(socket), initiator, address, since: Date.now(), framesIn: 0, framesOut: 0 }
+    conns.set(host, conn)
+    nextDial.delete(host)
+    socket.setTimeout(0)
+    decoder.onFrameReplace((payload) => { conn.framesIn++; emit('frame', host, payload) })
+    socket.once('close', () => {
+      if (conns.get(host) !== conn) return
+      conns.delete(host)
+      backoff(host)
+      emit('down', host, 'connection closed')
+    })
+    log.info({ host, address, initiator }, 'mesh connection up')
+    emit('up', host)
+  }
+
+  const refuse = (socket: Socket, host: string | undefined, err: Error): void => {
+    log.warn({ host, remote: socket.remoteAddress, code: (err as AdmissionError).code, err: err.message }, 'mesh connection refused')
+    socket.destroy()
+  }
+
+  /** Frame plumbing shared by both sides: until `established`, frames go to the hello step. */
+  const frameSocket = (socket: Socket, onHello: (payload: Buffer) => void, host: () => string | undefined): SwitchableDecoder => {
+    let handler = onHello
+    const decoder = new FrameDecoder({
+      maxFrameBytes,
+      onFrame: (p) => { handler(p) },
+      onError: (err) => {
+        const h = host()
+        if (h !== undefined && conns.get(h)?.socket === socket) emit('frame-error', h, err)
+        else refuse(socket, h, new AdmissionError(`hello frame rejected: ${err.message}`))
+      }
+    })
+    socket.on('data', (chunk: Buffer) => { decoder.push(chunk) })
+    socket.on('error', () => {})
+    return Object.assign(decoder, { onFrameReplace: (fn: (p: Buffer) => void) => { handler = fn } })
+  }
+
+  const accept = (socket: Socket): void => {
+    socket.setNoDelay(true)
+    const remote = canonicalIp(socket.remoteAddress ?? '')
+    const serverNonce = newNonce()
+    let step: 'hello' | 'proof' = 'hello'
+    let client: { host: string, nonce: Buffer } | undefined
+    socket.setTimeout(init.helloTimeoutMs ?? DEFAULT_MESH_HELLO_TIMEOUT_MS, () => { refuse(socket, client?.host, new AdmissionError('no mesh hello within the timeout')) })
+    const decoder = frameSocket(socket, (payload) => {
+      try {
+        if (step === 'hello') {
+          const h = decodeClientHello(codec, payload)
+          if (h.to !== init.hostId) throw new AdmissionError('mesh hello is for another host')
+          const route = routes.get(h.host)
+          if (route === undefined) throw new AdmissionError(`host ${h.host.slice(0, 12)} is not a mesh peer of this host`)
+          if (canonicalIp(route.address) !== remote) throw new AdmissionError(`host ${h.host.slice(0, 12)} connected from ${remote}, not its mesh address ${route.address}`)
+          client = { host: h.host, nonce: h.nonce }
+          step = 'proof'
+          socket.write(encodeFrame(codec.encode({ m: MESH_HELLO, host: init.hostId, nonce: serverNonce, proof: meshProof(init.keys, 'server', h.nonce, serverNonce, init.hostId, h.host) })))
+          return
+        }
+        const c = client as { host: string, nonce: Buffer }
+        const p = decodeClientProof(codec, payload)
+        if (!proofMatches(meshProof(init.keys, 'client', c.nonce, serverNonce, c.host, init.hostId), p.proof)) throw new AdmissionError('mesh hello proof does not verify (wrong cluster secret)')
+        established(c.host, socket, decoder, false, remote)
+      } catch (err) {
+        refuse(socket, client?.host, err as Error)
+      }
+    }, () => client?.host)
+  }
+
+  const dial = (host: string, route: MeshRoute): void => {
+    const clientNonce = newNonce()
+    const socket = createConnection({ host: route.address, port: route.port, noDelay: true, timeout: init.connectTimeoutMs ?? DEFAULT_MESH_CONNECT_TIMEOUT_MS })
+    dialing.set(host, socket)
+    let done = false
+    const fail = (why: string): void => {
+      if (done) return
+      done = true
+      dialing.delete(host)
+      socket.destroy()
+      backoff(host)
+      log.debug({ host, address: route.address, why }, 'mesh dial failed')
+    }
+    socket.once('timeout', () => { fail('timeout') })
+    socket.once('close', () => { fail('closed') })
+    socket.once('connect', () => {
+      socket.write(encodeFrame(codec.encode({ m: MESH_HELLO, host: init.hostId, to: host, nonce: clientNonce })))
+    })
+    const decoder = frameSocket(socket, (payload) => {
+      try {
+        const h = decodeServerHello(codec, payload)
+        if (h.host !== host) throw new AdmissionError(`mesh peer at ${route.address} is ${h.host.slice(0, 12)}, not ${host.slice(0, 12)}`)
+        if (!proofMatches(meshProof(init.keys, 'server', clientNonce, h.nonce, host, init.hostId), h.proof)) throw new AdmissionError('mesh hello proof does not verify (wrong cluster secret)')
+        socket.write(encodeFrame(codec.encode({ proof: meshProof(init.keys, 'client', clientNonce, h.nonce, init.hostId, host) })))
+        done = true
+        dialing.delete(host)
+        established(host, socket, decoder, true, canonicalIp(route.address))
+      } catch (err) {
+        refuse(socket, host, err as Error)
+        fail((err as Error).message)
+      }
+    }, () => host)
+  }
+
+  const maintain = (): void => {
+    if (!running) return
+    const now = Date.now()
+    for (const [host, route] of routes) {
+      if (host >= init.hostId || conns.has(host) || dialing.has(host)) continue
+      const next = nextDial.get(host)
+      if (next !== undefined && next.at > now) continue
+      dial(host, route)
+    }
+  }
+
+  return {
+    async start (listenAddress) {
+      if (running) return
+      const srv = createServer({ noDelay: true }, accept)
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject)
+        srv.listen({ host: listenAddress, port, ipv6Only: true }, () => { srv.off('error', reject); resolve() })
+      })
+      srv.on('error', (err) => { log.error({ err }, 'mesh listener failed') })
+      server = srv
+      listenAt = { address: listenAddress, port: (srv.address() as { port: number }).port }
+      running = true
+      timer = setInterval(maintain, MAINTAIN_EVERY_MS)
+      timer.unref()
+      log.info({ address: listenAddress, port: listenAt.port }, 'mesh listener up')
+    },
+    async stop () {
+      if (!running) return
+      running = false
+      if (timer !== undefined) clearInterval(timer)
+      for (const s of dialing.values()) s.destroy()
+      dialing.clear()
+      for (const c of [...conns.values()]) { c.writer.flush(); c.socket.end(); c.socket.destroy() }
+      conns.clear()
+      await new Promise<void>(resolve => { server?.close(() => { resolve() }) ?? resolve() })
+      server = undefined
+      listenAt = undefined
+    },
+    setRoutes (next) {
+      routes = next
+      for (const [host, c] of conns) {
+        if (routes.has(host)) continue
+        conns.delete(host)
+        c.writer.flush()
+        c.socket.destroy()
+        emit('down', host, 'no longer a mesh peer')
+      }
+      for (const [host, s] of dialing) if (!routes.has(host)) s.destroy()
+      for (const host of nextDial.keys()) if (!routes.has(host)) nextDial.delete(host)
+      maintain()
+    },
+    connected: (host) => conns.has(host),
+    send (host, payload) {
+      const c = conns.get(host)
+      if (c === undefined || c.socket.destroyed) return false
+      c.framesOut++
+      c.writer.write(payload)
+      return true
+    },
+    drop (host, reason) {
+      const c = conns.get(host)
+      if (c === undefined) return
+      conns.delete(host)
+      c.socket.destroy()
+      backoff(host)
+      log.warn({ host, reason }, 'mesh connection dropped')
+      emit('down', host, reason)
+    },
+    connections: () => [...conns.values()].map(c => ({ host: c.host, address: c.address, initiator: c.initiator, since: c.since, framesIn: c.framesIn, framesOut: c.framesOut })),
+    listening: () => listenAt,
+    on: (e, fn) => { events.on(e, fn) },
+    off: (e, fn) => { events.off(e, fn) }
+  }
+}

@@ -1,0 +1,186 @@
+import { EventEmitter } from 'node:events'
+import { skippedFrameHead } from '../codec/frame.js'
+import { HostUnreachableError } from '../errors/errors.js'
+import type { Logger } from '../log/logger.js'
+import type { MeshPath, MeshRoute } from './mesh-path.js'
+import { createSession, type Session } from './session.js'
+import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
+
+export const DEFAULT_MESH_ACK_TIMEOUT_MS = 2_000
+const SWEEP_EVERY_MS = 250
+
+/** Which way messages to a host travel now. */
+export type PathKind = 'wireguard' | 'hyperswarm'
+
+export interface MeshTransportInit {
+  /** A mesh connection whose oldest unacknowledged message is older than this is given up for the stream. */
+  ackTimeoutMs?: number
+  epoch?: number
+}
+
+export interface MeshTransportComponents {
+  logger: Logger
+  /** The encrypted hyperswarm streams: discovery, admission, and the path before (or without) a tunnel. */
+  stream: Transport
+  /** Connections through the WireGuard tunnels (absent where WireGuard cannot run). */
+  mesh?: MeshPath
+}
+
+/** Counters per path, for `roost mesh` and the benches. */
+export interface PathStats { framesOut: Record<PathKind, number>, framesIn: Record<PathKind, number>, switches: number, resent: number }
+
+/**
+ * The transport actor messages use: the hyperswarm stream transport and, where WireGuard runs,
+ * connections between mesh addresses, with a session layer over both so that a message is
+ * delivered once and in order whichever path carried it. Messages to a host go through its
+ * tunnel once a mesh connection to it is up, over the stream before that, and back over the
+ * stream when the tunnel stops acknowledging.
+ */
+export interface MeshTransport extends Transport {
+  /** The path messages to `host` take now. */
+  pathTo: (host: string) => PathKind
+  /** Tells the mesh path which hosts have tunnels and where their mesh ends listen. */
+  setRoutes: (routes: ReadonlyMap<string, MeshRoute>) => void
+  stats: () => PathStats
+  readonly session: Session
+}
+
+export function createMeshTransport (init: MeshTransportInit, components: MeshTransportComponents): MeshTransport {
+  const { stream, mesh } = components
+  const log = components.logger.child({ component: 'transport', transport: 'mesh' })
+  const events = new EventEmitter()
+  const ackTimeoutMs = init.ackTimeoutMs ?? DEFAULT_MESH_ACK_TIMEOUT_MS
+  const stats: PathStats = { framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 }
+  const lastPath = new Map<string, PathKind>()
+  let sweep: NodeJS.Timeout | undefined
+  let running = false
+
+  const pathTo = (host: string): PathKind => mesh?.connected(host) === true ? 'wireguard' : 'hyperswarm'
+
+  const notePath = (host: string, path: PathKind): void => {
+    const prev = lastPath.get(host)
+    if (prev === path) return
+    lastPath.set(host, path)
+    if (prev === undefined) return
+    stats.switches++
+    log.info({ host, from: prev, to: path }, `messages to ${host.slice(0, 12)} now go over ${path}`)
+  }
+
+  const hostGone = (host: string, reason: Error | undefined): void => {
+    if (mesh?.connected(host) === true) return
+    events.emit('disconnect', host, reason)
+  }
+
+  const transmit = (host: string, frame: Buffer, onFailure: SendFailure | undefined): PathKind => {
+    if (mesh !== undefined && mesh.send(host, frame)) {
+      stats.framesOut.wireguard++
+      notePath(host, 'wireguard')
+      return 'wireguard'
+    }
+    stats.framesOut.hyperswarm++
+    notePath(host, 'hyperswarm')
+    stream.send(host, frame, onFailure === undefined
+      ? undefined
+      : (err) => {
+          onFailure(err)
+          hostGone(host, err)
+        })
+    return 'hyperswarm'
+  }
+
+  const session = createSession(init.epoch === undefined ? {} : { epoch: init.epoch }, {
+    logger: components.logger,
+    transmit,
+    deliver: (host, payload) => { events.emit('frame', host, payload) },
+    badFrame: (host, err) => {
+      log.warn({ host, code: (err as HostUnreachableError).code, err: err.message }, 'bad session frame')
+      events.emit('frame-error', host, err)
+    }
+  })
+
+  const onStreamFrame = (host: string, payload: Buffer): void => { stats.framesIn.hyperswarm++; session.receive(host, payload) }
+  const onMeshFrame = (host: string, payload: Buffer): void => { stats.framesIn.wireguard++; session.receive(host, payload) }
+  const onFrameError = (host: string, err: Error): void => {
+    const head = skippedFrameHead(err)
+    if (head !== undefined) session.skipped(host, head)
+    events.emit('frame-error', host, err)
+  }
+  const onConnect = (peer: PeerInfo): void => { events.emit('connect', peer) }
+  const onDiscover = (host: string): void => { events.emit('discover', host) }
+  const onStreamDisconnect = (host: string, reason: Error | undefined): void => {
+    stats.resent += session.pathLost(host, 'hyperswarm')
+    if (session.unacked(host) === 0) hostGone(host, reason)
+  }
+  const onMeshUp = (host: string): void => { notePath(host, 'wireguard') }
+  const onMeshDown = (host: string): void => {
+    const resent = session.pathLost(host, 'wireguard')
+    stats.resent += resent
+    notePath(host, 'hyperswarm')
+    if (resent === 0) {
+      // Nothing was in flight: probe over the stream, so a host that is really gone is reported now.
+      stream.send(host, session.ackFrame(host), (err) => { hostGone(host, err) })
+    }
+  }
+
+  const sweepAcks = (): void => {
+    if (mesh === undefined) return
+    const now = Date.now()
+    for (const c of mesh.connections()) {
+      const age = session.oldestUnacked(c.host, 'wireguard', now)
+      if (age > ackTimeoutMs) mesh.drop(c.host, `no acknowledgement for ${age} ms`)
+    }
+  }
+
+  return {
+    kind: 'mesh',
+    hostId: stream.hostId,
+    session,
+    async start () {
+      if (running) return
+      running = true
+      stream.on('frame', onStreamFrame)
+      stream.on('frame-error', onFrameError)
+      stream.on('connect', onConnect)
+      stream.on('discover', onDiscover)
+      stream.on('disconnect', onStreamDisconnect)
+      if (mesh !== undefined) {
+        mesh.on('frame', onMeshFrame)
+        mesh.on('frame-error', onFrameError)
+        mesh.on('up', onMeshUp)
+        mesh.on('down', onMeshDown)
+        sweep = setInterval(sweepAcks, SWEEP_EVERY_MS)
+        sweep.unref()
+      }
+      await stream.start()
+    },
+    async stop () {
+      if (!running) return
+      running = false
+      if (sweep !== undefined) clearInterval(sweep)
+      await mesh?.stop()
+      await stream.stop()
+      session.stop()
+      stream.off('frame', onStreamFrame)
+      stream.off('frame-error', onFrameError)
+      stream.off('connect', onConnect)
+      stream.off('discover', onDiscover)
+      stream.off('disconnect', onStreamDisconnect)
+      if (mesh !== undefined) {
+        mesh.off('frame', onMeshFrame)
+        mesh.off('frame-error', onFrameError)
+        mesh.off('up', onMeshUp)
+        mesh.off('down', onMeshDown)
+      }
+    },
+    send (host, payload, onFailure) {
+      session.send(host, payload, onFailure)
+    },
+    peers: () => stream.peers().map(p => ({ ...p, connected: p.connected || mesh?.connected(p.hostId) === true })),
+    addresses: () => stream.addresses(),
+    pathTo,
+    setRoutes: (routes) => { mesh?.setRoutes(routes) },
+    stats: () => ({ framesOut: { ...stats.framesOut }, framesIn: { ...stats.framesIn }, switches: stats.switches, resent: stats.resent }),
+    on: (e, fn) => { events.on(e, fn as (...a: unknown[]) => void) },
+    off: (e, fn) => { events.off(e, fn as (...a: unknown[]) => void) }
+  } satisfies MeshTransport & { on: <E extends keyof TransportEvents>(e: E, fn: TransportEvents[E]) => void }
+}

@@ -1,0 +1,265 @@
+import { randomInt } from 'node:crypto'
+import { MalformedFrameError } from '../errors/errors.js'
+import type { Logger } from '../log/logger.js'
+import type { SendFailure } from './transport.js'
+
+/** First byte of a session data frame: tag, sender epoch (u32), seq (u32), lowest live seq (u32), payload. */
+export const SESSION_DATA = 0xd5
+/** First byte of a session ack: tag, the acked sender's epoch (u32), highest seq delivered in order (u32). */
+export const SESSION_ACK = 0xa5
+export const SESSION_DATA_HEADER_BYTES = 13
+export const SESSION_ACK_BYTES = 9
+export const DEFAULT_ACK_EVERY = 128
+export const DEFAULT_ACK_DELAY_MS = 5
+export const MAX_REORDER = 100_000
+
+/** One payload sent and not yet acknowledged by the receiving host. */
+interface Outbound {
+  seq: number
+  frame: Buffer
+  path: string
+  sentAt: number
+  onFailure: SendFailure | undefined
+  done: boolean
+}
+
+interface SendState {
+  nextSeq: number
+  queue: Outbound[]
+  head: number
+  live: number
+}
+
+interface RecvState {
+  epoch: number
+  expected: number
+  /** Frames ahead of a gap; null for a frame that was skipped below (too large) and only advances the sequence. */
+  buffer: Map<number, Buffer | null>
+  sinceAck: number
+  ackTimer: NodeJS.Timeout | undefined
+}
+
+export interface SessionInit {
+  /** This process's sender epoch (random by default); a restarted host starts a new one. */
+  epoch?: number
+  ackEvery?: number
+  ackDelayMs?: number
+}
+
+export interface SessionComponents {
+  logger: Logger
+  /** Writes a session frame to `host` over the best path now; returns the path's name. */
+  transmit: (host: string, frame: Buffer, onFailure: SendFailure | undefined) => string
+  /** A payload from `host`, in the order it was sent, exactly once. */
+  deliver: (host: string, payload: Buffer) => void
+  badFrame: (host: string, err: Error) => void
+}
+
+/**
+ * Ordered, exactly-once delivery of payloads between two hosts over whichever path is up
+ * (the hyperswarm stream, a connection through the WireGuard tunnel). Every payload carries a
+ * sequence number; the receiver delivers in order, drops duplicates and acknowledges
+ * cumulatively. Payloads stay queued until acknowledged, so when a path goes away the ones sent
+ * on it are sent again on another, and a payload that cannot be sent anywhere fails with a typed
+ * error: a path switch loses nothing silently.
+ */
+export interface Session {
+  readonly epoch: number
+  send: (host: string, payload: Uint8Array, onFailure?: SendFailure) => void
+  receive: (host: string, frame: Buffer) => void
+  /** A frame from `host` was dropped below (over the size limit); `head` is its first bytes: its sequence number is used up, so later ones are not held back. */
+  skipped: (host: string, head: Buffer) => void
+  /** Sends again, on the best path now, everything to `host` that went out on `path` and is not acknowledged. */
+  pathLost: (host: string, path: string) => number
+  /** Age (ms) of the oldest unacknowledged payload sent to `host` on `path` (0: none). */
+  oldestUnacked: (host: string, path: string, now: number) => number
+  unacked: (host: string) => number
+  /** An ack of what was delivered from `host`, for a probe on a path. */
+  ackFrame: (host: string) => Buffer
+  stop: () => void
+}
+
+export function createSession (init: SessionInit, components: SessionComponents): Session {
+  const epoch = init.epoch ?? randomInt(1, 0xffffffff)
+  const ackEvery = init.ackEvery ?? DEFAULT_ACK_EVERY
+  const ackDelayMs = init.ackDelayMs ?? DEFAULT_ACK_DELAY_MS
+  const log = components.logger.child({ component: 'session' })
+  const sending = new Map<string, SendState>()
+  const receiving = new Map<string, RecvState>()
+
+  const sendState = (host: string): SendState => {
+    let s = sending.get(host)
+    if (s === undefined) {
+      s = { nextSeq: 1, queue: [], head: 0, live: 0 }
+      sending.set(host, s)
+    }
+    return s
+  }
+
+  const compact = (s: SendState): void => {
+    while (s.head < s.queue.length && (s.queue[s.head] as Outbound).done) s.head++
+    if (s.head > 1024 && s.head * 2 > s.queue.length) {
+      s.queue = s.queue.slice(s.head)
+      s.head = 0
+    }
+  }
+
+  const lowOf = (s: SendState): number => {
+    compact(s)
+    return s.head < s.queue.length ? (s.queue[s.head] as Outbound).seq : s.nextSeq
+  }
+
+  const failer = (s: SendState, o: Outbound) => (err: Error): void => {
+    if (o.done) return
+    o.done = true
+    s.live--
+    o.onFailure?.(err)
+  }
+
+  const ackFrame = (host: string): Buffer => {
+    const r = receiving.get(host)
+    const b = Buffer.allocUnsafe(SESSION_ACK_BYTES)
+    b[0] = SESSION_ACK
+    b.writeUInt32BE(r?.epoch ?? 0, 1)
+    b.writeUInt32BE(r === undefined ? 0 : r.expected - 1, 5)
+    return b
+  }
+
+  const sendAck = (host: string, r: RecvState): void => {
+    if (r.ackTimer !== undefined) {
+      clearTimeout(r.ackTimer)
+      r.ackTimer = undefined
+    }
+    r.sinceAck = 0
+    components.transmit(host, ackFrame(host), undefined)
+  }
+
+  const scheduleAck = (host: string, r: RecvState): void => {
+    if (++r.sinceAck >= ackEvery) {
+      sendAck(host, r)
+      return
+    }
+    r.ackTimer ??= setTimeout(() => { r.ackTimer = undefined; sendAck(host, r) }, ackDelayMs)
+  }
+
+  const onAck = (host: string, frame: Buffer): void => {
+    if (frame.byteLength !== SESSION_ACK_BYTES) throw new MalformedFrameError(`session ack of ${frame.byteLength} bytes`)
+    if (frame.readUInt32BE(1) !== epoch) return
+    const upTo = frame.readUInt32BE(5)
+    const s = sending.get(host)
+    if (s === undefined) return
+    for (let i = s.head; i < s.queue.length; i++) {
+      const o = s.queue[i] as Outbound
+      if (o.seq > upTo) break
+      if (!o.done) {
+        o.done = true
+        s.live--
+      }
+    }
+    compact(s)
+  }
+
+  const onData = (host: string, frame: Buffer, skipped = false): void => {
+    if (frame.byteLength < SESSION_DATA_HEADER_BYTES) throw new MalformedFrameError(`session frame of ${frame.byteLength} bytes`)
+    const e = frame.readUInt32BE(1)
+    const seq = frame.readUInt32BE(5)
+    const low = frame.readUInt32BE(9)
+    let r = receiving.get(host)
+    if (r === undefined || r.epoch !== e) {
+      if (r?.ackTimer !== undefined) clearTimeout(r.ackTimer)
+      r = { epoch: e, expected: low, buffer: new Map(), sinceAck: 0, ackTimer: undefined }
+      receiving.set(host, r)
+    }
+    if (low > r.expected) {
+      r.expected = low
+      for (const k of r.buffer.keys()) if (k < low) r.buffer.delete(k)
+    }
+    if (seq < r.expected) {
+      scheduleAck(host, r)
+      return
+    }
+    if (seq > r.expected) {
+      if (r.buffer.size >= MAX_REORDER) throw new MalformedFrameError(`more than ${MAX_REORDER} payloads from ${host.slice(0, 12)} wait for a missing one`)
+      r.buffer.set(seq, skipped ? null : frame)
+      return
+    }
+    if (!skipped) components.deliver(host, frame.subarray(SESSION_DATA_HEADER_BYTES))
+    r.expected++
+    scheduleAck(host, r)
+    while (r.buffer.size > 0) {
+      const next = r.buffer.get(r.expected)
+      if (next === undefined) break
+      r.buffer.delete(r.expected)
+      if (next !== null) components.deliver(host, next.subarray(SESSION_DATA_HEADER_BYTES))
+      r.expected++
+      scheduleAck(host, r)
+    }
+  }
+
+  return {
+    epoch,
+    send (host, payload, onFailure) {
+      const s = sendState(host)
+      const frame = Buffer.allocUnsafe(SESSION_DATA_HEADER_BYTES + payload.byteLength)
+      const seq = s.nextSeq++
+      frame[0] = SESSION_DATA
+      frame.writeUInt32BE(epoch, 1)
+      frame.writeUInt32BE(seq, 5)
+      frame.writeUInt32BE(s.live === 0 ? seq : lowOf(s), 9)
+      frame.set(payload, SESSION_DATA_HEADER_BYTES)
+      const o: Outbound = { seq, frame, path: '', sentAt: Date.now(), onFailure, done: false }
+      s.queue.push(o)
+      s.live++
+      o.path = components.transmit(host, frame, failer(s, o))
+    },
+    receive (host, frame) {
+      try {
+        if (frame[0] === SESSION_DATA) onData(host, frame)
+        else if (frame[0] === SESSION_ACK) onAck(host, frame)
+        else throw new MalformedFrameError(`unknown session frame tag 0x${(frame[0] ?? 0).toString(16)}`)
+      } catch (err) {
+        components.badFrame(host, err as Error)
+      }
+    },
+    skipped (host, head) {
+      if (head[0] !== SESSION_DATA || head.byteLength < SESSION_DATA_HEADER_BYTES) return
+      try {
+        onData(host, head.subarray(0, SESSION_DATA_HEADER_BYTES), true)
+      } catch (err) {
+        components.badFrame(host, err as Error)
+      }
+    },
+    pathLost (host, path) {
+      const s = sending.get(host)
+      if (s === undefined) return 0
+      let n = 0
+      const now = Date.now()
+      const low = lowOf(s)
+      for (let i = s.head; i < s.queue.length; i++) {
+        const o = s.queue[i] as Outbound
+        if (o.done || o.path !== path) continue
+        o.frame.writeUInt32BE(low, 9)
+        o.sentAt = now
+        o.path = components.transmit(host, o.frame, failer(s, o))
+        n++
+      }
+      if (n > 0) log.info({ host, path, resent: n }, 'path lost: unacknowledged messages sent again')
+      return n
+    },
+    oldestUnacked (host, path, now) {
+      const s = sending.get(host)
+      if (s === undefined || s.live === 0) return 0
+      for (let i = s.head; i < s.queue.length; i++) {
+        const o = s.queue[i] as Outbound
+        if (!o.done && o.path === path) return now - o.sentAt
+      }
+      return 0
+    },
+    unacked: (host) => sending.get(host)?.live ?? 0,
+    ackFrame,
+    stop () {
+      for (const r of receiving.values()) if (r.ackTimer !== undefined) clearTimeout(r.ackTimer)
+      receiving.clear()
+    }
+  }
+}
