@@ -214,7 +214,7 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
     if (!running) return
     const now = Date.now()
     for (const [host, route] of routes) {
-      if (host >= init.hostId || conns.has(host) || dialing.has(host)) continue
+      if (host <= init.hostId || conns.has(host) || dialing.has(host)) continue
       const next = nextDial.get(host)
       if (next !== undefined && next.at > now) continue
       dial(host, route)

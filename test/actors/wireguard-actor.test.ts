@@ -1,0 +1,190 @@
+import test, { type ExecutionContext } from 'ava'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Type } from '@sinclair/typebox'
+import { membershipActor } from '../../actors/membership/membership-actor.js'
+import type { MembershipProtocol } from '../../actors/membership/messages.js'
+import type { WireguardProtocol } from '../../actors/wireguard/messages.js'
+import { desiredPeers, type WireguardRow } from '../../actors/wireguard/peers.js'
+import { wireguardActor, type MeshRouting, type WireguardActorInit } from '../../actors/wireguard/wireguard-actor.js'
+import { createCodec } from '../../src/codec/codec.js'
+import { defineProtocol } from '../../src/codec/protocol.js'
+import { silentLogger } from '../../src/log/logger.js'
+import { meshAddress } from '../../src/mesh/mesh-address.js'
+import { generateWgKeyPair } from '../../src/mesh/wg-keys.js'
+import type { WgPeerSpec, WireguardInterface, WireguardInterfaceInit } from '../../src/mesh/wireguard-interface.js'
+import { defineActor } from '../../src/runtime/actor.js'
+import { policies } from '../../src/runtime/policy.js'
+import { ref } from '../../src/runtime/ref.js'
+import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
+import type { MeshPath, MeshRoute } from '../../src/transport/mesh-path.js'
+import { createMemoryNetwork, type MemoryNetwork } from '../../src/transport/memory-transport.js'
+import type { Transport } from '../../src/transport/transport.js'
+import { randomHostId } from '../helpers/fixtures.js'
+import { retry } from '../helpers/retry.js'
+
+const CLUSTER = 'wg-test'
+
+const agentRoot = defineActor({
+  protocol: defineProtocol('test-agent', { 'agent.ping': { body: Type.Object({}), reply: Type.Null() } }),
+  policy: policies.resume(),
+  create: () => ({ handlers: { 'agent.ping': () => null } })
+})
+
+/** A WireGuard interface that records what it was told (unit tests of the actor's decisions). */
+interface FakeIface extends WireguardInterface { init: WireguardInterfaceInit, peers: WgPeerSpec[], batches: number, started: number, stopped: number }
+function fakeInterface (into: FakeIface[]) {
+  return (init: WireguardInterfaceInit): WireguardInterface => {
+    const f: FakeIface = {
+      init,
+      peers: [],
+      batches: 0,
+      started: 0,
+      stopped: 0,
+      ifname: init.ifname,
+      start: async () => { f.started++ },
+      stop: async () => { f.stopped++ },
+      setPeers: async (peers) => { f.peers = peers; f.batches++ },
+      status: async () => ({ publicKey: '', listenPort: 51820, peers: f.peers.map(p => ({ publicKey: p.publicKey, endpoint: p.endpoint, allowedIps: p.allowedIps, latestHandshake: Math.floor(Date.now() / 1000), rxBytes: 10, txBytes: 20, keepaliveS: p.keepaliveS ?? null })) }),
+      listenPort: () => 51820,
+      pid: () => 4242,
+      restarts: () => 0,
+      on: () => {}
+    }
+    into.push(f)
+    return f
+  }
+}
+
+interface Host { name: string, hostId: string, system: ActorSystem, transport: Transport, ifaces: FakeIface[], routes: Array<ReadonlyMap<string, MeshRoute>>, dataDir: string }
+
+const fakeMesh = (): MeshPath => {
+  let at: MeshRoute | undefined
+  return {
+    start: async (address) => { at = { address, port: 4281 } },
+    stop: async () => { at = undefined },
+    listening: () => at,
+    setRoutes: () => {},
+    connected: () => false,
+    send: () => false,
+    drop: () => {},
+    connections: () => [],
+    on: () => {},
+    off: () => {}
+  }
+}
+
+async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string, opts: { hostId?: string, mode?: WireguardActorInit['mode'], dataDir?: string } = {}): Promise<Host> {
+  const hostId = opts.hostId ?? randomHostId()
+  const dataDir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'roost-wg-actor-'))
+  if (opts.dataDir === undefined) t.teardown(async () => { await rm(dataDir, { recursive: true, force: true }) })
+  const transport = net.transport({ hostId, name })
+  await transport.start()
+  const system = createActorSystem({ hostId, defaultAskTimeoutMs: 2_000 }, { logger: silentLogger(), codec: createCodec(), transport })
+  await system.start()
+  const ifaces: FakeIface[] = []
+  const routes: Array<ReadonlyMap<string, MeshRoute>> = []
+  const routing: MeshRouting = {
+    pathTo: () => 'hyperswarm',
+    setRoutes: (r) => { routes.push(r) },
+    stats: () => ({ framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 })
+  }
+  system.spawn(null, 'agent', agentRoot)
+  system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport }))
+  system.spawn('/agent', 'wireguard', wireguardActor(
+    { cluster: CLUSTER, dataDir, mode: opts.mode ?? 'on', underlayHost: `10.0.0.${name.slice(1)}`, healthEveryMs: 200 },
+    { transport: routing, mesh: fakeMesh(), createInterface: fakeInterface(ifaces), available: () => ({ ok: true }) }
+  ))
+  const host = { name, hostId, system, transport, ifaces, routes, dataDir }
+  t.teardown(async () => { await system.stop(); await transport.stop() })
+  return host
+}
+
+const status = async (h: Host) => await h.system.ask(ref<WireguardProtocol>(h.hostId, '/agent/wireguard'), { type: 'wireguard.status' })
+const current = (h: Host): FakeIface => h.ifaces[h.ifaces.length - 1] as FakeIface
+
+test('peers follow membership: added on join in batches, removed when a host dies, back when it returns', async t => {
+  const net = createMemoryNetwork()
+  const hosts = [await startHost(t, net, 'h1'), await startHost(t, net, 'h2'), await startHost(t, net, 'h3')]
+  await retry(() => hosts.every(h => current(h)?.peers.length === 2), { timeoutMs: 10_000, what: 'each host has the other two as peers' })
+  const views = await Promise.all(hosts.map(status))
+  for (const [i, h] of hosts.entries()) {
+    const iface = current(h)
+    const others = views.filter((_, j) => j !== i)
+    t.deepEqual(iface.peers.map(p => p.publicKey).sort(), others.map(v => v.publicKey as string).sort())
+    for (const p of iface.peers) {
+      const o = others.find(v => v.publicKey === p.publicKey)
+      t.deepEqual(p.allowedIps, [`${o?.address as string}/128`])
+      t.regex(p.endpoint, /^10\.0\.0\.[123]:51820$/)
+    }
+    t.true(iface.batches <= 3, `${h.name}: peers applied in ${iface.batches} batches`)
+    const routes = h.routes[h.routes.length - 1] as ReadonlyMap<string, MeshRoute>
+    t.deepEqual([...routes.keys()].sort(), hosts.filter(o => o !== h).map(o => o.hostId).sort(), 'the transport routes to the same hosts')
+  }
+  t.is(views[0]?.address, meshAddress(CLUSTER, views[0]?.publicKey as string, 0))
+  const keyFile = await readFile(join(hosts[0]!.dataDir, 'wireguard.key'), 'utf8')
+  t.true(keyFile.length > 0)
+
+  // Gossip publishes tunnel health.
+  await retry(async () => {
+    const { rows } = await hosts[0]!.system.ask(ref<MembershipProtocol>(hosts[0]!.hostId, '/agent/membership'), { type: 'membership.state', table: 'wireguard' })
+    const mine = rows.find(r => r.key === hosts[1]!.hostId)
+    return (mine?.data as { up?: number } | null)?.up === 2
+  }, { timeoutMs: 10_000, what: 'h2 publishes 2 tunnels up' })
+
+  const dead = hosts[2]!
+  await dead.system.stop()
+  await dead.transport.stop()
+  await retry(() => current(hosts[0]!).peers.length === 1 && current(hosts[1]!).peers.length === 1, { timeoutMs: 20_000, what: 'the dead host removed from the peers' })
+  t.false(current(hosts[0]!).peers.some(p => p.publicKey === views[2]?.publicKey))
+
+  const back = await startHost(t, net, 'h3', { hostId: dead.hostId, dataDir: dead.dataDir })
+  await retry(() => current(hosts[0]!).peers.length === 2 && current(back).peers.length === 2, { timeoutMs: 20_000, what: 'the host re-added when it returns' })
+  t.true(current(hosts[0]!).peers.some(p => p.publicKey === views[2]?.publicKey), 'same key (persisted) after the restart')
+})
+
+test('an address collision moves the host with the larger id to its next salt', async t => {
+  const net = createMemoryNetwork()
+  const [small, large] = [randomHostId(), randomHostId()].sort()
+  const a = await startHost(t, net, 'h1', { hostId: large as string })
+  const b = await startHost(t, net, 'h2', { hostId: small as string, mode: 'off' })
+  const before = await retry(async () => { const s = await status(a); return s.address === null ? undefined : s }, { what: 'h1 up' })
+  // h2 runs no tunnel end; its row claims h1's address with another key, as a colliding host would.
+  await b.system.ask(ref<MembershipProtocol>(b.hostId, '/agent/membership'), {
+    type: 'membership.write',
+    table: 'wireguard',
+    key: b.hostId,
+    data: { publicKey: generateWgKeyPair().publicKey, address: before.address, salt: 0, endpoint: '10.0.0.2:51820', meshPort: 4281, peers: 0, up: 0, rxBytes: 0, txBytes: 0, restarts: 0, updatedAt: Date.now() }
+  })
+  const after = await retry(async () => { const s = await status(a); return s.address !== null && s.address !== before.address ? s : undefined }, { timeoutMs: 15_000, what: 'h1 moved to another address' })
+  t.is(after.address, meshAddress(CLUSTER, before.publicKey as string, 1))
+  t.is(after.publicKey, before.publicKey, 'same key, next salt')
+  t.is((JSON.parse(await readFile(join(a.dataDir, 'wireguard.json'), 'utf8')) as { salt: number }).salt, 1)
+  t.true(a.ifaces.length >= 2 && (a.ifaces[0] as FakeIface).stopped >= 1, 'the old interface was stopped and a new one made')
+})
+
+test('with WireGuard off or unavailable the status says why and messages keep to the streams', async t => {
+  const net = createMemoryNetwork()
+  const h = await startHost(t, net, 'h1', { mode: 'off' })
+  const s = await status(h)
+  t.is(s.mode, 'stream')
+  t.regex(s.reason ?? '', /disabled/)
+  t.is(h.ifaces.length, 0)
+})
+
+test('only well-formed rows of live hosts, each speaking for itself, become peers', t => {
+  const key = generateWgKeyPair().publicKey
+  const self = 'a'.repeat(64)
+  const good = { publicKey: key, address: meshAddress(CLUSTER, key), salt: 0, endpoint: '10.0.0.2:51820', meshPort: 4281 }
+  const row = (owner: string, data: Record<string, unknown> | null, extra: Partial<WireguardRow> = {}): WireguardRow => ({ key: owner, owner, deleted: false, ownerDead: false, data, ...extra })
+  const b = 'b'.repeat(64)
+  t.is(desiredPeers([row(b, good)], self, CLUSTER).length, 1)
+  t.is(desiredPeers([row(b, good, { ownerDead: true })], self, CLUSTER).length, 0, 'dead owner')
+  t.is(desiredPeers([row(b, good, { key: 'c'.repeat(64) })], self, CLUSTER).length, 0, 'a row about another host')
+  t.is(desiredPeers([row(self, good)], self, CLUSTER).length, 0, 'itself')
+  t.is(desiredPeers([row(b, { ...good, address: meshAddress('other-cluster', key) })], self, CLUSTER).length, 0, 'address outside the cluster prefix')
+  t.is(desiredPeers([row(b, { ...good, endpoint: 'evil; rm -rf /' })], self, CLUSTER).length, 0, 'bad endpoint')
+  t.is(desiredPeers([row(b, { ...good, publicKey: 'short' })], self, CLUSTER).length, 0, 'bad key')
+  t.is(desiredPeers([row(b, null, { deleted: true })], self, CLUSTER).length, 0, 'deleted')
+})

@@ -1,0 +1,78 @@
+import test, { type ExecutionContext } from 'ava'
+import { createCodec } from '../../src/codec/codec.js'
+import { silentLogger } from '../../src/log/logger.js'
+import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
+import { createMeshPath, type MeshPath } from '../../src/transport/mesh-path.js'
+import { createMeshTransport, type MeshTransport } from '../../src/transport/mesh-transport.js'
+import { createMemoryNetwork, type MemoryNetwork } from '../../src/transport/memory-transport.js'
+import { randomHostId } from '../helpers/fixtures.js'
+import { retry } from '../helpers/retry.js'
+
+interface Side { id: string, transport: MeshTransport, mesh: MeshPath, got: string[] }
+
+async function side (t: ExecutionContext, net: MemoryNetwork, id: string): Promise<Side> {
+  const mesh = createMeshPath({ hostId: id, keys: deriveClusterKeys('c', 's'), port: 0 }, { logger: silentLogger(), codec: createCodec() })
+  const transport = createMeshTransport({ ackTimeoutMs: 500 }, { logger: silentLogger(), stream: net.transport({ hostId: id, name: id.slice(0, 4) }), mesh })
+  await transport.start()
+  await mesh.start('::1')
+  t.teardown(async () => { await transport.stop() })
+  const got: string[] = []
+  transport.on('frame', (_h, p) => { got.push(p.toString()) })
+  return { id, transport, mesh, got }
+}
+
+async function pair (t: ExecutionContext): Promise<[Side, Side]> {
+  const net = createMemoryNetwork()
+  const [x, y] = [randomHostId(), randomHostId()].sort() as [string, string]
+  const a = await side(t, net, x)
+  const b = await side(t, net, y)
+  a.transport.setRoutes(new Map([[b.id, { address: '::1', port: b.mesh.listening()?.port as number }]]))
+  b.transport.setRoutes(new Map([[a.id, { address: '::1', port: a.mesh.listening()?.port as number }]]))
+  return [a, b]
+}
+
+test('messages take the stream until the mesh connection is up, then the tunnel path, in order throughout', async t => {
+  const [a, b] = await pair(t)
+  const sent: string[] = []
+  for (let i = 0; i < 50; i++) { sent.push(`m${i}`); a.transport.send(b.id, Buffer.from(`m${i}`)) }
+  await retry(() => a.transport.pathTo(b.id) === 'wireguard', { what: 'mesh path up' })
+  for (let i = 50; i < 100; i++) { sent.push(`m${i}`); a.transport.send(b.id, Buffer.from(`m${i}`)) }
+  await retry(() => b.got.length === 100, { what: 'all delivered' })
+  t.deepEqual(b.got, sent)
+  const s = a.transport.stats()
+  t.true(s.framesOut.wireguard >= 50, `over the tunnel path: ${s.framesOut.wireguard}`)
+  t.true(s.framesOut.hyperswarm >= 1)
+  t.true(s.switches >= 1)
+  await retry(() => a.transport.session.unacked(b.id) === 0, { what: 'all acknowledged' })
+})
+
+test('a path switch in the middle of traffic loses nothing and duplicates nothing', async t => {
+  const [a, b] = await pair(t)
+  await retry(() => a.transport.pathTo(b.id) === 'wireguard' && b.transport.pathTo(a.id) === 'wireguard', { what: 'mesh path up' })
+  const sent: string[] = []
+  for (let round = 0; round < 5; round++) {
+    for (let i = 0; i < 2_000; i++) {
+      const m = `r${round}-${i}`
+      sent.push(m)
+      a.transport.send(b.id, Buffer.from(m))
+      if (i === 1_000) a.mesh.drop(b.id, 'test: tunnel gone mid-burst')
+    }
+    await new Promise(resolve => setImmediate(resolve))
+    await retry(() => a.transport.pathTo(b.id) === 'wireguard', { timeoutMs: 10_000, what: 'mesh path back' })
+  }
+  await retry(() => b.got.length >= sent.length, { timeoutMs: 20_000, what: 'everything delivered' })
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.is(b.got.length, sent.length, 'no duplicates')
+  t.deepEqual(b.got, sent, 'in order')
+  t.true(a.transport.stats().switches >= 5)
+})
+
+test('when the other end closes the tunnel path, messages go over the stream', async t => {
+  const [a, b] = await pair(t)
+  await retry(() => a.transport.pathTo(b.id) === 'wireguard', { what: 'mesh path up' })
+  b.mesh.setRoutes(new Map())
+  a.transport.send(b.id, Buffer.from('after the tunnel closed'))
+  await retry(() => b.got.includes('after the tunnel closed'), { timeoutMs: 10_000, what: 'delivered over the stream' })
+  t.is(a.transport.pathTo(b.id), 'hyperswarm')
+  t.is(b.got.filter(m => m === 'after the tunnel closed').length, 1)
+})
