@@ -67,3 +67,10 @@ for (const cls of [
   AdmissionError, InvalidArgumentError, NotStartedError, AgentUnavailableError, ConfigError,
   MachineNotFoundError, IllegalTransitionError, WaitTimeoutError, ImageError, VmmError, UnauthorizedError
 ]) registerErrorCode(cls.code, cls)
+/** WireGuard (wireguard-go, `wg`) or mesh addressing failed: a bad key, a failed command, a dead interface. */
+export class MeshError extends defineError('ERR_MESH') {}
+
+/** A network-namespace lab (src/lab) could not be built, changed or torn down. */
+export class LabError extends defineError('ERR_LAB') {}
+/** The lab was asked for something this machine cannot do (not root, no netem qdisc, no nft). */
+export class LabUnsupportedError extends defineError('ERR_LAB_UNSUPPORTED') {}

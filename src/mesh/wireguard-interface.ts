@@ -1,0 +1,261 @@
+import type { ChildProcess } from 'node:child_process'
+import { MeshError } from '../errors/errors.js'
+import type { Logger } from '../log/logger.js'
+import { ip } from '../vmm/ip-command.js'
+import { parseIpv6 } from './mesh-address.js'
+import { wg, wgWithFile } from './wg-command.js'
+import { parseWgDump, type WgInterfaceStatus } from './wg-dump.js'
+import { isWgKey } from './wg-keys.js'
+import { peerDiffArgs, primeHandshakeArgs, renderConfig, validatePeers, type WgPeerSpec } from './wg-peers.js'
+import { killChild, linkExists, removeStale, spawnWireguardGo, waitForSocket } from './wireguard-process.js'
+
+export type { WgPeerSpec } from './wg-peers.js'
+
+export const DEFAULT_MTU = 1420
+export const DEFAULT_RESTART_BACKOFF_MS = [100, 250, 500, 1000, 2000]
+const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/
+
+export interface WireguardInterfaceInit {
+  /** ≤ 15 characters, unique on the machine (wireguard-go's control socket is machine-wide). */
+  ifname: string
+  /** Base64; reaches `wg` in a 0600 temp file, never on argv. */
+  privateKey: string
+  /** 0/undefined: wg picks one, remembered so a restart reuses it. */
+  listenPort?: number
+  /** This host's mesh /128 (address only). */
+  address: string
+  /** The cluster's /48, routed into the interface. */
+  routePrefix: string
+  /** Default 1420. */
+  mtu?: number
+  /** Waits before each respawn attempt after wireguard-go dies; default [100, 250, 500, 1000, 2000]. */
+  restartBackoffMs?: number[]
+}
+
+export type WireguardEvent = 'exit' | 'restart' | 'error'
+
+/** A userspace WireGuard interface run by our own `wireguard-go` child, respawned when it dies. */
+export interface WireguardInterface {
+  readonly ifname: string
+  /**
+   * Idempotent: removes a stale interface/socket of this name, spawns `wireguard-go -f IF`,
+   * waits for its control socket, sets key, port and peers, then address, MTU, link up and route.
+   */
+  start: () => Promise<void>
+  /** Idempotent: kills our wireguard-go, waits for its exit, removes the interface if left. */
+  stop: () => Promise<void>
+  /**
+   * The desired full peer set, applied as one `wg set` diff against the last applied set.
+   * Remembered (a start or restart applies it); calls are serialised and the last one wins.
+   */
+  setPeers: (peers: WgPeerSpec[]) => Promise<void>
+  /** `wg show IF dump`, parsed (no private key). */
+  status: () => Promise<WgInterfaceStatus>
+  /** The UDP port, known after start (0 before). */
+  listenPort: () => number
+  pid: () => number | undefined
+  /** How many times wireguard-go was respawned after dying. */
+  restarts: () => number
+  /**
+   * 'exit': wireguard-go died unexpectedly ({ code, signal, pid }); 'restart': it was respawned
+   * and key, port, address, route and peers reapplied ({ pid, restarts, attempt }); 'error':
+   * every attempt of the backoff list failed ({ attempts, err }); start() may be called again.
+   */
+  on: (event: WireguardEvent, fn: (info: Record<string, unknown>) => void) => void
+}
+
+function validateInit (init: WireguardInterfaceInit): void {
+  if (!IFNAME_RE.test(init.ifname)) throw new MeshError(`interface name must be 1–15 of [A-Za-z0-9_.-], got ${JSON.stringify(init.ifname)}`)
+  if (!isWgKey(init.privateKey)) throw new MeshError('privateKey is not a WireGuard key')
+  if (parseIpv6(init.address) === null) throw new MeshError(`address must be an IPv6 address, got ${JSON.stringify(init.address)}`)
+  const [net, len] = init.routePrefix.split('/')
+  if (net === undefined || parseIpv6(net) === null || !/^\d{1,3}$/.test(len ?? '') || Number(len) > 128) {
+    throw new MeshError(`routePrefix must be an IPv6 CIDR, got ${JSON.stringify(init.routePrefix)}`)
+  }
+  const port = init.listenPort ?? 0
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new MeshError(`listenPort must be 0–65535, got ${port}`)
+}
+
+export function createWireguardInterface (init: WireguardInterfaceInit, components: { logger: Logger }): WireguardInterface {
+  validateInit(init)
+  const { ifname } = init
+  const log = components.logger.child({ component: 'wireguard-interface', ifname })
+  const backoff = init.restartBackoffMs ?? DEFAULT_RESTART_BACKOFF_MS
+  const mtu = init.mtu ?? DEFAULT_MTU
+  const listeners: Record<WireguardEvent, Array<(info: Record<string, unknown>) => void>> = { exit: [], restart: [], error: [] }
+  let port = init.listenPort ?? 0
+  let desired: WgPeerSpec[] = []
+  /** What wireguard-go holds now; null when unknown (a `wg set` failed half way): the next apply replaces all. */
+  let applied: WgPeerSpec[] | null = []
+  let child: ChildProcess | undefined
+  /** Set once `child` is fully configured: only its death is an unexpected exit (a failing start reports itself). */
+  let up = false
+  /** Ends the current restart backoff wait early (stop). */
+  let wakeBackoff: (() => void) | undefined
+  let wanted = false
+  let everStarted = false
+  let restartCount = 0
+  let chain: Promise<unknown> = Promise.resolve()
+
+  const serial = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = chain.then(fn)
+    chain = p.catch(() => {})
+    return await p
+  }
+
+  const emit = (event: WireguardEvent, info: Record<string, unknown>): void => {
+    for (const fn of listeners[event]) {
+      try { fn(info) } catch (err) { log.error({ err, event }, 'wireguard event listener threw') }
+    }
+  }
+
+  // A function, not `child?.pid` inline: TS narrows `child` across the awaits in restartLoop.
+  const currentPid = (): number | undefined => child?.pid
+
+  const onExit = (c: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void => {
+    if (c !== child) return
+    child = undefined
+    applied = []
+    const wasUp = up
+    up = false
+    if (!wanted || !wasUp) return
+    log.warn({ code, signal, pid: c.pid }, 'wireguard-go exited unexpectedly')
+    emit('exit', { code, signal, pid: c.pid })
+    void serial(restartLoop)
+  }
+
+  /** New peers handshake at once, so whichever side learnt of the other last need not wait for a rekey. */
+  const primeHandshakes = async (peers: WgPeerSpec[]): Promise<void> => {
+    const prime = primeHandshakeArgs(peers)
+    if (prime === null) return
+    try {
+      for (const args of prime) await wg(['set', ifname, ...args])
+    } catch (err) {
+      // Only a speed-up: the handshakes still happen on first traffic.
+      log.warn({ err }, 'could not prime handshakes')
+    }
+  }
+
+  const bringUp = async (): Promise<void> => {
+    await removeStale(ifname, log)
+    const c = spawnWireguardGo(ifname, log)
+    child = c
+    up = false
+    let spawnError: Error | undefined
+    c.once('error', err => { spawnError = err })
+    c.once('exit', (code, signal) => { onExit(c, code, signal) })
+    try {
+      await waitForSocket(ifname, c)
+      if (spawnError !== undefined) throw spawnError
+      const peers = desired
+      await wgWithFile(['setconf', ifname, '{file}'], renderConfig(init.privateKey, port, peers))
+      applied = peers
+      if (port === 0) port = Number((await wg(['show', ifname, 'listen-port'])).trim())
+      await ip(['-batch', '-'], [
+        `address replace ${init.address}/128 dev ${ifname} nodad`,
+        `link set dev ${ifname} mtu ${mtu} up`,
+        `route replace ${init.routePrefix} dev ${ifname}`
+      ].join('\n') + '\n')
+      await primeHandshakes(peers)
+      if (child !== c) throw new MeshError(`wireguard-go for ${ifname} exited during start`, { ifname })
+      up = true
+      everStarted = true
+      log.info({ pid: c.pid, port, address: init.address, peers: peers.length }, 'wireguard interface up')
+    } catch (err) {
+      if (child === c) child = undefined
+      await killChild(c)
+      throw spawnError !== undefined ? new MeshError(`cannot run wireguard-go: ${spawnError.message}`, { ifname }) : err
+    }
+  }
+
+  const restartLoop = async (): Promise<void> => {
+    let lastErr: unknown
+    for (let attempt = 1; attempt <= backoff.length; attempt++) {
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, backoff[attempt - 1])
+        wakeBackoff = () => { clearTimeout(timer); resolve() }
+      })
+      wakeBackoff = undefined
+      if (!wanted || child !== undefined) return
+      try {
+        await bringUp()
+        restartCount++
+        emit('restart', { pid: currentPid(), restarts: restartCount, attempt })
+        return
+      } catch (err) {
+        lastErr = err
+        log.warn({ err, attempt }, 'wireguard-go respawn failed')
+      }
+    }
+    log.error({ err: lastErr, attempts: backoff.length }, 'wireguard-go keeps failing; giving up')
+    emit('error', { attempts: backoff.length, err: lastErr })
+  }
+
+  const applyPeers = async (): Promise<void> => {
+    if (child === undefined) return
+    const target = desired
+    if (applied === null) {
+      await wgWithFile(['setconf', ifname, '{file}'], renderConfig(init.privateKey, port, target))
+      applied = target
+      return
+    }
+    const args = peerDiffArgs(applied, target)
+    if (args.length === 0) return
+    const known = new Set(applied.map(p => p.publicKey))
+    try {
+      await wg(['set', ifname, ...args])
+      applied = target
+    } catch (err) {
+      applied = null
+      throw err
+    }
+    await primeHandshakes(target.filter(p => !known.has(p.publicKey)))
+  }
+
+  return {
+    ifname,
+    async start () {
+      await serial(async () => {
+        wanted = true
+        if (child !== undefined) return
+        try {
+          await bringUp()
+        } catch (err) {
+          wanted = false
+          throw err
+        }
+      })
+    },
+    async stop () {
+      wanted = false
+      wakeBackoff?.()
+      await serial(async () => {
+        const c = child
+        child = undefined
+        up = false
+        applied = []
+        if (c !== undefined) await killChild(c)
+        if (c === undefined && !everStarted) return
+        // The TUN goes with its process; this catches one left by a wireguard-go we could not kill.
+        if (await linkExists(ifname)) await ip(['link', 'del', 'dev', ifname]).catch(() => {})
+        await removeStale(ifname, log)
+        log.info('wireguard interface stopped')
+      })
+    },
+    async setPeers (peers) {
+      validatePeers(peers)
+      desired = peers.map(p => ({ ...p, allowedIps: [...p.allowedIps] }))
+      await serial(applyPeers)
+    },
+    async status () {
+      if (child === undefined) throw new MeshError(`wireguard interface ${ifname} is not running`, { ifname })
+      return parseWgDump(await wg(['show', ifname, 'dump']))
+    },
+    listenPort: () => port,
+    pid: currentPid,
+    restarts: () => restartCount,
+    on (event, fn) {
+      listeners[event].push(fn)
+    }
+  }
+}
