@@ -86,6 +86,10 @@ export function createSession (init: SessionInit, components: SessionComponents)
   const log = components.logger.child({ component: 'session' })
   const sending = new Map<string, SendState>()
   const receiving = new Map<string, RecvState>()
+  // Send times only feed the (seconds-long) ack timeout: a clock read per message is not worth it.
+  let now = Date.now()
+  const clock = setInterval(() => { now = Date.now() }, 100)
+  clock.unref()
 
   const sendState = (host: string): SendState => {
     let s = sending.get(host)
@@ -207,7 +211,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
       frame.writeUInt32BE(seq, 5)
       frame.writeUInt32BE(s.live === 0 ? seq : lowOf(s), 9)
       frame.set(payload, SESSION_DATA_HEADER_BYTES)
-      const o: Outbound = { seq, frame, path: '', sentAt: Date.now(), onFailure, done: false }
+      const o: Outbound = { seq, frame, path: '', sentAt: now, onFailure, done: false }
       s.queue.push(o)
       s.live++
       o.path = components.transmit(host, frame, failer(s, o))
@@ -233,7 +237,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
       const s = sending.get(host)
       if (s === undefined) return 0
       let n = 0
-      const now = Date.now()
+      now = Date.now()
       const low = lowOf(s)
       for (let i = s.head; i < s.queue.length; i++) {
         const o = s.queue[i] as Outbound
@@ -246,18 +250,19 @@ export function createSession (init: SessionInit, components: SessionComponents)
       if (n > 0) log.info({ host, path, resent: n }, 'path lost: unacknowledged messages sent again')
       return n
     },
-    oldestUnacked (host, path, now) {
+    oldestUnacked (host, path, at) {
       const s = sending.get(host)
       if (s === undefined || s.live === 0) return 0
       for (let i = s.head; i < s.queue.length; i++) {
         const o = s.queue[i] as Outbound
-        if (!o.done && o.path === path) return now - o.sentAt
+        if (!o.done && o.path === path) return at - o.sentAt
       }
       return 0
     },
     unacked: (host) => sending.get(host)?.live ?? 0,
     ackFrame,
     stop () {
+      clearInterval(clock)
       for (const r of receiving.values()) if (r.ackTimer !== undefined) clearTimeout(r.ackTimer)
       receiving.clear()
     }
