@@ -93,7 +93,7 @@ async function meshUp (hosts: number): Promise<void> {
     await waitFor(async () => {
       const views = await Promise.all(running.map(async h => await call(h, async api => await api.mesh())))
       return views.every((v: MeshView) => v.peers.length === hosts - 1 && v.peers.every(p => p.latestHandshake > 0 && p.path === 'wireguard')) ? true : undefined
-    }, 60_000, 'every tunnel and mesh connection')
+    }, 60_000, 'every tunnel and mesh connection', 100)
     const handshakesMs = performance.now() - t0
     const before = await Promise.all(running.map(async h => (await call(h, async api => await api.mesh())).stats.framesOut.wireguard ?? 0))
     await Promise.all(running.map(async h => {

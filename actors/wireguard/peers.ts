@@ -47,8 +47,9 @@ export function peerSpecs (peers: readonly MeshPeer[]): WgPeerSpec[] {
   return peers.map(p => ({ publicKey: p.row.publicKey, endpoint: p.row.endpoint, allowedIps: [`${p.row.address}/128`], keepaliveS: PEER_KEEPALIVE_S }))
 }
 
-export function meshRoutes (peers: readonly MeshPeer[]): Map<string, MeshRoute> {
-  return new Map(peers.map(p => [p.hostId, { address: p.row.address, port: p.row.meshPort }]))
+/** Routes for the mesh path; `handshaken` (public keys with a completed handshake) marks the ones it may dial. */
+export function meshRoutes (peers: readonly MeshPeer[], handshaken: ReadonlySet<string>): Map<string, MeshRoute> {
+  return new Map(peers.map(p => [p.hostId, { address: p.row.address, port: p.row.meshPort, ready: handshaken.has(p.row.publicKey) }]))
 }
 
 /** Whether this host must move to another mesh address: another host with another key claims the same one. */

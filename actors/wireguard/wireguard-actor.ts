@@ -19,6 +19,9 @@ import { desiredPeers, meshRoutes, mustMove, peerSpecs, withoutDuplicateKeys, ty
 export const HEALTH_EVERY_MS = 2_000
 export const PUBLISH_EVERY_MS = 10_000
 export const SYNC_DELAY_MS = 25
+/** While a new peer has no handshake yet, the dump is read this often (then every HEALTH_EVERY_MS). */
+export const HANDSHAKE_POLL_MS = 50
+export const HANDSHAKE_POLL_FOR_MS = 30_000
 /** WireGuard drops a session this long after its last handshake (REJECT_AFTER_TIME). */
 export const HANDSHAKE_FRESH_S = 180
 const STATE_FILE = 'wireguard.json'
@@ -95,6 +98,9 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
       let syncTimer: NodeJS.Timeout | undefined
       let lastPublished = ''
       let lastPublishAt = 0
+      let handshaken = new Set<string>()
+      let pollUntil = 0
+      let pollTimer: NodeJS.Timeout | undefined
       const timers: NodeJS.Timeout[] = []
       let chain: Promise<void> = Promise.resolve()
 
@@ -153,15 +159,40 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         const removed = peers.filter(p => !after.has(p.hostId)).map(p => p.hostId.slice(0, 12))
         await iface.setPeers(peerSpecs(next))
         peers = next
-        transport.setRoutes(meshRoutes(next))
+        transport.setRoutes(meshRoutes(next, handshaken))
+        pollUntil = Date.now() + HANDSHAKE_POLL_FOR_MS
+        schedulePoll()
         if (added.length > 0 || removed.length > 0) ctx.log.info({ added, removed, peers: next.length }, 'wireguard peers updated')
         await publish(true)
       }
 
-      const health = async (): Promise<void> => {
+      /** Reads the dump; peers that completed a handshake become dialable on the mesh path. */
+      const observe = async (): Promise<void> => {
         if (iface === undefined) return
         dump = await iface.status()
+        const now = new Set(dump.peers.filter(p => p.latestHandshake > 0).map(p => p.publicKey))
+        if (peers.some(p => now.has(p.row.publicKey) !== handshaken.has(p.row.publicKey))) {
+          handshaken = now
+          transport.setRoutes(meshRoutes(peers, handshaken))
+        } else {
+          handshaken = now
+        }
+      }
+
+      const health = async (): Promise<void> => {
+        await observe()
         await publish(false)
+      }
+
+      const schedulePoll = (): void => {
+        if (pollTimer !== undefined || stopped) return
+        pollTimer = setTimeout(() => {
+          pollTimer = undefined
+          serial(async () => {
+            await observe()
+            if (Date.now() < pollUntil && peers.some(p => !handshaken.has(p.row.publicKey))) schedulePoll()
+          })
+        }, HANDSHAKE_POLL_MS)
       }
 
       const boot = async (): Promise<void> => {
@@ -257,6 +288,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
           stopped = true
           for (const t of timers) clearInterval(t)
           if (syncTimer !== undefined) clearTimeout(syncTimer)
+          if (pollTimer !== undefined) clearTimeout(pollTimer)
           await chain.catch(() => {})
           transport.setRoutes(new Map())
           await ctx.system.ask(membership, { type: 'membership.unsubscribe', subscriber: ctx.path }, { timeoutMs: 1_000 }).catch(() => {})

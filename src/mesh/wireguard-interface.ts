@@ -5,7 +5,8 @@ import { ip } from '../vmm/ip-command.js'
 import { parseIpv6 } from './mesh-address.js'
 import { wg, wgWithFile } from './wg-command.js'
 import { parseWgDump, type WgInterfaceStatus } from './wg-dump.js'
-import { isWgKey } from './wg-keys.js'
+import { isWgKey, wgPublicKeyOf } from './wg-keys.js'
+import { uapiGet } from './wg-uapi.js'
 import { peerDiffArgs, primeHandshakeArgs, renderConfig, validatePeers, type WgPeerSpec } from './wg-peers.js'
 import { killChild, linkExists, removeStale, spawnWireguardGo, waitForSocket } from './wireguard-process.js'
 
@@ -78,6 +79,7 @@ function validateInit (init: WireguardInterfaceInit): void {
 
 export function createWireguardInterface (init: WireguardInterfaceInit, components: { logger: Logger }): WireguardInterface {
   validateInit(init)
+  const ownPublicKey = wgPublicKeyOf(init.privateKey)
   const { ifname } = init
   const log = components.logger.child({ component: 'wireguard-interface', ifname })
   const backoff = init.restartBackoffMs ?? DEFAULT_RESTART_BACKOFF_MS
@@ -249,7 +251,11 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
     },
     async status () {
       if (child === undefined) throw new MeshError(`wireguard interface ${ifname} is not running`, { ifname })
-      return parseWgDump(await wg(['show', ifname, 'dump']))
+      try {
+        return { ...await uapiGet(ifname), publicKey: ownPublicKey }
+      } catch {
+        return parseWgDump(await wg(['show', ifname, 'dump']))
+      }
     },
     listenPort: () => port,
     pid: currentPid,

@@ -14,8 +14,12 @@ export const DEFAULT_MESH_HELLO_TIMEOUT_MS = 3_000
 export const MESH_REDIAL_MS = [100, 250, 500, 1_000, 2_000, 5_000]
 const MAINTAIN_EVERY_MS = 100
 
-/** Where a host's end of the mesh listens: its mesh address and TCP port. */
-export interface MeshRoute { address: string, port: number }
+/**
+ * Where a host's end of the mesh listens: its mesh address and TCP port. `ready: false` means
+ * its tunnel has no completed handshake yet: connections from it are accepted, but this host
+ * does not dial it (a SYN into a tunnel still handshaking is lost and TCP retries only after 1 s).
+ */
+export interface MeshRoute { address: string, port: number, ready?: boolean }
 
 export interface MeshPathInit {
   hostId: string
@@ -214,7 +218,7 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
     if (!running) return
     const now = Date.now()
     for (const [host, route] of routes) {
-      if (host <= init.hostId || conns.has(host) || dialing.has(host)) continue
+      if (host <= init.hostId || route.ready === false || conns.has(host) || dialing.has(host)) continue
       const next = nextDial.get(host)
       if (next !== undefined && next.at > now) continue
       dial(host, route)
@@ -250,6 +254,7 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
       listenAt = undefined
     },
     setRoutes (next) {
+      for (const [host, r] of next) if (r.ready !== false && routes.get(host)?.ready === false) nextDial.delete(host)
       routes = next
       for (const [host, c] of conns) {
         if (routes.has(host)) continue
