@@ -173,6 +173,7 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
         const c = client as { host: string, nonce: Buffer }
         const p = decodeClientProof(codec, payload)
         if (!proofMatches(meshProof(init.keys, 'client', c.nonce, serverNonce, c.host, init.hostId), p.proof)) throw new AdmissionError('mesh hello proof does not verify (wrong cluster secret)')
+        if (!routes.has(c.host)) throw new AdmissionError(`host ${c.host.slice(0, 12)} stopped being a mesh peer during the hello`)
         established(c.host, socket, decoder, false, remote)
       } catch (err) {
         refuse(socket, client?.host, err as Error)

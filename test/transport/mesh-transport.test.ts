@@ -69,7 +69,7 @@ test('a path switch in the middle of traffic loses nothing and duplicates nothin
 
 test('when the other end closes the tunnel path, messages go over the stream', async t => {
   const [a, b] = await pair(t)
-  await retry(() => a.transport.pathTo(b.id) === 'wireguard', { what: 'mesh path up' })
+  await retry(() => a.transport.pathTo(b.id) === 'wireguard' && b.transport.pathTo(a.id) === 'wireguard', { what: 'mesh path up' })
   b.mesh.setRoutes(new Map())
   a.transport.send(b.id, Buffer.from('after the tunnel closed'))
   await retry(() => b.got.includes('after the tunnel closed'), { timeoutMs: 10_000, what: 'delivered over the stream' })
