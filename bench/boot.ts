@@ -7,11 +7,13 @@ import { createMachinesClient, type MachinesClient } from '../src/api/machines/c
 import type { MachineConfig, MachineView } from '../src/api/machines/schemas.js'
 import { exited, localImagesDir, startLocalCluster, type LocalHost } from '../src/cli/local-cluster.js'
 import { silentLogger } from '../src/log/logger.js'
-import { buildImage } from '../src/vmm/image/build.js'
+import { buildImage, type BuildProgress, type BuiltImage } from '../src/vmm/image/build.js'
+import { missingKernelBuildTools } from '../src/vmm/image/kernel-build.js'
 import { allocatePort } from '../src/vmm/ports.js'
 import { connectQmp } from '../src/vmm/qmp-client.js'
 import { qemuAvailable } from '../src/vmm/qemu-driver.js'
 import { median, progress, report, round, rssMbOf } from './helpers/report.js'
+import { benchQemuClone } from './helpers/boot-clone.js'
 
 const BIN = fileURLToPath(new URL('../bin/roost.js', import.meta.url))
 const APP_DIR = fileURLToPath(new URL('../test/fixtures/apps/counter', import.meta.url))
@@ -33,6 +35,35 @@ async function answers (port: number): Promise<boolean> {
   }
 }
 
+const PROBE_EVERY_MS = 20
+const PROBE_TIMEOUT_MS = 1_000
+const PROBES_IN_FLIGHT = 16
+
+/**
+ * Resolves when the guest app first answers. Probes overlap (a new one every 20 ms): slirp
+ * accepts a forwarded connection before the guest listens, and such a probe hangs until its
+ * timeout, so waiting for each in turn would round every boot up to that timeout.
+ */
+async function firstAnswer (port: number): Promise<void> {
+  const deadline = Date.now() + BOOT_TIMEOUT_MS
+  let inFlight = 0
+  let answered = false
+  let done: () => void = () => {}
+  const answer = new Promise<void>((resolve) => { done = resolve })
+  const probe = (): void => {
+    inFlight++
+    fetch(`http://127.0.0.1:${port}${PROBE_PATH}`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
+      .then(async (res) => { await res.arrayBuffer(); if (res.status === 200 && !answered) { answered = true; done() } })
+      .catch(() => {})
+      .finally(() => { inFlight-- })
+  }
+  while (!answered) {
+    if (Date.now() > deadline) throw new Error(`timed out: HTTP on port ${port}`)
+    if (inFlight < PROBES_IN_FLIGHT) probe()
+    await Promise.race([answer, new Promise(resolve => setTimeout(resolve, PROBE_EVERY_MS))])
+  }
+}
+
 async function until<T> (fn: () => Promise<T | false | undefined>, what: string): Promise<T> {
   const deadline = Date.now() + BOOT_TIMEOUT_MS
   for (;;) {
@@ -48,8 +79,7 @@ async function timeToAnswer (c: MachinesClient, call: () => Promise<MachineView>
   const t0 = performance.now()
   const first = await call()
   const m = await until(async () => { const v = await c.get(APP, first.id); return v.state === 'started' && v.endpoint !== null && v }, `${first.id} started`)
-  const port = m.endpoint?.port ?? 0
-  await until(async () => await answers(port), `${first.id} HTTP`)
+  await firstAnswer(m.endpoint?.port ?? 0)
   return { ms: performance.now() - t0, m }
 }
 
@@ -68,6 +98,7 @@ function rawArgs (argv: string[], dir: string, port: number, incoming?: string):
     .replace(/hostfwd=tcp:127\.0\.0\.1:\d+-/, `hostfwd=tcp:127.0.0.1:${port}-`)
     .replace(/path=[^,]*console\.log/, `path=${join(dir, 'console.log')}`)
     .replace(/unix:[^,]*qmp\.sock/, `unix:${join(dir, 'qmp.sock')}`)
+    .replace(/path=[^,]*\/id\.sock/, `path=${join(dir, 'id.sock')}`)
     .replace(/^.*\/initrd\.img$/, join(dir, 'initrd.img'))
   )
   const i = out.indexOf('-incoming')
@@ -79,7 +110,9 @@ function rawArgs (argv: string[], dir: string, port: number, incoming?: string):
 async function rawRun (qemu: string, args: string[], dir: string, resume: boolean): Promise<{ ms: number, child: ChildProcess }> {
   const port = Number(/hostfwd=tcp:127\.0\.0\.1:(\d+)-/.exec(args.join(' '))?.[1])
   const t0 = performance.now()
-  const child = spawn(qemu, args, { stdio: 'ignore' })
+  const child = spawn(qemu, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const phases: Record<string, number> = {}
   if (resume) {
     const qmp = await until(async () => await connectQmp({ socketPath: join(dir, 'qmp.sock') }, { logger: silentLogger() }).catch(() => undefined), 'raw QMP')
@@ -89,7 +122,7 @@ async function rawRun (qemu: string, args: string[], dir: string, resume: boolea
     await qmp.execute('cont')
     qmp.close()
   }
-  await until(async () => await answers(port), 'raw HTTP')
+  await firstAnswer(port).catch((err: Error) => { throw new Error(`raw qemu: ${err.message}; its stderr: ${stderr.trim() || '(empty)'}; args: ${args.join(' ')}`) })
   const ms = performance.now() - t0
   if (resume) progress(`  raw resume phases: QMP up ${Math.round(phases.qmp ?? 0)} ms, state loaded ${Math.round(phases.loaded ?? 0)} ms, HTTP ${Math.round(ms)} ms`)
   return { ms, child }
@@ -100,12 +133,31 @@ async function stopRaw (child: ChildProcess): Promise<void> {
   await exited(child, 5_000)
 }
 
+/** Kernel build steps on stderr (a step per line, compile progress every 10 %). */
+function minimalKernelProgress (): (p: BuildProgress) => void {
+  let last = ''
+  return (p) => {
+    const pct = p.step === 'kernel-compile' && p.done !== undefined && p.total !== undefined ? ` ${Math.floor((p.done / p.total) * 10) * 10}%` : ''
+    const line = `${p.step}${pct}`
+    if (p.step.startsWith('kernel-') && line !== last) progress(`  ${line}: ${p.detail}`)
+    last = line
+  }
+}
+
 export async function run (): Promise<void> {
   const q = await qemuAvailable()
   if (!q.ok) throw new Error('bench boot needs qemu-system-x86_64 (apt-get install qemu-system-x86)')
   const dir = await mkdtemp(join(tmpdir(), 'roost-bench-boot-'))
-  progress('building the counter image')
-  const image = await buildImage({ appDir: APP_DIR, imagesDir: localImagesDir(dir), name: 'counter' }, { logger: silentLogger() })
+  progress('building the counter image (Debian cloud kernel)')
+  const image = await buildImage({ appDir: APP_DIR, imagesDir: localImagesDir(dir), name: 'counter', kernel: 'distribution' }, { logger: silentLogger() })
+  let minImage: BuiltImage | undefined
+  const missing = await missingKernelBuildTools()
+  if (missing.length === 0) {
+    progress('building the counter image (minimal kernel; the first build on a machine compiles it, ~4–12 min)')
+    minImage = await buildImage({ appDir: APP_DIR, imagesDir: localImagesDir(dir), name: 'counter-min', kernel: 'minimal', onProgress: minimalKernelProgress() }, { logger: silentLogger() })
+  } else {
+    progress(`no minimal kernel: missing ${missing.join(', ')}`)
+  }
   progress(`starting an agent (qemu driver) in ${dir}`)
   const cluster = await startLocalCluster({ binPath: BIN, hosts: 1, dir, logLevel: 'warn', agentArgs: ['--driver', 'qemu'] })
   const raws: ChildProcess[] = []
@@ -117,23 +169,49 @@ export async function run (): Promise<void> {
     const scratch = join(dir, 'raw')
     await (await import('node:fs/promises')).mkdir(scratch, { recursive: true })
 
-    const cold: number[] = []; const coldRaw: number[] = []; const rss: number[] = []
-    let argv: string[] = []
-    for (let i = 0; i < SAMPLES; i++) {
-      const { ms, m } = await timeToAnswer(c, async () => await c.create(APP, { config }))
-      cold.push(ms)
-      const pid = pidOf(m)
-      rss.push(await rssMbOf(pid))
-      argv = await cmdlineOf(pid)
-      await copyFile(join(h1.dataDir, 'machines', m.id, 'initrd.img'), join(scratch, 'initrd.img'))
-      await c.destroy(APP, m.id, true)
-      await until(async () => (await c.list(APP)).length === 0, 'destroyed')
-      const raw = await rawRun(argv[0] as string, rawArgs(argv, scratch, await allocatePort()), scratch, false)
-      coldRaw.push(raw.ms)
-      await stopRaw(raw.child)
-      progress(`qemu-cold ${i + 1}/${SAMPLES}: agent ${round(ms, 0)} ms, raw ${round(raw.ms, 0)} ms`)
+    const coldRun = async (label: string, imageRef: string): Promise<{ cold: number[], raw: number[], rss: number[], argv: string[] }> => {
+      const out = { cold: [] as number[], raw: [] as number[], rss: [] as number[], argv: [] as string[] }
+      for (let i = 0; i < SAMPLES; i++) {
+        const { ms, m } = await timeToAnswer(c, async () => await c.create(APP, { config: { ...config, image: imageRef } }))
+        out.cold.push(ms)
+        const pid = pidOf(m)
+        out.rss.push(await rssMbOf(pid))
+        out.argv = await cmdlineOf(pid)
+        await copyFile(join(h1.dataDir, 'machines', m.id, 'initrd.img'), join(scratch, 'initrd.img'))
+        await c.destroy(APP, m.id, true)
+        await until(async () => (await c.list(APP)).length === 0, 'destroyed')
+        const raw = await rawRun(out.argv[0] as string, rawArgs(out.argv, scratch, await allocatePort()), scratch, false)
+        out.raw.push(raw.ms)
+        await stopRaw(raw.child)
+        progress(`${label} ${i + 1}/${SAMPLES}: agent ${round(ms, 0)} ms, raw ${round(raw.ms, 0)} ms`)
+      }
+      return out
     }
-    report('boot', { case: 'qemu-cold', probe: PROBE_PATH, samples: SAMPLES, medianMs: round(median(cold), 1), rawMedianMs: round(median(coldRaw), 1), overhead: round(median(cold) / median(coldRaw), 3), rssMb: round(median(rss), 1), accel: argv.includes('kvm') ? 'kvm' : 'tcg' })
+
+    const dist = await coldRun('qemu-cold', image.digest)
+    const argv = dist.argv
+    const accel = argv.includes('kvm') ? 'kvm' : 'tcg'
+    report('boot', { case: 'qemu-cold', probe: PROBE_PATH, samples: SAMPLES, medianMs: round(median(dist.cold), 1), rawMedianMs: round(median(dist.raw), 1), overhead: round(median(dist.cold) / median(dist.raw), 3), rssMb: round(median(dist.rss), 1), kernel: 'distribution', accel })
+
+    if (minImage === undefined) {
+      progress('qemu-cold-min skipped: the minimal kernel cannot be built here')
+    } else {
+      const min = await coldRun('qemu-cold-min', minImage.digest)
+      report('boot', {
+        case: 'qemu-cold-min',
+        probe: PROBE_PATH,
+        samples: SAMPLES,
+        medianMs: round(median(min.cold), 1),
+        rawMedianMs: round(median(min.raw), 1),
+        rssMb: round(median(min.rss), 1),
+        qemuColdMedianMs: round(median(dist.cold), 1),
+        speedup: round(median(dist.cold) / median(min.cold), 2),
+        kernel: 'minimal-pvh',
+        kernelVersion: minImage.kernelVersion,
+        targetMs: accel === 'kvm' ? 125 : 800,
+        accel
+      })
+    }
 
     const res: number[] = []; const resRaw: number[] = []; const resRss: number[] = []
     const m = await timeToAnswer(c, async () => await c.create(APP, { config })).then(r => r.m)
@@ -154,6 +232,11 @@ export async function run (): Promise<void> {
     }
     await c.destroy(APP, m.id, true)
     report('boot', { case: 'qemu-resume', probe: PROBE_PATH, samples: SAMPLES, medianMs: round(median(res), 1), rawMedianMs: round(median(resRaw), 1), overhead: round(median(res) / median(resRaw), 3), rssMb: round(median(resRss), 1), targetMs: 400 })
+
+    // Warm clones (bench/helpers/boot-clone.ts), per image kernel, against the Debian-kernel cold boot.
+    for (const [kernel, img] of [['distribution', image], ['minimal-pvh', minImage]] as const) {
+      if (img !== undefined) await benchQemuClone({ client: c, app: APP, image: img.digest, kernel, samples: SAMPLES, answers, probe: PROBE_PATH, qemuColdMedianMs: median(dist.cold) })
+    }
 
     const proc: number[] = []
     for (let i = 0; i < SAMPLES; i++) {

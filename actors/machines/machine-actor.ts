@@ -13,7 +13,7 @@ import type { MembershipProtocol } from '../membership/messages.js'
 import { RUNNING_STATES, assertAllowed, decideRestart, describeExit, restartPolicyOf } from './lifecycle.js'
 import type { MachineComponents } from './components.js'
 import { machineProtocol, type MachineProtocol, type MachinesProtocol } from './messages.js'
-import { MAX_EVENTS, healthOf, toRow, toView, type MachineRecord } from './record.js'
+import { MAX_EVENTS, bootOf, healthOf, toRow, toView, type MachineRecord } from './record.js'
 import { buildGuestSpec } from './guest-spec.js'
 import { checkSpecs } from './check-specs.js'
 
@@ -113,7 +113,9 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             const spec = await buildGuestSpec(rec, dir, components)
             if (spec.network.mode === 'forward') rec.hostPort = spec.network.hostPort
             const d = driver()
-            launched = mode === 'resume' && snapshot !== null ? await d.resume(spec, snapshot) : await d.start(spec)
+            // from_snapshot: a warm clone where the driver can make one (qemu); a cold boot otherwise.
+            const clone = rec.config.from_snapshot === true ? d.clone : undefined
+            launched = mode === 'resume' && snapshot !== null ? await d.resume(spec, snapshot) : clone !== undefined ? await clone(spec) : await d.start(spec)
             send({ type: 'machine.vm-started', gen: g })
           } catch (err) {
             const e = err as { message?: string, code?: string }
@@ -305,7 +307,9 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             if (rec.snapshot !== null) { rm(rec.snapshot, { force: true }).catch(() => {}); rec.snapshot = null }
             if (pending.destroy === true) { beginStop(); persist(); return }
             if (pending.stop === true) { persist(); beginStop(); return }
-            setState('started', 'launch', { message: `pid ${h.record.pid}, ${h.record.endpoint.host}:${h.record.endpoint.port}` })
+            const how = bootOf(rec)
+            const from = how?.mode === 'clone' ? `, warm clone of snapshot ${how.snapshot ?? '?'}` : how?.mode === 'resume' ? ', resumed' : ''
+            setState('started', 'launch', { message: `pid ${h.record.pid}, ${h.record.endpoint.host}:${h.record.endpoint.port}${from}` })
             startChecks()
           },
           'machine.vm-failed': (msg, _ctx, sender) => {

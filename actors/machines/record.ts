@@ -46,6 +46,14 @@ export function healthOf (rec: MachineRecord): string {
   return 'passing'
 }
 
+/** How the machine's VM was started, from what its driver recorded (`extra.boot`, `extra.snapshot`). */
+export function bootOf (rec: MachineRecord): NonNullable<MachineView['boot']> | null {
+  const extra = rec.runtime?.extra
+  const mode = extra?.boot
+  if (mode !== 'cold' && mode !== 'resume' && mode !== 'clone') return null
+  return { mode, ...(typeof extra?.snapshot === 'string' ? { snapshot: extra.snapshot } : {}) }
+}
+
 export function toView (rec: MachineRecord): MachineView {
   const running = rec.state === 'started' && rec.runtime !== null
   return {
@@ -61,6 +69,7 @@ export function toView (rec: MachineRecord): MachineView {
     config: rec.config,
     endpoint: running && rec.runtime !== null ? { ...rec.runtime.endpoint } : null,
     cordoned: rec.cordoned,
+    boot: running ? bootOf(rec) : null,
     restarts: rec.restarts,
     checks: Object.values(rec.checks),
     events: rec.events,

@@ -82,6 +82,18 @@ export interface VmHandle {
   detach: () => void
 }
 
+/** A warm snapshot of an image on this host (see VmDriver.warmSnapshot). */
+export interface WarmSnapshotInfo {
+  /** Content address: image, kernel, CPUs, memory, accelerator, QEMU version. */
+  key: string
+  dir: string
+  /** Whether it was already there (false: built by this call). */
+  cached: boolean
+  createdAt: string
+  /** When built now: how long the template took to boot and to save. */
+  buildMs?: { bootMs: number, saveMs: number }
+}
+
 /**
  * One VM monitor. `start` boots a fresh guest; `resume` boots one from a snapshot written by
  * `suspend`; `adopt` finds a VM started by an earlier agent process (null if it is gone).
@@ -93,6 +105,14 @@ export interface VmDriver {
   start: (spec: GuestSpec) => Promise<VmHandle>
   resume: (spec: GuestSpec, snapshotPath: string) => Promise<VmHandle>
   adopt: (spec: GuestSpec, record: RuntimeRecord) => Promise<VmHandle | null>
+  /**
+   * qemu only: starts the machine as a warm clone: restored from the snapshot of a booted
+   * template of its image (built on first use, then cached per host) and given its own identity
+   * (id, env, hostname, network) before its app starts. `record.extra.boot` is 'clone'.
+   */
+  clone?: (spec: GuestSpec) => Promise<VmHandle>
+  /** qemu only: finds or builds the warm snapshot clones of `spec` start from. */
+  warmSnapshot?: (spec: GuestSpec) => Promise<WarmSnapshotInfo>
   /** Reads the tail of the machine's console/output log (at most `maxBytes`). */
   logs: (spec: GuestSpec, maxBytes?: number) => Promise<string>
 }

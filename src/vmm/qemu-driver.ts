@@ -5,8 +5,10 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { Logger } from '../log/logger.js'
 import { VmmError } from '../errors/errors.js'
-import type { GuestSpec, RuntimeRecord, VmDriver, VmHandle } from './driver.js'
+import type { GuestSpec, RuntimeRecord, VmDriver, VmHandle, WarmSnapshotInfo } from './driver.js'
 import { probeAccel } from './accel-probe.js'
+import { cloneEnv, loadWarmSnapshot, sendCloneIdentity } from './clone-launch.js'
+import { guestMemoryArgs, identitySerialArgs, templateSlirpArgs } from './clone-qemu-args.js'
 import { hostCpuKhz } from './host-cpu.js'
 import type { NetnsAllocator } from './netns.js'
 import { buildQemuArgs, type QemuAccel } from './qemu-args.js'
@@ -17,6 +19,7 @@ import { prepareQemuNetwork } from './qemu-network.js'
 import { spawnQemu } from './qemu-spawn.js'
 import { connectQmp, type QmpClient } from './qmp-client.js'
 import { isSameProcess } from './proc-info.js'
+import { createSnapshotCache, fileStamp, type SnapshotKeyParts, type WarmSnapshot } from './snapshot-cache.js'
 
 const QEMU_BINARY = 'qemu-system-x86_64'
 const ADOPT_CONNECT_TIMEOUT_MS = 3_000
@@ -119,14 +122,41 @@ export function createQemuDriver (init: QemuDriverInit, components: QemuDriverCo
     return lastAccel
   }
 
-  const paths = (spec: GuestSpec): { consoleLog: string, qmpSocket: string, qemuLog: string } => ({
+  const paths = (spec: GuestSpec): { consoleLog: string, qmpSocket: string, qemuLog: string, idSocket: string } => ({
     consoleLog: join(spec.dir, 'console.log'),
     qmpSocket: join(spec.dir, 'qmp.sock'),
-    qemuLog: join(spec.dir, 'qemu.log')
+    qemuLog: join(spec.dir, 'qemu.log'),
+    idSocket: join(spec.dir, 'id.sock')
   })
 
-  const launch = async (spec: GuestSpec, snapshotPath?: string): Promise<VmHandle> => {
-    const { consoleLog, qmpSocket, qemuLog } = paths(spec)
+  const snapshots = createSnapshotCache({ cacheDir }, { logger: log })
+
+  /** The warm snapshot a clone of `spec` boots from: found in the cache or built now. */
+  const warmSnapshotFor = async (spec: GuestSpec, kernel: string, accel: QemuAccel): Promise<WarmSnapshot> => {
+    const parts: SnapshotKeyParts = {
+      imageDigest: spec.image.digest,
+      kernel,
+      kernelStamp: await fileStamp(kernel),
+      cpus: spec.cpus,
+      memoryMb: spec.memoryMb,
+      accel,
+      qemuVersion: qemuVersion()
+    }
+    return await snapshots.ensure(parts, {
+      qemuPath,
+      accel,
+      kernel,
+      ...(spec.image.kernelKind === undefined ? {} : { kernelKind: spec.image.kernelKind }),
+      imageInitrd: join(spec.imageDir, spec.image.initrd),
+      cpus: spec.cpus,
+      memoryMb: spec.memoryMb,
+      tscKhz: hostCpuKhz()
+    })
+  }
+
+  const launch = async (spec: GuestSpec, snapshotPath?: string, clone = false): Promise<VmHandle> => {
+    const t0 = Date.now()
+    const { consoleLog, qmpSocket, qemuLog, idSocket } = paths(spec)
     if (snapshotPath !== undefined) {
       if (spec.network.mode === 'namespace') throw new VmmError('resume with namespace networking is not supported by the qemu driver: the guest keeps its old address', { machineId: spec.machineId })
       await stat(snapshotPath).catch(() => { throw new VmmError(`snapshot ${snapshotPath} not found`, { machineId: spec.machineId }) })
@@ -135,11 +165,14 @@ export function createQemuDriver (init: QemuDriverInit, components: QemuDriverCo
     }
     const kernel = join(spec.imageDir, spec.image.kernel)
     const accel = await accelFor(kernel)
+    const warm = clone ? await warmSnapshotFor(spec, kernel, accel) : undefined
     const network = await prepareQemuNetwork(spec, components.netns)
     try {
-      const initrd = await writeMachineInitrd(spec, guestEnv(spec, network.guest))
+      const env = guestEnv(spec, network.guest)
+      // A clone's initrd is never read by its guest (its memory comes from the template).
+      const initrd = warm === undefined ? await writeMachineInitrd(spec, env) : join(spec.imageDir, spec.image.initrd)
       const consoleOffset = await fileSize(consoleLog)
-      const args = buildQemuArgs({
+      const args = [...buildQemuArgs({
         accel,
         cpus: spec.cpus,
         memoryMb: spec.memoryMb,
@@ -149,8 +182,13 @@ export function createQemuDriver (init: QemuDriverInit, components: QemuDriverCo
         qmpSocket,
         tscKhz: hostCpuKhz(),
         net: network.net,
+        ...(spec.image.kernelKind === undefined ? {} : { kernelKind: spec.image.kernelKind }),
         ...(snapshotPath === undefined ? {} : { incomingSnapshot: snapshotPath })
-      })
+      }),
+      ...identitySerialArgs(idSocket),
+      ...guestMemoryArgs(spec.memoryMb, warm === undefined ? { kind: 'ram' } : { kind: 'clone', path: warm.ramPath }),
+      ...(warm === undefined ? [] : ['-incoming', 'defer']),
+      ...(warm !== undefined && network.net.mode === 'tap' ? templateSlirpArgs() : [])]
       const q = await spawnQemu({ qemuPath, args, qemuLog, qmpSocket, machineId: spec.machineId, ...(network.wrapper === undefined ? {} : { wrapper: network.wrapper }) }, { logger: log })
       const record: RuntimeRecord = {
         driver: 'qemu',
@@ -159,7 +197,13 @@ export function createQemuDriver (init: QemuDriverInit, components: QemuDriverCo
         endpoint: network.endpoint,
         qmpSocket,
         ...(network.netns === undefined ? {} : { netns: network.netns }),
-        extra: { accel, consoleOffset, qemuVersion: qemuVersion() }
+        extra: {
+          accel,
+          consoleOffset,
+          qemuVersion: qemuVersion(),
+          boot: warm !== undefined ? 'clone' : snapshotPath !== undefined ? 'resume' : 'cold',
+          ...(warm === undefined ? {} : { snapshot: warm.key, snapshotBuilt: !warm.cached })
+        }
       }
       if (snapshotPath !== undefined) {
         try {
@@ -168,6 +212,25 @@ export function createQemuDriver (init: QemuDriverInit, components: QemuDriverCo
           q.qmp.close()
           return await q.fail('could not resume from the snapshot', err)
         }
+      }
+      if (warm !== undefined) {
+        const gone = new AbortController()
+        void q.childExit.then(() => { gone.abort() })
+        const phases: Record<string, number> = { spawned: Date.now() - t0 }
+        try {
+          await loadWarmSnapshot(q.qmp, warm.statePath).catch(async (err: unknown) => {
+            // A snapshot this QEMU cannot load is dropped: the next clone makes a new one.
+            await snapshots.remove(warm.key)
+            throw err
+          })
+          phases.loaded = Date.now() - t0
+          await sendCloneIdentity(idSocket, cloneEnv(env, network.net), gone.signal)
+          phases.identified = Date.now() - t0
+        } catch (err) {
+          q.qmp.close()
+          return await q.fail(`could not start from the warm snapshot ${warm.key}`, err)
+        }
+        if (record.extra !== undefined) record.extra.cloneMs = phases
       }
       const handle = createQemuHandle({
         record,
@@ -179,7 +242,7 @@ export function createQemuDriver (init: QemuDriverInit, components: QemuDriverCo
         stopTimeoutMs: init.stopTimeoutMs,
         cleanup: network.release
       }, { logger: log.child({ machineId: spec.machineId }) })
-      log.info({ machineId: spec.machineId, pid: q.pid, accel, endpoint: network.endpoint, resumed: snapshotPath !== undefined }, 'qemu started')
+      log.info({ machineId: spec.machineId, pid: q.pid, accel, endpoint: network.endpoint, resumed: snapshotPath !== undefined, clone: warm?.key }, 'qemu started')
       return handle
     } catch (err) {
       await network.release().catch((e: unknown) => { log.warn({ err: e }, 'could not release the network of a failed VM') })
@@ -227,6 +290,12 @@ export function createQemuDriver (init: QemuDriverInit, components: QemuDriverCo
     describe: () => `qemu ${qemuVersion()} microvm, accel ${lastAccel ?? 'auto (probed at first boot)'}`,
     start: async (spec) => await launch(spec),
     resume: async (spec, snapshotPath) => await launch(spec, snapshotPath),
+    clone: async (spec) => await launch(spec, undefined, true),
+    warmSnapshot: async (spec): Promise<WarmSnapshotInfo> => {
+      const kernel = join(spec.imageDir, spec.image.kernel)
+      const w = await warmSnapshotFor(spec, kernel, await accelFor(kernel))
+      return { key: w.key, dir: w.dir, cached: w.cached, createdAt: w.createdAt, ...(w.buildMs === undefined ? {} : { buildMs: w.buildMs }) }
+    },
     adopt,
     logs: async (spec, maxBytes = LOG_TAIL_BYTES) => await readTail(paths(spec).consoleLog, maxBytes)
   }

@@ -76,3 +76,14 @@ test('hostCpuKhz reads cpu MHz', t => {
   const here = hostCpuKhz()
   t.true(here === null || here > 0)
 })
+
+test('the minimal PVH kernel: no ERMS/FSRM under tcg, a short command line, ACPI kept', t => {
+  const args = buildQemuArgs({ ...base, kernel: '/images/abc/vmlinux', kernelKind: 'minimal-pvh' })
+  t.is(flag(args, '-M'), 'microvm', 'ACPI stays on (the default) for the power button')
+  t.is(flag(args, '-cpu'), 'max,-erms,-fsrm')
+  t.is(flag(args, '-kernel'), '/images/abc/vmlinux')
+  t.is(flag(args, '-append'), 'console=ttyS0 reboot=t panic=-1 quiet no_timer_check tsc_early_khz=1996249')
+  t.is(flag(buildQemuArgs({ ...base, accel: 'kvm', kernelKind: 'minimal-pvh' }), '-cpu'), 'host')
+  t.is(flag(buildQemuArgs({ ...base, kernelKind: 'distribution' }), '-cpu'), 'max')
+  t.is(kernelCmdline(null, ['rdinit=/probe'], 'minimal-pvh'), 'console=ttyS0 reboot=t panic=-1 quiet no_timer_check rdinit=/probe')
+})

@@ -61,7 +61,13 @@ export const MachineConfigSchema = Type.Object({
   /** Overrides the agent's driver for this machine. */
   driver: Type.Optional(Type.Union([Type.Literal('qemu'), Type.Literal('process')])),
   /** forward (default): guest port forwarded to a host port on 127.0.0.1; namespace: own netns (root only). */
-  network: Type.Optional(Type.Union([Type.Literal('forward'), Type.Literal('namespace')]))
+  network: Type.Optional(Type.Union([Type.Literal('forward'), Type.Literal('namespace')])),
+  /**
+   * Start as a warm clone (qemu driver): restored from a snapshot of a booted template of the image
+   * (made on this host on first use, then reused) and given this machine's identity before its
+   * app starts, instead of a cold boot. Other drivers boot cold.
+   */
+  from_snapshot: Type.Optional(Type.Boolean())
 }, { additionalProperties: false })
 
 export const CreateMachineSchema = Type.Object({
@@ -118,6 +124,11 @@ export const MachineViewSchema = Type.Object({
   /** Where the guest's first service port answers from the machine's host (null when not running). */
   endpoint: Type.Union([Type.Object({ host: Type.String(), port: Type.Integer() }), Type.Null()]),
   cordoned: Type.Boolean(),
+  /** How the running VM was started: a cold boot, a resume from its suspend snapshot, or a warm clone (with the snapshot's key). */
+  boot: Type.Optional(Type.Union([
+    Type.Object({ mode: Type.Union([Type.Literal('cold'), Type.Literal('resume'), Type.Literal('clone')]), snapshot: Type.Optional(Type.String()) }),
+    Type.Null()
+  ])),
   restarts: Type.Integer(),
   checks: Type.Array(CheckStatusSchema),
   events: Type.Array(MachineEventSchema),

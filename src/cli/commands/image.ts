@@ -1,8 +1,10 @@
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
-import type { BuildProgress } from '../../vmm/image/build.js'
+import type { BuildProgress, KernelChoice } from '../../vmm/image/build.js'
+import { InvalidArgumentError } from '../../errors/errors.js'
 import { defaultDataDir } from '../config.js'
 import { ago, printJson, printTable, reportError } from '../output.js'
+import { registerImageSnapshotCommand } from './image-snapshot.js'
 
 interface StoreOptions {
   dataDir: string
@@ -13,6 +15,8 @@ interface StoreOptions {
 function imagesDirOf (opts: StoreOptions): string {
   return resolve(opts.imagesDir ?? join(opts.dataDir, 'images'))
 }
+
+const KERNEL_CHOICES: KernelChoice[] = ['auto', 'minimal', 'distribution']
 
 function mb (bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`
@@ -28,9 +32,9 @@ function progressPrinter (stream: NodeJS.WriteStream): { onProgress: (p: BuildPr
   let lastDrawn = 0
   return {
     onProgress: (p) => {
-      const bytes = p.done !== undefined && p.total !== undefined && p.total > 0 && p.done < p.total
-        ? ` ${mb(p.done)}/${mb(p.total)} (${Math.floor((p.done / p.total) * 100)}%)`
-        : ''
+      const partial = p.done !== undefined && p.total !== undefined && p.total > 0 && p.done < p.total
+      const amount = (n: number): string => (p.step === 'kernel-compile' ? String(n) : mb(n))
+      const bytes = partial ? ` ${amount(p.done ?? 0)}/${amount(p.total ?? 0)} (${Math.floor(((p.done ?? 0) / (p.total ?? 1)) * 100)}%)` : ''
       const line = `${p.step}: ${p.detail}`
       if (tty) {
         const now = Date.now()
@@ -39,9 +43,12 @@ function progressPrinter (stream: NodeJS.WriteStream): { onProgress: (p: BuildPr
         lastDrawn = now
         const width = Math.max(20, (stream.columns ?? 80) - 1)
         stream.write(`\r\x1b[2K${(line + bytes).slice(0, width)}`)
-      } else if (line !== last) {
-        last = line
-        stream.write(`${line}\n`)
+      } else {
+        // Compile progress (a unit a second) would flood a log: one line per 10 % there.
+        const key = p.step === 'kernel-compile' && partial ? `${p.step}: ${Math.floor(((p.done ?? 0) / (p.total ?? 1)) * 10) * 10}%` : line
+        if (key === last) return
+        last = key
+        stream.write(`${p.step === 'kernel-compile' && partial ? `${key} (${p.detail})` : line}\n`)
       }
     },
     end: () => { if (tty && last !== '') stream.write('\r\x1b[2K') }
@@ -58,14 +65,17 @@ export function registerImageCommand (program: Command): void {
     .option('--data-dir <dir>', 'data dir of the local agent', defaultDataDir())
     .option('--images-dir <dir>', 'image store (default: <data-dir>/images)')
     .option('--cache-dir <dir>', 'download and base-initramfs cache (default: $ROOST_CACHE_DIR or ~/.cache/roost)')
+    .option('--kernel <kind>', 'auto (minimal where it can be built here), minimal, or distribution (Debian\'s cloud kernel)', 'auto')
     .option('--json', 'print the manifest as JSON')
-    .action(async (dir: string, opts: StoreOptions & { name?: string, cacheDir?: string }) => {
+    .action(async (dir: string, opts: StoreOptions & { name?: string, cacheDir?: string, kernel: string }) => {
       const progress = progressPrinter(process.stderr)
       try {
         const [{ buildImage }, { createLogger }] = await Promise.all([import('../../vmm/image/build.js'), import('../../log/logger.js')])
         const logger = createLogger({ level: process.env.ROOST_LOG_LEVEL ?? 'warn' })
+        if (!KERNEL_CHOICES.includes(opts.kernel as KernelChoice)) throw new InvalidArgumentError(`--kernel must be one of ${KERNEL_CHOICES.join(', ')}`)
         const started = Date.now()
         const built = await buildImage({
+          kernel: opts.kernel as KernelChoice,
           appDir: dir,
           imagesDir: imagesDirOf(opts),
           ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
@@ -81,6 +91,34 @@ export function registerImageCommand (program: Command): void {
         process.exitCode = reportError(err, opts.json === true)
       }
     })
+
+  image.command('kernel')
+    .description('build the minimal guest kernel (once per machine: ~4 min on 2 idle cores) and print where it is')
+    .option('--force', 'rebuild even when it is cached')
+    .option('--cache-dir <dir>', 'kernel cache (default: $ROOST_CACHE_DIR or ~/.cache/roost)')
+    .option('--json', 'print the kernel\'s paths and key as JSON')
+    .action(async (opts: { force?: boolean, cacheDir?: string, json?: boolean }) => {
+      const progress = progressPrinter(process.stderr)
+      try {
+        const [{ ensureGuestKernel }, { createLogger }] = await Promise.all([import('../../vmm/image/kernel-build.js'), import('../../log/logger.js')])
+        const logger = createLogger({ level: process.env.ROOST_LOG_LEVEL ?? 'warn' })
+        const started = Date.now()
+        const k = await ensureGuestKernel({
+          force: opts.force === true,
+          ...(opts.cacheDir === undefined ? {} : { cacheDir: opts.cacheDir }),
+          onProgress: progress.onProgress
+        }, { logger })
+        progress.end()
+        process.stderr.write(`kernel ${k.version} (${k.key.slice(0, 12)}) ${k.cached ? 'cached' : `built in ${Math.round((Date.now() - started) / 1000)} s`}: ${k.dir}\n`)
+        if (opts.json === true) printJson(k)
+        else process.stdout.write(`${k.vmlinux}\n`)
+      } catch (err) {
+        progress.end()
+        process.exitCode = reportError(err, opts.json === true)
+      }
+    })
+
+  registerImageSnapshotCommand(image)
 
   image.command('list')
     .description('list the images in the store, newest first')
@@ -98,7 +136,7 @@ export function registerImageCommand (program: Command): void {
         printTable(['DIGEST', 'NAMES', 'KERNEL', 'SIZE', 'CREATED'], images.map(i => [
           i.digest.slice(0, 12),
           i.names.join(',') || '-',
-          i.kernelVersion,
+          `${i.kernelVersion}${i.kernelKind === 'minimal-pvh' ? ' (minimal)' : ''}`,
           mb(i.sizeBytes),
           ago(Date.parse(i.createdAt))
         ]))

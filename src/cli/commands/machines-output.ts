@@ -47,6 +47,7 @@ export function printMachineStatus (m: MachineView): void {
     ['image', m.config.image],
     ['instance', `${m.instance_id} (version ${m.version})`],
     ['endpoint', endpoint(m)],
+    ['boot', m.boot === undefined || m.boot === null ? '-' : m.boot.mode === 'clone' ? `warm clone (snapshot ${m.boot.snapshot ?? '?'})` : m.boot.mode],
     ['cordoned', m.cordoned ? 'yes' : 'no'],
     ['restarts', String(m.restarts)],
     ['checks', checksSummary(m.checks)]

@@ -28,6 +28,7 @@ interface RunOptions extends CommonOptions {
   host?: string
   skipLaunch?: boolean
   wait?: boolean
+  fromSnapshot?: boolean
 }
 
 function withCommonOptions (cmd: Command): Command {
@@ -83,6 +84,7 @@ export function runRequest (image: string, opts: Omit<RunOptions, keyof CommonOp
   }
   if (opts.checkHttp !== undefined) config.checks = { http: { type: 'http', path: opts.checkHttp } }
   if (opts.driver !== undefined) config.driver = opts.driver
+  if (opts.fromSnapshot === true) config.from_snapshot = true
   const req: CreateMachineRequest = { config }
   if (opts.name !== undefined) req.name = opts.name
   if (opts.host !== undefined) req.host = opts.host
@@ -112,6 +114,7 @@ export function registerMachinesCommand (program: Command): void {
     .option('--check-http <path>', 'health-check this HTTP path on the service port')
     .addOption(new Option('--driver <driver>', 'VM driver (default: the agent\'s)').choices(['qemu', 'process']))
     .option('--host <host>', 'host (id, id prefix or name) to run it on (default: the local one)')
+    .option('--from-snapshot', 'start it as a warm clone of a snapshot of its booted image (qemu; the snapshot is made on first use)')
     .option('--skip-launch', 'create it without starting it')
     .option('--wait', 'wait until it is started (up to 60 s)'))
     .action(async (image: string, opts: RunOptions) => {

@@ -2,6 +2,8 @@ import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ImageError } from '../../errors/errors.js'
 import { createCpioGz, S_IFDIR, S_IFLNK, S_IFREG, type CpioEntry } from './cpio.js'
+import { defaultCacheDir } from './debian-packages.js'
+import { appRuntime, nodeRuntimeLayer } from './node-runtime.js'
 
 /** Where the app lives in the guest (no leading slash: cpio paths are relative). */
 export const APP_ROOT = 'app'
@@ -12,6 +14,8 @@ export interface AppLayer {
   entries: CpioEntry[]
   /** Regular files' bytes (the layer's uncompressed content size, headers aside). */
   contentBytes: number
+  /** The runtime the layer carries besides the app (node-runtime.ts). */
+  runtime?: 'node'
 }
 
 function byName (a: string, b: string): number {
@@ -63,9 +67,16 @@ export async function appLayerEntries (appDir: string): Promise<CpioEntry[]> {
   return out
 }
 
-/** Packs `appDir` (which must hold an executable `run`) into the app layer. */
-export async function packAppLayer (appDir: string): Promise<AppLayer> {
+/**
+ * Packs `appDir` (which must hold an executable `run`) into the app layer. An app that needs
+ * Node.js (see appRuntime) gets the host's node and its libraries too, as a gzip'd cpio of its
+ * own ahead of the app's (cached in `cacheDir`); `entries` stay the app's only.
+ */
+export async function packAppLayer (appDir: string, opts: { cacheDir?: string } = {}): Promise<AppLayer> {
   const entries = await appLayerEntries(appDir)
   const contentBytes = entries.reduce((n, e) => n + ((e.mode & 0o170000) === S_IFREG ? e.data?.length ?? 0 : 0), 0)
-  return { data: createCpioGz(entries), entries, contentBytes }
+  const app = createCpioGz(entries)
+  if (await appRuntime(appDir) !== 'node') return { data: app, entries, contentBytes }
+  const runtime = await nodeRuntimeLayer({ cacheDir: opts.cacheDir ?? defaultCacheDir() })
+  return { data: Buffer.concat([await readFile(runtime.path), app]), entries, contentBytes: contentBytes + runtime.contentBytes, runtime: 'node' }
 }

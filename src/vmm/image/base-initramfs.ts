@@ -3,9 +3,9 @@ import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ImageError } from '../../errors/errors.js'
 import { writeFileAtomically } from './atomic-fs.js'
-import { createCpioGz, S_IFDIR, S_IFLNK, S_IFREG, type CpioEntry } from './cpio.js'
+import { createCpio, createCpioGz, S_IFDIR, S_IFLNK, S_IFREG, type CpioEntry } from './cpio.js'
 import type { GuestParts } from './debian-packages.js'
-import { POWER_HANDLER_PATH, POWER_HANDLER_SCRIPT, renderInitScript } from './guest-init.js'
+import { GUEST_FSTAB, POWER_HANDLER_PATH, POWER_HANDLER_SCRIPT, renderInitScript } from './guest-init.js'
 import { runHostCommandOk } from './host-command.js'
 
 /** Bump when the layout of the base initramfs changes, so cached ones are rebuilt. */
@@ -20,7 +20,18 @@ const DIRS: Array<[string, number]> = [
 const ETC_FILES: Record<string, string> = {
   'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n',
   'etc/group': 'root:x:0:\n',
-  'etc/hosts': '127.0.0.1 localhost\n::1 localhost\n'
+  'etc/hosts': '127.0.0.1 localhost\n::1 localhost\n',
+  'etc/fstab': GUEST_FSTAB
+}
+
+/** Options of buildBaseInitramfs. */
+export interface BaseInitramfsInit {
+  cacheDir: string
+  /**
+   * gzip the cpio (default true). The minimal kernel takes it plain: gunzip under TCG costs more
+   * than reading the extra ~1 MB. Layers appended after a plain cpio must be compressed.
+   */
+  compress?: boolean
 }
 
 /** A base initramfs in the cache. */
@@ -34,10 +45,11 @@ export interface BaseInitramfs {
 }
 
 /** The cache key of the base initramfs for these parts (changes when any input of it does). */
-export function baseInitramfsKey (parts: GuestParts): string {
+export function baseInitramfsKey (parts: GuestParts, compress = true): string {
   const h = createHash('sha256')
   h.update(JSON.stringify({
     format: BASE_FORMAT,
+    compress,
     kernel: `${parts.kernelPackage}=${parts.kernelPackageVersion}`,
     modules: parts.modules.map(m => m.name),
     busybox: parts.busyboxVersion,
@@ -78,19 +90,22 @@ export async function baseInitramfsEntries (parts: GuestParts): Promise<CpioEntr
 }
 
 /**
- * The base initramfs (gzip'd newc cpio: busybox + applet links, the modules, /init and the
- * power-button handler), built once per key into `<cacheDir>/base/<key>.cpio.gz`.
+ * The base initramfs (newc cpio, gzip'd unless `compress` is false: busybox + applet links, the
+ * modules, /init and the power-button handler), built once per key into
+ * `<cacheDir>/base/<key>.cpio[.gz]`.
  */
-export async function buildBaseInitramfs (parts: GuestParts, init: { cacheDir: string }): Promise<BaseInitramfs> {
-  const key = baseInitramfsKey(parts)
-  const path = join(init.cacheDir, 'base', `${key}.cpio.gz`)
+export async function buildBaseInitramfs (parts: GuestParts, init: BaseInitramfsInit): Promise<BaseInitramfs> {
+  const compress = init.compress ?? true
+  const key = baseInitramfsKey(parts, compress)
+  const path = join(init.cacheDir, 'base', `${key}.cpio${compress ? '.gz' : ''}`)
   try {
     const s = await stat(path)
     return { path, key, sizeBytes: s.size, cached: true }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
-  const data = createCpioGz(await baseInitramfsEntries(parts))
+  const entries = await baseInitramfsEntries(parts)
+  const data = compress ? createCpioGz(entries) : createCpio(entries)
   await writeFileAtomically(path, data)
   return { path, key, sizeBytes: data.length, cached: false }
 }

@@ -6,6 +6,15 @@ export const APP_PID_FILE = '/run/roost-app.pid'
 /** busybox acpid runs `<confdir>/PWRF/00000080` when the ACPI power button is pressed. */
 export const POWER_HANDLER_PATH = 'etc/acpi/PWRF/00000080'
 
+/** What init mounts (`mount -a`) once /dev is up. */
+export const GUEST_FSTAB = `proc /proc proc nosuid,nodev,noexec 0 0
+sysfs /sys sysfs nosuid,nodev,noexec 0 0
+tmpfs /tmp tmpfs nosuid,nodev,mode=1777 0 0
+tmpfs /run tmpfs nosuid,nodev,mode=0755 0 0
+tmpfs /dev/shm tmpfs nosuid,nodev,mode=1777 0 0
+devpts /dev/pts devpts nosuid,noexec 0 0
+`
+
 /**
  * The guest's /init (busybox sh, PID 1), implementing the contract in manifest.ts. Every step
  * that fails says so on the console (`roost-init: …`) and carries on where that makes sense, so
@@ -24,18 +33,18 @@ halt_now () {
 
 mount -t devtmpfs -o nosuid devtmpfs /dev || echo "roost-init: mount /dev failed" >/dev/console
 exec </dev/null >/dev/console 2>&1
-mount -t proc -o nosuid,nodev,noexec proc /proc || say "mount /proc failed"
-mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || say "mount /sys failed"
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp || say "mount /tmp failed"
-mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run || say "mount /run failed"
 mkdir -p /dev/shm /dev/pts
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /dev/shm || say "mount /dev/shm failed"
-mount -t devpts -o nosuid,noexec devpts /dev/pts || say "mount /dev/pts failed"
+# One mount process for all of /etc/fstab: every fork is slow under TCG.
+mount -a || say "mount -a: some of /etc/fstab did not mount"
 ln -sf /proc/self/fd /dev/fd
 
 for m in ${modules.join(' ')}; do
   insmod /lib/modules/$m.ko || say "insmod $m failed"
 done
+
+# --- warm clones (src/vmm/clone-guest.ts): a snapshot template waits here for its identity ---
+[ ! -f /etc/roost/clone.sh ] || . /etc/roost/clone.sh
+# --- end warm clones ---
 
 if [ -f ${GUEST_ENV_FILE} ]; then
   . ${GUEST_ENV_FILE} || say "${GUEST_ENV_FILE} has errors"
@@ -43,7 +52,7 @@ else
   say "${GUEST_ENV_FILE} is missing: no machine settings"
 fi
 export PORT="\${PORT:-8080}"
-hostname "\${ROOST_MACHINE_ID:-roost}" 2>/dev/null || hostname roost
+echo "\${ROOST_MACHINE_ID:-roost}" >/proc/sys/kernel/hostname 2>/dev/null || hostname roost
 
 ip link set lo up || say "lo: could not bring it up"
 if [ -n "$ROOST_IP" ]; then

@@ -7,7 +7,7 @@ import type { Logger } from '../../log/logger.js'
 import { APP_ROOT } from './app-layer.js'
 import { installDirAtomically, tempSibling } from './atomic-fs.js'
 import { S_IFDIR, S_IFLNK, S_IFREG, type CpioEntry } from './cpio.js'
-import { ImageManifestSchema, type ImageManifest } from './manifest.js'
+import { ImageManifestSchema, type ImageManifest, type KernelKind } from './manifest.js'
 import { readNames, updateNames } from './names-file.js'
 
 /** An image in the store: its manifest and the absolute directory its paths are relative to. */
@@ -20,6 +20,8 @@ export interface ImagePut {
   /** The app layer's entries (paths under `app/`), unpacked into the image's `app/` directory. */
   appEntries: CpioEntry[]
   kernelVersion: string
+  /** Default: distribution. */
+  kernelKind?: KernelKind
   modules: string[]
   name?: string
 }
@@ -160,10 +162,11 @@ export function createImageStore (init: { imagesDir: string }, components: { log
         schema: 1,
         digest,
         ...(input.name === undefined ? {} : { name: input.name }),
-        kernel: 'vmlinuz',
+        kernel: input.kernelKind === 'minimal-pvh' ? 'vmlinux' : 'vmlinuz',
         initrd: 'initrd.img',
         app: APP_ROOT,
         kernelVersion: input.kernelVersion,
+        kernelKind: input.kernelKind ?? 'distribution',
         modules: input.modules,
         createdAt: new Date().toISOString(),
         sizeBytes: kernel.length + initrd.length

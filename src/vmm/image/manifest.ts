@@ -4,8 +4,10 @@ import { Type, type Static } from '@sinclair/typebox'
  * An image in the store: `<imagesDir>/<digest>/manifest.json`, all paths relative to that
  * directory. `digest` is the sha256 (hex) of the kernel and the initrd, so equal inputs give the
  * same image.
- * - `kernel`: the guest kernel (bzImage) taken from Debian's linux-image-*-cloud-amd64 package.
- * - `initrd`: base initramfs (busybox, init, the kernel modules it loads; gzip'd cpio) followed by
+ * - `kernel`: the guest kernel: roost's minimal vmlinux (`kernelKind` 'minimal-pvh'), or the
+ *   bzImage of Debian's linux-image-*-cloud-amd64 package.
+ * - `initrd`: base initramfs (busybox, init, the kernel modules it loads; a plain cpio with the
+ *   minimal kernel, gzip'd with the distribution one) followed by
  *   the app layer (gzip'd cpio of the user's directory under /app). Drivers may append one more
  *   gzip'd cpio with per-machine settings (`/etc/roost/env`).
  * - `app`: the app directory unpacked (the process driver runs `app/run`).
@@ -19,6 +21,12 @@ export const ImageManifestSchema = Type.Object({
   initrd: Type.String(),
   app: Type.String(),
   kernelVersion: Type.String(),
+  /**
+   * Which kernel `kernel` is: 'minimal-pvh' (roost's own build, an uncompressed vmlinux QEMU boots
+   * through PVH, everything built in, no modules) or 'distribution' (Debian's cloud bzImage plus
+   * modules). Absent in images built before it existed: distribution.
+   */
+  kernelKind: Type.Optional(Type.Union([Type.Literal('minimal-pvh'), Type.Literal('distribution')])),
   /** Kernel modules the base init loads, in order. */
   modules: Type.Array(Type.String()),
   createdAt: Type.String(),
@@ -26,6 +34,9 @@ export const ImageManifestSchema = Type.Object({
 })
 
 export type ImageManifest = Static<typeof ImageManifestSchema>
+
+/** Which kernel an image boots (see ImageManifest.kernelKind). */
+export type KernelKind = 'minimal-pvh' | 'distribution'
 
 /**
  * The contract between drivers and the image's `/init` (busybox sh, PID 1):

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import { createCpioGz, S_IFDIR, S_IFREG, shellEnvFile } from '../../../src/vmm/image/cpio.js'
 import type { ImageManifest } from '../../../src/vmm/image/manifest.js'
+import { hostCpuKhz } from '../../../src/vmm/host-cpu.js'
+import { buildQemuArgs } from '../../../src/vmm/qemu-args.js'
 import { retry } from '../../helpers/retry.js'
 
 /** A QEMU microvm started by a test with a plain spawn (not the driver). */
@@ -38,11 +39,6 @@ export async function freePort (): Promise<number> {
       srv.close(() => { resolve(typeof addr === 'object' && addr !== null ? addr.port : 0) })
     })
   })
-}
-
-function hostCpuKhz (): number {
-  const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))
-  return Math.round(Number(m?.[1] ?? '2000') * 1000)
 }
 
 async function qmpCommand (socket: string, command: string): Promise<unknown> {
@@ -88,16 +84,19 @@ export async function bootImage (t: ExecutionContext, image: ImageManifest, imag
   const consoleLog = join(workDir, 'console.log')
   const qmpSocket = join(workDir, 'qmp.sock')
   const spawnedAt = Date.now()
-  const child = spawn('qemu-system-x86_64', [
-    '-M', 'microvm', '-accel', 'tcg', '-cpu', 'max', '-m', '128', '-smp', '1',
-    '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
-    '-kernel', join(imageDir, image.kernel), '-initrd', initrd,
-    '-append', `console=ttyS0 reboot=t panic=-1 quiet tsc_early_khz=${hostCpuKhz()}`,
-    '-serial', `file:${consoleLog}`,
-    '-qmp', `unix:${qmpSocket},server=on,wait=off`,
-    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080`,
-    '-device', 'virtio-net-device,netdev=n0'
-  ], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const args = buildQemuArgs({
+    accel: 'tcg',
+    cpus: 1,
+    memoryMb: 128,
+    kernel: join(imageDir, image.kernel),
+    initrd,
+    consoleLog,
+    qmpSocket,
+    tscKhz: hostCpuKhz(),
+    net: { mode: 'user', hostPort: port, guestPort: 8080 },
+    ...(image.kernelKind === undefined ? {} : { kernelKind: image.kernelKind })
+  })
+  const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
   let running = true

@@ -9,7 +9,7 @@ import { retry } from '../../helpers/retry.js'
 import { acquireVmLock } from '../../helpers/vm-lock.js'
 import { tempDir } from '../../helpers/cli.js'
 import { bootImage, within } from './boot-vm.js'
-import { missingForBoot, requireTools } from './image-helpers.js'
+import { KERNEL_BUILD_TIMEOUT_MS, missingForBoot, requireTools } from './image-helpers.js'
 
 // A real build (the first one downloads ~28 MB of Debian packages into the shared cache) and
 // real TCG boots of the counter app, one VM at a time.
@@ -29,6 +29,7 @@ test.after.always(async () => {
 /** The counter image, built once for this file's tests (into a store removed after them). */
 async function counterImage (t: ExecutionContext): Promise<BuiltImage> {
   if (image === undefined) {
+    t.timeout(KERNEL_BUILD_TIMEOUT_MS)
     imagesDir = await mkdtemp(join(tmpdir(), 'roost-boot-images-'))
     const started = Date.now()
     image = await buildImage({ appDir: COUNTER, imagesDir, name: 'counter' }, { logger: silentLogger() })

@@ -1,14 +1,16 @@
 import { execFile } from 'node:child_process'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { silentLogger } from '../../../src/log/logger.js'
 import { buildImage, type BuildProgress } from '../../../src/vmm/image/build.js'
 import { createImageStore } from '../../../src/vmm/image/image-store.js'
+import { missingKernelBuildTools } from '../../../src/vmm/image/kernel-build.js'
+import { pvhEntryOf } from '../../../src/vmm/image/kernel-elf.js'
 import type { ImageManifest } from '../../../src/vmm/image/manifest.js'
 import { tempDir } from '../../helpers/cli.js'
-import { missingForBoot, requireTools } from './image-helpers.js'
+import { KERNEL_BUILD_TIMEOUT_MS, missingForBoot, requireTools } from './image-helpers.js'
 
 const COUNTER = fileURLToPath(new URL('../../fixtures/apps/counter', import.meta.url))
 const DEMO = fileURLToPath(new URL('../../../src/cli/demo-app', import.meta.url))
@@ -29,22 +31,24 @@ test('building reports every step, reuses equal images, and rebuilds another app
   const imagesDir = join(await tempDir(t, 'roost-build-'), 'images')
   const steps: BuildProgress[] = []
   let started = Date.now()
-  const a = await buildImage({ appDir: COUNTER, imagesDir, name: 'counter', onProgress: p => steps.push(p) }, { logger: silentLogger() })
+  const a = await buildImage({ appDir: COUNTER, imagesDir, name: 'counter', kernel: 'distribution', onProgress: p => steps.push(p) }, { logger: silentLogger() })
   t.log(`counter: ${Date.now() - started} ms`)
   const order = [...new Set(steps.map(s => s.step))]
   t.deepEqual(order, ['resolve', 'download-kernel', 'download-busybox', ...(order.includes('extract') ? ['extract'] : []), 'base-initramfs', 'pack-app', 'store'])
   t.deepEqual(a.modules, ['virtio_ring', 'virtio', 'virtio_mmio', 'failover', 'net_failover', 'virtio_net', 'evdev', 'button'])
   t.regex(a.kernelVersion, /cloud-amd64$/)
+  t.is(a.kernelKind, 'distribution')
+  t.is(a.kernel, 'vmlinuz')
 
   started = Date.now()
-  const again = await buildImage({ appDir: COUNTER, imagesDir }, { logger: silentLogger() })
+  const again = await buildImage({ appDir: COUNTER, imagesDir, kernel: 'distribution' }, { logger: silentLogger() })
   t.log(`counter again: ${Date.now() - started} ms`)
   t.is(again.digest, a.digest)
   t.true(again.reused)
 
   const demoSteps: BuildProgress[] = []
   started = Date.now()
-  const demo = await buildImage({ appDir: DEMO, imagesDir, name: 'demo', onProgress: p => demoSteps.push(p) }, { logger: silentLogger() })
+  const demo = await buildImage({ appDir: DEMO, imagesDir, name: 'demo', kernel: 'distribution', onProgress: p => demoSteps.push(p) }, { logger: silentLogger() })
   t.log(`demo (warm cache): ${Date.now() - started} ms`)
   t.not(demo.digest, a.digest)
   t.true(demoSteps.some(s => s.step === 'base-initramfs' && s.detail.startsWith('cached')))
@@ -53,6 +57,27 @@ test('building reports every step, reuses equal images, and rebuilds another app
   const store = createImageStore({ imagesDir }, { logger: silentLogger() })
   t.is((await store.resolve('demo')).digest, demo.digest)
   t.deepEqual((await store.list()).map(i => i.digest).sort(), [a.digest, demo.digest].sort())
+})
+
+test.serial('the default image carries the minimal PVH kernel, no modules, and a plain base cpio', async t => {
+  t.timeout(KERNEL_BUILD_TIMEOUT_MS)
+  if (!requireTools(t, [...missing, ...await missingKernelBuildTools()])) return
+  const imagesDir = join(await tempDir(t, 'roost-build-'), 'images')
+  const steps: BuildProgress[] = []
+  const started = Date.now()
+  const img = await buildImage({ appDir: COUNTER, imagesDir, name: 'counter', onProgress: p => steps.push(p) }, { logger: silentLogger() })
+  t.log(`counter (minimal kernel): ${Date.now() - started} ms`)
+  t.is(img.kernelKind, 'minimal-pvh')
+  t.is(img.kernel, 'vmlinux')
+  t.deepEqual(img.modules, [])
+  t.regex(img.kernelVersion, /^6\.1\.\d+-roost$/)
+  t.not(pvhEntryOf(await readFile(join(img.dir, img.kernel))), null, 'the image kernel is the PVH vmlinux')
+  const initrd = await readFile(join(img.dir, img.initrd))
+  t.is(initrd.toString('latin1', 0, 6), '070701', 'the base layer is an uncompressed newc cpio')
+  t.true(initrd.includes(Buffer.from([0x1f, 0x8b, 0x08])), 'the app layer after it is gzip')
+  const order = [...new Set(steps.map(s => s.step))]
+  t.true(order.indexOf('kernel-install') > order.indexOf('kernel-tools'))
+  t.true(order.indexOf('base-initramfs') > order.indexOf('kernel-install'))
 })
 
 test('concurrent builds of the same app into one store agree', async t => {
@@ -69,11 +94,11 @@ test('concurrent builds of the same app into one store agree', async t => {
 test('roost image build prints the digest (or the manifest with --json); list shows it', async t => {
   if (!requireTools(t, missing)) return
   const dataDir = await tempDir(t, 'roost-cli-')
-  const built = await cli(['image', 'build', COUNTER, '--name', 'counter', '--data-dir', dataDir])
+  const built = await cli(['image', 'build', COUNTER, '--name', 'counter', '--kernel', 'distribution', '--data-dir', dataDir])
   t.is(built.code, 0, built.stderr)
   t.regex(built.stdout, /^[0-9a-f]{64}\n$/)
   t.regex(built.stderr, /store: /)
-  const json = await cli(['image', 'build', COUNTER, '--data-dir', dataDir, '--json'])
+  const json = await cli(['image', 'build', COUNTER, '--kernel', 'distribution', '--data-dir', dataDir, '--json'])
   t.is(json.code, 0, json.stderr)
   const manifest = JSON.parse(json.stdout) as ImageManifest & { dir: string }
   t.is(manifest.digest, built.stdout.trim())
@@ -83,6 +108,22 @@ test('roost image build prints the digest (or the manifest with --json); list sh
   t.regex(list.stdout, new RegExp(`${manifest.digest.slice(0, 12)}\\s+counter`))
   const listJson = JSON.parse((await cli(['image', 'list', '--json', '--images-dir', join(dataDir, 'images')])).stdout) as unknown[]
   t.is(listJson.length, 1)
+  const bad = await cli(['image', 'build', COUNTER, '--kernel', 'bogus', '--data-dir', dataDir])
+  t.is(bad.code, 1)
+  t.regex(bad.stderr, /--kernel must be one of auto, minimal, distribution/)
+})
+
+test('roost image kernel prints the cached kernel (built by the serial test above)', async t => {
+  if (!requireTools(t, [...missing, ...await missingKernelBuildTools()])) return
+  const r = await cli(['image', 'kernel', '--json'])
+  t.is(r.code, 0, r.stderr)
+  const k = JSON.parse(r.stdout) as { vmlinux: string, bzImage: string, key: string, version: string, cached: boolean }
+  t.true(k.cached)
+  t.regex(k.key, /^[0-9a-f]{64}$/)
+  t.regex(r.stderr, new RegExp(`kernel ${k.version.replace(/\./g, '\\.')} \\(${k.key.slice(0, 12)}\\) cached`))
+  t.not(pvhEntryOf(await readFile(k.vmlinux)), null)
+  const plain = await cli(['image', 'kernel'])
+  t.is(plain.stdout, `${k.vmlinux}\n`)
 })
 
 test('roost image build of a dir without run fails with ERR_IMAGE and exit code 1', async t => {

@@ -1,6 +1,12 @@
 import { execFileSync } from 'node:child_process'
 import type { ExecutionContext } from 'ava'
 
+/**
+ * For tests whose first image build may compile the minimal kernel (once per machine: ~4 min on
+ * 2 idle cores, ~12 under load): raises ava's 5 min timeout for that test.
+ */
+export const KERNEL_BUILD_TIMEOUT_MS = 30 * 60_000
+
 /** Whether a host tool is on PATH. */
 export function hasCommand (cmd: string): boolean {
   try {

@@ -1,0 +1,121 @@
+import anyTest, { type TestFn } from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { MachineView } from '../../src/api/machines/schemas.js'
+import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
+import { silentLogger } from '../../src/log/logger.js'
+import { buildImage, type KernelChoice } from '../../src/vmm/image/build.js'
+import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
+import { BIN } from '../helpers/cli.js'
+import { COUNTER_APP, httpGet, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { retry } from '../helpers/retry.js'
+import { acquireVmLock } from '../helpers/vm-lock.js'
+
+interface Ctx { cluster: LocalCluster, dir: string, image: string, h1: LocalHost }
+const test = anyTest as TestFn<Ctx>
+
+const qemu = await qemuAvailable()
+const missing = qemu.ok ? null : 'qemu-system-x86_64 is not installed'
+const CI = process.env.CI === 'true'
+const run = missing === null || CI ? test.serial : test.serial.skip
+const isRoot = process.getuid?.() === 0
+const runRoot = (missing === null && isRoot) || CI ? test.serial : test.serial.skip
+const APP = 'clones'
+/** The first clone also boots the template and snapshots it. */
+const FIRST_START_S = 240
+const BOOT_MS = 60_000
+// The agents run this tree's TypeScript, not a possibly stale dist/.
+process.env.ROOST_FROM_SOURCE = '1'
+
+let releaseVms: (() => Promise<void>) | undefined
+
+test.before(async t => {
+  if (missing !== null) {
+    if (CI) throw new Error(`CI=true: ${missing}`)
+    return
+  }
+  releaseVms = await acquireVmLock()
+  const dir = await mkdtemp(join(tmpdir(), 'roost-clone-it-'))
+  const kernel = (process.env.ROOST_TEST_KERNEL ?? 'auto') as KernelChoice
+  const image = await buildImage({ appDir: COUNTER_APP, imagesDir: localImagesDir(dir), name: 'counter', kernel }, { logger: silentLogger() })
+  const cluster = await startLocalCluster({ binPath: BIN, hosts: 1, dir, logLevel: 'debug', agentArgs: ['--driver', 'qemu'] })
+  t.context = { cluster, dir, image: image.digest, h1: cluster.hosts[0] as LocalHost }
+})
+
+test.after.always(async t => {
+  const { cluster, dir } = t.context
+  if (cluster !== undefined) {
+    await cluster.stop()
+    for (const h of cluster.hosts) {
+      const n = killRecordedVms(h.dataDir)
+      if (n > 0) t.log(`killed ${n} VM(s) left by ${h.name}`)
+    }
+    await rm(dir, { recursive: true, force: true })
+  }
+  await releaseVms?.()
+})
+
+const page = async (m: MachineView, path = '/'): Promise<string> => {
+  const r = await retry(async () => { const x = await httpGet(m.endpoint, path, 10_000); return x?.status === 200 ? x : undefined }, { timeoutMs: BOOT_MS, what: `${m.id} answering ${path}` })
+  return r.text.trim()
+}
+
+run('two machines started from one warm snapshot answer with their own ids and keep their own memory', async t => {
+  const c = await machinesClient(t.context.h1.dataDir)
+  // A non-ASCII value: the identity goes base64 (the namespace test below sends it as plain lines).
+  const config = { image: t.context.image, from_snapshot: true, restart: { policy: 'no' as const }, env: { GREETING: 'héllo' } }
+  const a0 = await c.create(APP, { config })
+  const a = await c.wait(APP, a0.id, 'started', FIRST_START_S * 1000)
+  const b0 = await c.create(APP, { config })
+  const b = await c.wait(APP, b0.id, 'started', BOOT_MS)
+  t.not(a.id, b.id)
+  for (const m of [a, b]) {
+    t.is(m.boot?.mode, 'clone', `${m.id} says it started from a snapshot`)
+    t.regex(m.events.find(e => e.type === 'launch')?.message ?? '', /warm clone of snapshot [0-9a-f]+/)
+  }
+  t.truthy(a.boot?.snapshot)
+  t.is(a.boot?.snapshot, b.boot?.snapshot, 'both clones come from the same snapshot')
+  t.not(a.endpoint?.port, b.endpoint?.port)
+  t.regex(await page(a), new RegExp(`counter on roost machine ${a.id}`))
+  t.regex(await page(b), new RegExp(`counter on roost machine ${b.id}`))
+  // Separate guests: each counter starts at 0 in its own memory.
+  t.is(await page(a, '/cgi-bin/count'), '1')
+  t.is(await page(a, '/cgi-bin/count'), '2')
+  t.is(await page(b, '/cgi-bin/count'), '1')
+  const logs = await c.logs(APP, b.id)
+  t.notRegex(logs, /\/etc\/roost\/env is missing/, 'the clone got its settings')
+
+  // A clone can be suspended and resumed like any machine: its memory comes back.
+  await c.action(APP, a.id, 'suspend')
+  await c.wait(APP, a.id, 'suspended', BOOT_MS)
+  await c.action(APP, a.id, 'start')
+  const ar = await c.wait(APP, a.id, 'started', BOOT_MS)
+  t.is(ar.boot?.mode, 'resume')
+  t.is(await page(ar, '/cgi-bin/count'), '3')
+
+  // Restarted, it is cloned again: a fresh guest with the same id.
+  await c.action(APP, b.id, 'restart')
+  const br = await retry(async () => { const v = await c.get(APP, b.id); return v.state === 'started' && v.events[0]?.type === 'launch' && v }, { timeoutMs: BOOT_MS, what: 'b restarted' })
+  t.is(br.boot?.mode, 'clone')
+  t.regex(await page(br), new RegExp(`counter on roost machine ${b.id}`))
+  t.is(await page(br, '/cgi-bin/count'), '1')
+  for (const m of [a, b]) await c.destroy(APP, m.id, true)
+})
+
+runRoot('a warm clone in its own network namespace gets its own address', async t => {
+  if (!isRoot && CI) t.fail('CI=true: namespace networking needs root')
+  const c = await machinesClient(t.context.h1.dataDir)
+  const config = { image: t.context.image, from_snapshot: true, network: 'namespace' as const, restart: { policy: 'no' as const } }
+  const ms: MachineView[] = []
+  for (let i = 0; i < 2; i++) {
+    const m0 = await c.create(APP, { config })
+    ms.push(await c.wait(APP, m0.id, 'started', FIRST_START_S * 1000))
+  }
+  const [a, b] = ms as [MachineView, MachineView]
+  t.is(a.boot?.mode, 'clone')
+  t.not(a.endpoint?.host, b.endpoint?.host)
+  t.regex(await page(a), new RegExp(`counter on roost machine ${a.id}`))
+  t.regex(await page(b), new RegExp(`counter on roost machine ${b.id}`))
+  for (const m of ms) await c.destroy(APP, m.id, true)
+})

@@ -1,0 +1,95 @@
+import anyTest, { type TestFn } from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { MachineView } from '../../src/api/machines/schemas.js'
+import { demoAppDir } from '../../src/cli/dev-demo.js'
+import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
+import { silentLogger } from '../../src/log/logger.js'
+import { buildImage, type BuiltImage, type KernelChoice } from '../../src/vmm/image/build.js'
+import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
+import { BIN } from '../helpers/cli.js'
+import { httpGet, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { retry } from '../helpers/retry.js'
+import { acquireVmLock } from '../helpers/vm-lock.js'
+
+interface Ctx { cluster: LocalCluster, dir: string, image: BuiltImage, h1: LocalHost }
+const test = anyTest as TestFn<Ctx>
+
+const qemu = await qemuAvailable()
+const missing = qemu.ok ? null : 'qemu-system-x86_64 is not installed'
+const CI = process.env.CI === 'true'
+const run = missing === null || CI ? test.serial : test.serial.skip
+const APP = 'node-demo'
+/** Node under TCG: the ~100 MB runtime is unpacked into guest RAM, then V8 starts, all emulated. */
+const START_MS = 180_000
+process.env.ROOST_FROM_SOURCE = '1'
+
+let releaseVms: (() => Promise<void>) | undefined
+
+test.before(async t => {
+  if (missing !== null) {
+    if (CI) throw new Error(`CI=true: ${missing}`)
+    return
+  }
+  releaseVms = await acquireVmLock()
+  const dir = await mkdtemp(join(tmpdir(), 'roost-node-it-'))
+  // The project default (auto: the minimal kernel where it can be built) unless told otherwise.
+  const kernel = (process.env.ROOST_TEST_KERNEL ?? 'auto') as KernelChoice
+  const image = await buildImage({ appDir: demoAppDir(), imagesDir: localImagesDir(dir), name: 'demo', kernel }, { logger: silentLogger() })
+  const cluster = await startLocalCluster({ binPath: BIN, hosts: 1, dir, logLevel: 'debug', agentArgs: ['--driver', 'qemu'] })
+  t.context = { cluster, dir, image, h1: cluster.hosts[0] as LocalHost }
+})
+
+test.after.always(async t => {
+  const { cluster, dir } = t.context
+  if (cluster !== undefined) {
+    await cluster.stop()
+    for (const h of cluster.hosts) killRecordedVms(h.dataDir)
+    await rm(dir, { recursive: true, force: true })
+  }
+  await releaseVms?.()
+})
+
+const get = async (m: MachineView, path: string): Promise<string> => {
+  const r = await retry(async () => { const x = await httpGet(m.endpoint, path, 10_000); return x?.status === 200 ? x : undefined }, { timeoutMs: START_MS, what: `${m.id} answering ${path}` })
+  return r.text.trim()
+}
+
+run('the Node.js demo app boots in a VM and serves with its machine id', async t => {
+  const { image } = t.context
+  const c = await machinesClient(t.context.h1.dataDir)
+  const t0 = Date.now()
+  const m0 = await c.create(APP, { config: { image: image.digest, restart: { policy: 'no' } } })
+  const m = await c.wait(APP, m0.id, 'started', START_MS)
+  t.is(await get(m, '/'), `hello from roost machine ${m.id}`)
+  t.log(`kernel ${image.kernelKind ?? 'distribution'} ${image.kernelVersion}: create → HTTP ${Date.now() - t0} ms; image ${Math.round(image.sizeBytes / 1e6)} MB`)
+  const info = JSON.parse(await get(m, '/info')) as { machine: string, hostname: string, node: string }
+  t.is(info.machine, m.id)
+  t.is(info.hostname, m.id, 'the guest is named after its machine')
+  t.is(info.node, process.version, 'the guest runs the host\'s node')
+  t.is(await get(m, '/count'), '1')
+  t.is(await get(m, '/count'), '2')
+  await c.destroy(APP, m.id, true)
+})
+
+run('warm clones of the Node.js app answer with their own ids', async t => {
+  const c = await machinesClient(t.context.h1.dataDir)
+  const config = { image: t.context.image.digest, from_snapshot: true, restart: { policy: 'no' as const } }
+  const ms: MachineView[] = []
+  for (let i = 0; i < 2; i++) {
+    const t0 = Date.now()
+    const m0 = await c.create(APP, { config })
+    const m = await c.wait(APP, m0.id, 'started', START_MS)
+    t.is(await get(m, '/'), `hello from roost machine ${m.id}`)
+    t.log(`clone ${i + 1}: create → HTTP ${Date.now() - t0} ms${i === 0 ? ' (builds the snapshot)' : ''}`)
+    t.is(m.boot?.mode, 'clone')
+    ms.push(m)
+  }
+  const [a, b] = ms as [MachineView, MachineView]
+  t.not(a.id, b.id)
+  t.is(JSON.parse(await get(b, '/info')).hostname, b.id)
+  t.is(await get(a, '/count'), '1')
+  t.is(await get(b, '/count'), '1')
+  for (const m of ms) await c.destroy(APP, m.id, true)
+})
