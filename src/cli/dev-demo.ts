@@ -10,7 +10,7 @@ import { localImagesDir, type LocalHost } from './local-cluster.js'
 export const DEMO_APP = 'demo'
 const BOOT_TIMEOUT_MS = 120_000
 
-/** The demo app's directory (busybox httpd; shipped in the package). */
+/** The demo app's directory (a Node.js HTTP server; shipped in the package). */
 export function demoAppDir (): string {
   return join(packageRoot(), 'src', 'cli', 'demo-app')
 }
