@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { connectControl } from '../src/api/control-client.js'
 import type { MeshView } from '../src/api/control-api.js'
 import { exited } from '../src/cli/local-cluster.js'
+import { pollUntil } from '../src/lab/lab-agents.js'
 import { createLab, labAvailable, LAB_DHT_PORT, type Lab, type LabHost } from '../src/lab/lab.js'
 import { createLogger } from '../src/log/logger.js'
 import { wireguardAvailable } from '../src/mesh/wg-command.js'
@@ -46,7 +47,7 @@ async function withLab<T> (hosts: number, fn: (lab: Lab) => Promise<T>): Promise
 async function remoteDispatchWg (): Promise<void> {
   await withLab(1, async (lab) => {
     const target = lab.host('h1')
-    const view = await waitFor(async () => { const v = await call(target, async api => await api.mesh()); return v.address === null ? undefined : v }, 30_000, 'h1 tunnel end')
+    const view = await pollUntil(async () => { const v = await call(target, async api => await api.mesh()); return v.address === null ? undefined : v }, 30_000, 'h1 tunnel end')
     const targetId = String((await call(target, async api => await api.info())).hostId)
     const children: ChildProcess[] = []
     try {
@@ -72,28 +73,15 @@ async function remoteDispatchWg (): Promise<void> {
   })
 }
 
-async function waitFor<T> (fn: () => Promise<T | undefined>, timeoutMs: number, what: string, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn()
-      if (v !== undefined) return v
-    } catch (err) { last = err }
-    await new Promise(resolve => setTimeout(resolve, intervalMs))
-  }
-  throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`)
-}
-
 async function meshUp (hosts: number): Promise<void> {
   await withLab(hosts, async (lab) => {
     const t0 = performance.now()
     const running = lab.hosts
     progress(`${hosts} agents started; waiting for every pair to have a handshake and a delivered message`)
-    await waitFor(async () => {
+    await pollUntil(async () => {
       const views = await Promise.all(running.map(async h => await call(h, async api => await api.mesh())))
       return views.every((v: MeshView) => v.peers.length === hosts - 1 && v.peers.every(p => p.latestHandshake > 0 && p.path === 'wireguard')) ? true : undefined
-    }, 60_000, 'every tunnel and mesh connection', 100)
+    }, 60_000, 'every tunnel and mesh connection')
     const handshakesMs = performance.now() - t0
     const before = await Promise.all(running.map(async h => (await call(h, async api => await api.mesh())).stats.framesOut.wireguard ?? 0))
     await Promise.all(running.map(async h => {

@@ -11,12 +11,10 @@ import { createAgentHost } from '../actors/agent/host.js'
 import { connectControl } from '../src/api/control-client.js'
 import { exited, freeUdpPort, startLocalCluster } from '../src/cli/local-cluster.js'
 import { ROOST_VERSION, socketPathFor } from '../src/cli/config.js'
-import { createCodec } from '../src/codec/codec.js'
-import { FrameDecoder } from '../src/codec/frame.js'
-import { FrameWriter } from '../src/codec/frame-writer.js'
 import { createDhtBootstrap } from '../src/dht/bootstrap.js'
 import { createLogger } from '../src/log/logger.js'
-import { driverActor, PAYLOAD, BATCH } from './helpers/driver-actor.js'
+import { driverActor } from './helpers/driver-actor.js'
+import { rawCounterClient, type RawClient } from './helpers/raw-counter.js'
 import { median, percentile, progress, report, round, rssMbOf } from './helpers/report.js'
 
 const BIN = fileURLToPath(new URL('../bin/roost.js', import.meta.url))
@@ -24,15 +22,8 @@ const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 5_000)
 const DISPATCH_MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 
-interface RawClient {
-  latency: (n: number) => Promise<number[]>
-  dispatch: (n: number) => Promise<{ elapsedMs: number, delivered: number }>
-  stop: () => Promise<void>
-}
-
 /** The same traffic over a bare hyperswarm stream, same framing and codec, to a bare server process. */
-async function rawClient (bootstrap: { host: string, port: number }, serverKey: string): Promise<RawClient> {
-  const codec = createCodec()
+async function rawClient (bootstrap: { host: string, port: number }, serverKey: string): Promise<RawClient & { stop: () => Promise<void> }> {
   const dht = new HyperDHT({ bootstrap: [bootstrap], host: '127.0.0.1', firewalled: false })
   await dht.ready()
   const swarm = new Hyperswarm({ dht })
@@ -41,47 +32,7 @@ async function rawClient (bootstrap: { host: string, port: number }, serverKey: 
     swarm.joinPeer(Buffer.from(serverKey, 'hex'))
   })
   stream.on('error', () => {})
-  const waiters = new Map<number, (msg: { count: number }) => void>()
-  const decoder = new FrameDecoder({
-    onFrame: (payload) => {
-      const msg = codec.decode(payload) as { seq: number, count: number }
-      waiters.get(msg.seq)?.(msg)
-      waiters.delete(msg.seq)
-    },
-    onError: () => {}
-  })
-  stream.on('data', (c: Buffer) => { decoder.push(c) })
-  const writer = new FrameWriter(stream)
-  const write = (msg: unknown): void => { writer.write(codec.encode(msg)) }
-  const ask = async (seq: number): Promise<{ count: number }> => await new Promise(resolve => {
-    waiters.set(seq, resolve)
-    write({ seq, ask: true, payload: PAYLOAD })
-  })
-  let seq = 0
-  return {
-    async latency (n) {
-      const samples: number[] = []
-      for (let i = 0; i < n; i++) {
-        const t0 = performance.now()
-        await ask(seq++)
-        samples.push(performance.now() - t0)
-      }
-      return samples
-    },
-    async dispatch (n) {
-      const before = (await ask(seq++)).count
-      const t0 = performance.now()
-      for (let i = 0; i < n; i++) {
-        write({ seq: seq++, payload: PAYLOAD })
-        if ((i + 1) % BATCH === 0) await new Promise(resolve => setImmediate(resolve))
-      }
-      const after = (await ask(seq++)).count
-      return { elapsedMs: performance.now() - t0, delivered: after - before - 1 }
-    },
-    async stop () {
-      await swarm.destroy()
-    }
-  }
+  return { ...rawCounterClient(stream), stop: async () => { await swarm.destroy() } }
 }
 
 async function waitForLine (child: ChildProcess): Promise<string> {

@@ -1,18 +1,11 @@
 import anyTest, { type TestFn } from 'ava'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { MachineView } from '../../src/api/machines/schemas.js'
-import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
-import { silentLogger } from '../../src/log/logger.js'
-import { buildImage, type KernelChoice } from '../../src/vmm/image/build.js'
 import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
-import { BIN } from '../helpers/cli.js'
-import { COUNTER_APP, httpGet, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { COUNTER_APP, httpGet, machinesClient } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
-import { acquireVmLock } from '../helpers/vm-lock.js'
+import { startVmCluster, stopVmCluster, type VmCluster } from '../helpers/vm-cluster.js'
 
-interface Ctx { cluster: LocalCluster, dir: string, image: string, h1: LocalHost }
+type Ctx = VmCluster
 const test = anyTest as TestFn<Ctx>
 
 const qemu = await qemuAvailable()
@@ -28,33 +21,15 @@ const BOOT_MS = 60_000
 // The agents run this tree's TypeScript, not a possibly stale dist/.
 process.env.ROOST_FROM_SOURCE = '1'
 
-let releaseVms: (() => Promise<void>) | undefined
-
 test.before(async t => {
   if (missing !== null) {
     if (CI) throw new Error(`CI=true: ${missing}`)
     return
   }
-  releaseVms = await acquireVmLock()
-  const dir = await mkdtemp(join(tmpdir(), 'roost-clone-it-'))
-  const kernel = (process.env.ROOST_TEST_KERNEL ?? 'auto') as KernelChoice
-  const image = await buildImage({ appDir: COUNTER_APP, imagesDir: localImagesDir(dir), name: 'counter', kernel }, { logger: silentLogger() })
-  const cluster = await startLocalCluster({ binPath: BIN, hosts: 1, dir, logLevel: 'debug', agentArgs: ['--driver', 'qemu'] })
-  t.context = { cluster, dir, image: image.digest, h1: cluster.hosts[0] as LocalHost }
+  t.context = await startVmCluster({ appDir: COUNTER_APP, name: 'counter', prefix: 'roost-clone-it-' })
 })
 
-test.after.always(async t => {
-  const { cluster, dir } = t.context
-  if (cluster !== undefined) {
-    await cluster.stop()
-    for (const h of cluster.hosts) {
-      const n = killRecordedVms(h.dataDir)
-      if (n > 0) t.log(`killed ${n} VM(s) left by ${h.name}`)
-    }
-    await rm(dir, { recursive: true, force: true })
-  }
-  await releaseVms?.()
-})
+test.after.always(async t => { await stopVmCluster(t, t.context) })
 
 const page = async (m: MachineView, path = '/'): Promise<string> => {
   const r = await retry(async () => { const x = await httpGet(m.endpoint, path, 10_000); return x?.status === 200 ? x : undefined }, { timeoutMs: BOOT_MS, what: `${m.id} answering ${path}` })
@@ -64,7 +39,7 @@ const page = async (m: MachineView, path = '/'): Promise<string> => {
 run('two machines started from one warm snapshot answer with their own ids and keep their own memory', async t => {
   const c = await machinesClient(t.context.h1.dataDir)
   // A non-ASCII value: the identity goes base64 (the namespace test below sends it as plain lines).
-  const config = { image: t.context.image, from_snapshot: true, restart: { policy: 'no' as const }, env: { GREETING: 'héllo' } }
+  const config = { image: t.context.image.digest, from_snapshot: true, restart: { policy: 'no' as const }, env: { GREETING: 'héllo' } }
   const a0 = await c.create(APP, { config })
   const a = await c.wait(APP, a0.id, 'started', FIRST_START_S * 1000)
   const b0 = await c.create(APP, { config })
@@ -106,7 +81,7 @@ run('two machines started from one warm snapshot answer with their own ids and k
 runRoot('a warm clone in its own network namespace gets its own address', async t => {
   if (!isRoot && CI) t.fail('CI=true: namespace networking needs root')
   const c = await machinesClient(t.context.h1.dataDir)
-  const config = { image: t.context.image, from_snapshot: true, network: 'namespace' as const, restart: { policy: 'no' as const } }
+  const config = { image: t.context.image.digest, from_snapshot: true, network: 'namespace' as const, restart: { policy: 'no' as const } }
   const ms: MachineView[] = []
   for (let i = 0; i < 2; i++) {
     const m0 = await c.create(APP, { config })

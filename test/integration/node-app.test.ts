@@ -1,19 +1,12 @@
 import anyTest, { type TestFn } from 'ava'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { demoAppDir } from '../../src/cli/dev-demo.js'
-import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
-import { silentLogger } from '../../src/log/logger.js'
-import { buildImage, type BuiltImage, type KernelChoice } from '../../src/vmm/image/build.js'
 import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
-import { BIN } from '../helpers/cli.js'
-import { httpGet, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { httpGet, machinesClient } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
-import { acquireVmLock } from '../helpers/vm-lock.js'
+import { startVmCluster, stopVmCluster, type VmCluster } from '../helpers/vm-cluster.js'
 
-interface Ctx { cluster: LocalCluster, dir: string, image: BuiltImage, h1: LocalHost }
+type Ctx = VmCluster
 const test = anyTest as TestFn<Ctx>
 
 const qemu = await qemuAvailable()
@@ -25,31 +18,15 @@ const APP = 'node-demo'
 const START_MS = 180_000
 process.env.ROOST_FROM_SOURCE = '1'
 
-let releaseVms: (() => Promise<void>) | undefined
-
 test.before(async t => {
   if (missing !== null) {
     if (CI) throw new Error(`CI=true: ${missing}`)
     return
   }
-  releaseVms = await acquireVmLock()
-  const dir = await mkdtemp(join(tmpdir(), 'roost-node-it-'))
-  // The project default (auto: the minimal kernel where it can be built) unless told otherwise.
-  const kernel = (process.env.ROOST_TEST_KERNEL ?? 'auto') as KernelChoice
-  const image = await buildImage({ appDir: demoAppDir(), imagesDir: localImagesDir(dir), name: 'demo', kernel }, { logger: silentLogger() })
-  const cluster = await startLocalCluster({ binPath: BIN, hosts: 1, dir, logLevel: 'debug', agentArgs: ['--driver', 'qemu'] })
-  t.context = { cluster, dir, image, h1: cluster.hosts[0] as LocalHost }
+  t.context = await startVmCluster({ appDir: demoAppDir(), name: 'demo', prefix: 'roost-node-it-' })
 })
 
-test.after.always(async t => {
-  const { cluster, dir } = t.context
-  if (cluster !== undefined) {
-    await cluster.stop()
-    for (const h of cluster.hosts) killRecordedVms(h.dataDir)
-    await rm(dir, { recursive: true, force: true })
-  }
-  await releaseVms?.()
-})
+test.after.always(async t => { await stopVmCluster(t, t.context) })
 
 const get = async (m: MachineView, path: string): Promise<string> => {
   const r = await retry(async () => { const x = await httpGet(m.endpoint, path, 10_000); return x?.status === 200 ? x : undefined }, { timeoutMs: START_MS, what: `${m.id} answering ${path}` })

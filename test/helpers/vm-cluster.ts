@@ -1,0 +1,39 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ExecutionContext } from 'ava'
+import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
+import { silentLogger } from '../../src/log/logger.js'
+import { buildImage, type BuiltImage, type KernelChoice } from '../../src/vmm/image/build.js'
+import { BIN } from './cli.js'
+import { killRecordedVms } from './machines.js'
+import { acquireVmLock } from './vm-lock.js'
+
+/** One qemu agent with an image of `appDir` built into its store: the context of a VM test file. */
+export interface VmCluster { cluster: LocalCluster, dir: string, image: BuiltImage, h1: LocalHost, release: () => Promise<void> }
+
+/**
+ * Takes the VM lock, builds the image (the project's default kernel unless ROOST_TEST_KERNEL says
+ * otherwise) and starts a one-host local cluster on the qemu driver. Pair with {@link stopVmCluster}.
+ */
+export async function startVmCluster (opts: { appDir: string, name: string, prefix: string }): Promise<VmCluster> {
+  const release = await acquireVmLock()
+  const dir = await mkdtemp(join(tmpdir(), opts.prefix))
+  const kernel = (process.env.ROOST_TEST_KERNEL ?? 'auto') as KernelChoice
+  const image = await buildImage({ appDir: opts.appDir, imagesDir: localImagesDir(dir), name: opts.name, kernel }, { logger: silentLogger() })
+  const cluster = await startLocalCluster({ binPath: BIN, hosts: 1, dir, logLevel: 'debug', agentArgs: ['--driver', 'qemu'] })
+  return { cluster, dir, image, h1: cluster.hosts[0] as LocalHost, release }
+}
+
+/** Stops the agent, kills any VM it left (by recorded pid), removes the dir and releases the lock. */
+export async function stopVmCluster (t: ExecutionContext, c: Partial<VmCluster>): Promise<void> {
+  if (c.cluster !== undefined) {
+    await c.cluster.stop()
+    for (const h of c.cluster.hosts) {
+      const n = killRecordedVms(h.dataDir)
+      if (n > 0) t.log(`killed ${n} VM(s) left by ${h.name}`)
+    }
+  }
+  if (c.dir !== undefined) await rm(c.dir, { recursive: true, force: true })
+  await c.release?.()
+}
