@@ -204,7 +204,14 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         iface.on('exit', (info) => { ctx.log.warn(info, 'wireguard-go exited; restarting it') })
         iface.on('restart', (info) => {
           ctx.log.info(info, 'wireguard-go restarted with its peers')
-          serial(async () => { await publish(true) })
+          serial(async () => {
+            // The new wireguard-go has no sessions: dial again only once handshakes are seen.
+            handshaken = new Set()
+            transport.setRoutes(meshRoutes(peers, handshaken))
+            pollUntil = Date.now() + HANDSHAKE_POLL_FOR_MS
+            schedulePoll()
+            await publish(true)
+          })
         })
         iface.on('error', (info) => { fail(new MeshError(`wireguard-go cannot be restarted: ${String(info.err)}`)) })
         await iface.start()

@@ -67,14 +67,16 @@ export function renderConfig (privateKey: string, listenPort: number, peers: WgP
 }
 
 /**
- * `wg set` argument lists that make wireguard-go handshake now with every peer that has no
- * persistent keepalive: switching keepalive on sends one at once (which, with no session, is
- * a handshake initiation), then it is switched back off. Peers with a keepalive already get
- * one when they are configured. Without this, a freshly (re)started side waits for the other
- * side's rekey timeout (~15 s) before traffic flows again.
+ * `wg set` argument lists that make wireguard-go handshake now with every peer: wireguard-go
+ * sends a keepalive (with no session: a handshake initiation) when a peer's persistent keepalive
+ * goes from off to on while the interface is up. Peers without one are switched on then off;
+ * peers with one are switched off then back to their interval (configuring them before the link
+ * was up sent nothing). Without this, a freshly (re)started side waits for the other side's rekey
+ * timeout (~15 s) before traffic flows again.
  */
 export function primeHandshakeArgs (peers: WgPeerSpec[]): [string[], string[]] | null {
-  const quiet = peers.filter(p => (p.keepaliveS ?? 0) === 0).map(p => p.publicKey)
-  if (quiet.length === 0) return null
-  return [quiet.flatMap(k => ['peer', k, 'persistent-keepalive', '1']), quiet.flatMap(k => ['peer', k, 'persistent-keepalive', '0'])]
+  if (peers.length === 0) return null
+  const first = peers.flatMap(p => ['peer', p.publicKey, 'persistent-keepalive', (p.keepaliveS ?? 0) === 0 ? '1' : '0'])
+  const second = peers.flatMap(p => ['peer', p.publicKey, 'persistent-keepalive', String(p.keepaliveS ?? 0)])
+  return [first, second]
 }

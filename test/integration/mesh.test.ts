@@ -99,7 +99,10 @@ meshTest('a 3-host lab forms the mesh; messages travel through the tunnels (coun
   const restarted = await retry(async () => {
     const v = await meshOf(h1)
     return v.pid !== null && v.pid !== oldPid && v.restarts >= 1 && v.peers.length === 2 && v.peers.every(p => p.path === 'wireguard') ? v : undefined
-  }, { timeoutMs: 30_000, intervalMs: 200, what: 'wireguard-go restarted with its peers and the mesh connections back' })
+  }, { timeoutMs: 45_000, intervalMs: 200, what: 'wireguard-go restarted with its peers and the mesh connections back' }).catch(async (err: unknown) => {
+    for (const h of [h1, h2, h3]) t.log(h.name, JSON.stringify(await meshOf(h).catch(e => String(e))))
+    throw err
+  })
   t.is((await wgDump(lab, h1, ifname)).peers.length, 2, 'peers reapplied to the new wireguard-go')
   t.true(restarted.restarts >= 1)
   const r = await call(h1, async api => await api.send('h3/agent', { type: 'agent.ping', seq: 7 }))

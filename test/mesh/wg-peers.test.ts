@@ -37,10 +37,10 @@ test('renderConfig writes a wg setconf file', t => {
   ].join('\n'))
 })
 
-test('primeHandshakeArgs toggles keepalive only for peers without one', t => {
-  t.is(primeHandshakeArgs([peer(a, undefined, undefined, 25)]), null)
+test('primeHandshakeArgs turns every peer\'s keepalive from off to on once, ending at its own setting', t => {
+  t.is(primeHandshakeArgs([]), null)
   t.deepEqual(primeHandshakeArgs([peer(a), peer(b, undefined, undefined, 25), peer(c, undefined, undefined, 0)]), [
-    ['peer', a, 'persistent-keepalive', '1', 'peer', c, 'persistent-keepalive', '1'],
-    ['peer', a, 'persistent-keepalive', '0', 'peer', c, 'persistent-keepalive', '0']
+    ['peer', a, 'persistent-keepalive', '1', 'peer', b, 'persistent-keepalive', '0', 'peer', c, 'persistent-keepalive', '1'],
+    ['peer', a, 'persistent-keepalive', '0', 'peer', b, 'persistent-keepalive', '25', 'peer', c, 'persistent-keepalive', '0']
   ])
 })

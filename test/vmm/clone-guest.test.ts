@@ -47,7 +47,7 @@ test('the guest script is valid sh, and the image init sources it', t => {
 
 test('every VM gets the identity UART and a named RAM backend; clones map the template file private', t => {
   t.deepEqual(identitySerialArgs('/x/id.sock'), ['-chardev', 'socket,id=roost-id,path=/x/id.sock,server=on,wait=off', '-device', 'isa-serial,chardev=roost-id,iobase=0x2f8,irq=3'])
-  t.deepEqual(guestMemoryArgs(128, { kind: 'ram' }), ['-object', 'memory-backend-memfd,id=roost-mem,size=128M', '-machine', 'memory-backend=roost-mem'])
+  t.deepEqual(guestMemoryArgs(128, { kind: 'ram' }), ['-object', 'memory-backend-ram,id=roost-mem,size=128M', '-machine', 'memory-backend=roost-mem'])
   t.regex(guestMemoryArgs(64, { kind: 'template', path: '/s/ram.img' })[1] ?? '', /memory-backend-file,.*mem-path=\/s\/ram\.img,share=on$/)
   t.regex(guestMemoryArgs(64, { kind: 'clone', path: '/s/ram.img' })[1] ?? '', /memory-backend-file,.*mem-path=\/s\/ram\.img,share=off$/)
 })
