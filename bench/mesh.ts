@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { connectControl } from '../src/api/control-client.js'
 import type { MeshView } from '../src/api/control-api.js'
 import { exited } from '../src/cli/local-cluster.js'
-import { pollUntil } from '../src/lab/lab-agents.js'
+import { controlCall, pollUntil } from '../src/lab/lab-agents.js'
 import { createLab, labAvailable, LAB_DHT_PORT, type Lab, type LabHost } from '../src/lab/lab.js'
 import { createLogger } from '../src/log/logger.js'
 import { wireguardAvailable } from '../src/mesh/wg-command.js'
@@ -21,9 +20,9 @@ const MESH_UP_HOSTS = (process.env.BENCH_MESH_HOSTS ?? '5,10').split(',').map(Nu
 const RAW_PORT = 4290
 const AGENT_ARGS = ['--driver', 'process', '--wireguard', 'on']
 
-async function call<T> (h: LabHost, fn: (api: Awaited<ReturnType<typeof connectControl>>['api']) => Promise<T>): Promise<T> {
-  const c = await connectControl(h.socketPath)
-  try { return await c.call(fn) } finally { c.close() }
+/** One control call on a lab host (long enough for the pings' own 10 s timeout). */
+async function call<T> (h: LabHost, fn: Parameters<typeof controlCall<T>>[1]): Promise<T> {
+  return await controlCall(h.socketPath, fn, 30_000)
 }
 
 async function firstLine (child: ChildProcess, what: string): Promise<string> {

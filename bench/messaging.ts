@@ -15,7 +15,7 @@ import { createDhtBootstrap } from '../src/dht/bootstrap.js'
 import { createLogger } from '../src/log/logger.js'
 import { driverActor } from './helpers/driver-actor.js'
 import { rawCounterClient, type RawClient } from './helpers/raw-counter.js'
-import { median, percentile, progress, report, round, rssMbOf } from './helpers/report.js'
+import { dispatchFigures, progress, report, round, rssMbOf } from './helpers/report.js'
 
 const BIN = fileURLToPath(new URL('../bin/roost.js', import.meta.url))
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 5_000)
@@ -117,23 +117,12 @@ async function remoteDispatch (): Promise<void> {
       rawSamples = rawSamples.concat(await rawc.latency(LATENCY_SAMPLES))
       samples = samples.concat((await a.system.ask(driver, { type: 'bench.latency', host: bHost, n: LATENCY_SAMPLES }, { timeoutMs: 300_000 })).samplesMs)
     }
-    samples.sort((x, y) => x - y)
-    rawSamples.sort((x, y) => x - y)
-    const msgsPerSec = median(rates)
-    const rawMsgsPerSec = median(rawRates)
     const bRss = await rssMbOf(b.pid!)
     report('messaging', {
       case: 'remote-dispatch',
       messages: DISPATCH_MESSAGES,
       rounds: ROUNDS,
-      msgsPerSec: Math.round(msgsPerSec),
-      rawMsgsPerSec: Math.round(rawMsgsPerSec),
-      ratio: round(msgsPerSec / rawMsgsPerSec),
-      p50Ms: round(percentile(samples, 50)),
-      p99Ms: round(percentile(samples, 99)),
-      rawP50Ms: round(percentile(rawSamples, 50)),
-      rawP99Ms: round(percentile(rawSamples, 99)),
-      askSamples: samples.length,
+      ...dispatchFigures({ rates, rawRates, samples, rawSamples }),
       senderCpuUsPerMsg: round(cpu.sender * 1000 / (ROUNDS * DISPATCH_MESSAGES), 2),
       receiverCpuUsPerMsg: round(cpu.receiver * 1000 / (ROUNDS * DISPATCH_MESSAGES), 2),
       rawSenderCpuUsPerMsg: round(cpu.rawSender * 1000 / (ROUNDS * DISPATCH_MESSAGES), 2),

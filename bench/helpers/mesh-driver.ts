@@ -4,7 +4,7 @@ import { ROOST_VERSION } from '../../src/cli/config.js'
 import { createLogger } from '../../src/log/logger.js'
 import { driverActor } from './driver-actor.js'
 import { rawTcpClient } from './raw-tcp-client.js'
-import { median, percentile, progress, round } from './report.js'
+import { dispatchFigures, progress } from './report.js'
 
 // The sending side of `bench mesh` remote-dispatch-wg, run inside a lab host's namespace: an agent
 // (in this process, WireGuard on) with a driver actor, and a raw TCP client to a server on the
@@ -61,21 +61,10 @@ try {
     samples = samples.concat((await ask(driver, { type: 'bench.latency', host: cfg.target, n: cfg.latencySamples }, { timeoutMs: 300_000 })).samplesMs)
   }
   const stats = agent.transport.stats()
-  samples.sort((a, b) => a - b)
-  rawSamples.sort((a, b) => a - b)
-  const msgsPerSec = median(rates)
-  const rawMsgsPerSec = median(rawRates)
   process.stdout.write(JSON.stringify({
     messages: cfg.messages,
     rounds: cfg.rounds,
-    msgsPerSec: Math.round(msgsPerSec),
-    rawMsgsPerSec: Math.round(rawMsgsPerSec),
-    ratio: round(msgsPerSec / rawMsgsPerSec),
-    p50Ms: round(percentile(samples, 50)),
-    p99Ms: round(percentile(samples, 99)),
-    rawP50Ms: round(percentile(rawSamples, 50)),
-    rawP99Ms: round(percentile(rawSamples, 99)),
-    askSamples: samples.length,
+    ...dispatchFigures({ rates, rawRates, samples, rawSamples }),
     framesOverWireguard: stats.framesOut.wireguard - wgBefore,
     framesOverHyperswarm: stats.framesOut.hyperswarm
   }) + '\n')

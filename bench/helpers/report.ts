@@ -33,3 +33,21 @@ export async function rssMbOf (pid: number): Promise<number> {
   if (m === null) throw new Error(`no VmRSS for ${pid}`)
   return Number(m[1]) / 1024
 }
+
+/** The roost-vs-raw figures of a dispatch bench: median rates per round, their ratio, ask latency percentiles. */
+export function dispatchFigures (m: { rates: number[], rawRates: number[], samples: number[], rawSamples: number[] }): Record<string, number> {
+  const samples = [...m.samples].sort((a, b) => a - b)
+  const rawSamples = [...m.rawSamples].sort((a, b) => a - b)
+  const msgsPerSec = median(m.rates)
+  const rawMsgsPerSec = median(m.rawRates)
+  return {
+    msgsPerSec: Math.round(msgsPerSec),
+    rawMsgsPerSec: Math.round(rawMsgsPerSec),
+    ratio: round(msgsPerSec / rawMsgsPerSec),
+    p50Ms: round(percentile(samples, 50)),
+    p99Ms: round(percentile(samples, 99)),
+    rawP50Ms: round(percentile(rawSamples, 50)),
+    rawP99Ms: round(percentile(rawSamples, 99)),
+    askSamples: samples.length
+  }
+}

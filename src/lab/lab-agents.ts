@@ -71,14 +71,14 @@ function exitedEarly (child: ChildProcess, what: string, logFile: string): LabEr
 }
 
 /** One call on an agent's control socket, bounded in time. */
-export async function controlCall<T> (socketPath: string, fn: (api: Awaited<ReturnType<typeof connectControl>>['api']) => Promise<T>): Promise<T> {
+export async function controlCall<T> (socketPath: string, fn: (api: Awaited<ReturnType<typeof connectControl>>['api']) => Promise<T>, timeoutMs = CONTROL_CALL_TIMEOUT_MS): Promise<T> {
   const c = await connectControl(socketPath)
   let timer: NodeJS.Timeout | undefined
   try {
     return await Promise.race([
       c.call(fn),
       new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => { reject(new LabError(`control call on ${socketPath} timed out`)) }, CONTROL_CALL_TIMEOUT_MS)
+        timer = setTimeout(() => { reject(new LabError(`control call on ${socketPath} timed out`)) }, timeoutMs)
       })
     ])
   } finally {

@@ -122,6 +122,20 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     }
   }
 
+  /** Subscribes to (or unsubscribes from) both paths' events. */
+  const wire = (how: 'on' | 'off'): void => {
+    stream[how]('frame', onStreamFrame)
+    stream[how]('frame-error', onFrameError)
+    stream[how]('connect', onConnect)
+    stream[how]('discover', onDiscover)
+    stream[how]('disconnect', onStreamDisconnect)
+    if (mesh === undefined) return
+    mesh[how]('frame', onMeshFrame)
+    mesh[how]('frame-error', onFrameError)
+    mesh[how]('up', onMeshUp)
+    mesh[how]('down', onMeshDown)
+  }
+
   const sweepAcks = (): void => {
     if (mesh === undefined) return
     const now = Date.now()
@@ -138,16 +152,8 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     async start () {
       if (running) return
       running = true
-      stream.on('frame', onStreamFrame)
-      stream.on('frame-error', onFrameError)
-      stream.on('connect', onConnect)
-      stream.on('discover', onDiscover)
-      stream.on('disconnect', onStreamDisconnect)
+      wire('on')
       if (mesh !== undefined) {
-        mesh.on('frame', onMeshFrame)
-        mesh.on('frame-error', onFrameError)
-        mesh.on('up', onMeshUp)
-        mesh.on('down', onMeshDown)
         sweep = setInterval(sweepAcks, SWEEP_EVERY_MS)
         sweep.unref()
       }
@@ -160,17 +166,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
       await mesh?.stop()
       await stream.stop()
       session.stop()
-      stream.off('frame', onStreamFrame)
-      stream.off('frame-error', onFrameError)
-      stream.off('connect', onConnect)
-      stream.off('discover', onDiscover)
-      stream.off('disconnect', onStreamDisconnect)
-      if (mesh !== undefined) {
-        mesh.off('frame', onMeshFrame)
-        mesh.off('frame-error', onFrameError)
-        mesh.off('up', onMeshUp)
-        mesh.off('down', onMeshDown)
-      }
+      wire('off')
     },
     send (host, payload, onFailure) {
       session.send(host, payload, onFailure)

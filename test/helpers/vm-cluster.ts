@@ -1,10 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { ExecutionContext } from 'ava'
+import type { ExecutionContext, TestFn } from 'ava'
 import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { buildImage, type BuiltImage, type KernelChoice } from '../../src/vmm/image/build.js'
+import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
 import { BIN } from './cli.js'
 import { killRecordedVms } from './machines.js'
 import { acquireVmLock } from './vm-lock.js'
@@ -36,4 +37,24 @@ export async function stopVmCluster (t: ExecutionContext, c: Partial<VmCluster>)
   }
   if (c.dir !== undefined) await rm(c.dir, { recursive: true, force: true })
   await c.release?.()
+}
+
+/** Why VM tests cannot run here, or null when they can. */
+export async function qemuMissing (): Promise<string | null> {
+  return (await qemuAvailable()).ok ? null : 'qemu-system-x86_64 is not installed'
+}
+
+/**
+ * Registers the file's before/after hooks: the cluster is started once for the file and stopped
+ * after it. Where qemu is missing nothing starts (the tests skip), except under CI=true, which fails.
+ */
+export function useVmCluster (test: TestFn<VmCluster>, missing: string | null, opts: { appDir: string, name: string, prefix: string }): void {
+  test.before(async t => {
+    if (missing !== null) {
+      if (process.env.CI === 'true') throw new Error(`CI=true: ${missing}`)
+      return
+    }
+    t.context = await startVmCluster(opts)
+  })
+  test.after.always(async t => { await stopVmCluster(t, t.context) })
 }

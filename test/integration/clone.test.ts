@@ -1,15 +1,12 @@
 import anyTest, { type TestFn } from 'ava'
 import type { MachineView } from '../../src/api/machines/schemas.js'
-import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
 import { COUNTER_APP, httpGet, machinesClient } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
-import { startVmCluster, stopVmCluster, type VmCluster } from '../helpers/vm-cluster.js'
+import { qemuMissing, useVmCluster, type VmCluster } from '../helpers/vm-cluster.js'
 
-type Ctx = VmCluster
-const test = anyTest as TestFn<Ctx>
+const test = anyTest as TestFn<VmCluster>
 
-const qemu = await qemuAvailable()
-const missing = qemu.ok ? null : 'qemu-system-x86_64 is not installed'
+const missing = await qemuMissing()
 const CI = process.env.CI === 'true'
 const run = missing === null || CI ? test.serial : test.serial.skip
 const isRoot = process.getuid?.() === 0
@@ -21,15 +18,7 @@ const BOOT_MS = 60_000
 // The agents run this tree's TypeScript, not a possibly stale dist/.
 process.env.ROOST_FROM_SOURCE = '1'
 
-test.before(async t => {
-  if (missing !== null) {
-    if (CI) throw new Error(`CI=true: ${missing}`)
-    return
-  }
-  t.context = await startVmCluster({ appDir: COUNTER_APP, name: 'counter', prefix: 'roost-clone-it-' })
-})
-
-test.after.always(async t => { await stopVmCluster(t, t.context) })
+useVmCluster(test, missing, { appDir: COUNTER_APP, name: 'counter', prefix: 'roost-clone-it-' })
 
 const page = async (m: MachineView, path = '/'): Promise<string> => {
   const r = await retry(async () => { const x = await httpGet(m.endpoint, path, 10_000); return x?.status === 200 ? x : undefined }, { timeoutMs: BOOT_MS, what: `${m.id} answering ${path}` })

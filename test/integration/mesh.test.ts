@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava'
-import { connectControl } from '../../src/api/control-client.js'
+import { controlCall } from '../../src/lab/lab-agents.js'
 import type { MeshView } from '../../src/api/control-api.js'
 import { createLab, labAvailable, type Lab, type LabHost } from '../../src/lab/lab.js'
 import { silentLogger } from '../../src/log/logger.js'
@@ -21,9 +21,9 @@ if (why !== undefined) {
   else console.warn(`skipping mesh lab tests: ${why}`)
 }
 
-async function call<T> (h: LabHost, fn: (api: Awaited<ReturnType<typeof connectControl>>['api']) => Promise<T>): Promise<T> {
-  const c = await connectControl(h.socketPath)
-  try { return await c.call(fn) } finally { c.close() }
+/** One control call on a lab host (bounded well above the asks' own timeouts). */
+async function call<T> (h: LabHost, fn: Parameters<typeof controlCall<T>>[1]): Promise<T> {
+  return await controlCall(h.socketPath, fn, 60_000)
 }
 
 const meshOf = async (h: LabHost): Promise<MeshView> => await call(h, async api => await api.mesh())

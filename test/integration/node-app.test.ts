@@ -1,16 +1,13 @@
 import anyTest, { type TestFn } from 'ava'
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { demoAppDir } from '../../src/cli/dev-demo.js'
-import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
 import { httpGet, machinesClient } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
-import { startVmCluster, stopVmCluster, type VmCluster } from '../helpers/vm-cluster.js'
+import { qemuMissing, useVmCluster, type VmCluster } from '../helpers/vm-cluster.js'
 
-type Ctx = VmCluster
-const test = anyTest as TestFn<Ctx>
+const test = anyTest as TestFn<VmCluster>
 
-const qemu = await qemuAvailable()
-const missing = qemu.ok ? null : 'qemu-system-x86_64 is not installed'
+const missing = await qemuMissing()
 const CI = process.env.CI === 'true'
 const run = missing === null || CI ? test.serial : test.serial.skip
 const APP = 'node-demo'
@@ -18,15 +15,7 @@ const APP = 'node-demo'
 const START_MS = 180_000
 process.env.ROOST_FROM_SOURCE = '1'
 
-test.before(async t => {
-  if (missing !== null) {
-    if (CI) throw new Error(`CI=true: ${missing}`)
-    return
-  }
-  t.context = await startVmCluster({ appDir: demoAppDir(), name: 'demo', prefix: 'roost-node-it-' })
-})
-
-test.after.always(async t => { await stopVmCluster(t, t.context) })
+useVmCluster(test, missing, { appDir: demoAppDir(), name: 'demo', prefix: 'roost-node-it-' })
 
 const get = async (m: MachineView, path: string): Promise<string> => {
   const r = await retry(async () => { const x = await httpGet(m.endpoint, path, 10_000); return x?.status === 200 ? x : undefined }, { timeoutMs: START_MS, what: `${m.id} answering ${path}` })

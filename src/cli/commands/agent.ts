@@ -1,10 +1,10 @@
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { connectControl } from '../../api/control-client.js'
+import { callAgent } from '../agent-call.js'
 import { DEFAULT_DHT_HOST, DEFAULT_DHT_PORT, parseBootstrap } from '../../dht/defaults.js'
 import type { Logger } from '../../log/logger.js'
-import { DEFAULT_CLUSTER, defaultDataDir, parseIntOption, readSecret, ROOST_VERSION, socketPathFor } from '../config.js'
+import { DEFAULT_CLUSTER, defaultDataDir, parseIntOption, readSecret, ROOST_VERSION } from '../config.js'
 import { ConfigError } from '../../errors/errors.js'
 import { printJson, printTable, reportError } from '../output.js'
 
@@ -146,12 +146,9 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
     .option('--json', 'print JSON')
     .action(async (opts: { dataDir: string, json?: boolean }) => {
       try {
-        const client = await connectControl(socketPathFor(opts.dataDir))
-        try {
-          const info = await client.call(async api => await api.info())
-          if (opts.json === true) printJson(info)
-          else printTable(['FIELD', 'VALUE'], Object.entries(info).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]))
-        } finally { client.close() }
+        const info = await callAgent(opts.dataDir, async api => await api.info())
+        if (opts.json === true) printJson(info)
+        else printTable(['FIELD', 'VALUE'], Object.entries(info).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]))
       } catch (err) { process.exitCode = reportError(err, opts.json === true) }
     })
 
@@ -160,8 +157,7 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
     .option('--data-dir <dir>', 'data dir of the agent', defaultDataDir())
     .action(async (opts: { dataDir: string }) => {
       try {
-        const client = await connectControl(socketPathFor(opts.dataDir))
-        try { await client.call(async api => { await api.shutdown() }) } finally { client.close() }
+        await callAgent(opts.dataDir, async api => { await api.shutdown() })
       } catch (err) { process.exitCode = reportError(err, false) }
     })
 }

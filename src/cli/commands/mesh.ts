@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
-import { connectControl } from '../../api/control-client.js'
+import { callAgent } from '../agent-call.js'
 import type { MeshView } from '../../api/control-api.js'
-import { defaultDataDir, socketPathFor } from '../config.js'
+import { defaultDataDir } from '../config.js'
 import { printJson, printTable, reportError } from '../output.js'
 
 /** Human-readable byte count. */
@@ -45,12 +45,9 @@ export function registerMeshCommand (program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { dataDir: string, json?: boolean }) => {
       try {
-        const client = await connectControl(socketPathFor(opts.dataDir))
-        try {
-          const view = await client.call(async api => await api.mesh())
-          if (opts.json === true) printJson(view)
-          else printMesh(view)
-        } finally { client.close() }
+        const view = await callAgent(opts.dataDir, async api => await api.mesh())
+        if (opts.json === true) printJson(view)
+        else printMesh(view)
       } catch (err) { process.exitCode = reportError(err, opts.json === true) }
     })
 }

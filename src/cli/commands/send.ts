@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
-import { connectControl } from '../../api/control-client.js'
+import { callAgent } from '../agent-call.js'
 import { InvalidArgumentError } from '../../errors/errors.js'
-import { defaultDataDir, parseIntOption, socketPathFor } from '../config.js'
+import { defaultDataDir, parseIntOption } from '../config.js'
 import { printJson, reportError } from '../output.js'
 
 export function registerSendCommand (program: Command): void {
@@ -20,12 +20,9 @@ export function registerSendCommand (program: Command): void {
         } catch (err) {
           throw new InvalidArgumentError(`message is not JSON: ${(err as Error).message}`)
         }
-        const client = await connectControl(socketPathFor(opts.dataDir))
-        try {
-          const result = await client.call(async api => await api.send(target, parsed, { timeoutMs: parseIntOption(opts.timeout, '--timeout', 1) }))
-          if (opts.json === true) printJson(result)
-          else printJson(result.reply)
-        } finally { client.close() }
+        const result = await callAgent(opts.dataDir, async api => await api.send(target, parsed, { timeoutMs: parseIntOption(opts.timeout, '--timeout', 1) }))
+        if (opts.json === true) printJson(result)
+        else printJson(result.reply)
       } catch (err) { process.exitCode = reportError(err, opts.json === true) }
     })
 }
