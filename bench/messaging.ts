@@ -10,7 +10,8 @@ import Hyperswarm, { type NoiseStream } from 'hyperswarm'
 import { createAgentHost } from '../actors/agent/host.js'
 import { connectControl } from '../src/api/control-client.js'
 import { exited, freeUdpPort, startLocalCluster } from '../src/cli/local-cluster.js'
-import { ROOST_VERSION, socketPathFor } from '../src/cli/config.js'
+import { controlSocketPath } from '../src/api/control-api.js'
+import { ROOST_VERSION } from '../src/cli/config.js'
 import { createDhtBootstrap } from '../src/dht/bootstrap.js'
 import { createLogger } from '../src/log/logger.js'
 import { driverActor } from './helpers/driver-actor.js'
@@ -66,13 +67,13 @@ async function remoteDispatch (): Promise<void> {
     while (bHost === undefined) {
       if (Date.now() > deadline) throw new Error('agent B did not start')
       try {
-        const c = await connectControl(socketPathFor(join(dir, 'b')))
+        const c = await connectControl(controlSocketPath(join(dir, 'b')))
         try { bHost = String((await c.call(async api => await api.info())).hostId) } finally { c.close() }
       } catch { await new Promise(resolve => setTimeout(resolve, 100)) }
     }
 
     progress('starting agent A in this process with a driver actor')
-    const a = await createAgentHost({ dataDir: join(dir, 'a'), name: 'bench-a', cluster: 'bench', secret, bootstrap: [bootstrap], host: '127.0.0.1', port: 0, version: ROOST_VERSION, apiPort: 0 }, { logger })
+    const a = await createAgentHost({ dataDir: join(dir, 'a'), name: 'bench-a', cluster: 'bench', secret, bootstrap: [bootstrap], host: '127.0.0.1', port: 0, version: ROOST_VERSION, api: { host: '127.0.0.1', port: 0 }, wireguard: 'off' }, { logger })
     await a.start()
     const driver = a.system.spawn(null, 'bench', driverActor)
     const rawc = await rawClient(bootstrap, serverKey)

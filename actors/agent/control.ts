@@ -1,7 +1,8 @@
 import type { ControlApi, MemberView, MeshView, RowView } from '../../src/api/control-api.js'
-import { InvalidArgumentError, UnknownHostError } from '../../src/errors/errors.js'
+import { InvalidArgumentError } from '../../src/errors/errors.js'
 import type { ActorSystem } from '../../src/runtime/system.js'
 import { parseTarget, ref } from '../../src/runtime/ref.js'
+import { resolveHost } from '../../src/transport/resolve-host.js'
 import type { Transport } from '../../src/transport/transport.js'
 import type { MembershipProtocol } from '../membership/messages.js'
 import type { WireguardProtocol } from '../wireguard/messages.js'
@@ -14,23 +15,6 @@ export interface ControlApiComponents {
   pathTo?: (host: string) => string
   name: string
   shutdown: () => Promise<void>
-}
-
-/** Resolves the host part of a CLI target: `local`, this host's name, an id, an id prefix, or a peer's name. */
-export function resolveHost (host: string, selfId: string, selfName: string, transport: Transport): string {
-  if (host === 'local' || host === selfName || host === selfId) return selfId
-  const peers = transport.peers()
-  const exact = peers.find(p => p.hostId === host)
-  if (exact !== undefined) return exact.hostId
-  const candidates = new Set<string>()
-  if (selfId.startsWith(host)) candidates.add(selfId)
-  for (const p of peers) {
-    if (p.name === host || (host.length >= 4 && p.hostId.startsWith(host))) candidates.add(p.hostId)
-  }
-  if (candidates.size === 1) return [...candidates][0] as string
-  if (candidates.size > 1) throw new UnknownHostError(`'${host}' matches ${candidates.size} hosts; use more of the id`, { host })
-  if (/^[0-9a-f]{64}$/.test(host)) return host
-  throw new UnknownHostError(`no known host is called '${host}' (try 'roost members')`, { host })
 }
 
 /** The control API of one agent, in terms of its actors. */

@@ -1,7 +1,8 @@
 import { mkdir, writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CONTROL_SOCKET_FILE } from '../../src/api/control-api.js'
+import { controlSocketPath } from '../../src/api/control-api.js'
 import { createControlServer, type ControlServer } from '../../src/api/control-server.js'
+import { resolveAgentOptions, type AgentOptions } from '../../src/cli/agent-options.js'
 import { createCodec } from '../../src/codec/codec.js'
 import type { Logger } from '../../src/log/logger.js'
 import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
@@ -9,9 +10,7 @@ import { createHyperswarmTransport } from '../../src/transport/hyperswarm-transp
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { createMeshPath } from '../../src/transport/mesh-path.js'
 import { createMeshTransport, type MeshTransport } from '../../src/transport/mesh-transport.js'
-import type { WireguardMode } from '../wireguard/wireguard-actor.js'
 import { loadOrCreateHostSeed } from '../../src/transport/host-key.js'
-import type { ProfileName } from '../../src/gossip/swim-config.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { Transport } from '../../src/transport/transport.js'
 import type { MembershipProtocol } from '../membership/messages.js'
@@ -20,44 +19,10 @@ import { createMachinesBackend } from '../machines/backend.js'
 import type { MachinesProtocol } from '../machines/messages.js'
 import { agentActor } from './agent-actor.js'
 import { createControlApi } from './control.js'
-import { DEFAULT_API_PORT, loadApiToken, setupMachines, type DriverChoice, type MachinesSetup } from './machines-setup.js'
+import { loadApiToken, setupMachines, type MachinesSetup } from './machines-setup.js'
 
-export interface AgentHostInit {
-  dataDir: string
-  name: string
-  cluster: string
-  secret: string
-  bootstrap: Array<{ host: string, port: number }>
-  /** Concrete IP the DHT node binds to. */
-  host: string
-  /** UDP port of the DHT node (0: any). */
-  port: number
-  version: string
-  /** Region label spread with this host's membership (the basis of "closest"). */
-  region?: string
-  gossipProfile?: ProfileName
-  /** Accept test-only fault injection messages. */
-  faults?: boolean
-  maxFrameBytes?: number
-  idleTimeoutMs?: number
-  /** VM driver for machines: auto (qemu when installed), qemu or process. */
-  driver?: DriverChoice
-  /** Images directory (default `<dataDir>/images`). */
-  imagesDir?: string
-  /** Machines API listen address (default 127.0.0.1:4280; port 0 picks one). */
-  apiHost?: string
-  apiPort?: number
-  /** Machines API bearer token (default: `<dataDir>/api.token`, created on first start). */
-  apiToken?: string
-  /** What happens to running VMs when the agent stops: `keep` them for re-adoption (default) or `stop` them. */
-  onExit?: 'keep' | 'stop'
-  /** WireGuard mesh: auto (where root and wireguard-go allow), on (required), off (default here; the CLI defaults to auto). */
-  wireguard?: WireguardMode
-  /** UDP port of the WireGuard interface (0: any, remembered in the data dir). */
-  wireguardPort?: number
-  /** TCP port actor messages use between mesh addresses. */
-  meshPort?: number
-}
+/** The agent's options (src/cli/agent-options.ts, shared with `roost agent start`); unset ones come from the environment and defaults. */
+export type AgentHostInit = AgentOptions
 
 export interface AgentHostComponents {
   logger: Logger
@@ -77,7 +42,8 @@ export interface AgentHost {
   readonly stopped: Promise<{ fatal?: Error }>
 }
 
-export async function createAgentHost (init: AgentHostInit, components: AgentHostComponents): Promise<AgentHost> {
+export async function createAgentHost (options: AgentHostInit, components: AgentHostComponents): Promise<AgentHost> {
+  const init = resolveAgentOptions(options)
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
   const seed = await loadOrCreateHostSeed(init.dataDir)
   const codec = createCodec()
@@ -94,13 +60,13 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
     ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }),
     ...(init.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: init.idleTimeoutMs })
   }, { logger, codec })
-  const wireguard = init.wireguard ?? 'off'
+  const wireguard = init.wireguard
   const mesh = wireguard === 'off'
     ? undefined
-    : createMeshPath({ hostId: stream.hostId, keys: deriveClusterKeys(init.cluster, init.secret), ...(init.meshPort === undefined ? {} : { port: init.meshPort }), ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }) }, { logger, codec })
+    : createMeshPath({ hostId: stream.hostId, keys: deriveClusterKeys(init.cluster, init.secret), port: init.meshPort, ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }) }, { logger, codec })
   const transport = createMeshTransport({}, { logger, stream, ...(mesh === undefined ? {} : { mesh }) })
   const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport })
-  const socketPath = join(init.dataDir, CONTROL_SOCKET_FILE)
+  const socketPath = controlSocketPath(init.dataDir)
   const infoFile = join(init.dataDir, 'agent.json')
   let control: ControlServer | undefined
   let api: MachinesApiServer | undefined
@@ -150,23 +116,23 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
       if (state !== 'new') return
       state = 'running'
       const startedAt = Date.now()
-      machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver ?? 'auto', region: init.region ?? 'local', netnsPrefix: transport.hostId.slice(0, 8), ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })
+      machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver, region: init.region, netnsPrefix: transport.hostId.slice(0, 8), ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })
       logger.info({ driver: machines.init.defaultDriver, describe: machines.describe, drivers: Object.keys(machines.components.drivers) }, `machines use the ${machines.init.defaultDriver} driver`)
-      const token = await loadApiToken(init.dataDir, init.apiToken ?? process.env.ROOST_API_TOKEN)
+      const token = await loadApiToken(init.dataDir, init.apiToken)
       await transport.start()
       await system.start()
       system.spawn(null, 'agent', agentActor({
         name: init.name,
         cluster: init.cluster,
         version: init.version,
-        region: init.region ?? 'local',
+        region: init.region,
         startedAt,
         dataDir: init.dataDir,
-        ...(init.gossipProfile === undefined ? {} : { gossipProfile: init.gossipProfile }),
-        faults: init.faults === true,
-        wireguard: { cluster: init.cluster, dataDir: init.dataDir, mode: wireguard, underlayHost: init.host, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }), ...(init.meshPort === undefined ? {} : { meshPort: init.meshPort }) }
+        gossipProfile: init.gossipProfile,
+        faults: init.faults,
+        wireguard: { cluster: init.cluster, dataDir: init.dataDir, mode: wireguard, underlayHost: init.host, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }), meshPort: init.meshPort }
       }, { transport, machines, mesh }))
-      api = createMachinesApiServer({ host: init.apiHost ?? '127.0.0.1', port: init.apiPort ?? DEFAULT_API_PORT, token, version: init.version }, {
+      api = createMachinesApiServer({ host: init.api.host, port: init.api.port, token, version: init.version }, {
         logger: logger.child({ component: 'machines-api' }),
         backend: createMachinesBackend({ system, transport, name: init.name })
       })

@@ -73,7 +73,6 @@ export async function setupMachines (init: MachinesSetupInit, components: { logg
 }
 
 export const API_TOKEN_FILE = 'api.token'
-export const DEFAULT_API_PORT = 4280
 
 /** The Machines API token: given, or `<dataDir>/api.token` (created with 0600 on first start). */
 export async function loadApiToken (dataDir: string, given?: string): Promise<string> {

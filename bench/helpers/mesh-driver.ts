@@ -26,7 +26,7 @@ const cfg = JSON.parse(process.argv[2] ?? '{}') as DriverConfig
 const logger = createLogger({ level: 'warn', base: { node: 'bench-driver' } })
 const secret = (await readFile(cfg.secretFile, 'utf8')).trim()
 const agent = await createAgentHost({
-  dataDir: cfg.dataDir, name: 'drv', cluster: cfg.cluster, secret, bootstrap: [cfg.bootstrap], host: cfg.host, port: 0, version: ROOST_VERSION, apiPort: 0, wireguard: 'on', driver: 'process'
+  dataDir: cfg.dataDir, name: 'drv', cluster: cfg.cluster, secret, bootstrap: [cfg.bootstrap], host: cfg.host, port: 0, version: ROOST_VERSION, api: { host: '127.0.0.1', port: 0 }, wireguard: 'on', driver: 'process'
 }, { logger })
 await agent.start()
 try {

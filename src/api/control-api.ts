@@ -1,3 +1,5 @@
+import { join, resolve } from 'node:path'
+
 /** One row of `roost members`. */
 export interface MemberView {
   hostId: string
@@ -84,3 +86,8 @@ export interface ControlApi {
 }
 
 export const CONTROL_SOCKET_FILE = 'control.sock'
+
+/** Where the agent with this data dir serves its {@link ControlApi}. */
+export function controlSocketPath (dataDir: string): string {
+  return join(resolve(dataDir), CONTROL_SOCKET_FILE)
+}

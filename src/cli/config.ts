@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CONTROL_SOCKET_FILE } from '../api/control-api.js'
 import { ConfigError } from '../errors/errors.js'
 
 function findPackageJson (): string {
@@ -26,25 +25,13 @@ export const ROOST_VERSION: string = (JSON.parse(readFileSync(findPackageJson(),
 
 export const DEFAULT_CLUSTER = 'roost'
 
+/** `~/.roost`: the data dir when neither `--data-dir` nor ROOST_DATA_DIR gives one. */
+export function homeDataDir (): string {
+  return join(homedir(), '.roost')
+}
+
 export function defaultDataDir (): string {
-  return process.env.ROOST_DATA_DIR ?? join(homedir(), '.roost')
-}
-
-export function socketPathFor (dataDir: string): string {
-  return join(resolve(dataDir), CONTROL_SOCKET_FILE)
-}
-
-/** The cluster secret from --secret, --secret-file or ROOST_SECRET, in that order. */
-export function readSecret (opts: { secret?: string, secretFile?: string }): string {
-  if (opts.secret !== undefined && opts.secret.length > 0) return opts.secret
-  if (opts.secretFile !== undefined) {
-    const value = readFileSync(opts.secretFile, 'utf8').trim()
-    if (value.length === 0) throw new ConfigError(`${opts.secretFile} is empty`)
-    return value
-  }
-  const env = process.env.ROOST_SECRET
-  if (env !== undefined && env.length > 0) return env
-  throw new ConfigError('a cluster secret is required: --secret, --secret-file or ROOST_SECRET (every host of the cluster uses the same one)')
+  return process.env.ROOST_DATA_DIR ?? homeDataDir()
 }
 
 export function parseIntOption (value: string, name: string, min = 0): number {

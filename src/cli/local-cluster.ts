@@ -4,8 +4,7 @@ import { createSocket } from 'node:dgram'
 import { mkdir, open, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { connectControl } from '../api/control-client.js'
-import type { MemberView } from '../api/control-api.js'
-import { socketPathFor } from './config.js'
+import { controlSocketPath, type MemberView } from '../api/control-api.js'
 
 export interface LocalClusterInit {
   /** Path of the `roost` executable script (bin/roost.js). */
@@ -115,7 +114,7 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
     ], { stdio: ['ignore', log.fd, log.fd], env })
     await log.close()
     children.push(child)
-    const host: LocalHost = { name, dataDir, socketPath: socketPathFor(dataDir), logFile, process: child }
+    const host: LocalHost = { name, dataDir, socketPath: controlSocketPath(dataDir), logFile, process: child }
     const i = hosts.findIndex(h => h.name === name)
     if (i >= 0) hosts[i] = host
     else hosts.push(host)

@@ -2,75 +2,100 @@ import { RejectionError, RoostError, registerErrorCode } from './roost-error.js'
 
 type Details = Record<string, unknown> | undefined
 
-/** Makes (and registers) an error class with a stable `code`; the base decides crash vs rejection. */
-export function defineError<C extends string> (code: C, base: typeof RoostError = RoostError) {
+/**
+ * Makes an error class with a stable `code` and registers that very class for decoding, so an
+ * error rebuilt from the wire (`errorFromWire`) is an instance of the class callers check
+ * against. The base decides crash (`RoostError`) vs rejection (`RejectionError`). Declare one as
+ * `export const XError = defineError('XError', 'ERR_X')` plus
+ * `export type XError = InstanceType<typeof XError>`; a subclass of the returned class would not
+ * be the registered one (test/errors/wire-round-trip.test.ts checks every export).
+ */
+export function defineError<C extends string> (name: string, code: C, base: typeof RoostError = RoostError) {
   const cls = class extends base {
     static readonly code: C = code
     constructor (message: string, details?: Details) {
       super(code, message, details)
     }
   }
+  Object.defineProperty(cls, 'name', { value: name })
   registerErrorCode(code, cls)
   return cls
 }
 
 /** A frame could not be decoded as msgpack, or its envelope is not one. */
-export class MalformedFrameError extends defineError('ERR_MALFORMED_FRAME') {}
+export const MalformedFrameError = defineError('MalformedFrameError', 'ERR_MALFORMED_FRAME')
+export type MalformedFrameError = InstanceType<typeof MalformedFrameError>
 /** A frame's declared length is over the configured maximum. */
-export class FrameTooLargeError extends defineError('ERR_FRAME_TOO_LARGE') {}
+export const FrameTooLargeError = defineError('FrameTooLargeError', 'ERR_FRAME_TOO_LARGE')
+export type FrameTooLargeError = InstanceType<typeof FrameTooLargeError>
 /** The envelope's protocol version is not one this host speaks. */
-export class UnsupportedVersionError extends defineError('ERR_UNSUPPORTED_VERSION') {}
+export const UnsupportedVersionError = defineError('UnsupportedVersionError', 'ERR_UNSUPPORTED_VERSION')
+export type UnsupportedVersionError = InstanceType<typeof UnsupportedVersionError>
 /** The target actor does not declare this message type. */
-export class UnknownMessageTypeError extends defineError('ERR_UNKNOWN_MESSAGE_TYPE', RejectionError) {}
+export const UnknownMessageTypeError = defineError('UnknownMessageTypeError', 'ERR_UNKNOWN_MESSAGE_TYPE', RejectionError)
+export type UnknownMessageTypeError = InstanceType<typeof UnknownMessageTypeError>
 /** The message body does not match the schema declared for its type. */
-export class InvalidMessageError extends defineError('ERR_INVALID_MESSAGE', RejectionError) {}
+export const InvalidMessageError = defineError('InvalidMessageError', 'ERR_INVALID_MESSAGE', RejectionError)
+export type InvalidMessageError = InstanceType<typeof InvalidMessageError>
 /** No actor lives at the target path. */
-export class ActorNotFoundError extends defineError('ERR_ACTOR_NOT_FOUND', RejectionError) {}
+export const ActorNotFoundError = defineError('ActorNotFoundError', 'ERR_ACTOR_NOT_FOUND', RejectionError)
+export type ActorNotFoundError = InstanceType<typeof ActorNotFoundError>
 /** An actor crashed while handling the message that was asked. */
-export class ActorCrashedError extends defineError('ERR_ACTOR_CRASHED') {}
+export const ActorCrashedError = defineError('ActorCrashedError', 'ERR_ACTOR_CRASHED')
+export type ActorCrashedError = InstanceType<typeof ActorCrashedError>
 /** An actor was stopped before it answered. */
-export class ActorStoppedError extends defineError('ERR_ACTOR_STOPPED') {}
+export const ActorStoppedError = defineError('ActorStoppedError', 'ERR_ACTOR_STOPPED')
+export type ActorStoppedError = InstanceType<typeof ActorStoppedError>
 /** No reply arrived within the ask's timeout. */
-export class AskTimeoutError extends defineError('ERR_ASK_TIMEOUT') {}
+export const AskTimeoutError = defineError('AskTimeoutError', 'ERR_ASK_TIMEOUT')
+export type AskTimeoutError = InstanceType<typeof AskTimeoutError>
 /** The host a message is for cannot be reached, or went away with the message in flight. */
-export class HostUnreachableError extends defineError('ERR_HOST_UNREACHABLE') {}
+export const HostUnreachableError = defineError('HostUnreachableError', 'ERR_HOST_UNREACHABLE')
+export type HostUnreachableError = InstanceType<typeof HostUnreachableError>
 /** No host of that id or name is known. */
-export class UnknownHostError extends defineError('ERR_UNKNOWN_HOST', RejectionError) {}
+export const UnknownHostError = defineError('UnknownHostError', 'ERR_UNKNOWN_HOST', RejectionError)
+export type UnknownHostError = InstanceType<typeof UnknownHostError>
 /** The peer failed the hello: wrong cluster, wrong secret, or a malformed hello. */
-export class AdmissionError extends defineError('ERR_ADMISSION') {}
+export const AdmissionError = defineError('AdmissionError', 'ERR_ADMISSION')
+export type AdmissionError = InstanceType<typeof AdmissionError>
 /** A control-socket or CLI argument is unusable. */
-export class InvalidArgumentError extends defineError('ERR_INVALID_ARGUMENT', RejectionError) {}
+export const InvalidArgumentError = defineError('InvalidArgumentError', 'ERR_INVALID_ARGUMENT', RejectionError)
+export type InvalidArgumentError = InstanceType<typeof InvalidArgumentError>
 /** Something that must be started first was not. */
-export class NotStartedError extends defineError('ERR_NOT_STARTED') {}
+export const NotStartedError = defineError('NotStartedError', 'ERR_NOT_STARTED')
+export type NotStartedError = InstanceType<typeof NotStartedError>
 /** The local agent could not be reached over its control socket. */
-export class AgentUnavailableError extends defineError('ERR_AGENT_UNAVAILABLE') {}
+export const AgentUnavailableError = defineError('AgentUnavailableError', 'ERR_AGENT_UNAVAILABLE')
+export type AgentUnavailableError = InstanceType<typeof AgentUnavailableError>
 /** Configuration is missing or unusable. */
-export class ConfigError extends defineError('ERR_CONFIG') {}
+export const ConfigError = defineError('ConfigError', 'ERR_CONFIG')
+export type ConfigError = InstanceType<typeof ConfigError>
 /** No machine of that id exists (in that app) on the cluster as this host sees it. */
-export class MachineNotFoundError extends defineError('ERR_MACHINE_NOT_FOUND', RejectionError) {}
+export const MachineNotFoundError = defineError('MachineNotFoundError', 'ERR_MACHINE_NOT_FOUND', RejectionError)
+export type MachineNotFoundError = InstanceType<typeof MachineNotFoundError>
 /** The requested lifecycle action is not allowed from the machine's current state; nothing changed. */
-export class IllegalTransitionError extends defineError('ERR_ILLEGAL_TRANSITION', RejectionError) {}
+export const IllegalTransitionError = defineError('IllegalTransitionError', 'ERR_ILLEGAL_TRANSITION', RejectionError)
+export type IllegalTransitionError = InstanceType<typeof IllegalTransitionError>
 /** A wait for a machine state did not see it within its timeout. */
-export class WaitTimeoutError extends defineError('ERR_WAIT_TIMEOUT', RejectionError) {}
+export const WaitTimeoutError = defineError('WaitTimeoutError', 'ERR_WAIT_TIMEOUT', RejectionError)
+export type WaitTimeoutError = InstanceType<typeof WaitTimeoutError>
 /** An image could not be built, found or read (bad path, missing kernel, corrupt store entry). */
-export class ImageError extends defineError('ERR_IMAGE', RejectionError) {}
+export const ImageError = defineError('ImageError', 'ERR_IMAGE', RejectionError)
+export type ImageError = InstanceType<typeof ImageError>
 /** The VM monitor (QEMU, QMP, the process driver) failed to do what was asked. */
-export class VmmError extends defineError('ERR_VMM') {}
+export const VmmError = defineError('VmmError', 'ERR_VMM')
+export type VmmError = InstanceType<typeof VmmError>
 /** An API request carried no valid bearer token. */
-export class UnauthorizedError extends defineError('ERR_UNAUTHORIZED', RejectionError) {}
+export const UnauthorizedError = defineError('UnauthorizedError', 'ERR_UNAUTHORIZED', RejectionError)
+export type UnauthorizedError = InstanceType<typeof UnauthorizedError>
 
-// `define` registers its anonymous base class; register the exported subclasses over it so an
-// error rebuilt from the wire (errorFromWire) is an instance of the class callers check against.
-for (const cls of [
-  MalformedFrameError, FrameTooLargeError, UnsupportedVersionError, UnknownMessageTypeError, InvalidMessageError,
-  ActorNotFoundError, ActorCrashedError, ActorStoppedError, AskTimeoutError, HostUnreachableError, UnknownHostError,
-  AdmissionError, InvalidArgumentError, NotStartedError, AgentUnavailableError, ConfigError,
-  MachineNotFoundError, IllegalTransitionError, WaitTimeoutError, ImageError, VmmError, UnauthorizedError
-]) registerErrorCode(cls.code, cls)
 /** WireGuard (wireguard-go, `wg`) or mesh addressing failed: a bad key, a failed command, a dead interface. */
-export class MeshError extends defineError('ERR_MESH') {}
+export const MeshError = defineError('MeshError', 'ERR_MESH')
+export type MeshError = InstanceType<typeof MeshError>
 
 /** A network-namespace lab (src/lab) could not be built, changed or torn down. */
-export class LabError extends defineError('ERR_LAB') {}
+export const LabError = defineError('LabError', 'ERR_LAB')
+export type LabError = InstanceType<typeof LabError>
 /** The lab was asked for something this machine cannot do (not root, no netem qdisc, no nft). */
-export class LabUnsupportedError extends defineError('ERR_LAB_UNSUPPORTED') {}
+export const LabUnsupportedError = defineError('LabUnsupportedError', 'ERR_LAB_UNSUPPORTED')
+export type LabUnsupportedError = InstanceType<typeof LabUnsupportedError>

@@ -38,8 +38,10 @@ type ErrorClass = new (message: string, details?: Record<string, unknown>) => Ro
 
 const registry = new Map<string, ErrorClass>()
 
-/** Lets `errorFromWire` rebuild instances of this class from their code. */
+/** Lets `errorFromWire` rebuild instances of this class from their code (one class per code). */
 export function registerErrorCode (code: string, cls: ErrorClass): void {
+  const known = registry.get(code)
+  if (known !== undefined && known !== cls) throw new Error(`error code ${code} is already taken by ${known.name}`)
   registry.set(code, cls)
 }
 

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { socketPathFor } from '../cli/config.js'
+import { controlSocketPath } from '../api/control-api.js'
 import { LabError, LabUnsupportedError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import {
@@ -173,7 +173,7 @@ export function createLab (init: LabInit, components: { logger: Logger }): Lab {
     const link = await net.addHost(name, index)
     const host: LabHost = {
       name, netns: link.netns, address: link.address, ifname: link.ifname,
-      dataDir, socketPath: socketPathFor(dataDir), logFile: join(dataDir, 'agent.log'), process: undefined
+      dataDir, socketPath: controlSocketPath(dataDir), logFile: join(dataDir, 'agent.log'), process: undefined
     }
     const cluster = opts.cluster ?? init.cluster ?? DEFAULT_CLUSTER
     const s: HostSpec = {

@@ -1,25 +1,27 @@
 import { defineError } from '../../errors/errors.js'
-import { RejectionError, registerErrorCode } from '../../errors/roost-error.js'
+import { RejectionError } from '../../errors/roost-error.js'
 
 /** A request body is over the server's limit. */
-export class PayloadTooLargeError extends defineError('ERR_PAYLOAD_TOO_LARGE', RejectionError) {}
+export const PayloadTooLargeError = defineError('PayloadTooLargeError', 'ERR_PAYLOAD_TOO_LARGE', RejectionError)
+export type PayloadTooLargeError = InstanceType<typeof PayloadTooLargeError>
 /** A request body is not valid JSON. */
-export class InvalidJsonError extends defineError('ERR_INVALID_JSON', RejectionError) {}
+export const InvalidJsonError = defineError('InvalidJsonError', 'ERR_INVALID_JSON', RejectionError)
+export type InvalidJsonError = InstanceType<typeof InvalidJsonError>
 /** A request body came without `Content-Type: application/json`. */
-export class UnsupportedMediaTypeError extends defineError('ERR_UNSUPPORTED_MEDIA_TYPE', RejectionError) {}
+export const UnsupportedMediaTypeError = defineError('UnsupportedMediaTypeError', 'ERR_UNSUPPORTED_MEDIA_TYPE', RejectionError)
+export type UnsupportedMediaTypeError = InstanceType<typeof UnsupportedMediaTypeError>
 /** No API route has this path. */
-export class RouteNotFoundError extends defineError('ERR_NOT_FOUND', RejectionError) {}
+export const RouteNotFoundError = defineError('RouteNotFoundError', 'ERR_NOT_FOUND', RejectionError)
+export type RouteNotFoundError = InstanceType<typeof RouteNotFoundError>
 /** The path exists but not with this method. */
-export class MethodNotAllowedError extends defineError('ERR_METHOD_NOT_ALLOWED', RejectionError) {}
+export const MethodNotAllowedError = defineError('MethodNotAllowedError', 'ERR_METHOD_NOT_ALLOWED', RejectionError)
+export type MethodNotAllowedError = InstanceType<typeof MethodNotAllowedError>
 /** The API client gave up waiting for a response. */
-export class RequestTimeoutError extends defineError('ERR_REQUEST_TIMEOUT') {}
+export const RequestTimeoutError = defineError('RequestTimeoutError', 'ERR_REQUEST_TIMEOUT')
+export type RequestTimeoutError = InstanceType<typeof RequestTimeoutError>
 /** The API answered with something that is not one of its responses (a proxy's page, a cut body). */
-export class BadResponseError extends defineError('ERR_BAD_RESPONSE') {}
-
-for (const cls of [
-  PayloadTooLargeError, InvalidJsonError, UnsupportedMediaTypeError, RouteNotFoundError, MethodNotAllowedError,
-  RequestTimeoutError, BadResponseError
-]) registerErrorCode(cls.code, cls)
+export const BadResponseError = defineError('BadResponseError', 'ERR_BAD_RESPONSE')
+export type BadResponseError = InstanceType<typeof BadResponseError>
 
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ERR_INVALID_ARGUMENT: 400,
