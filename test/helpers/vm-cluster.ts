@@ -5,9 +5,9 @@ import type { ExecutionContext, TestFn } from 'ava'
 import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { buildImage, type BuiltImage, type KernelChoice } from '../../src/vmm/image/build.js'
-import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
 import { BIN } from './cli.js'
 import { killRecordedVms } from './machines.js'
+import type { Part, Requirements } from './requirements.js'
 import { acquireVmLock } from './vm-lock.js'
 
 /** One qemu agent with an image of `appDir` built into its store: the context of a VM test file. */
@@ -39,21 +39,17 @@ export async function stopVmCluster (t: ExecutionContext, c: Partial<VmCluster>)
   await c.release?.()
 }
 
-/** Why VM tests cannot run here, or null when they can. */
-export async function qemuMissing (): Promise<string | null> {
-  return (await qemuAvailable()).ok ? null : 'qemu-system-x86_64 is not installed'
-}
+/** What a VM cluster file needs: qemu, and Debian's tools for the image build. */
+export const VM_CLUSTER_PARTS: readonly Part[] = ['qemu', 'debian-tools']
 
 /**
  * Registers the file's before/after hooks: the cluster is started once for the file and stopped
- * after it. Where qemu is missing nothing starts (the tests skip), except under CI=true, which fails.
+ * after it. Where a part is missing nothing starts: the file's tests, declared through the same
+ * requirements, skip (or fail under CI) without it.
  */
-export function useVmCluster (test: TestFn<VmCluster>, missing: string | null, opts: { appDir: string, name: string, prefix: string }): void {
+export function useVmCluster (test: TestFn<VmCluster>, req: Requirements, opts: { appDir: string, name: string, prefix: string }): void {
   test.before(async t => {
-    if (missing !== null) {
-      if (process.env.CI === 'true') throw new Error(`CI=true: ${missing}`)
-      return
-    }
+    if (!req.ok) return
     t.context = await startVmCluster(opts)
   })
   test.after.always(async t => { await stopVmCluster(t, t.context) })

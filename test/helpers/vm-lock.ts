@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Requirements } from './requirements.js'
 
 const LOCK = join(tmpdir(), 'roost-test-vms.lock')
 const POLL_MS = 200
@@ -35,4 +36,21 @@ export async function acquireVmLock (): Promise<() => Promise<void>> {
     if (Date.now() > deadline) throw new Error(`the VM test lock ${LOCK} stayed taken for ${MAX_WAIT_MS / 60_000} min`)
     await new Promise(resolve => setTimeout(resolve, POLL_MS))
   }
+}
+
+/** The VM lock, held (release it when the file's VMs are gone), or why this file boots no VM. */
+export type VmLock = { held: true, release: () => Promise<void> } | { held: false, reason: string }
+
+/**
+ * Takes the VM lock where the file's {@link Requirements} are all present (its VM tests run),
+ * and not otherwise (they skip, or fail under CI, without booting anything).
+ */
+export async function vmLockFor (req: Requirements): Promise<VmLock> {
+  if (!req.ok) return { held: false, reason: req.missing.join('; ') }
+  return { held: true, release: await acquireVmLock() }
+}
+
+/** Releases a lock {@link vmLockFor} took (nothing when it took none, or none was asked for yet). */
+export async function releaseVmLock (lock: VmLock | undefined): Promise<void> {
+  if (lock?.held === true) await lock.release()
 }

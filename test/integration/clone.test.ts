@@ -2,15 +2,14 @@ import anyTest, { type TestFn } from 'ava'
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { COUNTER_APP, httpGet, machinesClient } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
-import { qemuMissing, useVmCluster, type VmCluster } from '../helpers/vm-cluster.js'
+import { requireParts } from '../helpers/requirements.js'
+import { useVmCluster, VM_CLUSTER_PARTS, type VmCluster } from '../helpers/vm-cluster.js'
 
 const test = anyTest as TestFn<VmCluster>
 
-const missing = await qemuMissing()
-const CI = process.env.CI === 'true'
-const run = missing === null || CI ? test.serial : test.serial.skip
-const isRoot = process.getuid?.() === 0
-const runRoot = (missing === null && isRoot) || CI ? test.serial : test.serial.skip
+const vm = await requireParts(test, VM_CLUSTER_PARTS)
+const run = vm.serial
+const runRoot = (await requireParts(test, [...VM_CLUSTER_PARTS, 'root'])).serial
 const APP = 'clones'
 /** The first clone also boots the template and snapshots it. */
 const FIRST_START_S = 240
@@ -18,7 +17,7 @@ const BOOT_MS = 60_000
 // The agents run this tree's TypeScript, not a possibly stale dist/.
 process.env.ROOST_FROM_SOURCE = '1'
 
-useVmCluster(test, missing, { appDir: COUNTER_APP, name: 'counter', prefix: 'roost-clone-it-' })
+useVmCluster(test, vm, { appDir: COUNTER_APP, name: 'counter', prefix: 'roost-clone-it-' })
 
 const page = async (m: MachineView, path = '/'): Promise<string> => {
   const r = await retry(async () => { const x = await httpGet(m.endpoint, path, 10_000); return x?.status === 200 ? x : undefined }, { timeoutMs: BOOT_MS, what: `${m.id} answering ${path}` })
@@ -68,7 +67,6 @@ run('two machines started from one warm snapshot answer with their own ids and k
 })
 
 runRoot('a warm clone in its own network namespace gets its own address', async t => {
-  if (!isRoot && CI) t.fail('CI=true: namespace networking needs root')
   const c = await machinesClient(t.context.h1.dataDir)
   const config = { image: t.context.image.digest, from_snapshot: true, network: 'namespace' as const, restart: { policy: 'no' as const } }
   const ms: MachineView[] = []

@@ -2,16 +2,23 @@ import test from 'ava'
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BIN, tempDir } from '../helpers/cli.js'
+import type { MachineView } from '../../src/api/machines/schemas.js'
+import { BIN, roost, tempDir } from '../helpers/cli.js'
 import { httpGet, killRecordedVms, recordedVmPids } from '../helpers/machines.js'
+import { checkParts, isCI, requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 import { acquireVmLock } from '../helpers/vm-lock.js'
+
+// `--driver auto` runs the demo as qemu microVMs where qemu is installed and as plain processes
+// otherwise; the test says which it expects and checks that one ran. Under CI it must be qemu.
+const DRIVER = (await checkParts(['qemu'])).ok ? 'qemu' : 'process'
+const devTest = await requireParts(test, isCI() ? ['debian-tools', 'qemu'] : ['debian-tools'])
 
 const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true } catch { return false }
 }
 
-test('roost dev starts a bootstrap and 3 agents, deploys the demo app on 2 machines, and stops everything on Ctrl-C', async t => {
+devTest(`roost dev starts a bootstrap and 3 agents, deploys the demo app on 2 ${DRIVER} machines, and stops everything on Ctrl-C`, async t => {
   t.timeout(600_000)
   t.teardown(await acquireVmLock())
   const dir = await tempDir(t, 'roost-dev-')
@@ -27,11 +34,22 @@ test('roost dev starts a bootstrap and 3 agents, deploys the demo app on 2 machi
 
   await retry(() => out.includes('Ctrl-C stops everything'), { timeoutMs: 200_000, what: 'cluster ready, demo deployed' })
   t.regex(out, /app 'demo' is up/)
-  const endpoints = [...out.matchAll(/^[0-9a-f]{14}\s+demo-\d\s+[0-9a-f]{12}\s+\S+\s+started\s+(http:\/\/127\.0\.0\.1:(\d+)\/)/gm)].map(m => Number(m[2]))
-  t.is(endpoints.length, 2, out)
-  for (const port of endpoints) t.regex((await httpGet({ host: '127.0.0.1', port }))?.text ?? '', /hello from roost machine [0-9a-f]{14}/)
+  const rows = [...out.matchAll(/^[0-9a-f]{14}\s+demo-\d\s+[0-9a-f]{12}\s+(\S+)\s+started\s+http:\/\/127\.0\.0\.1:(\d+)\//gm)]
+  t.is(rows.length, 2, out)
+  t.deepEqual(rows.map(m => m[1]), [DRIVER, DRIVER], 'the DRIVER column of roost dev')
+  for (const m of rows) t.regex((await httpGet({ host: '127.0.0.1', port: Number(m[2]) }))?.text ?? '', /hello from roost machine [0-9a-f]{14}/)
+  const listed = new Map<string, MachineView>()
+  for (const name of ['h1', 'h2', 'h3']) {
+    const r = await roost(['machines', 'list', '--app', 'demo', '--json', '--data-dir', join(dir, name)])
+    t.is(r.code, 0, r.stderr)
+    for (const m of JSON.parse(r.stdout) as MachineView[]) listed.set(m.id, m)
+  }
+  t.deepEqual([...listed.values()].map(m => m.driver), [DRIVER, DRIVER], '`roost machines list --json`')
   const vmPids = ['h1', 'h2', 'h3'].flatMap(name => recordedVmPids(join(dir, name)).map(r => r.pid))
   t.is(vmPids.length, 2)
+  // What runs is what the API says: a qemu process per machine, or none.
+  const argv0 = await Promise.all(vmPids.map(async pid => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')[0] ?? ''))
+  t.deepEqual(argv0.map(a => /qemu-system-x86_64$/.test(a)), [DRIVER === 'qemu', DRIVER === 'qemu'], argv0.join(', '))
   for (const name of ['h1', 'h2', 'h3']) t.regex(out, new RegExp(`^${name}( \\*)?\\s+[0-9a-f]{12}\\s+alive`, 'm'))
   const pids: number[] = []
   for (const name of ['h1', 'h2', 'h3']) {

@@ -6,27 +6,26 @@ import { exited, localImagesDir, startLocalCluster, type LocalCluster, type Loca
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { buildImage } from '../../src/vmm/image/build.js'
-import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
 import { BIN, roost } from '../helpers/cli.js'
 import { COUNTER_APP, httpGet, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
-import { acquireVmLock } from '../helpers/vm-lock.js'
+import { releaseVmLock, vmLockFor, type VmLock } from '../helpers/vm-lock.js'
+import { VM_CLUSTER_PARTS } from '../helpers/vm-cluster.js'
 
 interface Ctx { cluster: LocalCluster, dir: string, image: string, h1: LocalHost, h2: LocalHost }
 const test = anyTest as TestFn<Ctx>
 
-const qemu = await qemuAvailable()
-const missing = qemu.ok ? null : 'qemu-system-x86_64 is not installed'
-const CI = process.env.CI === 'true'
-const run = missing === null || CI ? test.serial : test.serial.skip
+const vm = await requireParts(test, VM_CLUSTER_PARTS)
+const run = vm.serial
+const runRoot = (await requireParts(test, [...VM_CLUSTER_PARTS, 'root'])).serial
 const BOOT_MS = 60_000
 
+let vms: VmLock | undefined
+
 test.before(async t => {
-  if (missing !== null) {
-    if (CI) throw new Error(`CI=true: ${missing}`)
-    return
-  }
-  releaseVms = await acquireVmLock()
+  vms = await vmLockFor(vm)
+  if (!vms.held) return
   const dir = await mkdtemp(join(tmpdir(), 'roost-machines-it-'))
   const image = await buildImage({ appDir: COUNTER_APP, imagesDir: localImagesDir(dir), name: 'counter' }, { logger: silentLogger() })
   const cluster = await startLocalCluster({ binPath: BIN, hosts: 2, dir, logLevel: 'debug', agentArgs: ['--driver', 'qemu'] })
@@ -35,18 +34,16 @@ test.before(async t => {
   t.context = { cluster, dir, image: image.digest, h1, h2 }
 })
 
-let releaseVms: (() => Promise<void>) | undefined
-
 test.after.always(async t => {
   const { cluster, dir } = t.context
-  if (cluster === undefined) { await releaseVms?.(); return }
+  if (cluster === undefined) { await releaseVmLock(vms); return }
   await cluster.stop()
   for (const h of cluster.hosts) {
     const n = killRecordedVms(h.dataDir)
     if (n > 0) t.log(`killed ${n} VM(s) left by ${h.name}`)
   }
   await rm(dir, { recursive: true, force: true })
-  await releaseVms?.()
+  await releaseVmLock(vms)
 })
 
 /**
@@ -201,10 +198,10 @@ run('the process driver runs the same image\'s app as a host process', async t =
   await t.throwsAsync(c.action('counter', m.id, 'suspend'), { code: 'ERR_ILLEGAL_TRANSITION' })
   await c.destroy('counter', m.id, true)
   await retry(async () => (await c.list('counter')).every(x => x.id !== m.id), { what: 'destroyed' })
-  if (process.getuid?.() !== 0) {
-    if (CI) t.fail('CI runs as root: namespace networking must be tested')
-    return
-  }
+})
+
+runRoot('the process driver runs it in a network namespace, reached at the namespace address', async t => {
+  const c = await machinesClient(t.context.h2.dataDir)
   const ns = await c.create('counter', { config: { image: 'counter', driver: 'process', network: 'namespace', restart: { policy: 'no' } } })
   const n = await wait(c, ns.id, 'started')
   t.regex(n.endpoint?.host ?? '', /^10\.210\./, 'reached at its namespace address')

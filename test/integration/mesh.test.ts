@@ -1,25 +1,14 @@
 import test, { type ExecutionContext } from 'ava'
 import { controlCall } from '../../src/lab/lab-agents.js'
 import type { MeshView } from '../../src/api/control-api.js'
-import { createLab, labAvailable, type Lab, type LabHost } from '../../src/lab/lab.js'
+import { createLab, type Lab, type LabHost } from '../../src/lab/lab.js'
 import { silentLogger } from '../../src/log/logger.js'
-import { wireguardAvailable } from '../../src/mesh/wg-command.js'
 import { parseWgDump } from '../../src/mesh/wg-dump.js'
 import { BIN, roost, tempDir } from '../helpers/cli.js'
+import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 
-const why = ((): string | undefined => {
-  const lab = labAvailable()
-  if (!lab.ok) return lab.reason
-  const wg = wireguardAvailable()
-  return wg.ok ? undefined : wg.reason
-})()
-
-const meshTest = why === undefined || process.env.CI === 'true' ? test.serial : test.skip
-if (why !== undefined) {
-  if (process.env.CI === 'true') test('the WireGuard lab can run here (required under CI)', t => { t.fail(`cannot run the mesh lab: ${why}`) })
-  else console.warn(`skipping mesh lab tests: ${why}`)
-}
+const meshTest = (await requireParts(test, ['lab', 'wireguard'])).serial
 
 /** One control call on a lab host (bounded well above the asks' own timeouts). */
 async function call<T> (h: LabHost, fn: Parameters<typeof controlCall<T>>[1]): Promise<T> {

@@ -3,19 +3,19 @@ import type { MachineView } from '../../src/api/machines/schemas.js'
 import { demoAppDir } from '../../src/cli/dev-demo.js'
 import { httpGet, machinesClient } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
-import { qemuMissing, useVmCluster, type VmCluster } from '../helpers/vm-cluster.js'
+import { requireParts } from '../helpers/requirements.js'
+import { useVmCluster, VM_CLUSTER_PARTS, type VmCluster } from '../helpers/vm-cluster.js'
 
 const test = anyTest as TestFn<VmCluster>
 
-const missing = await qemuMissing()
-const CI = process.env.CI === 'true'
-const run = missing === null || CI ? test.serial : test.serial.skip
+const vm = await requireParts(test, VM_CLUSTER_PARTS)
+const run = vm.serial
 const APP = 'node-demo'
 /** Node under TCG: the ~100 MB runtime is unpacked into guest RAM, then V8 starts, all emulated. */
 const START_MS = 180_000
 process.env.ROOST_FROM_SOURCE = '1'
 
-useVmCluster(test, missing, { appDir: demoAppDir(), name: 'demo', prefix: 'roost-node-it-' })
+useVmCluster(test, vm, { appDir: demoAppDir(), name: 'demo', prefix: 'roost-node-it-' })
 
 const get = async (m: MachineView, path: string): Promise<string> => {
   const r = await retry(async () => { const x = await httpGet(m.endpoint, path, 10_000); return x?.status === 200 ? x : undefined }, { timeoutMs: START_MS, what: `${m.id} answering ${path}` })

@@ -1,10 +1,9 @@
 import test from 'ava'
 import { MeshError } from '../../src/errors/errors.js'
 import { findExecutable, wg, wgPath, wgWithFile, wireguardAvailable } from '../../src/mesh/wg-command.js'
+import { requireParts } from '../helpers/requirements.js'
 
-const hasWg = findExecutable('wg') !== null
-if (!hasWg && process.env.CI === 'true') test('wg is required in CI', t => { t.fail('wireguard-tools missing') })
-const withWg = hasWg ? test : test.skip
+const withWg = await requireParts(test, ['wg'])
 
 test('wgPath appends the system directories; findExecutable finds sh and not nonsense', t => {
   t.true(wgPath().split(':').includes('/usr/sbin'))

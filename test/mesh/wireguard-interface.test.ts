@@ -5,12 +5,12 @@ import test from 'ava'
 import { MeshError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { meshAddress, meshPrefix } from '../../src/mesh/mesh-address.js'
-import { findExecutable, wireguardAvailable } from '../../src/mesh/wg-command.js'
 import type { WgInterfaceStatus } from '../../src/mesh/wg-dump.js'
 import { generateWgKeyPair } from '../../src/mesh/wg-keys.js'
 import { createWireguardInterface, type WgPeerSpec } from '../../src/mesh/wireguard-interface.js'
 import { socketPath } from '../../src/mesh/wireguard-process.js'
 import { ip } from '../../src/vmm/ip-command.js'
+import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 
 const valid = { ifname: 'wgunit0', privateKey: generateWgKeyPair().privateKey, address: 'fd00::1', routePrefix: 'fd00::/48' }
@@ -33,13 +33,8 @@ test('before start: stop is a no-op, status is a MeshError, setPeers only rememb
 
 // --- Two hosts in two namespaces you create, each running its interface in a child process. ---
 
-const avail = wireguardAvailable()
-const CI = process.env.CI === 'true'
-if (!avail.ok) {
-  if (CI) test('wireguard tests need root, wireguard-go, wg and /dev/net/tun', t => { t.fail(avail.reason) })
-  else test('wireguard namespace tests (skipped)', t => { t.log(`skipped: ${avail.reason}`); t.pass() })
-}
-const rootTest = avail.ok ? test.serial : test.serial.skip
+const wgTest = await requireParts(test, ['wireguard'])
+const wgPingTest = await requireParts(test, ['wireguard', 'ping'])
 
 interface Reply { id?: number, ok?: boolean, result?: unknown, error?: string, event?: string, info?: Record<string, unknown> }
 
@@ -89,36 +84,34 @@ async function echoVia (from: typeof A, to: typeof A, text: string): Promise<str
   return await from.node!.call<string>('echo', { host: to.address, port: ECHO_PORT, text })
 }
 
-if (avail.ok) {
-  test.before(async () => {
-    for (const h of hosts) await ip(['netns', 'add', h.ns])
-    await ip(['link', 'add', A.veth, 'netns', A.ns, 'type', 'veth', 'peer', 'name', B.veth, 'netns', B.ns])
-    for (const h of hosts) {
-      await ip(['-n', h.ns, 'addr', 'add', `${h.underlay}/24`, 'dev', h.veth])
-      await ip(['-n', h.ns, 'link', 'set', 'dev', h.veth, 'up'])
-      await ip(['-n', h.ns, 'link', 'set', 'dev', 'lo', 'up'])
-      h.node = spawnNode(h.ns)
-      await h.node.call('create', { init: { ifname: h.ifname, privateKey: h.keys.privateKey, address: h.address, routePrefix: meshPrefix(cluster), restartBackoffMs: [50, 100, 200, 400, 800, 1600] } })
-    }
-  })
+wgTest.before(async () => {
+  for (const h of hosts) await ip(['netns', 'add', h.ns])
+  await ip(['link', 'add', A.veth, 'netns', A.ns, 'type', 'veth', 'peer', 'name', B.veth, 'netns', B.ns])
+  for (const h of hosts) {
+    await ip(['-n', h.ns, 'addr', 'add', `${h.underlay}/24`, 'dev', h.veth])
+    await ip(['-n', h.ns, 'link', 'set', 'dev', h.veth, 'up'])
+    await ip(['-n', h.ns, 'link', 'set', 'dev', 'lo', 'up'])
+    h.node = spawnNode(h.ns)
+    await h.node.call('create', { init: { ifname: h.ifname, privateKey: h.keys.privateKey, address: h.address, routePrefix: meshPrefix(cluster), restartBackoffMs: [50, 100, 200, 400, 800, 1600] } })
+  }
+})
 
-  test.after.always(async () => {
-    for (const h of hosts) {
-      const node = h.node
-      if (node !== undefined && node.child.exitCode === null && node.child.signalCode === null) {
-        const gone = new Promise(resolve => node.child.once('exit', resolve))
-        node.child.stdin!.end()
-        await Promise.race([gone, new Promise(resolve => setTimeout(resolve, 5000))])
-        if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGKILL')
-      }
-      // Should the helper have died without stopping it, its wireguard-go would keep the namespace alive.
-      if (h.wgPid > 0) { try { process.kill(h.wgPid, 'SIGKILL') } catch {} }
-      await ip(['netns', 'del', h.ns]).catch(() => {})
+wgTest.afterAlways(async () => {
+  for (const h of hosts) {
+    const node = h.node
+    if (node !== undefined && node.child.exitCode === null && node.child.signalCode === null) {
+      const gone = new Promise(resolve => node.child.once('exit', resolve))
+      node.child.stdin!.end()
+      await Promise.race([gone, new Promise(resolve => setTimeout(resolve, 5000))])
+      if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGKILL')
     }
-  })
-}
+    // Should the helper have died without stopping it, its wireguard-go would keep the namespace alive.
+    if (h.wgPid > 0) { try { process.kill(h.wgPid, 'SIGKILL') } catch {} }
+    await ip(['netns', 'del', h.ns]).catch(() => {})
+  }
+})
 
-rootTest('start (twice: idempotent), peers, handshake and TCP between mesh addresses', async t => {
+wgTest.serial('start (twice: idempotent), peers, handshake and TCP between mesh addresses', async t => {
   for (const h of hosts) {
     await h.node!.call('start')
     await h.node!.call('start')
@@ -146,18 +139,16 @@ rootTest('start (twice: idempotent), peers, handshake and TCP between mesh addre
   const pB2 = peerIn(await A.node!.call<WgInterfaceStatus>('status'), B.keys.publicKey)!
   t.true(pB2.txBytes > pB!.txBytes + 20_000, 'tx counter grew by at least the payload')
   t.true(pB2.rxBytes > pB!.rxBytes, 'rx counter grew')
-
-  // ICMPv6 too, where the box has ping.
-  if (findExecutable('ping') === null) {
-    t.log('no ping on this machine: ICMPv6 not checked')
-    return
-  }
-  await retry(async () => await new Promise<boolean>(resolve => {
-    spawn('ip', ['netns', 'exec', A.ns, 'ping', '-6', '-c', '1', '-W', '2', B.address], { stdio: 'ignore' }).on('exit', code => { resolve(code === 0) })
-  }), { timeoutMs: 10_000, what: 'ping6 A→B' })
 })
 
-rootTest('kill -9 of wireguard-go: restart event, same port, peers/address back, traffic again', async t => {
+wgPingTest.serial('ICMPv6 crosses the tunnel too (ping -6 between mesh addresses)', async t => {
+  const ok = await retry(async () => await new Promise<boolean>(resolve => {
+    spawn('ip', ['netns', 'exec', A.ns, 'ping', '-6', '-c', '1', '-W', '2', B.address], { stdio: 'ignore' }).on('exit', code => { resolve(code === 0) })
+  }), { timeoutMs: 10_000, what: 'ping6 A→B' })
+  t.true(ok)
+})
+
+wgTest.serial('kill -9 of wireguard-go: restart event, same port, peers/address back, traffic again', async t => {
   const before = await B.node!.call<{ pid: number, listenPort: number }>('info')
   process.kill(before.pid, 'SIGKILL')
   await retry(() => B.node!.events.some(e => e.event === 'exit'), { what: 'exit event' })
@@ -181,7 +172,7 @@ rootTest('kill -9 of wireguard-go: restart event, same port, peers/address back,
   t.is(await retry(async () => await echoVia(B, A, 'reverse'), { timeoutMs: 15_000, what: 'echo B→A after restart' }), 'reverse')
 })
 
-rootTest('setPeers removal makes the peer disappear from the dump', async t => {
+wgTest.serial('setPeers removal makes the peer disappear from the dump', async t => {
   await A.node!.call('setPeers', { peers: [] })
   t.deepEqual((await A.node!.call<WgInterfaceStatus>('status')).peers, [])
   t.is((await B.node!.call<WgInterfaceStatus>('status')).peers.length, 1, 'the other side is untouched')
@@ -190,7 +181,7 @@ rootTest('setPeers removal makes the peer disappear from the dump', async t => {
   t.is(await retry(async () => await echoVia(A, B, 'back'), { timeoutMs: 15_000, what: 'echo after re-adding' }), 'back')
 })
 
-rootTest('stop leaves no interface, no control socket and no process; stop twice is fine', async t => {
+wgTest.serial('stop leaves no interface, no control socket and no process; stop twice is fine', async t => {
   for (const h of hosts) {
     const { pid } = await h.node!.call<{ pid: number }>('info')
     await h.node!.call('stop')
@@ -203,7 +194,7 @@ rootTest('stop leaves no interface, no control socket and no process; stop twice
   }
 })
 
-rootTest('respawns that keep failing end in an error event; start() afterwards recovers', async t => {
+wgTest.serial('respawns that keep failing end in an error event; start() afterwards recovers', async t => {
   // A fresh interface object whose first respawn waits long enough for the port to be taken.
   await A.node!.call('create', { init: { ifname: A.ifname, privateKey: A.keys.privateKey, address: A.address, routePrefix: meshPrefix(cluster), restartBackoffMs: [500, 50, 50] } })
   await A.node!.call('setPeers', { peers: [peerOf(B)] })
@@ -229,7 +220,7 @@ rootTest('respawns that keep failing end in an error event; start() afterwards r
   A.wgPid = 0
 })
 
-rootTest('start removes a stale wireguard-go of the same name (a crashed agent left it running)', async t => {
+wgTest.serial('start removes a stale wireguard-go of the same name (a crashed agent left it running)', async t => {
   const stale = spawn('ip', ['netns', 'exec', B.ns, 'wireguard-go', '-f', B.ifname], { stdio: 'ignore', env: { ...process.env, WG_PROCESS_FOREGROUND: '1' } })
   const staleGone = new Promise(resolve => stale.once('exit', resolve))
   t.teardown(() => { if (stale.exitCode === null && stale.signalCode === null) stale.kill('SIGKILL') })

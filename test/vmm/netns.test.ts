@@ -6,14 +6,10 @@ import { InvalidArgumentError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { ip } from '../../src/vmm/ip-command.js'
 import { addressesFor, createNetnsAllocator, createTap, listNamespaces } from '../../src/vmm/netns.js'
+import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 
-const isRoot = process.getuid?.() === 0
-const rootTest = isRoot ? test : test.skip
-if (!isRoot) {
-  if (process.env.CI === 'true') test('netns tests need root', t => { t.fail('not root in CI') })
-  else test('netns tests need root (skipped)', t => { t.log('not root: namespace tests skipped'); t.pass() })
-}
+const rootTest = await requireParts(test, ['root'])
 
 test('addressesFor gives disjoint /30s in 10.210/16 and 10.211/16', t => {
   t.like(addressesFor(0), { hostAddress: '10.210.0.1', nsAddress: '10.210.0.2', vethNetwork: '10.210.0.0/30', tapAddress: '10.211.0.1', guestAddress: '10.211.0.2', guestNetwork: '10.211.0.0/30', guestMac: '52:54:00:d2:00:00' })

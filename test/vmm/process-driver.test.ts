@@ -14,10 +14,10 @@ import { readStartTicks } from '../../src/vmm/proc-info.js'
 import { liveGroupMembers } from '../../src/vmm/proc-tree.js'
 import { createProcessDriver } from '../../src/vmm/process-driver.js'
 import { allocatePort } from '../../src/vmm/ports.js'
+import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 
 const COUNTER_APP = resolve('test/fixtures/apps/counter')
-const isRoot = process.getuid?.() === 0
 
 /** A temp dir per test, removed (with every process started in it) on teardown. */
 async function sandbox (t: ExecutionContext): Promise<string> {
@@ -244,11 +244,7 @@ test('adopt with a dead pid, or a reused one, → null', async t => {
   t.is(await driver.adopt(spec, { ...record, pid: process.pid }), null, 'a live pid with other start ticks')
 })
 
-const rootTest = isRoot ? test : test.skip
-if (!isRoot) {
-  if (process.env.CI === 'true') test('namespace mode needs root', t => { t.fail('not root in CI') })
-  else test('namespace mode needs root (skipped)', t => { t.log('not root: namespace mode untested'); t.pass() })
-}
+const rootTest = await requireParts(test, ['root'])
 
 rootTest('namespace mode: the app answers on the namespace address; the namespace is gone after it ends', async t => {
   const netns = createNetnsAllocator({ prefix: 't' + randomBytes(3).toString('hex') }, { logger: silentLogger() })

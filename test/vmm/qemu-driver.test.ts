@@ -1,4 +1,3 @@
-import { acquireVmLock } from '../helpers/vm-lock.js'
 import anyTest, { type TestFn, type ExecutionContext } from 'ava'
 import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
@@ -11,8 +10,10 @@ import type { GuestSpec, RuntimeRecord, VmHandle } from '../../src/vmm/driver.js
 import { buildImage, type BuiltImage } from '../../src/vmm/image/build.js'
 import { createNetnsAllocator } from '../../src/vmm/netns.js'
 import { isSameProcess, readRssBytes, readStartTicks } from '../../src/vmm/proc-info.js'
-import { createQemuDriver, qemuAvailable } from '../../src/vmm/qemu-driver.js'
+import { createQemuDriver } from '../../src/vmm/qemu-driver.js'
+import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
+import { releaseVmLock, vmLockFor, type VmLock } from '../helpers/vm-lock.js'
 
 interface Ctx {
   root: string
@@ -20,17 +21,16 @@ interface Ctx {
 }
 
 const test = anyTest as TestFn<Ctx>
-const qemu = await qemuAvailable()
-const serial = qemu.ok ? test.serial : test.serial.skip
-if (!qemu.ok && process.env.CI === 'true') throw new Error('qemu-system-x86_64 is required in CI')
+const vm = await requireParts(test, ['qemu', 'debian-tools'])
+const serial = vm.serial
 
 const BOOT_TIMEOUT_MS = 60_000
 
-let releaseVms: (() => Promise<void>) | undefined
+let vms: VmLock | undefined
 
 test.before(async t => {
-  if (!qemu.ok) return
-  releaseVms = await acquireVmLock()
+  vms = await vmLockFor(vm)
+  if (!vms.held) return
   const root = await mkdtemp(join(tmpdir(), 'roost-qemu-test-'))
   // Downloads (kernel, busybox) go to the shared cache; the image store is this run's own.
   const image = await buildImage({ appDir: 'test/fixtures/apps/counter', imagesDir: join(root, 'images') }, { logger: silentLogger() })
@@ -38,7 +38,7 @@ test.before(async t => {
 })
 
 test.after.always(async t => {
-  await releaseVms?.()
+  await releaseVmLock(vms)
   if (t.context.root !== undefined) await rm(t.context.root, { recursive: true, force: true })
 })
 
@@ -260,9 +260,7 @@ serial('start fails with a VmmError saying why when the host port is taken', asy
   await t.throwsAsync(driver.resume(spec, join(spec.dir, 'missing.bin')), { instanceOf: VmmError, message: /not found/ })
 })
 
-const root = process.getuid?.() === 0
-const nsSerial = qemu.ok && root ? test.serial : test.serial.skip
-if (!root && process.env.CI === 'true') throw new Error('the namespace networking test needs root in CI')
+const nsSerial = (await requireParts(test, ['qemu', 'debian-tools', 'root'])).serial
 
 nsSerial('namespace networking: the guest answers at its tap address; stop removes the namespace', async t => {
   const netns = createNetnsAllocator({ prefix: `qt${process.pid % 100000}` }, { logger: silentLogger() })

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { BuildProgress, KernelChoice } from '../../vmm/image/build.js'
 import { InvalidArgumentError } from '../../errors/errors.js'
+import { isCI } from '../ci-env.js'
 import { defaultDataDir } from '../config.js'
 import { ago, printJson, printTable, reportError } from '../output.js'
 import { registerImageSnapshotCommand } from './image-snapshot.js'
@@ -97,12 +98,12 @@ export function registerImageCommand (program: Command): void {
     .option('--force', 'rebuild even when it is cached')
     .option('--cache-dir <dir>', 'kernel cache (default: $ROOST_CACHE_DIR or ~/.cache/roost)')
     .option('--json', 'print the kernel\'s paths and key as JSON')
-    .option('--if-possible', 'where the build tools are missing, say so and succeed (images then use Debian\'s kernel); under CI=true that is still a failure')
+    .option('--if-possible', 'where the build tools are missing, say so and succeed (images then use Debian\'s kernel); under CI (any truthy CI) that is still a failure')
     .action(async (opts: { force?: boolean, cacheDir?: string, json?: boolean, ifPossible?: boolean }) => {
       const progress = progressPrinter(process.stderr)
       try {
         const [{ ensureGuestKernel, missingKernelBuildTools, KERNEL_BUILD_PACKAGES }, { createLogger }] = await Promise.all([import('../../vmm/image/kernel-build.js'), import('../../log/logger.js')])
-        if (opts.ifPossible === true && process.env.CI !== 'true') {
+        if (opts.ifPossible === true && !isCI()) {
           const missing = await missingKernelBuildTools()
           if (missing.length > 0) {
             process.stderr.write(`minimal guest kernel not built: missing ${missing.join(', ')} (apt-get install ${KERNEL_BUILD_PACKAGES.join(' ')}); images use Debian's kernel\n`)

@@ -6,23 +6,24 @@ import test, { type ExecutionContext } from 'ava'
 import { silentLogger } from '../../../src/log/logger.js'
 import { buildImage, type BuiltImage } from '../../../src/vmm/image/build.js'
 import { retry } from '../../helpers/retry.js'
-import { acquireVmLock } from '../../helpers/vm-lock.js'
+import { requireParts } from '../../helpers/requirements.js'
+import { releaseVmLock, vmLockFor, type VmLock } from '../../helpers/vm-lock.js'
 import { tempDir } from '../../helpers/cli.js'
 import { bootImage, within } from './boot-vm.js'
-import { KERNEL_BUILD_TIMEOUT_MS, missingForBoot, requireTools } from './image-helpers.js'
+import { BOOT_PARTS, KERNEL_BUILD_TIMEOUT_MS } from './image-helpers.js'
 
 // A real build (the first one downloads ~28 MB of Debian packages into the shared cache) and
 // real TCG boots of the counter app, one VM at a time.
 const COUNTER = fileURLToPath(new URL('../../fixtures/apps/counter', import.meta.url))
-const missing = missingForBoot()
+const bootTest = await requireParts(test, BOOT_PARTS)
 let imagesDir: string | undefined
 let image: BuiltImage | undefined
 
-let releaseVms: (() => Promise<void>) | undefined
-test.before(async () => { if (missing === null) releaseVms = await acquireVmLock() })
+let vms: VmLock | undefined
+test.before(async () => { vms = await vmLockFor(bootTest) })
 
 test.after.always(async () => {
-  await releaseVms?.()
+  await releaseVmLock(vms)
   if (imagesDir !== undefined) await rm(imagesDir, { recursive: true, force: true })
 })
 
@@ -38,8 +39,7 @@ async function counterImage (t: ExecutionContext): Promise<BuiltImage> {
   return image
 }
 
-test.serial('the counter image boots: HTTP answers, the counter lives in guest memory, the power button stops it', async t => {
-  if (!requireTools(t, missing)) return
+bootTest.serial('the counter image boots: HTTP answers, the counter lives in guest memory, the power button stops it', async t => {
   const img = await counterImage(t)
   const work = await tempDir(t, 'roost-vm-')
   const vm = await bootImage(t, img, img.dir, work, { ROOST_MACHINE_ID: 'boot-m1' })
@@ -62,8 +62,7 @@ test.serial('the counter image boots: HTTP answers, the counter lives in guest m
   t.notRegex(log, /roost-init: .*fail/i, 'no init step failed')
 })
 
-test.serial('when the app exits, init writes its exit code and the VM powers off by itself', async t => {
-  if (!requireTools(t, missing)) return
+bootTest.serial('when the app exits, init writes its exit code and the VM powers off by itself', async t => {
   const img = await counterImage(t)
   const work = await tempDir(t, 'roost-vm-')
   const vm = await bootImage(t, img, img.dir, work, { ROOST_MACHINE_ID: 'boot-m2' })
@@ -79,8 +78,7 @@ test.serial('when the app exits, init writes its exit code and the VM powers off
   t.regex(log, /^roost-exit: 3\r?$/m, log)
 })
 
-test.serial('an app that ignores SIGTERM is killed after ROOST_KILL_TIMEOUT on the power button', async t => {
-  if (!requireTools(t, missing)) return
+bootTest.serial('an app that ignores SIGTERM is killed after ROOST_KILL_TIMEOUT on the power button', async t => {
   const src = await tempDir(t, 'roost-stubborn-')
   await mkdir(join(src, 'www'))
   await writeFile(join(src, 'www', 'index.html'), 'stubborn\n')

@@ -6,16 +6,17 @@ import test from 'ava'
 import { silentLogger } from '../../../src/log/logger.js'
 import { buildImage, type BuildProgress } from '../../../src/vmm/image/build.js'
 import { createImageStore } from '../../../src/vmm/image/image-store.js'
-import { missingKernelBuildTools } from '../../../src/vmm/image/kernel-build.js'
 import { pvhEntryOf } from '../../../src/vmm/image/kernel-elf.js'
 import type { ImageManifest } from '../../../src/vmm/image/manifest.js'
 import { tempDir } from '../../helpers/cli.js'
-import { KERNEL_BUILD_TIMEOUT_MS, missingForBoot, requireTools } from './image-helpers.js'
+import { requireParts } from '../../helpers/requirements.js'
+import { KERNEL_BUILD_TIMEOUT_MS } from './image-helpers.js'
 
 const COUNTER = fileURLToPath(new URL('../../fixtures/apps/counter', import.meta.url))
 const DEMO = fileURLToPath(new URL('../../../src/cli/demo-app', import.meta.url))
 const CLI = fileURLToPath(new URL('./image-cli.ts', import.meta.url))
-const missing = missingForBoot().filter(c => c !== 'qemu-system-x86_64')
+const buildTest = await requireParts(test, ['debian-tools'])
+const minimalKernelTest = await requireParts(test, ['debian-tools', 'kernel-build-tools'])
 
 async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
   return await new Promise(resolve => {
@@ -26,8 +27,7 @@ async function cli (args: string[]): Promise<{ code: number, stdout: string, std
   })
 }
 
-test('building reports every step, reuses equal images, and rebuilds another app from the cached base', async t => {
-  if (!requireTools(t, missing)) return
+buildTest('building reports every step, reuses equal images, and rebuilds another app from the cached base', async t => {
   const imagesDir = join(await tempDir(t, 'roost-build-'), 'images')
   const steps: BuildProgress[] = []
   let started = Date.now()
@@ -59,9 +59,8 @@ test('building reports every step, reuses equal images, and rebuilds another app
   t.deepEqual((await store.list()).map(i => i.digest).sort(), [a.digest, demo.digest].sort())
 })
 
-test.serial('the default image carries the minimal PVH kernel, no modules, and a plain base cpio', async t => {
+minimalKernelTest.serial('the default image carries the minimal PVH kernel, no modules, and a plain base cpio', async t => {
   t.timeout(KERNEL_BUILD_TIMEOUT_MS)
-  if (!requireTools(t, [...missing, ...await missingKernelBuildTools()])) return
   const imagesDir = join(await tempDir(t, 'roost-build-'), 'images')
   const steps: BuildProgress[] = []
   const started = Date.now()
@@ -80,8 +79,7 @@ test.serial('the default image carries the minimal PVH kernel, no modules, and a
   t.true(order.indexOf('base-initramfs') > order.indexOf('kernel-install'))
 })
 
-test('concurrent builds of the same app into one store agree', async t => {
-  if (!requireTools(t, missing)) return
+buildTest('concurrent builds of the same app into one store agree', async t => {
   const imagesDir = join(await tempDir(t, 'roost-build-'), 'images')
   const [a, b] = await Promise.all([
     buildImage({ appDir: COUNTER, imagesDir, name: 'x' }, { logger: silentLogger() }),
@@ -91,8 +89,7 @@ test('concurrent builds of the same app into one store agree', async t => {
   t.is((await createImageStore({ imagesDir }, { logger: silentLogger() }).list()).length, 1)
 })
 
-test('roost image build prints the digest (or the manifest with --json); list shows it', async t => {
-  if (!requireTools(t, missing)) return
+buildTest('roost image build prints the digest (or the manifest with --json); list shows it', async t => {
   const dataDir = await tempDir(t, 'roost-cli-')
   const built = await cli(['image', 'build', COUNTER, '--name', 'counter', '--kernel', 'distribution', '--data-dir', dataDir])
   t.is(built.code, 0, built.stderr)
@@ -113,8 +110,7 @@ test('roost image build prints the digest (or the manifest with --json); list sh
   t.regex(bad.stderr, /--kernel must be one of auto, minimal, distribution/)
 })
 
-test('roost image kernel prints the cached kernel (built by the serial test above)', async t => {
-  if (!requireTools(t, [...missing, ...await missingKernelBuildTools()])) return
+minimalKernelTest('roost image kernel prints the cached kernel (built by the serial test above)', async t => {
   const r = await cli(['image', 'kernel', '--json'])
   t.is(r.code, 0, r.stderr)
   const k = JSON.parse(r.stdout) as { vmlinux: string, bzImage: string, key: string, version: string, cached: boolean }

@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib'
 import test, { type ExecutionContext } from 'ava'
 import { createCpio, createCpioGz, S_IFDIR, S_IFLNK, S_IFREG, shellEnvFile, type CpioEntry } from '../../../src/vmm/image/cpio.js'
 import { tempDir } from '../../helpers/cli.js'
-import { hasCommand } from './image-helpers.js'
+import { requireParts } from '../../helpers/requirements.js'
 
 const ENTRIES: CpioEntry[] = [
   { path: 'app', mode: S_IFDIR | 0o755 },
@@ -46,7 +46,7 @@ async function checkTree (t: ExecutionContext, root: string): Promise<void> {
   }
 }
 
-const withCpio = hasCommand('cpio') || process.env.CI === 'true' ? test : test.skip
+const withCpio = await requireParts(test, ['cpio'])
 
 withCpio('createCpio round-trips through `cpio -idm` (files, modes, empty and unaligned files, symlinks)', async t => {
   const dir = await tempDir(t, 'roost-cpio-')

@@ -8,7 +8,7 @@ import { kernelDependency, parseAptShow } from '../../../src/vmm/image/apt.js'
 import { obtainGuestParts } from '../../../src/vmm/image/debian-packages.js'
 import { collectGuestModules, modinfoDepends } from '../../../src/vmm/image/kernel-modules.js'
 import { tempDir } from '../../helpers/cli.js'
-import { hasCommand } from './image-helpers.js'
+import { requireParts } from '../../helpers/requirements.js'
 
 const SHOW = `Package: linux-image-cloud-amd64
 Version: 6.1.192-2
@@ -39,7 +39,9 @@ function fakeKo (depends: string): Buffer {
   return Buffer.concat([Buffer.from('\x7fELF....'), Buffer.from(`\0license=GPL\0depends=${depends}\0vermagic=6.1\0`)])
 }
 
-test('modules come with their dependencies, dependencies first, from modinfo (plain and .ko.xz)', async t => {
+const withXz = await requireParts(test, ['xz'])
+
+withXz('modules come with their dependencies, dependencies first, from modinfo (plain and .ko.xz)', async t => {
   const root = await tempDir(t, 'roost-mods-')
   await mkdir(join(root, 'kernel', 'drivers', 'net'), { recursive: true })
   await writeFile(join(root, 'kernel', 'a.ko'), fakeKo(''))
@@ -47,9 +49,7 @@ test('modules come with their dependencies, dependencies first, from modinfo (pl
   await writeFile(join(root, 'kernel', 'drivers', 'net', 'net-top.ko'), fakeKo('b,a'))
   await writeFile(join(root, 'kernel', 'lonely.ko'), fakeKo('missing_one'))
   await writeFile(join(root, 'modules.builtin'), 'kernel/drivers/builtin_thing.ko\n')
-  if (hasCommand('xz')) {
-    execFileSync('xz', ['-z', join(root, 'kernel', 'a.ko')])
-  }
+  execFileSync('xz', ['-z', join(root, 'kernel', 'a.ko')])
   t.deepEqual(modinfoDepends(fakeKo('x-y,z')), ['x_y', 'z'])
   const mods = await collectGuestModules(root, ['net_top', 'builtin_thing'])
   t.deepEqual(mods.map(m => m.name), ['a', 'b', 'net_top'])

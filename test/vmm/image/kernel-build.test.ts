@@ -2,18 +2,17 @@ import { readFile, stat } from 'node:fs/promises'
 import test, { type ExecutionContext } from 'ava'
 import { ImageError } from '../../../src/errors/errors.js'
 import { silentLogger } from '../../../src/log/logger.js'
-import { ensureGuestKernel, missingKernelBuildTools, type GuestKernel, type KernelProgress } from '../../../src/vmm/image/kernel-build.js'
+import { ensureGuestKernel, type GuestKernel, type KernelProgress } from '../../../src/vmm/image/kernel-build.js'
 import { parseKernelConfig } from '../../../src/vmm/image/kernel-config.js'
 import { pvhEntryOf } from '../../../src/vmm/image/kernel-elf.js'
 import { tempDir } from '../../helpers/cli.js'
-import { KERNEL_BUILD_TIMEOUT_MS, requireTools } from './image-helpers.js'
+import { requireParts } from '../../helpers/requirements.js'
+import { KERNEL_BUILD_TIMEOUT_MS } from './image-helpers.js'
 
 // The first run on a machine builds the kernel into the shared cache; later runs find it there.
 const BUILD_TIMEOUT_MS = KERNEL_BUILD_TIMEOUT_MS
 
-async function missing (): Promise<string[]> {
-  return await missingKernelBuildTools()
-}
+const kernelTest = await requireParts(test, ['kernel-build-tools'])
 
 async function check (t: ExecutionContext, k: GuestKernel): Promise<void> {
   const vmlinux = await readFile(k.vmlinux)
@@ -29,9 +28,8 @@ async function check (t: ExecutionContext, k: GuestKernel): Promise<void> {
   t.true(k.dir.endsWith(k.key))
 }
 
-test.serial('the minimal kernel is built once (concurrent callers share the build) and cached by key', async t => {
+kernelTest.serial('the minimal kernel is built once (concurrent callers share the build) and cached by key', async t => {
   t.timeout(BUILD_TIMEOUT_MS)
-  if (!requireTools(t, await missing())) return
   const steps: KernelProgress[] = []
   const started = Date.now()
   const [a, b] = await Promise.all([
@@ -54,9 +52,8 @@ test.serial('the minimal kernel is built once (concurrent callers share the buil
   t.is((await stat(again.vmlinux)).mtimeMs, (await stat(a.vmlinux)).mtimeMs, 'the cached kernel is not rebuilt')
 })
 
-test.serial('a fragment Kconfig cannot honour fails at the configure step, naming the option', async t => {
+kernelTest.serial('a fragment Kconfig cannot honour fails at the configure step, naming the option', async t => {
   t.timeout(BUILD_TIMEOUT_MS)
-  if (!requireTools(t, await missing())) return
   const cacheDir = await tempDir(t, 'roost-kernel-')
   const err = await t.throwsAsync(ensureGuestKernel({ cacheDir, fragment: 'CONFIG_64BIT=y\nCONFIG_ROOST_NO_SUCH_OPTION=y\n' }, { logger: silentLogger() }), { instanceOf: ImageError })
   t.regex(err?.message ?? '', /^kernel-configure: .*CONFIG_ROOST_NO_SUCH_OPTION: wanted y, got n/)
