@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs'
+import { reportedLines } from './helpers/report.js'
 
 // npm run bench -- <name> [more names]: runs bench/<name>.ts; with no name, lists them.
 const available = readdirSync(new URL('.', import.meta.url)).filter(f => f.endsWith('.ts') && f !== 'run.ts').map(f => f.slice(0, -3))
@@ -13,6 +14,14 @@ for (const name of names) {
     process.exit(2)
   }
   const mod = await import(`./${name}.ts`) as { run: () => Promise<void> }
-  await mod.run()
+  const before = reportedLines()
+  try {
+    await mod.run()
+    if (reportedLines() === before) throw new Error('it printed no result')
+  } catch (err) {
+    // A bench that cannot measure says why and fails the run; it never ends quietly.
+    process.stderr.write(`bench ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    process.exit(1)
+  }
 }
 process.exit(0)

@@ -35,10 +35,7 @@ async function timed (fn: () => Promise<unknown>): Promise<number> {
 
 export async function run (): Promise<void> {
   const avail = wireguardAvailable()
-  if (!avail.ok) {
-    progress(`wg-peers skipped: ${avail.reason}`)
-    return
-  }
+  if (!avail.ok) throw new Error(`bench wg-peers needs root, wireguard-go and wg: ${avail.reason}`)
   const tag = process.pid.toString(36)
   const ours = createWireguardInterface({
     ifname: `rbw${tag}a`, privateKey: generateWgKeyPair().privateKey, address: meshAddress(CLUSTER, 'self'), routePrefix: meshPrefix(CLUSTER)

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import type { MachinesClient } from '../../src/api/machines/client.js'
-import type { MachineView } from '../../src/api/machines/schemas.js'
+import { SNAPSHOT_FILES } from '../../src/vmm/snapshot-template.js'
+import { allocatePort } from '../../src/vmm/ports.js'
+import { probeFields, timeToAnswer, until } from './boot-probe.js'
+import { cmdlineOf, pidOf, rawRun, vmGone } from './raw-qemu.js'
 import { median, progress, report, round, rssMbOf } from './report.js'
-
-const POLL_MS = 5
-const TIMEOUT_MS = 300_000
 
 export interface CloneBenchInit {
   client: MachinesClient
@@ -14,35 +15,10 @@ export interface CloneBenchInit {
   /** Which kernel the image boots (reported). */
   kernel: string
   samples: number
-  /** The guest answers on this host port (the bench's own probe). */
-  answers: (port: number) => Promise<boolean>
-  probe: string
-  /** The Debian-kernel qemu-cold median measured earlier in the same run (the peer). */
-  qemuColdMedianMs: number
-}
-
-async function until<T> (fn: () => Promise<T | false | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + TIMEOUT_MS
-  for (;;) {
-    const v = await fn()
-    if (v !== false && v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
-    await new Promise(resolve => setTimeout(resolve, POLL_MS))
-  }
-}
-
-/** API create → started → guest HTTP answering, for a machine started from the warm snapshot. */
-async function cloneOnce (init: CloneBenchInit): Promise<{ ms: number, m: MachineView }> {
-  const c = init.client
-  const t0 = performance.now()
-  const first = await c.create(init.app, { config: { image: init.image, from_snapshot: true, restart: { policy: 'no' } } })
-  const m = await until(async () => { const v = await c.get(init.app, first.id); if (v.state === 'failed') throw new Error(`clone failed: ${v.events[0]?.message ?? ''}`); return v.state === 'started' && v.endpoint !== null && v }, `${first.id} started`)
-  await until(async () => await init.answers(m.endpoint?.port ?? 0), `${first.id} HTTP`)
-  return { ms: performance.now() - t0, m }
-}
-
-function pidOf (m: MachineView): number {
-  return Number(/pid (\d+)/.exec(m.events.find(e => e.type === 'launch')?.message ?? '')?.[1] ?? NaN)
+  /** The cold boot of the same kernel, measured earlier in the same run: the speedup's base. */
+  cold: { case: string, medianMs: number }
+  /** Scratch dir of the raw runs. */
+  scratch: string
 }
 
 /** The VM's resident memory split: anonymous (its own) vs file-backed (the snapshot's pages, shared by every clone). */
@@ -52,42 +28,60 @@ async function rssSplitMb (pid: number): Promise<{ anon: number, file: number }>
   return { anon: kb('RssAnon') / 1024, file: (kb('RssFile') + kb('RssShmem')) / 1024 }
 }
 
+/** The warm snapshot's state file, beside the RAM file the clone maps (`mem-path=`). */
+function statePathOf (argv: string[]): string {
+  const ram = /mem-path=([^,]+)/.exec(argv.join(' '))?.[1]
+  if (ram === undefined) throw new Error('a clone\'s QEMU command line has no mem-path')
+  return join(dirname(ram), SNAPSHOT_FILES.state)
+}
+
 /**
  * `case: qemu-clone`: machines started with `from_snapshot` (warm clones, each with its own id and
- * port). The first start builds the snapshot (reported as snapshotBuildMs, not sampled); then
- * `samples` clones are timed one by one, API call to guest HTTP answering.
+ * port). The first start builds the snapshot (reported as snapshotBuildMs, not sampled); then,
+ * one sample at a time: a clone through the API (API call → guest HTTP answering), destroyed,
+ * then its raw peer: the same QEMU command line (`-incoming defer`, the same kernel, initrd and
+ * RAM file) started by the bench, the state loaded and the identity sent as the driver does.
  */
 export async function benchQemuClone (init: CloneBenchInit): Promise<void> {
   const c = init.client
+  const create = async (): ReturnType<typeof c.create> => await c.create(init.app, { config: { image: init.image, from_snapshot: true, restart: { policy: 'no' } } })
   progress(`qemu-clone (${init.kernel} kernel): first start builds the warm snapshot`)
-  const first = await cloneOnce(init)
+  const first = await timeToAnswer(c, init.app, create)
   await c.destroy(init.app, first.m.id, true)
-  const times: number[] = []; const rss: number[] = []; const anon: number[] = []; const file: number[] = []
+  await vmGone(pidOf(first.m))
+  const times: number[] = []; const raw: number[] = []; const rss: number[] = []; const anon: number[] = []; const file: number[] = []
   for (let i = 0; i < init.samples; i++) {
-    const { ms, m } = await cloneOnce(init)
+    const { ms, m } = await timeToAnswer(c, init.app, create)
     if (m.boot?.mode !== 'clone') throw new Error(`machine ${m.id} did not start as a clone (${JSON.stringify(m.boot)})`)
     times.push(ms)
     const pid = pidOf(m)
     rss.push(await rssMbOf(pid))
     const split = await rssSplitMb(pid)
     anon.push(split.anon); file.push(split.file)
+    const argv = await cmdlineOf(pid)
     await c.destroy(init.app, m.id, true)
-    progress(`qemu-clone ${i + 1}/${init.samples}: ${round(ms, 0)} ms, RSS ${round(rss[rss.length - 1] ?? 0, 0)} MB`)
+    await vmGone(pid)
+    const rawMs = await rawRun({ argv, dir: init.scratch, port: await allocatePort(), movedInitrd: false, start: { kind: 'clone', statePath: statePathOf(argv) } })
+    raw.push(rawMs)
+    progress(`qemu-clone ${i + 1}/${init.samples}: agent ${round(ms, 0)} ms, raw ${round(rawMs, 0)} ms, RSS ${round(rss[rss.length - 1] ?? 0, 0)} MB`)
   }
   await until(async () => (await c.list(init.app)).every(m => m.state === 'destroyed'), 'clones destroyed')
   const med = median(times)
   report('boot', {
     case: 'qemu-clone',
     kernel: init.kernel,
-    probe: init.probe,
+    ...probeFields,
     samples: init.samples,
     medianMs: round(med, 1),
+    rawMedianMs: round(median(raw), 1),
+    overhead: round(med / median(raw), 3),
     rssMb: round(median(rss), 1),
     rssAnonMb: round(median(anon), 1),
     rssFileMb: round(median(file), 1),
     snapshotBuildMs: round(first.ms, 0),
-    qemuColdMedianMs: round(init.qemuColdMedianMs, 1),
-    speedup: round(init.qemuColdMedianMs / med, 2),
+    speedupVs: init.cold.case,
+    coldMedianMs: round(init.cold.medianMs, 1),
+    speedup: round(init.cold.medianMs / med, 2),
     targetMs: 300,
     targetRssMb: 100
   })

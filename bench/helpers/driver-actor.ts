@@ -4,6 +4,8 @@ import { defineProtocol } from '../../src/codec/protocol.js'
 import { defineActor } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
+import { settledCount } from './settled-count.js'
+import { SINK_PATH, type SinkProtocol } from './sink-actor.js'
 
 /** Dispatches between yields to the event loop. */
 export const BATCH = 1_000
@@ -15,39 +17,39 @@ export const benchProtocol = defineProtocol('bench', {
   'bench.dispatch': { body: Type.Object({ host: Type.String(), n: Type.Integer() }), reply: Type.Object({ elapsedMs: Type.Number(), delivered: Type.Number() }) }
 })
 
-/** The sending actor of the bench: lives on agent A, talks to agent B's `/agent`. */
+/**
+ * The sending actor of the bench, on agent A. Latency: asks (`agent.ping`) to agent B's `/agent`,
+ * one at a time. Dispatch: one-way `bench.hit`s to B's sink, then B's count of them.
+ */
 export const driverActor = defineActor({
   protocol: benchProtocol,
   policy: policies.stop(),
   create (ctx) {
-    const ping = async (host: string, seq: number): Promise<void> => {
-      await ctx.system.ask(ref<AgentProtocol>(host, '/agent'), { type: 'agent.ping', seq, payload: PAYLOAD }, { from: ctx.path })
-    }
     return {
       handlers: {
         'bench.latency': async ({ host, n }) => {
+          const agent = ref<AgentProtocol>(host, '/agent')
           const samplesMs: number[] = []
           for (let i = 0; i < n; i++) {
             const t0 = performance.now()
-            await ping(host, i)
+            await ctx.system.ask(agent, { type: 'agent.ping', seq: i, payload: PAYLOAD }, { from: ctx.path })
             samplesMs.push(performance.now() - t0)
           }
           return { samplesMs }
         },
         'bench.dispatch': async ({ host, n }) => {
-          const target = ref<AgentProtocol>(host, '/agent')
-          const before = (await ctx.system.ask(target, { type: 'agent.info' })).stats.delivered
+          const sink = ref<SinkProtocol>(host, SINK_PATH)
+          const count = async (): Promise<number> => (await ctx.system.ask(sink, { type: 'bench.count' }, { timeoutMs: 60_000 })).count
+          const before = await count()
           const t0 = performance.now()
           for (let i = 0; i < n; i++) {
-            ctx.system.dispatch(target, { type: 'agent.ping', seq: i, payload: PAYLOAD }, { from: ctx.path })
+            ctx.system.dispatch(sink, { type: 'bench.hit', seq: i, payload: PAYLOAD }, { from: ctx.path })
             if ((i + 1) % BATCH === 0) await new Promise(resolve => setImmediate(resolve))
           }
-          const after = await ctx.system.ask(target, { type: 'agent.info' }, { timeoutMs: 60_000 })
-          const elapsedMs = performance.now() - t0
-          return { elapsedMs, delivered: after.stats.delivered - before - 1 }
+          const after = await settledCount(count, before + n)
+          return { elapsedMs: after.at - t0, delivered: after.count - before }
         }
       }
     }
   }
 })
-

@@ -1,7 +1,15 @@
 import { cpus } from 'node:os'
 
+let reported = 0
+
+/** How many result lines this process has printed (the runner fails a bench that printed none). */
+export function reportedLines (): number {
+  return reported
+}
+
 /** Prints one result line: `{"bench":…, …fields, node, cpu}` on stdout. */
 export function report (bench: string, fields: Record<string, unknown>): void {
+  reported++
   const line = { bench, ...fields, node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length }
   process.stdout.write(JSON.stringify(line) + '\n')
 }
