@@ -8,7 +8,7 @@ import type { MachineComponents } from '../machines/components.js'
 import { machinesActor, type MachinesActorInit } from '../machines/machines-actor.js'
 import { createMemoryMachineStore } from '../../src/vmm/machine-store.js'
 import { membershipActor } from '../membership/membership-actor.js'
-import { routerActor } from '../router/router-actor.js'
+import { routerActor, type RouterActorComponents, type RouterActorInit } from '../router/router-actor.js'
 import { wireguardActor, type MeshRouting, type WireguardActorInit } from '../wireguard/wireguard-actor.js'
 import { agentProtocol, type AgentProtocol } from './messages.js'
 
@@ -31,6 +31,8 @@ export interface AgentActorComponents {
   machines?: { init: MachinesActorInit, components: MachineComponents }
   /** Connections through the tunnels, started by the wireguard actor once its interface is up. */
   mesh?: MeshPath
+  /** The proxy: its settings and data plane; without it the host routes nothing (unit tests of other families). */
+  router?: { init: RouterActorInit, components: RouterActorComponents }
 }
 
 /** Routing for a transport without a mesh path (tests with the in-memory transport). */
@@ -68,7 +70,7 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
         }
       }
       ctx.spawn('machines', machinesActor(machines.init, machines.components))
-      ctx.spawn('router', routerActor({}, {}))
+      if (components.router !== undefined) ctx.spawn('router', routerActor(components.router.init, components.router.components))
       const meshTransport: MeshRouting = 'pathTo' in components.transport ? components.transport as MeshTransport : streamsOnly
       ctx.spawn('wireguard', wireguardActor(init.wireguard ?? { cluster: init.cluster, dataDir: init.dataDir ?? '/nonexistent', mode: 'off', underlayHost: '127.0.0.1' }, { transport: meshTransport, mesh: components.mesh }))
       return {

@@ -20,6 +20,8 @@ import type { MachinesProtocol } from '../machines/messages.js'
 import { agentActor } from './agent-actor.js'
 import { createControlApi } from './control.js'
 import { loadApiToken, setupMachines, type MachinesSetup } from './machines-setup.js'
+import { createDataPlaneThread, type DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
+import { loadCa } from '../../src/proxy/tls/dev-ca.js'
 
 /** The agent's options (src/cli/agent-options.ts, shared with `roost agent start`); unset ones come from the environment and defaults. */
 export type AgentHostInit = AgentOptions
@@ -68,6 +70,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
   const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport })
   const socketPath = controlSocketPath(init.dataDir)
   const infoFile = join(init.dataDir, 'agent.json')
+  let dataPlane: DataPlaneThread | undefined
   let control: ControlServer | undefined
   let api: MachinesApiServer | undefined
   let machines: MachinesSetup | undefined
@@ -92,6 +95,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       await new Promise(resolve => setTimeout(resolve, 150))
     }
     await system.stop().catch((err: unknown) => { logger.warn({ err }, 'actor system stop failed') })
+    await dataPlane?.stop().catch((err: unknown) => { logger.warn({ err }, 'data plane stop failed') })
     await transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') })
     machines?.store.close()
     await rm(infoFile, { force: true })
@@ -121,6 +125,20 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       const token = await loadApiToken(init.dataDir, init.apiToken)
       await transport.start()
       await system.start()
+      const keys = deriveClusterKeys(init.cluster, init.secret)
+      const ca = await loadCa(init.caDir ?? join(init.dataDir, 'ca'))
+      dataPlane = createDataPlaneThread({
+        hostId: transport.hostId,
+        region: init.region,
+        domain: init.domain,
+        proxyAddress: init.proxyAddress,
+        backhaulKey: keys.backhaulKey,
+        certKey: keys.certKey,
+        ca,
+        logLevel: logger.level,
+        logBase: { name: init.name, actor: '/agent/router', thread: 'data-plane' }
+      }, { logger })
+      await dataPlane.start()
       system.spawn(null, 'agent', agentActor({
         name: init.name,
         cluster: init.cluster,
@@ -131,7 +149,15 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         gossipProfile: init.gossipProfile,
         faults: init.faults,
         wireguard: { cluster: init.cluster, dataDir: init.dataDir, mode: wireguard, underlayHost: init.host, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }), meshPort: init.meshPort }
-      }, { transport, machines, mesh }))
+      }, {
+        transport,
+        machines,
+        mesh,
+        router: {
+          init: { region: init.region, domain: init.domain, wireguard, hostAddress: init.host, backhaulPort: init.backhaulPort, autostopIntervalMs: init.autostopInterval * 1000 },
+          components: { dataPlane, ca, certKey: keys.certKey }
+        }
+      }))
       api = createMachinesApiServer({ host: init.api.host, port: init.api.port, token, version: init.version }, {
         logger: logger.child({ component: 'machines-api' }),
         backend: createMachinesBackend({ system, transport, name: init.name })
@@ -146,7 +172,8 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       })
       await control.start()
       await writeFile(infoFile, JSON.stringify({
-        hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses(), startedAt
+        hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses(), startedAt,
+        imagesDir: init.imagesDir ?? join(init.dataDir, 'images'), proxyAddress: init.proxyAddress, domain: init.domain
       }, null, 2) + '\n')
       logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses() }, 'agent started')
     },

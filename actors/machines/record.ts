@@ -96,6 +96,7 @@ export function toRow (rec: MachineRecord): Record<string, unknown> {
     cordoned: rec.cordoned,
     endpoint: view.endpoint,
     services: rec.config.services ?? [],
+    network: rec.config.network ?? 'forward',
     updatedAt: rec.updatedAt
   }
 }

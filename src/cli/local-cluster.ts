@@ -20,10 +20,20 @@ export interface LocalClusterInit {
   readyTimeoutMs?: number
   /** Extra `roost agent start` arguments for every host (e.g. `--driver process`). */
   agentArgs?: string[]
+  /**
+   * The first three octets of the hosts' loopback addresses: host `hN` binds its DHT node, its
+   * router's listeners and its backhaul to `<loopback>.N`, as separate servers would (default: a
+   * random 127.x.y, so clusters started side by side do not share ports).
+   */
+  loopback?: string
+  /** A CA directory every agent issues app certificates from (`--ca-dir`). */
+  caDir?: string
 }
 
 export interface LocalHost {
   name: string
+  /** Its own loopback address (DHT node, router listeners, backhaul). */
+  address: string
   dataDir: string
   socketPath: string
   logFile: string
@@ -98,7 +108,10 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
   children.push(dht)
 
   const hosts: LocalHost[] = []
+  const loopback = init.loopback ?? `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}`
+  const addressOf = (name: string): string => `${loopback}.${Math.min(254, Number(/(\d+)$/.exec(name)?.[1] ?? hosts.length + 1))}`
   const startHost = async (name: string): Promise<LocalHost> => {
+    const address = addressOf(name)
     const dataDir = join(dir, name)
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const logFile = join(dataDir, 'agent.log')
@@ -106,7 +119,8 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
     const child = spawn(process.execPath, [
       init.binPath, 'agent', 'start', '--name', name, '--cluster', init.cluster ?? 'dev',
       '--secret-file', secretFile, '--bootstrap', `${bootstrap.host}:${bootstrap.port}`,
-      '--data-dir', dataDir, '--log-level', logLevel,
+      '--data-dir', dataDir, '--log-level', logLevel, '--host', address, '--proxy-address', address,
+      ...(init.caDir === undefined ? [] : ['--ca-dir', init.caDir]),
       '--api', '127.0.0.1:0', '--images-dir', localImagesDir(dir), '--on-exit', 'stop',
       // Agents sharing one network namespace have no use for tunnels between them (`roost lab` has them).
       ...((init.agentArgs ?? []).includes('--wireguard') ? [] : ['--wireguard', 'off']),
@@ -114,7 +128,7 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
     ], { stdio: ['ignore', log.fd, log.fd], env })
     await log.close()
     children.push(child)
-    const host: LocalHost = { name, dataDir, socketPath: controlSocketPath(dataDir), logFile, process: child }
+    const host: LocalHost = { name, address, dataDir, socketPath: controlSocketPath(dataDir), logFile, process: child }
     const i = hosts.findIndex(h => h.name === name)
     if (i >= 0) hosts[i] = host
     else hosts.push(host)

@@ -7,6 +7,7 @@ import { registerLabCommand } from './commands/lab.js'
 import { registerMachinesCommand } from './commands/machines.js'
 import { registerMembersCommand } from './commands/members.js'
 import { registerMeshCommand } from './commands/mesh.js'
+import { registerRoutesCommand } from './commands/routes.js'
 import { registerSendCommand } from './commands/send.js'
 import { registerStateCommand } from './commands/state.js'
 import { ROOST_VERSION } from './config.js'
@@ -29,6 +30,7 @@ export function createCli (deps: CliDeps): Command {
   registerMembersCommand(program)
   registerMeshCommand(program)
   registerStateCommand(program)
+  registerRoutesCommand(program)
   registerMachinesCommand(program)
   registerImageCommand(program)
   registerDevCommand(program, deps.binPath)

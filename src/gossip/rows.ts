@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 
 /** The replicated tables. */
-export const TABLES = ['hosts', 'machines', 'services', 'wireguard'] as const
+export const TABLES = ['hosts', 'machines', 'services', 'wireguard', 'routers'] as const
 export type TableName = typeof TABLES[number]
 
 /** `hosts`: one row per host, owned by that host. */
@@ -25,19 +25,52 @@ export const MachineRowSchema = Type.Object({
   health: Type.String({ maxLength: 32 })
 })
 
-/** `services`: app → ports, handlers, limits; owned by the host that last configured the app. */
+/** `services`: app → its routing spec (ports, handlers, limits, autostop); owned by the host that last deployed the app. */
+export const ServicePortRowSchema = Type.Object({
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  handlers: Type.Array(Type.Union([Type.Literal('tls'), Type.Literal('http'), Type.Literal('proxy_proto')]), { maxItems: 3, uniqueItems: true }),
+  forceHttps: Type.Boolean(),
+  proxyProtoVersion: Type.Union([Type.Literal(1), Type.Literal(2)]),
+  alpn: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 32 }), { maxItems: 8 }))
+}, { additionalProperties: false })
+
+export const ServiceSpecRowSchema = Type.Object({
+  protocol: Type.Literal('tcp'),
+  internalPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+  ports: Type.Array(ServicePortRowSchema, { maxItems: 16 }),
+  concurrency: Type.Object({
+    type: Type.Union([Type.Literal('connections'), Type.Literal('requests')]),
+    softLimit: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    hardLimit: Type.Integer({ minimum: 1, maximum: 1_000_000 })
+  }, { additionalProperties: false }),
+  autoStopMachines: Type.Union([Type.Literal('off'), Type.Literal('stop'), Type.Literal('suspend')]),
+  autoStartMachines: Type.Boolean(),
+  minMachinesRunning: Type.Integer({ minimum: 0, maximum: 10_000 })
+}, { additionalProperties: false })
+
 export const ServiceRowSchema = Type.Object({
-  app: Type.String({ minLength: 1, maxLength: 128 }),
-  ports: Type.Array(Type.Object({
+  app: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+  deployVersion: Type.Integer({ minimum: 0 }),
+  primaryRegion: Type.Union([Type.String({ maxLength: 64 }), Type.Null()]),
+  hostnames: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }), { maxItems: 32 }),
+  services: Type.Array(ServiceSpecRowSchema, { maxItems: 16 }),
+  updatedAt: Type.Number()
+}, { additionalProperties: false })
+
+/**
+ * `routers`: one row per host (key = host id), owned by that host: where its router takes
+ * backhaul connections, and the load it currently sends to each machine (any host's), so
+ * routers elsewhere do not all pile onto one machine.
+ */
+export const RouterRowSchema = Type.Object({
+  backhaul: Type.Union([Type.Object({
+    address: Type.String({ maxLength: 64 }),
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
-    handlers: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 }),
-    internalPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 }))
-  }), { maxItems: 64 }),
-  limits: Type.Optional(Type.Object({
-    softLimit: Type.Optional(Type.Integer({ minimum: 0 })),
-    hardLimit: Type.Optional(Type.Integer({ minimum: 0 }))
-  }))
-})
+    mode: Type.Union([Type.Literal('wireguard'), Type.Literal('direct')])
+  }, { additionalProperties: false }), Type.Null()]),
+  loads: Type.Record(Type.String({ pattern: '^[0-9a-f]{14}$' }), Type.Integer({ minimum: 0, maximum: 1_000_000 }), { maxProperties: 4096 }),
+  updatedAt: Type.Number()
+}, { additionalProperties: false })
 
 /** `wireguard`: one row per host (key = host id), owned by that host: its tunnel end and the tunnels' health. */
 export const WireguardRowSchema = Type.Object({
@@ -58,12 +91,14 @@ export type HostRowData = Static<typeof HostRowSchema>
 export type WireguardRowData = Static<typeof WireguardRowSchema>
 export type MachineRowData = Static<typeof MachineRowSchema>
 export type ServiceRowData = Static<typeof ServiceRowSchema>
+export type RouterRowData = Static<typeof RouterRowSchema>
 
 export const TABLE_SCHEMAS = {
   hosts: HostRowSchema,
   machines: MachineRowSchema,
   services: ServiceRowSchema,
-  wireguard: WireguardRowSchema
+  wireguard: WireguardRowSchema,
+  routers: RouterRowSchema
 } as const
 
 /**

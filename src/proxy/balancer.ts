@@ -1,0 +1,112 @@
+import { isRoutable, type AppRoute, type HostRoute, type MachineRoute, type RouteTable, type ServiceRoute } from './route-table.js'
+
+/** Client hints (Fly's fly-prefer-region / fly-force-instance-id). */
+export interface PickHints {
+  preferRegion?: string
+  forceInstance?: string
+  /** Replays to a region: machines elsewhere are not candidates. */
+  onlyRegion?: string
+}
+
+export interface PickInput {
+  table: RouteTable
+  app: AppRoute
+  service: ServiceRoute
+  /** What this router itself has in flight to a machine now. */
+  inflight: (machineId: string) => number
+  hints?: PickHints
+  /** Machines already tried for this request. */
+  exclude?: ReadonlySet<string>
+  random?: () => number
+}
+
+export interface Candidate {
+  machine: MachineRoute
+  host: HostRoute | undefined
+  /** This router's in-flight plus what other routers report. */
+  load: number
+  overSoft: boolean
+}
+
+export interface Pick {
+  /** Routable machines under their hard limit, best first. */
+  order: Candidate[]
+  /** Routable machines exist, but each is at its hard limit. */
+  atHardLimit: boolean
+  /** Every candidate in `order` is over its soft limit (time to start another machine). */
+  allOverSoft: boolean
+  /** Stopped or suspended machines that autostart could wake. */
+  startable: number
+  /** Machines exist that are started but not yet passing their checks. */
+  pending: number
+}
+
+/** RTT granularity of "closest": hosts within the same 5 ms band count as equally close. */
+export const RTT_BAND_MS = 5
+const UNKNOWN_RTT_MS = 250
+
+function closeness (table: RouteTable, m: MachineRoute, host: HostRoute | undefined): number {
+  if (m.local) return 0
+  const band = Math.floor((host?.rttMs ?? UNKNOWN_RTT_MS) / RTT_BAND_MS)
+  return (m.region === table.region ? 1 : 1_000) + band
+}
+
+/**
+ * Orders an app's machines for one request or connection, as Fly's proxy does: only started
+ * machines whose checks pass (machines still waiting for their first check only when none
+ * pass), those under their soft limit first, among them the closest (this host, then this
+ * region, then by gossip RTT), then the least loaded, ties at random; over the soft limit only
+ * when every machine is, never at the hard limit.
+ */
+export function pickMachines (input: PickInput): Pick {
+  const { table, app, service } = input
+  const random = input.random ?? Math.random
+  const { softLimit, hardLimit } = service.concurrency
+  const force = input.hints?.forceInstance
+  const prefer = input.hints?.preferRegion
+  const healthy: Candidate[] = []
+  const waiting: Candidate[] = []
+  let atHard = 0
+  let startable = 0
+  for (const m of app.machines) {
+    if (force !== undefined && m.id !== force) continue
+    if (input.hints?.onlyRegion !== undefined && m.region !== input.hints.onlyRegion) continue
+    if (m.state === 'stopped' || m.state === 'suspended' || m.state === 'created') {
+      if (!m.cordoned) startable++
+      continue
+    }
+    if (input.exclude?.has(m.id) === true) continue
+    const host = m.local ? undefined : table.hosts[m.host]
+    if (!isRoutable(m, host)) continue
+    if (!m.namespaced && service.internalPort !== m.guestPort) continue
+    const load = input.inflight(m.id) + m.remoteInflight
+    if (load >= hardLimit) { atHard++; continue }
+    const c = { machine: m, host, load, overSoft: load >= softLimit }
+    if (m.health === 'warning') waiting.push(c)
+    else healthy.push(c)
+  }
+  const pool = healthy.length > 0 ? healthy : waiting
+  const keys = new Map<Candidate, number[]>()
+  for (const c of pool) {
+    keys.set(c, [
+      c.overSoft ? 1 : 0,
+      prefer !== undefined && c.machine.region !== prefer ? 1 : 0,
+      closeness(table, c.machine, c.host),
+      c.load,
+      random()
+    ])
+  }
+  const order = pool.sort((a, b) => {
+    const ka = keys.get(a) as number[]
+    const kb = keys.get(b) as number[]
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return (ka[i] as number) - (kb[i] as number)
+    return 0
+  })
+  return {
+    order,
+    atHardLimit: order.length === 0 && atHard > 0,
+    allOverSoft: order.length > 0 && order.every(c => c.overSoft),
+    startable,
+    pending: healthy.length === 0 ? waiting.length : 0
+  }
+}

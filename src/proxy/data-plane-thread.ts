@@ -1,0 +1,120 @@
+import { EventEmitter } from 'node:events'
+import { Worker } from 'node:worker_threads'
+import { ProxyError } from './errors.js'
+import type { Logger } from '../log/logger.js'
+import type { DataPlaneEvents, DataPlaneInit } from './data-plane.js'
+import type { DataPlaneSnapshot, DataPlaneStats, DataPlaneWorkerData, FromDataPlane, ToDataPlane } from './data-plane-messages.js'
+import type { RouteTable } from './route-table.js'
+import type { CaMaterial } from './tls/dev-ca.js'
+
+export interface DataPlaneThreadInit extends DataPlaneInit {
+  certKey: Buffer
+  ca: CaMaterial | null
+  logLevel: string
+  logBase: Record<string, unknown>
+  /** How often the thread reports its load figures (ms). */
+  statsIntervalMs?: number
+}
+
+export interface DataPlaneThreadEvents extends DataPlaneEvents {
+  stats: (stats: DataPlaneStats) => void
+  /** The thread died (it is not restarted here; the owner decides). */
+  exit: (err: Error) => void
+}
+
+/** The data plane on its own worker thread, driven by messages; the agent's side of it. */
+export interface DataPlaneThread {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  setRoutes: (table: RouteTable) => void
+  setBackhaul: (spec: { address: string, port: number, checkSource: boolean } | null) => Promise<{ address: string, port: number } | null>
+  snapshot: () => Promise<DataPlaneSnapshot>
+  on: <E extends keyof DataPlaneThreadEvents>(event: E, fn: DataPlaneThreadEvents[E]) => void
+}
+
+const REPLY_TIMEOUT_MS = 10_000
+
+/** The worker's entry: compiled JS in a build, TypeScript (through tsx) when run from source. */
+function startWorker (data: DataPlaneWorkerData): Worker {
+  const fromSource = import.meta.url.endsWith('.ts')
+  const entry = new URL(fromSource ? './data-plane-worker.ts' : './data-plane-worker.js', import.meta.url)
+  if (!fromSource) return new Worker(entry, { workerData: data })
+  return new Worker(`import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(entry.href)})`, { eval: true, workerData: data })
+}
+
+export function createDataPlaneThread (init: DataPlaneThreadInit, components: { logger: Logger }): DataPlaneThread {
+  const events = new EventEmitter()
+  const pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void, timer: NodeJS.Timeout }>()
+  let worker: Worker | undefined
+  let nextId = 1
+  let stopping = false
+
+  const call = async (m: ToDataPlane & { id: number }): Promise<unknown> => {
+    const w = worker
+    if (w === undefined) throw new ProxyError('the data plane is not running')
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { pending.delete(m.id); reject(new ProxyError(`data plane did not answer ${m.t} in ${REPLY_TIMEOUT_MS} ms`)) }, REPLY_TIMEOUT_MS)
+      pending.set(m.id, { resolve, reject, timer })
+      w.postMessage(m)
+    })
+  }
+
+  return {
+    async start () {
+      if (worker !== undefined) return
+      const { certKey, ca, logLevel, logBase, statsIntervalMs, ...dp } = init
+      const w = startWorker({ init: dp, certKey, ca, logLevel, logBase, statsIntervalMs: statsIntervalMs ?? 250 })
+      worker = w
+      await new Promise<void>((resolve, reject) => {
+        const onExit = (code: number): void => { reject(new ProxyError(`data plane thread exited with ${code} while starting`)) }
+        w.once('exit', onExit)
+        w.once('error', reject)
+        w.on('message', (m: FromDataPlane) => {
+          switch (m.t) {
+            case 'ready':
+              w.off('exit', onExit)
+              w.off('error', reject)
+              resolve()
+              return
+            case 'reply': {
+              const p = pending.get(m.id)
+              if (p === undefined) return
+              pending.delete(m.id)
+              clearTimeout(p.timer)
+              if (m.error !== undefined) p.reject(new ProxyError(m.error))
+              else p.resolve(m.value)
+              return
+            }
+            case 'stats':
+              events.emit('stats', m.stats)
+              return
+            case 'autostart':
+              events.emit('autostart', { app: m.app, service: m.service, reason: m.reason })
+              return
+            case 'listener':
+              events.emit('listener', m.state)
+          }
+        })
+      })
+      w.on('error', (err) => { components.logger.error({ err }, 'data plane thread failed') })
+      w.on('exit', (code) => {
+        worker = undefined
+        for (const p of pending.values()) { clearTimeout(p.timer); p.reject(new ProxyError('data plane thread exited')) }
+        pending.clear()
+        if (!stopping) events.emit('exit', new ProxyError(`data plane thread exited with ${code}`))
+      })
+    },
+    async stop () {
+      const w = worker
+      if (w === undefined) return
+      stopping = true
+      await call({ t: 'stop', id: nextId++ }).catch(() => {})
+      await w.terminate()
+      worker = undefined
+    },
+    setRoutes (table) { worker?.postMessage({ t: 'routes', table } satisfies ToDataPlane) },
+    async setBackhaul (spec) { return await call({ t: 'backhaul', id: nextId++, spec }) as { address: string, port: number } | null },
+    async snapshot () { return await call({ t: 'snapshot', id: nextId++ }) as DataPlaneSnapshot },
+    on (event, fn) { events.on(event, fn as (...args: unknown[]) => void) }
+  }
+}

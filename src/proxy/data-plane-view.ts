@@ -1,0 +1,65 @@
+/** One public listener as `roost routes` shows it. */
+export interface ListenerState {
+  port: number
+  address: string
+  tls: boolean
+  http: boolean
+  apps: string[]
+  state: 'opening' | 'listening' | 'failed'
+  error: string | null
+}
+
+/** A machine as the data plane sees it for one app. */
+export interface MachineView {
+  id: string
+  host: string
+  hostName: string
+  region: string
+  state: string
+  health: string
+  cordoned: boolean
+  local: boolean
+  /** Whether it may take new traffic now. */
+  routable: boolean
+  /** This router's requests or connections in flight to it. */
+  inflight: number
+  /** What other routers report they have in flight to it. */
+  remoteInflight: number
+}
+
+export interface AppView {
+  app: string
+  hostnames: string[]
+  ports: Array<{ port: number, service: number, internalPort: number, handlers: string[], forceHttps: boolean }>
+  concurrency: { type: string, softLimit: number, hardLimit: number } | null
+  machines: MachineView[]
+  /** Answers by HTTP status class (`2xx`…), TCP connections (`connected`) and router result codes (`PR01`…). */
+  counters: Record<string, number>
+}
+
+/** What the data plane reports for `roost routes`. */
+export interface DataPlaneSnapshot {
+  version: number
+  listeners: ListenerState[]
+  apps: AppView[]
+  rejected: Array<{ table: string, key: string, reason: string }>
+  backhaul: { address: { address: string, port: number } | null, accepted: number, refused: number, open: number }
+  pool: { idle: number }
+  waiting: number
+  connections: number
+}
+
+/** The periodic figures the router actor publishes and decides autostop on. */
+export interface DataPlaneStats {
+  machines: Record<string, { inflight: number, backhaulOpen: number, lastActivity: number, total: number }>
+  connections: number
+}
+
+/** What `router.routes` answers (`roost routes`): the data plane's snapshot plus the router's own state. */
+export interface RoutesView extends Omit<DataPlaneSnapshot, 'backhaul'> {
+  host: string
+  region: string
+  domain: string
+  backhaul: DataPlaneSnapshot['backhaul'] & { mode: string }
+  autostop: { intervalMs: number, stopped: number, started: number }
+}

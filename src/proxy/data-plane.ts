@@ -1,0 +1,271 @@
+import { EventEmitter } from 'node:events'
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import type { Codec } from '../codec/codec.js'
+import type { Logger } from '../log/logger.js'
+import { matchApp } from './app-match.js'
+import { createBackhaulServer, type BackhaulServer } from './backhaul-server.js'
+import { createRequestIds } from './forward-headers.js'
+import { HttpProxyConnection, type HttpEntry } from './http-proxy.js'
+import { createLoadTracker, type LoadTracker } from './load-tracker.js'
+import { DEFAULT_PROXY_LIMITS, type AutostartReason, type ProxyContext, type ProxyLimits } from './proxy-context.js'
+import { emptyRouteTable, isRoutable, type ListenerRoute, type RouteTable } from './route-table.js'
+import { TcpProxyConnection } from './tcp-proxy.js'
+import type { CertStore } from './tls/cert-store.js'
+import { createConnector } from './upstream.js'
+import { createUpstreamPool } from './upstream-pool.js'
+import { createWaiters } from './waiters.js'
+import type { DataPlaneSnapshot, DataPlaneStats, ListenerState } from './data-plane-view.js'
+
+export interface DataPlaneInit {
+  hostId: string
+  region: string
+  domain: string
+  /** Where public listeners bind (every app's ports). */
+  proxyAddress: string
+  backhaulKey: Buffer
+  limits?: Partial<ProxyLimits>
+}
+
+export interface DataPlaneComponents {
+  logger: Logger
+  codec: Codec
+  /** Certificates for TLS ports (by SNI). */
+  certs: CertStore
+  now?: () => number
+}
+
+export interface DataPlaneEvents {
+  autostart: (req: { app: string, service: number, reason: AutostartReason }) => void
+  listener: (state: ListenerState) => void
+}
+
+/**
+ * The proxy: public listeners for every app port, the backhaul listener, and every proxied
+ * connection. It runs on its own thread (see data-plane-thread.ts) and is fed route tables;
+ * nothing in it waits on the agent's actors.
+ */
+export interface DataPlane {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  setRoutes: (table: RouteTable) => void
+  /** Starts (or moves) the backhaul listener; null stops it. */
+  setBackhaul: (spec: { address: string, port: number, checkSource: boolean } | null) => Promise<{ address: string, port: number } | null>
+  snapshot: () => DataPlaneSnapshot
+  stats: () => DataPlaneStats
+  on: <E extends keyof DataPlaneEvents>(event: E, fn: DataPlaneEvents[E]) => void
+}
+
+interface Listening {
+  entry: HttpEntry
+  server: Server
+  state: ListenerState
+}
+
+const SWEEP_MS = 500
+const AUTOSTART_DEDUP_MS = 2_000
+
+export function createDataPlane (init: DataPlaneInit, components: DataPlaneComponents): DataPlane {
+  const log = components.logger
+  const now = components.now ?? Date.now
+  const limits: ProxyLimits = { ...DEFAULT_PROXY_LIMITS, ...init.limits }
+  const events = new EventEmitter()
+  const loads: LoadTracker = createLoadTracker()
+  const pool = createUpstreamPool({ maxIdlePerKey: limits.maxIdleUpstreamsPerMachine, idleTimeoutMs: limits.upstreamIdleTimeoutMs })
+  const waiters = createWaiters()
+  const autostartAsked = new Map<string, number>()
+  const ctx: ProxyContext = {
+    table: emptyRouteTable(init.hostId, init.region, init.domain),
+    limits,
+    loads,
+    connector: createConnector({ hostId: init.hostId, backhaulKey: init.backhaulKey, connectTimeoutMs: limits.connectTimeoutMs }, { codec: components.codec }),
+    pool,
+    waiters,
+    log,
+    now,
+    nextRequestId: createRequestIds(init.region),
+    requestAutostart: (app, service, reason) => {
+      const t = now()
+      if ((autostartAsked.get(app) ?? 0) > t - AUTOSTART_DEDUP_MS) return
+      autostartAsked.set(app, t)
+      events.emit('autostart', { app, service, reason })
+    },
+    tunnels: new Map(),
+    connections: new Set()
+  }
+  loads.onRelease((machine) => {
+    const app = findApp(machine)
+    if (app !== undefined) waiters.wake(app)
+  })
+  const machineApp = new Map<string, string>()
+  const findApp = (machine: string): string | undefined => machineApp.get(machine)
+  const listeners = new Map<number, Listening>()
+  const backhaul: BackhaulServer = createBackhaulServer({ backhaulKey: init.backhaulKey, connectTimeoutMs: limits.connectTimeoutMs, checkSource: false }, {
+    codec: components.codec, logger: log, loads, table: () => ctx.table, now
+  })
+  let backhaulSpec: { address: string, port: number, checkSource: boolean } | null = null
+  let sweeper: NodeJS.Timeout | undefined
+  let running = false
+
+  const onPlain = (entry: HttpEntry) => (socket: Socket): void => {
+    socket.setNoDelay(true)
+    if (entry.listener.http) { new HttpProxyConnection(ctx, socket, entry); return } // eslint-disable-line no-new
+    const route = matchApp(ctx.table, entry.listener, null)
+    if (route === undefined) { socket.destroy(); return }
+    new TcpProxyConnection(ctx, socket, route) // eslint-disable-line no-new
+  }
+
+  const onSecure = (entry: HttpEntry) => (socket: TLSSocket): void => {
+    const name = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : null
+    const route = matchApp(ctx.table, entry.listener, name)
+    if (route === undefined) {
+      loads.count('-', 'PR02')
+      log.debug({ servername: name, port: entry.listener.port }, 'no app for this server name')
+      socket.destroy()
+      return
+    }
+    if (route.port.http) { new HttpProxyConnection(ctx, socket, { ...entry, fixed: route }); return } // eslint-disable-line no-new
+    new TcpProxyConnection(ctx, socket, route) // eslint-disable-line no-new
+  }
+
+  const openListener = (route: ListenerRoute): void => {
+    const entry: HttpEntry = { listener: route, tls: route.tls }
+    const server = route.tls
+      ? createTlsServer({ ...components.certs.serverOptions(), allowHalfOpen: false }, onSecure(entry))
+      : createTcpServer({ noDelay: true }, onPlain(entry))
+    if (route.tls) server.on('tlsClientError', (err: Error, s: TLSSocket) => { log.debug({ err: err.message, port: route.port }, 'TLS handshake failed'); s.destroy() })
+    const state: ListenerState = { port: route.port, address: init.proxyAddress, tls: route.tls, http: route.http, apps: route.apps.map(a => a.app), state: 'opening', error: null }
+    const l: Listening = { entry, server, state }
+    listeners.set(route.port, l)
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      state.state = 'failed'
+      state.error = err.code ?? err.message
+      log.error({ port: route.port, address: init.proxyAddress, err: err.message }, 'proxy listener failed')
+      events.emit('listener', { ...state })
+    })
+    server.listen({ host: init.proxyAddress, port: route.port }, () => {
+      state.state = 'listening'
+      log.info({ port: route.port, address: init.proxyAddress, tls: route.tls, http: route.http, apps: state.apps }, 'proxy listening')
+      events.emit('listener', { ...state })
+    })
+  }
+
+  const closeListener = (port: number): void => {
+    const l = listeners.get(port)
+    if (l === undefined) return
+    listeners.delete(port)
+    l.server.close()
+    log.info({ port }, 'proxy listener closed')
+  }
+
+  const reconcileListeners = (table: RouteTable): void => {
+    const wanted = new Map(table.listeners.map(l => [l.port, l]))
+    for (const [port, l] of listeners) {
+      const w = wanted.get(port)
+      if (w === undefined || w.tls !== l.entry.listener.tls || (l.state.state === 'failed')) closeListener(port)
+    }
+    for (const route of table.listeners) {
+      const l = listeners.get(route.port)
+      if (l === undefined) { openListener(route); continue }
+      l.entry.listener = route
+      l.state.apps = route.apps.map(a => a.app)
+      l.state.http = route.http
+    }
+  }
+
+  const closeGoneMachines = (table: RouteTable): void => {
+    const routable = new Set<string>()
+    machineApp.clear()
+    for (const app of Object.values(table.apps)) {
+      for (const m of app.machines) {
+        machineApp.set(m.id, app.app)
+        if (isRoutable(m, m.local ? undefined : table.hosts[m.host])) routable.add(m.id)
+      }
+    }
+    for (const [machine, set] of ctx.tunnels) {
+      if (routable.has(machine)) continue
+      for (const t of [...set]) t.closeTunnel('machine no longer takes traffic')
+      ctx.tunnels.delete(machine)
+      pool.dropMachine(machine)
+    }
+  }
+
+  return {
+    async start () {
+      if (running) return
+      running = true
+      sweeper = setInterval(() => {
+        const t = now()
+        for (const c of [...ctx.connections]) c.sweep(t)
+        waiters.sweep(t)
+        pool.sweep(t)
+      }, SWEEP_MS)
+      sweeper.unref()
+    },
+    async stop () {
+      if (!running) return
+      running = false
+      clearInterval(sweeper)
+      for (const port of [...listeners.keys()]) closeListener(port)
+      for (const c of [...ctx.connections]) c.destroy()
+      pool.close()
+      await backhaul.close()
+    },
+    setRoutes (table) {
+      ctx.table = table
+      components.certs.setRows(table.certs as never)
+      const names = new Set<string>()
+      for (const app of Object.values(table.apps)) for (const h of app.hostnames) names.add(h)
+      components.certs.setRoutedNames((h) => names.has(h))
+      if (running) reconcileListeners(table)
+      closeGoneMachines(table)
+      waiters.wakeAll()
+    },
+    async setBackhaul (spec) {
+      if (spec === null) { await backhaul.close(); backhaulSpec = null; return null }
+      if (backhaulSpec !== null && backhaulSpec.address === spec.address && backhaulSpec.port === spec.port && backhaul.address() !== null) return backhaul.address()
+      backhaulSpec = spec
+      const bound = await backhaul.listen(spec.address, spec.port)
+      log.info({ ...bound, checkSource: spec.checkSource }, 'backhaul listening')
+      return bound
+    },
+    snapshot () {
+      const table = ctx.table
+      return {
+        version: table.version,
+        listeners: [...listeners.values()].map(l => ({ ...l.state })),
+        apps: Object.values(table.apps).map(app => ({
+          app: app.app,
+          hostnames: app.hostnames,
+          ports: app.services.flatMap(s => s.ports.map(p => ({ port: p.port, service: s.index, internalPort: s.internalPort, handlers: [...(p.tls ? ['tls'] : []), ...(p.http ? ['http'] : []), ...(p.proxyProto !== 0 ? [`proxy_proto v${p.proxyProto}`] : [])], forceHttps: p.forceHttps }))),
+          concurrency: app.services[0]?.concurrency ?? null,
+          machines: app.machines.map(m => ({
+            id: m.id,
+            host: m.host,
+            hostName: m.local ? 'local' : table.hosts[m.host]?.name ?? m.host.slice(0, 12),
+            region: m.region,
+            state: m.state,
+            health: m.health,
+            cordoned: m.cordoned,
+            local: m.local,
+            routable: isRoutable(m, m.local ? undefined : table.hosts[m.host]),
+            inflight: loads.inflight(m.id),
+            remoteInflight: m.remoteInflight
+          })),
+          counters: { ...(loads.counters()[app.app] ?? {}) }
+        })),
+        rejected: table.rejected,
+        backhaul: { address: backhaul.address(), ...backhaul.stats() },
+        pool: { idle: pool.idle() },
+        waiting: waiters.size(),
+        connections: ctx.connections.size
+      }
+    },
+    stats () {
+      const machines: DataPlaneStats['machines'] = {}
+      for (const [id, l] of loads.machines()) machines[id] = { inflight: l.inflight, backhaulOpen: l.backhaulOpen, lastActivity: l.lastActivity, total: l.total }
+      return { machines, connections: ctx.connections.size }
+    },
+    on (event, fn) { events.on(event, fn as (...args: unknown[]) => void) }
+  }
+}

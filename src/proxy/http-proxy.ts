@@ -1,0 +1,629 @@
+import type { Socket } from 'node:net'
+import { matchApp, hostnameOf, type Route } from './app-match.js'
+import { pickMachines, type PickHints } from './balancer.js'
+import {
+  connectionTokens, dropRequestHeader, dropResponseHeader, FORCE_INSTANCE, parseReplay, PREFER_REGION, REPLAY,
+  requestHeaderLines, responseHeaderLines, type ReplayTarget
+} from './forward-headers.js'
+import { chunkedFramer, lengthFramer, type BodyFramer } from './http/body-framer.js'
+import { findHeadEnd } from './http/head-end.js'
+import type { RequestHead, ResponseHead } from './http/head-types.js'
+import { parseRequestHead } from './http/request-head.js'
+import { parseResponseHead } from './http/response-head.js'
+import { rewriteRequestHead, rewriteResponseHead } from './http/rewrite-head.js'
+import { proxyHeader, unmapIPv4 } from './proxy-protocol.js'
+import type { ProxyContext } from './proxy-context.js'
+import { errorResponse, type ResultCode } from './result-codes.js'
+import type { ListenerRoute, MachineRoute } from './route-table.js'
+import { UpstreamConn, type UpstreamOwner } from './upstream-pool.js'
+import type { Waiter } from './waiters.js'
+import { WS_GOING_AWAY } from './ws-close.js'
+
+const enum S { Head, Routing, Body, Await, Tunnel, Closed }
+const enum R { Head, Body, Done }
+
+/** Client bytes buffered while a request is being routed or answered, before reading pauses. */
+const MAX_STASH_BYTES = 64 * 1024
+
+/** How a client connection reached the router. */
+export interface HttpEntry {
+  listener: ListenerRoute
+  tls: boolean
+  /** TLS: the app chosen by the server name; every request on the connection goes to it. */
+  fixed?: Route
+}
+
+function concat (a: Buffer | null, b: Buffer): Buffer {
+  return a === null || a.byteLength === 0 ? b : Buffer.concat([a, b])
+}
+
+/**
+ * One client connection through the `http` handler: request heads are parsed strictly on the
+ * raw socket, bodies are framed and moved as they are, each request is balanced on its own
+ * over pooled keep-alive connections to machines (directly or through a backhaul), and the
+ * machine's response head is parsed and passed back with the router's headers.
+ */
+export class HttpProxyConnection implements UpstreamOwner {
+  private state = S.Head
+  private buf: Buffer | null = null
+  private scanFrom = 0
+  private deadline = 0
+  private readonly clientIp: string
+  private readonly clientPort: number
+  private clientEnded = false
+  private paused = false
+
+  private req: RequestHead | null = null
+  private route: Route | null = null
+  private fwdHead: Buffer | null = null
+  private framer: BodyFramer | null = null
+  private bodyCopy: Buffer[] | null = null
+  private bodyCopyBytes = 0
+  private requestId = ''
+  private hints: PickHints = {}
+  private exclude: Set<string> | null = null
+  private attempts = 0
+  private hops = 0
+  private replaySrc: string | null = null
+  private resend = false
+  private waiter: Waiter | null = null
+  private waitingFor: 'capacity' | 'autostart' | null = null
+
+  private up: UpstreamConn | null = null
+  private machine: MachineRoute | null = null
+  private upBuf: Buffer | null = null
+  private upScan = 0
+  private res: ResponseHead | null = null
+  private resState = R.Head
+  private resFramer: BodyFramer | null = null
+  private resDeadline = 0
+  private closeAfter = false
+  private upPaused = false
+
+  constructor (private readonly ctx: ProxyContext, private readonly client: Socket, private readonly entry: HttpEntry) {
+    this.clientIp = unmapIPv4(client.remoteAddress ?? '')
+    this.clientPort = client.remotePort ?? 0
+    this.deadline = ctx.now() + ctx.limits.idleTimeoutMs
+    ctx.connections.add(this)
+    client.on('data', this.onClientData)
+    client.on('end', this.onClientEnd)
+    client.on('error', this.onClientClose)
+    client.on('close', this.onClientClose)
+    client.on('drain', this.onClientDrain)
+  }
+
+  private readonly onClientData = (chunk: Buffer): void => {
+    switch (this.state) {
+      case S.Head:
+        this.buf = concat(this.buf, chunk)
+        this.tryHead()
+        return
+      case S.Body:
+        this.feedBody(chunk)
+        return
+      case S.Tunnel:
+        if (this.up !== null && !this.up.socket.write(chunk)) this.pauseClient()
+        return
+      case S.Routing:
+      case S.Await:
+        this.buf = concat(this.buf, chunk)
+        if (this.buf.byteLength > MAX_STASH_BYTES) this.pauseClient()
+    }
+  }
+
+  private readonly onClientEnd = (): void => {
+    this.clientEnded = true
+    if (this.state === S.Head && (this.buf === null || this.buf.byteLength === 0)) this.close()
+    else if (this.state === S.Tunnel) this.up?.socket.end()
+  }
+
+  private readonly onClientClose = (): void => {
+    if (this.state === S.Closed) return
+    this.state = S.Closed
+    this.abortExchange()
+    this.ctx.connections.delete(this)
+    this.client.destroy()
+  }
+
+  private readonly onClientDrain = (): void => {
+    if (this.upPaused && this.up !== null) {
+      this.upPaused = false
+      this.up.socket.resume()
+    }
+  }
+
+  private pauseClient (): void {
+    if (this.paused) return
+    this.paused = true
+    this.client.pause()
+  }
+
+  private resumeClient (): void {
+    if (!this.paused) return
+    this.paused = false
+    this.client.resume()
+  }
+
+  /** Timeouts, checked by the data plane's sweeper about twice a second. */
+  sweep (now: number): void {
+    if (this.state === S.Head && this.deadline !== 0 && now > this.deadline) {
+      if (this.buf !== null && this.buf.byteLength > 0) this.fail('PR12', true)
+      else this.close()
+    } else if ((this.state === S.Await || this.state === S.Body) && this.resState === R.Head && this.resDeadline !== 0 && now > this.resDeadline) {
+      this.fail('PR14', true)
+    }
+  }
+
+  destroy (): void {
+    this.onClientClose()
+  }
+
+  private tryHead (): void {
+    const buf = this.buf
+    if (buf === null || buf.byteLength === 0) return
+    const limits = this.ctx.limits
+    if (this.scanFrom === 0) this.deadline = this.ctx.now() + limits.headTimeoutMs
+    const end = findHeadEnd(buf, this.scanFrom)
+    if (end < 0) {
+      if (buf.byteLength > limits.maxHeadBytes) this.fail('PR11', true)
+      else this.scanFrom = Math.max(1, buf.byteLength - 3)
+      return
+    }
+    const raw = buf.subarray(0, end)
+    this.buf = end === buf.byteLength ? null : buf.subarray(end)
+    this.scanFrom = 0
+    const parsed = parseRequestHead(raw, limits)
+    if (parsed.kind !== 'done') {
+      const status = parsed.kind === 'error' ? parsed.status : 400
+      this.ctx.log.debug({ client: this.clientIp, code: parsed.kind === 'error' ? parsed.code : 'incomplete', reason: parsed.kind === 'error' ? parsed.reason : '' }, 'malformed request refused')
+      this.fail(status === 431 ? 'PR11' : 'PR10', true, parsed.kind === 'error' ? parsed.reason : undefined, status === 431 ? undefined : status)
+      return
+    }
+    this.startRequest(parsed.head, raw)
+  }
+
+  private startRequest (head: RequestHead, raw: Buffer): void {
+    const ctx = this.ctx
+    this.deadline = 0
+    this.req = head
+    this.requestId = ctx.nextRequestId()
+    this.hops = 0
+    this.attempts = 0
+    this.exclude = null
+    this.replaySrc = null
+    this.resend = false
+    const route = this.entry.fixed ?? matchApp(ctx.table, this.entry.listener, head.host === null ? null : hostnameOf(head.host))
+    if (route === undefined) { this.fail('PR02', head.framing.kind !== 'none'); return }
+    this.route = route
+    if (route.port.forceHttps && !this.entry.tls) { this.redirectHttps(head); return }
+    const prefer = head.headers.get(PREFER_REGION)
+    const force = head.headers.get(FORCE_INSTANCE)
+    this.hints = prefer === undefined && force === undefined ? {} : { ...(prefer === undefined ? {} : { preferRegion: prefer }), ...(force === undefined ? {} : { forceInstance: force }) }
+    const upgrading = head.upgrade === 'websocket' ? head.upgrade : null
+    const listed = connectionTokens(head.headers.get('connection'))
+    this.fwdHead = rewriteRequestHead(raw, head, {
+      remove: (name) => dropRequestHeader(name, listed, upgrading !== null),
+      add: requestHeaderLines({
+        clientIp: this.clientIp,
+        clientPort: this.clientPort,
+        port: this.entry.listener.port,
+        tls: this.entry.tls,
+        requestId: this.requestId,
+        region: ctx.table.region,
+        priorForwardedFor: head.headers.get('x-forwarded-for'),
+        upgrading
+      })
+    })
+    this.framer = head.framing.kind === 'length' ? lengthFramer(head.framing.length) : head.framing.kind === 'chunked' ? chunkedFramer() : null
+    this.bodyCopy = this.framer === null ? null : []
+    this.bodyCopyBytes = 0
+    this.state = S.Routing
+    this.dispatch()
+  }
+
+  private redirectHttps (head: RequestHead): void {
+    const host = head.host === null ? '' : hostnameOf(head.host)
+    const target = head.target.startsWith('/') ? head.target : '/'
+    const close = !head.keepAlive || head.framing.kind !== 'none'
+    this.ctx.loads.count(this.route?.app.app ?? '-', '3xx')
+    this.client.write(`HTTP/1.1 301 Moved Permanently\r\nlocation: https://${host.includes(':') ? `[${host}]` : host}${target}\r\ncontent-length: 0\r\nroost-request-id: ${this.requestId}\r\n${close ? 'connection: close\r\n' : ''}\r\n`)
+    if (close) this.close()
+    else this.nextRequest()
+  }
+
+  /** Picks a machine for the current request and connects (or reuses a pooled connection). */
+  private dispatch (): void {
+    const ctx = this.ctx
+    const route = this.route
+    if (route === null || this.state === S.Closed) return
+    const pick = pickMachines({ table: ctx.table, app: route.app, service: route.service, inflight: ctx.loads.inflight, hints: this.hints, ...(this.exclude === null ? {} : { exclude: this.exclude }) })
+    if (pick.allOverSoft && route.service.autoStart && pick.startable > 0) ctx.requestAutostart(route.app.app, route.service.index, 'all-over-soft-limit')
+    const c = pick.order[0]
+    if (c === undefined) {
+      if (this.replaySrc !== null) { this.fail('PR08', true); return }
+      if (pick.atHardLimit) { this.wait('capacity', ctx.limits.queueTimeoutMs); return }
+      if (pick.startable > 0 && route.service.autoStart && this.hints.forceInstance === undefined) {
+        ctx.requestAutostart(route.app.app, route.service.index, 'no-started-machine')
+        this.wait('autostart', ctx.limits.autostartTimeoutMs)
+        return
+      }
+      this.fail(this.exclude === null ? 'PR01' : 'PR04', true)
+      return
+    }
+    const m = c.machine
+    this.machine = m
+    this.attempts++
+    const now = ctx.now()
+    ctx.loads.acquire(m.id, now)
+    const port = route.service.internalPort
+    const key = `${m.id}/${m.instanceId}/${port}`
+    const pooled = route.port.proxyProto === 0 && !this.resend ? ctx.pool.take(key) : undefined
+    if (pooled !== undefined) { this.attach(pooled); return }
+    ctx.connector.connect({ machine: m, port, host: c.host }, this.clientIp, now).then(socket => {
+      if (this.state === S.Closed || this.machine !== m) { socket.destroy(); return }
+      const up = new UpstreamConn(socket, key, m.id)
+      if (route.port.proxyProto !== 0) {
+        const local = this.client.localAddress ?? ''
+        socket.write(proxyHeader(route.port.proxyProto, { clientAddress: this.clientIp, clientPort: this.clientPort, localAddress: local, localPort: this.entry.listener.port }))
+      }
+      this.attach(up)
+    }, (err: Error) => {
+      if (this.state === S.Closed || this.machine !== m) return
+      ctx.loads.release(m.id, ctx.now())
+      this.machine = null
+      ctx.log.debug({ machine: m.id, err: err.message }, 'connect failed; next candidate')
+      ;(this.exclude ??= new Set()).add(m.id)
+      if (this.attempts >= ctx.limits.connectAttempts) this.fail('PR04', true)
+      else this.dispatch()
+    })
+  }
+
+  private wait (why: 'capacity' | 'autostart', timeoutMs: number): void {
+    const app = this.route?.app.app ?? ''
+    this.waitingFor = why
+    this.pauseClient()
+    const w: Waiter = {
+      app,
+      deadline: this.ctx.now() + timeoutMs,
+      retry: () => {
+        if (this.state === S.Closed || this.waiter !== w) return true
+        const route = this.route
+        if (route === null) return true
+        const table = this.ctx.table
+        const appRoute = table.apps[route.app.app]
+        const service = appRoute?.services[route.service.index]
+        if (appRoute === undefined || service === undefined) { this.waiter = null; this.fail('PR02', true); return true }
+        const pick = pickMachines({ table, app: appRoute, service, inflight: this.ctx.loads.inflight, hints: this.hints })
+        if (pick.order.length === 0) return false
+        this.waiter = null
+        this.waitingFor = null
+        this.route = { ...route, app: appRoute, service }
+        this.dispatch()
+        return true
+      },
+      expire: () => {
+        if (this.waiter !== w) return
+        this.waiter = null
+        this.fail(this.waitingFor === 'capacity' ? 'PR03' : 'PR05', true)
+      }
+    }
+    this.waiter = w
+    this.ctx.waiters.park(w)
+  }
+
+  private attach (up: UpstreamConn): void {
+    this.up = up
+    up.owner = this
+    up.uses++
+    this.resState = R.Head
+    this.upBuf = null
+    this.upScan = 0
+    this.res = null
+    this.resDeadline = this.ctx.now() + this.ctx.limits.responseTimeoutMs
+    const head = this.fwdHead as Buffer
+    const socket = up.socket
+    if (this.replaySrc !== null) {
+      socket.write(head.subarray(0, head.byteLength - 2))
+      socket.write(`roost-replay-src: ${this.replaySrc}\r\n\r\n`)
+    } else {
+      socket.write(head)
+    }
+    if (this.resend) {
+      for (const b of this.bodyCopy ?? []) socket.write(b)
+      this.state = this.framer === null || this.framer.done ? S.Await : S.Body
+    } else {
+      this.state = this.framer === null ? S.Await : S.Body
+    }
+    const stash = this.buf
+    if (this.state === S.Body && stash !== null) {
+      this.buf = null
+      this.feedBody(stash)
+    }
+    if ((this.state as S) !== S.Closed && (this.buf === null || this.buf.byteLength <= MAX_STASH_BYTES)) this.resumeClient()
+  }
+
+  private feedBody (chunk: Buffer): void {
+    const framer = this.framer as BodyFramer
+    let n: number
+    try {
+      n = framer.push(chunk)
+    } catch (err) {
+      this.ctx.log.debug({ client: this.clientIp, err: (err as Error).message }, 'malformed request body refused')
+      this.fail('PR10', true, (err as Error).message)
+      return
+    }
+    const part = n === chunk.byteLength ? chunk : chunk.subarray(0, n)
+    if (this.bodyCopy !== null) {
+      if (this.bodyCopyBytes + n <= this.ctx.limits.replayBodyBytes) {
+        this.bodyCopy.push(part)
+        this.bodyCopyBytes += n
+      } else {
+        this.bodyCopy = null
+      }
+    }
+    if (this.up !== null && n > 0 && !this.up.socket.write(part)) this.pauseClient()
+    if (framer.done) {
+      this.state = S.Await
+      if (n < chunk.byteLength) {
+        this.buf = concat(this.buf, chunk.subarray(n))
+        if (this.buf.byteLength > MAX_STASH_BYTES) this.pauseClient()
+      }
+    }
+  }
+
+  onUpstreamDrain (): void {
+    if (this.state === S.Body || this.state === S.Tunnel) this.resumeClient()
+  }
+
+  onUpstreamData (up: UpstreamConn, chunk: Buffer): void {
+    if (up !== this.up) return
+    if (this.state === S.Tunnel) {
+      if (!this.client.write(chunk)) { this.upPaused = true; up.socket.pause() }
+      return
+    }
+    if (this.resState === R.Head) {
+      this.upBuf = concat(this.upBuf, chunk)
+      this.tryResponseHead()
+    } else if (this.resState === R.Body) {
+      this.feedResponse(chunk)
+    } else {
+      up.destroy()
+    }
+  }
+
+  private tryResponseHead (): void {
+    const limits = this.ctx.limits
+    for (;;) {
+      const buf = this.upBuf
+      if (buf === null || buf.byteLength === 0) return
+      const end = findHeadEnd(buf, this.upScan)
+      if (end < 0) {
+        if (buf.byteLength > limits.maxHeadBytes) this.upstreamFailed('PR13', 'response head too large')
+        else this.upScan = Math.max(1, buf.byteLength - 3)
+        return
+      }
+      const raw = buf.subarray(0, end)
+      const rest = end === buf.byteLength ? null : buf.subarray(end)
+      this.upBuf = rest
+      this.upScan = 0
+      const parsed = parseResponseHead(raw, limits, this.req?.method ?? 'GET')
+      if (parsed.kind !== 'done') {
+        this.upstreamFailed('PR13', parsed.kind === 'error' ? parsed.reason : 'incomplete response head')
+        return
+      }
+      const res = parsed.head
+      if (res.status >= 100 && res.status < 200 && res.status !== 101) {
+        this.client.write(raw)
+        continue
+      }
+      this.resDeadline = 0
+      const replay = res.headers.get(REPLAY)
+      if (replay !== undefined) { this.replay(replay); return }
+      this.startResponse(res, raw, rest)
+      return
+    }
+  }
+
+  private startResponse (res: ResponseHead, raw: Buffer, rest: Buffer | null): void {
+    const req = this.req as RequestHead
+    const m = this.machine as MachineRoute
+    this.res = res
+    const upgrading = res.status === 101 && req.upgrade !== null
+    this.closeAfter = !upgrading && (!req.keepAlive || res.framing.kind === 'close' || this.clientEnded)
+    const listed = connectionTokens(res.headers.get('connection'))
+    const connection = upgrading ? 'upgrade' : this.closeAfter ? 'close' : req.version === 0 ? 'keep-alive' : null
+    this.client.write(rewriteResponseHead(raw, res, {
+      remove: (name) => dropResponseHeader(name, listed, upgrading),
+      add: responseHeaderLines(this.requestId, m.region, connection)
+    }))
+    this.ctx.loads.count(this.route?.app.app ?? '-', `${Math.floor(res.status / 100)}xx`)
+    if (upgrading) { this.startTunnel(rest); return }
+    this.resFramer = res.framing.kind === 'length' ? lengthFramer(res.framing.length) : res.framing.kind === 'chunked' ? chunkedFramer() : null
+    if (res.framing.kind === 'none' || (this.resFramer !== null && this.resFramer.done)) {
+      this.resState = R.Done
+      this.finishExchange(rest === null)
+      return
+    }
+    this.resState = R.Body
+    if (rest !== null) this.feedResponse(rest)
+  }
+
+  private feedResponse (chunk: Buffer): void {
+    const framer = this.resFramer
+    let part = chunk
+    let extra = false
+    if (framer !== null) {
+      let n: number
+      try {
+        n = framer.push(chunk)
+      } catch (err) {
+        this.ctx.log.debug({ machine: this.machine?.id, err: (err as Error).message }, 'malformed response body')
+        this.abortExchange()
+        this.client.destroy()
+        return
+      }
+      if (n < chunk.byteLength) { part = chunk.subarray(0, n); extra = true }
+    }
+    if (part.byteLength > 0 && !this.client.write(part) && this.up !== null && !framer?.done) {
+      this.upPaused = true
+      this.up.socket.pause()
+    }
+    if (framer?.done === true) {
+      this.resState = R.Done
+      this.finishExchange(!extra)
+    }
+  }
+
+  private startTunnel (rest: Buffer | null): void {
+    const m = this.machine as MachineRoute
+    this.state = S.Tunnel
+    this.resState = R.Done
+    let set = this.ctx.tunnels.get(m.id)
+    if (set === undefined) { set = new Set(); this.ctx.tunnels.set(m.id, set) }
+    set.add(this)
+    if (rest !== null) this.client.write(rest)
+    const stash = this.buf
+    this.buf = null
+    if (stash !== null && this.up !== null) this.up.socket.write(stash)
+    this.resumeClient()
+  }
+
+  /** The machine was cordoned or stopped: a WebSocket gets a close frame (1001 going away). */
+  closeTunnel (why: string): void {
+    if (this.state !== S.Tunnel) return
+    this.ctx.log.debug({ machine: this.machine?.id, why }, 'closing websocket')
+    this.client.end(WS_GOING_AWAY)
+    this.up?.socket.end()
+  }
+
+  private replay (value: string): void {
+    const ctx = this.ctx
+    const m = this.machine as MachineRoute
+    const target: ReplayTarget | undefined = parseReplay(value)
+    this.abortUpstream()
+    if (target === undefined) { this.fail('PR08', true, 'unreadable roost-replay header'); return }
+    this.hops++
+    if (this.hops > ctx.limits.maxReplayHops) { this.fail('PR06', true); return }
+    if (this.framer !== null && (this.bodyCopy === null || !this.framer.done)) { this.fail('PR07', true); return }
+    if (target.app !== undefined && target.app !== this.route?.app.app) {
+      const app = ctx.table.apps[target.app]
+      const service = app?.services.find(s => s.ports.some(p => p.http)) ?? app?.services[0]
+      const port = service?.ports.find(p => p.http) ?? service?.ports[0]
+      if (app === undefined || service === undefined || port === undefined) { this.fail('PR08', true, `no app ${target.app}`); return }
+      this.route = { app, service, port }
+    }
+    this.hints = { ...(target.region === undefined ? {} : { onlyRegion: target.region }), ...(target.instance === undefined ? {} : { forceInstance: target.instance }) }
+    this.exclude = new Set([m.id])
+    this.replaySrc = `instance=${m.id};region=${m.region}${target.state === undefined ? '' : `;state=${target.state}`}`
+    this.resend = true
+    this.attempts = 0
+    this.state = S.Routing
+    ctx.log.debug({ from: m.id, target }, 'replaying request')
+    this.dispatch()
+  }
+
+  onUpstreamEnd (up: UpstreamConn): void {
+    if (up !== this.up) return
+    if (this.state === S.Tunnel) { this.client.end(); return }
+    if (this.resState === R.Head) {
+      const fresh = up.uses <= 1
+      const replayable = this.framer === null || (this.framer.done && this.bodyCopy !== null)
+      if (!fresh && replayable && (this.upBuf === null || this.upBuf.byteLength === 0)) {
+        this.abortUpstream()
+        this.resend = true
+        this.state = S.Routing
+        this.dispatch()
+        return
+      }
+      this.upstreamFailed('PR09', 'closed before a response')
+      return
+    }
+    if (this.resState === R.Body && this.resFramer === null) {
+      this.resState = R.Done
+      this.finishExchange(false)
+      return
+    }
+    this.abortExchange()
+    this.client.destroy()
+  }
+
+  onUpstreamError (up: UpstreamConn, err: Error): void {
+    if (up !== this.up) return
+    this.ctx.log.debug({ machine: up.machine, err: err.message }, 'machine connection failed')
+    this.onUpstreamEnd(up)
+  }
+
+  private upstreamFailed (code: ResultCode, why: string): void {
+    this.ctx.log.debug({ machine: this.machine?.id, why }, 'bad answer from machine')
+    if (this.res !== null) { this.abortExchange(); this.client.destroy(); return }
+    this.fail(code, true, why)
+  }
+
+  /** Releases the machine connection: back to the pool when it can carry another request. */
+  private finishExchange (reusable: boolean): void {
+    const ctx = this.ctx
+    const up = this.up
+    const m = this.machine
+    this.up = null
+    this.machine = null
+    if (up !== null) {
+      up.owner = null
+      if (this.upPaused) { this.upPaused = false; up.socket.resume() }
+      if (reusable && this.res?.keepAlive === true && this.route?.port.proxyProto === 0 && !up.closed) ctx.pool.give(up, ctx.now())
+      else up.destroy()
+    }
+    if (m !== null) ctx.loads.release(m.id, ctx.now())
+    if (this.closeAfter || this.clientEnded) { this.close(); return }
+    this.nextRequest()
+  }
+
+  private nextRequest (): void {
+    this.req = null
+    this.res = null
+    this.framer = null
+    this.resFramer = null
+    this.bodyCopy = null
+    this.fwdHead = null
+    this.state = S.Head
+    this.deadline = this.ctx.now() + this.ctx.limits.idleTimeoutMs
+    this.resumeClient()
+    if (this.buf !== null && this.buf.byteLength > 0) this.tryHead()
+  }
+
+  private abortUpstream (): void {
+    const up = this.up
+    const m = this.machine
+    this.up = null
+    this.machine = null
+    if (up !== null) up.destroy()
+    if (m !== null) this.ctx.loads.release(m.id, this.ctx.now())
+  }
+
+  private abortExchange (): void {
+    if (this.waiter !== null) { this.ctx.waiters.remove(this.waiter); this.waiter = null }
+    if (this.state === S.Tunnel || this.machine !== null) {
+      const set = this.machine === null ? undefined : this.ctx.tunnels.get(this.machine.id)
+      set?.delete(this)
+    }
+    this.abortUpstream()
+  }
+
+  /** Answers with the router's own error; closes when the rest of the stream cannot be trusted. */
+  private fail (code: ResultCode, close: boolean, detail?: string, status?: number): void {
+    if (this.state === S.Closed) return
+    this.abortExchange()
+    this.ctx.loads.count(this.route?.app.app ?? '-', code)
+    const opts = { close: close || this.clientEnded, ...(this.requestId === '' ? {} : { requestId: this.requestId }), ...(detail === undefined ? {} : { detail }), ...(status === undefined ? {} : { status }) }
+    this.client.write(errorResponse(code, opts))
+    if (opts.close) this.close()
+    else this.nextRequest()
+  }
+
+  private close (): void {
+    if (this.state === S.Closed) return
+    this.state = S.Closed
+    this.abortExchange()
+    this.ctx.connections.delete(this)
+    this.client.destroySoon()
+  }
+}

@@ -1,0 +1,67 @@
+import type { Logger } from '../log/logger.js'
+import type { LoadTracker } from './load-tracker.js'
+import type { RouteTable } from './route-table.js'
+import type { Connector } from './upstream.js'
+import type { UpstreamPool } from './upstream-pool.js'
+import type { Waiters } from './waiters.js'
+
+/** The data plane's limits and timeouts (all overridable per agent). */
+export interface ProxyLimits {
+  maxHeadBytes: number
+  maxHeaders: number
+  /** A request head must arrive completely within this time once its first byte did (slowloris). */
+  headTimeoutMs: number
+  /** A keep-alive client connection with no request in progress is closed after this. */
+  idleTimeoutMs: number
+  /** A machine must start answering within this (else PR14). */
+  responseTimeoutMs: number
+  connectTimeoutMs: number
+  /** Machines tried per request or connection before PR04. */
+  connectAttempts: number
+  /** How long a request waits for a machine under its hard limit (then PR03). */
+  queueTimeoutMs: number
+  /** How long a request waits for an autostarted machine (then PR05). */
+  autostartTimeoutMs: number
+  /** Request bodies up to this size are kept so a replay can resend them. */
+  replayBodyBytes: number
+  maxReplayHops: number
+  maxIdleUpstreamsPerMachine: number
+  upstreamIdleTimeoutMs: number
+}
+
+export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
+  maxHeadBytes: 32 * 1024,
+  maxHeaders: 100,
+  headTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+  responseTimeoutMs: 60_000,
+  connectTimeoutMs: 3_000,
+  connectAttempts: 3,
+  queueTimeoutMs: 2_000,
+  autostartTimeoutMs: 60_000,
+  replayBodyBytes: 1024 * 1024,
+  maxReplayHops: 3,
+  maxIdleUpstreamsPerMachine: 128,
+  upstreamIdleTimeoutMs: 30_000
+}
+
+/** Why the data plane asks the router actor to start a machine. */
+export type AutostartReason = 'no-started-machine' | 'all-over-soft-limit'
+
+/** What every proxied connection shares: the current routes, counters, connections out, limits. */
+export interface ProxyContext {
+  table: RouteTable
+  readonly limits: ProxyLimits
+  readonly loads: LoadTracker
+  readonly connector: Connector
+  readonly pool: UpstreamPool
+  readonly waiters: Waiters
+  readonly log: Logger
+  now: () => number
+  nextRequestId: () => string
+  requestAutostart: (app: string, service: number, reason: AutostartReason) => void
+  /** Upgraded (WebSocket) connections per machine, closed when the machine is cordoned or stops. */
+  tunnels: Map<string, Set<{ closeTunnel: (why: string) => void }>>
+  /** Open client connections (for the sweeper's timeouts and for stop). */
+  connections: Set<{ sweep: (now: number) => void, destroy: () => void }>
+}

@@ -1,0 +1,131 @@
+import type { Socket } from 'node:net'
+import type { Route } from './app-match.js'
+import { pickMachines } from './balancer.js'
+import { proxyHeader, unmapIPv4 } from './proxy-protocol.js'
+import type { ProxyContext } from './proxy-context.js'
+import type { ResultCode } from './result-codes.js'
+import type { MachineRoute } from './route-table.js'
+import type { Waiter } from './waiters.js'
+
+/**
+ * One client connection through a port without the `http` handler (plain TCP, or TLS
+ * terminated here): balanced once per connection, then bytes move both ways untouched, after
+ * a PROXY protocol header when the port asks for one. A connection that cannot be placed is
+ * closed (TCP has no way to say why; the result code is counted and logged).
+ */
+export class TcpProxyConnection {
+  private up: Socket | null = null
+  private machine: MachineRoute | null = null
+  private exclude: Set<string> | null = null
+  private attempts = 0
+  private waiter: Waiter | null = null
+  private closed = false
+  private readonly clientIp: string
+  private readonly clientPort: number
+
+  constructor (private readonly ctx: ProxyContext, private readonly client: Socket, private route: Route) {
+    this.clientIp = unmapIPv4(client.remoteAddress ?? '')
+    this.clientPort = client.remotePort ?? 0
+    ctx.connections.add(this)
+    client.pause()
+    client.on('error', this.onClose)
+    client.on('close', this.onClose)
+    this.dispatch()
+  }
+
+  private readonly onClose = (): void => {
+    if (this.closed) return
+    this.closed = true
+    this.ctx.connections.delete(this)
+    if (this.waiter !== null) { this.ctx.waiters.remove(this.waiter); this.waiter = null }
+    this.client.destroy()
+    this.up?.destroy()
+    this.release()
+  }
+
+  sweep (): void {}
+
+  destroy (): void { this.onClose() }
+
+  private release (): void {
+    const m = this.machine
+    this.machine = null
+    if (m !== null) this.ctx.loads.release(m.id, this.ctx.now())
+  }
+
+  private fail (code: ResultCode): void {
+    this.ctx.loads.count(this.route.app.app, code)
+    this.ctx.log.debug({ app: this.route.app.app, client: this.clientIp, code }, 'tcp connection refused')
+    this.onClose()
+  }
+
+  private dispatch (): void {
+    const ctx = this.ctx
+    const { app, service, port } = this.route
+    const pick = pickMachines({ table: ctx.table, app, service, inflight: ctx.loads.inflight, ...(this.exclude === null ? {} : { exclude: this.exclude }) })
+    if (pick.allOverSoft && service.autoStart && pick.startable > 0) ctx.requestAutostart(app.app, service.index, 'all-over-soft-limit')
+    const c = pick.order[0]
+    if (c === undefined) {
+      if (pick.atHardLimit) { this.wait('PR03', ctx.limits.queueTimeoutMs); return }
+      if (pick.startable > 0 && service.autoStart) {
+        ctx.requestAutostart(app.app, service.index, 'no-started-machine')
+        this.wait('PR05', ctx.limits.autostartTimeoutMs)
+        return
+      }
+      this.fail(this.exclude === null ? 'PR01' : 'PR04')
+      return
+    }
+    const m = c.machine
+    this.machine = m
+    this.attempts++
+    const now = ctx.now()
+    ctx.loads.acquire(m.id, now)
+    ctx.connector.connect({ machine: m, port: service.internalPort, host: c.host }, this.clientIp, now).then(up => {
+      if (this.closed) { up.destroy(); return }
+      this.up = up
+      if (port.proxyProto !== 0) {
+        up.write(proxyHeader(port.proxyProto, { clientAddress: this.clientIp, clientPort: this.clientPort, localAddress: this.client.localAddress ?? '', localPort: port.port }))
+      }
+      up.on('error', this.onClose)
+      up.on('close', this.onClose)
+      this.client.pipe(up)
+      up.pipe(this.client)
+      this.client.resume()
+      up.resume()
+      ctx.loads.count(app.app, 'connected')
+    }, (err: Error) => {
+      if (this.closed) return
+      this.release()
+      ctx.log.debug({ machine: m.id, err: err.message }, 'connect failed; next candidate')
+      ;(this.exclude ??= new Set()).add(m.id)
+      if (this.attempts >= ctx.limits.connectAttempts) this.fail('PR04')
+      else this.dispatch()
+    })
+  }
+
+  private wait (code: 'PR03' | 'PR05', timeoutMs: number): void {
+    const w: Waiter = {
+      app: this.route.app.app,
+      deadline: this.ctx.now() + timeoutMs,
+      retry: () => {
+        if (this.closed || this.waiter !== w) return true
+        const app = this.ctx.table.apps[this.route.app.app]
+        const service = app?.services[this.route.service.index]
+        if (app === undefined || service === undefined) { this.waiter = null; this.fail('PR02'); return true }
+        const pick = pickMachines({ table: this.ctx.table, app, service, inflight: this.ctx.loads.inflight })
+        if (pick.order.length === 0) return false
+        this.waiter = null
+        this.route = { ...this.route, app, service }
+        this.dispatch()
+        return true
+      },
+      expire: () => {
+        if (this.waiter !== w) return
+        this.waiter = null
+        this.fail(code)
+      }
+    }
+    this.waiter = w
+    this.ctx.waiters.park(w)
+  }
+}

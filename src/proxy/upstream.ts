@@ -1,0 +1,109 @@
+import { connect, type Socket } from 'node:net'
+import type { Codec } from '../codec/codec.js'
+import { BackhaulStatus, encodeBackhaulHeader, statusName } from './backhaul-header.js'
+import type { HostRoute, MachineRoute } from './route-table.js'
+
+/** Where one connection to a machine goes. */
+export interface UpstreamTarget {
+  machine: MachineRoute
+  /** The guest port (the service's internal port). */
+  port: number
+  /** The machine's host, when it is another one (reached through its router's backhaul). */
+  host: HostRoute | undefined
+}
+
+/** Why a connection to a machine could not be made; nothing reached the machine. */
+export class ConnectFailure extends Error {
+  constructor (readonly reason: string, readonly machine: string) {
+    super(`connect to ${machine}: ${reason}`)
+  }
+}
+
+export interface ConnectorInit {
+  hostId: string
+  backhaulKey: Buffer
+  connectTimeoutMs: number
+}
+
+/** Opens connections to machines: directly when local, through the machine host's router otherwise. */
+export interface Connector {
+  connect: (target: UpstreamTarget, client: string, now: number) => Promise<Socket>
+}
+
+/** Where a local machine's guest port answers from this host. */
+export function localAddress (m: MachineRoute, port: number): { host: string, port: number } | null {
+  if (m.endpoint === null) return null
+  if (port === m.guestPort) return m.endpoint
+  return m.namespaced ? { host: m.endpoint.host, port } : null
+}
+
+const noop = (): void => {}
+
+function dial (host: string, port: number, timeoutMs: number, machine: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port, noDelay: true })
+    const timer = setTimeout(() => { s.destroy(); reject(new ConnectFailure(`timed out after ${timeoutMs} ms`, machine)) }, timeoutMs)
+    s.once('connect', () => {
+      clearTimeout(timer)
+      s.removeAllListeners('error')
+      s.on('error', noop)
+      resolve(s)
+    })
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      s.destroy()
+      reject(new ConnectFailure(err.code ?? err.message, machine))
+    })
+  })
+}
+
+/** Waits for the backhaul's one status byte; bytes after it belong to the machine's stream. */
+function awaitStatus (s: Socket, timeoutMs: number, machine: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const fail = (why: string): void => {
+      clearTimeout(timer)
+      s.off('data', onData)
+      s.destroy()
+      reject(new ConnectFailure(why, machine))
+    }
+    const timer = setTimeout(() => { fail('backhaul answer timed out') }, timeoutMs)
+    const onData = (chunk: Buffer): void => {
+      clearTimeout(timer)
+      s.off('data', onData)
+      s.off('error', onError)
+      s.off('end', onEnd)
+      s.pause()
+      const status = chunk[0] as number
+      if (status !== BackhaulStatus.OK) {
+        s.destroy()
+        reject(new ConnectFailure(`backhaul refused: ${statusName(status)}`, machine))
+        return
+      }
+      s.on('error', noop)
+      if (chunk.byteLength > 1) s.unshift(chunk.subarray(1))
+      resolve(s)
+    }
+    const onError = (err: Error): void => { fail(`backhaul: ${err.message}`) }
+    const onEnd = (): void => { fail('backhaul closed') }
+    s.on('data', onData)
+    s.once('error', onError)
+    s.once('end', onEnd)
+  })
+}
+
+export function createConnector (init: ConnectorInit, components: { codec: Codec }): Connector {
+  return {
+    async connect (target, client, now) {
+      const { machine, port, host } = target
+      if (machine.local) {
+        const addr = localAddress(machine, port)
+        if (addr === null) throw new ConnectFailure(`no endpoint for port ${port}`, machine.id)
+        return await dial(addr.host, addr.port, init.connectTimeoutMs, machine.id)
+      }
+      if (host?.backhaul == null) throw new ConnectFailure('its host has no backhaul address', machine.id)
+      const s = await dial(host.backhaul.address, host.backhaul.port, init.connectTimeoutMs, machine.id)
+      s.write(encodeBackhaulHeader(components.codec, init.backhaulKey, { from: init.hostId, ts: now, app: machine.app, machine: machine.id, port, client }))
+      return await awaitStatus(s, init.connectTimeoutMs * 2, machine.id)
+    }
+  }
+}

@@ -1,0 +1,260 @@
+import { Agent, request, type IncomingHttpHeaders } from 'node:http'
+import { connect } from 'node:net'
+import test from 'ava'
+import { retry } from '../helpers/retry.js'
+import { appRoute, freePort, httpService, listening, machineAt, rawExchange, startBackend, startDataPlane, startRawBackend, tableOf } from './dp-harness.js'
+
+interface Got { status: number, headers: IncomingHttpHeaders, body: string, json: Record<string, unknown> | null }
+
+async function get (port: number, path: string, headers: Record<string, string> = {}, opts: { agent?: Agent, method?: string, body?: string } = {}): Promise<Got> {
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers, agent: opts.agent ?? false }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString()
+        let json: Record<string, unknown> | null = null
+        try { json = JSON.parse(body) as Record<string, unknown> } catch {}
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json })
+      })
+    })
+    req.on('error', reject)
+    req.end(opts.body)
+  })
+}
+
+test('http: requests reach the machine with the forwarding headers, over one kept-alive client connection', async t => {
+  const b = await startBackend(t, 'm1')
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  dp.setRoutes(tableOf([appRoute('web', [machineAt(b.port)], [httpService(port)])]))
+  await listening(dp)
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => { agent.destroy() })
+  const first = await get(port, '/hello?x=1', { 'x-forwarded-for': '203.0.113.9', 'roost-client-ip': '6.6.6.6' }, { agent })
+  t.is(first.status, 200)
+  const h = (first.json as { headers: Record<string, string> }).headers
+  t.is((first.json as { url: string }).url, '/hello?x=1')
+  t.is(h['x-forwarded-for'], '203.0.113.9, 127.0.0.1')
+  t.is(h['roost-client-ip'], '127.0.0.1', 'a client cannot set the router\'s headers')
+  t.is(h['x-forwarded-proto'], 'http')
+  t.is(h['x-forwarded-port'], String(port))
+  t.regex(h['roost-request-id'] ?? '', /^[0-9a-f]{24}-ams$/)
+  t.is(h.via, '1.1 roost')
+  t.is(first.headers['roost-region'], 'ams')
+  t.is(first.headers['roost-request-id'], h['roost-request-id'])
+  for (let i = 0; i < 20; i++) t.is((await get(port, `/n${i}`, {}, { agent })).status, 200)
+  t.is(b.requests, 21)
+  const snap = dp.snapshot()
+  t.is(snap.apps[0]?.counters['2xx'], 21)
+  t.is(snap.pool.idle, 1, 'one pooled connection to the machine served every request')
+})
+
+test('http: request bodies (content-length and chunked) stream through; pipelined requests are answered in order', async t => {
+  const b = await startBackend(t, 'm1')
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  dp.setRoutes(tableOf([appRoute('web', [machineAt(b.port)], [httpService(port)])]))
+  await listening(dp)
+  const posted = await get(port, '/p', { 'content-type': 'text/plain' }, { method: 'POST', body: 'x'.repeat(100_000) })
+  t.is((posted.json as { body: string }).body.length, 100_000)
+  const raw = 'POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n' +
+    'GET /second HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'
+  const out = await rawExchange(port, raw)
+  const bodies = [...out.matchAll(/\{"machine".*?"body":"(.*?)"\}/g)].map(m => m[1])
+  t.deepEqual(bodies, ['hello world', ''])
+  t.true(out.indexOf('"url":"/c"') < out.indexOf('"url":"/second"'))
+})
+
+test('http: apps sharing a port are told apart by Host; an unknown host gets PR02', async t => {
+  const a = await startBackend(t, 'a')
+  const b = await startBackend(t, 'b')
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  dp.setRoutes(tableOf([appRoute('alpha', [machineAt(a.port)], [httpService(port)]), appRoute('beta', [machineAt(b.port)], [httpService(port)], ['www.beta.example'])]))
+  await listening(dp)
+  t.is((await get(port, '/', { host: 'alpha.roost.test' })).json?.machine, 'a')
+  t.is((await get(port, '/', { host: 'beta.roost.test:8080' })).json?.machine, 'b')
+  t.is((await get(port, '/', { host: 'WWW.Beta.Example' })).json?.machine, 'b')
+  const none = await get(port, '/', { host: 'nobody.example' })
+  t.is(none.status, 404)
+  t.is(none.headers['roost-error'], 'PR02')
+})
+
+test('http: force_https redirects; an unhealthy or cordoned machine receives nothing', async t => {
+  const healthy = await startBackend(t, 'healthy')
+  const sick = await startBackend(t, 'sick')
+  const cordoned = await startBackend(t, 'cordoned')
+  const port = await freePort()
+  const port2 = await freePort()
+  const dp = await startDataPlane(t)
+  dp.setRoutes(tableOf([
+    appRoute('web', [machineAt(healthy.port), machineAt(sick.port, { health: 'critical' }), machineAt(cordoned.port, { cordoned: true })], [httpService(port)]),
+    appRoute('secure', [machineAt(healthy.port)], [httpService(port2, {}, { forceHttps: true })])
+  ]))
+  await listening(dp)
+  for (let i = 0; i < 30; i++) t.is((await get(port, '/')).json?.machine, 'healthy')
+  t.is(sick.requests + cordoned.requests, 0)
+  const r = await get(port2, '/path?q=1', { host: 'secure.roost.test' })
+  t.is(r.status, 301)
+  t.is(r.headers.location, 'https://secure.roost.test/path?q=1')
+})
+
+test('http: a failed connect is retried on another machine; with none left the answer is PR04', async t => {
+  const ok = await startBackend(t, 'ok')
+  const dead = await freePort()
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  dp.setRoutes(tableOf([appRoute('web', [machineAt(dead), machineAt(ok.port, { remoteInflight: 3 })], [httpService(port)])]))
+  await listening(dp)
+  for (let i = 0; i < 5; i++) t.is((await get(port, '/')).json?.machine, 'ok', 'the closed port is tried first (least loaded), then the other')
+  dp.setRoutes(tableOf([appRoute('web', [machineAt(dead)], [httpService(port)])]))
+  const r = await get(port, '/')
+  t.is(r.status, 502)
+  t.is(r.headers['roost-error'], 'PR04')
+  dp.setRoutes(tableOf([appRoute('web', [], [httpService(port)])]))
+  t.is((await get(port, '/')).headers['roost-error'], 'PR01')
+})
+
+test('http: the hard limit holds: excess requests wait, then get PR03; the soft limit spreads load', async t => {
+  const release: Array<() => void> = []
+  const slow = await startBackend(t, 'slow', (_req, res) => { release.push(() => { res.end('done') }); return true })
+  const port = await freePort()
+  const dp = await startDataPlane(t, { limits: { queueTimeoutMs: 300 } })
+  dp.setRoutes(tableOf([appRoute('web', [machineAt(slow.port)], [httpService(port, { concurrency: { type: 'requests', softLimit: 1, hardLimit: 2 } })])]))
+  await listening(dp)
+  const held = [get(port, '/1'), get(port, '/2')]
+  await retry(() => slow.requests === 2, { what: 'two requests at the machine' })
+  const third = await get(port, '/3')
+  t.is(third.status, 503)
+  t.is(third.headers['roost-error'], 'PR03')
+  t.regex(third.body, /^PR03: /)
+  t.is(slow.requests, 2, 'the machine never saw more than its hard limit')
+  const queued = get(port, '/4')
+  await new Promise(resolve => setTimeout(resolve, 50))
+  release.shift()?.()
+  await retry(() => slow.requests === 3, { what: 'the queued request goes once capacity frees' })
+  for (const r of release.splice(0)) r()
+  await retry(() => { for (const r of release.splice(0)) r(); return false }, { timeoutMs: 200 }).catch(() => {})
+  t.is((await queued).status, 200)
+  await Promise.all(held)
+})
+
+test('http: malformed, oversized and slow requests are refused without disturbing other clients', async t => {
+  const b = await startBackend(t, 'm1')
+  const port = await freePort()
+  const dp = await startDataPlane(t, { limits: { headTimeoutMs: 500, maxHeadBytes: 4096 } })
+  dp.setRoutes(tableOf([appRoute('web', [machineAt(b.port)], [httpService(port)])]))
+  await listening(dp)
+  const slow = connect({ host: '127.0.0.1', port })
+  slow.write('GET / HTTP/1.1\r\nHost: a\r\n')
+  const smuggle = await rawExchange(port, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: a\r\n\r\n')
+  t.regex(smuggle, /^HTTP\/1\.1 400 .*\r\n[\s\S]*roost-error: PR10/)
+  t.notRegex(smuggle, /admin/)
+  const fold = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n  folded\r\n\r\n')
+  t.regex(fold, /^HTTP\/1\.1 400 /)
+  const big = await rawExchange(port, `GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(8000)}\r\n\r\n`)
+  t.regex(big, /^HTTP\/1\.1 431 [\s\S]*PR11/)
+  t.is((await get(port, '/fine')).status, 200, 'others are served meanwhile')
+  const slowAnswer = await new Promise<string>(resolve => {
+    const chunks: Buffer[] = []
+    slow.on('data', (c: Buffer) => chunks.push(c))
+    slow.on('close', () => { resolve(Buffer.concat(chunks).toString()) })
+  })
+  t.regex(slowAnswer, /^HTTP\/1\.1 408 [\s\S]*PR12/)
+  t.is(b.requests, 1, 'only the good request reached the machine')
+})
+
+test('tcp: bytes pass through untouched, after a PROXY v1 or v2 header when asked', async t => {
+  const plain = await startRawBackend(t)
+  const v1 = await startRawBackend(t)
+  const v2 = await startRawBackend(t)
+  const [p0, p1, p2] = [await freePort(), await freePort(), await freePort()]
+  const dp = await startDataPlane(t)
+  const svc = (port: number, pp: 0 | 1 | 2) => httpService(port, { concurrency: { type: 'connections', softLimit: 5, hardLimit: 10 } }, { http: false, proxyProto: pp })
+  dp.setRoutes(tableOf([
+    appRoute('plain', [machineAt(plain.port)], [svc(p0, 0)]),
+    appRoute('pv1', [machineAt(v1.port)], [svc(p1, 1)]),
+    appRoute('pv2', [machineAt(v2.port)], [svc(p2, 2)])
+  ]))
+  await listening(dp)
+  const payload = Buffer.from([0, 1, 2, 255, 13, 10, 13, 10, 71])
+  const echoed = await rawExchange(p0, payload, { untilMs: 500 })
+  t.deepEqual(Buffer.from(echoed, 'latin1'), payload)
+  await rawExchange(p1, 'hello', { untilMs: 500 })
+  t.regex(v1.received().toString('latin1'), /^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 \d+ \d+\r\nhello$/)
+  await rawExchange(p2, 'hello', { untilMs: 500 })
+  const got = v2.received()
+  t.deepEqual(got.subarray(0, 12), Buffer.from('0d0a0d0a000d0a515549540a', 'hex'), 'the v2 signature')
+  t.is(got.subarray(got.byteLength - 5).toString(), 'hello')
+})
+
+test('http: a websocket upgrade becomes a tunnel; cordoning its machine closes it with 1001', async t => {
+  const b = await startBackend(t, 'ws')
+  b.server.on('upgrade', (_req, socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+    socket.on('data', (c: Buffer) => socket.write(c))
+  })
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  const m = machineAt(b.port)
+  const routes = (cordoned: boolean) => tableOf([appRoute('web', [{ ...m, cordoned }], [httpService(port)])])
+  dp.setRoutes(routes(false))
+  await listening(dp)
+  const s = connect({ host: '127.0.0.1', port })
+  const chunks: Buffer[] = []
+  const closed = new Promise<void>(resolve => { s.on('close', () => { resolve() }) })
+  s.on('data', (c: Buffer) => chunks.push(c))
+  s.write('GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  await retry(() => Buffer.concat(chunks).toString('latin1').includes('\r\n\r\n'), { what: '101' })
+  t.regex(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 101 [\s\S]*upgrade: websocket/i)
+  s.write('ping!')
+  await retry(() => Buffer.concat(chunks).toString('latin1').endsWith('ping!'), { what: 'echo through the tunnel' })
+  dp.setRoutes(routes(true))
+  await closed
+  const all = Buffer.concat(chunks)
+  t.deepEqual(all.subarray(all.byteLength - 4), Buffer.from([0x88, 0x02, 0x03, 0xe9]))
+})
+
+test('http: roost-replay sends the request (body included) to the named instance; loops end with PR06', async t => {
+  const primary = await startBackend(t, 'primary')
+  const replica = await startBackend(t, 'replica', (req, res) => {
+    if (req.method !== 'POST') return false
+    res.writeHead(409, { 'roost-replay': `instance=${primaryMachine.id}`, 'content-length': '0' })
+    res.end()
+    return true
+  })
+  const primaryMachine = machineAt(primary.port, { region: 'lhr' })
+  const replicaMachine = machineAt(replica.port)
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  dp.setRoutes(tableOf([appRoute('web', [primaryMachine, replicaMachine], [httpService(port)])]))
+  await listening(dp)
+  const r = await get(port, '/write', {}, { method: 'POST', body: 'payload' })
+  t.is(r.json?.machine, 'primary')
+  t.is((r.json as { body: string }).body, 'payload')
+  t.regex(((r.json as { headers: Record<string, string> }).headers['roost-replay-src']) ?? '', new RegExp(`instance=${replicaMachine.id};region=ams`))
+  const loop = await startBackend(t, 'loop', (_req, res) => { res.writeHead(200, { 'roost-replay': 'region=ams', 'content-length': '0' }); res.end(); return true })
+  const loop2 = await startBackend(t, 'loop2', (_req, res) => { res.writeHead(200, { 'roost-replay': 'region=ams', 'content-length': '0' }); res.end(); return true })
+  dp.setRoutes(tableOf([appRoute('web', [machineAt(loop.port), machineAt(loop2.port)], [httpService(port)])]))
+  const l = await get(port, '/')
+  t.true(['PR06', 'PR08'].includes(String(l.headers['roost-error'])), `a replay loop ends (${String(l.headers['roost-error'])})`)
+})
+
+test('http: no started machine → autostart is requested and the request waits until one is routable', async t => {
+  const b = await startBackend(t, 'late')
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  const m = machineAt(b.port, { state: 'suspended', endpoint: null })
+  dp.setRoutes(tableOf([appRoute('web', [m], [httpService(port)])]))
+  await listening(dp)
+  const asked: string[] = []
+  dp.on('autostart', (req) => { asked.push(`${req.app}:${req.reason}`) })
+  const pending = get(port, '/')
+  await retry(() => asked.length > 0, { what: 'an autostart request' })
+  t.deepEqual(asked, ['web:no-started-machine'])
+  dp.setRoutes(tableOf([appRoute('web', [{ ...m, state: 'started', endpoint: { host: '127.0.0.1', port: b.port } }], [httpService(port)])]))
+  const r = await pending
+  t.is(r.status, 200)
+  t.is(r.json?.machine, 'late')
+})
