@@ -9,7 +9,7 @@ import { createHyperswarmTransport } from '../../src/transport/hyperswarm-transp
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { createMeshPath } from '../../src/transport/mesh-path.js'
 import { createMeshTransport, type MeshTransport } from '../../src/transport/mesh-transport.js'
-import type { WireguardMode } from '../wireguard/wireguard-actor.js'
+import { requireWireguard, type WireguardAvailability, type WireguardMode } from '../wireguard/wireguard-actor.js'
 import { loadOrCreateHostSeed } from '../../src/transport/host-key.js'
 import type { ProfileName } from '../../src/gossip/swim-config.js'
 import { ref } from '../../src/runtime/ref.js'
@@ -61,6 +61,8 @@ export interface AgentHostInit {
 
 export interface AgentHostComponents {
   logger: Logger
+  /** Whether WireGuard can run here (default: root, wireguard-go and wg on PATH, /dev/net/tun). */
+  wireguardAvailable?: WireguardAvailability
 }
 
 /** One running agent: transport, actor system with the `/agent` tree, and control socket. */
@@ -148,6 +150,8 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
     apiUrl: () => apiUrl,
     async start () {
       if (state !== 'new') return
+      // A required mesh that cannot run is a configuration error: refuse to start, saying what is missing.
+      if (wireguard === 'on') requireWireguard(components.wireguardAvailable)
       state = 'running'
       const startedAt = Date.now()
       machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver ?? 'auto', region: init.region ?? 'local', netnsPrefix: transport.hostId.slice(0, 8), ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })

@@ -49,7 +49,20 @@ export interface WireguardActorComponents {
   transport: MeshRouting
   mesh: MeshPath | undefined
   createInterface?: (init: WireguardInterfaceInit, components: { logger: Logger }) => WireguardInterface
-  available?: () => { ok: true } | { ok: false, reason: string }
+  available?: WireguardAvailability
+}
+
+/** Whether WireGuard can run on this host, and if not why (`wireguardAvailable`'s shape). */
+export type WireguardAvailability = () => { ok: true } | { ok: false, reason: string }
+
+/**
+ * What `--wireguard on` requires: WireGuard able to run here. Otherwise a MeshError (ERR_MESH)
+ * whose message says what is missing and how to install it (e.g. `wireguard-go not found on PATH
+ * (apt-get install wireguard-go wireguard-tools)`). The agent checks it before it starts anything.
+ */
+export function requireWireguard (available: WireguardAvailability = wireguardAvailable): void {
+  const avail = available()
+  if (!avail.ok) throw new MeshError(`--wireguard on, but WireGuard cannot run here: ${avail.reason}`, { reason: avail.reason })
 }
 
 /** The WireGuard interface name of a host: unique on the machine because host ids are. */
@@ -235,10 +248,13 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
       if (init.mode === 'off') {
         reason = 'disabled (--wireguard off)'
       } else {
-        const avail = (components.available ?? wireguardAvailable)()
+        const available = components.available ?? wireguardAvailable
+        const avail = available()
         if (!avail.ok) {
           reason = avail.reason
-          if (init.mode === 'on') fail(new MeshError(`--wireguard on, but WireGuard cannot run here: ${avail.reason}`))
+          if (init.mode === 'on') {
+            try { requireWireguard(() => avail) } catch (err) { fail(err) }
+          }
         } else if (mesh === undefined) {
           reason = 'the transport has no mesh path'
         } else {
