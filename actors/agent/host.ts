@@ -168,7 +168,7 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
         dataDir: init.dataDir,
         ...(init.gossipProfile === undefined ? {} : { gossipProfile: init.gossipProfile }),
         faults: init.faults === true,
-        wireguard: { cluster: init.cluster, dataDir: init.dataDir, mode: wireguard, underlayHost: init.host, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }), ...(init.meshPort === undefined ? {} : { meshPort: init.meshPort }) }
+        wireguard: { cluster: init.cluster, dataDir: init.dataDir, mode: wireguard, underlayHost: init.host, faults: init.faults === true, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }), ...(init.meshPort === undefined ? {} : { meshPort: init.meshPort }) }
       }, { transport, machines, mesh }))
       api = createMachinesApiServer({ host: init.apiHost ?? '127.0.0.1', port: init.apiPort ?? DEFAULT_API_PORT, token, version: init.version }, {
         logger: logger.child({ component: 'machines-api' }),

@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
@@ -87,7 +87,7 @@ interface HostOpts {
   logger?: Logger
 }
 
-async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string, opts: HostOpts = {}): Promise<Host> {
+async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string, opts: HostOpts & { faults?: boolean } = {}): Promise<Host> {
   const hostId = opts.hostId ?? randomHostId()
   const dataDir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'roost-wg-actor-'))
   if (opts.dataDir === undefined) t.teardown(async () => { await rm(dataDir, { recursive: true, force: true }) })
@@ -105,7 +105,7 @@ async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string,
   system.spawn(null, 'agent', agentRoot)
   system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport }))
   system.spawn('/agent', 'wireguard', wireguardActor(
-    { cluster: CLUSTER, dataDir, mode: opts.mode ?? 'on', underlayHost: `10.0.0.${name.slice(1)}`, healthEveryMs: 200 },
+    { cluster: CLUSTER, dataDir, mode: opts.mode ?? 'on', underlayHost: `10.0.0.${name.slice(1)}`, healthEveryMs: 200, ...(opts.faults === undefined ? {} : { faults: opts.faults }) },
     { transport: routing, mesh: fakeMesh(), createInterface: fakeInterface(ifaces), available: opts.available ?? (() => ({ ok: true })) }
   ))
   const host = { name, hostId, system, transport, ifaces, routes, dataDir }
@@ -185,6 +185,24 @@ function recordingLogger (): { logger: Logger, lines: Array<Record<string, unkno
   const sink = new Writable({ write (chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l) as Record<string, unknown>); done() } })
   return { logger: pino({ level: 'info' }, sink), lines }
 }
+
+test('a faultAddress in wireguard.json is claimed at salt 0 only with fault injection on', async t => {
+  const forced = meshAddress(CLUSTER, generateWgKeyPair().publicKey)
+  const seeded = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'roost-wg-actor-'))
+    t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+    await writeFile(join(dir, 'wireguard.json'), JSON.stringify({ salt: 0, listenPort: 0, faultAddress: forced }))
+    return dir
+  }
+  const net = createMemoryNetwork()
+  const plain = await startHost(t, net, 'h1', { dataDir: await seeded() })
+  const faulty = await startHost(t, net, 'h2', { dataDir: await seeded(), faults: true })
+  const [p, f] = await Promise.all([plain, faulty].map(async h => await retry(async () => { const s = await status(h); return s.address === null ? undefined : s }, { what: `${h.name} up` })))
+  t.is(p?.address, meshAddress(CLUSTER, p?.publicKey as string, 0), 'ignored without fault injection')
+  t.is(f?.address, forced, 'claimed with it')
+  t.is(current(faulty).init.address, forced, 'and given to the interface')
+  t.is((JSON.parse(await readFile(join(faulty.dataDir, 'wireguard.json'), 'utf8')) as { faultAddress?: string }).faultAddress, forced, 'kept across restarts at salt 0')
+})
 
 test('with WireGuard off the status says so and messages keep to the streams', async t => {
   const net = createMemoryNetwork()
