@@ -10,6 +10,7 @@ import { createHyperswarmTransport } from '../../src/transport/hyperswarm-transp
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { createMeshPath } from '../../src/transport/mesh-path.js'
 import { createMeshTransport, type MeshTransport } from '../../src/transport/mesh-transport.js'
+import { requireWireguard, type WireguardAvailability } from '../wireguard/wireguard-actor.js'
 import { loadOrCreateHostSeed } from '../../src/transport/host-key.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { Transport } from '../../src/transport/transport.js'
@@ -28,6 +29,8 @@ export type AgentHostInit = AgentOptions
 
 export interface AgentHostComponents {
   logger: Logger
+  /** Whether WireGuard can run here (default: root, wireguard-go and wg on PATH, /dev/net/tun). */
+  wireguardAvailable?: WireguardAvailability
 }
 
 /** One running agent: transport, actor system with the `/agent` tree, and control socket. */
@@ -118,6 +121,8 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     apiUrl: () => apiUrl,
     async start () {
       if (state !== 'new') return
+      // A required mesh that cannot run is a configuration error: refuse to start, saying what is missing.
+      if (wireguard === 'on') requireWireguard(components.wireguardAvailable)
       state = 'running'
       const startedAt = Date.now()
       machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver, region: init.region, netnsPrefix: transport.hostId.slice(0, 8), ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })
@@ -148,7 +153,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         dataDir: init.dataDir,
         gossipProfile: init.gossipProfile,
         faults: init.faults,
-        wireguard: { cluster: init.cluster, dataDir: init.dataDir, mode: wireguard, underlayHost: init.host, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }), meshPort: init.meshPort }
+        wireguard: { cluster: init.cluster, dataDir: init.dataDir, mode: wireguard, underlayHost: init.host, faults: init.faults, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }), meshPort: init.meshPort }
       }, {
         transport,
         machines,

@@ -95,6 +95,8 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
         else if (m.state === 'alive' && previous === undefined) ctx.log.info({ host: m.id, name: m.meta?.name }, 'member joined')
         else if (m.state !== 'alive') ctx.log.info({ host: m.id, name: m.meta?.name, state: m.state, incarnation: m.incarnation }, `member ${m.state}`)
         if (m.state === 'alive') replica.markOwnerAlive(m.id)
+        // What is in flight to a dead host fails now, not when its stream times out (seconds later).
+        if (m.state === 'dead' && m.id !== self) transport.hostDown?.(m.id, 'declared dead by gossip')
       })
       writeHostRow()
       const refresh = setInterval(writeHostRow, HOST_ROW_REFRESH_MS)

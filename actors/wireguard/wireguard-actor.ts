@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MeshError } from '../../src/errors/errors.js'
-import { meshAddress, meshPrefix } from '../../src/mesh/mesh-address.js'
+import { isMeshAddress, meshAddress, meshPrefix } from '../../src/mesh/mesh-address.js'
 import { wireguardAvailable } from '../../src/mesh/wg-command.js'
 import type { WgInterfaceStatus } from '../../src/mesh/wg-dump.js'
 import { loadOrCreateWgKey } from '../../src/mesh/wg-keys.js'
@@ -40,6 +40,12 @@ export interface WireguardActorInit {
   ifname?: string
   healthEveryMs?: number
   publishEveryMs?: number
+  /**
+   * Tests only (agents started with ROOST_ENABLE_FAULTS=1): honour a `faultAddress` in the data
+   * dir's wireguard.json as this host's address at salt 0, in place of its key's hash — an
+   * address collision made on purpose; from salt 1 on the host uses its own hash again.
+   */
+  faults?: boolean
 }
 
 /** What the actor needs of the transport: path per host, mesh routes, counters. */
@@ -49,7 +55,20 @@ export interface WireguardActorComponents {
   transport: MeshRouting
   mesh: MeshPath | undefined
   createInterface?: (init: WireguardInterfaceInit, components: { logger: Logger }) => WireguardInterface
-  available?: () => { ok: true } | { ok: false, reason: string }
+  available?: WireguardAvailability
+}
+
+/** Whether WireGuard can run on this host, and if not why (`wireguardAvailable`'s shape). */
+export type WireguardAvailability = () => { ok: true } | { ok: false, reason: string }
+
+/**
+ * What `--wireguard on` requires: WireGuard able to run here. Otherwise a MeshError (ERR_MESH)
+ * whose message says what is missing and how to install it (e.g. `wireguard-go not found on PATH
+ * (apt-get install wireguard-go wireguard-tools)`). The agent checks it before it starts anything.
+ */
+export function requireWireguard (available: WireguardAvailability = wireguardAvailable): void {
+  const avail = available()
+  if (!avail.ok) throw new MeshError(`--wireguard on, but WireGuard cannot run here: ${avail.reason}`, { reason: avail.reason })
 }
 
 /** The WireGuard interface name of a host: unique on the machine because host ids are. */
@@ -59,13 +78,23 @@ export function wireguardIfname (hostId: string): string {
 
 const signature = (ps: readonly MeshPeer[]): string => ps.map(p => `${p.hostId} ${p.row.publicKey} ${p.row.endpoint} ${p.row.address} ${p.row.meshPort}`).join('\n')
 
-async function readState (dataDir: string): Promise<{ salt: number, listenPort: number }> {
+interface SavedState { salt: number, listenPort: number, faultAddress?: string }
+
+async function readState (dataDir: string): Promise<SavedState> {
   try {
-    const v = JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as { salt?: unknown, listenPort?: unknown }
-    return { salt: Number.isInteger(v.salt) ? v.salt as number : 0, listenPort: Number.isInteger(v.listenPort) ? v.listenPort as number : 0 }
+    const v = JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as { salt?: unknown, listenPort?: unknown, faultAddress?: unknown }
+    return {
+      salt: Number.isInteger(v.salt) ? v.salt as number : 0,
+      listenPort: Number.isInteger(v.listenPort) ? v.listenPort as number : 0,
+      ...(typeof v.faultAddress === 'string' ? { faultAddress: v.faultAddress } : {})
+    }
   } catch {
     return { salt: 0, listenPort: 0 }
   }
+}
+
+async function writeState (dataDir: string, state: SavedState): Promise<void> {
+  await writeFile(join(dataDir, STATE_FILE), JSON.stringify(state) + '\n', { mode: 0o600 })
 }
 
 /**
@@ -93,6 +122,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
       let peers: MeshPeer[] = []
       let dump: WgInterfaceStatus | undefined
       let collisions = 0
+      let saved: SavedState = { salt: 0, listenPort: 0 }
       let reason: string | null = 'starting'
       let stopped = false
       let syncTimer: NodeJS.Timeout | undefined
@@ -149,7 +179,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         if (mustMove(next, { hostId: self, ...me })) {
           collisions++
           const salt = me.salt + 1
-          await writeFile(join(init.dataDir, STATE_FILE), JSON.stringify({ salt, listenPort: iface.listenPort() }) + '\n', { mode: 0o600 })
+          await writeState(init.dataDir, { ...saved, salt, listenPort: iface.listenPort() })
           throw new MeshError(`mesh address ${me.address} collides with another host's; moving to salt ${salt}`, { address: me.address, salt })
         }
         if (signature(next) === signature(peers)) return
@@ -195,10 +225,19 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         }, HANDSHAKE_POLL_MS)
       }
 
+      /** This host's address for its salt: its key's hash, or (tests, salt 0) the fault address it was given. */
+      const addressFor = (publicKey: string, state: SavedState): string => {
+        const forced = state.faultAddress
+        if (init.faults !== true || forced === undefined || state.salt !== 0) return meshAddress(init.cluster, publicKey, state.salt)
+        if (!isMeshAddress(init.cluster, forced)) throw new MeshError(`faultAddress ${forced} is not in the cluster's mesh prefix ${prefix}`)
+        ctx.log.warn({ address: forced }, 'fault injection: claiming a given mesh address at salt 0')
+        return forced
+      }
+
       const boot = async (): Promise<void> => {
         const key = await loadOrCreateWgKey(init.dataDir)
-        const saved = await readState(init.dataDir)
-        const address = meshAddress(init.cluster, key.publicKey, saved.salt)
+        saved = await readState(init.dataDir)
+        const address = addressFor(key.publicKey, saved)
         const make = components.createInterface ?? createWireguardInterface
         iface = make({ ifname, privateKey: key.privateKey, listenPort: saved.listenPort !== 0 ? saved.listenPort : (init.listenPort ?? 0), address, routePrefix: prefix }, { logger: ctx.log })
         iface.on('exit', (info) => { ctx.log.warn(info, 'wireguard-go exited; restarting it') })
@@ -216,7 +255,8 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         iface.on('error', (info) => { fail(new MeshError(`wireguard-go cannot be restarted: ${String(info.err)}`)) })
         await iface.start()
         if (stopped) return
-        await writeFile(join(init.dataDir, STATE_FILE), JSON.stringify({ salt: saved.salt, listenPort: iface.listenPort() }) + '\n', { mode: 0o600 })
+        saved = { ...saved, listenPort: iface.listenPort() }
+        await writeState(init.dataDir, saved)
         if (mesh !== undefined && mesh.listening()?.address !== address) {
           await mesh.stop()
           await mesh.start(address)
@@ -235,10 +275,13 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
       if (init.mode === 'off') {
         reason = 'disabled (--wireguard off)'
       } else {
-        const avail = (components.available ?? wireguardAvailable)()
+        const available = components.available ?? wireguardAvailable
+        const avail = available()
         if (!avail.ok) {
           reason = avail.reason
-          if (init.mode === 'on') fail(new MeshError(`--wireguard on, but WireGuard cannot run here: ${avail.reason}`))
+          if (init.mode === 'on') {
+            try { requireWireguard(() => avail) } catch (err) { fail(err) }
+          }
         } else if (mesh === undefined) {
           reason = 'the transport has no mesh path'
         } else {

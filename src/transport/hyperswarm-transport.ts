@@ -181,6 +181,18 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     w.queue.push({ payload, onFailure })
   }
 
+  hostDown (hostId: string, reason: string): void {
+    const err = new HostUnreachableError(`host ${hostId.slice(0, 12)} is down (${reason})`, { host: hostId })
+    this.failWaiting(hostId, err)
+    const conn = this.conns.get(hostId)
+    if (conn === undefined) return
+    this.log.debug({ host: hostId, reason }, 'closing the connection to a host declared down')
+    this.conns.delete(hostId)
+    this.forget(hostId)
+    conn.close(err)
+    this.emit('disconnect', hostId, err)
+  }
+
   private dialTimedOut (hostId: string, timeoutMs: number): void {
     const w = this.waiting.get(hostId)
     if (w === undefined) return

@@ -54,6 +54,8 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   const lastPath = new Map<string, PathKind>()
   let sweep: NodeJS.Timeout | undefined
   let running = false
+  /** The host whose connections `hostDown` is closing: its paths' down events resend and probe nothing. */
+  let downing: string | undefined
 
   const pathTo = (host: string): PathKind => mesh?.connected(host) === true ? 'wireguard' : 'hyperswarm'
 
@@ -108,6 +110,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   const onConnect = (peer: PeerInfo): void => { events.emit('connect', peer) }
   const onDiscover = (host: string): void => { events.emit('discover', host) }
   const onStreamDisconnect = (host: string, reason: Error | undefined): void => {
+    if (host === downing) return
     stats.resent += session.pathLost(host, 'hyperswarm')
     if (session.unacked(host) === 0) hostGone(host, reason)
   }
@@ -116,7 +119,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     const resent = session.pathLost(host, 'wireguard')
     stats.resent += resent
     notePath(host, 'hyperswarm')
-    if (resent === 0) {
+    if (resent === 0 && host !== downing) {
       // Nothing was in flight: probe over the stream, so a host that is really gone is reported now.
       stream.send(host, session.ackFrame(host), (err) => { hostGone(host, err) })
     }
@@ -170,6 +173,18 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     },
     send (host, payload, onFailure) {
       session.send(host, payload, onFailure)
+    },
+    hostDown (host, reason) {
+      const err = new HostUnreachableError(`host ${host.slice(0, 12)} is down (${reason})`, { host })
+      session.fail(host, err)
+      downing = host
+      try {
+        mesh?.drop(host, reason)
+        stream.hostDown?.(host, reason)
+      } finally {
+        downing = undefined
+      }
+      events.emit('disconnect', host, err)
     },
     peers: () => stream.peers().map(p => ({ ...p, connected: p.connected || mesh?.connected(p.hostId) === true })),
     addresses: () => stream.addresses(),

@@ -74,6 +74,8 @@ export interface Session {
   /** Age (ms) of the oldest unacknowledged payload sent to `host` on `path` (0: none). */
   oldestUnacked: (host: string, path: string, now: number) => number
   unacked: (host: string) => number
+  /** Fails every unacknowledged payload to `host` with `err` (the host is gone); returns how many. */
+  fail: (host: string, err: Error) => number
   /** An ack of what was delivered from `host`, for a probe on a path. */
   ackFrame: (host: string) => Buffer
   stop: () => void
@@ -260,6 +262,22 @@ export function createSession (init: SessionInit, components: SessionComponents)
       return 0
     },
     unacked: (host) => sending.get(host)?.live ?? 0,
+    fail (host, err) {
+      const s = sending.get(host)
+      if (s === undefined || s.live === 0) return 0
+      const failed: Outbound[] = []
+      for (let i = s.head; i < s.queue.length; i++) {
+        const o = s.queue[i] as Outbound
+        if (o.done) continue
+        o.done = true
+        s.live--
+        failed.push(o)
+      }
+      compact(s)
+      for (const o of failed) o.onFailure?.(err)
+      if (failed.length > 0) log.info({ host, failed: failed.length, code: (err as { code?: string }).code }, 'host gone: unacknowledged messages failed')
+      return failed.length
+    },
     ackFrame,
     stop () {
       clearInterval(clock)

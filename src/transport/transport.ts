@@ -48,6 +48,12 @@ export interface Transport {
   peers: () => PeerInfo[]
   /** Addresses this host announces. */
   addresses: () => string[]
+  /**
+   * A failure detector above the transport (gossip) declared `hostId` dead: fail what is in
+   * flight to it with `ERR_HOST_UNREACHABLE` and close its connections, rather than wait for a
+   * dead peer's stream to time out. A later send dials afresh.
+   */
+  hostDown?: (hostId: string, reason: string) => void
   on: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void
   off: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void
 }

@@ -227,3 +227,19 @@ test('bodies that fail validation are rejected with InvalidMessageError and the 
   await retry(async () => (await h2.system.ask(h2.membership, { type: 'membership.state', table: 'services' })).rows.some(r => r.key === 'ok'), { timeoutMs: 4_000, what: 'a row still spreads' })
   t.is(h1.system.stats.crashes, 0)
 })
+
+test('a member declared dead is handed to the transport\'s hostDown, so what is in flight to it fails now', async t => {
+  const { hosts } = await cluster(t, 3)
+  const [h1, h2, h3] = hosts as [Host, Host, Host]
+  const down: Array<[string, string]> = []
+  // The memory transport has no hostDown of its own: record the calls.
+  h1.transport.hostDown = (host, reason) => { down.push([host, reason]) }
+  await retry(async () => (await list(h1)).filter(m => m.state === 'alive').length === 3, { timeoutMs: 10_000, what: 'all alive' })
+  t.deepEqual(down, [], 'never for live members')
+  await h3.system.stop()
+  await h3.transport.stop()
+  await retry(async () => (await list(h1)).find(m => m.hostId === h3.system.hostId)?.state === 'dead', { timeoutMs: 20_000, what: 'h3 declared dead' })
+  await retry(() => down.length > 0, { what: 'hostDown called' })
+  t.deepEqual(down, [[h3.system.hostId, 'declared dead by gossip']])
+  t.false(down.some(([h]) => h === h2.system.hostId))
+})

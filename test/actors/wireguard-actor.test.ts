@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
@@ -7,10 +7,13 @@ import { membershipActor } from '../../actors/membership/membership-actor.js'
 import type { MembershipProtocol } from '../../actors/membership/messages.js'
 import type { WireguardProtocol } from '../../actors/wireguard/messages.js'
 import { desiredPeers, type WireguardRow } from '../../actors/wireguard/peers.js'
-import { wireguardActor, type MeshRouting, type WireguardActorInit } from '../../actors/wireguard/wireguard-actor.js'
+import { requireWireguard, wireguardActor, type MeshRouting, type WireguardActorInit, type WireguardAvailability } from '../../actors/wireguard/wireguard-actor.js'
 import { createCodec } from '../../src/codec/codec.js'
 import { defineProtocol } from '../../src/codec/protocol.js'
-import { silentLogger } from '../../src/log/logger.js'
+import { silentLogger, type Logger } from '../../src/log/logger.js'
+import { MeshError } from '../../src/errors/errors.js'
+import { pino } from 'pino'
+import { Writable } from 'node:stream'
 import { meshAddress } from '../../src/mesh/mesh-address.js'
 import { generateWgKeyPair } from '../../src/mesh/wg-keys.js'
 import type { WgPeerSpec, WireguardInterface, WireguardInterfaceInit } from '../../src/mesh/wireguard-interface.js'
@@ -75,13 +78,22 @@ const fakeMesh = (): MeshPath => {
   }
 }
 
-async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string, opts: { hostId?: string, mode?: WireguardActorInit['mode'], dataDir?: string } = {}): Promise<Host> {
+interface HostOpts {
+  hostId?: string
+  mode?: WireguardActorInit['mode']
+  dataDir?: string
+  /** Whether WireGuard can run (default: it can). */
+  available?: WireguardAvailability
+  logger?: Logger
+}
+
+async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string, opts: HostOpts & { faults?: boolean } = {}): Promise<Host> {
   const hostId = opts.hostId ?? randomHostId()
   const dataDir = opts.dataDir ?? await mkdtemp(join(tmpdir(), 'roost-wg-actor-'))
   if (opts.dataDir === undefined) t.teardown(async () => { await rm(dataDir, { recursive: true, force: true }) })
   const transport = net.transport({ hostId, name })
   await transport.start()
-  const system = createActorSystem({ hostId, defaultAskTimeoutMs: 2_000 }, { logger: silentLogger(), codec: createCodec(), transport })
+  const system = createActorSystem({ hostId, defaultAskTimeoutMs: 2_000 }, { logger: opts.logger ?? silentLogger(), codec: createCodec(), transport })
   await system.start()
   const ifaces: FakeIface[] = []
   const routes: Array<ReadonlyMap<string, MeshRoute>> = []
@@ -93,8 +105,8 @@ async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string,
   system.spawn(null, 'agent', agentRoot)
   system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport }))
   system.spawn('/agent', 'wireguard', wireguardActor(
-    { cluster: CLUSTER, dataDir, mode: opts.mode ?? 'on', underlayHost: `10.0.0.${name.slice(1)}`, healthEveryMs: 200 },
-    { transport: routing, mesh: fakeMesh(), createInterface: fakeInterface(ifaces), available: () => ({ ok: true }) }
+    { cluster: CLUSTER, dataDir, mode: opts.mode ?? 'on', underlayHost: `10.0.0.${name.slice(1)}`, healthEveryMs: 200, ...(opts.faults === undefined ? {} : { faults: opts.faults }) },
+    { transport: routing, mesh: fakeMesh(), createInterface: fakeInterface(ifaces), available: opts.available ?? (() => ({ ok: true })) }
   ))
   const host = { name, hostId, system, transport, ifaces, routes, dataDir }
   t.teardown(async () => { await system.stop(); await transport.stop() })
@@ -164,13 +176,68 @@ test('an address collision moves the host with the larger id to its next salt', 
   t.true(a.ifaces.length >= 2 && (a.ifaces[0] as FakeIface).stopped >= 1, 'the old interface was stopped and a new one made')
 })
 
-test('with WireGuard off or unavailable the status says why and messages keep to the streams', async t => {
+/** What wireguardAvailable says on a machine without wireguard-go. */
+const NO_WIREGUARD_GO: WireguardAvailability = () => ({ ok: false, reason: 'wireguard-go not found on PATH (apt-get install wireguard-go wireguard-tools)' })
+
+/** A logger whose JSON lines are kept for the test to read. */
+function recordingLogger (): { logger: Logger, lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const sink = new Writable({ write (chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l) as Record<string, unknown>); done() } })
+  return { logger: pino({ level: 'info' }, sink), lines }
+}
+
+test('a faultAddress in wireguard.json is claimed at salt 0 only with fault injection on', async t => {
+  const forced = meshAddress(CLUSTER, generateWgKeyPair().publicKey)
+  const seeded = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'roost-wg-actor-'))
+    t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+    await writeFile(join(dir, 'wireguard.json'), JSON.stringify({ salt: 0, listenPort: 0, faultAddress: forced }))
+    return dir
+  }
+  const net = createMemoryNetwork()
+  const plain = await startHost(t, net, 'h1', { dataDir: await seeded() })
+  const faulty = await startHost(t, net, 'h2', { dataDir: await seeded(), faults: true })
+  const [p, f] = await Promise.all([plain, faulty].map(async h => await retry(async () => { const s = await status(h); return s.address === null ? undefined : s }, { what: `${h.name} up` })))
+  t.is(p?.address, meshAddress(CLUSTER, p?.publicKey as string, 0), 'ignored without fault injection')
+  t.is(f?.address, forced, 'claimed with it')
+  t.is(current(faulty).init.address, forced, 'and given to the interface')
+  t.is((JSON.parse(await readFile(join(faulty.dataDir, 'wireguard.json'), 'utf8')) as { faultAddress?: string }).faultAddress, forced, 'kept across restarts at salt 0')
+})
+
+test('with WireGuard off the status says so and messages keep to the streams', async t => {
   const net = createMemoryNetwork()
   const h = await startHost(t, net, 'h1', { mode: 'off' })
   const s = await status(h)
   t.is(s.mode, 'stream')
   t.regex(s.reason ?? '', /disabled/)
   t.is(h.ifaces.length, 0)
+})
+
+test('with WireGuard unavailable (auto) the status names what is missing and messages keep to the streams', async t => {
+  const net = createMemoryNetwork()
+  const h = await startHost(t, net, 'h1', { mode: 'auto', available: NO_WIREGUARD_GO })
+  const s = await status(h)
+  t.is(s.mode, 'stream')
+  t.is(s.address, null)
+  t.is(s.ifname, null)
+  t.regex(s.reason ?? '', /wireguard-go not found.*apt-get install wireguard-go/)
+  t.is(h.ifaces.length, 0, 'no interface is made')
+  t.is(h.system.stats.crashes, 0, 'auto is not a failure')
+})
+
+test('--wireguard on without wireguard-go fails with ERR_MESH naming wireguard-go, and never makes an interface', async t => {
+  t.throws(() => { requireWireguard(NO_WIREGUARD_GO) }, { instanceOf: MeshError, code: 'ERR_MESH', message: /--wireguard on, but WireGuard cannot run here: wireguard-go not found on PATH \(apt-get install wireguard-go/ })
+  t.notThrows(() => { requireWireguard(() => ({ ok: true })) })
+
+  const net = createMemoryNetwork()
+  const { logger, lines } = recordingLogger()
+  const h = await startHost(t, net, 'h1', { mode: 'on', available: NO_WIREGUARD_GO, logger })
+  const crash = await retry(() => lines.find(l => l.msg === 'actor crashed' && l.actor === '/agent/wireguard'), { timeoutMs: 10_000, what: 'the wireguard actor fails' })
+  const err = crash.err as { code?: string, message?: string }
+  t.is(err.code, 'ERR_MESH')
+  t.regex(err.message ?? '', /--wireguard on, but WireGuard cannot run here: wireguard-go not found on PATH/)
+  t.true(h.system.stats.crashes >= 1)
+  t.is(h.ifaces.length, 0, 'no interface is made')
 })
 
 test('only well-formed rows of live hosts, each speaking for itself, become peers', t => {

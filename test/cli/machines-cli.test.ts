@@ -73,7 +73,7 @@ test('machines commands find the API through the data dir and print tables, stat
   t.is(illegal.code, 1)
   t.is(illegal.stdout, '')
   t.regex(illegal.stderr, /ERR_ILLEGAL_TRANSITION/)
-  t.regex(illegal.stderr, /cannot suspend a machine that is stopped/)
+  t.regex(illegal.stderr, new RegExp(`machine ${STOPPED} cannot suspend while stopped`))
 
   t.is(logs.code, 0, logs.stderr)
   t.is(logs.stdout, 'line 49\n')

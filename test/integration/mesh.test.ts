@@ -1,8 +1,11 @@
 import test, { type ExecutionContext } from 'ava'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { controlCall } from '../../src/lab/lab-agents.js'
 import type { MeshView } from '../../src/api/control-api.js'
 import { createLab, type Lab, type LabHost } from '../../src/lab/lab.js'
 import { silentLogger } from '../../src/log/logger.js'
+import { meshAddress } from '../../src/mesh/mesh-address.js'
 import { parseWgDump } from '../../src/mesh/wg-dump.js'
 import { BIN, roost, tempDir } from '../helpers/cli.js'
 import { requireParts } from '../helpers/requirements.js'
@@ -125,4 +128,56 @@ meshTest('a host with the wrong secret gets no peer entry and no actor delivery'
   t.is(vx.peers.length, 0, 'and it has none for the cluster\'s hosts')
   const members = await call(h1, async api => await api.members())
   t.false(members.some(m => m.name === 'x'))
+})
+
+meshTest('two hosts whose mesh addresses really collide: the larger host id moves to its next salt, and both are reachable over WireGuard after', async t => {
+  t.timeout(4 * 60_000)
+  const dir = await tempDir(t, 'roost-mesh-collide-')
+  // ROOST_ENABLE_FAULTS lets a host claim a given address at salt 0 (`faultAddress` in its wireguard.json):
+  // a collision no two real keys would give in 80 bits of hash, made on purpose.
+  const lab = createLab({ hosts: 1, binPath: BIN, dir, logLevel: 'debug', env: { ROOST_ENABLE_FAULTS: '1' }, agentArgs: ['--driver', 'process', '--wireguard', 'on'] }, { logger: silentLogger() })
+  t.teardown(async () => { await lab.stop() })
+  await lab.start()
+  const h1 = lab.host('h1')
+  const first = await retry(async () => { const v = await meshOf(h1); return v.mode === 'wireguard' ? v : undefined }, { timeoutMs: 30_000, what: 'h1\'s tunnel end' })
+  const taken = first.address as string
+
+  const h2 = await lab.addHost('h2', { start: false })
+  await writeFile(join(h2.dataDir, 'wireguard.json'), JSON.stringify({ salt: 0, listenPort: 0, faultAddress: taken }) + '\n', { mode: 0o600 })
+  await lab.startAgent('h2')
+  await lab.waitForMembership()
+  const id1 = (await call(h1, async api => await api.info())).hostId as string
+  const id2 = (await call(h2, async api => await api.info())).hostId as string
+  const [mover, keeper] = id1 > id2 ? [h1, h2] : [h2, h1]
+  t.log(`h1 ${id1.slice(0, 12)}, h2 ${id2.slice(0, 12)}: ${mover.name} has the larger id and must move`)
+
+  const moved = await retry(async () => {
+    const v = await meshOf(mover)
+    return v.mode === 'wireguard' && v.address !== taken ? v : undefined
+  }, { timeoutMs: 60_000, intervalMs: 200, what: `${mover.name} to move off ${taken}` })
+  // Both interfaces came up with the same address for real before the move.
+  for (const h of [h1, h2]) t.regex(await readFile(h.logFile, 'utf8'), new RegExp(`"address":"${taken}"[^\n]*"msg":"wireguard up`), `${h.name} ran ${taken}`)
+  t.regex(await readFile(h2.logFile, 'utf8'), /fault injection: claiming a given mesh address at salt 0/)
+  t.is(moved.address, meshAddress('lab', moved.publicKey as string, 1), 'the next salt of its own key')
+  t.is((JSON.parse(await readFile(join(mover.dataDir, 'wireguard.json'), 'utf8')) as { salt: number }).salt, 1, 'the salt is persisted')
+  t.regex(await readFile(mover.logFile, 'utf8'), new RegExp(`mesh address ${taken} collides with another host's; moving to salt 1`))
+  const kept = await meshOf(keeper)
+  t.is(kept.address, taken, `${keeper.name} keeps the address`)
+  t.is((JSON.parse(await readFile(join(keeper.dataDir, 'wireguard.json'), 'utf8')) as { salt: number }).salt, 0)
+  t.regex(await lab.exec(mover.name, 'ip', ['-6', '-o', 'addr', 'show', 'dev', moved.ifname as string]), new RegExp(`inet6 ${moved.address as string}/128`), 'the moved interface carries the new address')
+
+  // Reachable both ways through the tunnel at the new addresses.
+  const views = await meshFormed(lab, [h1, h2])
+  t.is(views.get(keeper.name)?.peers[0]?.address, moved.address ?? undefined, `${keeper.name}'s peer entry follows the move`)
+  const dump = await wgDump(lab, keeper, kept.ifname as string)
+  t.deepEqual(dump.peers.map(p => p.allowedIps), [[`${moved.address as string}/128`]])
+  for (const [from, to] of [[h1, h2], [h2, h1]] as const) {
+    const before = (await meshOf(from)).stats.framesOut.wireguard ?? 0
+    for (let i = 0; i < 5; i++) {
+      const r = await call(from, async api => await api.send(`${to.name}/agent`, { type: 'agent.ping', seq: i }))
+      t.is((r.reply as { seq: number }).seq, i)
+    }
+    const after = (await meshOf(from)).stats.framesOut.wireguard ?? 0
+    t.true(after - before >= 5, `${from.name} → ${to.name} over wireguard: ${after - before} frames`)
+  }
 })

@@ -177,3 +177,22 @@ test.serial('hyperswarm: host id is the hex public key of the seed; addresses ar
   t.regex(address ?? '', /^127\.0\.0\.1:\d+$/)
   t.is(a.kind, 'hyperswarm')
 })
+
+test.serial('hyperswarm: a host declared down has its connection closed and its queued sends failed; a later send re-dials', async t => {
+  const boot = await bootstrap(t)
+  const a = await started(t, boot)
+  const b = await started(t, boot)
+  const atB = collectFrames(b)
+  a.send(b.hostId, Buffer.from('one'))
+  await retry(() => atB.length === 1, { what: 'first frame' })
+  const gone: Array<[string, string | undefined]> = []
+  a.on('disconnect', (host, reason) => { gone.push([host, (reason as HostUnreachableError | undefined)?.code]) })
+  a.hostDown(b.hostId, 'test: declared dead')
+  t.deepEqual(gone, [[b.hostId, 'ERR_HOST_UNREACHABLE']])
+  t.false(a.peers().find(p => p.hostId === b.hostId)?.connected)
+  const failures: Error[] = []
+  a.send(b.hostId, Buffer.from('two'), (err) => { failures.push(err) })
+  await retry(() => atB.length === 2 || failures.length > 0, { what: 'frame after re-dial' })
+  t.deepEqual(failures, [])
+  t.deepEqual(atB.map(r => r.payload.toString()), ['one', 'two'])
+})

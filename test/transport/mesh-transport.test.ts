@@ -21,8 +21,7 @@ async function side (t: ExecutionContext, net: MemoryNetwork, id: string): Promi
   return { id, transport, mesh, got }
 }
 
-async function pair (t: ExecutionContext): Promise<[Side, Side]> {
-  const net = createMemoryNetwork()
+async function pair (t: ExecutionContext, net = createMemoryNetwork()): Promise<[Side, Side]> {
   const [x, y] = [randomHostId(), randomHostId()].sort() as [string, string]
   const a = await side(t, net, x)
   const b = await side(t, net, y)
@@ -75,4 +74,30 @@ test('when the other end closes the tunnel path, messages go over the stream', a
   await retry(() => b.got.includes('after the tunnel closed'), { timeoutMs: 10_000, what: 'delivered over the stream' })
   t.is(a.transport.pathTo(b.id), 'hyperswarm')
   t.is(b.got.filter(m => m === 'after the tunnel closed').length, 1)
+})
+
+test('a host declared down: what is in flight to it fails with ERR_HOST_UNREACHABLE at once, its tunnel path closes, a later send gets through', async t => {
+  const net = createMemoryNetwork()
+  const [a, b] = await pair(t, net)
+  await retry(() => a.transport.pathTo(b.id) === 'wireguard' && b.transport.pathTo(a.id) === 'wireguard', { what: 'mesh path up' })
+  const disconnects: Array<[string, string | undefined]> = []
+  a.transport.on('disconnect', (host, reason) => { disconnects.push([host, (reason as { code?: string } | undefined)?.code]) })
+  const failures: string[] = []
+  // The tunnel path goes and the stream drops everything: the message stays unacknowledged.
+  net.setFilter(() => false)
+  a.mesh.drop(b.id, 'test: tunnel gone')
+  a.transport.send(b.id, Buffer.from('in flight'), (e) => { failures.push((e as { code?: string }).code ?? e.message) })
+  t.is(a.transport.session.unacked(b.id), 1)
+  await retry(() => a.transport.pathTo(b.id) === 'wireguard', { timeoutMs: 10_000, what: 'mesh path back' })
+
+  a.transport.hostDown?.(b.id, 'test: declared dead')
+  t.deepEqual(failures, ['ERR_HOST_UNREACHABLE'], 'failed at once, once')
+  t.is(a.transport.session.unacked(b.id), 0, 'nothing left waiting for a dead host')
+  t.false(a.mesh.connected(b.id), 'the tunnel path is closed')
+  t.deepEqual(disconnects, [[b.id, 'ERR_HOST_UNREACHABLE']])
+
+  net.setFilter(undefined)
+  a.transport.send(b.id, Buffer.from('later'))
+  await retry(() => b.got.includes('later'), { timeoutMs: 10_000, what: 'a later send delivered' })
+  t.false(b.got.includes('in flight'))
 })

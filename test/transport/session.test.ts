@@ -124,3 +124,20 @@ test('a frame dropped below for its size uses up its sequence number: later payl
   p.flush()
   t.is(p.a.unacked('b'), 0, 'the acknowledgement covers the skipped one too')
 })
+
+test('a host gone: every unacknowledged payload fails once with the typed error, and the receiver skips them', t => {
+  const p = pair({ ackEvery: 1000 })
+  const failures: string[] = []
+  for (let i = 0; i < 3; i++) p.a.send('b', Buffer.from(`m${i}`), (e) => { failures.push(`m${i} ${(e as HostUnreachableError).code}`) })
+  const inFlight = p.wires.a.splice(0, 3)
+  t.is(p.a.fail('b', new HostUnreachableError('gone')), 3)
+  t.deepEqual(failures, ['m0 ERR_HOST_UNREACHABLE', 'm1 ERR_HOST_UNREACHABLE', 'm2 ERR_HOST_UNREACHABLE'])
+  t.is(p.a.unacked('b'), 0)
+  // A late failure report from the path below changes nothing.
+  inFlight[0]?.onFailure?.(new HostUnreachableError('late'))
+  t.is(failures.length, 3)
+  t.is(p.a.fail('b', new HostUnreachableError('again')), 0)
+  p.a.send('b', Buffer.from('after'))
+  p.flush()
+  t.deepEqual(p.delivered.b, ['after'], 'the failed sequence numbers are skipped, not waited for')
+})

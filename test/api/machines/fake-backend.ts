@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type { ExecutionContext } from 'ava'
+import { assertAllowed } from '../../../actors/machines/lifecycle.js'
 import {
-  HostUnreachableError, IllegalTransitionError, ImageError, MachineNotFoundError, UnknownHostError, WaitTimeoutError
+  HostUnreachableError, ImageError, MachineNotFoundError, UnknownHostError, WaitTimeoutError
 } from '../../../src/errors/errors.js'
 import { createMachinesApiServer, type MachinesApiServer } from '../../../src/api/machines/http-server.js'
 import { createMachinesClient, type MachinesClient } from '../../../src/api/machines/client.js'
@@ -18,13 +19,18 @@ export const UNREACHABLE = 'dddddddddddddd'
 /** Every call on this machine throws a plain (non-roost) error. */
 export const EXPLODING = 'eeeeeeeeeeeeee'
 
-const TRANSITIONS: Record<MachineAction, { from: MachineState[], to?: MachineState }> = {
-  start: { from: ['created', 'stopped', 'suspended'], to: 'started' },
-  stop: { from: ['started'], to: 'stopped' },
-  suspend: { from: ['started'], to: 'suspended' },
-  restart: { from: ['started', 'stopped'], to: 'started' },
-  cordon: { from: ['created', 'started', 'stopped', 'suspended'] },
-  uncordon: { from: ['created', 'started', 'stopped', 'suspended'] }
+/**
+ * Where an allowed action leaves a machine at once (the real one passes through starting,
+ * stopping, suspending). Which states each action may start from is the real table's
+ * (`actors/machines/lifecycle.ts`), not the fake's own.
+ */
+const SETTLES_IN: Record<MachineAction, MachineState | undefined> = {
+  start: 'started',
+  stop: 'stopped',
+  suspend: 'suspended',
+  restart: 'started',
+  cordon: undefined,
+  uncordon: undefined
 }
 
 function view (id: string, state: MachineState, over: Partial<MachineView> = {}): MachineView {
@@ -46,7 +52,7 @@ export interface FakeBackend extends MachinesBackend {
   close: () => void
 }
 
-/** An in-memory MachinesBackend with a small state machine, for API tests. */
+/** An in-memory MachinesBackend whose transitions follow the real lifecycle table, for API tests. */
 export function createFakeBackend (): FakeBackend {
   const machines = new Map<string, MachineView>()
   let closed = false
@@ -84,15 +90,14 @@ export function createFakeBackend (): FakeBackend {
     async get (app, id) { return find(app, id) },
     async update (app, id, req) {
       const m = find(app, id)
-      if (m.state === 'destroyed') throw new IllegalTransitionError('machine is destroyed')
+      assertAllowed(id, m.state, 'update')
       return put(m, { config: req.config, version: m.version + 1, instance_id: `i-${id}-${m.version + 1}`, ...(req.name === undefined ? {} : { name: req.name }) })
     },
     async action (app, id, action) {
       const m = find(app, id)
-      const t = TRANSITIONS[action]
-      if (!t.from.includes(m.state)) throw new IllegalTransitionError(`cannot ${action} a machine that is ${m.state}`, { state: m.state, action })
+      assertAllowed(id, m.state, action)
       if (action === 'cordon' || action === 'uncordon') return put(m, { cordoned: action === 'cordon' })
-      return put(m, { state: t.to ?? m.state, restarts: action === 'restart' ? m.restarts + 1 : m.restarts })
+      return put(m, { state: SETTLES_IN[action] ?? m.state, restarts: action === 'restart' ? m.restarts + 1 : m.restarts })
     },
     async wait (app, id, state, timeoutMs) {
       const deadline = Date.now() + timeoutMs
@@ -106,8 +111,7 @@ export function createFakeBackend (): FakeBackend {
     },
     async destroy (app, id, force) {
       const m = find(app, id)
-      if (m.state === 'destroyed') throw new IllegalTransitionError('already destroyed')
-      if (m.state === 'started' && !force) throw new IllegalTransitionError('machine is started; stop it first or use force')
+      assertAllowed(id, m.state, force ? 'destroy-force' : 'destroy')
       return put(m, { state: 'destroyed' })
     },
     async setMetadata (app, id, key, value) {

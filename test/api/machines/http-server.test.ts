@@ -8,6 +8,8 @@ import {
 } from '../../../src/errors/errors.js'
 import { RoostError } from '../../../src/errors/roost-error.js'
 import { silentLogger } from '../../../src/log/logger.js'
+import { isAllowed } from '../../../actors/machines/lifecycle.js'
+import { MACHINE_STATES } from '../../../src/api/machines/schemas.js'
 import { retry } from '../../helpers/retry.js'
 import { APP, createFakeBackend, EXPLODING, startApi, STARTED, STOPPED, SUSPENDED, TOKEN, UNREACHABLE } from './fake-backend.js'
 
@@ -92,6 +94,24 @@ test('the client covers every route: list, create, get, update, actions, wait, m
   t.true((await client.list(APP, { includeDestroyed: true })).some(m => m.id === created.id))
 })
 
+test('the fake answers every action from every state as the real lifecycle table does, 409 otherwise', async t => {
+  const { backend, url } = await startApi(t)
+  const actions = ['start', 'stop', 'suspend', 'restart', 'cordon', 'uncordon'] as const
+  let allowed = 0
+  for (const state of MACHINE_STATES) {
+    for (const action of actions) {
+      backend.setState(STARTED, state)
+      const res = await fetch(`${url}/v1/apps/${APP}/machines/${STARTED}/${action}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+      const want = isAllowed(state, action)
+      t.is(res.status, want ? 200 : 409, `${action} from ${state}`)
+      if (want) allowed++
+    }
+  }
+  // Those the old hand-written table of the fake got wrong, among the rest.
+  t.true(isAllowed('failed', 'start') && isAllowed('failed', 'restart') && isAllowed('starting', 'stop'))
+  t.true(allowed > 0)
+})
+
 test('backend errors keep their class and code across HTTP, with the mapped status', async t => {
   const { client, url } = await startApi(t)
   const get = async (path: string): Promise<{ status: number, body: { error: string, code: string, details?: Record<string, unknown> } }> => {
@@ -104,7 +124,7 @@ test('backend errors keep their class and code across HTTP, with the mapped stat
   t.is((await get(`/v1/apps/${APP}/machines/0123456789abcd`)).status, 404)
 
   const illegal = await t.throwsAsync(client.action(APP, STOPPED, 'suspend'), { instanceOf: IllegalTransitionError })
-  t.deepEqual(illegal?.details, { state: 'stopped', action: 'suspend' })
+  t.deepEqual(illegal?.details, { id: STOPPED, state: 'stopped', action: 'suspend' })
   await t.throwsAsync(client.action(APP, SUSPENDED, 'stop'), { instanceOf: IllegalTransitionError })
   const res409 = await fetch(`${url}/v1/apps/${APP}/machines/${STOPPED}/suspend`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
   t.is(res409.status, 409)
