@@ -1,5 +1,5 @@
 import { mkdir, writeFile, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve as resolvePath } from 'node:path'
 import { CONTROL_SOCKET_FILE } from '../../src/api/control-api.js'
 import { createControlServer, type ControlServer } from '../../src/api/control-server.js'
 import { createCodec } from '../../src/codec/codec.js'
@@ -180,7 +180,8 @@ export async function createAgentHost (init: AgentHostInit, components: AgentHos
       })
       await control.start()
       await writeFile(infoFile, JSON.stringify({
-        hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses(), startedAt
+        hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses(), startedAt,
+        imagesDir: resolvePath(init.imagesDir ?? join(init.dataDir, 'images'))
       }, null, 2) + '\n')
       logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses() }, 'agent started')
     },
