@@ -81,7 +81,10 @@ async function one (n: number): Promise<void> {
     const arrived = new Set<string>()
     const unsubs = live.map(id => c.nodes.get(id)!.replica.subscribe({ table: 'services' }, (e) => { if (e.row.key === key) arrived.add(id) }))
     const start = c.sim.clock.now()
-    c.nodes.get(writer)!.write('services', key, { app: key, ports: [{ port: 80, handlers: ['http'] }] })
+    c.nodes.get(writer)!.write('services', key, {
+      app: key, deployVersion: 1, primaryRegion: null, hostnames: [], updatedAt: 0,
+      services: [{ protocol: 'tcp', internalPort: 8080, ports: [{ port: 80, handlers: ['http'], forceHttps: false, proxyProtoVersion: 1 }], concurrency: { type: 'connections', softLimit: 20, hardLimit: 25 }, autoStopMachines: 'off', autoStartMachines: true, minMachinesRunning: 0 }]
+    })
     const need = Math.ceil(live.length * 0.99)
     if (!runUntil(c, () => arrived.size >= need, 60_000)) throw new Error(`row ${key} did not reach 99% of hosts`)
     converge.push(c.sim.clock.now() - start)

@@ -1,5 +1,5 @@
 import { mkdir, writeFile, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve as resolvePath } from 'node:path'
 import { controlSocketPath } from '../../src/api/control-api.js'
 import { createControlServer, type ControlServer } from '../../src/api/control-server.js'
 import { resolveAgentOptions, type AgentOptions } from '../../src/cli/agent-options.js'
@@ -178,7 +178,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       await control.start()
       await writeFile(infoFile, JSON.stringify({
         hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses(), startedAt,
-        imagesDir: init.imagesDir ?? join(init.dataDir, 'images'), proxyAddress: init.proxyAddress, domain: init.domain
+        imagesDir: resolvePath(init.imagesDir ?? join(init.dataDir, 'images')), proxyAddress: init.proxyAddress, domain: init.domain
       }, null, 2) + '\n')
       logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses() }, 'agent started')
     },

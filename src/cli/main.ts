@@ -1,5 +1,7 @@
 import { Command } from 'commander'
 import { registerAgentCommands, type AgentRunner } from './commands/agent.js'
+import { registerAppsCommand } from './commands/apps.js'
+import { registerDeployCommand } from './commands/deploy.js'
 import { registerDevCommand } from './commands/dev.js'
 import { registerDhtCommand } from './commands/dht.js'
 import { registerImageCommand } from './commands/image.js'
@@ -32,6 +34,8 @@ export function createCli (deps: CliDeps): Command {
   registerStateCommand(program)
   registerRoutesCommand(program)
   registerMachinesCommand(program)
+  registerDeployCommand(program)
+  registerAppsCommand(program)
   registerImageCommand(program)
   registerDevCommand(program, deps.binPath)
   registerLabCommand(program, deps.binPath)

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { AppNameSchema } from '../api/machines/schemas.js'
 
 /** The replicated tables. */
 export const TABLES = ['hosts', 'machines', 'services', 'wireguard', 'routers'] as const
@@ -25,37 +26,49 @@ export const MachineRowSchema = Type.Object({
   health: Type.String({ maxLength: 32 })
 })
 
-/** `services`: app → its routing spec (ports, handlers, limits, autostop); owned by the host that last deployed the app. */
-export const ServicePortRowSchema = Type.Object({
-  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+const Port = Type.Integer({ minimum: 1, maximum: 65535 })
+const closed = { additionalProperties: false } as const
+
+/** One public port of a service and what the router does with its connections. */
+export const ServicePortSchema = Type.Object({
+  port: Port,
+  /** Applied in order: `tls` termination, then `http` (or TCP pass-through); `proxy_proto` toward the machine. */
   handlers: Type.Array(Type.Union([Type.Literal('tls'), Type.Literal('http'), Type.Literal('proxy_proto')]), { maxItems: 3, uniqueItems: true }),
   forceHttps: Type.Boolean(),
+  /** PROXY protocol version sent to the machine (only meaningful with `proxy_proto`). */
   proxyProtoVersion: Type.Union([Type.Literal(1), Type.Literal(2)]),
-  alpn: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 32 }), { maxItems: 8 }))
-}, { additionalProperties: false })
+  alpn: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 }))
+}, closed)
 
-export const ServiceSpecRowSchema = Type.Object({
+/** One service of an app: a guest port, its public ports, limits and autostart/autostop. */
+export const ServiceSpecSchema = Type.Object({
   protocol: Type.Literal('tcp'),
-  internalPort: Type.Integer({ minimum: 1, maximum: 65535 }),
-  ports: Type.Array(ServicePortRowSchema, { maxItems: 16 }),
+  internalPort: Port,
+  ports: Type.Array(ServicePortSchema, { maxItems: 16 }),
   concurrency: Type.Object({
     type: Type.Union([Type.Literal('connections'), Type.Literal('requests')]),
     softLimit: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
     hardLimit: Type.Integer({ minimum: 1, maximum: 1_000_000 })
-  }, { additionalProperties: false }),
+  }, closed),
   autoStopMachines: Type.Union([Type.Literal('off'), Type.Literal('stop'), Type.Literal('suspend')]),
   autoStartMachines: Type.Boolean(),
   minMachinesRunning: Type.Integer({ minimum: 0, maximum: 10_000 })
-}, { additionalProperties: false })
+}, closed)
 
+/**
+ * `services` (key = app): the app's routing spec, written by whichever host ran the deploy
+ * (last writer wins). Made from roost.toml by src/app-config (toServiceRow).
+ */
 export const ServiceRowSchema = Type.Object({
-  app: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+  app: AppNameSchema,
+  /** Increases by one per deploy of the app. */
   deployVersion: Type.Integer({ minimum: 0 }),
   primaryRegion: Type.Union([Type.String({ maxLength: 64 }), Type.Null()]),
+  /** Custom host names routed to the app besides `<app>.<cluster domain>`. */
   hostnames: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }), { maxItems: 32 }),
-  services: Type.Array(ServiceSpecRowSchema, { maxItems: 16 }),
+  services: Type.Array(ServiceSpecSchema, { maxItems: 16 }),
   updatedAt: Type.Number()
-}, { additionalProperties: false })
+}, closed)
 
 /**
  * `routers`: one row per host (key = host id), owned by that host: where its router takes
@@ -92,6 +105,8 @@ export type WireguardRowData = Static<typeof WireguardRowSchema>
 export type MachineRowData = Static<typeof MachineRowSchema>
 export type ServiceRowData = Static<typeof ServiceRowSchema>
 export type RouterRowData = Static<typeof RouterRowSchema>
+export type ServiceSpec = Static<typeof ServiceSpecSchema>
+export type ServicePort = Static<typeof ServicePortSchema>
 
 export const TABLE_SCHEMAS = {
   hosts: HostRowSchema,

@@ -14,6 +14,7 @@ import { createMemoryNetwork, type MemoryNetwork } from '../../src/transport/mem
 import type { Transport } from '../../src/transport/transport.js'
 import { randomHostId } from '../helpers/fixtures.js'
 import { retry } from '../helpers/retry.js'
+import { serviceRow } from '../helpers/service-row.js'
 
 const MEMBERSHIP = '/agent/membership'
 
@@ -89,7 +90,7 @@ async function converged (hosts: Host[], what = 'membership converges'): Promise
   }, { timeoutMs: 4_000, what })
 }
 
-const service = (app: string): Record<string, unknown> => ({ app, ports: [{ port: 443, handlers: ['tls', 'http'] }] })
+const service = (app: string): Record<string, unknown> => serviceRow(app)
 
 test('membership.list converges to every host alive, with names and regions', async t => {
   const { hosts } = await cluster(t, 3, i => ({ region: `r${i + 1}` }))

@@ -5,6 +5,7 @@ import { createMemoryStore } from '../../src/gossip/replica-store.js'
 import type { ChangeEvent, Row, TableName } from '../../src/gossip/rows.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { createGossipCluster, type GossipCluster, type GossipClusterInit } from '../helpers/sim/gossip-cluster.js'
+import { serviceRow } from '../helpers/service-row.js'
 
 function cluster (t: ExecutionContext, init: GossipClusterInit): GossipCluster {
   const c = createGossipCluster(init)
@@ -29,7 +30,7 @@ function everywhere (t: ExecutionContext, c: GossipCluster, table: TableName, ke
   }), limitMs)
 }
 
-const service = (app: string, port = 443): Record<string, unknown> => ({ app, ports: [{ port, handlers: ['tls', 'http'] }] })
+const service = (app: string, port = 443): Record<string, unknown> => serviceRow(app, port)
 const machine = (id: string, host: string): Record<string, unknown> => ({ id, app: 'web', host, state: 'started', configVersion: 1, health: 'passing' })
 
 test('a row written on one host reaches every host, and so do its updates and its deletion', t => {

@@ -12,6 +12,7 @@ import type { ChangeEvent, Row, StoredRow, TableName } from '../../src/gossip/ro
 import { createSqliteStore } from '../../src/gossip/sqlite-store.js'
 import { silentLogger } from '../../src/log/logger.js'
 import type { Clock } from '../../src/runtime/clock.js'
+import { serviceRow } from '../helpers/service-row.js'
 
 const T0 = Date.UTC(2025, 5, 1, 12, 0, 0)
 const LOCAL = 'c'.repeat(64)
@@ -67,7 +68,7 @@ function setup (t: ExecutionContext, init: Partial<ReplicaInit> = {}, parts: Par
 }
 
 const machine = (id: string, host = LOCAL): Record<string, unknown> => ({ id, app: 'web', host, state: 'started', configVersion: 1, health: 'passing' })
-const service = (app: string): Record<string, unknown> => ({ app, ports: [{ port: 443, handlers: ['tls', 'http'], internalPort: 8080 }] })
+const service = (app: string): Record<string, unknown> => serviceRow(app)
 const hostData = (id: string): Record<string, unknown> => ({ id, name: 'h', region: 'fra', addresses: ['10.0.0.1'], cpusFree: 2, memoryFreeMb: 512, version: '0.1.0' })
 const v = (offsetMs: number, counter = 0): number => hlcEncode(T0 + offsetMs, counter)
 const remote = (key: string, version: number, owner: string, extra: Partial<Row> = {}): Row =>

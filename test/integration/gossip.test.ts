@@ -5,6 +5,7 @@ import type { MemberView, RowView } from '../../src/api/control-api.js'
 import { localCluster, roost } from '../helpers/cli.js'
 import { startProbe } from '../helpers/probe.js'
 import { retry } from '../helpers/retry.js'
+import { serviceRow } from '../helpers/service-row.js'
 
 const members = async (dataDir: string): Promise<MemberView[]> => {
   const r = await roost(['members', '--json', '--data-dir', dataDir])
@@ -66,7 +67,7 @@ test('a partition between two groups heals into one converged state', async t =>
   await retry(async () => (await members(hosts[0]!.dataDir)).filter(m => groupB.map(b => ids[b]).includes(m.hostId)).every(m => m.state === 'dead'), { timeoutMs: 20_000, what: 'group A sees group B dead' })
 
   const write = async (i: number, key: string): Promise<void> => {
-    const msg = { type: 'membership.write', table: 'services', key, data: { app: key, ports: [{ port: 8080, handlers: ['http'] }] } }
+    const msg = { type: 'membership.write', table: 'services', key, data: serviceRow(key, 8080, ['http']) }
     const r = await roost(['send', 'local/agent/membership', JSON.stringify(msg), '--data-dir', hosts[i]!.dataDir])
     if (r.code !== 0) throw new Error(r.stderr)
   }
@@ -92,7 +93,7 @@ test('a host from another cluster cannot inject rows', async t => {
   const h1 = cluster.hosts[0]!
   const target = await hostIdOf(h1.dataDir)
   const intruder = await startProbe(t, cluster, { secret: 'another-clusters-secret', cluster: 'dev', name: 'intruder' })
-  const forged = { table: 'services', key: 'evil', owner: intruder.transport.hostId, version: Date.now() * 4096, deleted: false, data: { app: 'evil', ports: [] } }
+  const forged = { table: 'services', key: 'evil', owner: intruder.transport.hostId, version: Date.now() * 4096, deleted: false, data: serviceRow('evil') }
   const failure = await new Promise<Error>(resolve => {
     intruder.send(target, { type: 'gossip.ae-rows', id: 1, from: '/agent/membership', to: '/agent/membership', body: { rows: [forged] } })
     intruder.transport.send(target, Buffer.from([0]), resolve)

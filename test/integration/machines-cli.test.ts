@@ -11,7 +11,7 @@ import { buildImage } from '../../src/vmm/image/build.js'
 import { BIN, roost } from '../helpers/cli.js'
 import { COUNTER_APP, httpGet, killRecordedVms, machinesClient } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
-import { qemuMissing } from '../helpers/vm-cluster.js'
+import { requireParts } from '../helpers/requirements.js'
 import { acquireVmLock } from '../helpers/vm-lock.js'
 
 // `roost machines …` and the Machines API against real agents: two hosts on the process driver
@@ -23,8 +23,7 @@ const test = anyTest as TestFn<Ctx>
 
 const APP = 'counter'
 const BOOT_MS = 60_000
-const CI = ['1', 'true', 'yes'].includes((process.env.CI ?? '').toLowerCase())
-const noQemu = await qemuMissing()
+const qemuTest = await requireParts(test, ['qemu', 'debian-tools'])
 
 test.before(async t => {
   const dir = await mkdtemp(join(tmpdir(), 'roost-machines-cli-'))
@@ -135,32 +134,27 @@ test.serial('machines run/logs/wait through the CLI, and the API\'s update, meta
   t.is(await httpGet(relaunched.endpoint, '/ping.txt', 1_000), null, 'the app is gone')
 })
 
-if (noQemu !== null && !CI) {
-  test.serial.skip(`machines suspend/resume through the CLI keep a qemu guest's memory (skipped: ${noQemu})`, () => {})
-} else {
-  test.serial('machines suspend/resume through the CLI keep a qemu guest\'s memory', async t => {
-    if (noQemu !== null) { t.fail(`required under CI: ${noQemu}`); return }
-    t.timeout(5 * 60_000)
-    const release = await acquireVmLock()
-    t.teardown(release)
-    const { h1 } = t.context
-    const m = JSON.parse((await machines(h1, ['run', 'counter', '--driver', 'qemu', '--restart', 'no', '--wait', '--json'])).stdout) as MachineView
-    t.teardown(async () => { await machines(h1, ['destroy', m.id, '--force'], false) })
-    t.is(m.driver, 'qemu')
-    t.is(await count(m.endpoint), '1')
-    t.is(await count(m.endpoint), '2')
+qemuTest.serial('machines suspend/resume through the CLI keep a qemu guest\'s memory', async t => {
+  t.timeout(5 * 60_000)
+  const release = await acquireVmLock()
+  t.teardown(release)
+  const { h1 } = t.context
+  const m = JSON.parse((await machines(h1, ['run', 'counter', '--driver', 'qemu', '--restart', 'no', '--wait', '--json'])).stdout) as MachineView
+  t.teardown(async () => { await machines(h1, ['destroy', m.id, '--force'], false) })
+  t.is(m.driver, 'qemu')
+  t.is(await count(m.endpoint), '1')
+  t.is(await count(m.endpoint), '2')
 
-    t.regex((await machines(h1, ['suspend', m.id])).stdout, new RegExp(`^${m.id}: (suspending|suspended)\\n$`))
-    t.is((await machines(h1, ['wait', m.id, '--state', 'suspended', '--timeout', '60'])).stdout, `${m.id}: suspended\n`)
-    t.is(await httpGet(m.endpoint, '/ping.txt', 500), null, 'a suspended guest does not answer')
-    const status = JSON.parse((await machines(h1, ['status', m.id, '--json'])).stdout) as MachineView
-    t.is(status.state, 'suspended')
-    t.is(status.endpoint, null)
+  t.regex((await machines(h1, ['suspend', m.id])).stdout, new RegExp(`^${m.id}: (suspending|suspended)\\n$`))
+  t.is((await machines(h1, ['wait', m.id, '--state', 'suspended', '--timeout', '60'])).stdout, `${m.id}: suspended\n`)
+  t.is(await httpGet(m.endpoint, '/ping.txt', 500), null, 'a suspended guest does not answer')
+  const status = JSON.parse((await machines(h1, ['status', m.id, '--json'])).stdout) as MachineView
+  t.is(status.state, 'suspended')
+  t.is(status.endpoint, null)
 
-    await machines(h1, ['resume', m.id])
-    t.is((await machines(h1, ['wait', m.id, '--state', 'started', '--timeout', '60'])).stdout, `${m.id}: started\n`)
-    const resumed = JSON.parse((await machines(h1, ['status', m.id, '--json'])).stdout) as MachineView
-    t.is(await count(resumed.endpoint), '3', 'the counter in guest memory survived suspend and resume')
-    t.regex((await machines(h1, ['logs', m.id])).stdout, /counter: listening/)
-  })
-}
+  await machines(h1, ['resume', m.id])
+  t.is((await machines(h1, ['wait', m.id, '--state', 'started', '--timeout', '60'])).stdout, `${m.id}: started\n`)
+  const resumed = JSON.parse((await machines(h1, ['status', m.id, '--json'])).stdout) as MachineView
+  t.is(await count(resumed.endpoint), '3', 'the counter in guest memory survived suspend and resume')
+  t.regex((await machines(h1, ['logs', m.id])).stdout, /counter: listening/)
+})

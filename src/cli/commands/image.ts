@@ -27,7 +27,7 @@ function mb (bytes: number): string {
  * Progress on stderr: one line rewritten in place on a terminal; elsewhere a plain line per
  * step or detail (byte counts alone don't make a new line).
  */
-function progressPrinter (stream: NodeJS.WriteStream): { onProgress: (p: BuildProgress) => void, end: () => void } {
+export function progressPrinter (stream: NodeJS.WriteStream): { onProgress: (p: BuildProgress) => void, end: () => void } {
   const tty = stream.isTTY === true
   let last = ''
   let lastDrawn = 0

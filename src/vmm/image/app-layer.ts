@@ -70,13 +70,14 @@ export async function appLayerEntries (appDir: string): Promise<CpioEntry[]> {
 /**
  * Packs `appDir` (which must hold an executable `run`) into the app layer. An app that needs
  * Node.js (see appRuntime) gets the host's node and its libraries too, as a gzip'd cpio of its
- * own ahead of the app's (cached in `cacheDir`); `entries` stay the app's only.
+ * own ahead of the app's (cached in `cacheDir`); `entries` stay the app's only. `runtime`
+ * (roost.toml's `[build] runtime`) asks for it without looking at the app.
  */
-export async function packAppLayer (appDir: string, opts: { cacheDir?: string } = {}): Promise<AppLayer> {
+export async function packAppLayer (appDir: string, opts: { cacheDir?: string, runtime?: 'node' } = {}): Promise<AppLayer> {
   const entries = await appLayerEntries(appDir)
   const contentBytes = entries.reduce((n, e) => n + ((e.mode & 0o170000) === S_IFREG ? e.data?.length ?? 0 : 0), 0)
   const app = createCpioGz(entries)
-  if (await appRuntime(appDir) !== 'node') return { data: app, entries, contentBytes }
+  if ((opts.runtime ?? await appRuntime(appDir)) !== 'node') return { data: app, entries, contentBytes }
   const runtime = await nodeRuntimeLayer({ cacheDir: opts.cacheDir ?? defaultCacheDir() })
   return { data: Buffer.concat([await readFile(runtime.path), app]), entries, contentBytes: contentBytes + runtime.contentBytes, runtime: 'node' }
 }

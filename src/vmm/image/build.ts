@@ -34,6 +34,8 @@ export interface BuildImageInit {
   cacheDir?: string
   name?: string
   kernel?: KernelChoice
+  /** The runtime to put in the image (roost.toml's `[build] runtime`); without it, roost.json or the `run` line decides. */
+  runtime?: 'node'
   onProgress?: (p: BuildProgress) => void
 }
 
@@ -82,7 +84,7 @@ export async function buildImage (init: BuildImageInit, components: { logger: Lo
   progress({ step: 'base-initramfs', detail: `${base.cached ? 'cached' : 'built'} (${base.sizeBytes} bytes)`, done: base.sizeBytes, total: base.sizeBytes })
 
   progress({ step: 'pack-app', detail: appDir })
-  const app = await packAppLayer(appDir, { cacheDir })
+  const app = await packAppLayer(appDir, { cacheDir, ...(init.runtime === undefined ? {} : { runtime: init.runtime }) })
   progress({ step: 'pack-app', detail: `${app.entries.length} entries, ${app.contentBytes} bytes → ${app.data.length} bytes`, done: app.data.length, total: app.data.length })
 
   progress({ step: 'store', detail: init.imagesDir })

@@ -54,3 +54,13 @@ test('an app dir without an executable run is refused', async t => {
   t.regex(notExec?.message ?? '', /app dir has no executable run/)
   await t.throwsAsync(packAppLayer(join(dir, 'nope')), { instanceOf: ImageError, message: /does not exist/ })
 })
+
+test('runtime "node" (roost.toml\'s [build] runtime) puts node in the layer of an app that would not ask for it', async t => {
+  const cacheDir = await tempDir(t, 'roost-app-cache-')
+  const plain = await packAppLayer(COUNTER, { cacheDir })
+  t.is(plain.runtime, undefined, 'a shell app gets no node by itself')
+  const withNode = await packAppLayer(COUNTER, { cacheDir, runtime: 'node' })
+  t.is(withNode.runtime, 'node')
+  t.deepEqual(withNode.entries, plain.entries, 'the app\'s own entries are the same')
+  t.true(withNode.data.length > plain.data.length + 1_000_000)
+})
