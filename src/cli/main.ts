@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { registerAgentCommands, type AgentRunner } from './commands/agent.js'
+import { registerCertsCommand } from './commands/certs.js'
 import { registerDevCommand } from './commands/dev.js'
 import { registerDhtCommand } from './commands/dht.js'
 import { registerImageCommand } from './commands/image.js'
@@ -31,6 +32,7 @@ export function createCli (deps: CliDeps): Command {
   registerStateCommand(program)
   registerMachinesCommand(program)
   registerImageCommand(program)
+  registerCertsCommand(program)
   registerDevCommand(program, deps.binPath)
   registerLabCommand(program, deps.binPath)
   return program

@@ -10,6 +10,8 @@ export interface ClusterKeys {
   topic: Buffer
   /** HMAC key for hello proofs. */
   helloKey: Buffer
+  /** AES-256-GCM key sealing the private keys in the gossiped `certs` table (src/proxy/tls/seal.ts). */
+  certKey: Buffer
 }
 
 export function deriveClusterKeys (cluster: string, secret: string): ClusterKeys {
@@ -17,7 +19,8 @@ export function deriveClusterKeys (cluster: string, secret: string): ClusterKeys
   return {
     cluster,
     topic: createHash('sha256').update('roost/topic/v1\0').update(base).digest(),
-    helloKey: createHash('sha256').update('roost/hello-key/v1\0').update(base).digest()
+    helloKey: createHash('sha256').update('roost/hello-key/v1\0').update(base).digest(),
+    certKey: createHash('sha256').update('roost/cert-key/v1\0').update(base).digest()
   }
 }
 
