@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { registerAgentCommands, type AgentRunner } from './commands/agent.js'
 import { registerAppsCommand } from './commands/apps.js'
+import { registerCertsCommand } from './commands/certs.js'
 import { registerDeployCommand } from './commands/deploy.js'
 import { registerDevCommand } from './commands/dev.js'
 import { registerDhtCommand } from './commands/dht.js'
@@ -37,6 +38,7 @@ export function createCli (deps: CliDeps): Command {
   registerDeployCommand(program)
   registerAppsCommand(program)
   registerImageCommand(program)
+  registerCertsCommand(program)
   registerDevCommand(program, deps.binPath)
   registerLabCommand(program, deps.binPath)
   return program

@@ -1,8 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { AppNameSchema } from '../api/machines/schemas.js'
+import { HOSTNAME_PATTERN, MAX_HOSTNAME_LENGTH } from '../proxy/tls/hostnames.js'
 
 /** The replicated tables. */
-export const TABLES = ['hosts', 'machines', 'services', 'wireguard', 'routers'] as const
+export const TABLES = ['hosts', 'machines', 'services', 'wireguard', 'routers', 'certs'] as const
 export type TableName = typeof TABLES[number]
 
 /** `hosts`: one row per host, owned by that host. */
@@ -100,6 +101,26 @@ export const WireguardRowSchema = Type.Object({
   updatedAt: Type.Number()
 })
 
+/** Bound of a `certs` row's PEM chain and of its sealed key. */
+export const MAX_CERT_PEM_BYTES = 16 * 1024
+
+/**
+ * `certs`: one row per hostname (key = hostname, `demo.example.com` or `*.example.com`), owned by
+ * the host that added it. The key is sealed under the cluster's certKey (src/proxy/tls/seal.ts),
+ * so no replica holds a private key in the clear.
+ */
+export const CertRowSchema = Type.Object({
+  hostname: Type.String({ minLength: 1, maxLength: MAX_HOSTNAME_LENGTH, pattern: HOSTNAME_PATTERN }),
+  app: Type.Union([Type.String({ minLength: 1, maxLength: 128 }), Type.Null()]),
+  /** The leaf first, then any intermediates. */
+  certPem: Type.String({ minLength: 1, maxLength: MAX_CERT_PEM_BYTES }),
+  /** `v1.` + base64 of the AES-256-GCM sealed PKCS8 PEM. */
+  keySealed: Type.String({ minLength: 1, maxLength: MAX_CERT_PEM_BYTES }),
+  notAfter: Type.Number(),
+  source: Type.Union([Type.Literal('ca'), Type.Literal('user')]),
+  updatedAt: Type.Number()
+}, { additionalProperties: false })
+
 export type HostRowData = Static<typeof HostRowSchema>
 export type WireguardRowData = Static<typeof WireguardRowSchema>
 export type MachineRowData = Static<typeof MachineRowSchema>
@@ -107,13 +128,15 @@ export type ServiceRowData = Static<typeof ServiceRowSchema>
 export type RouterRowData = Static<typeof RouterRowSchema>
 export type ServiceSpec = Static<typeof ServiceSpecSchema>
 export type ServicePort = Static<typeof ServicePortSchema>
+export type CertRowData = Static<typeof CertRowSchema>
 
 export const TABLE_SCHEMAS = {
   hosts: HostRowSchema,
   machines: MachineRowSchema,
   services: ServiceRowSchema,
   wireguard: WireguardRowSchema,
-  routers: RouterRowSchema
+  routers: RouterRowSchema,
+  certs: CertRowSchema
 } as const
 
 /**

@@ -12,6 +12,8 @@ export interface ClusterKeys {
   helloKey: Buffer
   /** HMAC key of the routers' backhaul headers. */
   backhaulKey: Buffer
+  /** AES-256-GCM key sealing the private keys in the gossiped `certs` table (src/proxy/tls/seal.ts). */
+  certKey: Buffer
 }
 
 export function deriveClusterKeys (cluster: string, secret: string): ClusterKeys {
@@ -20,7 +22,8 @@ export function deriveClusterKeys (cluster: string, secret: string): ClusterKeys
     cluster,
     topic: createHash('sha256').update('roost/topic/v1\0').update(base).digest(),
     helloKey: createHash('sha256').update('roost/hello-key/v1\0').update(base).digest(),
-    backhaulKey: createHash('sha256').update('roost/backhaul-key/v1\0').update(base).digest()
+    backhaulKey: createHash('sha256').update('roost/backhaul-key/v1\0').update(base).digest(),
+    certKey: createHash('sha256').update('roost/cert-key/v1\0').update(base).digest()
   }
 }
 

@@ -16,6 +16,15 @@ test('derived keys are 32-byte, deterministic, and carry the cluster name', t =>
   t.notDeepEqual(keys.topic, keys.helloKey)
 })
 
+test('certKey is a 32-byte key of its own, which differs by secret and by cluster', t => {
+  t.is(keys.certKey.byteLength, 32)
+  t.deepEqual(deriveClusterKeys('prod', 's3cret').certKey, keys.certKey)
+  t.notDeepEqual(keys.certKey, keys.helloKey)
+  t.notDeepEqual(keys.certKey, keys.topic)
+  t.notDeepEqual(deriveClusterKeys('prod', 'other').certKey, keys.certKey)
+  t.notDeepEqual(deriveClusterKeys('staging', 's3cret').certKey, keys.certKey)
+})
+
 test('topic differs by secret', t => {
   t.notDeepEqual(deriveClusterKeys('prod', 'other').topic, keys.topic)
   t.notDeepEqual(deriveClusterKeys('prod', 'other').helloKey, keys.helloKey)
