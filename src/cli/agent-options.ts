@@ -86,7 +86,7 @@ export const AGENT_OPTIONS = {
   wireguardPort: { flag: '--wireguard-port <udp>', help: 'UDP port of this host\'s WireGuard interface (default: any free one, remembered in the data dir)', parse: int(0) },
   meshPort: { flag: '--mesh-port <tcp>', help: 'TCP port actor messages use between mesh addresses', default: () => String(DEFAULT_MESH_PORT), parse: int(1) },
   proxyAddress: { flag: '--proxy-address <ip>', help: 'address the router listens on for every app\'s public ports', env: 'ROOST_PROXY_ADDRESS', default: () => '0.0.0.0', parse: text },
-  backhaulPort: { flag: '--backhaul-port <tcp>', help: 'TCP port other hosts\' routers reach this host\'s machines on (on the mesh address; the --host address with --wireguard off)', default: () => '4282', parse: int(1) },
+  backhaulPort: { flag: '--backhaul-port <tcp>', help: 'TCP port other hosts\' routers reach this host\'s machines on (on the mesh address; the --host address with --wireguard off; 0: any free port, published by gossip)', default: () => '4282', parse: int(0) },
   domain: { flag: '--domain <domain>', help: 'cluster domain: every app answers as <app>.<domain>', env: 'ROOST_DOMAIN', default: () => 'roost.internal', parse: (value: string, where: string) => nonEmpty(value.toLowerCase().replace(/\.$/, ''), where) },
   caDir: { flag: '--ca-dir <dir>', help: 'a CA (ca.pem, ca-key.pem) that issues certificates for app hostnames on demand (default <data-dir>/ca when present; `roost dev` makes one)', env: 'ROOST_CA_DIR', parse: path },
   autostopInterval: { flag: '--autostop-interval <seconds>', help: 'idle time after which autostop stops or suspends a machine of an app that asks for it', default: () => '60', parse: int(1) },

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { MachineView } from '../../src/api/machines/schemas.js'
@@ -13,6 +13,12 @@ import { acquireVmLock } from '../helpers/vm-lock.js'
 // otherwise; the test says which it expects and checks that one ran. Under CI it must be qemu.
 const DRIVER = (await checkParts(['qemu'])).ok ? 'qemu' : 'process'
 const devTest = await requireParts(test, isCI() ? ['debian-tools', 'qemu'] : ['debian-tools'])
+
+async function curl (args: string[]): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    execFile('curl', ['-sS', '--max-time', '10', ...args], (err, stdout, stderr) => { if (err !== null) reject(new Error(`curl ${args.join(' ')}: ${stderr}`)); else resolve(stdout) })
+  })
+}
 
 const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true } catch { return false }
@@ -34,10 +40,21 @@ devTest(`roost dev starts a bootstrap and 3 agents, deploys the demo app on 2 ${
 
   await retry(() => out.includes('Ctrl-C stops everything'), { timeoutMs: 200_000, what: 'cluster ready, demo deployed' })
   t.regex(out, /app 'demo' is up/)
-  const rows = [...out.matchAll(/^[0-9a-f]{14}\s+demo-\d\s+[0-9a-f]{12}\s+(\S+)\s+started\s+http:\/\/127\.0\.0\.1:(\d+)\//gm)]
+  const rows = [...out.matchAll(/^[0-9a-f]{14}\s+(h\d)\s+(\S+)\s+started\s+127\.0\.0\.1:(\d+)$/gm)]
   t.is(rows.length, 2, out)
-  t.deepEqual(rows.map(m => m[1]), [DRIVER, DRIVER], 'the DRIVER column of roost dev')
-  for (const m of rows) t.regex((await httpGet({ host: '127.0.0.1', port: Number(m[2]) }))?.text ?? '', /hello from roost machine [0-9a-f]{14}/)
+  t.deepEqual(rows.map(m => m[1]).sort(), ['h1', 'h2'], 'one machine on h1, one on h2')
+  t.deepEqual(rows.map(m => m[2]), [DRIVER, DRIVER], 'the DRIVER column of roost dev')
+  for (const m of rows) t.regex((await httpGet({ host: '127.0.0.1', port: Number(m[3]) }))?.text ?? '', /hello from roost machine [0-9a-f]{14}/)
+  // The README's curls: every host's router serves the app on its own loopback address, over
+  // HTTP and over HTTPS with a certificate from the dev CA.
+  for (const [i, name] of ['h1', 'h2', 'h3'].entries()) {
+    const address = `127.0.0.${i + 1}`
+    t.regex(out, new RegExp(`^${name}\\s+http://${address.replace(/\./g, '\\.')}:8080/`, 'm'))
+    const viaRouter = await httpGet({ host: address, port: 8080 })
+    t.regex(viaRouter?.text ?? '', /hello from roost machine [0-9a-f]{14}/, `${name}'s router`)
+    const https = await curl(['--cacert', join(dir, 'ca', 'ca.pem'), '--resolve', `demo.roost.internal:8443:${address}`, 'https://demo.roost.internal:8443/'])
+    t.regex(https, /hello from roost machine [0-9a-f]{14}/, `${name}'s router over TLS`)
+  }
   const listed = new Map<string, MachineView>()
   for (const name of ['h1', 'h2', 'h3']) {
     const r = await roost(['machines', 'list', '--app', 'demo', '--json', '--data-dir', join(dir, name)])

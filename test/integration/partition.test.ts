@@ -1,3 +1,4 @@
+import { isCI } from '../../src/cli/ci-env.js'
 import test from 'ava'
 import type { MemberView, RowView } from '../../src/api/control-api.js'
 import { labAvailable } from '../../src/lab/lab.js'
@@ -5,12 +6,13 @@ import type { Lab } from '../../src/lab/lab.js'
 import { roost } from '../helpers/cli.js'
 import { startTestLab } from '../helpers/lab.js'
 import { retry } from '../helpers/retry.js'
+import { serviceRow } from '../helpers/service-row.js'
 
 // A real partition: the lab takes a host's link off the bridge (nothing in, nothing out), rows
 // are written on both sides while it is cut, and the cluster converges once it is restored.
 
 const lab = labAvailable()
-const CI = ['1', 'true', 'yes'].includes((process.env.CI ?? '').toLowerCase())
+const CI = isCI()
 
 async function cli (args: string[]): Promise<string> {
   const r = await roost(args)
@@ -23,7 +25,7 @@ const stateOf = async (l: Lab, viewer: string, target: string): Promise<string> 
 
 /** Writes a `services` row on `host` through its membership actor (the local replica; gossip spreads it). */
 async function writeService (l: Lab, host: string, app: string): Promise<void> {
-  const msg = { type: 'membership.write', table: 'services', key: app, data: { app, ports: [{ port: 8080, handlers: ['http'] }] } }
+  const msg = { type: 'membership.write', table: 'services', key: app, data: serviceRow(app, 8080, ['http']) }
   await cli(['send', 'local/agent/membership', JSON.stringify(msg), '--data-dir', l.host(host).dataDir])
 }
 

@@ -1,3 +1,4 @@
+import { isCI } from '../../src/cli/ci-env.js'
 import test, { type ExecutionContext } from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, realpathSync } from 'node:fs'
@@ -21,7 +22,7 @@ const missing = ((): string | undefined => {
   if (wireguardGo.length > 0 && findExecutable('unshare') === null) return 'needs unshare (util-linux) to hide wireguard-go'
   return undefined
 })()
-const CI = ['1', 'true', 'yes'].includes((process.env.CI ?? '').toLowerCase())
+const CI = isCI()
 
 /** `roost agent start …` with wireguard-go hidden; stdout and stderr go to `log`. */
 async function agentWithoutWireguardGo (log: string, args: string[]): Promise<ChildProcess> {

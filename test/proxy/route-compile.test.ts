@@ -53,7 +53,7 @@ test('apps share a port when all use http or all use tls; a plain tcp port has o
   })
   const byPort = Object.fromEntries(table.listeners.map(l => [l.port, l.apps.map(a => a.app)]))
   t.deepEqual(byPort, { 80: ['a', 'b'], 443: ['c', 'd'], 5432: ['a'] })
-  t.deepEqual(table.rejected.map(r => [r.key, r.reason.slice(0, 20)]), [['b', 'port 5432 is taken '], ['d', 'port 80 is taken by ']])
+  t.deepEqual(table.rejected.map(r => [r.key, r.reason.slice(0, 20)]), [['b', 'port 5432 is taken b'], ['d', 'port 80 is taken by ']])
 })
 
 test('one bad row is rejected with its reason and the rest still routes', t => {

@@ -1,7 +1,9 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { startLocalCluster } from '../local-cluster.js'
-import { DEMO_APP, deployDemo } from '../dev-demo.js'
+import { DEMO_APP, DEMO_HTTP_PORT, DEMO_HTTPS_PORT, deployDemo } from '../dev-demo.js'
+import { ensureDevCa } from '../../proxy/tls/dev-ca.js'
+import { join } from 'node:path'
 import { parseIntOption } from '../config.js'
 import { printTable, reportError } from '../output.js'
 
@@ -31,7 +33,9 @@ export function registerDevCommand (program: Command, binPath: string): void {
       try {
         const n = parseIntOption(opts.hosts, '--hosts', 1)
         process.stdout.write(`starting a DHT bootstrap and ${n} agents in ${dir}\n`)
-        cluster = await startLocalCluster({ binPath, hosts: n, dir, logLevel: opts.logLevel, agentArgs: ['--driver', opts.driver] })
+        const caDir = join(dir, 'ca')
+        await ensureDevCa(caDir)
+        cluster = await startLocalCluster({ binPath, hosts: n, dir, logLevel: opts.logLevel, agentArgs: ['--driver', opts.driver, '--region', 'local'], loopback: '127.0.0', caDir })
         const views = await cluster.waitForMembership()
         const first = cluster.hosts[0]
         const members = first === undefined ? [] : views.get(first.name) ?? []
@@ -43,23 +47,19 @@ export function registerDevCommand (program: Command, binPath: string): void {
         const demo = parseIntOption(opts.demo, '--demo', 0)
         if (demo > 0) {
           process.stdout.write(`\ndeploying the demo app (${demo} machines)…\n`)
-          const tty = process.stderr.isTTY
-          const { image, machines } = await deployDemo({
-            dir,
-            hosts: cluster.hosts,
-            count: demo,
-            onProgress: (p) => {
-              const total = p.total === undefined ? '' : ` ${Math.round((p.done ?? 0) / 1024)}/${Math.round(p.total / 1024)} KiB`
-              process.stderr.write(tty ? `\r\x1b[K  image: ${p.step} ${p.detail.slice(0, 60)}${total}` : `  image: ${p.step} ${p.detail}${total}\n`)
-            }
-          })
-          if (tty) process.stderr.write('\n')
-          process.stdout.write(`\nimage ${image.slice(0, 12)}; app '${DEMO_APP}' is up in ${Date.now() - started} ms:\n\n`)
-          printTable(['MACHINE', 'NAME', 'HOST', 'DRIVER', 'STATE', 'ENDPOINT'], machines.map(m => [
-            m.id, m.name, m.host.slice(0, 12), m.driver, m.state,
-            m.endpoint === null ? '-' : `http://${m.endpoint.host}:${m.endpoint.port}/`
+          const { result, machines } = await deployDemo({ hosts: cluster.hosts, count: demo })
+          process.stdout.write(`\nimage ${result.image.slice(0, 12)}; app '${DEMO_APP}' is up in ${Date.now() - started} ms:\n\n`)
+          const names = new Map(cluster.hosts.map(h => [h.name, h]))
+          printTable(['MACHINE', 'HOST', 'DRIVER', 'STATE', 'ENDPOINT'], machines.map(m => [
+            m.id, result.machines.find(x => x.id === m.id)?.hostName ?? m.host.slice(0, 12), m.driver, m.state,
+            m.endpoint === null ? '-' : `${m.endpoint.host}:${m.endpoint.port}`
           ]))
-          process.stdout.write(`\n  curl ${machines[0]?.endpoint === null || machines[0] === undefined ? '' : `http://${machines[0].endpoint.host}:${machines[0].endpoint.port}/`}\n  node bin/roost.js machines list --app ${DEMO_APP} --data-dir ${opts.dir}/h1\n`)
+          process.stdout.write('\nevery host\'s router serves it (each agent listens on its own loopback address):\n\n')
+          printTable(['HOST', 'HTTP', 'HTTPS'], cluster.hosts.map(h => [h.name, `http://${h.address}:${DEMO_HTTP_PORT}/`, `https://${DEMO_APP}.roost.internal:${DEMO_HTTPS_PORT}/ (resolve to ${h.address})`]))
+          const h3 = cluster.hosts[cluster.hosts.length - 1] ?? cluster.hosts[0]
+          process.stdout.write(`\n  curl -i http://${h3?.address ?? '127.0.0.1'}:${DEMO_HTTP_PORT}/\n` +
+            `  curl --cacert ${opts.dir}/ca/ca.pem --resolve ${DEMO_APP}.roost.internal:${DEMO_HTTPS_PORT}:${names.get('h1')?.address ?? '127.0.0.1'} https://${DEMO_APP}.roost.internal:${DEMO_HTTPS_PORT}/\n` +
+            `  node bin/roost.js routes --data-dir ${opts.dir}/h1\n  node bin/roost.js apps status ${DEMO_APP} --data-dir ${opts.dir}/h1\n`)
         }
         process.stdout.write(`\ntry:\n  node bin/roost.js members --data-dir ${opts.dir}/h1\n  node bin/roost.js state hosts --data-dir ${opts.dir}/h2\n  node bin/roost.js send h2/agent '{"type":"agent.ping","seq":1}' --data-dir ${opts.dir}/h1\n\nlogs: ${opts.dir}/<host>/agent.log — Ctrl-C stops everything\n`)
         for (const h of cluster.hosts) {
