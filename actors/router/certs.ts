@@ -69,7 +69,7 @@ export async function addCert (msg: CertsAddBody, deps: CertsDeps): Promise<Cert
   const why = dataError('certs', data)
   if (why !== undefined) throw new CertError(`the certificate does not fit a certs row: ${why}`, { hostname })
   const replaced = liveRows(deps).some(r => r.key === hostname)
-  deps.writeRow('certs', hostname, data)
+  await deps.writeRow('certs', hostname, data)
   return { cert: certView(data, now), replaced }
 }
 
@@ -82,10 +82,10 @@ export function listCerts (_msg: CertsListBody, deps: CertsDeps): CertsListReply
 }
 
 /** `router.certs-rm`: deletes the row for the hostname (the data planes stop serving it). */
-export function removeCert (msg: CertsRmBody, deps: CertsDeps): CertsRmReply {
+export async function removeCert (msg: CertsRmBody, deps: CertsDeps): Promise<CertsRmReply> {
   const hostname = normalizeHostname(msg.hostname)
   if (!liveRows(deps).some(r => r.key === hostname)) throw new CertNotFoundError(`no certificate for ${hostname}`, { hostname })
-  deps.deleteRow('certs', hostname)
+  await deps.deleteRow('certs', hostname)
   return { hostname }
 }
 

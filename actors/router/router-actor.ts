@@ -282,19 +282,31 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
               autostop: { intervalMs: init.autostopIntervalMs, ...counters }
             }
           },
-          'router.deploy': (msg) => {
+          'router.deploy': async (msg) => {
             const spec: ServiceRowData = msg.spec
+            const owner = ownerElsewhere('services', spec.app)
+            if (owner !== undefined) return await ctx.system.ask(ref<RouterProtocol>(owner, ctx.path), msg, { timeoutMs: 10_000, from: ctx.path })
             const services = [...rows.services.values()].filter(r => !r.deleted && r.data !== null && r.key !== spec.app).map(r => r.data as ServiceRowData)
             checkDeploy(spec, services, init.domain)
-            ctx.system.dispatch(membership, { type: 'membership.write', table: 'services', key: spec.app, data: { ...spec, updatedAt: Date.now() } })
+            await ctx.system.ask(membership, { type: 'membership.write', table: 'services', key: spec.app, data: { ...spec, updatedAt: Date.now() } }, { timeoutMs: 5_000 })
             return { app: spec.app, deployVersion: spec.deployVersion }
           },
-          'router.undeploy': (msg) => {
-            ctx.system.dispatch(membership, { type: 'membership.delete', table: 'services', key: msg.app })
+          'router.undeploy': async (msg) => {
+            const owner = ownerElsewhere('services', msg.app)
+            if (owner !== undefined) { await ctx.system.ask(ref<RouterProtocol>(owner, ctx.path), msg, { timeoutMs: 10_000, from: ctx.path }); return }
+            await ctx.system.ask(membership, { type: 'membership.delete', table: 'services', key: msg.app }, { timeoutMs: 5_000 })
           },
-          'router.certs-add': async (msg) => await addCert(msg, certDeps()),
+          'router.certs-add': async (msg) => {
+            const owner = ownerElsewhere('certs', msg.hostname.toLowerCase())
+            if (owner !== undefined) return await ctx.system.ask(ref<RouterProtocol>(owner, ctx.path), msg, { timeoutMs: 15_000, from: ctx.path })
+            return await addCert(msg, certDeps())
+          },
           'router.certs-list': (msg) => listCerts(msg, certDeps()),
-          'router.certs-rm': (msg) => removeCert(msg, certDeps()),
+          'router.certs-rm': async (msg) => {
+            const owner = ownerElsewhere('certs', msg.hostname.toLowerCase())
+            if (owner !== undefined) return await ctx.system.ask(ref<RouterProtocol>(owner, ctx.path), msg, { timeoutMs: 10_000, from: ctx.path })
+            return await removeCert(msg, certDeps())
+          },
           'state.changed': (msg, _c, sender) => {
             internal(sender, msg.type)
             const t = msg.row.table as Watched
@@ -337,12 +349,19 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
         }
       }
 
+      /** A row's owner when it is another live host: only it may write the row, so the request goes there. */
+      function ownerElsewhere (t: Watched, key: string): string | undefined {
+        const row = rows[t].get(key)
+        if (row === undefined || row.deleted || row.owner === self || row.ownerDead) return undefined
+        return members.find(m => m.hostId === row.owner)?.state === 'alive' ? row.owner : undefined
+      }
+
       function certDeps (): Parameters<typeof addCert>[1] {
         return {
           ca: components.ca,
           certKey: components.certKey,
-          writeRow: (tableName, key, data) => { ctx.system.dispatch(membership, { type: 'membership.write', table: tableName, key, data }) },
-          deleteRow: (tableName, key) => { ctx.system.dispatch(membership, { type: 'membership.delete', table: tableName, key }) },
+          writeRow: async (tableName, key, data) => await ctx.system.ask(membership, { type: 'membership.write', table: tableName, key, data }, { timeoutMs: 5_000 }),
+          deleteRow: async (tableName, key) => await ctx.system.ask(membership, { type: 'membership.delete', table: tableName, key }, { timeoutMs: 5_000 }),
           listRows: () => [...rows.certs.values()].map(r => ({ key: r.key, deleted: r.deleted, data: r.data })),
           now: Date.now
         }

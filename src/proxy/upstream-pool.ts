@@ -30,6 +30,8 @@ export class UpstreamConn {
       this.owner?.onUpstreamEnd(this)
     })
     socket.on('drain', () => { this.owner?.onUpstreamDrain(this) })
+    // A backhaul paused the socket while it read its status byte; from here on it flows.
+    socket.resume()
   }
 
   destroy (): void {

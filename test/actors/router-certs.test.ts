@@ -128,7 +128,7 @@ test('listCerts: every row by hostname, expiry, issuer and fingerprint, an unrea
   const good = row(s, 'a.example.com')
   s.replica.write('certs', 'c.example.com', { ...good, hostname: 'c.example.com', certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' })
   await addCert({ hostname: 'gone.example.com' }, s.deps)
-  removeCert({ hostname: 'gone.example.com' }, s.deps)
+  await removeCert({ hostname: 'gone.example.com' }, s.deps)
 
   const later = { ...s.deps, now: () => Date.now() + 100 * DAY }
   const reply = listCerts({}, later)
@@ -152,10 +152,10 @@ test('listCerts: every row by hostname, expiry, issuer and fingerprint, an unrea
 test('removeCert deletes the row (a tombstone); a missing hostname is CertNotFoundError', async t => {
   const s = await setup(t)
   await addCert({ hostname: 'demo.example.com' }, s.deps)
-  t.deepEqual(removeCert({ hostname: 'DEMO.example.com' }, s.deps), { hostname: 'demo.example.com' })
+  t.deepEqual(await removeCert({ hostname: 'DEMO.example.com' }, s.deps), { hostname: 'demo.example.com' })
   t.true(s.replica.get('certs', 'demo.example.com')?.deleted)
   t.is(listCerts({}, s.deps).certs.length, 0)
-  const err = t.throws(() => removeCert({ hostname: 'demo.example.com' }, s.deps), { instanceOf: CertNotFoundError })
+  const err = await t.throwsAsync(removeCert({ hostname: 'demo.example.com' }, s.deps), { instanceOf: CertNotFoundError })
   t.is(err?.code, 'ERR_CERT_NOT_FOUND')
 })
 

@@ -258,3 +258,39 @@ test('http: no started machine → autostart is requested and the request waits 
   t.is(r.status, 200)
   t.is(r.json?.machine, 'late')
 })
+
+test('backhaul: a machine on another host is reached through that host\'s router; a refusal there moves on to the next machine', async t => {
+  const b = await startBackend(t, 'on-b')
+  const local = await startBackend(t, 'local-a', (_req, res) => { res.writeHead(503); res.end(); return true })
+  const A = 'a'.repeat(64)
+  const B = 'b'.repeat(64)
+  const port = await freePort()
+  const edge = await startDataPlane(t, { hostId: A })
+  const far = await startDataPlane(t, { hostId: B })
+  const bound = await far.setBackhaul({ address: '127.0.0.1', port: 0, checkSource: false })
+  t.truthy(bound)
+  const m = machineAt(b.port, { host: B })
+  const ghost = machineAt(1, { host: B })
+  far.setRoutes(tableOf([appRoute('web', [m], [httpService(port + 1)])], { hostId: B, listeners: [] }))
+  const hosts = { [B]: { id: B, name: 'b', region: 'ams', state: 'alive', rttMs: 1, backhaul: bound } }
+  const remote = { ...m, local: false, endpoint: null }
+  edge.setRoutes(tableOf([appRoute('web', [remote, { ...ghost, local: false, endpoint: null, remoteInflight: 0 }, machineAt(local.port, { health: 'critical' })], [httpService(port)])], { hosts }))
+  await listening(edge)
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => { agent.destroy() })
+  for (let i = 0; i < 10; i++) {
+    const r = await get(port, `/x${i}`, {}, { agent })
+    t.is(r.status, 200)
+    t.is(r.json?.machine, 'on-b')
+    t.is(r.headers['roost-region'], 'ams')
+  }
+  const snapFar = far.snapshot()
+  t.true(snapFar.backhaul.accepted >= 1)
+  t.true(snapFar.backhaul.refused >= 0)
+  t.is(b.requests, 10)
+  t.is(edge.snapshot().pool.idle, 1, 'the backhaul connection is pooled and reused')
+  const refusedBefore = far.snapshot().backhaul.refused
+  edge.setRoutes(tableOf([appRoute('web', [{ ...ghost, local: false, endpoint: null }, { ...remote, remoteInflight: 5 }], [httpService(port)])], { hosts }))
+  for (let i = 0; i < 5; i++) t.is((await get(port, '/', {}, {})).json?.machine, 'on-b', 'the ghost (not on that host) is refused there, then the next candidate serves')
+  t.true(far.snapshot().backhaul.refused > refusedBefore)
+})

@@ -41,7 +41,7 @@ export interface DeployedMachine {
   region: string
   state: string
   version: number
-  action: 'created' | 'updated' | 'unchanged' | 'destroyed'
+  action: 'created' | 'updated' | 'unchanged' | 'started' | 'destroyed'
 }
 
 export interface DeployResult {
@@ -105,7 +105,14 @@ async function execute (client: MachinesClient, app: string, steps: DeployStep[]
     const updated = await client.update(app, s.machine.id, { config: s.config })
     done.push({ view: await client.wait(app, updated.id, 'started', waitMs, updated.instance_id), action: 'updated' })
   }
-  for (const s of steps) if (s.action === 'unchanged') done.push({ view: s.machine, action: 'unchanged' })
+  for (const s of steps) {
+    if (s.action !== 'unchanged') continue
+    if (s.machine.state === 'started' || s.machine.state === 'starting') { done.push({ view: s.machine, action: 'unchanged' }); continue }
+    // A deploy leaves the app running: a stopped, suspended or failed machine of the same config is started again.
+    say(`starting ${s.machine.id} (${s.machine.state})`)
+    await client.action(app, s.machine.id, 'start')
+    done.push({ view: await client.wait(app, s.machine.id, 'started', waitMs), action: 'started' })
+  }
   const created: MachineView[] = []
   for (const s of steps) {
     if (s.action !== 'create') continue
