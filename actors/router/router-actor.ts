@@ -77,6 +77,8 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
       const starting = new Map<string, { machine: string, at: number }>()
       const counters = { stopped: 0, started: 0 }
       let lastAutostop = Date.now()
+      /** Rejections logged already (`table/key: reason`): a rejected row is logged once, not at every compile. */
+      let rejectionsLogged = new Set<string>()
       let listeners = 0
       const timers = new Set<NodeJS.Timeout>()
       const later = (ms: number, fn: () => void): void => {
@@ -107,7 +109,13 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
           certs: list('certs'),
           members
         })
-        for (const r of table.rejected) ctx.log.warn({ table: r.table, key: r.key, reason: r.reason }, 'row rejected by the router')
+        const rejections = new Set<string>()
+        for (const r of table.rejected) {
+          const mark = `${r.table}/${r.key}: ${r.reason}`
+          rejections.add(mark)
+          if (!rejectionsLogged.has(mark)) ctx.log.warn({ table: r.table, key: r.key, reason: r.reason }, 'row rejected by the router')
+        }
+        rejectionsLogged = rejections
         const now = Date.now()
         for (const app of Object.values(table.apps)) {
           for (const m of app.machines) {
@@ -286,9 +294,13 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
             const spec: ServiceRowData = msg.spec
             const owner = ownerElsewhere('services', spec.app)
             if (owner !== undefined) return await ctx.system.ask(ref<RouterProtocol>(owner, ctx.path), msg, { timeoutMs: 10_000, from: ctx.path })
-            const services = [...rows.services.values()].filter(r => !r.deleted && r.data !== null && r.key !== spec.app).map(r => r.data as ServiceRowData)
-            checkDeploy(spec, services, init.domain)
-            await ctx.system.ask(membership, { type: 'membership.write', table: 'services', key: spec.app, data: { ...spec, updatedAt: Date.now() } }, { timeoutMs: 5_000 })
+            const updatedAt = Date.now()
+            // A redeploy keeps the app's first deploy time: it decides who keeps a contested port.
+            const previous = rows.services.get(spec.app)
+            const held = previous === undefined || previous.deleted || previous.data === null ? undefined : previous.data.createdAt ?? previous.data.updatedAt
+            const row: ServiceRowData = { ...spec, updatedAt, createdAt: typeof held === 'number' ? held : updatedAt }
+            checkDeploy(row, [...rows.services.values()], init.domain)
+            await ctx.system.ask(membership, { type: 'membership.write', table: 'services', key: spec.app, data: row }, { timeoutMs: 5_000 })
             return { app: spec.app, deployVersion: spec.deployVersion }
           },
           'router.undeploy': async (msg) => {

@@ -68,7 +68,13 @@ export const ServiceRowSchema = Type.Object({
   /** Custom host names routed to the app besides `<app>.<cluster domain>`. */
   hostnames: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }), { maxItems: 32 }),
   services: Type.Array(ServiceSpecSchema, { maxItems: 16 }),
-  updatedAt: Type.Number()
+  updatedAt: Type.Number(),
+  /**
+   * When the app was first deployed (kept by every redeploy; absent: `updatedAt`). Where apps'
+   * ports or hostnames collide, the earlier app keeps them, so a redeploy never hands its port
+   * to a row the routers had rejected.
+   */
+  createdAt: Type.Optional(Type.Number())
 }, closed)
 
 /**

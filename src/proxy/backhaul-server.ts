@@ -12,8 +12,6 @@ export const BACKHAUL_HEADER_TIMEOUT_MS = 5_000
 export interface BackhaulServerInit {
   backhaulKey: Buffer
   connectTimeoutMs: number
-  /** The tunnel authenticates peers: a connection must come from its host's mesh address. */
-  checkSource: boolean
 }
 
 export interface BackhaulServerComponents {
@@ -26,7 +24,11 @@ export interface BackhaulServerComponents {
 
 /** The receiving end of backhauls: other hosts' routers reaching this host's machines. */
 export interface BackhaulServer {
-  listen: (address: string, port: number) => Promise<{ address: string, port: number }>
+  /**
+   * Listens on `address:port`. `checkSource`: the tunnel authenticates peers, so a connection
+   * must also come from the backhaul address its claimed host publishes (its mesh address).
+   */
+  listen: (address: string, port: number, checkSource: boolean) => Promise<{ address: string, port: number }>
   close: () => Promise<void>
   address: () => { address: string, port: number } | null
   stats: () => { accepted: number, refused: number, open: number }
@@ -38,6 +40,7 @@ export function createBackhaulServer (init: BackhaulServerInit, components: Back
   const open = new Set<Socket>()
   const stats = { accepted: 0, refused: 0 }
   let server: Server | null = null
+  let checkSource = false
 
   const refuse = (s: Socket, status: number, why: string, h?: BackhaulHeader): void => {
     stats.refused++
@@ -101,7 +104,7 @@ export function createBackhaulServer (init: BackhaulServerInit, components: Back
       const h = r.header
       const why = verifyBackhaulHeader(init.backhaulKey, h, components.now(), nonces)
       if (why !== undefined) { refuse(s, BackhaulStatus.AUTH, why, h); return }
-      if (init.checkSource) {
+      if (checkSource) {
         const expected = components.table().hosts[h.from]?.backhaul?.address
         if (expected === undefined || unmapIPv4(s.remoteAddress ?? '') !== unmapIPv4(expected)) {
           refuse(s, BackhaulStatus.AUTH, `source ${s.remoteAddress ?? '?'} is not the mesh address of ${h.from.slice(0, 12)}`, h)
@@ -116,8 +119,9 @@ export function createBackhaulServer (init: BackhaulServerInit, components: Back
   }
 
   return {
-    async listen (address, port) {
+    async listen (address, port, check) {
       if (server !== null) await new Promise<void>(resolve => { server?.close(() => { resolve() }) })
+      checkSource = check
       const srv = createServer({ noDelay: true, pauseOnConnect: false }, onConnection)
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject)

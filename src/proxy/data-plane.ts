@@ -100,7 +100,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
   const machineApp = new Map<string, string>()
   const findApp = (machine: string): string | undefined => machineApp.get(machine)
   const listeners = new Map<number, Listening>()
-  const backhaul: BackhaulServer = createBackhaulServer({ backhaulKey: init.backhaulKey, connectTimeoutMs: limits.connectTimeoutMs, checkSource: false }, {
+  const backhaul: BackhaulServer = createBackhaulServer({ backhaulKey: init.backhaulKey, connectTimeoutMs: limits.connectTimeoutMs }, {
     codec: components.codec, logger: log, loads, table: () => ctx.table, now
   })
   let backhaulSpec: { address: string, port: number, checkSource: boolean } | null = null
@@ -223,9 +223,9 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
     },
     async setBackhaul (spec) {
       if (spec === null) { await backhaul.close(); backhaulSpec = null; return null }
-      if (backhaulSpec !== null && backhaulSpec.address === spec.address && backhaulSpec.port === spec.port && backhaul.address() !== null) return backhaul.address()
+      if (backhaulSpec !== null && backhaulSpec.address === spec.address && backhaulSpec.port === spec.port && backhaulSpec.checkSource === spec.checkSource && backhaul.address() !== null) return backhaul.address()
       backhaulSpec = spec
-      const bound = await backhaul.listen(spec.address, spec.port)
+      const bound = await backhaul.listen(spec.address, spec.port, spec.checkSource)
       log.info({ ...bound, checkSource: spec.checkSource }, 'backhaul listening')
       return bound
     },

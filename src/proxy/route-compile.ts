@@ -40,6 +40,12 @@ function reasonOf (check: typeof serviceCheck | typeof routerCheck, data: unknow
   return first === undefined ? 'invalid' : `at '${first.path || '/'}': ${first.message}`
 }
 
+/** Since when an app holds what it claims: the earlier app keeps a contested port or hostname. */
+function since (data: Record<string, unknown>): number {
+  const d = data as { createdAt?: unknown, updatedAt?: unknown }
+  return Number(d.createdAt ?? d.updatedAt ?? 0)
+}
+
 function serviceRoutes (row: ServiceRowData): ServiceRoute[] {
   return row.services.map((s, index) => ({
     index,
@@ -94,9 +100,9 @@ function machineRoute (data: Record<string, unknown>, hostId: string): MachineRo
  * there (told apart by SNI) or all speak plain HTTP there (told apart by Host); otherwise the
  * app deployed first keeps the port and the later one's port is refused.
  */
-function assignPorts (apps: AppRoute[], updatedAt: Map<string, number>, rejected: RejectedRow[]): ListenerRoute[] {
+function assignPorts (apps: AppRoute[], heldSince: Map<string, number>, rejected: RejectedRow[]): ListenerRoute[] {
   const byPort = new Map<number, ListenerRoute>()
-  const order = [...apps].sort((a, b) => (updatedAt.get(a.app) ?? 0) - (updatedAt.get(b.app) ?? 0) || (a.app < b.app ? -1 : 1))
+  const order = [...apps].sort((a, b) => (heldSince.get(a.app) ?? 0) - (heldSince.get(b.app) ?? 0) || (a.app < b.app ? -1 : 1))
   for (const app of order) {
     for (const svc of app.services) {
       for (const p of svc.ports) {
@@ -149,10 +155,10 @@ export function compileRoutes (input: CompileInput): RouteTable {
   }
 
   const apps: Record<string, AppRoute> = {}
-  const updatedAt = new Map<string, number>()
+  const heldSince = new Map<string, number>()
   const hostnameOwner = new Map<string, string>()
   const services = input.services.filter(r => !r.deleted && r.data !== null)
-    .sort((a, b) => Number((a.data as { updatedAt?: number }).updatedAt ?? 0) - Number((b.data as { updatedAt?: number }).updatedAt ?? 0))
+    .sort((a, b) => since(a.data as Record<string, unknown>) - since(b.data as Record<string, unknown>))
   for (const row of services) {
     if (!serviceCheck.Check(row.data)) {
       rejected.push({ table: 'services', key: row.key, reason: reasonOf(serviceCheck, row.data) })
@@ -176,7 +182,7 @@ export function compileRoutes (input: CompileInput): RouteTable {
     }
     for (const n of names) hostnameOwner.set(n, data.app)
     apps[data.app] = { app: data.app, hostnames: names, primaryRegion: data.primaryRegion, services: serviceRoutes(data), machines: [] }
-    updatedAt.set(data.app, data.updatedAt)
+    heldSince.set(data.app, since(data))
   }
 
   for (const row of input.machines) {
@@ -209,6 +215,6 @@ export function compileRoutes (input: CompileInput): RouteTable {
     certs.push({ hostname: d.hostname, app: typeof d.app === 'string' ? d.app : null, certPem: d.certPem, keySealed: d.keySealed, notAfter: d.notAfter, source: typeof d.source === 'string' ? d.source : 'user' })
   }
 
-  const listeners = assignPorts(Object.values(apps), updatedAt, rejected)
+  const listeners = assignPorts(Object.values(apps), heldSince, rejected)
   return { version: input.version, hostId: input.hostId, region: input.region, domain: input.domain, apps, hosts, listeners, certs, rejected }
 }

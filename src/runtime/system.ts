@@ -364,6 +364,9 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
           return
         }
         if (pending !== undefined) {
+          // settle() awaits it only on nact's next turn (a setImmediate away): a handler that
+          // rejects before then would count as an unhandled rejection, which ends the process.
+          pending.then(undefined, () => {})
           nact.dispatch(rec.nactRef, { awaiting: { w, pending } } satisfies Control as never)
           return
         }

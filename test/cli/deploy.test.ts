@@ -97,7 +97,9 @@ run('deploy builds the app, publishes its services to every host and starts its 
 
   const expected = toServiceRow(parseAppConfig(await readFile(join(FIXTURE, 'roost.toml'), 'utf8'), 'roost.toml'), 1, 0)
   for (const row of await rowEverywhere(t, 1)) {
-    t.deepEqual({ ...row.data, updatedAt: 0 }, expected)
+    const { createdAt, ...data } = row.data ?? {}
+    t.deepEqual({ ...data, updatedAt: 0 }, expected)
+    t.is(createdAt, row.data?.updatedAt, 'a first deploy: the app dates from this write')
     t.is(row.owner, JSON.parse(await readFile(join(h(t, 0).dataDir, 'agent.json'), 'utf8')).hostId, 'written by the host that ran the deploy')
   }
 
@@ -121,7 +123,9 @@ run('a redeploy changes nothing when nothing changed, and updates every machine 
   t.regex(header ?? '', /^MACHINE\s+HOST\s+REGION\s+STATE\s+VERSION\s+ACTION$/)
   t.is(rows.length, 2, again.stdout)
   t.true(rows.every(r => /\sstarted\s+\d+\s+unchanged$/.test(r)), again.stdout)
-  await rowEverywhere(t, 2)
+  for (const row of await rowEverywhere(t, 2)) {
+    t.true(Number(row.data?.createdAt) < Number(row.data?.updatedAt), 'a redeploy keeps the time of the first deploy')
+  }
 
   const c = await machinesClient(h(t, 0).dataDir)
   const before = new Map((await c.list(APP)).map(m => [m.id, m]))

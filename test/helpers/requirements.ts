@@ -17,7 +17,7 @@ export { isCI }
  */
 export type Part =
   | 'root' | 'qemu' | 'debian-tools' | 'kernel-build-tools' | 'busybox-static'
-  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz'
+  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl'
 
 /** What a file's tests need and which of it is missing (one reason a part), decided at load time. */
 export interface Requirements {
@@ -74,7 +74,9 @@ const PROBES: Record<Part, () => Promise<string | undefined> | string | undefine
   netem: netemMissing,
   ping: command('ping', 'iputils-ping'),
   cpio: command('cpio', 'cpio'),
-  xz: command('xz', 'xz-utils')
+  xz: command('xz', 'xz-utils'),
+  curl: command('curl', 'curl'),
+  openssl: command('openssl', 'openssl')
 }
 
 const probed = new Map<Part, Promise<string | undefined>>()

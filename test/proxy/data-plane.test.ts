@@ -294,3 +294,35 @@ test('backhaul: a machine on another host is reached through that host\'s router
   for (let i = 0; i < 5; i++) t.is((await get(port, '/', {}, {})).json?.machine, 'on-b', 'the ghost (not on that host) is refused there, then the next candidate serves')
   t.true(far.snapshot().backhaul.refused > refusedBefore)
 })
+
+test('backhaul with a source check: only connections from the address their host publishes are served', async t => {
+  const b = await startBackend(t, 'on-b')
+  const A = 'a'.repeat(64)
+  const B = 'b'.repeat(64)
+  const port = await freePort()
+  const edge = await startDataPlane(t, { hostId: A })
+  const far = await startDataPlane(t, { hostId: B })
+  const bound = await far.setBackhaul({ address: '127.0.0.1', port: 0, checkSource: true })
+  t.truthy(bound)
+  const m = machineAt(b.port, { host: B })
+  const farTable = (publishedByA: string): ReturnType<typeof tableOf> => tableOf([appRoute('web', [m], [httpService(port + 1)])], {
+    hostId: B, listeners: [], hosts: { [A]: { id: A, name: 'a', region: 'ams', state: 'alive', rttMs: 1, backhaul: { address: publishedByA, port: 4282 } } }
+  })
+  const hosts = { [B]: { id: B, name: 'b', region: 'ams', state: 'alive', rttMs: 1, backhaul: bound } }
+  edge.setRoutes(tableOf([appRoute('web', [{ ...m, local: false, endpoint: null }], [httpService(port)])], { hosts }))
+  await listening(edge)
+
+  // The edge dials from 127.0.0.1 but its host's row says 127.0.0.2: a valid header from the wrong place.
+  far.setRoutes(farTable('127.0.0.2'))
+  const refused = await get(port, '/', {}, {})
+  t.is(refused.status, 502)
+  t.is(refused.headers['roost-error'], 'PR04')
+  t.is(far.snapshot().backhaul.refused, 1)
+  t.is(b.requests, 0)
+
+  far.setRoutes(farTable('127.0.0.1'))
+  const served = await get(port, '/', {}, {})
+  t.is(served.status, 200)
+  t.is(served.json?.machine, 'on-b')
+  t.is(far.snapshot().backhaul.accepted, 1)
+})

@@ -56,6 +56,19 @@ test('apps share a port when all use http or all use tls; a plain tcp port has o
   t.deepEqual(table.rejected.map(r => [r.key, r.reason.slice(0, 20)]), [['b', 'port 5432 is taken b'], ['d', 'port 80 is taken by ']])
 })
 
+test('a redeploy keeps its app\'s ports: the first deploy time decides, not the last write', t => {
+  // `db` was deployed first (createdAt 1) and redeployed at 5; `squat` (3) wants its port as well and stays refused.
+  const table = compileRoutes({
+    ...base,
+    services: [
+      svcRow('db', [{ port: 5432, handlers: [] }], { createdAt: 1 }, 5),
+      svcRow('squat', [{ port: 5432, handlers: [] }], {}, 3)
+    ]
+  })
+  t.deepEqual(table.listeners.map(l => [l.port, l.apps.map(a => a.app)]), [[5432, ['db']]])
+  t.deepEqual(table.rejected.map(r => r.key), ['squat'])
+})
+
 test('one bad row is rejected with its reason and the rest still routes', t => {
   const bad = svcRow('evil', [{ port: 81, handlers: ['http'] }], { services: 'everything' })
   const wrongKey = { ...svcRow('x', [{ port: 82, handlers: ['http'] }]), key: 'y' }

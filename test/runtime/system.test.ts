@@ -22,7 +22,8 @@ const counterProtocol = defineProtocol('counter', {
   'counter.inc': { body: Type.Object({ by: Type.Integer({ minimum: 1 }) }), reply: Type.Integer() },
   'counter.get': { body: Type.Object({}), reply: Type.Integer() },
   'counter.bad': { body: Type.Object({ reason: Type.String() }), reply: Type.Null() },
-  'counter.hang': { body: Type.Object({}), reply: Type.Null() }
+  'counter.hang': { body: Type.Object({}), reply: Type.Null() },
+  'counter.refuse': { body: Type.Object({ reason: Type.String() }), reply: Type.Null() }
 })
 
 /** A counter whose `counter.hang` handler waits for `release()`; `entered` counts hangs started. */
@@ -42,6 +43,7 @@ function makeCounter (): { def: ReturnType<typeof defineActor<typeof counterProt
           'counter.inc': (msg) => { count += msg.by; return count },
           'counter.get': () => count,
           'counter.bad': (msg) => { throw new InvalidArgumentError(`bad: ${msg.reason}`, { reason: msg.reason }) },
+          'counter.refuse': async (msg) => { throw new InvalidArgumentError(`refused: ${msg.reason}`, { reason: msg.reason }) },
           'counter.hang': async () => {
             hanging++
             if (!released) await new Promise<void>(resolve => { waiters.push(resolve) })
@@ -175,6 +177,28 @@ test('a RejectionError from a handler goes back to the asker and the actor keeps
   t.is(await s.ask(counter, { type: 'counter.get' }), 4)
   t.is(c.created(), 1)
   t.is(s.stats.crashes, 0)
+})
+
+test('an async handler that rejects at once answers the asker and crashes nothing, whichever way the message came', async t => {
+  const [a, b] = await cluster(t, 2)
+  if (a === undefined || b === undefined) return t.fail()
+  const c = makeCounter()
+  const counter = b.spawn(null, 'counter', c.def)
+  const unhandled: unknown[] = []
+  const onUnhandled = (err: unknown): void => { unhandled.push(err) }
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+  // Messages from outside (the control socket's askUntyped, another host) are handled inline: the
+  // handler's promise must count as handled from the start, or Node ends the process on it.
+  const inline = await t.throwsAsync(b.askUntyped(b.hostId, '/counter', 'counter.refuse', { reason: 'inline' }), { instanceOf: InvalidArgumentError })
+  t.deepEqual(inline?.details, { reason: 'inline' })
+  const remote = await t.throwsAsync(a.ask(counter, { type: 'counter.refuse', reason: 'remote' }), { instanceOf: InvalidArgumentError })
+  t.deepEqual(remote?.details, { reason: 'remote' })
+  await t.throwsAsync(b.ask(counter, { type: 'counter.refuse', reason: 'local' }), { instanceOf: InvalidArgumentError })
+  t.is(await a.ask(counter, { type: 'counter.inc', by: 2 }), 2)
+  t.deepEqual(unhandled, [], 'no rejection went unhandled (an agent would have exited)')
+  t.is(b.stats.crashes, 0)
+  t.is(c.created(), 1)
 })
 
 test('remote ask and dispatch behave like local ones, replies routed back', async t => {
