@@ -79,7 +79,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
       let lastAutostop = Date.now()
       /** Rejections logged already (`table/key: reason`): a rejected row is logged once, not at every compile. */
       let rejectionsLogged = new Set<string>()
-      let listeners = 0
+      const listeners = new Map<number, string>()
       const timers = new Set<NodeJS.Timeout>()
       const later = (ms: number, fn: () => void): void => {
         const t = setTimeout(() => { timers.delete(t); fn() }, ms)
@@ -277,7 +277,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
 
       return {
         handlers: {
-          'router.status': () => ({ ready: table !== undefined, listeners, apps: table === undefined ? 0 : Object.keys(table.apps).length, backhaul: backhaul === null ? null : `${backhaul.address}:${backhaul.port} (${backhaul.mode})` }),
+          'router.status': () => ({ ready: table !== undefined, listeners: [...listeners.values()].filter(v => v === 'listening').length, apps: table === undefined ? 0 : Object.keys(table.apps).length, backhaul: backhaul === null ? null : `${backhaul.address}:${backhaul.port} (${backhaul.mode})` }),
           'router.routes': async (msg) => {
             const snap = await dp.snapshot()
             return {
@@ -345,7 +345,8 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
           'router.autostart': (msg, _c, sender) => { internal(sender, msg.type); autostart(msg.app, msg.reason) },
           'router.listener': (msg, _c, sender) => {
             internal(sender, msg.type)
-            if (msg.state === 'listening') listeners++
+            listeners.set(msg.port, msg.state)
+            if (table !== undefined && !table.listeners.some(l => l.port === msg.port)) listeners.delete(msg.port)
           },
           'router.dataplane-exit': (msg, _c, sender) => {
             internal(sender, msg.type)

@@ -26,6 +26,9 @@ export interface Candidate {
   /** This router's in-flight plus what other routers report. */
   load: number
   overSoft: boolean
+  /** Sort key: over the soft limit, outside a preferred region, closeness band, load. */
+  rank: number
+  tie: number
 }
 
 export interface Pick {
@@ -81,27 +84,20 @@ export function pickMachines (input: PickInput): Pick {
     if (!m.namespaced && service.internalPort !== m.guestPort) continue
     const load = input.inflight(m.id) + m.remoteInflight
     if (load >= hardLimit) { atHard++; continue }
-    const c = { machine: m, host, load, overSoft: load >= softLimit }
+    const c: Candidate = { machine: m, host, load, overSoft: load >= softLimit, rank: 0, tie: 0 }
     if (m.health === 'warning') waiting.push(c)
     else healthy.push(c)
   }
   const pool = healthy.length > 0 ? healthy : waiting
-  const keys = new Map<Candidate, number[]>()
-  for (const c of pool) {
-    keys.set(c, [
-      c.overSoft ? 1 : 0,
-      prefer !== undefined && c.machine.region !== prefer ? 1 : 0,
-      closeness(table, c.machine, c.host),
-      c.load,
-      random()
-    ])
+  if (pool.length > 1) {
+    for (const c of pool) {
+      c.rank = (c.overSoft ? 4e12 : 0) + (prefer !== undefined && c.machine.region !== prefer ? 2e12 : 0) +
+        closeness(table, c.machine, c.host) * 1e7 + Math.min(c.load, 9_999_999)
+      c.tie = random()
+    }
+    pool.sort((a, b) => a.rank - b.rank || a.tie - b.tie)
   }
-  const order = pool.sort((a, b) => {
-    const ka = keys.get(a) as number[]
-    const kb = keys.get(b) as number[]
-    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return (ka[i] as number) - (kb[i] as number)
-    return 0
-  })
+  const order = pool
   return {
     order,
     atHardLimit: order.length === 0 && atHard > 0,

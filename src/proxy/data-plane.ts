@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net'
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import { TLSSocket, type SecureContext } from 'node:tls'
 import type { Codec } from '../codec/codec.js'
 import type { Logger } from '../log/logger.js'
 import { matchApp } from './app-match.js'
@@ -128,12 +128,33 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
     new TcpProxyConnection(ctx, socket, route) // eslint-disable-line no-new
   }
 
+  /**
+   * TLS is terminated on sockets wrapped here rather than by a tls.Server, so a port with one
+   * app can answer clients that send no server name with that app's certificate, and the
+   * handshake is bounded in time like a request head (slowloris).
+   */
+  const onTls = (entry: HttpEntry) => (raw: Socket): void => {
+    raw.setNoDelay(true)
+    raw.on('error', () => { raw.destroy() })
+    const timer = setTimeout(() => { raw.destroy() }, limits.headTimeoutMs)
+    const wrap = (secureContext?: SecureContext): void => {
+      if (raw.destroyed) { clearTimeout(timer); return }
+      const s = new TLSSocket(raw, { isServer: true, ...components.certs.serverOptions(), ...(secureContext === undefined ? {} : { secureContext }) })
+      s.once('secure', () => { clearTimeout(timer); onSecure(entry)(s) })
+      s.on('error', (err: Error) => {
+        clearTimeout(timer)
+        if (s.listenerCount('error') === 1) log.debug({ err: err.message, port: entry.listener.port }, 'TLS handshake failed')
+        s.destroy()
+      })
+    }
+    const only = entry.listener.apps.length === 1 ? ctx.table.apps[entry.listener.apps[0]?.app ?? '']?.hostnames[0] : undefined
+    if (only === undefined) { wrap(); return }
+    components.certs.defaultContext(only).then(wrap, () => { wrap() })
+  }
+
   const openListener = (route: ListenerRoute): void => {
     const entry: HttpEntry = { listener: route, tls: route.tls }
-    const server = route.tls
-      ? createTlsServer({ ...components.certs.serverOptions(), allowHalfOpen: false }, onSecure(entry))
-      : createTcpServer({ noDelay: true }, onPlain(entry))
-    if (route.tls) server.on('tlsClientError', (err: Error, s: TLSSocket) => { log.debug({ err: err.message, port: route.port }, 'TLS handshake failed'); s.destroy() })
+    const server = createTcpServer({ noDelay: true }, route.tls ? onTls(entry) : onPlain(entry))
     const state: ListenerState = { port: route.port, address: init.proxyAddress, tls: route.tls, http: route.http, apps: route.apps.map(a => a.app), state: 'opening', error: null }
     const l: Listening = { entry, server, state }
     listeners.set(route.port, l)
@@ -182,6 +203,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
         if (isRoutable(m, m.local ? undefined : table.hosts[m.host])) routable.add(m.id)
       }
     }
+    loads.forget(new Set(machineApp.keys()))
     for (const [machine, set] of ctx.tunnels) {
       if (routable.has(machine)) continue
       for (const t of [...set]) t.closeTunnel('machine no longer takes traffic')

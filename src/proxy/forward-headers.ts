@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import type { RequestHead, ResponseHead } from './http/head-types.js'
+import { hopByHop } from './http/rewrite-head.js'
 
 /** Headers only the router may set: a client's copies are dropped, never trusted. */
 const INTERNAL = new Set([
@@ -9,26 +11,38 @@ const INTERNAL = new Set([
 export const PREFER_REGION = 'roost-prefer-region'
 export const FORCE_INSTANCE = 'roost-force-instance-id'
 export const REPLAY = 'roost-replay'
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate'])
+const STANDARD_OPTIONS = new Set(['close', 'keep-alive', 'upgrade'])
 
-/** Header names a `Connection` header lists (they are hop-by-hop too). */
-export function connectionTokens (value: string | undefined): string[] {
-  if (value === undefined) return []
-  return value.split(',').map(s => s.trim().toLowerCase()).filter(s => s.length > 0)
+const hop = (name: string): boolean => name === 'connection' || name === 'keep-alive' || name === 'proxy-connection' ||
+  name === 'te' || name === 'upgrade' || name === 'proxy-authorization' || name === 'proxy-authenticate'
+const dropRequest = (name: string): boolean => hop(name) || INTERNAL.has(name) || name === PREFER_REGION || name === FORCE_INSTANCE
+const dropRequestUpgrading = (name: string): boolean => name !== 'upgrade' && dropRequest(name)
+const dropResponse = (name: string): boolean => hop(name) || name === REPLAY || name === 'roost-region' || name === 'roost-request-id'
+const dropResponseUpgrading = (name: string): boolean => name !== 'upgrade' && dropResponse(name)
+
+function plain (head: RequestHead | ResponseHead): boolean {
+  for (const option of head.connectionOptions) if (!STANDARD_OPTIONS.has(option)) return false
+  return true
 }
 
-/** Whether a request header must not reach the machine as the client sent it. */
-export function dropRequestHeader (name: string, listed: readonly string[], upgrading: boolean): boolean {
-  if (upgrading && name === 'upgrade') return false
-  return HOP_BY_HOP.has(name) || INTERNAL.has(name) || name === PREFER_REGION || name === FORCE_INSTANCE ||
-    (listed.length > 0 && listed.includes(name))
+/**
+ * Which request headers must not reach the machine as the client sent them: hop-by-hop ones
+ * (RFC 9110 §7.6.1, including those `Connection` names — never the framing fields), the
+ * router's own (a client cannot spoof them) and the client hints the router consumes.
+ */
+export function requestDropper (head: RequestHead, upgrading: boolean): (name: string) => boolean {
+  const base = upgrading ? dropRequestUpgrading : dropRequest
+  if (plain(head)) return base
+  const listed = hopByHop(head)
+  return (name) => base(name) || listed.has(name)
 }
 
-/** Whether a response header must not reach the client as the machine sent it. */
-export function dropResponseHeader (name: string, listed: readonly string[], upgrading: boolean): boolean {
-  if (upgrading && name === 'upgrade') return false
-  return HOP_BY_HOP.has(name) || name === REPLAY || name === 'roost-region' || name === 'roost-request-id' ||
-    (listed.length > 0 && listed.includes(name))
+/** Which response headers must not reach the client as the machine sent them. */
+export function responseDropper (head: ResponseHead, upgrading: boolean): (name: string) => boolean {
+  const base = upgrading ? dropResponseUpgrading : dropResponse
+  if (plain(head)) return base
+  const listed = hopByHop(head)
+  return (name) => base(name) || listed.has(name)
 }
 
 export interface ForwardInfo {
@@ -37,21 +51,23 @@ export interface ForwardInfo {
   /** The public port the client connected to. */
   port: number
   tls: boolean
-  requestId: string
   /** This (edge) router's region. */
   region: string
-  /** X-Forwarded-For as the client sent it, if any (the client's IP is appended). */
-  priorForwardedFor: string | undefined
-  upgrading: string | null
 }
 
-/** The header lines the edge adds to a request (`Name: value\r\n` each). */
-export function requestHeaderLines (f: ForwardInfo): string {
-  const xff = f.priorForwardedFor === undefined || f.priorForwardedFor === '' ? f.clientIp : `${f.priorForwardedFor}, ${f.clientIp}`
-  return `x-forwarded-for: ${xff}\r\nx-forwarded-proto: ${f.tls ? 'https' : 'http'}\r\nx-forwarded-port: ${f.port}\r\n` +
+/**
+ * The header lines the edge adds to every request of one client connection (`Name: value\r\n`
+ * each) but the request id and X-Forwarded-For; computed once per connection.
+ */
+export function connectionHeaderLines (f: ForwardInfo): string {
+  return `x-forwarded-proto: ${f.tls ? 'https' : 'http'}\r\nx-forwarded-port: ${f.port}\r\n` +
     `x-forwarded-ssl: ${f.tls ? 'on' : 'off'}\r\nroost-client-ip: ${f.clientIp}\r\nroost-client-port: ${f.clientPort}\r\n` +
-    `roost-forwarded-port: ${f.port}\r\nroost-region: ${f.region}\r\nroost-request-id: ${f.requestId}\r\nvia: 1.1 roost\r\n` +
-    (f.upgrading === null ? '' : 'connection: upgrade\r\n')
+    `roost-forwarded-port: ${f.port}\r\nroost-region: ${f.region}\r\nvia: 1.1 roost\r\n`
+}
+
+/** X-Forwarded-For: the client's address appended to what it sent, if anything. */
+export function forwardedForLine (clientIp: string, prior: string | undefined): string {
+  return `x-forwarded-for: ${prior === undefined || prior === '' ? clientIp : `${prior}, ${clientIp}`}\r\n`
 }
 
 /** The header lines added to a response: the request id, the region that served it, Via. */

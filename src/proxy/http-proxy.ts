@@ -1,16 +1,16 @@
 import type { Socket } from 'node:net'
 import { matchApp, hostnameOf, type Route } from './app-match.js'
 import { pickMachines, type PickHints } from './balancer.js'
+import { forwardRequestHead, forwardResponseHead, type ForwardHead } from './forward-head.js'
 import {
-  connectionTokens, dropRequestHeader, dropResponseHeader, FORCE_INSTANCE, parseReplay, PREFER_REGION, REPLAY,
-  requestHeaderLines, responseHeaderLines, type ReplayTarget
+  connectionHeaderLines, FORCE_INSTANCE, forwardedForLine, parseReplay, PREFER_REGION, REPLAY,
+  requestDropper, responseDropper, responseHeaderLines, type ReplayTarget
 } from './forward-headers.js'
 import { chunkedFramer, lengthFramer, type BodyFramer } from './http/body-framer.js'
 import { findHeadEnd } from './http/head-end.js'
 import type { RequestHead, ResponseHead } from './http/head-types.js'
 import { parseRequestHead } from './http/request-head.js'
 import { parseResponseHead } from './http/response-head.js'
-import { rewriteRequestHead, rewriteResponseHead } from './http/rewrite-head.js'
 import { proxyHeader, unmapIPv4 } from './proxy-protocol.js'
 import type { ProxyContext } from './proxy-context.js'
 import { errorResponse, type ResultCode } from './result-codes.js'
@@ -21,6 +21,9 @@ import { WS_GOING_AWAY } from './ws-close.js'
 
 const enum S { Head, Routing, Body, Await, Tunnel, Closed }
 const enum R { Head, Body, Done }
+
+const NO_HINTS: PickHints = {}
+const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx']
 
 /** Client bytes buffered while a request is being routed or answered, before reading pauses. */
 const MAX_STASH_BYTES = 64 * 1024
@@ -55,7 +58,12 @@ export class HttpProxyConnection implements UpstreamOwner {
 
   private req: RequestHead | null = null
   private route: Route | null = null
-  private fwdHead: Buffer | null = null
+  private fwdHead: ForwardHead | null = null
+  /** The request's own added lines (request id, X-Forwarded-For, …) after the connection's. */
+  private fwdLines = ''
+  /** Added to every request of this connection (computed once). */
+  private readonly connLines: string
+  private readonly xffLine: string
   private framer: BodyFramer | null = null
   private bodyCopy: Buffer[] | null = null
   private bodyCopyBytes = 0
@@ -83,6 +91,8 @@ export class HttpProxyConnection implements UpstreamOwner {
   constructor (private readonly ctx: ProxyContext, private readonly client: Socket, private readonly entry: HttpEntry) {
     this.clientIp = unmapIPv4(client.remoteAddress ?? '')
     this.clientPort = client.remotePort ?? 0
+    this.connLines = connectionHeaderLines({ clientIp: this.clientIp, clientPort: this.clientPort, port: entry.listener.port, tls: entry.tls, region: ctx.table.region })
+    this.xffLine = forwardedForLine(this.clientIp, undefined)
     this.deadline = ctx.now() + ctx.limits.idleTimeoutMs
     ctx.connections.add(this)
     client.on('data', this.onClientData)
@@ -198,22 +208,11 @@ export class HttpProxyConnection implements UpstreamOwner {
     if (route.port.forceHttps && !this.entry.tls) { this.redirectHttps(head); return }
     const prefer = head.headers.get(PREFER_REGION)
     const force = head.headers.get(FORCE_INSTANCE)
-    this.hints = prefer === undefined && force === undefined ? {} : { ...(prefer === undefined ? {} : { preferRegion: prefer }), ...(force === undefined ? {} : { forceInstance: force }) }
-    const upgrading = head.upgrade === 'websocket' ? head.upgrade : null
-    const listed = connectionTokens(head.headers.get('connection'))
-    this.fwdHead = rewriteRequestHead(raw, head, {
-      remove: (name) => dropRequestHeader(name, listed, upgrading !== null),
-      add: requestHeaderLines({
-        clientIp: this.clientIp,
-        clientPort: this.clientPort,
-        port: this.entry.listener.port,
-        tls: this.entry.tls,
-        requestId: this.requestId,
-        region: ctx.table.region,
-        priorForwardedFor: head.headers.get('x-forwarded-for'),
-        upgrading
-      })
-    })
+    this.hints = prefer === undefined && force === undefined ? NO_HINTS : { ...(prefer === undefined ? {} : { preferRegion: prefer }), ...(force === undefined ? {} : { forceInstance: force }) }
+    const upgrading = head.upgrade === 'websocket'
+    this.fwdHead = forwardRequestHead(raw, head, requestDropper(head, upgrading))
+    const priorXff = head.headers.get('x-forwarded-for')
+    this.fwdLines = `${this.connLines}${priorXff === undefined ? this.xffLine : forwardedForLine(this.clientIp, priorXff)}roost-request-id: ${this.requestId}\r\n${upgrading ? 'connection: upgrade\r\n' : ''}`
     this.framer = head.framing.kind === 'length' ? lengthFramer(head.framing.length) : head.framing.kind === 'chunked' ? chunkedFramer() : null
     this.bodyCopy = this.framer === null ? null : []
     this.bodyCopyBytes = 0
@@ -320,14 +319,11 @@ export class HttpProxyConnection implements UpstreamOwner {
     this.upScan = 0
     this.res = null
     this.resDeadline = this.ctx.now() + this.ctx.limits.responseTimeoutMs
-    const head = this.fwdHead as Buffer
+    const head = this.fwdHead as ForwardHead
     const socket = up.socket
-    if (this.replaySrc !== null) {
-      socket.write(head.subarray(0, head.byteLength - 2))
-      socket.write(`roost-replay-src: ${this.replaySrc}\r\n\r\n`)
-    } else {
-      socket.write(head)
-    }
+    socket.cork()
+    socket.write(head.base)
+    socket.write(this.replaySrc === null ? `${this.fwdLines}\r\n` : `${this.fwdLines}roost-replay-src: ${this.replaySrc}\r\n\r\n`, 'latin1')
     if (this.resend) {
       for (const b of this.bodyCopy ?? []) socket.write(b)
       this.state = this.framer === null || this.framer.done ? S.Await : S.Body
@@ -339,6 +335,7 @@ export class HttpProxyConnection implements UpstreamOwner {
       this.buf = null
       this.feedBody(stash)
     }
+    socket.uncork()
     if ((this.state as S) !== S.Closed && (this.buf === null || this.buf.byteLength <= MAX_STASH_BYTES)) this.resumeClient()
   }
 
@@ -430,25 +427,26 @@ export class HttpProxyConnection implements UpstreamOwner {
     this.res = res
     const upgrading = res.status === 101 && req.upgrade !== null
     this.closeAfter = !upgrading && (!req.keepAlive || res.framing.kind === 'close' || this.clientEnded)
-    const listed = connectionTokens(res.headers.get('connection'))
     const connection = upgrading ? 'upgrade' : this.closeAfter ? 'close' : req.version === 0 ? 'keep-alive' : null
-    this.client.write(rewriteResponseHead(raw, res, {
-      remove: (name) => dropResponseHeader(name, listed, upgrading),
-      add: responseHeaderLines(this.requestId, m.region, connection)
-    }))
-    this.ctx.loads.count(this.route?.app.app ?? '-', `${Math.floor(res.status / 100)}xx`)
-    if (upgrading) { this.startTunnel(rest); return }
+    // Head and the body bytes that came with it leave in one write (writev), not two.
+    this.client.cork()
+    this.client.write(forwardResponseHead(raw, res, responseDropper(res, upgrading)).base)
+    this.client.write(`${responseHeaderLines(this.requestId, m.region, connection)}\r\n`, 'latin1')
+    this.ctx.loads.count(this.route?.app.app ?? '-', STATUS_CLASS[Math.floor(res.status / 100)] ?? 'other')
+    if (upgrading) { this.startTunnel(rest); this.client.uncork(); return }
     this.resFramer = res.framing.kind === 'length' ? lengthFramer(res.framing.length) : res.framing.kind === 'chunked' ? chunkedFramer() : null
     if (res.framing.kind === 'none' || (this.resFramer !== null && this.resFramer.done)) {
       this.resState = R.Done
+      this.client.uncork()
       this.finishExchange(rest === null)
       return
     }
     this.resState = R.Body
-    if (rest !== null) this.feedResponse(rest)
+    if (rest !== null) this.feedResponse(rest, true)
+    else this.client.uncork()
   }
 
-  private feedResponse (chunk: Buffer): void {
+  private feedResponse (chunk: Buffer, corked = false): void {
     const framer = this.resFramer
     let part = chunk
     let extra = false
@@ -464,7 +462,9 @@ export class HttpProxyConnection implements UpstreamOwner {
       }
       if (n < chunk.byteLength) { part = chunk.subarray(0, n); extra = true }
     }
-    if (part.byteLength > 0 && !this.client.write(part) && this.up !== null && !framer?.done) {
+    const flowing = part.byteLength === 0 || this.client.write(part)
+    if (corked) this.client.uncork()
+    if (!flowing && this.up !== null && !framer?.done) {
       this.upPaused = true
       this.up.socket.pause()
     }

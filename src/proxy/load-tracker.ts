@@ -22,6 +22,8 @@ export interface LoadTracker {
   counters: () => Record<string, Record<string, number>>
   /** Called when capacity may have freed up (a release). */
   onRelease: (fn: (machine: string) => void) => void
+  /** Drops idle entries of machines no longer routed (so the figures stay bounded). */
+  forget: (known: ReadonlySet<string>) => void
 }
 
 export function createLoadTracker (): LoadTracker {
@@ -67,6 +69,9 @@ export function createLoadTracker (): LoadTracker {
     },
     machines: () => loads,
     counters: () => counters,
-    onRelease: (fn) => { releaseListeners.push(fn) }
+    onRelease: (fn) => { releaseListeners.push(fn) },
+    forget (known) {
+      for (const [id, l] of loads) if (!known.has(id) && l.inflight === 0 && l.backhaulOpen === 0) loads.delete(id)
+    }
   }
 }

@@ -4,6 +4,9 @@ import { join } from 'node:path'
 import test from 'ava'
 import { createMachinesClient } from '../../src/api/machines/client.js'
 import * as machinesErrors from '../../src/api/machines/errors.js'
+import * as appConfigErrors from '../../src/app-config/errors.js'
+import * as proxyErrors from '../../src/proxy/errors.js'
+import * as certErrors from '../../src/proxy/tls/errors.js'
 import { createMachinesApiServer } from '../../src/api/machines/http-server.js'
 import type { MachinesBackend } from '../../src/api/machines/schemas.js'
 import type { ControlApi } from '../../src/api/control-api.js'
@@ -21,7 +24,7 @@ import { randomHostId } from '../helpers/fixtures.js'
 type ErrorClass = (new (message: string, details?: Record<string, unknown>) => RoostError) & { code: string }
 
 // Every error class the modules export, found at run time so a class added later is covered too.
-const CLASSES: Array<[string, ErrorClass]> = [errors, machinesErrors].flatMap(mod =>
+const CLASSES: Array<[string, ErrorClass]> = [errors, machinesErrors, appConfigErrors, proxyErrors, certErrors].flatMap(mod =>
   Object.entries(mod).filter((entry): entry is [string, ErrorClass] =>
     typeof entry[1] === 'function' && entry[1].prototype instanceof RoostError))
 
@@ -43,7 +46,7 @@ function sameError (t: import('ava').ExecutionContext, got: unknown, name: strin
 
 test('the enumeration finds the error classes of both modules, each named as exported with its own code', t => {
   const names = CLASSES.map(([name]) => name)
-  for (const name of ['MalformedFrameError', 'MeshError', 'LabError', 'LabUnsupportedError', 'UnauthorizedError', 'PayloadTooLargeError', 'BadResponseError']) {
+  for (const name of ['MalformedFrameError', 'MeshError', 'LabError', 'LabUnsupportedError', 'UnauthorizedError', 'PayloadTooLargeError', 'BadResponseError', 'AppConfigError', 'ProxyError', 'CertError', 'NoCaError']) {
     t.true(names.includes(name), name)
   }
   const codes = new Set<string>()
@@ -128,4 +131,18 @@ test('every exported error crosses the Machines HTTP API as its own class', asyn
     const got = await client.get('app', idOf(i)).then(() => undefined, (err: unknown) => err)
     sameError(t, got, name, cls, 'HTTP')
   }
+})
+
+test('every module that defines error classes is enumerated here', async t => {
+  const { readdir, readFile } = await import('node:fs/promises')
+  const covered = ['src/errors/errors.ts', 'src/api/machines/errors.ts', 'src/app-config/errors.ts', 'src/proxy/errors.ts', 'src/proxy/tls/errors.ts']
+  const root = new URL('../../', import.meta.url).pathname
+  const found: string[] = []
+  for (const dir of ['src', 'actors']) {
+    for (const f of await readdir(join(root, dir), { recursive: true })) {
+      if (!f.endsWith('.ts')) continue
+      if (/= defineError\(/.test(await readFile(join(root, dir, f), 'utf8'))) found.push(`${dir}/${f}`)
+    }
+  }
+  t.deepEqual(found.sort(), covered.sort())
 })
