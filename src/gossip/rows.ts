@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { AppNameSchema } from '../api/machines/schemas.js'
-import { HOSTNAME_PATTERN, MAX_HOSTNAME_LENGTH } from '../proxy/tls/hostnames.js'
+import { HOSTNAME_PATTERN, MAX_HOSTNAME_LENGTH } from './hostname-pattern.js'
 
 /** The replicated tables. */
 export const TABLES = ['hosts', 'machines', 'services', 'wireguard', 'routers', 'certs'] as const
@@ -66,7 +66,7 @@ export const ServiceRowSchema = Type.Object({
   deployVersion: Type.Integer({ minimum: 0 }),
   primaryRegion: Type.Union([Type.String({ maxLength: 64 }), Type.Null()]),
   /** Custom host names routed to the app besides `<app>.<cluster domain>`. */
-  hostnames: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }), { maxItems: 32 }),
+  hostnames: Type.Array(Type.String({ minLength: 1, maxLength: MAX_HOSTNAME_LENGTH, pattern: HOSTNAME_PATTERN }), { maxItems: 32 }),
   services: Type.Array(ServiceSpecSchema, { maxItems: 16 }),
   updatedAt: Type.Number(),
   /**

@@ -1,12 +1,9 @@
 import type { X509Certificate } from 'node:crypto'
 import { isIP } from 'node:net'
 
-/** Longest DNS name (RFC 1035), also the bound of a `certs` row key. */
-export const MAX_HOSTNAME_LENGTH = 253
+import { HOSTNAME_PATTERN, MAX_HOSTNAME_LENGTH } from '../../gossip/hostname-pattern.js'
 
-const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?'
-/** A lowercase DNS name, optionally `*.`-prefixed (a wildcard covers exactly one more label). */
-export const HOSTNAME_PATTERN = `^(?:\\*\\.)?(?:${LABEL}\\.)*${LABEL}$`
+export { HOSTNAME_PATTERN, MAX_HOSTNAME_LENGTH }
 const HOSTNAME_RE = new RegExp(HOSTNAME_PATTERN)
 
 /** Lowercase, without a trailing dot: the form names are compared and stored in. */
