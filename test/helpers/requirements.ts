@@ -17,7 +17,7 @@ export { isCI }
  */
 export type Part =
   | 'root' | 'qemu' | 'debian-tools' | 'kernel-build-tools' | 'busybox-static'
-  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz'
+  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'wrk'
 
 /** What a file's tests need and which of it is missing (one reason a part), decided at load time. */
 export interface Requirements {
@@ -74,7 +74,8 @@ const PROBES: Record<Part, () => Promise<string | undefined> | string | undefine
   netem: netemMissing,
   ping: command('ping', 'iputils-ping'),
   cpio: command('cpio', 'cpio'),
-  xz: command('xz', 'xz-utils')
+  xz: command('xz', 'xz-utils'),
+  wrk: command('wrk', 'wrk')
 }
 
 const probed = new Map<Part, Promise<string | undefined>>()
