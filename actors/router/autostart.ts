@@ -5,12 +5,14 @@ const UNKNOWN_RTT_MS = 250
 /**
  * The machine to wake for an app that has none running (or only overloaded ones): a stopped or
  * suspended one that is not cordoned, on a live host, the closest first (this host, this
- * region, then by RTT), suspended before stopped (a resume is faster than a boot).
+ * region, then by RTT), suspended before stopped (a resume is faster than a boot). None while
+ * one is already starting (another router may have woken it): that one is the capacity asked for.
  */
 export function machineToStart (table: RouteTable, app: AppRoute, exclude: ReadonlySet<string>): MachineRoute | undefined {
+  const live = (m: MachineRoute): boolean => m.local || table.hosts[m.host]?.state === 'alive'
+  if (app.machines.some(m => (m.state === 'starting' || m.state === 'replacing') && live(m))) return undefined
   const candidates = app.machines.filter(m =>
-    (m.state === 'stopped' || m.state === 'suspended' || m.state === 'created') && !m.cordoned && !exclude.has(m.id) &&
-    (m.local || table.hosts[m.host]?.state === 'alive'))
+    (m.state === 'stopped' || m.state === 'suspended' || m.state === 'created') && !m.cordoned && !exclude.has(m.id) && live(m))
   const key = (m: MachineRoute): number[] => [
     m.local ? 0 : m.region === table.region ? 1 : 2,
     m.local ? 0 : Math.floor((table.hosts[m.host]?.rttMs ?? UNKNOWN_RTT_MS) / 5),

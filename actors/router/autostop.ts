@@ -57,3 +57,22 @@ export function machinesToStop (input: AutostopInput): AutostopDecision[] {
   }
   return out
 }
+
+/** A `machines` row as the router keeps it. */
+export interface MachineRowLike {
+  deleted: boolean
+  data: Record<string, unknown> | null
+}
+
+/**
+ * Whether a machine autostop began stopping (or suspending) at `since` is down: its row is gone,
+ * or its state was written since then and is no longer stopping/suspending (stopped, suspended,
+ * failed; or started again when a suspend failed). Until then it stays cordoned: uncordoned
+ * earlier, a machine still going down would look like one to wake.
+ */
+export function isDownSince (row: MachineRowLike | undefined, since: number): boolean {
+  if (row === undefined || row.deleted || row.data === null) return true
+  const { state, updatedAt } = row.data
+  if (typeof updatedAt !== 'number' || updatedAt < since) return false
+  return state !== 'stopping' && state !== 'suspending'
+}

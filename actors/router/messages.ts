@@ -53,6 +53,7 @@ export const RoutesViewSchema = Type.Object({
   pool: Type.Object({ idle: Type.Integer() }),
   waiting: Type.Integer(),
   connections: Type.Integer(),
+  loop: Type.Object({ activeMs: Type.Number(), idleMs: Type.Number() }),
   autostop: Type.Object({ intervalMs: Type.Integer(), stopped: Type.Integer(), started: Type.Integer() })
 })
 

@@ -12,7 +12,7 @@ import type { MembershipProtocol } from '../membership/messages.js'
 import type { WireguardProtocol } from '../wireguard/messages.js'
 import { addCert, listCerts, removeCert } from './certs.js'
 import { machineToStart } from './autostart.js'
-import { machinesToStop, type MachineActivity } from './autostop.js'
+import { isDownSince, machinesToStop, type MachineActivity } from './autostop.js'
 import { LOAD_REPORT_MIN_MS, LOAD_REPORT_REFRESH_MS, loadBands, sameLoads } from './load-report.js'
 import { routerProtocol, type RouterProtocol } from './messages.js'
 import { checkDeploy } from './deploy-check.js'
@@ -43,6 +43,8 @@ const TABLES = ['services', 'machines', 'routers', 'certs', 'wireguard'] as cons
 type Watched = typeof TABLES[number]
 const COMPILE_DELAY_MS = 10
 const AUTOSTOP_CORDON_GRACE_MS = 1_000
+/** A machine autostop stopped is uncordoned once it is down, or after this long regardless. */
+const AUTOSTOP_SETTLE_MS = 90_000
 const AUTOSTART_RETRY_MS = 30_000
 
 /**
@@ -74,6 +76,8 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
       let activity: Record<string, MachineActivity> = {}
       const startedSince = new Map<string, number>()
       const stopping = new Set<string>()
+      /** Machines autostop asked to stop, waiting to be down before their uncordon. */
+      const settling = new Map<string, { app: string, mode: 'stop' | 'suspend', since: number, deadline: number }>()
       const starting = new Map<string, { machine: string, at: number }>()
       const counters = { stopped: 0, started: 0 }
       let lastAutostop = Date.now()
@@ -126,6 +130,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
         }
         dp.setRoutes(table)
         void ensureBackhaul()
+        if (settling.size > 0) settle()
       }
 
       const writeRouterRow = (): void => {
@@ -199,6 +204,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
             next('uncordon')
             return
           }
+          const since = Date.now()
           const stop = msg.mode === 'suspend'
             ? ctx.system.ask(machineRef, { type: 'machine.suspend', app: msg.app }, { timeoutMs: 60_000 }).catch(async (err: Error) => {
               ctx.log.info({ machine: msg.machine, err: err.message }, 'autostop: suspend not possible, stopping instead')
@@ -207,8 +213,9 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
             : ctx.system.ask(machineRef, { type: 'machine.stop', app: msg.app }, { timeoutMs: 60_000 })
           stop.then(() => {
             counters.stopped++
-            ctx.log.info({ machine: msg.machine, app: msg.app, mode: msg.mode }, 'autostop: machine stopped')
-            next('uncordon')
+            ctx.log.info({ machine: msg.machine, app: msg.app, mode: msg.mode }, 'autostop: machine stopping')
+            settling.set(msg.machine, { app: msg.app, mode: msg.mode, since, deadline: since + AUTOSTOP_SETTLE_MS })
+            settle()
           }, (err: Error) => {
             ctx.log.warn({ machine: msg.machine, err: err.message }, 'autostop: stop failed')
             next('uncordon')
@@ -222,6 +229,18 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
           return
         }
         stopping.delete(msg.machine)
+      }
+
+      /** Uncordons the machines autostop stopped once they are down (or after a long while regardless). */
+      const settle = (): void => {
+        const now = Date.now()
+        for (const [id, s] of settling) {
+          const down = isDownSince(rows.machines.get(id), s.since)
+          if (!down && now < s.deadline) continue
+          if (!down) ctx.log.warn({ machine: id }, 'autostop: the machine is still not down; uncordoning it anyway')
+          settling.delete(id)
+          ctx.system.dispatch(ctx.self, { type: 'router.autostop-step', machine: id, app: s.app, host: self, step: 'uncordon', mode: s.mode })
+        }
       }
 
       const autostart = (app: string, reason: string): void => {
@@ -265,13 +284,16 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
         compile()
       }
 
-      const wire = (dpEvent: (c: ActorContext<RouterProtocol>) => void): void => { dpEvent(ctx) }
-      wire((c) => {
-        dp.on('stats', (stats) => { c.system.dispatch(c.self, { type: 'router.stats', ...stats }) })
-        dp.on('autostart', (req) => { c.system.dispatch(c.self, { type: 'router.autostart', ...req }) })
-        dp.on('listener', (state) => { c.system.dispatch(c.self, { type: 'router.listener', ...state }) })
+      const wire = (dpEvents: (c: ActorContext<RouterProtocol>) => Array<() => void>): Array<() => void> => dpEvents(ctx)
+      // The thread outlives this actor's restarts: each incarnation subscribes, and unsubscribes in stop().
+      const unsubscribe = wire((c) => [
+        dp.on('stats', (stats) => { c.system.dispatch(c.self, { type: 'router.stats', ...stats }) }),
+        dp.on('autostart', (req) => { c.system.dispatch(c.self, { type: 'router.autostart', ...req }) }),
+        dp.on('listener', (state) => { c.system.dispatch(c.self, { type: 'router.listener', ...state }) }),
         dp.on('exit', (err) => { c.system.dispatch(c.self, { type: 'router.dataplane-exit', message: err.message }) })
-      })
+      ])
+      // After the thread died (this actor crashed on it and was restarted), a new one starts.
+      dp.start().catch((err: unknown) => { ctx.log.error({ err }, 'the data plane thread could not start') })
       const tick = setInterval(() => { ctx.system.dispatch(ctx.self, { type: 'router.tick' }) }, init.tickMs ?? 500)
       load().catch((err: unknown) => { ctx.log.error({ err }, 'router could not load the cluster state; retrying on the next tick') })
 
@@ -336,6 +358,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
             void ensureBackhaul()
             const now = Date.now()
             if (now - lastAutostop >= Math.min(init.autostopIntervalMs, 10_000) / 2) { lastAutostop = now; autostop() }
+            if (settling.size > 0) settle()
           },
           'router.stats': (msg, _c, sender) => {
             internal(sender, msg.type)
@@ -355,6 +378,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
           'router.autostop-step': (msg, _c, sender) => { internal(sender, msg.type); autostopStep(msg) }
         },
         stop () {
+          for (const off of unsubscribe) off()
           clearInterval(tick)
           for (const t of timers) clearTimeout(t)
           timers.clear()

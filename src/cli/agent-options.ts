@@ -91,6 +91,7 @@ export const AGENT_OPTIONS = {
   caDir: { flag: '--ca-dir <dir>', help: 'a CA (ca.pem, ca-key.pem) that issues certificates for app hostnames on demand (default <data-dir>/ca when present; `roost dev` makes one)', env: 'ROOST_CA_DIR', parse: path },
   autostopInterval: { flag: '--autostop-interval <seconds>', help: 'idle time after which autostop stops or suspends a machine of an app that asks for it', default: () => '60', parse: int(1) },
   faults: { help: 'accept test-only fault injection messages', env: 'ROOST_ENABLE_FAULTS', default: () => '0', parse: (value: string) => value === '1' },
+  dataPlaneInline: { help: 'tests and diagnosis only: run the proxy\'s data plane on the agent\'s own event loop instead of its worker thread', env: 'ROOST_DATAPLANE_INLINE', default: () => '0', parse: (value: string) => value === '1' },
   version: { help: 'the roost version this host announces', default: () => ROOST_VERSION, parse: text },
   maxFrameBytes: { help: 'largest frame a connection takes (transport default when unset)', parse: int(1) },
   idleTimeoutMs: { help: 'idle time after which a stream connection closes (transport default when unset)', parse: int(1) }

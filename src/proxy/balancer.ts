@@ -36,10 +36,19 @@ export interface Pick {
   order: Candidate[]
   /** Routable machines exist, but each is at its hard limit. */
   atHardLimit: boolean
-  /** Every candidate in `order` is over its soft limit (time to start another machine). */
+  /**
+   * Every candidate in `order` is over its soft limit, and no capacity is on its way (a machine
+   * starting, or started but under its soft limit while it waits for its first check): time to
+   * start another machine.
+   */
   allOverSoft: boolean
   /** Stopped or suspended machines that autostart could wake. */
   startable: number
+  /**
+   * Machines on their way up (starting, replacing) or down (stopping, suspending: autostart
+   * can wake them once they are down): a request waits for them as for an autostart.
+   */
+  transitioning: number
   /** Machines exist that are started but not yet passing their checks. */
   pending: number
 }
@@ -71,11 +80,18 @@ export function pickMachines (input: PickInput): Pick {
   const waiting: Candidate[] = []
   let atHard = 0
   let startable = 0
+  let transitioning = 0
+  let comingUp = 0
   for (const m of app.machines) {
     if (force !== undefined && m.id !== force) continue
     if (input.hints?.onlyRegion !== undefined && m.region !== input.hints.onlyRegion) continue
     if (m.state === 'stopped' || m.state === 'suspended' || m.state === 'created') {
       if (!m.cordoned) startable++
+      continue
+    }
+    if (m.state === 'starting' || m.state === 'replacing' || m.state === 'stopping' || m.state === 'suspending') {
+      transitioning++
+      if (m.state === 'starting' || m.state === 'replacing') comingUp++
       continue
     }
     if (input.exclude?.has(m.id) === true) continue
@@ -101,8 +117,9 @@ export function pickMachines (input: PickInput): Pick {
   return {
     order,
     atHardLimit: order.length === 0 && atHard > 0,
-    allOverSoft: order.length > 0 && order.every(c => c.overSoft),
+    allOverSoft: order.length > 0 && order.every(c => c.overSoft) && comingUp === 0 && waiting.every(c => c.overSoft),
     startable,
+    transitioning,
     pending: healthy.length === 0 ? waiting.length : 0
   }
 }

@@ -29,7 +29,8 @@ export interface DataPlaneThread {
   setRoutes: (table: RouteTable) => void
   setBackhaul: (spec: { address: string, port: number, checkSource: boolean } | null) => Promise<{ address: string, port: number } | null>
   snapshot: () => Promise<DataPlaneSnapshot>
-  on: <E extends keyof DataPlaneThreadEvents>(event: E, fn: DataPlaneThreadEvents[E]) => void
+  /** Subscribes to the thread's events; returns the unsubscribe (the thread outlives its owner's restarts). */
+  on: <E extends keyof DataPlaneThreadEvents>(event: E, fn: DataPlaneThreadEvents[E]) => () => void
 }
 
 const REPLY_TIMEOUT_MS = 10_000
@@ -115,6 +116,9 @@ export function createDataPlaneThread (init: DataPlaneThreadInit, components: { 
     setRoutes (table) { worker?.postMessage({ t: 'routes', table } satisfies ToDataPlane) },
     async setBackhaul (spec) { return await call({ t: 'backhaul', id: nextId++, spec }) as { address: string, port: number } | null },
     async snapshot () { return await call({ t: 'snapshot', id: nextId++ }) as DataPlaneSnapshot },
-    on (event, fn) { events.on(event, fn as (...args: unknown[]) => void) }
+    on (event, fn) {
+      events.on(event, fn as (...args: unknown[]) => void)
+      return () => { events.off(event, fn as (...args: unknown[]) => void) }
+    }
   }
 }

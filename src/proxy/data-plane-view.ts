@@ -47,6 +47,11 @@ export interface DataPlaneSnapshot {
   pool: { idle: number }
   waiting: number
   connections: number
+  /**
+   * The data plane's event loop since it started: time spent working and waiting for events
+   * (ms, node's eventLoopUtilization). Two snapshots tell how busy the proxy was in between.
+   */
+  loop: { activeMs: number, idleMs: number }
 }
 
 /** The periodic figures the router actor publishes and decides autostop on. */

@@ -2,10 +2,8 @@ import 'reflect-metadata'
 import { parentPort, workerData } from 'node:worker_threads'
 import { createCodec } from '../codec/codec.js'
 import { createLogger } from '../log/logger.js'
-import { createDataPlane } from './data-plane.js'
 import type { DataPlaneWorkerData, FromDataPlane, ToDataPlane } from './data-plane-messages.js'
-import { createCertStore } from './tls/cert-store.js'
-import type { RouteTable } from './route-table.js'
+import { setupDataPlane } from './data-plane-setup.js'
 
 // The data plane's own thread: an event loop that does nothing but proxy, so a saturated proxy
 // never delays the agent's gossip (whose acks would then arrive late and make this host suspect).
@@ -14,19 +12,7 @@ const port = parentPort
 if (port === null) throw new Error('data-plane-worker must run as a worker thread')
 const post = (m: FromDataPlane): void => { port.postMessage(m) }
 const logger = createLogger({ level: data.logLevel, base: data.logBase })
-let table: RouteTable | undefined
-const certs = createCertStore({
-  ...(data.ca === null ? {} : { ca: data.ca }),
-  certKey: Buffer.from(data.certKey),
-  domain: data.init.domain,
-  alpn: (name) => {
-    for (const app of Object.values(table?.apps ?? {})) {
-      if (app.hostnames.includes(name)) return app.services.flatMap(s => s.ports.flatMap(p => p.tls ? p.alpn : [])).filter((p, i, all) => all.indexOf(p) === i)
-    }
-    return ['http/1.1']
-  }
-}, { logger })
-const dp = createDataPlane({ ...data.init, backhaulKey: Buffer.from(data.init.backhaulKey) }, { logger, codec: createCodec(), certs })
+const dp = setupDataPlane(data, { logger, codec: createCodec() })
 dp.on('autostart', (req) => { post({ t: 'autostart', ...req }) })
 dp.on('listener', (state) => { post({ t: 'listener', state }) })
 const stats = setInterval(() => { post({ t: 'stats', stats: dp.stats() }) }, data.statsIntervalMs)
@@ -37,7 +23,6 @@ port.on('message', (m: ToDataPlane) => {
   }
   switch (m.t) {
     case 'routes':
-      table = m.table
       dp.setRoutes(m.table)
       return
     case 'backhaul':

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { performance } from 'node:perf_hooks'
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net'
 import { TLSSocket, type SecureContext } from 'node:tls'
 import type { Codec } from '../codec/codec.js'
@@ -220,6 +221,8 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
         const t = now()
         for (const c of [...ctx.connections]) c.sweep(t)
         waiters.sweep(t)
+        // Requests waiting for an autostart ask again (rate-limited) until a machine can be woken.
+        waiters.wakeAll()
         pool.sweep(t)
       }, SWEEP_MS)
       sweeper.unref()
@@ -280,7 +283,8 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
         backhaul: { address: backhaul.address(), ...backhaul.stats() },
         pool: { idle: pool.idle() },
         waiting: waiters.size(),
-        connections: ctx.connections.size
+        connections: ctx.connections.size,
+        loop: (({ active, idle }) => ({ activeMs: active, idleMs: idle }))(performance.eventLoopUtilization())
       }
     },
     stats () {

@@ -27,6 +27,8 @@ const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx']
 
 /** Client bytes buffered while a request is being routed or answered, before reading pauses. */
 const MAX_STASH_BYTES = 64 * 1024
+/** How soon a machine an autostart woke is tried again while its app is not answering yet. */
+const WAKE_RETRY_MS = 100
 
 /** How a client connection reached the router. */
 export interface HttpEntry {
@@ -76,6 +78,8 @@ export class HttpProxyConnection implements UpstreamOwner {
   private resend = false
   private waiter: Waiter | null = null
   private waitingFor: 'capacity' | 'autostart' | null = null
+  /** After waiting for an autostart: until then, a machine that refuses or drops the connection is still starting its app. */
+  private wokeUntil = 0
 
   private up: UpstreamConn | null = null
   private machine: MachineRoute | null = null
@@ -202,6 +206,7 @@ export class HttpProxyConnection implements UpstreamOwner {
     this.exclude = null
     this.replaySrc = null
     this.resend = false
+    this.wokeUntil = 0
     const route = this.entry.fixed ?? matchApp(ctx.table, this.entry.listener, head.host === null ? null : hostnameOf(head.host))
     if (route === undefined) { this.fail('PR02', head.framing.kind !== 'none'); return }
     this.route = route
@@ -241,8 +246,8 @@ export class HttpProxyConnection implements UpstreamOwner {
     if (c === undefined) {
       if (this.replaySrc !== null) { this.fail('PR08', true); return }
       if (pick.atHardLimit) { this.wait('capacity', ctx.limits.queueTimeoutMs); return }
-      if (pick.startable > 0 && route.service.autoStart && this.hints.forceInstance === undefined) {
-        ctx.requestAutostart(route.app.app, route.service.index, 'no-started-machine')
+      if ((pick.startable > 0 || pick.transitioning > 0) && route.service.autoStart && this.hints.forceInstance === undefined) {
+        if (pick.startable > 0) ctx.requestAutostart(route.app.app, route.service.index, 'no-started-machine')
         this.wait('autostart', ctx.limits.autostartTimeoutMs)
         return
       }
@@ -270,6 +275,7 @@ export class HttpProxyConnection implements UpstreamOwner {
       if (this.state === S.Closed || this.machine !== m) return
       ctx.loads.release(m.id, ctx.now())
       this.machine = null
+      if (ctx.now() < this.wokeUntil) { this.retryWoken(m, err.message); return }
       ctx.log.debug({ machine: m.id, err: err.message }, 'connect failed; next candidate')
       ;(this.exclude ??= new Set()).add(m.id)
       if (this.attempts >= ctx.limits.connectAttempts) this.fail('PR04', true)
@@ -293,7 +299,12 @@ export class HttpProxyConnection implements UpstreamOwner {
         const service = appRoute?.services[route.service.index]
         if (appRoute === undefined || service === undefined) { this.waiter = null; this.fail('PR02', true); return true }
         const pick = pickMachines({ table, app: appRoute, service, inflight: this.ctx.loads.inflight, hints: this.hints })
-        if (pick.order.length === 0) return false
+        if (pick.order.length === 0) {
+          // A machine that was going down when the request came is down now: wake it.
+          if (this.waitingFor === 'autostart' && pick.startable > 0 && service.autoStart) this.ctx.requestAutostart(appRoute.app, service.index, 'no-started-machine')
+          return false
+        }
+        if (this.waitingFor === 'autostart') this.wokeUntil = w.deadline
         this.waiter = null
         this.waitingFor = null
         this.route = { ...route, app: appRoute, service }
@@ -308,6 +319,12 @@ export class HttpProxyConnection implements UpstreamOwner {
     }
     this.waiter = w
     this.ctx.waiters.park(w)
+  }
+
+  /** The machine an autostart woke does not answer yet (its app is still starting): again shortly. */
+  private retryWoken (m: MachineRoute, why: string): void {
+    this.ctx.log.debug({ machine: m.id, why }, 'woken machine not answering yet; trying again')
+    setTimeout(() => { if (this.state === S.Routing && this.machine === null) this.dispatch() }, WAKE_RETRY_MS)
   }
 
   private attach (up: UpstreamConn): void {
@@ -533,6 +550,14 @@ export class HttpProxyConnection implements UpstreamOwner {
         this.resend = true
         this.state = S.Routing
         this.dispatch()
+        return
+      }
+      const m = this.machine
+      if (m !== null && replayable && this.upBuf === null && this.ctx.now() < this.wokeUntil) {
+        this.abortUpstream()
+        this.resend = true
+        this.state = S.Routing
+        this.retryWoken(m, 'closed before a response')
         return
       }
       this.upstreamFailed('PR09', 'closed before a response')

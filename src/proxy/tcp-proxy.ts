@@ -7,6 +7,9 @@ import type { ResultCode } from './result-codes.js'
 import type { MachineRoute } from './route-table.js'
 import type { Waiter } from './waiters.js'
 
+/** How soon a machine an autostart woke is tried again while its app is not listening yet. */
+const WAKE_RETRY_MS = 100
+
 /**
  * One client connection through a port without the `http` handler (plain TCP, or TLS
  * terminated here): balanced once per connection, then bytes move both ways untouched, after
@@ -20,6 +23,8 @@ export class TcpProxyConnection {
   private attempts = 0
   private waiter: Waiter | null = null
   private closed = false
+  /** After waiting for an autostart: until then, a refused connect means the app is still starting. */
+  private wokeUntil = 0
   private readonly clientIp: string
   private readonly clientPort: number
 
@@ -67,8 +72,8 @@ export class TcpProxyConnection {
     const c = pick.order[0]
     if (c === undefined) {
       if (pick.atHardLimit) { this.wait('PR03', ctx.limits.queueTimeoutMs); return }
-      if (pick.startable > 0 && service.autoStart) {
-        ctx.requestAutostart(app.app, service.index, 'no-started-machine')
+      if ((pick.startable > 0 || pick.transitioning > 0) && service.autoStart) {
+        if (pick.startable > 0) ctx.requestAutostart(app.app, service.index, 'no-started-machine')
         this.wait('PR05', ctx.limits.autostartTimeoutMs)
         return
       }
@@ -96,6 +101,11 @@ export class TcpProxyConnection {
     }, (err: Error) => {
       if (this.closed) return
       this.release()
+      if (ctx.now() < this.wokeUntil) {
+        ctx.log.debug({ machine: m.id, err: err.message }, 'woken machine not listening yet; trying again')
+        setTimeout(() => { if (!this.closed && this.machine === null) this.dispatch() }, WAKE_RETRY_MS)
+        return
+      }
       ctx.log.debug({ machine: m.id, err: err.message }, 'connect failed; next candidate')
       ;(this.exclude ??= new Set()).add(m.id)
       if (this.attempts >= ctx.limits.connectAttempts) this.fail('PR04')
@@ -113,7 +123,11 @@ export class TcpProxyConnection {
         const service = app?.services[this.route.service.index]
         if (app === undefined || service === undefined) { this.waiter = null; this.fail('PR02'); return true }
         const pick = pickMachines({ table: this.ctx.table, app, service, inflight: this.ctx.loads.inflight })
-        if (pick.order.length === 0) return false
+        if (pick.order.length === 0) {
+          if (code === 'PR05' && pick.startable > 0 && service.autoStart) this.ctx.requestAutostart(app.app, service.index, 'no-started-machine')
+          return false
+        }
+        if (code === 'PR05') this.wokeUntil = w.deadline
         this.waiter = null
         this.route = { ...this.route, app, service }
         this.dispatch()

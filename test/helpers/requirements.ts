@@ -17,7 +17,7 @@ export { isCI }
  */
 export type Part =
   | 'root' | 'qemu' | 'debian-tools' | 'kernel-build-tools' | 'busybox-static'
-  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl'
+  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl' | 'wrk'
 
 /** What a file's tests need and which of it is missing (one reason a part), decided at load time. */
 export interface Requirements {
@@ -76,7 +76,8 @@ const PROBES: Record<Part, () => Promise<string | undefined> | string | undefine
   cpio: command('cpio', 'cpio'),
   xz: command('xz', 'xz-utils'),
   curl: command('curl', 'curl'),
-  openssl: command('openssl', 'openssl')
+  openssl: command('openssl', 'openssl'),
+  wrk: command('wrk', 'wrk')
 }
 
 const probed = new Map<Part, Promise<string | undefined>>()

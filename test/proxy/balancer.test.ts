@@ -27,6 +27,19 @@ test('over its soft limit a machine goes after every machine under it; at its ha
   t.true(full.atHardLimit)
 })
 
+test('over the soft limit, another machine is wanted only when none is on its way up', t => {
+  const busy = machine()
+  const over = (id: string): number => id === busy.id ? 2 : 0
+  const alone = app([busy, machine({ state: 'stopped', endpoint: null })])
+  t.true(pickMachines({ table: table([alone]), app: alone, service: alone.services[0]!, inflight: over }).allOverSoft)
+  const booting = app([busy, machine({ state: 'starting', endpoint: null })])
+  t.false(pickMachines({ table: table([booting]), app: booting, service: booting.services[0]!, inflight: over }).allOverSoft, 'one is starting')
+  const warming = app([busy, machine({ health: 'warning' })])
+  const pick = pickMachines({ table: table([warming]), app: warming, service: warming.services[0]!, inflight: over })
+  t.deepEqual(pick.order.map(c => c.machine.id), [busy.id], 'a machine waiting for its first check serves only when none passes')
+  t.false(pick.allOverSoft, 'but it is capacity on its way')
+})
+
 test('load other routers report counts towards the limits', t => {
   const local = machine({ remoteInflight: 4 })
   const remote = machine({ host: H2, local: false, endpoint: null })
@@ -70,6 +83,19 @@ test('only started, uncordoned machines whose checks pass, on live hosts with a 
   const pick = pickMachines({ table: table([a], [host(H2), host(H3, { state: 'suspect' })]), app: a, service: a.services[0]!, inflight: none })
   t.deepEqual(pick.order.map(c => c.machine.id), [ok.id])
   t.is(pick.startable, 2)
+})
+
+test('machines on their way up or down are counted apart: requests wait for them rather than fail', t => {
+  const starting = machine({ state: 'starting', endpoint: null })
+  const suspending = machine({ state: 'suspending', cordoned: true })
+  const stopping = machine({ state: 'stopping' })
+  const stopped = machine({ state: 'stopped', cordoned: true, endpoint: null })
+  const a = app([starting, suspending, stopping, stopped])
+  const pick = pickMachines({ table: table([a]), app: a, service: a.services[0]!, inflight: none })
+  t.deepEqual(pick.order, [])
+  t.is(pick.transitioning, 3)
+  t.is(pick.startable, 0, 'a cordoned stopped machine is not for autostart')
+  t.false(pick.atHardLimit)
 })
 
 test('machines still waiting for their first check serve only when none passes', t => {

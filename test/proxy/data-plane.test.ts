@@ -1,6 +1,6 @@
-import { Agent, request, type IncomingHttpHeaders } from 'node:http'
+import { Agent, createServer, request, type IncomingHttpHeaders } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { connect } from 'node:net'
+import { connect, createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls'
@@ -194,6 +194,24 @@ test('tcp: bytes pass through untouched, after a PROXY v1 or v2 header when aske
   t.is(got.subarray(got.byteLength - 5).toString(), 'hello')
 })
 
+test('tcp: a connection waits for a starting machine, and is retried while its app does not listen yet', async t => {
+  const port = await freePort()
+  const appPort = await freePort()
+  const dp = await startDataPlane(t)
+  const svc = httpService(port, { concurrency: { type: 'connections', softLimit: 5, hardLimit: 10 } }, { http: false })
+  const m = machineAt(appPort, { state: 'starting', endpoint: null })
+  dp.setRoutes(tableOf([appRoute('echo', [m], [svc])]))
+  await listening(dp)
+  const exchange = rawExchange(port, 'hello', { untilMs: 10_000 })
+  await retry(() => dp.snapshot().waiting === 1, { what: 'the connection waiting' })
+  dp.setRoutes(tableOf([appRoute('echo', [{ ...m, state: 'started', endpoint: { host: '127.0.0.1', port: appPort } }], [svc])]))
+  await retry(() => (dp.stats().machines[m.id]?.total ?? 0) >= 2, { what: 'connects refused' })
+  const echo = createNetServer(s => { s.on('error', () => {}); s.once('data', (d: Buffer) => { s.end(d) }) })
+  await new Promise<void>(resolve => echo.listen(appPort, '127.0.0.1', resolve))
+  t.teardown(() => { echo.close() })
+  t.is(await exchange, 'hello')
+})
+
 test('http: a websocket upgrade becomes a tunnel; cordoning its machine closes it with 1001', async t => {
   const b = await startBackend(t, 'ws')
   b.server.on('upgrade', (_req, socket) => {
@@ -235,7 +253,8 @@ test('http: roost-replay sends the request (body included) to the named instance
   const dp = await startDataPlane(t)
   dp.setRoutes(tableOf([appRoute('web', [primaryMachine, replicaMachine], [httpService(port)])]))
   await listening(dp)
-  const r = await get(port, '/write', {}, { method: 'POST', body: 'payload' })
+  // Both machines are local (equally close): the hint makes the write land on the replica first.
+  const r = await get(port, '/write', { 'roost-force-instance-id': replicaMachine.id }, { method: 'POST', body: 'payload' })
   t.is(r.json?.machine, 'primary')
   t.is((r.json as { body: string }).body, 'payload')
   t.regex(((r.json as { headers: Record<string, string> }).headers['roost-replay-src']) ?? '', new RegExp(`instance=${replicaMachine.id};region=ams`))
@@ -262,6 +281,62 @@ test('http: no started machine → autostart is requested and the request waits 
   const r = await pending
   t.is(r.status, 200)
   t.is(r.json?.machine, 'late')
+})
+
+test('http: a request waits for a machine on its way up or down; a woken machine that refuses connections at first is tried again', async t => {
+  const port = await freePort()
+  const appPort = await freePort()
+  const dp = await startDataPlane(t)
+  const asked: string[] = []
+  dp.on('autostart', (req) => { asked.push(`${req.app}:${req.reason}`) })
+  // Going down (autostop cordons it first): the request waits; once it is down, it is woken.
+  const m = machineAt(appPort, { state: 'suspending', cordoned: true, endpoint: null })
+  dp.setRoutes(tableOf([appRoute('web', [m], [httpService(port)])]))
+  await listening(dp)
+  const pending = get(port, '/')
+  await retry(() => dp.snapshot().waiting === 1, { what: 'the request waiting' })
+  t.deepEqual(asked, [], 'nothing to start yet')
+  dp.setRoutes(tableOf([appRoute('web', [{ ...m, state: 'suspended', cordoned: false }], [httpService(port)])]))
+  await retry(() => asked.length > 0, { what: 'an autostart request' })
+  t.deepEqual(asked, ['web:no-started-machine'])
+  // Started, but its app does not listen yet: connects are refused, and tried again.
+  dp.setRoutes(tableOf([appRoute('web', [{ ...m, state: 'started', cordoned: false, endpoint: { host: '127.0.0.1', port: appPort } }], [httpService(port)])]))
+  await retry(() => (dp.stats().machines[m.id]?.total ?? 0) >= 2, { what: 'connects refused' })
+  const server = createServer((_req, res) => { res.end('up at last') })
+  await new Promise<void>(resolve => server.listen(appPort, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const r = await pending
+  t.is(r.status, 200)
+  t.is(r.body, 'up at last')
+})
+
+test('http: a woken machine that drops connections before answering (its app still starting) is tried again', async t => {
+  const port = await freePort()
+  let dropped = 0
+  const raw = createNetServer(s => {
+    s.on('error', () => {})
+    if (dropped < 2) { dropped++; s.destroy(); return }
+    s.once('data', () => { s.end('HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nready') })
+  })
+  await new Promise<void>(resolve => raw.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { raw.close() })
+  const appPort = (raw.address() as { port: number }).port
+  const dp = await startDataPlane(t)
+  const m = machineAt(appPort, { state: 'stopped', endpoint: null })
+  dp.setRoutes(tableOf([appRoute('web', [m], [httpService(port)])]))
+  await listening(dp)
+  const pending = get(port, '/')
+  await retry(() => dp.snapshot().waiting === 1, { what: 'the request waiting for an autostart' })
+  dp.setRoutes(tableOf([appRoute('web', [{ ...m, state: 'started', endpoint: { host: '127.0.0.1', port: appPort } }], [httpService(port)])]))
+  const r = await pending
+  t.is(r.status, 200)
+  t.is(r.body, 'ready')
+  t.is(dropped, 2)
+  // Without a wait for an autostart, a dropped connection is the machine's answer: PR09.
+  dropped = 0
+  const direct = await get(port, '/')
+  t.is(direct.status, 502)
+  t.is(direct.headers['roost-error'], 'PR09')
 })
 
 test('backhaul: a machine on another host is reached through that host\'s router; a refusal there moves on to the next machine', async t => {
