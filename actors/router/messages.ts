@@ -57,7 +57,7 @@ export const RoutesViewSchema = Type.Object({
   autostop: Type.Object({ intervalMs: Type.Integer(), stopped: Type.Integer(), started: Type.Integer() })
 })
 
-const MachineLoadSchema = Type.Object({ inflight: Type.Integer({ minimum: 0 }), backhaulOpen: Type.Integer({ minimum: 0 }), lastActivity: Type.Number(), total: Type.Number() })
+const MachineLoadSchema = Type.Object({ inflight: Type.Integer({ minimum: 0 }), edge: Type.Integer({ minimum: 0 }), backhaulOpen: Type.Integer({ minimum: 0 }), lastActivity: Type.Number(), total: Type.Number() })
 
 /**
  * Messages of `/agent/router`. The CLI and other hosts may send `router.status`,

@@ -263,9 +263,9 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
         })
       }
 
-      const publishLoads = (machines: Record<string, { inflight: number }>): void => {
+      const publishLoads = (machines: Record<string, { edge: number }>): void => {
         const now = Date.now()
-        const loads = loadBands(machines)
+        const loads = loadBands(Object.fromEntries(Object.entries(machines).map(([id, m]) => [id, { inflight: m.edge }])))
         const changed = !sameLoads(loads, lastLoads)
         const stale = Object.keys(loads).length > 0 && now - lastLoadWrite > LOAD_REPORT_REFRESH_MS
         if ((!changed && !stale) || now - lastLoadWrite < LOAD_REPORT_MIN_MS) return

@@ -41,6 +41,12 @@ export interface BackhaulHeader {
   port: number
   /** The client as the edge saw it (for logs; the PROXY header, if any, is sent by the edge). */
   client: string
+  /**
+   * `http`: the connection carries HTTP/1.1 requests (already decorated by the edge), one at a
+   * time; the receiving router admits each against the machine's hard limit and may reuse its own
+   * connections to the machine. `tcp` (or absent): bytes are piped to one connection.
+   */
+  mode?: 'http' | 'tcp'
   mac: Buffer
 }
 
@@ -53,12 +59,13 @@ const HeaderCheck = TypeCompiler.Compile(Type.Object({
   machine: Type.String({ pattern: '^[0-9a-f]{14}$' }),
   port: Type.Integer({ minimum: 1, maximum: 65535 }),
   client: Type.String({ maxLength: 64 }),
+  mode: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('tcp')])),
   mac: Type.Uint8Array({ minByteLength: 32, maxByteLength: 32 })
 }, { additionalProperties: false }))
 
 function macOf (key: Buffer, h: Omit<BackhaulHeader, 'mac'>): Buffer {
   return createHmac('sha256', key)
-    .update(`roost/backhaul/v1\0${h.from}\0${h.ts}\0${h.app}\0${h.machine}\0${h.port}\0${h.client}\0`)
+    .update(`roost/backhaul/v1\0${h.from}\0${h.ts}\0${h.app}\0${h.machine}\0${h.port}\0${h.client}\0${h.mode ?? 'tcp'}\0`)
     .update(h.nonce)
     .digest()
 }

@@ -15,6 +15,8 @@ export interface BackhaulServerInit {
 }
 
 export interface BackhaulServerComponents {
+  /** Takes over an `http` backhaul once it is accepted (the data plane's HTTP engine, admitting each request on its own). */
+  http: (socket: Socket, header: BackhaulHeader, rest: Buffer) => void
   codec: Codec
   logger: Logger
   loads: LoadTracker
@@ -44,7 +46,8 @@ export function createBackhaulServer (init: BackhaulServerInit, components: Back
 
   const refuse = (s: Socket, status: number, why: string, h?: BackhaulHeader): void => {
     stats.refused++
-    logger.warn({ remote: s.remoteAddress, from: h?.from.slice(0, 12), machine: h?.machine, why }, 'backhaul refused')
+    const level = status === BackhaulStatus.AT_LIMIT ? 'debug' : 'warn'
+    logger[level]({ remote: s.remoteAddress, from: h?.from.slice(0, 12), machine: h?.machine, why }, 'backhaul refused')
     s.end(Buffer.from([status]))
     s.destroySoon()
   }
@@ -56,6 +59,19 @@ export function createBackhaulServer (init: BackhaulServerInit, components: Back
     if (m === undefined || !m.local || m.state !== 'started') { refuse(s, BackhaulStatus.NO_MACHINE, `machine ${h.machine} is not started here`, h); return }
     const addr = localAddress(m, h.port)
     if (addr === null) { refuse(s, BackhaulStatus.NO_MACHINE, `machine ${h.machine} has no endpoint for port ${h.port}`, h); return }
+    if (h.mode === 'http') {
+      stats.accepted++
+      open.delete(s)
+      s.write(Buffer.from([BackhaulStatus.OK]))
+      components.http(s, h, rest)
+      return
+    }
+    // A connection counts against the machine's hard limit here, where every router's traffic to it arrives.
+    const service = app?.services.find(x => x.internalPort === h.port)
+    if (service !== undefined && loads.inflight(m.id) >= service.concurrency.hardLimit) {
+      refuse(s, BackhaulStatus.AT_LIMIT, `machine ${h.machine} is at its hard limit (${service.concurrency.hardLimit})`, h)
+      return
+    }
     const up = connect({ host: addr.host, port: addr.port, noDelay: true })
     const timer = setTimeout(() => { up.destroy(new Error('connect timed out')) }, init.connectTimeoutMs)
     let connected = false
@@ -64,12 +80,14 @@ export function createBackhaulServer (init: BackhaulServerInit, components: Back
       clearTimeout(timer)
       stats.accepted++
       loads.backhaulOpened(m.id, components.now())
+      loads.acquire(m.id, components.now(), true)
       let finished = false
       const done = (): void => {
         if (finished) return
         finished = true
         open.delete(s)
         loads.backhaulClosed(m.id, components.now())
+        loads.release(m.id, components.now(), true)
         s.destroy()
         up.destroy()
       }

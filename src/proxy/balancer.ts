@@ -98,7 +98,9 @@ export function pickMachines (input: PickInput): Pick {
     const host = m.local ? undefined : table.hosts[m.host]
     if (!isRoutable(m, host)) continue
     if (!m.namespaced && service.internalPort !== m.guestPort) continue
-    const load = input.inflight(m.id) + m.remoteInflight
+    // Everything sent to a local machine passes through this router (other routers' requests come
+    // in over the backhaul), so its own count is exact; elsewhere add what the other routers report.
+    const load = m.local ? input.inflight(m.id) : input.inflight(m.id) + m.remoteInflight
     if (load >= hardLimit) { atHard++; continue }
     const c: Candidate = { machine: m, host, load, overSoft: load >= softLimit, rank: 0, tie: 0 }
     if (m.health === 'warning') waiting.push(c)

@@ -56,7 +56,8 @@ export interface DataPlaneSnapshot {
 
 /** The periodic figures the router actor publishes and decides autostop on. */
 export interface DataPlaneStats {
-  machines: Record<string, { inflight: number, backhaulOpen: number, lastActivity: number, total: number }>
+  /** `inflight`: every request or connection to the machine through this host; `edge`: those this router sent (what it reports to others). */
+  machines: Record<string, { inflight: number, edge: number, backhaulOpen: number, lastActivity: number, total: number }>
   connections: number
 }
 

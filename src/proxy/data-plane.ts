@@ -64,6 +64,8 @@ interface Listening {
 }
 
 const SWEEP_MS = 500
+/** How long a machine its host refused as full is ranked as full here before it is tried again. */
+const SATURATED_MS = 250
 const AUTOSTART_DEDUP_MS = 2_000
 
 export function createDataPlane (init: DataPlaneInit, components: DataPlaneComponents): DataPlane {
@@ -75,6 +77,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
   const pool = createUpstreamPool({ maxIdlePerKey: limits.maxIdleUpstreamsPerMachine, idleTimeoutMs: limits.upstreamIdleTimeoutMs })
   const waiters = createWaiters()
   const autostartAsked = new Map<string, number>()
+  const saturated = new Map<string, number>()
   const ctx: ProxyContext = {
     table: emptyRouteTable(init.hostId, init.region, init.domain),
     limits,
@@ -91,6 +94,15 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
       autostartAsked.set(app, t)
       events.emit('autostart', { app, service, reason })
     },
+    loadOf: (machine) => {
+      const until = saturated.get(machine)
+      if (until !== undefined) {
+        if (until > now()) return Number.MAX_SAFE_INTEGER
+        saturated.delete(machine)
+      }
+      return loads.inflight(machine)
+    },
+    saturate: (machine) => { saturated.set(machine, now() + SATURATED_MS) },
     tunnels: new Map(),
     connections: new Set()
   }
@@ -102,6 +114,13 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
   const findApp = (machine: string): string | undefined => machineApp.get(machine)
   const listeners = new Map<number, Listening>()
   const backhaul: BackhaulServer = createBackhaulServer({ backhaulKey: init.backhaulKey, connectTimeoutMs: limits.connectTimeoutMs }, {
+    // An `http` backhaul: requests one at a time, each admitted here against the machine's hard limit.
+    http: (socket, header, rest) => {
+      if (rest.byteLength > 0) socket.unshift(rest)
+      const listener: ListenerRoute = { port: header.port, tls: false, http: true, apps: [] }
+      new HttpProxyConnection(ctx, socket, { listener, tls: false, hosted: { app: header.app, machine: header.machine, port: header.port } }) // eslint-disable-line no-new
+      socket.resume()
+    },
     codec: components.codec, logger: log, loads, table: () => ctx.table, now
   })
   let backhaulSpec: { address: string, port: number, checkSource: boolean } | null = null
@@ -289,7 +308,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
     },
     stats () {
       const machines: DataPlaneStats['machines'] = {}
-      for (const [id, l] of loads.machines()) machines[id] = { inflight: l.inflight, backhaulOpen: l.backhaulOpen, lastActivity: l.lastActivity, total: l.total }
+      for (const [id, l] of loads.machines()) machines[id] = { inflight: l.inflight, edge: l.inflight - l.hosted, backhaulOpen: l.backhaulOpen, lastActivity: l.lastActivity, total: l.total }
       return { machines, connections: ctx.connections.size }
     },
     on (event, fn) { events.on(event, fn as (...args: unknown[]) => void) }

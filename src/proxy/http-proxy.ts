@@ -16,6 +16,7 @@ import type { ProxyContext } from './proxy-context.js'
 import { errorResponse, type ResultCode } from './result-codes.js'
 import type { ListenerRoute, MachineRoute } from './route-table.js'
 import { UpstreamConn, type UpstreamOwner } from './upstream-pool.js'
+import type { ConnectFailure } from './upstream.js'
 import type { Waiter } from './waiters.js'
 import { WS_GOING_AWAY } from './ws-close.js'
 
@@ -36,7 +37,18 @@ export interface HttpEntry {
   tls: boolean
   /** TLS: the app chosen by the server name; every request on the connection goes to it. */
   fixed?: Route
+  /**
+   * A backhaul from another host's router: every request goes to this local machine, already
+   * decorated by that router and passed on unchanged, after admission against the machine's
+   * hard limit (this host sees every router's traffic to it). A request that cannot be admitted
+   * is answered with a `roost-backhaul-refused` 503 before any byte of it reaches the machine, so
+   * the other router can send it elsewhere.
+   */
+  hosted?: { app: string, machine: string, port: number }
 }
+
+/** What a router answers over a backhaul when a machine cannot take a request (the edge retries elsewhere). */
+export const BACKHAUL_REFUSED = 'roost-backhaul-refused'
 
 function concat (a: Buffer | null, b: Buffer): Buffer {
   return a === null || a.byteLength === 0 ? b : Buffer.concat([a, b])
@@ -66,6 +78,7 @@ export class HttpProxyConnection implements UpstreamOwner {
   /** Added to every request of this connection (computed once). */
   private readonly connLines: string
   private readonly xffLine: string
+  private readonly hosted: boolean
   private framer: BodyFramer | null = null
   private bodyCopy: Buffer[] | null = null
   private bodyCopyBytes = 0
@@ -77,6 +90,8 @@ export class HttpProxyConnection implements UpstreamOwner {
   private replaySrc: string | null = null
   private resend = false
   private waiter: Waiter | null = null
+  /** When the current request stops waiting (for capacity or an autostart), however often it is parked again. */
+  private waitUntil = 0
   private waitingFor: 'capacity' | 'autostart' | null = null
   /** After waiting for an autostart: until then, a machine that refuses or drops the connection is still starting its app. */
   private wokeUntil = 0
@@ -95,6 +110,7 @@ export class HttpProxyConnection implements UpstreamOwner {
   constructor (private readonly ctx: ProxyContext, private readonly client: Socket, private readonly entry: HttpEntry) {
     this.clientIp = unmapIPv4(client.remoteAddress ?? '')
     this.clientPort = client.remotePort ?? 0
+    this.hosted = entry.hosted !== undefined
     this.connLines = connectionHeaderLines({ clientIp: this.clientIp, clientPort: this.clientPort, port: entry.listener.port, tls: entry.tls, region: ctx.table.region })
     this.xffLine = forwardedForLine(this.clientIp, undefined)
     this.deadline = ctx.now() + ctx.limits.idleTimeoutMs
@@ -207,6 +223,8 @@ export class HttpProxyConnection implements UpstreamOwner {
     this.replaySrc = null
     this.resend = false
     this.wokeUntil = 0
+    this.waitUntil = 0
+    if (this.entry.hosted !== undefined) { this.startHosted(head, raw, this.entry.hosted); return }
     const route = this.entry.fixed ?? matchApp(ctx.table, this.entry.listener, head.host === null ? null : hostnameOf(head.host))
     if (route === undefined) { this.fail('PR02', head.framing.kind !== 'none'); return }
     this.route = route
@@ -225,6 +243,51 @@ export class HttpProxyConnection implements UpstreamOwner {
     this.dispatch()
   }
 
+  private startHosted (head: RequestHead, raw: Buffer, hosted: NonNullable<HttpEntry['hosted']>): void {
+    const app = this.ctx.table.apps[hosted.app]
+    const service = app?.services.find(x => x.internalPort === hosted.port)
+    if (app === undefined || service === undefined) { this.refuseHosted('no-machine'); return }
+    this.route = { app, service, port: service.ports[0] ?? { port: hosted.port, tls: false, http: true, proxyProto: 0, forceHttps: false, alpn: [] } }
+    this.hints = NO_HINTS
+    this.fwdHead = { base: raw.subarray(0, raw.byteLength - 2) }
+    this.fwdLines = ''
+    this.framer = head.framing.kind === 'length' ? lengthFramer(head.framing.length) : head.framing.kind === 'chunked' ? chunkedFramer() : null
+    this.bodyCopy = null
+    this.state = S.Routing
+    this.dispatchHosted(hosted.machine)
+  }
+
+  /** Admission of one backhauled request for this host's machine. */
+  private dispatchHosted (machine: string): void {
+    const ctx = this.ctx
+    const route = this.route as Route
+    const m = route.app.machines.find(x => x.id === machine)
+    if (m === undefined || !m.local || m.state !== 'started') { this.refuseHosted('no-machine'); return }
+    if (ctx.loads.inflight(m.id) >= route.service.concurrency.hardLimit) { this.refuseHosted('at-limit'); return }
+    this.machine = m
+    const now = ctx.now()
+    ctx.loads.acquire(m.id, now, true)
+    const key = `${m.id}/${m.instanceId}/${route.service.internalPort}`
+    const pooled = ctx.pool.take(key)
+    if (pooled !== undefined) { this.attach(pooled); return }
+    ctx.connector.connect({ machine: m, port: route.service.internalPort, host: undefined }, this.clientIp, now).then(socket => {
+      if (this.state === S.Closed || this.machine !== m) { socket.destroy(); return }
+      this.attach(new UpstreamConn(socket, key, m.id))
+    }, (err: Error) => {
+      if (this.state === S.Closed || this.machine !== m) return
+      ctx.loads.release(m.id, ctx.now(), true)
+      this.machine = null
+      ctx.log.debug({ machine: m.id, err: err.message }, 'backhauled request: machine not connectable')
+      this.refuseHosted('connect-failed')
+    })
+  }
+
+  private refuseHosted (reason: 'no-machine' | 'at-limit' | 'connect-failed'): void {
+    if (this.state === S.Closed) return
+    this.client.write(`HTTP/1.1 503 Service Unavailable\r\n${BACKHAUL_REFUSED}: ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`)
+    this.close()
+  }
+
   private redirectHttps (head: RequestHead): void {
     const host = head.host === null ? '' : hostnameOf(head.host)
     const target = head.target.startsWith('/') ? head.target : '/'
@@ -240,7 +303,8 @@ export class HttpProxyConnection implements UpstreamOwner {
     const ctx = this.ctx
     const route = this.route
     if (route === null || this.state === S.Closed) return
-    const pick = pickMachines({ table: ctx.table, app: route.app, service: route.service, inflight: ctx.loads.inflight, hints: this.hints, ...(this.exclude === null ? {} : { exclude: this.exclude }) })
+    if (this.entry.hosted !== undefined) { this.dispatchHosted(this.entry.hosted.machine); return }
+    const pick = pickMachines({ table: ctx.table, app: route.app, service: route.service, inflight: ctx.loadOf, hints: this.hints, ...(this.exclude === null ? {} : { exclude: this.exclude }) })
     if (pick.allOverSoft && route.service.autoStart && pick.startable > 0) ctx.requestAutostart(route.app.app, route.service.index, 'all-over-soft-limit')
     const c = pick.order[0]
     if (c === undefined) {
@@ -263,7 +327,7 @@ export class HttpProxyConnection implements UpstreamOwner {
     const key = `${m.id}/${m.instanceId}/${port}`
     const pooled = route.port.proxyProto === 0 && !this.resend ? ctx.pool.take(key) : undefined
     if (pooled !== undefined) { this.attach(pooled); return }
-    ctx.connector.connect({ machine: m, port, host: c.host }, this.clientIp, now).then(socket => {
+    ctx.connector.connect({ machine: m, port, host: c.host }, this.clientIp, now, route.port.proxyProto === 0 ? 'http' : 'tcp').then(socket => {
       if (this.state === S.Closed || this.machine !== m) { socket.destroy(); return }
       const up = new UpstreamConn(socket, key, m.id)
       if (route.port.proxyProto !== 0) {
@@ -277,7 +341,9 @@ export class HttpProxyConnection implements UpstreamOwner {
       this.machine = null
       if (ctx.now() < this.wokeUntil) { this.retryWoken(m, err.message); return }
       ctx.log.debug({ machine: m.id, err: err.message }, 'connect failed; next candidate')
-      ;(this.exclude ??= new Set()).add(m.id)
+      // A machine its host refused as full waits for capacity like one known full here; others are skipped.
+      if ((err as ConnectFailure).atLimit === true) ctx.saturate(m.id)
+      else (this.exclude ??= new Set()).add(m.id)
       if (this.attempts >= ctx.limits.connectAttempts) this.fail('PR04', true)
       else this.dispatch()
     })
@@ -289,7 +355,7 @@ export class HttpProxyConnection implements UpstreamOwner {
     this.pauseClient()
     const w: Waiter = {
       app,
-      deadline: this.ctx.now() + timeoutMs,
+      deadline: this.waitUntil === 0 ? (this.waitUntil = this.ctx.now() + timeoutMs) : this.waitUntil,
       retry: () => {
         if (this.state === S.Closed || this.waiter !== w) return true
         const route = this.route
@@ -298,7 +364,7 @@ export class HttpProxyConnection implements UpstreamOwner {
         const appRoute = table.apps[route.app.app]
         const service = appRoute?.services[route.service.index]
         if (appRoute === undefined || service === undefined) { this.waiter = null; this.fail('PR02', true); return true }
-        const pick = pickMachines({ table, app: appRoute, service, inflight: this.ctx.loads.inflight, hints: this.hints })
+        const pick = pickMachines({ table, app: appRoute, service, inflight: this.ctx.loadOf, hints: this.hints })
         if (pick.order.length === 0) {
           // A machine that was going down when the request came is down now: wake it.
           if (this.waitingFor === 'autostart' && pick.startable > 0 && service.autoStart) this.ctx.requestAutostart(appRoute.app, service.index, 'no-started-machine')
@@ -431,8 +497,12 @@ export class HttpProxyConnection implements UpstreamOwner {
         continue
       }
       this.resDeadline = 0
-      const replay = res.headers.get(REPLAY)
-      if (replay !== undefined) { this.replay(replay); return }
+      if (!this.hosted) {
+        const refused = res.headers.get(BACKHAUL_REFUSED)
+        if (refused !== undefined && this.machine !== null && !this.machine.local) { this.refusedByHost(refused); return }
+        const replay = res.headers.get(REPLAY)
+        if (replay !== undefined) { this.replay(replay); return }
+      }
       this.startResponse(res, raw, rest)
       return
     }
@@ -447,8 +517,13 @@ export class HttpProxyConnection implements UpstreamOwner {
     const connection = upgrading ? 'upgrade' : this.closeAfter ? 'close' : req.version === 0 ? 'keep-alive' : null
     // Head and the body bytes that came with it leave in one write (writev), not two.
     this.client.cork()
-    this.client.write(forwardResponseHead(raw, res, responseDropper(res, upgrading)).base)
-    this.client.write(`${responseHeaderLines(this.requestId, m.region, connection)}\r\n`, 'latin1')
+    if (this.hosted) {
+      // The edge router decorates the response; over the backhaul it goes as the machine sent it.
+      this.client.write(raw)
+    } else {
+      this.client.write(forwardResponseHead(raw, res, responseDropper(res, upgrading)).base)
+      this.client.write(`${responseHeaderLines(this.requestId, m.region, connection)}\r\n`, 'latin1')
+    }
     this.ctx.loads.count(this.route?.app.app ?? '-', STATUS_CLASS[Math.floor(res.status / 100)] ?? 'other')
     if (upgrading) { this.startTunnel(rest); this.client.uncork(); return }
     this.resFramer = res.framing.kind === 'length' ? lengthFramer(res.framing.length) : res.framing.kind === 'chunked' ? chunkedFramer() : null
@@ -511,6 +586,25 @@ export class HttpProxyConnection implements UpstreamOwner {
     this.ctx.log.debug({ machine: this.machine?.id, why }, 'closing websocket')
     this.client.end(WS_GOING_AWAY)
     this.up?.socket.end()
+  }
+
+  /**
+   * The machine's host refused the request over the backhaul before any of it reached the
+   * machine (at its hard limit, gone, or not connectable): the next candidate gets it, as after
+   * a failed connect.
+   */
+  private refusedByHost (reason: string): void {
+    const ctx = this.ctx
+    const m = this.machine as MachineRoute
+    this.abortUpstream()
+    ctx.log.debug({ machine: m.id, reason }, 'refused by the machine\'s host; next candidate')
+    if (reason === 'at-limit') ctx.saturate(m.id)
+    else (this.exclude ??= new Set()).add(m.id)
+    const replayable = this.framer === null || (this.framer.done && this.bodyCopy !== null)
+    if (!replayable || this.attempts >= ctx.limits.connectAttempts) { this.fail(reason === 'at-limit' ? 'PR03' : 'PR04', true); return }
+    this.resend = true
+    this.state = S.Routing
+    this.dispatch()
   }
 
   private replay (value: string): void {
@@ -597,7 +691,7 @@ export class HttpProxyConnection implements UpstreamOwner {
       if (reusable && this.res?.keepAlive === true && this.route?.port.proxyProto === 0 && !up.closed) ctx.pool.give(up, ctx.now())
       else up.destroy()
     }
-    if (m !== null) ctx.loads.release(m.id, ctx.now())
+    if (m !== null) ctx.loads.release(m.id, ctx.now(), this.hosted)
     if (this.closeAfter || this.clientEnded) { this.close(); return }
     this.nextRequest()
   }
@@ -621,7 +715,7 @@ export class HttpProxyConnection implements UpstreamOwner {
     this.up = null
     this.machine = null
     if (up !== null) up.destroy()
-    if (m !== null) this.ctx.loads.release(m.id, this.ctx.now())
+    if (m !== null) this.ctx.loads.release(m.id, this.ctx.now(), this.hosted)
   }
 
   private abortExchange (): void {

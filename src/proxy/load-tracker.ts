@@ -1,7 +1,9 @@
 /** Per machine: what this router sends it now, in total, and when traffic last moved. */
 export interface MachineLoad {
-  /** Requests (http) or connections (tcp) this router has in flight to the machine. */
+  /** Requests (http) or connections (tcp) in flight to the machine through this router: as an edge, plus (for its local machines) those other routers backhaul here. */
   inflight: number
+  /** The part of `inflight` that came from other routers (what this router reports is the rest). */
+  hosted: number
   total: number
   /** Backhaul connections from other routers to this (local) machine that are open now. */
   backhaulOpen: number
@@ -11,8 +13,9 @@ export interface MachineLoad {
 /** Counters a data plane keeps; read by the router actor through snapshots and stats ticks. */
 export interface LoadTracker {
   inflight: (machine: string) => number
-  acquire: (machine: string, now: number) => void
-  release: (machine: string, now: number) => void
+  /** `hosted`: a request or connection another router backhauled here. */
+  acquire: (machine: string, now: number, hosted?: boolean) => void
+  release: (machine: string, now: number, hosted?: boolean) => void
   backhaulOpened: (machine: string, now: number) => void
   backhaulClosed: (machine: string, now: number) => void
   touch: (machine: string, now: number) => void
@@ -33,22 +36,24 @@ export function createLoadTracker (): LoadTracker {
   const get = (id: string, now: number): MachineLoad => {
     let l = loads.get(id)
     if (l === undefined) {
-      l = { inflight: 0, total: 0, backhaulOpen: 0, lastActivity: now }
+      l = { inflight: 0, hosted: 0, total: 0, backhaulOpen: 0, lastActivity: now }
       loads.set(id, l)
     }
     return l
   }
   return {
     inflight: (id) => loads.get(id)?.inflight ?? 0,
-    acquire (id, now) {
+    acquire (id, now, hosted = false) {
       const l = get(id, now)
       l.inflight++
+      if (hosted) l.hosted++
       l.total++
       l.lastActivity = now
     },
-    release (id, now) {
+    release (id, now, hosted = false) {
       const l = get(id, now)
       if (l.inflight > 0) l.inflight--
+      if (hosted && l.hosted > 0) l.hosted--
       l.lastActivity = now
       for (const fn of releaseListeners) fn(id)
     },

@@ -60,6 +60,14 @@ export interface ProxyContext {
   now: () => number
   nextRequestId: () => string
   requestAutostart: (app: string, service: number, reason: AutostartReason) => void
+  /**
+   * A machine's load as candidates are ranked: this router's count, or "full" for a short while
+   * after the machine's own host refused it for being at its hard limit (that host counts every
+   * router's traffic to it; this router sees only its own and the others' reports).
+   */
+  loadOf: (machine: string) => number
+  /** Marks a machine as at its hard limit (refused by its host) for a moment. */
+  saturate: (machine: string) => void
   /** Upgraded (WebSocket) connections per machine, closed when the machine is cordoned or stops. */
   tunnels: Map<string, Set<{ closeTunnel: (why: string) => void }>>
   /** Open client connections (for the sweeper's timeouts and for stop). */

@@ -5,6 +5,7 @@ import { proxyHeader, unmapIPv4 } from './proxy-protocol.js'
 import type { ProxyContext } from './proxy-context.js'
 import type { ResultCode } from './result-codes.js'
 import type { MachineRoute } from './route-table.js'
+import type { ConnectFailure } from './upstream.js'
 import type { Waiter } from './waiters.js'
 
 /** How soon a machine an autostart woke is tried again while its app is not listening yet. */
@@ -22,6 +23,7 @@ export class TcpProxyConnection {
   private exclude: Set<string> | null = null
   private attempts = 0
   private waiter: Waiter | null = null
+  private waitUntil = 0
   private closed = false
   /** After waiting for an autostart: until then, a refused connect means the app is still starting. */
   private wokeUntil = 0
@@ -67,7 +69,7 @@ export class TcpProxyConnection {
   private dispatch (): void {
     const ctx = this.ctx
     const { app, service, port } = this.route
-    const pick = pickMachines({ table: ctx.table, app, service, inflight: ctx.loads.inflight, ...(this.exclude === null ? {} : { exclude: this.exclude }) })
+    const pick = pickMachines({ table: ctx.table, app, service, inflight: ctx.loadOf, ...(this.exclude === null ? {} : { exclude: this.exclude }) })
     if (pick.allOverSoft && service.autoStart && pick.startable > 0) ctx.requestAutostart(app.app, service.index, 'all-over-soft-limit')
     const c = pick.order[0]
     if (c === undefined) {
@@ -107,7 +109,9 @@ export class TcpProxyConnection {
         return
       }
       ctx.log.debug({ machine: m.id, err: err.message }, 'connect failed; next candidate')
-      ;(this.exclude ??= new Set()).add(m.id)
+      // A machine its host refused as full waits for capacity like one known full here; others are skipped.
+      if ((err as ConnectFailure).atLimit === true) ctx.saturate(m.id)
+      else (this.exclude ??= new Set()).add(m.id)
       if (this.attempts >= ctx.limits.connectAttempts) this.fail('PR04')
       else this.dispatch()
     })
@@ -116,13 +120,13 @@ export class TcpProxyConnection {
   private wait (code: 'PR03' | 'PR05', timeoutMs: number): void {
     const w: Waiter = {
       app: this.route.app.app,
-      deadline: this.ctx.now() + timeoutMs,
+      deadline: this.waitUntil === 0 ? (this.waitUntil = this.ctx.now() + timeoutMs) : this.waitUntil,
       retry: () => {
         if (this.closed || this.waiter !== w) return true
         const app = this.ctx.table.apps[this.route.app.app]
         const service = app?.services[this.route.service.index]
         if (app === undefined || service === undefined) { this.waiter = null; this.fail('PR02'); return true }
-        const pick = pickMachines({ table: this.ctx.table, app, service, inflight: this.ctx.loads.inflight })
+        const pick = pickMachines({ table: this.ctx.table, app, service, inflight: this.ctx.loadOf })
         if (pick.order.length === 0) {
           if (code === 'PR05' && pick.startable > 0 && service.autoStart) this.ctx.requestAutostart(app.app, service.index, 'no-started-machine')
           return false

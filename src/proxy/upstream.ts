@@ -17,6 +17,9 @@ export class ConnectFailure extends Error {
   constructor (readonly reason: string, readonly machine: string) {
     super(`connect to ${machine}: ${reason}`)
   }
+
+  /** The machine's host refused because the machine is at its hard limit (not a failure of the machine). */
+  get atLimit (): boolean { return this.reason.endsWith('at-limit') }
 }
 
 export interface ConnectorInit {
@@ -27,7 +30,8 @@ export interface ConnectorInit {
 
 /** Opens connections to machines: directly when local, through the machine host's router otherwise. */
 export interface Connector {
-  connect: (target: UpstreamTarget, client: string, now: number) => Promise<Socket>
+  /** `mode` (remote machines): what the backhaul carries — see BackhaulHeader. */
+  connect: (target: UpstreamTarget, client: string, now: number, mode?: 'http' | 'tcp') => Promise<Socket>
 }
 
 /** Where a local machine's guest port answers from this host. */
@@ -93,7 +97,7 @@ function awaitStatus (s: Socket, timeoutMs: number, machine: string): Promise<So
 
 export function createConnector (init: ConnectorInit, components: { codec: Codec }): Connector {
   return {
-    async connect (target, client, now) {
+    async connect (target, client, now, mode = 'tcp') {
       const { machine, port, host } = target
       if (machine.local) {
         const addr = localAddress(machine, port)
@@ -102,7 +106,7 @@ export function createConnector (init: ConnectorInit, components: { codec: Codec
       }
       if (host?.backhaul == null) throw new ConnectFailure('its host has no backhaul address', machine.id)
       const s = await dial(host.backhaul.address, host.backhaul.port, init.connectTimeoutMs, machine.id)
-      s.write(encodeBackhaulHeader(components.codec, init.backhaulKey, { from: init.hostId, ts: now, app: machine.app, machine: machine.id, port, client }))
+      s.write(encodeBackhaulHeader(components.codec, init.backhaulKey, { from: init.hostId, ts: now, app: machine.app, machine: machine.id, port, client, mode }))
       return await awaitStatus(s, init.connectTimeoutMs * 2, machine.id)
     }
   }

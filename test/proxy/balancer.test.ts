@@ -40,12 +40,15 @@ test('over the soft limit, another machine is wanted only when none is on its wa
   t.false(pick.allOverSoft, 'but it is capacity on its way')
 })
 
-test('load other routers report counts towards the limits', t => {
+test('load other routers report counts towards the limits of machines elsewhere; a local machine\'s own count is exact', t => {
+  const busy = machine({ host: H2, local: false, endpoint: null, remoteInflight: 4 })
+  const idle = machine({ host: H3, local: false, endpoint: null })
+  const a = app([busy, idle])
+  t.deepEqual(pickMachines({ table: table([a]), app: a, service: a.services[0]!, inflight: none }).order.map(c => c.machine.id), [idle.id])
   const local = machine({ remoteInflight: 4 })
-  const remote = machine({ host: H2, local: false, endpoint: null })
-  const a = app([local, remote])
-  const pick = pickMachines({ table: table([a]), app: a, service: a.services[0]!, inflight: none })
-  t.deepEqual(pick.order.map(c => c.machine.id), [remote.id])
+  const b = app([local])
+  t.deepEqual(pickMachines({ table: table([b]), app: b, service: b.services[0]!, inflight: none }).order.map(c => c.machine.id), [local.id], 'reports about a local machine count it twice: its traffic came through here')
+  t.true(pickMachines({ table: table([b]), app: b, service: b.services[0]!, inflight: () => 4 }).atHardLimit)
 })
 
 test('closest next: this region before others, then by RTT band; least loaded among equals', t => {

@@ -110,9 +110,9 @@ test('http: a failed connect is retried on another machine; with none left the a
   const dead = await freePort()
   const port = await freePort()
   const dp = await startDataPlane(t)
-  dp.setRoutes(tableOf([appRoute('web', [machineAt(dead), machineAt(ok.port, { remoteInflight: 3 })], [httpService(port)])]))
+  dp.setRoutes(tableOf([appRoute('web', [machineAt(dead), machineAt(ok.port, { region: 'syd' })], [httpService(port)])]))
   await listening(dp)
-  for (let i = 0; i < 5; i++) t.is((await get(port, '/')).json?.machine, 'ok', 'the closed port is tried first (least loaded), then the other')
+  for (let i = 0; i < 5; i++) t.is((await get(port, '/', { 'roost-prefer-region': 'ams' })).json?.machine, 'ok', 'the closed port is tried first (the preferred region), then the other')
   dp.setRoutes(tableOf([appRoute('web', [machineAt(dead)], [httpService(port)])]))
   const r = await get(port, '/')
   t.is(r.status, 502)
@@ -247,7 +247,7 @@ test('http: roost-replay sends the request (body included) to the named instance
     res.end()
     return true
   })
-  const primaryMachine = machineAt(primary.port, { region: 'lhr', remoteInflight: 1 })
+  const primaryMachine = machineAt(primary.port, { region: 'lhr' })
   const replicaMachine = machineAt(replica.port)
   const port = await freePort()
   const dp = await startDataPlane(t)
@@ -443,4 +443,41 @@ test('backhaul with a source check: only connections from the address their host
   t.is(served.status, 200)
   t.is(served.json?.machine, 'on-b')
   t.is(far.snapshot().backhaul.accepted, 1)
+})
+
+test('backhaul: a machine\'s hard limit holds across routers — its host admits each backhauled request, the rest wait and then get PR03', async t => {
+  let concurrent = 0
+  let peak = 0
+  const held: Array<() => void> = []
+  const slow = await startBackend(t, 'slow', (_req, res) => {
+    concurrent++
+    peak = Math.max(peak, concurrent)
+    held.push(() => { concurrent--; res.end('done') })
+    return true
+  })
+  const [A, B, C] = ['a'.repeat(64), 'b'.repeat(64), 'c'.repeat(64)]
+  const [portA, portB, portC] = [await freePort(), await freePort(), await freePort()]
+  const limits = { queueTimeoutMs: 600 }
+  const edgeA = await startDataPlane(t, { hostId: A, limits })
+  const edgeC = await startDataPlane(t, { hostId: C, limits })
+  const hostB = await startDataPlane(t, { hostId: B, limits })
+  const bound = await hostB.setBackhaul({ address: '127.0.0.1', port: 0, checkSource: false })
+  const svc = (port: number) => httpService(port, { concurrency: { type: 'requests', softLimit: 1, hardLimit: 2 } })
+  const m = machineAt(slow.port, { host: B })
+  hostB.setRoutes(tableOf([appRoute('web', [m], [svc(portB)])], { hostId: B }))
+  const hosts = { [B]: { id: B, name: 'b', region: 'ams', state: 'alive', rttMs: 1, backhaul: bound } }
+  const remote = { ...m, local: false, endpoint: null }
+  edgeA.setRoutes(tableOf([appRoute('web', [remote], [svc(portA)])], { hostId: A, hosts }))
+  edgeC.setRoutes(tableOf([appRoute('web', [remote], [svc(portC)])], { hostId: C, hosts }))
+  await Promise.all([listening(edgeA), listening(edgeC), listening(hostB)])
+  // Each edge alone sees the machine under its limit; together they would send 4.
+  const answers = [get(portA, '/1'), get(portC, '/2'), get(portA, '/3'), get(portC, '/4')]
+  await retry(() => concurrent === 2, { what: 'two requests at the machine' })
+  const refused = await Promise.all(answers.map(async a => await Promise.race([a, new Promise<null>(resolve => setTimeout(() => { resolve(null) }, 1_500))])))
+  const codes = refused.filter(r => r !== null).map(r => `${r?.status} ${String(r?.headers['roost-error'])}`)
+  t.deepEqual(codes, ['503 PR03', '503 PR03'], 'the two that found the machine full waited, then got PR03')
+  t.is(peak, 2, 'the machine never had more than its hard limit in flight')
+  for (const r of held.splice(0)) r()
+  const done = (await Promise.all(answers)).map(r => r.status).sort()
+  t.deepEqual(done, [200, 200, 503, 503])
 })
