@@ -103,6 +103,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
       return loads.inflight(machine)
     },
     saturate: (machine) => { saturated.set(machine, now() + SATURATED_MS) },
+    hostedRefusals: { count: 0 },
     tunnels: new Map(),
     connections: new Set()
   }
@@ -299,7 +300,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
           counters: { ...(loads.counters()[app.app] ?? {}) }
         })),
         rejected: table.rejected,
-        backhaul: { address: backhaul.address(), ...backhaul.stats() },
+        backhaul: (({ refused, ...rest }) => ({ address: backhaul.address(), ...rest, refused: refused + ctx.hostedRefusals.count }))(backhaul.stats()),
         pool: { idle: pool.idle() },
         waiting: waiters.size(),
         connections: ctx.connections.size,

@@ -24,6 +24,7 @@ const enum S { Head, Routing, Body, Await, Tunnel, Closed }
 const enum R { Head, Body, Done }
 
 const NO_HINTS: PickHints = {}
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
 const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx']
 
 /** Client bytes buffered while a request is being routed or answered, before reading pauses. */
@@ -284,6 +285,7 @@ export class HttpProxyConnection implements UpstreamOwner {
 
   private refuseHosted (reason: 'no-machine' | 'at-limit' | 'connect-failed'): void {
     if (this.state === S.Closed) return
+    this.ctx.hostedRefusals.count++
     this.client.write(`HTTP/1.1 503 Service Unavailable\r\n${BACKHAUL_REFUSED}: ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`)
     this.close()
   }
@@ -654,6 +656,18 @@ export class HttpProxyConnection implements UpstreamOwner {
         this.retryWoken(m, 'closed before a response')
         return
       }
+      // A fresh connection that closed with no answer: an idempotent request may be sent to
+      // another machine (RFC 9110 §9.2.2), as HAProxy's retry-on empty-response does.
+      if (m !== null && !this.hosted && replayable && (this.upBuf === null || this.upBuf.byteLength === 0) &&
+        IDEMPOTENT.has(this.req?.method ?? '') && this.attempts < this.ctx.limits.connectAttempts && this.otherCandidate(m.id)) {
+        this.abortUpstream()
+        this.ctx.log.debug({ machine: m.id }, 'machine closed before answering; next candidate')
+        ;(this.exclude ??= new Set()).add(m.id)
+        this.resend = true
+        this.state = S.Routing
+        this.dispatch()
+        return
+      }
       this.upstreamFailed('PR09', 'closed before a response')
       return
     }
@@ -670,6 +684,15 @@ export class HttpProxyConnection implements UpstreamOwner {
     if (up !== this.up) return
     this.ctx.log.debug({ machine: up.machine, err: err.message }, 'machine connection failed')
     this.onUpstreamEnd(up)
+  }
+
+  /** Whether a machine other than `except` (and those already tried) could take the request now. */
+  private otherCandidate (except: string): boolean {
+    const route = this.route
+    if (route === null) return false
+    const exclude = new Set(this.exclude ?? [])
+    exclude.add(except)
+    return pickMachines({ table: this.ctx.table, app: route.app, service: route.service, inflight: this.ctx.loadOf, hints: this.hints, exclude }).order.length > 0
   }
 
   private upstreamFailed (code: ResultCode, why: string): void {

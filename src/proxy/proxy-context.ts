@@ -68,6 +68,8 @@ export interface ProxyContext {
   loadOf: (machine: string) => number
   /** Marks a machine as at its hard limit (refused by its host) for a moment. */
   saturate: (machine: string) => void
+  /** Backhauled requests this host refused (machine full, gone or not connectable). */
+  hostedRefusals: { count: number }
   /** Upgraded (WebSocket) connections per machine, closed when the machine is cordoned or stops. */
   tunnels: Map<string, Set<{ closeTunnel: (why: string) => void }>>
   /** Open client connections (for the sweeper's timeouts and for stop). */

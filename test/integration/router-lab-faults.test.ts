@@ -74,7 +74,7 @@ lab2.serial('an unhealthy machine receives nothing: its host\'s router sends to 
   t.is(echoOf(await curlIn(rl.lab, h1, `http://${h1.address}:8081/`, ['-H', `Host: ${CHECKED}`])).machine, on1, 'local again once it passes')
 })
 
-lab2.serial('the hard limit holds under concurrent slow requests: the rest wait, then get 503 with roost-error PR03', async t => {
+lab2.serial('the hard limit holds under concurrent slow requests, also from two routers at once: the rest wait, then get 503 with roost-error PR03', async t => {
   const { rl } = t.context
   const [h1, h2] = hosts(t)
   const on1 = machineOn(app(t, 'limited'), 'h1')
@@ -104,6 +104,21 @@ lab2.serial('the hard limit holds under concurrent slow requests: the rest wait,
   t.is(remoteAnswers.filter(a => a?.status === 503 && a.code === 'PR03').length, 4, JSON.stringify(remoteAnswers))
   t.is((await received(on1)).filter(r => r.path === '/slow').length, 4)
   t.is((await routesOf(h2, 'limited')).apps[0]?.counters.PR03, 4)
+
+  // Both routers at once, three requests each: each alone sees the machine under its limit, but
+  // h1's router (the machine's host) admits every request, its own and those h2 backhauls.
+  await retry(async () => (await routesOf(h2, 'limited')).apps[0]?.machines[0]?.remoteInflight === 0, { timeoutMs: 10_000, what: 'h1\'s load report reaching h2' })
+  const [viaH1, viaH2] = await Promise.all([
+    converse(rl.lab, h2, slow.slice(0, 3)),
+    converse(rl.lab, h1, slow.slice(3).map(c => ({ ...c, host: h2.address })))
+  ])
+  const both = [...viaH1, ...viaH2]
+  const bothAnswers = both.map(r => answersIn(r.received)[0])
+  t.is(bothAnswers.filter(a => a?.status === 200).length, 2, JSON.stringify(bothAnswers))
+  t.is(bothAnswers.filter(a => a?.status === 503 && a.code === 'PR03').length, 4, JSON.stringify(bothAnswers))
+  const bothBodies = both.filter(r => answersIn(r.received)[0]?.status === 200).map(r => JSON.parse(r.received.slice(r.received.indexOf('\r\n\r\n') + 4)) as { maxInflight: number })
+  t.true(bothBodies.every(b => b.maxInflight <= 2), `two routers together never put more than 2 in flight: ${JSON.stringify(bothBodies.map(b => b.maxInflight))}`)
+  t.is((await received(on1)).filter(r => r.path === '/slow').length, 6)
 })
 
 lab2.serial('malformed requests, oversized heads and slow clients are refused with their codes; other connections carry on', async t => {
