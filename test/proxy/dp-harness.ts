@@ -7,6 +7,7 @@ import { createDataPlane, type DataPlane } from '../../src/proxy/data-plane.js'
 import type { ProxyLimits } from '../../src/proxy/proxy-context.js'
 import type { AppRoute, ListenerRoute, MachineRoute, RouteTable, ServiceRoute } from '../../src/proxy/route-table.js'
 import { createCertStore } from '../../src/proxy/tls/cert-store.js'
+import { machine } from './fixtures.js'
 import type { CaMaterial } from '../../src/proxy/tls/dev-ca.js'
 
 export const BACKHAUL_KEY = Buffer.alloc(32, 3)
@@ -75,24 +76,10 @@ export async function startRawBackend (t: ExecutionContext): Promise<{ port: num
 }
 
 let seq = 0
+/** A local machine route whose guest answers at 127.0.0.1:`port`. */
 export function machineAt (port: number, over: Partial<MachineRoute> = {}): MachineRoute {
   seq++
-  return {
-    id: (0xa00000 + seq).toString(16).padStart(14, '0'),
-    app: 'web',
-    host: 'a'.repeat(64),
-    region: 'ams',
-    local: true,
-    state: 'started',
-    health: 'passing',
-    cordoned: false,
-    instanceId: 'i1',
-    endpoint: { host: '127.0.0.1', port },
-    guestPort: 8080,
-    namespaced: false,
-    remoteInflight: 0,
-    ...over
-  }
+  return machine({ id: (0xa00000 + seq).toString(16).padStart(14, '0'), host: 'a'.repeat(64), endpoint: { host: '127.0.0.1', port }, ...over })
 }
 
 export function httpService (port: number, over: Partial<ServiceRoute> = {}, portOver: Partial<ServiceRoute['ports'][number]> = {}): ServiceRoute {

@@ -1,31 +1,13 @@
 import test from 'ava'
 import { compileRoutes, type RowInput } from '../../src/proxy/route-compile.js'
+import { serviceRow } from '../helpers/service-row.js'
 import { H2, SELF } from './fixtures.js'
 
 function svcRow (app: string, ports: Array<{ port: number, handlers: Array<'tls' | 'http' | 'proxy_proto'> }>, over: Record<string, unknown> = {}, updatedAt = 1): RowInput {
-  return {
-    key: app,
-    owner: SELF,
-    deleted: false,
-    ownerDead: false,
-    data: {
-      app,
-      deployVersion: 1,
-      primaryRegion: null,
-      hostnames: [],
-      services: [{
-        protocol: 'tcp',
-        internalPort: 8080,
-        ports: ports.map(p => ({ ...p, forceHttps: false, proxyProtoVersion: 1 })),
-        concurrency: { type: 'requests', softLimit: 20, hardLimit: 25 },
-        autoStopMachines: 'off',
-        autoStartMachines: true,
-        minMachinesRunning: 0
-      }],
-      updatedAt,
-      ...over
-    }
-  }
+  const data = serviceRow(app, 8080, [])
+  const service = (data.services as Array<Record<string, unknown>>)[0] as Record<string, unknown>
+  service.ports = ports.map(p => ({ ...p, forceHttps: false, proxyProtoVersion: 1 }))
+  return { key: app, owner: SELF, deleted: false, ownerDead: false, data: { ...data, updatedAt, ...over } }
 }
 
 function machineRow (id: string, app: string, host: string, over: Record<string, unknown> = {}): RowInput {
