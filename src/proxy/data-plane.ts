@@ -131,7 +131,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
   const openListener = (route: ListenerRoute): void => {
     const entry: HttpEntry = { listener: route, tls: route.tls }
     const server = route.tls
-      ? createTlsServer({ ...components.certs.serverOptions(), allowHalfOpen: false }, onSecure(entry))
+      ? createTlsServer({ ...components.certs.serverOptions(), allowHalfOpen: false, noDelay: true }, onSecure(entry))
       : createTcpServer({ noDelay: true }, onPlain(entry))
     if (route.tls) server.on('tlsClientError', (err: Error, s: TLSSocket) => { log.debug({ err: err.message, port: route.port }, 'TLS handshake failed'); s.destroy() })
     const state: ListenerState = { port: route.port, address: init.proxyAddress, tls: route.tls, http: route.http, apps: route.apps.map(a => a.app), state: 'opening', error: null }
@@ -213,6 +213,8 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
     },
     setRoutes (table) {
       ctx.table = table
+      // An autostart is answered once a machine of the app runs: if it stops again, the next request asks anew at once.
+      for (const app of [...autostartAsked.keys()]) if (table.apps[app]?.machines.some(m => m.state === 'started') !== false) autostartAsked.delete(app)
       components.certs.setRows(table.certs as never)
       const names = new Set<string>()
       for (const app of Object.values(table.apps)) for (const h of app.hostnames) names.add(h)
