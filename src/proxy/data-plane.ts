@@ -258,6 +258,8 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
     },
     setRoutes (table) {
       ctx.table = table
+      // An autostart is answered once a machine of the app runs: if it stops again, the next request asks anew at once.
+      for (const app of [...autostartAsked.keys()]) if (table.apps[app]?.machines.some(m => m.state === 'started') !== false) autostartAsked.delete(app)
       components.certs.setRows(table.certs as never)
       const names = new Set<string>()
       for (const app of Object.values(table.apps)) for (const h of app.hostnames) names.add(h)

@@ -339,6 +339,26 @@ test('http: a woken machine that drops connections before answering (its app sti
   t.is(direct.headers['roost-error'], 'PR09')
 })
 
+test('http: a machine that stops again right after an autostart is asked for again by the next request', async t => {
+  const b = await startBackend(t, 'again')
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  const m = machineAt(b.port, { state: 'suspended', endpoint: null })
+  const started = { ...m, state: 'started', endpoint: { host: '127.0.0.1', port: b.port } }
+  dp.setRoutes(tableOf([appRoute('web', [m], [httpService(port)])]))
+  await listening(dp)
+  let asked = 0
+  dp.on('autostart', () => { asked++ })
+  for (let i = 1; i <= 2; i++) {
+    const pending = get(port, '/')
+    await retry(() => asked === i, { what: `autostart request ${i}` })
+    dp.setRoutes(tableOf([appRoute('web', [started], [httpService(port)])]))
+    t.is((await pending).status, 200)
+    dp.setRoutes(tableOf([appRoute('web', [m], [httpService(port)])]))
+  }
+  t.is(asked, 2)
+})
+
 test('backhaul: a machine on another host is reached through that host\'s router; a refusal there moves on to the next machine', async t => {
   const b = await startBackend(t, 'on-b')
   const local = await startBackend(t, 'local-a', (_req, res) => { res.writeHead(503); res.end(); return true })
