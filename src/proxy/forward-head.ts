@@ -9,6 +9,8 @@ import { rewriteRequestHead, rewriteResponseHead } from './http/rewrite-head.js'
  */
 export interface ForwardHead {
   base: Buffer
+  /** Whether any received header was dropped. */
+  dropped: boolean
 }
 
 /** Whether any header of `head` is to be dropped. */
@@ -19,13 +21,13 @@ function anyDropped (head: RequestHead | ResponseHead, drop: (name: string) => b
 }
 
 export function forwardRequestHead (raw: Buffer, head: RequestHead, drop: (name: string) => boolean): ForwardHead {
-  if (!anyDropped(head, drop)) return { base: raw.subarray(0, raw.byteLength - 2) }
+  if (!anyDropped(head, drop)) return { base: raw.subarray(0, raw.byteLength - 2), dropped: false }
   const copy = rewriteRequestHead(raw, head, { remove: drop, add: '' })
-  return { base: copy.subarray(0, copy.byteLength - 2) }
+  return { base: copy.subarray(0, copy.byteLength - 2), dropped: true }
 }
 
 export function forwardResponseHead (raw: Buffer, head: ResponseHead, drop: (name: string) => boolean): ForwardHead {
-  if (!anyDropped(head, drop)) return { base: raw.subarray(0, raw.byteLength - 2) }
+  if (!anyDropped(head, drop)) return { base: raw.subarray(0, raw.byteLength - 2), dropped: false }
   const copy = rewriteResponseHead(raw, head, { remove: drop, add: '' })
-  return { base: copy.subarray(0, copy.byteLength - 2) }
+  return { base: copy.subarray(0, copy.byteLength - 2), dropped: true }
 }

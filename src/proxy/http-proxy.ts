@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import { matchApp, hostnameOf, type Route } from './app-match.js'
 import { pickMachines, type PickHints } from './balancer.js'
 import { forwardRequestHead, forwardResponseHead, type ForwardHead } from './forward-head.js'
+import { joinHead, JOIN_BODY_MAX } from './head-bytes.js'
 import {
   connectionHeaderLines, FORCE_INSTANCE, forwardedForLine, parseReplay, PREFER_REGION, REPLAY,
   requestDropper, responseDropper, responseHeaderLines, type ReplayTarget
@@ -76,8 +77,10 @@ export class HttpProxyConnection implements UpstreamOwner {
   private fwdHead: ForwardHead | null = null
   /** The request's own added lines (request id, X-Forwarded-For, …) after the connection's. */
   private fwdLines = ''
+  /** The connection's fixed lines for the current request (null over a backhaul: nothing added). */
+  private fwdFixed: Buffer | null = null
   /** Added to every request of this connection (computed once). */
-  private readonly connLines: string
+  private readonly connLines: Buffer
   private readonly xffLine: string
   private readonly hosted: boolean
   private framer: BodyFramer | null = null
@@ -112,8 +115,8 @@ export class HttpProxyConnection implements UpstreamOwner {
     this.clientIp = unmapIPv4(client.remoteAddress ?? '')
     this.clientPort = client.remotePort ?? 0
     this.hosted = entry.hosted !== undefined
-    this.connLines = connectionHeaderLines({ clientIp: this.clientIp, clientPort: this.clientPort, port: entry.listener.port, tls: entry.tls, region: ctx.table.region })
     this.xffLine = forwardedForLine(this.clientIp, undefined)
+    this.connLines = Buffer.from(connectionHeaderLines({ clientIp: this.clientIp, clientPort: this.clientPort, port: entry.listener.port, tls: entry.tls, region: ctx.table.region }) + this.xffLine, 'latin1')
     this.deadline = ctx.now() + ctx.limits.idleTimeoutMs
     ctx.connections.add(this)
     client.on('data', this.onClientData)
@@ -230,13 +233,21 @@ export class HttpProxyConnection implements UpstreamOwner {
     if (route === undefined) { this.fail('PR02', head.framing.kind !== 'none'); return }
     this.route = route
     if (route.port.forceHttps && !this.entry.tls) { this.redirectHttps(head); return }
-    const prefer = head.headers.get(PREFER_REGION)
-    const force = head.headers.get(FORCE_INSTANCE)
-    this.hints = prefer === undefined && force === undefined ? NO_HINTS : { ...(prefer === undefined ? {} : { preferRegion: prefer }), ...(force === undefined ? {} : { forceInstance: force }) }
     const upgrading = head.upgrade === 'websocket'
     this.fwdHead = forwardRequestHead(raw, head, requestDropper(head, upgrading))
-    const priorXff = head.headers.get('x-forwarded-for')
-    this.fwdLines = `${this.connLines}${priorXff === undefined ? this.xffLine : forwardedForLine(this.clientIp, priorXff)}roost-request-id: ${this.requestId}\r\n${upgrading ? 'connection: upgrade\r\n' : ''}`
+    // Hints and a client's own X-Forwarded-For are among the dropped headers: none dropped, none there.
+    if (this.fwdHead.dropped) {
+      const prefer = head.headers.get(PREFER_REGION)
+      const force = head.headers.get(FORCE_INSTANCE)
+      this.hints = prefer === undefined && force === undefined ? NO_HINTS : { ...(prefer === undefined ? {} : { preferRegion: prefer }), ...(force === undefined ? {} : { forceInstance: force }) }
+      const priorXff = head.headers.get('x-forwarded-for')
+      this.fwdLines = `${priorXff === undefined ? '' : forwardedForLine(this.clientIp, priorXff)}roost-request-id: ${this.requestId}\r\n${upgrading ? 'connection: upgrade\r\n' : ''}`
+      this.fwdFixed = priorXff === undefined ? this.connLines : this.connLines.subarray(0, this.connLines.byteLength - this.xffLine.length)
+    } else {
+      this.hints = NO_HINTS
+      this.fwdLines = `roost-request-id: ${this.requestId}\r\n`
+      this.fwdFixed = this.connLines
+    }
     this.framer = head.framing.kind === 'length' ? lengthFramer(head.framing.length) : head.framing.kind === 'chunked' ? chunkedFramer() : null
     this.bodyCopy = this.framer === null ? null : []
     this.bodyCopyBytes = 0
@@ -250,8 +261,9 @@ export class HttpProxyConnection implements UpstreamOwner {
     if (app === undefined || service === undefined) { this.refuseHosted('no-machine'); return }
     this.route = { app, service, port: service.ports[0] ?? { port: hosted.port, tls: false, http: true, proxyProto: 0, forceHttps: false, alpn: [] } }
     this.hints = NO_HINTS
-    this.fwdHead = { base: raw.subarray(0, raw.byteLength - 2) }
+    this.fwdHead = { base: raw.subarray(0, raw.byteLength - 2), dropped: false }
     this.fwdLines = ''
+    this.fwdFixed = null
     this.framer = head.framing.kind === 'length' ? lengthFramer(head.framing.length) : head.framing.kind === 'chunked' ? chunkedFramer() : null
     this.bodyCopy = null
     this.state = S.Routing
@@ -406,9 +418,10 @@ export class HttpProxyConnection implements UpstreamOwner {
     this.resDeadline = this.ctx.now() + this.ctx.limits.responseTimeoutMs
     const head = this.fwdHead as ForwardHead
     const socket = up.socket
-    socket.cork()
-    socket.write(head.base)
-    socket.write(this.replaySrc === null ? `${this.fwdLines}\r\n` : `${this.fwdLines}roost-replay-src: ${this.replaySrc}\r\n\r\n`, 'latin1')
+    // Body bytes already here follow the head in the same writev.
+    const corked = this.framer !== null && (this.resend || this.buf !== null)
+    if (corked) socket.cork()
+    socket.write(joinHead(head.base, this.fwdFixed, this.replaySrc === null ? this.fwdLines : `${this.fwdLines}roost-replay-src: ${this.replaySrc}\r\n`))
     if (this.resend) {
       for (const b of this.bodyCopy ?? []) socket.write(b)
       this.state = this.framer === null || this.framer.done ? S.Await : S.Body
@@ -420,7 +433,7 @@ export class HttpProxyConnection implements UpstreamOwner {
       this.buf = null
       this.feedBody(stash)
     }
-    socket.uncork()
+    if (corked) socket.uncork()
     if ((this.state as S) !== S.Closed && (this.buf === null || this.buf.byteLength <= MAX_STASH_BYTES)) this.resumeClient()
   }
 
@@ -517,30 +530,36 @@ export class HttpProxyConnection implements UpstreamOwner {
     const upgrading = res.status === 101 && req.upgrade !== null
     this.closeAfter = !upgrading && (!req.keepAlive || res.framing.kind === 'close' || this.clientEnded)
     const connection = upgrading ? 'upgrade' : this.closeAfter ? 'close' : req.version === 0 ? 'keep-alive' : null
-    // Head and the body bytes that came with it leave in one write (writev), not two.
-    this.client.cork()
-    if (this.hosted) {
-      // The edge router decorates the response; over the backhaul it goes as the machine sent it.
-      this.client.write(raw)
-    } else {
-      this.client.write(forwardResponseHead(raw, res, responseDropper(res, upgrading)).base)
-      this.client.write(`${responseHeaderLines(this.requestId, m.region, connection)}\r\n`, 'latin1')
-    }
     this.ctx.loads.count(this.route?.app.app ?? '-', STATUS_CLASS[Math.floor(res.status / 100)] ?? 'other')
-    if (upgrading) { this.startTunnel(rest); this.client.uncork(); return }
+    const head = this.hosted
+      // The edge router decorates the response; over the backhaul it goes as the machine sent it.
+      ? null
+      : forwardResponseHead(raw, res, responseDropper(res, upgrading)).base
+    const lines = head === null ? '' : responseHeaderLines(this.requestId, m.region, connection)
+    if (upgrading) {
+      this.client.write(head === null ? raw : joinHead(head, null, lines))
+      this.startTunnel(rest)
+      return
+    }
     this.resFramer = res.framing.kind === 'length' ? lengthFramer(res.framing.length) : res.framing.kind === 'chunked' ? chunkedFramer() : null
     if (res.framing.kind === 'none' || (this.resFramer !== null && this.resFramer.done)) {
+      this.client.write(head === null ? raw : joinHead(head, null, lines))
       this.resState = R.Done
-      this.client.uncork()
       this.finishExchange(rest === null)
       return
     }
     this.resState = R.Body
-    if (rest !== null) this.feedResponse(rest, true)
-    else this.client.uncork()
+    if (rest !== null && rest.byteLength <= JOIN_BODY_MAX && head !== null) {
+      // Head and the body bytes that came with it: one buffer, one write.
+      this.feedResponse(rest, (part) => joinHead(head, null, lines, part))
+      return
+    }
+    this.client.write(head === null ? raw : joinHead(head, null, lines))
+    if (rest !== null) this.feedResponse(rest)
   }
 
-  private feedResponse (chunk: Buffer, corked = false): void {
+  /** Passes body bytes on (through `wrap` the first time, to join them to the head). */
+  private feedResponse (chunk: Buffer, wrap: ((part: Buffer) => Buffer) | null = null): void {
     const framer = this.resFramer
     let part = chunk
     let extra = false
@@ -556,8 +575,7 @@ export class HttpProxyConnection implements UpstreamOwner {
       }
       if (n < chunk.byteLength) { part = chunk.subarray(0, n); extra = true }
     }
-    const flowing = part.byteLength === 0 || this.client.write(part)
-    if (corked) this.client.uncork()
+    const flowing = wrap !== null ? this.client.write(wrap(part)) : part.byteLength === 0 || this.client.write(part)
     if (!flowing && this.up !== null && !framer?.done) {
       this.upPaused = true
       this.up.socket.pause()
