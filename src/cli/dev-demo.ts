@@ -33,6 +33,29 @@ export async function deployDemo (init: { hosts: LocalHost[], count: number }): 
   })
   const { url, token } = resolveApiTarget({ dataDir: first.dataDir })
   const client = createMachinesClient({ url, token })
-  const machines = await Promise.all(result.machines.filter(m => m.action !== 'destroyed').map(async m => await client.get(DEMO_APP, m.id)))
+  // Started is not yet answering (a cold boot under TCG takes seconds): wait for each app's port.
+  const deadline = Date.now() + ANSWER_TIMEOUT_MS
+  const machines: MachineView[] = []
+  for (const d of result.machines.filter(m => m.action !== 'destroyed')) {
+    for (;;) {
+      const v = await client.get(DEMO_APP, d.id)
+      if (v.state === 'started' && await answers(v)) { machines.push(v); break }
+      if (v.state === 'failed' || Date.now() > deadline) throw new Error(`demo machine ${d.id} is ${v.state}${v.state === 'failed' ? `: ${v.events[0]?.message ?? ''}` : `, not answering after ${ANSWER_TIMEOUT_MS / 1000} s`}`)
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+  }
   return { result, machines }
+}
+
+const ANSWER_TIMEOUT_MS = 180_000
+
+async function answers (m: MachineView): Promise<boolean> {
+  if (m.endpoint === null) return false
+  try {
+    const res = await fetch(`http://${m.endpoint.host}:${m.endpoint.port}/`, { signal: AbortSignal.timeout(1_000) })
+    await res.arrayBuffer()
+    return res.ok
+  } catch {
+    return false
+  }
 }

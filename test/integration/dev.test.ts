@@ -50,10 +50,10 @@ devTest(`roost dev starts a bootstrap and 3 agents, deploys the demo app on 2 ${
   for (const [i, name] of ['h1', 'h2', 'h3'].entries()) {
     const address = `127.0.0.${i + 1}`
     t.regex(out, new RegExp(`^${name}\\s+http://${address.replace(/\./g, '\\.')}:8080/`, 'm'))
-    const viaRouter = await httpGet({ host: address, port: 8080 })
-    t.regex(viaRouter?.text ?? '', /hello from roost machine [0-9a-f]{14}/, `${name}'s router`)
-    const https = await curl(['--cacert', join(dir, 'ca', 'ca.pem'), '--resolve', `demo.roost.internal:8443:${address}`, 'https://demo.roost.internal:8443/'])
-    t.regex(https, /hello from roost machine [0-9a-f]{14}/, `${name}'s router over TLS`)
+    const hello = /hello from roost machine [0-9a-f]{14}/
+    t.regex(await retry(async () => { const r = await httpGet({ host: address, port: 8080 }); return hello.test(r?.text ?? '') ? r?.text : undefined }, { timeoutMs: 15_000, what: `${name}'s router serving the demo` }), hello)
+    const https = await retry(async () => await curl(['--cacert', join(dir, 'ca', 'ca.pem'), '--resolve', `demo.roost.internal:8443:${address}`, 'https://demo.roost.internal:8443/']), { timeoutMs: 15_000, what: `${name}'s router over TLS` })
+    t.regex(https, hello, `${name}'s router over TLS`)
   }
   const listed = new Map<string, MachineView>()
   for (const name of ['h1', 'h2', 'h3']) {
