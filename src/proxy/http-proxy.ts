@@ -19,6 +19,7 @@ import type { ListenerRoute, MachineRoute } from './route-table.js'
 import { UpstreamConn, type UpstreamOwner } from './upstream-pool.js'
 import type { ConnectFailure } from './upstream.js'
 import type { Waiter } from './waiters.js'
+import { place } from './placement.js'
 import { WS_GOING_AWAY } from './ws-close.js'
 
 const enum S { Head, Routing, Body, Await, Tunnel, Closed }
@@ -318,20 +319,14 @@ export class HttpProxyConnection implements UpstreamOwner {
     const route = this.route
     if (route === null || this.state === S.Closed) return
     if (this.entry.hosted !== undefined) { this.dispatchHosted(this.entry.hosted.machine); return }
-    const pick = pickMachines({ table: ctx.table, app: route.app, service: route.service, inflight: ctx.loadOf, hints: this.hints, ...(this.exclude === null ? {} : { exclude: this.exclude }) })
-    if (pick.allOverSoft && route.service.autoStart && pick.startable > 0) ctx.requestAutostart(route.app.app, route.service.index, 'all-over-soft-limit')
-    const c = pick.order[0]
-    if (c === undefined) {
+    const placed = place(ctx, route, this.hints, this.exclude)
+    if (placed.kind !== 'go') {
       if (this.replaySrc !== null) { this.fail('PR08', true); return }
-      if (pick.atHardLimit) { this.wait('capacity', ctx.limits.queueTimeoutMs); return }
-      if ((pick.startable > 0 || pick.transitioning > 0) && route.service.autoStart && this.hints.forceInstance === undefined) {
-        if (pick.startable > 0) ctx.requestAutostart(route.app.app, route.service.index, 'no-started-machine')
-        this.wait('autostart', ctx.limits.autostartTimeoutMs)
-        return
-      }
-      this.fail(this.exclude === null ? 'PR01' : 'PR04', true)
+      if (placed.kind === 'wait') this.wait(placed.why, placed.why === 'capacity' ? ctx.limits.queueTimeoutMs : ctx.limits.autostartTimeoutMs)
+      else this.fail(placed.code, true)
       return
     }
+    const c = placed.candidate
     const m = c.machine
     this.machine = m
     this.attempts++
@@ -549,9 +544,9 @@ export class HttpProxyConnection implements UpstreamOwner {
       return
     }
     this.resState = R.Body
-    if (rest !== null && rest.byteLength <= JOIN_BODY_MAX && head !== null) {
-      // Head and the body bytes that came with it: one buffer, one write.
-      this.feedResponse(rest, (part) => joinHead(head, null, lines, part))
+    if (rest !== null && rest.byteLength <= JOIN_BODY_MAX) {
+      // Head and the body bytes that came with it: one buffer, one write (one packet through a tunnel).
+      this.feedResponse(rest, (part) => head === null ? Buffer.concat([raw, part]) : joinHead(head, null, lines, part))
       return
     }
     this.client.write(head === null ? raw : joinHead(head, null, lines))

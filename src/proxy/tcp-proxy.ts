@@ -7,6 +7,9 @@ import type { ResultCode } from './result-codes.js'
 import type { MachineRoute } from './route-table.js'
 import type { ConnectFailure } from './upstream.js'
 import type { Waiter } from './waiters.js'
+import { place } from './placement.js'
+
+const NO_HINTS = {}
 
 /** How soon a machine an autostart woke is tried again while its app is not listening yet. */
 const WAKE_RETRY_MS = 100
@@ -69,19 +72,10 @@ export class TcpProxyConnection {
   private dispatch (): void {
     const ctx = this.ctx
     const { app, service, port } = this.route
-    const pick = pickMachines({ table: ctx.table, app, service, inflight: ctx.loadOf, ...(this.exclude === null ? {} : { exclude: this.exclude }) })
-    if (pick.allOverSoft && service.autoStart && pick.startable > 0) ctx.requestAutostart(app.app, service.index, 'all-over-soft-limit')
-    const c = pick.order[0]
-    if (c === undefined) {
-      if (pick.atHardLimit) { this.wait('PR03', ctx.limits.queueTimeoutMs); return }
-      if ((pick.startable > 0 || pick.transitioning > 0) && service.autoStart) {
-        if (pick.startable > 0) ctx.requestAutostart(app.app, service.index, 'no-started-machine')
-        this.wait('PR05', ctx.limits.autostartTimeoutMs)
-        return
-      }
-      this.fail(this.exclude === null ? 'PR01' : 'PR04')
-      return
-    }
+    const placed = place(ctx, this.route, NO_HINTS, this.exclude)
+    if (placed.kind === 'wait') { this.wait(placed.why === 'capacity' ? 'PR03' : 'PR05', placed.why === 'capacity' ? ctx.limits.queueTimeoutMs : ctx.limits.autostartTimeoutMs); return }
+    if (placed.kind === 'fail') { this.fail(placed.code); return }
+    const c = placed.candidate
     const m = c.machine
     this.machine = m
     this.attempts++
