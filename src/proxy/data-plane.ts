@@ -7,7 +7,8 @@ import type { Logger } from '../log/logger.js'
 import { matchApp } from './app-match.js'
 import { createBackhaulServer, type BackhaulServer } from './backhaul-server.js'
 import { createRequestIds } from './forward-headers.js'
-import { HttpProxyConnection, type HttpEntry } from './http-proxy.js'
+import { EdgeHttpConnection, type HttpEntry } from './http-edge.js'
+import { HostedHttpConnection } from './http-hosted.js'
 import { createLoadTracker, type LoadTracker } from './load-tracker.js'
 import { DEFAULT_PROXY_LIMITS, type AutostartReason, type ProxyContext, type ProxyLimits } from './proxy-context.js'
 import { emptyRouteTable, isRoutable, type ListenerRoute, type RouteTable } from './route-table.js'
@@ -118,8 +119,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
     // An `http` backhaul: requests one at a time, each admitted here against the machine's hard limit.
     http: (socket, header, rest) => {
       if (rest.byteLength > 0) socket.unshift(rest)
-      const listener: ListenerRoute = { port: header.port, tls: false, http: true, apps: [] }
-      new HttpProxyConnection(ctx, socket, { listener, tls: false, hosted: { app: header.app, machine: header.machine, port: header.port } }) // eslint-disable-line no-new
+      new HostedHttpConnection(ctx, socket, { app: header.app, machine: header.machine, port: header.port }) // eslint-disable-line no-new
       socket.resume()
     },
     codec: components.codec, logger: log, loads, table: () => ctx.table, now
@@ -130,7 +130,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
 
   const onPlain = (entry: HttpEntry) => (socket: Socket): void => {
     socket.setNoDelay(true)
-    if (entry.listener.http) { new HttpProxyConnection(ctx, socket, entry); return } // eslint-disable-line no-new
+    if (entry.listener.http) { new EdgeHttpConnection(ctx, socket, entry); return } // eslint-disable-line no-new
     const route = matchApp(ctx.table, entry.listener, null)
     if (route === undefined) { socket.destroy(); return }
     new TcpProxyConnection(ctx, socket, route) // eslint-disable-line no-new
@@ -145,7 +145,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
       socket.destroy()
       return
     }
-    if (route.port.http) { new HttpProxyConnection(ctx, socket, { ...entry, fixed: route }); return } // eslint-disable-line no-new
+    if (route.port.http) { new EdgeHttpConnection(ctx, socket, { ...entry, fixed: route }); return } // eslint-disable-line no-new
     new TcpProxyConnection(ctx, socket, route) // eslint-disable-line no-new
   }
 
