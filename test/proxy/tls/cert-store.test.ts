@@ -11,13 +11,12 @@ import { createCa, issueLeaf, type CaMaterial } from '../../../src/proxy/tls/dev
 import { CertError } from '../../../src/proxy/tls/errors.js'
 import { tempDir } from '../../helpers/cli.js'
 import { retry } from '../../helpers/retry.js'
-import { CI, certRow, handshake, hasCommand, sClient } from './tls-helpers.js'
+import { requireParts } from '../../helpers/requirements.js'
+import { certRow, handshake, sClient } from './tls-helpers.js'
 
 const DAY = 86_400_000
 const DOMAIN = 'roost.test'
-const hasOpenssl = hasCommand('openssl')
-if (!hasOpenssl && CI) test('openssl is required in CI', t => { t.fail('openssl missing') })
-const withOpenssl = hasOpenssl ? test : test.skip
+const withOpenssl = await requireParts(test, ['openssl'])
 
 interface Fixture {
   /** The CA the store issues from on demand. */

@@ -7,12 +7,11 @@ import { CA_CERT_FILE, CA_KEY_FILE, createCa, ensureDevCa, issueLeaf, loadCa, MA
 import { CertError } from '../../../src/proxy/tls/errors.js'
 import { x509 } from '../../../src/proxy/tls/x509.js'
 import { tempDir } from '../../helpers/cli.js'
-import { CI, hasCommand, validityMs } from './tls-helpers.js'
+import { requireParts } from '../../helpers/requirements.js'
+import { validityMs } from './tls-helpers.js'
 
 const DAY = 86_400_000
-const hasOpenssl = hasCommand('openssl')
-if (!hasOpenssl && CI) test('openssl is required in CI', t => { t.fail('openssl missing') })
-const withOpenssl = hasOpenssl ? test : test.skip
+const withOpenssl = await requireParts(test, ['openssl'])
 
 test('createCa writes an ECDSA P-256 CA for ten years: cert 0644, PKCS8 key 0600, CA extensions', async t => {
   const dir = join(await tempDir(t), 'ca')

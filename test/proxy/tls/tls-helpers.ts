@@ -1,24 +1,9 @@
 import { execFile } from 'node:child_process'
 import { type X509Certificate } from 'node:crypto'
-import { accessSync, constants } from 'node:fs'
-import { delimiter, join } from 'node:path'
 import { connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls'
 import type { CertRowData } from '../../../src/gossip/rows.js'
 import type { IssuedLeaf } from '../../../src/proxy/tls/dev-ca.js'
 import { sealKey } from '../../../src/proxy/tls/seal.js'
-
-/** Under CI (any truthy CI variable) a missing tool fails instead of skipping. */
-export const CI = !/^(|0|false|no)$/i.test(process.env.CI ?? '')
-
-export function hasCommand (name: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).concat(['/usr/bin', '/usr/local/bin'])) {
-    try {
-      accessSync(join(dir, name), constants.X_OK)
-      return true
-    } catch {}
-  }
-  return false
-}
 
 export function validityMs (cert: X509Certificate): number {
   return Date.parse(cert.validTo) - Date.parse(cert.validFrom)
