@@ -38,7 +38,7 @@ devTest(`roost dev starts a bootstrap and 3 agents, deploys the demo app on 2 ${
     for (const name of ['h1', 'h2', 'h3']) killRecordedVms(join(dir, name))
   })
 
-  await retry(() => out.includes('Ctrl-C stops everything'), { timeoutMs: 200_000, what: 'cluster ready, demo deployed' })
+  await retry(() => out.includes('Ctrl-C stops everything'), { timeoutMs: 300_000, what: 'cluster ready, demo deployed' })
     .catch((err: Error) => { t.log(out.slice(-4000)); throw err })
   t.regex(out, /app 'demo' is up/)
   const rows = [...out.matchAll(/^[0-9a-f]{14}\s+(h\d)\s+(\S+)\s+started\s+127\.0\.0\.1:(\d+)$/gm)]
