@@ -6,6 +6,7 @@ import type { LoadTracker } from './load-tracker.js'
 import { unmapIPv4 } from './proxy-protocol.js'
 import type { RouteTable } from './route-table.js'
 import { localAddress } from './upstream.js'
+import { relayReader } from './relay-reader.js'
 
 export const BACKHAUL_HEADER_TIMEOUT_MS = 5_000
 
@@ -72,7 +73,8 @@ export function createBackhaulServer (init: BackhaulServerInit, components: Back
       refuse(s, BackhaulStatus.AT_LIMIT, `machine ${h.machine} is at its hard limit (${service.concurrency.hardLimit})`, h)
       return
     }
-    const up = connect({ host: addr.host, port: addr.port, noDelay: true })
+    // The machine's bytes are read into reused buffers and written straight to the backhaul.
+    const up = connect({ host: addr.host, port: addr.port, noDelay: true, onread: relayReader(() => s.destroyed ? null : s) })
     const timer = setTimeout(() => { up.destroy(new Error('connect timed out')) }, init.connectTimeoutMs)
     let connected = false
     up.once('connect', () => {
@@ -96,7 +98,8 @@ export function createBackhaulServer (init: BackhaulServerInit, components: Back
       s.write(Buffer.from([BackhaulStatus.OK]))
       if (rest.byteLength > 0) up.write(rest)
       s.pipe(up)
-      up.pipe(s)
+      up.on('end', () => { s.end() })
+      s.on('drain', () => { up.read(0) })
       s.resume()
     })
     up.on('error', (err) => {

@@ -8,6 +8,7 @@ import type { MachineRoute } from './route-table.js'
 import type { ConnectFailure } from './upstream.js'
 import type { Waiter } from './waiters.js'
 import { place } from './placement.js'
+import { relayReader } from './relay-reader.js'
 
 const NO_HINTS = {}
 
@@ -81,7 +82,9 @@ export class TcpProxyConnection {
     this.attempts++
     const now = ctx.now()
     ctx.loads.acquire(m.id, now)
-    ctx.connector.connect({ machine: m, port: service.internalPort, host: c.host }, this.clientIp, now).then(up => {
+    // A local machine's bytes are read into reused buffers and written straight to the client.
+    const onread = m.local ? relayReader(() => this.closed ? null : this.client) : undefined
+    ctx.connector.connect({ machine: m, port: service.internalPort, host: c.host }, this.clientIp, now, 'tcp', onread).then(up => {
       if (this.closed) { up.destroy(); return }
       this.up = up
       if (port.proxyProto !== 0) {
@@ -90,7 +93,13 @@ export class TcpProxyConnection {
       up.on('error', this.onClose)
       up.on('close', this.onClose)
       this.client.pipe(up)
-      up.pipe(this.client)
+      if (onread === undefined) {
+        up.pipe(this.client)
+      } else {
+        up.on('end', () => { this.client.end() })
+        // A full client stopped the reads at the handle (onread's `false`); read(0) starts them again.
+        this.client.on('drain', () => { up.read(0) })
+      }
       this.client.resume()
       up.resume()
       ctx.loads.count(app.app, 'connected')

@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net'
+import { connect, type OnReadOpts, type Socket } from 'node:net'
 import type { Codec } from '../codec/codec.js'
 import { BackhaulStatus, encodeBackhaulHeader, statusName } from './backhaul-header.js'
 import type { HostRoute, MachineRoute } from './route-table.js'
@@ -30,8 +30,11 @@ export interface ConnectorInit {
 
 /** Opens connections to machines: directly when local, through the machine host's router otherwise. */
 export interface Connector {
-  /** `mode` (remote machines): what the backhaul carries — see BackhaulHeader. */
-  connect: (target: UpstreamTarget, client: string, now: number, mode?: 'http' | 'tcp') => Promise<Socket>
+  /**
+   * `mode` (remote machines): what the backhaul carries — see BackhaulHeader. `onread` (local
+   * machines): read the connection into the caller's buffers instead of 'data' events.
+   */
+  connect: (target: UpstreamTarget, client: string, now: number, mode?: 'http' | 'tcp', onread?: OnReadOpts) => Promise<Socket>
 }
 
 /** Where a local machine's guest port answers from this host. */
@@ -43,9 +46,9 @@ export function localAddress (m: MachineRoute, port: number): { host: string, po
 
 const noop = (): void => {}
 
-function dial (host: string, port: number, timeoutMs: number, machine: string): Promise<Socket> {
+function dial (host: string, port: number, timeoutMs: number, machine: string, onread?: OnReadOpts): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host, port, noDelay: true })
+    const s = connect({ host, port, noDelay: true, ...(onread === undefined ? {} : { onread }) })
     const timer = setTimeout(() => { s.destroy(); reject(new ConnectFailure(`timed out after ${timeoutMs} ms`, machine)) }, timeoutMs)
     s.once('connect', () => {
       clearTimeout(timer)
@@ -97,12 +100,12 @@ function awaitStatus (s: Socket, timeoutMs: number, machine: string): Promise<So
 
 export function createConnector (init: ConnectorInit, components: { codec: Codec }): Connector {
   return {
-    async connect (target, client, now, mode = 'tcp') {
+    async connect (target, client, now, mode = 'tcp', onread) {
       const { machine, port, host } = target
       if (machine.local) {
         const addr = localAddress(machine, port)
         if (addr === null) throw new ConnectFailure(`no endpoint for port ${port}`, machine.id)
-        return await dial(addr.host, addr.port, init.connectTimeoutMs, machine.id)
+        return await dial(addr.host, addr.port, init.connectTimeoutMs, machine.id, onread)
       }
       if (host?.backhaul == null) throw new ConnectFailure('its host has no backhaul address', machine.id)
       const s = await dial(host.backhaul.address, host.backhaul.port, init.connectTimeoutMs, machine.id)
