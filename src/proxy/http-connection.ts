@@ -266,6 +266,10 @@ export abstract class HttpConnection implements UpstreamOwner {
     if (this.state === S.Body || this.state === S.Tunnel) this.resumeClient()
   }
 
+  holdsReadBytes (): boolean {
+    return this.client.writableLength > 0
+  }
+
   onUpstreamData (up: UpstreamConn, chunk: Buffer): void {
     if (up !== this.up) return
     if (this.state === S.Tunnel) {
@@ -275,6 +279,8 @@ export abstract class HttpConnection implements UpstreamOwner {
     if (this.resState === R.Head) {
       this.upBuf = concat(this.upBuf, chunk)
       this.tryResponseHead()
+      // A head still incomplete keeps its bytes across reads: its own copy, not the read buffer's.
+      if (this.upBuf !== null && this.upBuf.buffer === chunk.buffer) this.upBuf = Buffer.from(this.upBuf)
     } else if (this.resState === R.Body) {
       this.feedResponse(chunk)
     } else {

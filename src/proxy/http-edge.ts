@@ -13,7 +13,7 @@ import { place } from './placement.js'
 import { proxyHeader } from './proxy-protocol.js'
 import type { ProxyContext } from './proxy-context.js'
 import type { ListenerRoute, MachineRoute } from './route-table.js'
-import { UpstreamConn } from './upstream-pool.js'
+import { createUpstreamReader, UpstreamConn } from './upstream-pool.js'
 import type { ConnectFailure } from './upstream.js'
 import type { Waiter } from './waiters.js'
 
@@ -128,9 +128,10 @@ export class EdgeHttpConnection extends HttpConnection {
     const key = `${m.id}/${m.instanceId}/${port}`
     const pooled = route.port.proxyProto === 0 && !this.resend ? ctx.pool.take(key) : undefined
     if (pooled !== undefined) { this.attach(pooled); return }
-    ctx.connector.connect({ machine: m, port, host: c.host }, this.clientIp, now, route.port.proxyProto === 0 ? 'http' : 'tcp').then(socket => {
+    const reader = m.local ? createUpstreamReader() : undefined
+    ctx.connector.connect({ machine: m, port, host: c.host }, this.clientIp, now, route.port.proxyProto === 0 ? 'http' : 'tcp', reader?.onread).then(socket => {
       if (this.state === S.Closed || this.machine !== m) { socket.destroy(); return }
-      const up = new UpstreamConn(socket, key, m.id)
+      const up = new UpstreamConn(socket, key, m.id, reader)
       if (route.port.proxyProto !== 0) {
         socket.write(proxyHeader(route.port.proxyProto, { clientAddress: this.clientIp, clientPort: this.clientPort, localAddress: this.client.localAddress ?? '', localPort: this.entry.listener.port }))
       }

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import { HttpConnection, S } from './http-connection.js'
 import type { RequestHead } from './http/head-types.js'
 import type { ProxyContext } from './proxy-context.js'
-import { UpstreamConn } from './upstream-pool.js'
+import { createUpstreamReader, UpstreamConn } from './upstream-pool.js'
 
 /** What a router answers over a backhaul when a machine cannot take a request (the edge retries elsewhere). */
 export const BACKHAUL_REFUSED = 'roost-backhaul-refused'
@@ -49,9 +49,10 @@ export class HostedHttpConnection extends HttpConnection {
     const key = `${m.id}/${m.instanceId}/${route.service.internalPort}`
     const pooled = this.resend ? undefined : ctx.pool.take(key)
     if (pooled !== undefined) { this.attach(pooled); return }
-    ctx.connector.connect({ machine: m, port: route.service.internalPort, host: undefined }, this.clientIp, now).then(socket => {
+    const reader = createUpstreamReader()
+    ctx.connector.connect({ machine: m, port: route.service.internalPort, host: undefined }, this.clientIp, now, 'tcp', reader.onread).then(socket => {
       if (this.state === S.Closed || this.machine !== m) { socket.destroy(); return }
-      this.attach(new UpstreamConn(socket, key, m.id))
+      this.attach(new UpstreamConn(socket, key, m.id, reader))
     }, (err: Error) => {
       if (this.state === S.Closed || this.machine !== m) return
       ctx.loads.release(m.id, ctx.now(), true)

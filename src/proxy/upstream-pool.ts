@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net'
+import type { OnReadOpts, Socket } from 'node:net'
 
 /** Who currently uses an upstream connection: an HTTP exchange, or the pool while it idles. */
 export interface UpstreamOwner {
@@ -6,6 +6,40 @@ export interface UpstreamOwner {
   onUpstreamEnd: (up: UpstreamConn) => void
   onUpstreamError: (up: UpstreamConn, err: Error) => void
   onUpstreamDrain: (up: UpstreamConn) => void
+  /** Whether bytes of an earlier read may still be queued for writing (so its buffer cannot be reused). */
+  holdsReadBytes: () => boolean
+}
+
+const READ_BUFFER_BYTES = 64 * 1024
+
+/**
+ * Reads a machine connection into a reused buffer (net's `onread`) instead of a fresh 64 KiB
+ * allocation per read. An owner consumes each chunk before the next read — writes it on, or
+ * copies what it keeps (a partial response head) — and a new buffer is taken only while bytes
+ * of the previous one may still be queued on the owner's client.
+ */
+export interface UpstreamReader {
+  readonly onread: OnReadOpts
+  attach: (up: UpstreamConn) => void
+}
+
+export function createUpstreamReader (): UpstreamReader {
+  let conn: UpstreamConn | null = null
+  let buf = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
+  return {
+    onread: {
+      buffer: () => {
+        if (conn?.owner?.holdsReadBytes() === true) buf = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
+        return buf
+      },
+      callback: (n: number, chunk: Uint8Array) => {
+        if (conn === null) return true
+        conn.owner?.onUpstreamData(conn, (chunk as Buffer).subarray(0, n))
+        return true
+      }
+    },
+    attach: (up) => { conn = up }
+  }
 }
 
 /**
@@ -20,8 +54,9 @@ export class UpstreamConn {
   /** Requests sent on this connection (0: never used, so a failure cannot be a stale keep-alive). */
   uses = 0
 
-  constructor (readonly socket: Socket, readonly key: string, readonly machine: string) {
-    socket.on('data', (chunk: Buffer) => { this.owner?.onUpstreamData(this, chunk) })
+  constructor (readonly socket: Socket, readonly key: string, readonly machine: string, reader?: UpstreamReader) {
+    if (reader === undefined) socket.on('data', (chunk: Buffer) => { this.owner?.onUpstreamData(this, chunk) })
+    else reader.attach(this)
     socket.on('end', () => { this.closed = true; this.owner?.onUpstreamEnd(this) })
     socket.on('error', (err: Error) => { this.closed = true; this.owner?.onUpstreamError(this, err) })
     socket.on('close', () => {
@@ -73,7 +108,8 @@ export function createUpstreamPool (init: UpstreamPoolInit): UpstreamPool {
     onUpstreamData: (up) => { remove(up); up.destroy() },
     onUpstreamEnd: (up) => { remove(up); up.destroy() },
     onUpstreamError: (up) => { remove(up); up.destroy() },
-    onUpstreamDrain: () => {}
+    onUpstreamDrain: () => {},
+    holdsReadBytes: () => false
   }
   return {
     take (key) {

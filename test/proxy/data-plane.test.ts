@@ -4,6 +4,7 @@ import { connect, createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls'
+import { createHash, randomBytes } from 'node:crypto'
 import test from 'ava'
 import { createCa } from '../../src/proxy/tls/dev-ca.js'
 import { retry } from '../helpers/retry.js'
@@ -516,4 +517,49 @@ test('http: a machine that closes a fresh connection without answering: an idemp
   const posted = await get(port, '/', { 'roost-prefer-region': 'ams' }, { method: 'POST', body: 'x' })
   t.is(posted.status, 502)
   t.is(posted.headers['roost-error'], 'PR09', 'a POST may have been acted on: not sent again')
+})
+
+test('http: a large response reaches a slow client intact; a response head split across reads is reassembled (read buffers are reused)', async t => {
+  const body = randomBytes(24 * 1024 * 1024)
+  const digest = createHash('sha256').update(body).digest('hex')
+  const raw = createNetServer(s => {
+    s.on('error', () => {})
+    s.once('data', (req: Buffer) => {
+      if (req.toString('latin1').startsWith('GET /split')) {
+        s.write('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-le')
+        setTimeout(() => { s.end('ngth: 5\r\nx-split: yes\r\n\r\nhello') }, 50)
+        return
+      }
+      s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.byteLength}\r\n\r\n`)
+      s.write(body)
+    })
+  })
+  await new Promise<void>(resolve => raw.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { raw.close() })
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  dp.setRoutes(tableOf([appRoute('web', [machineAt((raw.address() as { port: number }).port)], [httpService(port)])]))
+  await listening(dp)
+  const split = await get(port, '/split')
+  t.is(split.body, 'hello')
+  t.is(split.headers['x-split'], 'yes')
+  const got = await new Promise<{ hash: string, bytes: number }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/big', agent: false }, res => {
+      const hash = createHash('sha256')
+      let bytes = 0
+      res.on('data', (c: Buffer) => {
+        hash.update(c)
+        bytes += c.byteLength
+        // A slow reader: the router's writes queue up, so read buffers cannot be reused meanwhile.
+        res.pause()
+        setTimeout(() => { res.resume() }, 2)
+      })
+      res.on('end', () => { resolve({ hash: hash.digest('hex'), bytes }) })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  t.is(got.bytes, body.byteLength)
+  t.is(got.hash, digest)
 })
