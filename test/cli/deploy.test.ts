@@ -11,7 +11,7 @@ import type { AppMachine, AppSummary } from '../../src/cli/commands/apps.js'
 import type { DeployResult } from '../../src/cli/commands/deploy.js'
 import { startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
 import { BIN, roost } from '../helpers/cli.js'
-import { COUNTER_APP, httpGet, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { COUNTER_APP, httpGet, killProcessesUnder, killRecordedVms, machinesClient } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
 
 interface Ctx { cluster: LocalCluster, dir: string, appDir: string, hosts: LocalHost[] }
@@ -54,6 +54,7 @@ test.after.always(async t => {
   await cluster.stop()
   for (const h of cluster.hosts) {
     const n = killRecordedVms(h.dataDir)
+    killProcessesUnder(h.dataDir)
     if (n > 0) t.log(`killed ${n} machine process(es) left by ${h.name}`)
   }
   await rm(dir, { recursive: true, force: true })

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createMachinesClient, type MachinesClient } from '../../src/api/machines/client.js'
@@ -46,6 +46,23 @@ export function killRecordedVms (dataDir: string): number {
     if (isSameProcess(r.pid, r.pidStartTicks)) {
       try { process.kill(r.pid, 'SIGKILL'); killed++ } catch {}
     }
+  }
+  return killed
+}
+
+/**
+ * Teardown backstop for processes an agent started but had not recorded yet when it was killed:
+ * every process whose command line names a path under `dir` (a test's own temp dir) is SIGKILLed,
+ * by pid. Returns how many.
+ */
+export function killProcessesUnder (dir: string): number {
+  let killed = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    let argv: string
+    try { argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8') } catch { continue }
+    if (!argv.split('\0').some(a => a.includes(dir))) continue
+    try { process.kill(Number(entry), 'SIGKILL'); killed++ } catch {}
   }
   return killed
 }

@@ -6,7 +6,7 @@ import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } 
 import { silentLogger } from '../../src/log/logger.js'
 import { buildImage, type BuiltImage, type KernelChoice } from '../../src/vmm/image/build.js'
 import { BIN } from './cli.js'
-import { killRecordedVms } from './machines.js'
+import { killProcessesUnder, killRecordedVms } from './machines.js'
 import type { Part, Requirements } from './requirements.js'
 import { acquireVmLock } from './vm-lock.js'
 
@@ -32,6 +32,7 @@ export async function stopVmCluster (t: ExecutionContext, c: Partial<VmCluster>)
     await c.cluster.stop()
     for (const h of c.cluster.hosts) {
       const n = killRecordedVms(h.dataDir)
+      killProcessesUnder(h.dataDir)
       if (n > 0) t.log(`killed ${n} VM(s) left by ${h.name}`)
     }
   }

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { BIN, roost, tempDir } from '../helpers/cli.js'
-import { httpGet, killRecordedVms, recordedVmPids } from '../helpers/machines.js'
+import { httpGet, killProcessesUnder, killRecordedVms, recordedVmPids } from '../helpers/machines.js'
 import { checkParts, isCI, requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 import { acquireVmLock } from '../helpers/vm-lock.js'
@@ -36,6 +36,8 @@ devTest(`roost dev starts a bootstrap and 3 agents, deploys the demo app on 2 ${
   t.teardown(() => {
     if (child.pid !== undefined) { try { process.kill(-child.pid, 'SIGKILL') } catch {} }
     for (const name of ['h1', 'h2', 'h3']) killRecordedVms(join(dir, name))
+    // A VM an agent had started but not yet recorded when it was killed: found by its paths.
+    killProcessesUnder(dir)
   })
 
   await retry(() => out.includes('Ctrl-C stops everything'), { timeoutMs: 300_000, what: 'cluster ready, demo deployed' })

@@ -7,7 +7,7 @@ import type { MachineView } from '../../src/api/machines/schemas.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { buildImage } from '../../src/vmm/image/build.js'
 import { BIN, roost } from '../helpers/cli.js'
-import { COUNTER_APP, httpGet, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { COUNTER_APP, httpGet, killProcessesUnder, killRecordedVms, machinesClient } from '../helpers/machines.js'
 import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 import { releaseVmLock, vmLockFor, type VmLock } from '../helpers/vm-lock.js'
@@ -40,6 +40,7 @@ test.after.always(async t => {
   await cluster.stop()
   for (const h of cluster.hosts) {
     const n = killRecordedVms(h.dataDir)
+    killProcessesUnder(h.dataDir)
     if (n > 0) t.log(`killed ${n} VM(s) left by ${h.name}`)
   }
   await rm(dir, { recursive: true, force: true })

@@ -10,7 +10,7 @@ import type { DeployResult } from '../../src/cli/commands/deploy.js'
 import type { RoutesView } from '../../src/proxy/data-plane-view.js'
 import { startLocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
 import { BIN, roost } from '../helpers/cli.js'
-import { httpGet, killRecordedVms } from '../helpers/machines.js'
+import { httpGet, killProcessesUnder, killRecordedVms } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
 import { requireParts } from '../helpers/requirements.js'
 import { acquireVmLock } from '../helpers/vm-lock.js'
@@ -81,7 +81,7 @@ wrkTest.serial('a saturated router leaves gossip alone: no host is ever suspect 
   const cluster = await startLocalCluster({ binPath: BIN, hosts: 3, dir, logLevel: 'info', agentArgs: ['--driver', 'process'] })
   t.teardown(async () => {
     await cluster.stop()
-    for (const h of cluster.hosts) killRecordedVms(h.dataDir)
+    for (const h of cluster.hosts) { killRecordedVms(h.dataDir); killProcessesUnder(h.dataDir) }
   })
   await cluster.waitForMembership()
   const [h1] = cluster.hosts as [LocalHost, LocalHost, LocalHost]
