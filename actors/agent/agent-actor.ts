@@ -6,7 +6,9 @@ import type { MeshPath } from '../../src/transport/mesh-path.js'
 import type { MeshTransport } from '../../src/transport/mesh-transport.js'
 import type { MachineComponents } from '../machines/components.js'
 import { machinesActor, type MachinesActorInit } from '../machines/machines-actor.js'
+import { createCapacityLedger } from '../../src/placement/capacity.js'
 import { createMemoryMachineStore } from '../../src/vmm/machine-store.js'
+import { placementActor } from '../placement/placement-actor.js'
 import { membershipActor } from '../membership/membership-actor.js'
 import { routerActor, type RouterActorComponents, type RouterActorInit } from '../router/router-actor.js'
 import { wireguardActor, type MeshRouting, type WireguardActorInit } from '../wireguard/wireguard-actor.js'
@@ -52,6 +54,16 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
     protocol: agentProtocol,
     policy: policies.restart({ backoff: { initialMs: 100, maxMs: 5_000, factor: 2 }, maxRestarts: 5, withinMs: 60_000, onExhausted: 'escalate' }),
     create (ctx) {
+      const machines = components.machines ?? {
+        init: { machinesDir: '/nonexistent', region: init.region, defaultDriver: 'process' as const },
+        components: {
+          drivers: {},
+          store: createMemoryMachineStore(),
+          images: { resolve: async () => { throw new Error('no image store') } },
+          ports: async () => { throw new Error('no port allocator') },
+          capacity: createCapacityLedger({ cpus: 0, memoryMb: 0 })
+        }
+      }
       ctx.spawn('membership', membershipActor({
         name: init.name,
         version: init.version,
@@ -59,17 +71,9 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
         ...(init.dataDir === undefined ? {} : { dataDir: init.dataDir }),
         ...(init.gossipProfile === undefined ? {} : { profile: init.gossipProfile }),
         faults: init.faults === true
-      }, components))
-      const machines = components.machines ?? {
-        init: { machinesDir: '/nonexistent', region: init.region, defaultDriver: 'process' as const },
-        components: {
-          drivers: {},
-          store: createMemoryMachineStore(),
-          images: { resolve: async () => { throw new Error('no image store') } },
-          ports: async () => { throw new Error('no port allocator') }
-        }
-      }
+      }, { ...components, capacity: machines.components.capacity }))
       ctx.spawn('machines', machinesActor(machines.init, machines.components))
+      ctx.spawn('placement', placementActor())
       if (components.router !== undefined) ctx.spawn('router', routerActor(components.router.init, components.router.components))
       const meshTransport: MeshRouting = 'pathTo' in components.transport ? components.transport as MeshTransport : streamsOnly
       ctx.spawn('wireguard', wireguardActor(init.wireguard ?? { cluster: init.cluster, dataDir: init.dataDir ?? '/nonexistent', mode: 'off', underlayHost: '127.0.0.1' }, { transport: meshTransport, mesh: components.mesh }))

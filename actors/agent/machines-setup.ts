@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConfigError } from '../../src/errors/errors.js'
+import { createCapacityLedger, type CapacityInit } from '../../src/placement/capacity.js'
 import { createHealthChecker } from '../../src/health/checker.js'
 import type { Logger } from '../../src/log/logger.js'
 import type { DriverKind, VmDriver } from '../../src/vmm/driver.js'
@@ -24,6 +25,8 @@ export interface MachinesSetupInit {
   region: string
   /** Names this host's machine namespaces (unique per agent on one machine). */
   netnsPrefix: string
+  /** What this host offers machines. */
+  capacity: CapacityInit
 }
 
 export interface MachinesSetup {
@@ -61,6 +64,7 @@ export async function setupMachines (init: MachinesSetupInit, components: { logg
       store,
       images: { resolve: async (ref) => { const img = await images.resolve(ref); return { manifest: img, dir: img.dir } } },
       ports: allocatePort,
+      capacity: createCapacityLedger(init.capacity),
       healthChecks: (checks, onResult) => {
         const checker = createHealthChecker({ checks, onResult }, { logger })
         checker.start()

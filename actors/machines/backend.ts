@@ -5,6 +5,7 @@ import { ref } from '../../src/runtime/ref.js'
 import { resolveHost } from '../../src/transport/resolve-host.js'
 import type { Transport } from '../../src/transport/transport.js'
 import type { MembershipProtocol } from '../membership/messages.js'
+import type { PlacementProtocol } from '../placement/messages.js'
 import type { MachineProtocol } from './messages.js'
 import { viewFromRow } from './record.js'
 
@@ -16,6 +17,8 @@ export interface MachinesBackendComponents {
 }
 
 const ASK_MS = 10_000
+/** A placement may ask several hosts in turn, each up to its create timeout. */
+const PLACE_ASK_MS = 95_000
 const LIST_ASK_MS = 3_000
 const WAIT_POLL_MS = 50
 
@@ -83,7 +86,18 @@ export function createMachinesBackend (components: MachinesBackendComponents): M
 
   return {
     async create (app, req) {
-      const host = req.host === undefined ? self : resolveHost(req.host, self, components.name, components.transport)
+      if (req.host === undefined) {
+        const { machine } = await system.ask(ref<PlacementProtocol>(self, '/agent/placement'), {
+          type: 'placement.place',
+          app,
+          config: req.config,
+          ...(req.region === undefined ? {} : { regions: [req.region] }),
+          ...(req.name === undefined ? {} : { name: req.name }),
+          ...(req.skip_launch === undefined ? {} : { skipLaunch: req.skip_launch })
+        }, { timeoutMs: PLACE_ASK_MS })
+        return remember(machine)
+      }
+      const host = resolveHost(req.host, self, components.name, components.transport)
       return remember(await system.askUntyped(host, '/agent/machines', 'machines.create', {
         app,
         config: req.config,

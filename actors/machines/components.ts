@@ -1,3 +1,4 @@
+import type { CapacityLedger } from '../../src/placement/capacity.js'
 import type { Clock } from '../../src/runtime/clock.js'
 import type { DriverKind, VmDriver } from '../../src/vmm/driver.js'
 import type { ImageManifest } from '../../src/vmm/image/manifest.js'
@@ -34,6 +35,8 @@ export interface MachineComponents {
   images: ImageResolver
   store: MachineStore
   ports: PortAllocator
+  /** What this host's machines hold of its room; a create or update that does not fit is refused. */
+  capacity: CapacityLedger
   healthChecks?: HealthCheckFactory
   clock?: Clock
 }

@@ -6,6 +6,7 @@ import { durationMs, type CheckStatus, type MachineState } from '../../src/api/m
 import { IllegalTransitionError, InvalidMessageError, MachineNotFoundError } from '../../src/errors/errors.js'
 import { defineActor, type ActorContext, type ActorDefinition, type Sender } from '../../src/runtime/actor.js'
 import { systemClock } from '../../src/runtime/clock.js'
+import { needOf } from '../../src/placement/capacity.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { ExitInfo, VmHandle } from '../../src/vmm/driver.js'
@@ -135,6 +136,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
         stopChecks()
         setState('destroyed', 'destroy')
         components.store.delete(rec.id)
+        components.capacity.release(rec.id)
         ctx.system.dispatch(membership, { type: 'membership.delete', table: 'machines', key: rec.id })
         rm(dir, { recursive: true, force: true }).catch(() => {})
         ctx.system.dispatch(ref<MachinesProtocol>(ctx.system.hostId, '/agent/machines'), { type: 'machines.reap', id: rec.id }, { from: ctx.path })
@@ -247,6 +249,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             assertAllowed(rec.id, rec.state, 'update')
             await components.images.resolve(msg.config.image)
             if (msg.config.driver !== undefined && msg.config.driver !== rec.driver) throw new IllegalTransitionError('a machine cannot change driver; create a new one', { id: rec.id })
+            components.capacity.reserve(rec.id, needOf(msg.config.guest))
             rec.config = msg.config
             if (msg.name !== undefined) rec.name = msg.name
             rec.version++

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { ImageError, InvalidArgumentError } from '../../src/errors/errors.js'
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { systemClock } from '../../src/runtime/clock.js'
+import { needOf, type GuestSize } from '../../src/placement/capacity.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { MachineView } from '../../src/api/machines/schemas.js'
@@ -37,6 +38,7 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
         ctx.spawn(id, machineActor({ id, machinesDir: init.machinesDir }, components))
       }
       for (const m of components.store.list()) {
+        components.capacity.hold(m.id, needOf((m.record as { config?: { guest?: GuestSize } }).config?.guest))
         try {
           spawnChild(m.id)
         } catch (err) {
@@ -69,6 +71,7 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
               throw err instanceof ImageError ? err : new ImageError(`image ${msg.config.image}: ${(err as Error).message}`, { image: msg.config.image })
             })
             const id = newId()
+            components.capacity.reserve(id, needOf(msg.config.guest))
             const now = clock.now()
             const rec: MachineRecord = {
               id,
@@ -91,8 +94,13 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
               snapshot: null,
               checks: {}
             }
-            components.store.put({ id, app: msg.app, record: rec as unknown as Record<string, unknown> })
-            spawnChild(id)
+            try {
+              components.store.put({ id, app: msg.app, record: rec as unknown as Record<string, unknown> })
+              spawnChild(id)
+            } catch (err) {
+              components.capacity.release(id)
+              throw err
+            }
             ctx.log.info({ machine: id, app: msg.app, driver, image: image.manifest.digest.slice(0, 12) }, 'machine created')
             if (msg.skipLaunch === true) return await askChild<'machine.get'>(id, { type: 'machine.get', app: msg.app })
             return await askChild<'machine.start'>(id, { type: 'machine.start', app: msg.app })

@@ -1,4 +1,3 @@
-import { cpus, freemem } from 'node:os'
 import { join } from 'node:path'
 import { InvalidArgumentError } from '../../src/errors/errors.js'
 import { createGossipNode, type GossipMessage, type GossipNode } from '../../src/gossip/gossip-node.js'
@@ -13,6 +12,7 @@ import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { systemClock } from '../../src/runtime/clock.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
+import type { CapacityLedger } from '../../src/placement/capacity.js'
 import type { Transport } from '../../src/transport/transport.js'
 import { membershipProtocol, type Member, type MembershipProtocol, type StateSubscriberProtocol } from './messages.js'
 
@@ -31,6 +31,8 @@ export interface MembershipComponents {
   transport: Transport
   /** Overrides the replica store (tests). */
   store?: () => ReplicaStore
+  /** This host's room for machines, published in its `hosts` row for placers elsewhere. */
+  capacity: Pick<CapacityLedger, 'free' | 'onChange'>
 }
 
 export const HOST_ROW_REFRESH_MS = 30_000
@@ -82,8 +84,8 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
           name: init.name,
           region: init.region,
           addresses: transport.addresses(),
-          cpusFree: cpus().length,
-          memoryFreeMb: Math.floor(freemem() / (1024 * 1024)),
+          cpusFree: components.capacity.free().cpus,
+          memoryFreeMb: components.capacity.free().memoryMb,
           version: init.version
         })
       }
@@ -99,6 +101,7 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
         if (m.state === 'dead' && m.id !== self) transport.hostDown?.(m.id, 'declared dead by gossip')
       })
       writeHostRow()
+      const offCapacity = components.capacity.onChange(writeHostRow)
       const refresh = setInterval(writeHostRow, HOST_ROW_REFRESH_MS)
       refresh.unref()
 
@@ -177,6 +180,7 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
           'gossip.ae-rows': (msg, _c, s) => { receive(msg, s.host) }
         },
         stop () {
+          offCapacity()
           clearInterval(refresh)
           clearInterval(rediscover)
           transport.off('discover', onDiscover)

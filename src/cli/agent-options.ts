@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { hostname } from 'node:os'
+import { cpus, hostname, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { DEFAULT_DHT_HOST, DEFAULT_DHT_PORT, parseBootstrap } from '../dht/defaults.js'
@@ -78,6 +78,8 @@ export const AGENT_OPTIONS = {
   dataDir: { flag: '--data-dir <dir>', help: 'where the host key, state and control socket live', env: 'ROOST_DATA_DIR', default: homeDataDir, parse: path },
   logLevel: { flag: '--log-level <level>', help: 'trace|debug|info|warn|error', env: 'ROOST_LOG_LEVEL', default: () => 'info', cliOnly: true, parse: text },
   driver: { flag: '--driver <driver>', help: 'VM driver for machines: auto (qemu when installed, else process), qemu, process', env: 'ROOST_DRIVER', default: () => 'auto', parse: choice(['auto', 'qemu', 'process']) },
+  capacityCpus: { flag: '--capacity-cpus <n>', help: 'vCPUs this host offers machines (shared vCPUs; default: cores × 8)', env: 'ROOST_CAPACITY_CPUS', default: () => String(cpus().length * 8), parse: int(1) },
+  capacityMemoryMb: { flag: '--capacity-memory-mb <mib>', help: 'memory this host offers machines (default: 90 % of its RAM)', env: 'ROOST_CAPACITY_MEMORY_MB', default: () => String(Math.floor(totalmem() * 0.9 / (1024 * 1024))), parse: int(64) },
   imagesDir: { flag: '--images-dir <dir>', help: 'image store (default <data-dir>/images)', parse: path },
   api: { flag: '--api <host:port>', help: 'Machines API listen address (port 0: any free port)', env: 'ROOST_API_LISTEN', default: () => '127.0.0.1:4280', parse: listen },
   apiToken: { flag: '--api-token <token>', help: 'Machines API bearer token; without one, <data-dir>/api.token (made on first start)', env: 'ROOST_API_TOKEN', parse: text },

@@ -1,11 +1,10 @@
 import type { MachineConfig, MachineView } from '../api/machines/schemas.js'
-import { InvalidArgumentError } from '../errors/errors.js'
 
 /** What a deploy does to one machine. */
 export type DeployStep =
   | { action: 'unchanged', machine: MachineView }
   | { action: 'update', machine: MachineView, config: MachineConfig }
-  | { action: 'create', host: string, config: MachineConfig }
+  | { action: 'create', host: string | null, region: string | null, config: MachineConfig }
   | { action: 'destroy', machine: MachineView }
 
 export interface DeployPlanInit {
@@ -15,8 +14,10 @@ export interface DeployPlanInit {
   config: MachineConfig
   /** How many machines the app should have. */
   count: number
-  /** Host ids new machines go to, in round-robin order. */
+  /** Host ids new machines go to, in round-robin order; empty: wherever the cluster's placement puts them. */
   hosts: string[]
+  /** Regions new machines are placed in, round-robin (with placement only); empty: any. */
+  regions?: string[]
 }
 
 /** Keys of a machine's config that roost.toml does not set: a deploy keeps what the machine has. */
@@ -44,9 +45,10 @@ export function carryOver (config: MachineConfig, current: MachineConfig): Machi
 
 /**
  * What a deploy does: keeps the `count` oldest machines (destroying the newest extras),
- * updates those whose config differs from the new one, and creates the missing ones on
+ * updates those whose config differs from the new one, and creates the missing ones: on
  * `hosts` round-robin, each next one on the host holding the fewest of the app's machines
- * (ties in `hosts` order). Steps come in the order to run them: destroys, updates, creates.
+ * (ties in `hosts` order), or without hosts, left to placement in `regions` round-robin.
+ * Steps come in the order to run them: destroys, updates, creates.
  */
 export function planDeploy (init: DeployPlanInit): DeployStep[] {
   const sorted = [...init.existing].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id))
@@ -57,13 +59,17 @@ export function planDeploy (init: DeployPlanInit): DeployStep[] {
     steps.push(sameConfig(config, machine.config) ? { action: 'unchanged', machine } : { action: 'update', machine, config })
   }
   const missing = init.count - kept.length
-  if (missing > 0 && init.hosts.length === 0) throw new InvalidArgumentError('no host to place new machines on')
+  if (init.hosts.length === 0) {
+    const regions = init.regions ?? []
+    for (let i = 0; i < missing; i++) steps.push({ action: 'create', host: null, region: regions.length === 0 ? null : regions[i % regions.length] ?? null, config: { ...init.config } })
+    return steps
+  }
   const load = new Map(init.hosts.map(h => [h, kept.filter(m => m.host === h).length]))
   for (let i = 0; i < missing; i++) {
     let host = init.hosts[0] as string
     for (const h of init.hosts) if ((load.get(h) ?? 0) < (load.get(host) ?? 0)) host = h
     load.set(host, (load.get(host) ?? 0) + 1)
-    steps.push({ action: 'create', host, config: { ...init.config } })
+    steps.push({ action: 'create', host, region: null, config: { ...init.config } })
   }
   return steps
 }

@@ -20,6 +20,8 @@ export interface LocalClusterInit {
   readyTimeoutMs?: number
   /** Extra `roost agent start` arguments for every host (e.g. `--driver process`). */
   agentArgs?: string[]
+  /** Extra arguments for one host only, after `agentArgs` (e.g. its own `--region`). */
+  hostArgs?: (name: string) => string[]
   /**
    * The first three octets of the hosts' loopback addresses: host `hN` binds its DHT node, its
    * router's listeners and its backhaul to `<loopback>.N`, as separate servers would (default: a
@@ -124,7 +126,8 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
       '--api', '127.0.0.1:0', '--images-dir', localImagesDir(dir), '--on-exit', 'stop',
       // Agents sharing one network namespace have no use for tunnels between them (`roost lab` has them).
       ...((init.agentArgs ?? []).includes('--wireguard') ? [] : ['--wireguard', 'off']),
-      ...(init.agentArgs ?? [])
+      ...(init.agentArgs ?? []),
+      ...(init.hostArgs?.(name) ?? [])
     ], { stdio: ['ignore', log.fd, log.fd], env })
     await log.close()
     children.push(child)

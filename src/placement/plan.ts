@@ -26,8 +26,8 @@ export interface PlacementRequest {
   regions: readonly string[]
   /** Hosts already running machines of the app (one entry per machine), for spread. */
   existing: readonly string[]
-  /** A salt for tie-breaking, so concurrent placers of different deploys do not pick alike. */
-  salt?: string
+  /** Among hosts with equally few of the app's machines, this one first (the host the request reached: closest to its caller). */
+  prefer?: string
 }
 
 /** For each new machine: its region and the hosts to try, best first (a refusal moves to the next). */
@@ -40,7 +40,7 @@ export interface PlacementSlot {
 /**
  * Plans where `count` new machines of an app go: hosts of the slot's region that are alive, not
  * draining and have room; fewest machines of the app first (spread), then most free memory, then
- * a rendezvous weight of the app (deterministic, and different apps prefer different hosts).
+ * the preferred host, then a rendezvous weight of the app (deterministic, and different apps prefer different hosts).
  * Each choice reserves its host's room for the next slot. A slot whose region has no host with
  * room gets no candidates: the caller reports it.
  */
@@ -49,7 +49,6 @@ export function planPlacement (hosts: readonly PlacementHost[], req: PlacementRe
   const perHost = new Map<string, number>()
   for (const id of req.existing) perHost.set(id, (perHost.get(id) ?? 0) + 1)
   const eligible = hosts.filter((h) => h.state === 'alive' && !h.draining)
-  const salt = req.salt ?? ''
   const slots: PlacementSlot[] = []
   for (let index = 0; index < req.count; index++) {
     const region = req.regions.length > 0 ? req.regions[index % req.regions.length] ?? null : null
@@ -58,10 +57,11 @@ export function planPlacement (hosts: readonly PlacementHost[], req: PlacementRe
       return (region === null || h.region === region) && room !== undefined &&
         room.cpus >= req.need.cpus && room.memoryMb >= req.need.memoryMb
     })
-    const key = `${req.app}\u0000${salt}`
+    const key = req.app
     fits.sort((a, b) => {
       const spread = (perHost.get(a.id) ?? 0) - (perHost.get(b.id) ?? 0)
       if (spread !== 0) return spread
+      if (a.id === req.prefer || b.id === req.prefer) return a.id === req.prefer ? -1 : 1
       const mem = (free.get(b.id)?.memoryMb ?? 0) - (free.get(a.id)?.memoryMb ?? 0)
       if (mem !== 0) return mem
       const wa = rendezvousWeight(key, a.id)

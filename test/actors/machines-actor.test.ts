@@ -1,3 +1,4 @@
+import { createCapacityLedger } from '../../src/placement/capacity.js'
 import test, { type ExecutionContext } from 'ava'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -81,6 +82,7 @@ async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver
       }
     },
     ports: async (preferred) => preferred ?? ++port,
+    capacity: createCapacityLedger({ cpus: 64, memoryMb: 65536 }),
     healthChecks: (_checks, onResult) => {
       checkListeners.push(onResult)
       return { stop: () => { checkListeners.splice(checkListeners.indexOf(onResult), 1) } }

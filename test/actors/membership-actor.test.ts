@@ -1,3 +1,4 @@
+import { createCapacityLedger } from '../../src/placement/capacity.js'
 import test, { type ExecutionContext } from 'ava'
 import { Type } from '@sinclair/typebox'
 import { membershipActor, type MembershipInit } from '../../actors/membership/membership-actor.js'
@@ -72,7 +73,7 @@ async function cluster (t: ExecutionContext, n: number, init: (i: number) => Par
     hosts.push({ name, system, transport, membership: ref<MembershipProtocol>(hostId, MEMBERSHIP) })
     await system.start()
     system.spawn(null, 'agent', agentRoot)
-    system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1', ...init(i) }, { transport }))
+    system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1', ...init(i) }, { transport, capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }) }))
   }
   return { net, hosts }
 }

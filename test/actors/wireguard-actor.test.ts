@@ -1,3 +1,4 @@
+import { createCapacityLedger } from '../../src/placement/capacity.js'
 import test, { type ExecutionContext } from 'ava'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -103,7 +104,7 @@ async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string,
     stats: () => ({ framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 })
   }
   system.spawn(null, 'agent', agentRoot)
-  system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport }))
+  system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport, capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }) }))
   system.spawn('/agent', 'wireguard', wireguardActor(
     { cluster: CLUSTER, dataDir, mode: opts.mode ?? 'on', underlayHost: `10.0.0.${name.slice(1)}`, healthEveryMs: 200, ...(opts.faults === undefined ? {} : { faults: opts.faults }) },
     { transport: routing, mesh: fakeMesh(), createInterface: fakeInterface(ifaces), available: opts.available ?? (() => ({ ok: true })) }

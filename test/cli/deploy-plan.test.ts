@@ -17,7 +17,7 @@ function machine (id: string, host: string, createdAt: string, config: MachineCo
 }
 
 const summary = (steps: ReturnType<typeof planDeploy>): string[] =>
-  steps.map(s => s.action === 'create' ? `create@${s.host[0] ?? ''}` : `${s.action}:${s.machine.id}`)
+  steps.map(s => s.action === 'create' ? `create@${s.host?.[0] ?? `placement:${s.region ?? 'any'}`}` : `${s.action}:${s.machine.id}`)
 
 test('a new app: machines round-robin over the hosts in order', t => {
   t.deepEqual(summary(planDeploy({ existing: [], config: CONFIG, count: 5, hosts: [B, A] })), ['create@b', 'create@a', 'create@b', 'create@a', 'create@b'])
@@ -53,15 +53,17 @@ test('configs compare by content, not key order; a new image is a change', t => 
   t.is(step?.action, 'update')
 })
 
-test('new machines need a host', t => {
-  t.throws(() => planDeploy({ existing: [], config: CONFIG, count: 1, hosts: [] }), { code: 'ERR_INVALID_ARGUMENT' })
+test('without hosts, new machines are left to placement, in the regions round-robin', t => {
+  t.deepEqual(summary(planDeploy({ existing: [], config: CONFIG, count: 2, hosts: [] })), ['create@placement:any', 'create@placement:any'])
+  t.deepEqual(summary(planDeploy({ existing: [machine('1', A, '2024-01-01T00:00:00Z')], config: CONFIG, count: 4, hosts: [], regions: ['ams', 'ord'] })),
+    ['unchanged:1', 'create@placement:ams', 'create@placement:ord', 'create@placement:ams'])
 })
 
-test('--host values resolve by name or id prefix to alive members; the default is every alive member by name', t => {
+test('--host values resolve by name or id prefix to alive members; none leaves it to placement', t => {
   const member = (hostId: string, name: string, state: MemberView['state'] = 'alive'): MemberView =>
     ({ hostId, name, state, version: '', region: 'local', addresses: [], self: false, incarnation: 0, rttMs: null, changedAt: 0, path: 'hyperswarm' })
   const members = [member(C, 'h3'), member(A, 'h1'), member(B, 'h2', 'dead')]
-  t.deepEqual(placementHosts(members, []), [A, C])
+  t.deepEqual(placementHosts(members, []), [])
   t.deepEqual(placementHosts(members, ['h3', 'aaaa']), [C, A])
   t.throws(() => placementHosts(members, ['h9']), { code: 'ERR_UNKNOWN_HOST', message: /no such host/ })
   t.throws(() => placementHosts(members, ['h2']), { code: 'ERR_UNKNOWN_HOST', message: /the host is dead/ })

@@ -62,3 +62,11 @@ test('equal hosts: deterministic for one app, different apps prefer different ho
   }
   t.true(firsts.size >= 4, `first choices spread (${[...firsts].join(',')})`)
 })
+
+test('the preferred host goes first among hosts with equally few of the app', t => {
+  const hosts = [host('a', 'ams'), host('b', 'ams', { memoryFreeMb: 9000 }), host('c', 'ams')]
+  const slots = planPlacement(hosts, { app: 'web', count: 3, need, regions: [], existing: [], prefer: 'c' })
+  t.deepEqual(slots.map((s) => s.candidates[0]), ['c', 'b', 'a'])
+  const busy = planPlacement(hosts, { app: 'web', count: 1, need, regions: [], existing: ['c'], prefer: 'c' })
+  t.is(busy[0]?.candidates[0], 'b', 'spread comes before preference')
+})

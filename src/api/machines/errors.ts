@@ -38,7 +38,9 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ERR_ILLEGAL_TRANSITION: 409,
   ERR_PAYLOAD_TOO_LARGE: 413,
   ERR_HOST_UNREACHABLE: 503,
-  ERR_ASK_TIMEOUT: 503
+  ERR_ASK_TIMEOUT: 503,
+  ERR_NO_CAPACITY: 503,
+  ERR_PLACEMENT: 503
 }
 
 /** The HTTP status the Machines API answers an error code with (500 for any code not listed). */

@@ -26,6 +26,7 @@ interface DeployOptions extends ApiTargetOptions {
   config?: string
   count?: string
   host?: string[]
+  region?: string[]
   waitTimeout: string
   kernel: KernelChoice
   imagesDir?: string
@@ -52,6 +53,8 @@ export interface DeployResult {
 }
 
 const say = (line: string): void => { process.stderr.write(`${line}\n`) }
+const splitList = (values: string[] | undefined): string[] => (values ?? []).flatMap(v => v.split(',')).map(v => v.trim()).filter(v => v !== '')
+const repeatable = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v]
 
 /** The image store of the agent with this data dir: `imagesDir` in its agent.json, else `<dataDir>/images`. */
 async function agentImagesDir (dataDir: string): Promise<string> {
@@ -75,10 +78,8 @@ async function readConfig (file: string): Promise<AppSpec> {
   return parseAppConfig(source, file)
 }
 
-/** `--host` values (names, ids or id prefixes) as host ids of alive members; default: every alive member, by name. */
+/** `--host` values (names, ids or id prefixes) as host ids of alive members; none: the cluster's placement chooses. */
 export function placementHosts (members: MemberView[], wanted: string[]): string[] {
-  const alive = members.filter(m => m.state === 'alive')
-  if (wanted.length === 0) return alive.sort((a, b) => a.name.localeCompare(b.name) || a.hostId.localeCompare(b.hostId)).map(m => m.hostId)
   return wanted.map(w => {
     const found = members.filter(m => m.name === w || m.hostId === w || (w.length >= 4 && m.hostId.startsWith(w)))
     if (found.length !== 1) throw new UnknownHostError(found.length === 0 ? `--host ${w}: no such host (see roost members)` : `--host ${w} matches ${found.length} hosts`, { host: w })
@@ -116,7 +117,7 @@ async function execute (client: MachinesClient, app: string, steps: DeployStep[]
   const created: MachineView[] = []
   for (const s of steps) {
     if (s.action !== 'create') continue
-    const m = await client.create(app, { config: s.config, host: s.host })
+    const m = await client.create(app, { config: s.config, ...(s.host === null ? {} : { host: s.host }), ...(s.region === null ? {} : { region: s.region }) })
     say(`created ${m.id} on ${hostName(m.host)}`)
     created.push(m)
   }
@@ -135,7 +136,9 @@ export async function deploy (dir: string, opts: DeployOptions): Promise<DeployR
   const target = resolveApiTarget(opts)
   const client = createMachinesClient({ url: target.url, token: target.token })
   const members = await callAgent(opts.dataDir, async api => await api.members())
-  const hosts = placementHosts(members, (opts.host ?? []).flatMap(h => h.split(',')).map(h => h.trim()).filter(h => h !== ''))
+  const hosts = placementHosts(members, splitList(opts.host))
+  const regions = splitList(opts.region)
+  if (hosts.length > 0 && regions.length > 0) throw new InvalidArgumentError('--host and --region exclude each other: --host names the hosts, --region lets placement choose in those regions')
 
   const progress = progressPrinter(process.stderr)
   const [{ buildImage }, { createLogger }] = await Promise.all([import('../../vmm/image/build.js'), import('../../log/logger.js')])
@@ -155,7 +158,7 @@ export async function deploy (dir: string, opts: DeployOptions): Promise<DeployR
   say(`services of ${spec.app} published (deploy version ${deployVersion})`)
 
   const existing = (await client.list(spec.app)).filter(m => m.state !== 'destroyed' && m.state !== 'destroying')
-  const steps = planDeploy({ existing, config: toMachineConfig(spec, image.digest), count: count ?? (existing.length > 0 ? existing.length : 1), hosts })
+  const steps = planDeploy({ existing, config: toMachineConfig(spec, image.digest), count: count ?? (existing.length > 0 ? existing.length : 1), hosts, regions })
   const names = new Map(members.map(m => [m.hostId, m.name]))
   const hostName = (id: string): string => names.get(id) ?? id.slice(0, 12)
   const done = await execute(client, spec.app, steps, waitMs, hostName)
@@ -176,7 +179,8 @@ export function registerDeployCommand (program: Command): void {
     .argument('[dir]', 'the app directory: an executable run, and roost.toml', '.')
     .option('--config <file>', `the app config (default: <dir>/${CONFIG_FILE})`)
     .option('--count <n>', 'how many machines the app runs (default: as many as it has, 1 for a new app); extras are destroyed, newest first')
-    .option('--host <host>', 'place new machines round-robin on these hosts (name or id; repeatable or comma-separated; default: every alive host)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--host <host>', 'place new machines round-robin on these hosts (name or id; repeatable or comma-separated; default: the cluster\'s placement chooses)', repeatable)
+    .option('--region <region>', 'let placement put new machines in these regions, round-robin (repeatable or comma-separated; default: any region)', repeatable)
     .option('--wait-timeout <seconds>', 'how long to wait for each machine to be started', '120')
     .addOption(new Option('--kernel <kind>', 'the image\'s kernel (see roost image build)').choices(KERNELS).default('auto'))
     .option('--images-dir <dir>', 'image store (default: the local agent\'s, from <data-dir>/agent.json)')
