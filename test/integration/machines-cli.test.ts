@@ -79,7 +79,7 @@ function storedRecord (h: LocalHost, id: string): { config: { metadata?: Record<
 
 test.serial('machines run/logs/wait through the CLI, and the API\'s update, metadata and cordon, on a real agent', async t => {
   const { h1, h2 } = t.context
-  const run = await machines(h1, ['run', 'counter', '--driver', 'process', '--restart', 'no', '--env', 'GREETING=v1', '--wait', '--json'])
+  const run = await machines(h1, ['run', 'counter', '--host', 'h1', '--driver', 'process', '--restart', 'no', '--env', 'GREETING=v1', '--wait', '--json'])
   const m = JSON.parse(run.stdout) as MachineView
   t.is(m.state, 'started')
   t.is(m.driver, 'process')
@@ -140,7 +140,7 @@ qemuTest.serial('machines suspend/resume through the CLI keep a qemu guest\'s me
   const release = await acquireVmLock()
   t.teardown(release)
   const { h1 } = t.context
-  const m = JSON.parse((await machines(h1, ['run', 'counter', '--driver', 'qemu', '--restart', 'no', '--wait', '--json'])).stdout) as MachineView
+  const m = JSON.parse((await machines(h1, ['run', 'counter', '--host', 'h1', '--driver', 'qemu', '--restart', 'no', '--wait', '--json'])).stdout) as MachineView
   t.teardown(async () => { await machines(h1, ['destroy', m.id, '--force'], false) })
   t.is(m.driver, 'qemu')
   t.is(await count(m.endpoint), '1')

@@ -128,7 +128,7 @@ run('a qemu microVM on another host: lifecycle through the first host\'s API, su
 
 run('restart policy on-failure restarts a guest whose app exits non-zero, up to max_retries, then fails', async t => {
   const c = await machinesClient(t.context.h1.dataDir)
-  const m = await c.create('counter', { config: { image: t.context.image, restart: { policy: 'on-failure', max_retries: 1 } } })
+  const m = await c.create('counter', { host: 'h1', config: { image: t.context.image, restart: { policy: 'on-failure', max_retries: 1 } } })
   const s1 = await wait(c, m.id, 'started')
   await retry(async () => (await httpGet(s1.endpoint))?.status === 200, { timeoutMs: BOOT_MS, what: 'guest HTTP' })
   await askExit(s1.endpoint, 3)
@@ -144,8 +144,8 @@ run('restart policy on-failure restarts a guest whose app exits non-zero, up to 
 run('after the agent is killed with -9, a restarted agent re-adopts running VMs and restarts by policy those that died', async t => {
   const { h1 } = t.context
   const c = await machinesClient(h1.dataDir)
-  const keep = await c.create('counter', { config: { image: t.context.image, restart: { policy: 'no' } } })
-  const dies = await c.create('counter', { config: { image: t.context.image, restart: { policy: 'always' } } })
+  const keep = await c.create('counter', { host: 'h1', config: { image: t.context.image, restart: { policy: 'no' } } })
+  const dies = await c.create('counter', { host: 'h1', config: { image: t.context.image, restart: { policy: 'always' } } })
   const k = await wait(c, keep.id, 'started')
   const d = await wait(c, dies.id, 'started')
   await retry(async () => (await httpGet(k.endpoint))?.status === 200, { timeoutMs: BOOT_MS, what: 'keep HTTP' })
@@ -192,7 +192,7 @@ run('after the agent is killed with -9, a restarted agent re-adopts running VMs 
 
 run('the process driver runs the same image\'s app as a host process', async t => {
   const c = await machinesClient(t.context.h2.dataDir)
-  const m = await c.create('counter', { config: { image: 'counter', driver: 'process', restart: { policy: 'no' } } })
+  const m = await c.create('counter', { host: 'h2', config: { image: 'counter', driver: 'process', restart: { policy: 'no' } } })
   const s = await wait(c, m.id, 'started')
   t.is(s.driver, 'process')
   t.is(await count(s.endpoint), '1')
@@ -203,7 +203,7 @@ run('the process driver runs the same image\'s app as a host process', async t =
 
 runRoot('the process driver runs it in a network namespace, reached at the namespace address', async t => {
   const c = await machinesClient(t.context.h2.dataDir)
-  const ns = await c.create('counter', { config: { image: 'counter', driver: 'process', network: 'namespace', restart: { policy: 'no' } } })
+  const ns = await c.create('counter', { host: 'h2', config: { image: 'counter', driver: 'process', network: 'namespace', restart: { policy: 'no' } } })
   const n = await wait(c, ns.id, 'started')
   t.regex(n.endpoint?.host ?? '', /^10\.210\./, 'reached at its namespace address')
   t.is(await count(n.endpoint), '1')

@@ -113,7 +113,7 @@ export function registerMachinesCommand (program: Command): void {
     .option('--max-retries <n>', 'on-failure: restarts before the machine is left failed')
     .option('--check-http <path>', 'health-check this HTTP path on the service port')
     .addOption(new Option('--driver <driver>', 'VM driver (default: the agent\'s)').choices(['qemu', 'process']))
-    .option('--host <host>', 'host (id, id prefix or name) to run it on (default: the local one)')
+    .option('--host <host>', 'host (id, id prefix or name) to run it on (default: placement chooses — the local host when it has room and the fewest of the app\'s machines)')
     .option('--from-snapshot', 'start it as a warm clone of a snapshot of its booted image (qemu; the snapshot is made on first use)')
     .option('--skip-launch', 'create it without starting it')
     .option('--wait', 'wait until it is started (up to 60 s)'))
