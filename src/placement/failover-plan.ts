@@ -1,0 +1,105 @@
+import { needOf, type GuestSize } from './capacity.js'
+import { currentMachineRows, generationOf, machineIdOf, type MachineRowLike } from './machine-rows.js'
+import { rendezvousRank } from './rendezvous.js'
+
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left'
+
+/** A host as failover sees it: from its `hosts` row and this host's membership view. */
+export interface FailoverHost {
+  id: string
+  region: string
+  state: MemberState
+  draining: boolean
+  cpusFree: number
+  memoryFreeMb: number
+  /** When this host last saw the member change state (ms). */
+  changedAt: number
+}
+
+/** A machine this host should re-create, once `dueAt` has passed and no newer copy appeared. */
+export interface Replacement {
+  id: string
+  app: string
+  name: string
+  region: string
+  /** The generation of the new copy. */
+  generation: number
+  config: Record<string, unknown>
+  /** The dead host the machine was on. */
+  from: string
+  dueAt: number
+}
+
+/** A local copy that a newer generation elsewhere has superseded: destroy it, never serve it. */
+export interface StaleCopy {
+  id: string
+  generation: number
+  newerOwner: string
+  newerGeneration: number
+}
+
+export interface FailoverInit {
+  self: string
+  /** How long the k-th host in a machine's rendezvous order waits before acting in its stead. */
+  stepMs: number
+}
+
+/** Whether `self` sees a strict majority of its region's known hosts (left ones excluded) alive. */
+export function seesMajority (hosts: readonly FailoverHost[], region: string): boolean {
+  const inRegion = hosts.filter(h => h.region === region && h.state !== 'left')
+  const alive = inRegion.filter(h => h.state === 'alive').length
+  return inRegion.length > 0 && alive * 2 > inRegion.length
+}
+
+/**
+ * What failover asks of this host now, from its replica alone (no leader): for every machine
+ * whose current generation is on a dead host and asks to be replaced (`failover: replace`), the
+ * alive, undrained hosts of its region with room rank by rendezvous hashing of `<id>:<next
+ * generation>`; the first acts at once, the k-th only after k steps (if the ones before it could
+ * not). Nobody acts for a region where they do not see a majority alive: the minority side of a
+ * partition must not re-create what the majority side may still be running.
+ */
+export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[], machineRows: readonly MachineRowLike[]): { replacements: Replacement[], stale: StaleCopy[], blocked: string[] } {
+  const byId = new Map(hosts.map(h => [h.id, h]))
+  const current = currentMachineRows(machineRows)
+  const replacements: Replacement[] = []
+  const blocked: string[] = []
+  for (const row of current) {
+    const data = row.data as Record<string, unknown>
+    if (data.failover !== 'replace') continue
+    if (data.state === 'destroyed' || data.state === 'destroying') continue
+    const owner = byId.get(row.owner)
+    if (owner === undefined ? !row.ownerDead : owner.state !== 'dead') continue
+    const region = typeof data.region === 'string' ? data.region : owner?.region ?? ''
+    const id = machineIdOf(row)
+    if (!seesMajority(hosts, region)) { blocked.push(id); continue }
+    const config = data.config
+    if (typeof config !== 'object' || config === null) continue
+    const need = needOf((config as { guest?: GuestSize }).guest)
+    const generation = generationOf(data) + 1
+    const candidates = hosts.filter(h => h.region === region && h.state === 'alive' && !h.draining &&
+      h.cpusFree >= need.cpus && h.memoryFreeMb >= need.memoryMb).map(h => h.id)
+    const rank = rendezvousRank(`${id}:${generation}`, candidates).indexOf(init.self)
+    if (rank < 0) continue
+    replacements.push({
+      id,
+      app: typeof data.app === 'string' ? data.app : '',
+      name: typeof data.name === 'string' ? data.name : id,
+      region,
+      generation,
+      config: config as Record<string, unknown>,
+      from: row.owner,
+      dueAt: (owner?.changedAt ?? 0) + rank * init.stepMs
+    })
+  }
+  const stale: StaleCopy[] = []
+  const currentById = new Map(current.map(r => [machineIdOf(r), r]))
+  for (const row of machineRows) {
+    if (row.owner !== init.self || row.deleted || row.data === null) continue
+    const id = machineIdOf(row)
+    const cur = currentById.get(id)
+    if (cur === undefined || cur === row || cur.owner === init.self) continue
+    stale.push({ id, generation: generationOf(row.data), newerOwner: cur.owner, newerGeneration: generationOf(cur.data as Record<string, unknown>) })
+  }
+  return { replacements, stale, blocked }
+}

@@ -1,0 +1,63 @@
+import test from 'ava'
+import { planFailover, seesMajority, type FailoverHost } from '../../src/placement/failover-plan.js'
+import { machineRowKey, type MachineRowLike } from '../../src/placement/machine-rows.js'
+import { rendezvousRank } from '../../src/placement/rendezvous.js'
+
+const host = (id: string, over: Partial<FailoverHost> = {}): FailoverHost =>
+  ({ id, region: 'ams', state: 'alive', draining: false, cpusFree: 8, memoryFreeMb: 4096, changedAt: 1_000, ...over })
+
+const machine = (id: string, owner: string, over: Record<string, unknown> = {}, gen = 1): MachineRowLike => ({
+  key: machineRowKey(id, gen), owner, deleted: false, ownerDead: false,
+  data: { id, app: 'web', name: `web-${id}`, host: owner, region: 'ams', state: 'started', generation: gen, failover: 'replace', config: { image: 'x' }, ...over }
+})
+
+test('majority: strictly more than half of the region\'s known hosts alive; left hosts do not count', t => {
+  t.true(seesMajority([host('a'), host('b'), host('c', { state: 'dead' })], 'ams'))
+  t.false(seesMajority([host('a'), host('b', { state: 'dead' })], 'ams'))
+  t.false(seesMajority([host('a'), host('b', { state: 'suspect' }), host('c', { state: 'dead' })], 'ams'))
+  t.true(seesMajority([host('a'), host('b', { state: 'left' })], 'ams'))
+  t.false(seesMajority([host('a', { region: 'ord' })], 'ams'))
+})
+
+test('a dead host\'s replaceable machine: exactly one survivor acts first, the others later in rendezvous order', t => {
+  const hosts = [host('a'), host('b'), host('c'), host('d', { state: 'dead', changedAt: 5_000 })]
+  const rows = [machine('m1', 'd')]
+  const order = rendezvousRank('m1:2', ['a', 'b', 'c'])
+  const due = ['a', 'b', 'c'].map(self => planFailover({ self, stepMs: 3_000 }, hosts, rows).replacements[0]?.dueAt)
+  t.deepEqual(order.map(h => due[['a', 'b', 'c'].indexOf(h)]), [5_000, 8_000, 11_000])
+  const first = planFailover({ self: order[0] as string, stepMs: 3_000 }, hosts, rows).replacements[0]
+  t.like(first, { id: 'm1', app: 'web', name: 'web-m1', region: 'ams', generation: 2, from: 'd', config: { image: 'x' } })
+})
+
+test('nothing is replaced for machines that say none, alive or suspect owners, or destroyed machines', t => {
+  const hosts = [host('a'), host('b'), host('s', { state: 'suspect' }), host('d', { state: 'dead' })]
+  const rows = [machine('m1', 'd', { failover: 'none' }), machine('m2', 'b'), machine('m3', 's'), machine('m4', 'd', { state: 'destroyed' })]
+  for (const self of ['a', 'b']) t.deepEqual(planFailover({ self, stepMs: 1 }, hosts, rows).replacements, [])
+})
+
+test('a host that does not see a majority of the region alive replaces nothing (the minority side of a partition)', t => {
+  const hosts = [host('a'), host('b', { state: 'dead' }), host('c', { state: 'dead' })]
+  const plan = planFailover({ self: 'a', stepMs: 1 }, hosts, [machine('m1', 'b')])
+  t.deepEqual(plan.replacements, [])
+  t.deepEqual(plan.blocked, ['m1'])
+})
+
+test('once a newer generation exists, the dead host\'s row is stale and nobody replaces it again', t => {
+  const hosts = [host('a'), host('b'), host('d', { state: 'dead' })]
+  const rows = [machine('m1', 'd'), machine('m1', 'b', {}, 2)]
+  t.deepEqual(planFailover({ self: 'a', stepMs: 1 }, hosts, rows).replacements, [])
+})
+
+test('a host sees its own copy superseded by a newer generation elsewhere (it came back from a partition)', t => {
+  const hosts = [host('a'), host('b')]
+  const rows = [machine('m1', 'a'), machine('m1', 'b', {}, 2), machine('m2', 'a')]
+  t.deepEqual(planFailover({ self: 'a', stepMs: 1 }, hosts, rows).stale, [{ id: 'm1', generation: 1, newerOwner: 'b', newerGeneration: 2 }])
+  t.deepEqual(planFailover({ self: 'b', stepMs: 1 }, hosts, rows).stale, [])
+})
+
+test('only hosts of the machine\'s region with room are candidates; draining ones are not', t => {
+  const hosts = [host('a', { region: 'ord' }), host('full', { memoryFreeMb: 10 }), host('drain', { draining: true }), host('ok'), host('d', { state: 'dead' })]
+  const rows = [machine('m1', 'd', { config: { image: 'x', guest: { memory_mb: 512 } } })]
+  t.is(planFailover({ self: 'ok', stepMs: 1 }, hosts, rows).replacements.length, 1)
+  for (const self of ['a', 'full', 'drain']) t.deepEqual(planFailover({ self, stepMs: 1 }, hosts, rows).replacements, [], self)
+})
