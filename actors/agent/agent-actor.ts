@@ -8,6 +8,7 @@ import type { MachineComponents } from '../machines/components.js'
 import { machinesActor, type MachinesActorInit } from '../machines/machines-actor.js'
 import { createCapacityLedger } from '../../src/placement/capacity.js'
 import { createMemoryMachineStore } from '../../src/vmm/machine-store.js'
+import { failoverActor } from '../placement/failover-actor.js'
 import { placementActor } from '../placement/placement-actor.js'
 import { membershipActor } from '../membership/membership-actor.js'
 import { routerActor, type RouterActorComponents, type RouterActorInit } from '../router/router-actor.js'
@@ -74,6 +75,7 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
       }, { ...components, capacity: machines.components.capacity }))
       ctx.spawn('machines', machinesActor(machines.init, machines.components))
       ctx.spawn('placement', placementActor())
+      ctx.spawn('failover', failoverActor({ region: init.region }))
       if (components.router !== undefined) ctx.spawn('router', routerActor(components.router.init, components.router.components))
       const meshTransport: MeshRouting = 'pathTo' in components.transport ? components.transport as MeshTransport : streamsOnly
       ctx.spawn('wireguard', wireguardActor(init.wireguard ?? { cluster: init.cluster, dataDir: init.dataDir ?? '/nonexistent', mode: 'off', underlayHost: '127.0.0.1' }, { transport: meshTransport, mesh: components.mesh }))

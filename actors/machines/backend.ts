@@ -2,6 +2,7 @@ import type { MachineState, MachineView, MachinesBackend } from '../../src/api/m
 import { ActorNotFoundError, MachineNotFoundError, WaitTimeoutError } from '../../src/errors/errors.js'
 import type { ActorSystem } from '../../src/runtime/system.js'
 import { ref } from '../../src/runtime/ref.js'
+import { currentMachineRows, machineIdOf } from '../../src/placement/machine-rows.js'
 import { resolveHost } from '../../src/transport/resolve-host.js'
 import type { Transport } from '../../src/transport/transport.js'
 import type { MembershipProtocol } from '../membership/messages.js'
@@ -37,7 +38,7 @@ export function createMachinesBackend (components: MachinesBackendComponents): M
 
   const rows = async (): Promise<Array<{ key: string, owner: string, ownerDead: boolean, data: MachineRowData & Record<string, unknown> }>> => {
     const { rows } = await system.ask(membership, { type: 'membership.state', table: 'machines' })
-    return rows.filter(r => !r.deleted && r.data !== null).map(r => ({ key: r.key, owner: r.owner, ownerDead: r.ownerDead, data: r.data as MachineRowData & Record<string, unknown> }))
+    return currentMachineRows(rows).map(r => ({ key: machineIdOf(r), owner: r.owner, ownerDead: r.ownerDead, data: r.data as MachineRowData & Record<string, unknown> }))
   }
   const knownHost = new Map<string, string>()
   const remember = (m: MachineView): MachineView => {

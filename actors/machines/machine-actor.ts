@@ -14,7 +14,7 @@ import type { MembershipProtocol } from '../membership/messages.js'
 import { RUNNING_STATES, assertAllowed, decideRestart, describeExit, restartPolicyOf } from './lifecycle.js'
 import type { MachineComponents } from './components.js'
 import { machineProtocol, type MachineProtocol, type MachinesProtocol } from './messages.js'
-import { MAX_EVENTS, bootOf, healthOf, toRow, toView, type MachineRecord } from './record.js'
+import { MAX_EVENTS, bootOf, healthOf, rowKeyOf, toRow, toView, type MachineRecord } from './record.js'
 import { buildGuestSpec } from './guest-spec.js'
 import { checkSpecs } from './check-specs.js'
 
@@ -63,7 +63,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
       const persist = (): void => {
         rec.updatedAt = clock.now()
         components.store.put({ id: rec.id, app: rec.app, record: rec as unknown as Record<string, unknown> })
-        ctx.system.dispatch(membership, { type: 'membership.write', table: 'machines', key: rec.id, data: toRow(rec) })
+        ctx.system.dispatch(membership, { type: 'membership.write', table: 'machines', key: rowKeyOf(rec), data: toRow(rec) })
       }
       const event = (type: string, status: string, extra: { exit_code?: number | null, message?: string, source?: string } = {}): void => {
         rec.events.unshift({ type, status, source: extra.source ?? 'roost', timestamp: clock.now(), ...(extra.exit_code === undefined ? {} : { exit_code: extra.exit_code }), ...(extra.message === undefined ? {} : { message: extra.message }) })
@@ -137,7 +137,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
         setState('destroyed', 'destroy')
         components.store.delete(rec.id)
         components.capacity.release(rec.id)
-        ctx.system.dispatch(membership, { type: 'membership.delete', table: 'machines', key: rec.id })
+        ctx.system.dispatch(membership, { type: 'membership.delete', table: 'machines', key: rowKeyOf(rec) })
         rm(dir, { recursive: true, force: true }).catch(() => {})
         ctx.system.dispatch(ref<MachinesProtocol>(ctx.system.hostId, '/agent/machines'), { type: 'machines.reap', id: rec.id }, { from: ctx.path })
       }

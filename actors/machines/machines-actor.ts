@@ -3,9 +3,10 @@ import { ImageError, InvalidArgumentError } from '../../src/errors/errors.js'
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { systemClock } from '../../src/runtime/clock.js'
 import { needOf, type GuestSize } from '../../src/placement/capacity.js'
+import { FIRST_GENERATION } from '../../src/placement/machine-rows.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
-import type { MachineView } from '../../src/api/machines/schemas.js'
+import type { MachineConfig, MachineView } from '../../src/api/machines/schemas.js'
 import type { DriverKind } from '../../src/vmm/driver.js'
 import type { MachineComponents } from './components.js'
 import { machineActor, newInstanceId } from './machine-actor.js'
@@ -54,6 +55,52 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
           if (!childIds().includes(id) && components.store.get(id) === undefined) return id
         }
       }
+      const create = async (c: {
+        app: string, id: string, config: MachineConfig, name?: string, region: string, generation: number, createdAt: number,
+        event: { type: string, source: string, message?: string }, launch: boolean
+      }): Promise<MachineView> => {
+        const driver = c.config.driver ?? init.defaultDriver
+        if (components.drivers[driver] === undefined) throw new InvalidArgumentError(`driver ${driver} is not available on this host (available: ${Object.keys(components.drivers).join(', ')})`, { driver })
+        if (c.config.network === 'namespace' && process.getuid?.() !== 0) throw new InvalidArgumentError('namespace networking needs the agent to run as root', {})
+        const image = await components.images.resolve(c.config.image).catch((err: unknown) => {
+          throw err instanceof ImageError ? err : new ImageError(`image ${c.config.image}: ${(err as Error).message}`, { image: c.config.image })
+        })
+        const id = c.id
+        components.capacity.reserve(id, needOf(c.config.guest))
+        const now = clock.now()
+        const rec: MachineRecord = {
+          id,
+          app: c.app,
+          name: c.name ?? `${c.app}-${id.slice(0, 6)}`,
+          region: c.region,
+          host: ctx.system.hostId,
+          createdAt: c.createdAt,
+          updatedAt: now,
+          version: 1,
+          generation: c.generation,
+          instanceId: newInstanceId(),
+          config: { ...c.config, image: c.config.image.startsWith('sha256:') || /^[0-9a-f]{64}$/.test(c.config.image) ? c.config.image : image.manifest.digest },
+          state: 'created',
+          cordoned: false,
+          restarts: 0,
+          events: [{ type: c.event.type, status: 'created', source: c.event.source, timestamp: now, ...(c.event.message === undefined ? {} : { message: c.event.message }) }],
+          driver,
+          hostPort: null,
+          runtime: null,
+          snapshot: null,
+          checks: {}
+        }
+        try {
+          components.store.put({ id, app: c.app, record: rec as unknown as Record<string, unknown> })
+          spawnChild(id)
+        } catch (err) {
+          components.capacity.release(id)
+          throw err
+        }
+        ctx.log.info({ machine: id, app: c.app, driver, generation: c.generation, image: image.manifest.digest.slice(0, 12) }, c.generation > FIRST_GENERATION ? 'machine re-created by failover' : 'machine created')
+        if (!c.launch) return await askChild<'machine.get'>(id, { type: 'machine.get', app: c.app })
+        return await askChild<'machine.start'>(id, { type: 'machine.start', app: c.app })
+      }
       return {
         handlers: {
           'machines.status': () => ({
@@ -63,47 +110,33 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
             drivers: Object.keys(components.drivers),
             machines: ctx.children().length
           }),
-          'machines.create': async (msg) => {
-            const driver = msg.config.driver ?? init.defaultDriver
-            if (components.drivers[driver] === undefined) throw new InvalidArgumentError(`driver ${driver} is not available on this host (available: ${Object.keys(components.drivers).join(', ')})`, { driver })
-            if (msg.config.network === 'namespace' && process.getuid?.() !== 0) throw new InvalidArgumentError('namespace networking needs the agent to run as root', {})
-            const image = await components.images.resolve(msg.config.image).catch((err: unknown) => {
-              throw err instanceof ImageError ? err : new ImageError(`image ${msg.config.image}: ${(err as Error).message}`, { image: msg.config.image })
-            })
-            const id = newId()
-            components.capacity.reserve(id, needOf(msg.config.guest))
-            const now = clock.now()
-            const rec: MachineRecord = {
-              id,
+          'machines.create': async (msg) => await create({
+            app: msg.app,
+            id: newId(),
+            config: msg.config,
+            ...(msg.name === undefined ? {} : { name: msg.name }),
+            region: msg.region ?? init.region,
+            generation: FIRST_GENERATION,
+            createdAt: clock.now(),
+            event: { type: 'create', source: 'user' },
+            launch: msg.skipLaunch !== true
+          }),
+          'machines.replace': async (msg, _ctx, sender) => {
+            if (sender.host !== ctx.system.hostId) throw new InvalidArgumentError('machines.replace comes only from this host\'s failover', { sender: sender.host })
+            if (childIds().includes(msg.id) || components.store.get(msg.id) !== undefined) {
+              throw new InvalidArgumentError(`machine ${msg.id} is already on this host`, { id: msg.id })
+            }
+            return await create({
               app: msg.app,
-              name: msg.name ?? `${msg.app}-${id.slice(0, 6)}`,
-              region: msg.region ?? init.region,
-              host: ctx.system.hostId,
-              createdAt: now,
-              updatedAt: now,
-              version: 1,
-              instanceId: newInstanceId(),
-              config: { ...msg.config, image: msg.config.image.startsWith('sha256:') || /^[0-9a-f]{64}$/.test(msg.config.image) ? msg.config.image : image.manifest.digest },
-              state: 'created',
-              cordoned: false,
-              restarts: 0,
-              events: [{ type: 'create', status: 'created', source: 'user', timestamp: now }],
-              driver,
-              hostPort: null,
-              runtime: null,
-              snapshot: null,
-              checks: {}
-            }
-            try {
-              components.store.put({ id, app: msg.app, record: rec as unknown as Record<string, unknown> })
-              spawnChild(id)
-            } catch (err) {
-              components.capacity.release(id)
-              throw err
-            }
-            ctx.log.info({ machine: id, app: msg.app, driver, image: image.manifest.digest.slice(0, 12) }, 'machine created')
-            if (msg.skipLaunch === true) return await askChild<'machine.get'>(id, { type: 'machine.get', app: msg.app })
-            return await askChild<'machine.start'>(id, { type: 'machine.start', app: msg.app })
+              id: msg.id,
+              config: msg.config,
+              name: msg.name,
+              region: msg.region,
+              generation: msg.generation,
+              createdAt: msg.createdAt,
+              event: { type: 'failover', source: 'roost', message: `generation ${msg.generation}, replacing the copy on a dead host` },
+              launch: true
+            })
           },
           'machines.list': async (msg) => {
             const ids = childIds()

@@ -24,6 +24,22 @@ export const machinesProtocol = defineProtocol('machines', {
     }),
     reply: View
   },
+  /**
+   * From this host's failover: re-create a machine whose host died, with its id, its config and
+   * the next generation (the copy on the dead host is stale from now on).
+   */
+  'machines.replace': {
+    body: Type.Object({
+      app: AppNameSchema,
+      id: MachineIdSchema,
+      name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+      region: Type.String({ maxLength: 64 }),
+      generation: Type.Integer({ minimum: 2 }),
+      createdAt: Type.Number(),
+      config: MachineConfigSchema
+    }),
+    reply: View
+  },
   'machines.list': { body: Type.Object({ app: Type.Optional(AppNameSchema) }), reply: Type.Object({ machines: Type.Array(View) }) },
   /** Before the agent stops: stop every VM (`stopVms`) or leave them running for re-adoption. */
   'machines.shutdown': { body: Type.Object({ stopVms: Type.Boolean() }), reply: Void },

@@ -1,3 +1,5 @@
+import { failoverPolicyOf } from '../../src/placement/failover-plan.js'
+import { FIRST_GENERATION, machineRowKey } from '../../src/placement/machine-rows.js'
 import type { CheckStatus, MachineConfig, MachineEvent, MachineState, MachineView } from '../../src/api/machines/schemas.js'
 import type { DriverKind, RuntimeRecord } from '../../src/vmm/driver.js'
 
@@ -12,6 +14,8 @@ export interface MachineRecord {
   updatedAt: number
   /** Config version, +1 on every update. */
   version: number
+  /** 1 at creation, +1 for each re-creation by failover (absent in records from before generations: 1). */
+  generation?: number
   /** Identifies one config version (Fly's instance_id). */
   instanceId: string
   config: MachineConfig
@@ -71,6 +75,7 @@ export function toView (rec: MachineRecord): MachineView {
     cordoned: rec.cordoned,
     boot: running ? bootOf(rec) : null,
     restarts: rec.restarts,
+    generation: rec.generation ?? FIRST_GENERATION,
     checks: Object.values(rec.checks),
     events: rec.events,
     created_at: new Date(rec.createdAt).toISOString(),
@@ -97,14 +102,25 @@ export function toRow (rec: MachineRecord): Record<string, unknown> {
     endpoint: view.endpoint,
     services: rec.config.services ?? [],
     network: rec.config.network ?? 'forward',
+    generation: rec.generation ?? FIRST_GENERATION,
+    failover: failoverPolicyOf(rec.config),
+    /** What a survivor needs to re-create the machine when its host dies. */
+    config: rec.config,
+    createdAt: rec.createdAt,
     updatedAt: rec.updatedAt
   }
+}
+
+/** The replica key of the machine's row (one per generation). */
+export function rowKeyOf (rec: Pick<MachineRecord, 'id' | 'generation'>): string {
+  return machineRowKey(rec.id, rec.generation ?? FIRST_GENERATION)
 }
 
 /** A best-effort view from a gossiped row, for machines whose host does not answer. */
 export function viewFromRow (data: Record<string, unknown>, ownerDead: boolean): MachineView {
   const str = (k: string, d = ''): string => typeof data[k] === 'string' ? data[k] as string : d
   const updated = typeof data.updatedAt === 'number' ? new Date(data.updatedAt).toISOString() : new Date(0).toISOString()
+  const created = typeof data.createdAt === 'number' ? new Date(data.createdAt).toISOString() : updated
   return {
     id: str('id'),
     name: str('name', str('id')),
@@ -119,9 +135,10 @@ export function viewFromRow (data: Record<string, unknown>, ownerDead: boolean):
     endpoint: null,
     cordoned: data.cordoned === true,
     restarts: 0,
+    generation: typeof data.generation === 'number' ? data.generation : FIRST_GENERATION,
     checks: [],
     events: ownerDead ? [{ type: 'host', status: 'unreachable', source: 'gossip', timestamp: Date.now(), message: 'the machine\'s host is declared dead; state is its last gossiped one' }] : [],
-    created_at: updated,
+    created_at: created,
     updated_at: updated
   }
 }

@@ -1,5 +1,6 @@
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { ActorNotFoundError, HostUnreachableError } from '../../src/errors/errors.js'
+import { currentMachineRows, machineIdOf } from '../../src/placement/machine-rows.js'
 import { needOf } from '../../src/placement/capacity.js'
 import { NoCapacityError, PlacementError } from '../../src/placement/errors.js'
 import { planPlacement, type PlacementHost } from '../../src/placement/plan.js'
@@ -75,11 +76,11 @@ export function placementActor (init: PlacementActorInit = {}, components: Place
         const now = clock.now()
         const rowIds = new Set<string>()
         const existing: string[] = []
-        for (const r of machineRows.rows) {
-          if (r.deleted || r.data === null || (r.data as { app?: unknown }).app !== app) continue
+        for (const r of currentMachineRows(machineRows.rows)) {
+          if (r.data === null || (r.data as { app?: unknown }).app !== app) continue
           const st = (r.data as { state?: unknown }).state
           if (st === 'destroyed' || st === 'destroying') continue
-          rowIds.add(r.key)
+          rowIds.add(machineIdOf(r))
           existing.push(r.owner)
         }
         for (const [id, p] of pending) {

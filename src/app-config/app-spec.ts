@@ -18,6 +18,8 @@ export interface AppSpec {
   /** `[checks.<name>]` and the services' tcp/http checks (named `svc<i>-tcp<j>`, `svc<i>-http<j>`). */
   checks: NonNullable<MachineConfig['checks']>
   restart?: NonNullable<MachineConfig['restart']>
+  /** When a host dies (default: replace for restart policy always, else none). */
+  failover?: 'replace' | 'none'
 }
 
 /** Fly's defaults for `[services.concurrency]`. */

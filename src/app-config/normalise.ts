@@ -144,6 +144,7 @@ export function normaliseAppConfig (doc: AppConfigDoc, fail: Fail): AppSpec {
   }
   const restart = restartOf(doc, fail)
   if (restart !== undefined) spec.restart = restart
+  if (doc.failover !== undefined) spec.failover = doc.failover
   return spec
 }
 

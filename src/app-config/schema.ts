@@ -119,6 +119,7 @@ export const HOSTNAME_PATTERN = '^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\
 export const AppConfigDocSchema = Type.Object({
   app: Type.String({ pattern: AppNameSchema.pattern, description: 'a name of lower-case letters, digits and dashes (at most 63), like "my-app"' }),
   primary_region: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  failover: Type.Optional(Type.Union([Type.Literal('replace'), Type.Literal('none')], { description: '"replace" (re-create machines of a dead host on a survivor) or "none"' })),
   env: envSchema,
   build: Type.Optional(Type.Object({
     runtime: Type.Optional(Type.Literal('node', { description: '"node" (puts the host\'s node in the image)' }))

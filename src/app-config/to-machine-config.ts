@@ -25,5 +25,6 @@ export function toMachineConfig (spec: AppSpec, imageDigest: string): MachineCon
   }
   if (Object.keys(spec.checks).length > 0) config.checks = Object.fromEntries(Object.entries(spec.checks).map(([k, v]) => [k, { ...v }]))
   if (spec.restart !== undefined) config.restart = { ...spec.restart }
+  if (spec.failover !== undefined) config.failover = spec.failover
   return config
 }

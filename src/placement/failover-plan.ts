@@ -2,6 +2,11 @@ import { needOf, type GuestSize } from './capacity.js'
 import { currentMachineRows, generationOf, machineIdOf, type MachineRowLike } from './machine-rows.js'
 import { rendezvousRank } from './rendezvous.js'
 
+/** A machine's failover choice: its config's, else `replace` for restart policy `always`, else `none`. */
+export function failoverPolicyOf (config: { failover?: 'replace' | 'none', restart?: { policy: string } }): 'replace' | 'none' {
+  return config.failover ?? (config.restart?.policy === 'always' ? 'replace' : 'none')
+}
+
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left'
 
 /** A host as failover sees it: from its `hosts` row and this host's membership view. */

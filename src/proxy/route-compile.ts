@@ -1,5 +1,6 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { RouterRowSchema, ServiceRowSchema, type RouterRowData, type ServiceRowData } from '../gossip/rows.js'
+import { currentMachineRows } from '../placement/machine-rows.js'
 import type { AppRoute, CertRowLike, HostRoute, ListenerRoute, MachineRoute, RejectedRow, RouteTable, ServiceRoute } from './route-table.js'
 
 /** A replicated row as the compiler reads it. */
@@ -185,8 +186,8 @@ export function compileRoutes (input: CompileInput): RouteTable {
     heldSince.set(data.app, since(data))
   }
 
-  for (const row of input.machines) {
-    if (row.deleted || row.data === null) continue
+  for (const row of currentMachineRows(input.machines)) {
+    if (row.data === null) continue
     const m = machineRoute(row.data, input.hostId)
     if (typeof m === 'string') {
       rejected.push({ table: 'machines', key: row.key, reason: m })

@@ -1,6 +1,7 @@
 import test from 'ava'
 import { AppConfigError } from '../../src/app-config/errors.js'
 import { parseAppConfig } from '../../src/app-config/parse-app-config.js'
+import { toMachineConfig } from '../../src/app-config/to-machine-config.js'
 import { errorFromWire } from '../../src/errors/roost-error.js'
 
 const FILE = '/srv/app/roost.toml'
@@ -204,7 +205,7 @@ test('a TOML syntax error names the file, line and column', t => {
 
 test('unknown keys are errors, with the key path, the line and what is allowed there', t => {
   const top = fails(t, 'app = "x"\n\nkill_signal = "SIGINT"\n')
-  t.is(head(top), `${FILE}:3: kill_signal: unknown key "kill_signal" (allowed here: app, primary_region, env, build, vm, services, http_service, checks, hostnames, restart)`)
+  t.is(head(top), `${FILE}:3: kill_signal: unknown key "kill_signal" (allowed here: app, primary_region, failover, env, build, vm, services, http_service, checks, hostnames, restart)`)
   const nested = fails(t, `app = 'hello-fly'
 
 [http_service]
@@ -336,4 +337,12 @@ test('the error crosses the wire as itself (the CLI prints its code)', t => {
   const back = errorFromWire(err.toWire())
   t.true(back instanceof AppConfigError)
   t.is(back.message, err.message)
+})
+
+test('failover = "replace" | "none" reaches the machine config; other values are refused with their line', t => {
+  const spec = parseAppConfig('app = "x"\nfailover = "replace"\n', FILE)
+  t.is(toMachineConfig(spec, 'd'.repeat(64)).failover, 'replace')
+  t.is(toMachineConfig(parseAppConfig('app = "x"\n', FILE), 'd'.repeat(64)).failover, undefined)
+  const err = t.throws(() => parseAppConfig('app = "x"\nfailover = "sometimes"\n', FILE))
+  t.regex(err?.message ?? '', /:2: failover/)
 })

@@ -67,7 +67,12 @@ export const MachineConfigSchema = Type.Object({
    * (made on this host on first use, then reused) and given this machine's identity before its
    * app starts, instead of a cold boot. Other drivers boot cold.
    */
-  from_snapshot: Type.Optional(Type.Boolean())
+  from_snapshot: Type.Optional(Type.Boolean()),
+  /**
+   * When the machine's host dies: `replace` re-creates it (same id, next generation) on a
+   * survivor of its region; `none` leaves it. Default: replace for restart policy `always`.
+   */
+  failover: Type.Optional(Type.Union([Type.Literal('replace'), Type.Literal('none')]))
 }, { additionalProperties: false })
 
 export const CreateMachineSchema = Type.Object({
@@ -130,6 +135,8 @@ export const MachineViewSchema = Type.Object({
     Type.Null()
   ])),
   restarts: Type.Integer(),
+  /** Which copy of the machine this is: 1 at creation, +1 each time failover re-creates it on another host. */
+  generation: Type.Optional(Type.Integer({ minimum: 1 })),
   checks: Type.Array(CheckStatusSchema),
   events: Type.Array(MachineEventSchema),
   created_at: Type.String(),

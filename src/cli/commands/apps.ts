@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { MemberView, RowView } from '../../api/control-api.js'
 import { AppNotFoundError } from '../../app-config/errors.js'
 import type { ServiceRowData, ServiceSpec } from '../../gossip/rows.js'
+import { currentMachineRows } from '../../placement/machine-rows.js'
 import { callAgent } from '../agent-call.js'
 import { defaultDataDir } from '../config.js'
 import { ago, printJson, printTable, reportError } from '../output.js'
@@ -53,7 +54,7 @@ export function portLabel (p: ServiceSpec['ports'][number]): string {
 
 function machinesOf (view: ClusterView, app: string): AppMachine[] {
   const names = new Map(view.members.map(m => [m.hostId, m.name]))
-  return view.machines
+  return currentMachineRows(view.machines)
     .filter(r => r.data !== null && r.data.app === app && r.data.state !== 'destroyed')
     .map(r => {
       const d = r.data as Record<string, unknown>

@@ -1,0 +1,175 @@
+import type { MachineView } from '../../src/api/machines/schemas.js'
+import { createFence, type FenceStage } from '../../src/placement/fence.js'
+import { planFailover, seesMajority, type FailoverHost, type MemberState } from '../../src/placement/failover-plan.js'
+import { currentMachineRows, machineIdOf } from '../../src/placement/machine-rows.js'
+import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
+import { systemClock, type Clock } from '../../src/runtime/clock.js'
+import { policies } from '../../src/runtime/policy.js'
+import { ref } from '../../src/runtime/ref.js'
+import type { MachineConfig } from '../../src/api/machines/schemas.js'
+import type { MachineProtocol, MachinesProtocol } from '../machines/messages.js'
+import type { MembershipProtocol } from '../membership/messages.js'
+import { failoverProtocol, type FailoverProtocol } from './failover-messages.js'
+
+export interface FailoverActorInit {
+  /** This host's region: the one whose majority it must see to keep serving. */
+  region: string
+  /** How often the replica is read (ms). */
+  tickMs?: number
+  /** The k-th host in a machine's rendezvous order acts k steps after the first could have. */
+  stepMs?: number
+  /** Without its region's majority this long, the host stops routing to its replaceable machines… */
+  leaseMs?: number
+  /** …and this long, it stops them. */
+  graceMs?: number
+}
+
+export interface FailoverActorComponents {
+  clock?: Clock
+}
+
+const TICK_MS = 250
+const STEP_MS = 3_000
+const LEASE_MS = 1_500
+const GRACE_MS = 5_000
+const RETRY_MS = 15_000
+const ASK_MS = 30_000
+
+interface HostRow { region?: unknown, cpusFree?: unknown, memoryFreeMb?: unknown, draining?: unknown }
+
+/**
+ * `/agent/failover`: re-creates the replaceable machines of hosts that membership declared dead
+ * (same id, next generation; the survivors agree on who acts by rendezvous hashing, and only
+ * where they see their region's majority), destroys this host's copies that a newer generation
+ * superseded (it came back after being replaced), and fences this host when it loses sight of
+ * its region's majority (cordon, then stop its replaceable machines; undone when the majority is
+ * seen again). Everything is decided from the local replica on a tick. Crash policy: restart.
+ */
+export function failoverActor (init: FailoverActorInit, components: FailoverActorComponents = {}): ActorDefinition<FailoverProtocol> {
+  const clock = components.clock ?? systemClock
+  const tickMs = init.tickMs ?? TICK_MS
+  const stepMs = init.stepMs ?? STEP_MS
+  return defineActor({
+    protocol: failoverProtocol,
+    policy: policies.restart({ maxRestarts: 10, withinMs: 60_000, onExhausted: 'escalate' }),
+    create (ctx) {
+      const self = ctx.system.hostId
+      const membership = ref<MembershipProtocol>(self, '/agent/membership')
+      const machines = ref<MachinesProtocol>(self, '/agent/machines')
+      const fence = createFence({ leaseMs: init.leaseMs ?? LEASE_MS, graceMs: init.graceMs ?? GRACE_MS })
+      const attempted = new Map<string, number>()
+      const destroying = new Map<string, number>()
+      /** Machines the fence cordoned (and maybe stopped), with whether it stopped them. */
+      const fenced = new Map<string, { app: string, stopped: boolean }>()
+      let lastStage: FenceStage = 'serving'
+      let replaced = 0
+
+      const machine = (id: string) => ref<MachineProtocol>(self, `/agent/machines/${id}`)
+      const quietly = (what: string, id: string) => (err: unknown): void => { ctx.log.warn({ err, machine: id }, `${what} failed`) }
+
+      const tick = async (): Promise<void> => {
+        const now = clock.now()
+        const [{ members }, hostRows, machineRows] = await Promise.all([
+          ctx.system.ask(membership, { type: 'membership.list' }),
+          ctx.system.ask(membership, { type: 'membership.state', table: 'hosts' }),
+          ctx.system.ask(membership, { type: 'membership.state', table: 'machines' })
+        ])
+        const member = new Map(members.map(m => [m.hostId, m]))
+        const hosts: FailoverHost[] = []
+        for (const r of hostRows.rows) {
+          if (r.deleted || r.data === null) continue
+          const d = r.data as HostRow
+          const m = member.get(r.owner)
+          hosts.push({
+            id: r.owner,
+            region: typeof d.region === 'string' ? d.region : '',
+            state: r.owner === self ? 'alive' : (m?.state ?? (r.ownerDead ? 'dead' : 'alive')) as MemberState,
+            draining: d.draining === true,
+            cpusFree: typeof d.cpusFree === 'number' ? d.cpusFree : 0,
+            memoryFreeMb: typeof d.memoryFreeMb === 'number' ? d.memoryFreeMb : 0,
+            changedAt: m?.changedAt ?? now
+          })
+        }
+        const plan = planFailover({ self, stepMs }, hosts, machineRows.rows)
+
+        for (const r of plan.replacements) {
+          if (r.dueAt > now) continue
+          const last = attempted.get(`${r.id}:${r.generation}`)
+          if (last !== undefined && now - last < RETRY_MS) continue
+          attempted.set(`${r.id}:${r.generation}`, now)
+          ctx.log.info({ machine: r.id, app: r.app, generation: r.generation, from: r.from }, 'replacing a machine of a dead host')
+          ctx.system.ask(machines, { type: 'machines.replace', app: r.app, id: r.id, name: r.name, region: r.region, generation: r.generation, createdAt: now, config: r.config as MachineConfig }, { timeoutMs: ASK_MS })
+            .then((v: MachineView) => { replaced++; ctx.log.info({ machine: v.id, generation: r.generation, state: v.state }, 'machine re-created') }, quietly('replace', r.id))
+        }
+        for (const s of plan.stale) {
+          const last = destroying.get(s.id)
+          if (last !== undefined && now - last < RETRY_MS) continue
+          destroying.set(s.id, now)
+          fenced.delete(s.id)
+          const row = machineRows.rows.find(x => x.owner === self && machineIdOf(x) === s.id && x.data !== null)
+          const app = typeof row?.data?.app === 'string' ? row.data.app : ''
+          ctx.log.warn({ machine: s.id, generation: s.generation, newer: s.newerGeneration, owner: s.newerOwner }, 'a newer copy of this machine runs elsewhere; destroying the stale one here')
+          ctx.system.ask(machine(s.id), { type: 'machine.destroy', app, force: true }, { timeoutMs: ASK_MS }).catch(quietly('destroy of a stale copy', s.id))
+        }
+
+        const stage = fence.update(now, seesMajority(hosts, init.region))
+        if (stage !== lastStage) ctx.log.warn({ from: lastStage, to: stage, lostSince: fence.lostSince }, `fence: ${stage}`)
+        const staleIds = new Set(plan.stale.map(s => s.id))
+        const mine = currentMachineRows(machineRows.rows).filter(r => r.owner === self && r.data !== null && r.data.failover === 'replace' && !staleIds.has(machineIdOf(r)))
+        if (stage !== 'serving') {
+          for (const r of mine) {
+            const id = machineIdOf(r)
+            const app = String(r.data?.app ?? '')
+            const state = r.data?.state
+            let f = fenced.get(id)
+            if (f === undefined) {
+              if (state !== 'started' && state !== 'starting') continue
+              f = { app, stopped: false }
+              fenced.set(id, f)
+              ctx.system.ask(machine(id), { type: 'machine.cordon', app, cordoned: true }, { timeoutMs: ASK_MS }).catch(quietly('fence cordon', id))
+            }
+            if (stage === 'stopped' && !f.stopped) {
+              f.stopped = true
+              ctx.system.ask(machine(id), { type: 'machine.stop', app }, { timeoutMs: ASK_MS }).catch(quietly('fence stop', id))
+            }
+          }
+        } else if (fenced.size > 0) {
+          for (const [id, f] of fenced) {
+            fenced.delete(id)
+            if (staleIds.has(id)) continue
+            ctx.system.ask(machine(id), { type: 'machine.cordon', app: f.app, cordoned: false }, { timeoutMs: ASK_MS })
+              .then(async () => { if (f.stopped) await ctx.system.ask(machine(id), { type: 'machine.start', app: f.app }, { timeoutMs: ASK_MS }) })
+              .catch(quietly('unfence', id))
+          }
+        }
+        lastStage = stage
+      }
+
+      let stopped = false
+      let timer: unknown = null
+      const schedule = (): void => {
+        if (stopped) return
+        timer = clock.setTimeout(() => {
+          tick().catch((err: unknown) => { ctx.log.warn({ err }, 'failover tick failed') }).finally(schedule)
+        }, tickMs)
+        ;(timer as { unref?: () => void } | null)?.unref?.()
+      }
+      schedule()
+
+      return {
+        handlers: {
+          'failover.status': () => ({
+            fence: fence.stage,
+            lostSinceMs: fence.lostSince,
+            fenced: [...fenced.keys()],
+            replaced
+          })
+        },
+        stop () {
+          stopped = true
+          clock.clearTimeout(timer)
+        }
+      }
+    }
+  })
+}
