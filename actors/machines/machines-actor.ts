@@ -121,8 +121,7 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
             event: { type: 'create', source: 'user' },
             launch: msg.skipLaunch !== true
           }),
-          'machines.replace': async (msg, _ctx, sender) => {
-            if (sender.host !== ctx.system.hostId) throw new InvalidArgumentError('machines.replace comes only from this host\'s failover', { sender: sender.host })
+          'machines.replace': async (msg) => {
             if (childIds().includes(msg.id) || components.store.get(msg.id) !== undefined) {
               throw new InvalidArgumentError(`machine ${msg.id} is already on this host`, { id: msg.id })
             }
@@ -134,8 +133,8 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
               region: msg.region,
               generation: msg.generation,
               createdAt: msg.createdAt,
-              event: { type: 'failover', source: 'roost', message: `generation ${msg.generation}, replacing the copy on a dead host` },
-              launch: true
+              event: { type: 'failover', source: 'roost', message: `generation ${msg.generation}, replacing the copy on another host` },
+              launch: msg.skipLaunch !== true
             })
           },
           'machines.list': async (msg) => {

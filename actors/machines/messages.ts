@@ -25,8 +25,9 @@ export const machinesProtocol = defineProtocol('machines', {
     reply: View
   },
   /**
-   * From this host's failover: re-create a machine whose host died, with its id, its config and
-   * the next generation (the copy on the dead host is stale from now on).
+   * From failover (a survivor of the machine's dead host) or an evacuation (the draining host):
+   * re-create a machine here with its id, its config and the next generation (the older copy is
+   * stale from now on).
    */
   'machines.replace': {
     body: Type.Object({
@@ -36,7 +37,9 @@ export const machinesProtocol = defineProtocol('machines', {
       region: Type.String({ maxLength: 64 }),
       generation: Type.Integer({ minimum: 2 }),
       createdAt: Type.Number(),
-      config: MachineConfigSchema
+      config: MachineConfigSchema,
+      /** Create it without starting (an evacuated machine that was not running). */
+      skipLaunch: Type.Optional(Type.Boolean())
     }),
     reply: View
   },

@@ -1,3 +1,4 @@
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidArgumentError } from '../../src/errors/errors.js'
 import { createGossipNode, type GossipMessage, type GossipNode } from '../../src/gossip/gossip-node.js'
@@ -36,6 +37,8 @@ export interface MembershipComponents {
 }
 
 export const HOST_ROW_REFRESH_MS = 30_000
+/** Present in the data dir while the host is draining (`roost host drain`). */
+export const DRAIN_FILE = 'draining'
 export const REDISCOVER_INTERVAL_MS = 15_000
 const GOSSIP_PREFIX = 'gossip.'
 
@@ -78,6 +81,8 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
       })
 
       const subscriptions = new Map<string, () => void>()
+      const drainFile = init.dataDir === undefined ? undefined : join(init.dataDir, DRAIN_FILE)
+      let draining = drainFile !== undefined && existsSync(drainFile)
       const writeHostRow = (): void => {
         replica.write('hosts', self, {
           id: self,
@@ -86,6 +91,7 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
           addresses: transport.addresses(),
           cpusFree: components.capacity.free().cpus,
           memoryFreeMb: components.capacity.free().memoryMb,
+          draining,
           version: init.version
         })
       }
@@ -160,6 +166,16 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
           'membership.introduce': (msg) => {
             const known = node.swim.member(msg.hostId)
             if (known === undefined || known.state === 'dead' || known.state === 'left') node.join([msg.hostId])
+          },
+          'membership.drain': (msg) => {
+            if (drainFile !== undefined) {
+              if (msg.draining) writeFileSync(drainFile, `${new Date().toISOString()}\n`)
+              else rmSync(drainFile, { force: true })
+            }
+            if (draining !== msg.draining) ctx.log.info({ draining: msg.draining }, msg.draining ? 'host draining' : 'host no longer draining')
+            draining = msg.draining
+            writeHostRow()
+            return { draining }
           },
           'membership.leave': () => { node.leave() },
           'membership.fault': (msg) => {

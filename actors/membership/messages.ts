@@ -66,6 +66,8 @@ export const membershipProtocol = defineProtocol('membership', {
   /** A host found under the cluster topic: exchange membership with it. */
   'membership.introduce': { body: Type.Object({ hostId: HostId }), reply: Void },
   /** Broadcasts that this host leaves, before a graceful stop. */
+  /** Marks this host draining (placement and failover put nothing new here) or not; kept across restarts. */
+  'membership.drain': { body: Type.Object({ draining: Type.Boolean() }), reply: Type.Object({ draining: Type.Boolean() }) },
   'membership.leave': { body: Type.Object({}), reply: Void },
   /** Test-only fault injection (agents started with ROOST_ENABLE_FAULTS=1): drop gossip to and from these hosts. */
   'membership.fault': { body: Type.Object({ block: Type.Array(HostId, { maxItems: 1024 }) }), reply: Void },

@@ -1,7 +1,10 @@
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { createFence, type FenceStage } from '../../src/placement/fence.js'
 import { planFailover, seesMajority, type FailoverHost, type MemberState } from '../../src/placement/failover-plan.js'
-import { currentMachineRows, machineIdOf } from '../../src/placement/machine-rows.js'
+import { needOf } from '../../src/placement/capacity.js'
+import { PlacementError } from '../../src/placement/errors.js'
+import { currentMachineRows, generationOf, machineIdOf, type MachineRowLike } from '../../src/placement/machine-rows.js'
+import { planPlacement } from '../../src/placement/plan.js'
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { systemClock, type Clock } from '../../src/runtime/clock.js'
 import { policies } from '../../src/runtime/policy.js'
@@ -34,6 +37,9 @@ const LEASE_MS = 1_500
 const GRACE_MS = 5_000
 const RETRY_MS = 15_000
 const ASK_MS = 30_000
+/** How long an evacuated machine's new copy may take to be started and passing its checks. */
+const EVACUATE_HEALTHY_MS = 120_000
+const EVACUATE_POLL_MS = 200
 
 interface HostRow { region?: unknown, cpusFree?: unknown, memoryFreeMb?: unknown, draining?: unknown }
 
@@ -63,9 +69,41 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
       const fenced = new Map<string, { app: string, stopped: boolean }>()
       let lastStage: FenceStage = 'serving'
       let replaced = 0
+      let evacuated = 0
+      let evacuating: string | null = null
+      let draining = false
+      const evacuationFailed = new Map<string, number>()
 
       const machine = (id: string) => ref<MachineProtocol>(self, `/agent/machines/${id}`)
       const quietly = (what: string, id: string) => (err: unknown): void => { ctx.log.warn({ err, machine: id }, `${what} failed`) }
+
+      const evacuate = async (data: Record<string, unknown>, hosts: FailoverHost[], rows: readonly MachineRowLike[]): Promise<void> => {
+        const id = String(data.id)
+        const app = String(data.app)
+        const config = data.config as MachineConfig
+        const region = typeof data.region === 'string' ? data.region : init.region
+        const existing = currentMachineRows(rows).filter(r => r.data?.app === app).map(r => r.owner)
+        const [slot] = planPlacement(hosts, { app, count: 1, need: needOf(config.guest), regions: [region], existing })
+        const target = slot?.candidates[0]
+        if (target === undefined) throw new PlacementError(`no alive, undrained host in ${region} has room for machine ${id}`, { id, region })
+        const generation = generationOf(data) + 1
+        const running = data.state === 'started' || data.state === 'starting'
+        ctx.log.info({ machine: id, app, to: target, generation }, 'evacuating a machine of this draining host')
+        await ctx.system.askUntyped(target, '/agent/machines', 'machines.replace', {
+          app, id, name: String(data.name ?? id), region, generation, createdAt: typeof data.createdAt === 'number' ? data.createdAt : clock.now(), config, skipLaunch: !running
+        }, { timeoutMs: ASK_MS })
+        if (running) {
+          const deadline = clock.now() + EVACUATE_HEALTHY_MS
+          for (;;) {
+            const v = await ctx.system.askUntyped(target, `/agent/machines/${id}`, 'machine.get', { app }, { timeoutMs: ASK_MS }) as MachineView
+            if (v.state === 'started' && v.checks.every(c => c.status === 'passing')) break
+            if (clock.now() > deadline) throw new PlacementError(`the new copy of ${id} on ${target.slice(0, 8)} is ${v.state}, not started and passing, after ${EVACUATE_HEALTHY_MS} ms`, { id })
+            await new Promise<void>(resolve => { clock.setTimeout(resolve, EVACUATE_POLL_MS) })
+          }
+        }
+        await ctx.system.ask(machine(id), { type: 'machine.destroy', app, force: true }, { timeoutMs: ASK_MS })
+        ctx.log.info({ machine: id, app, to: target, generation }, 'machine evacuated')
+      }
 
       const tick = async (): Promise<void> => {
         const now = clock.now()
@@ -91,6 +129,21 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
           })
         }
         const plan = planFailover({ self, stepMs }, hosts, machineRows.rows)
+        draining = hosts.find(h => h.id === self)?.draining === true
+        if (draining && evacuating === null) {
+          const next = currentMachineRows(machineRows.rows).find(r => {
+            const st = r.data?.state
+            const failedAt = evacuationFailed.get(machineIdOf(r))
+            return r.owner === self && st !== 'destroyed' && st !== 'destroying' && (failedAt === undefined || now - failedAt >= RETRY_MS)
+          })
+          if (next !== undefined) {
+            const id = machineIdOf(next)
+            evacuating = id
+            evacuate(next.data as Record<string, unknown>, hosts, machineRows.rows)
+              .then(() => { evacuated++ }, (err: unknown) => { evacuationFailed.set(id, clock.now()); ctx.log.warn({ err, machine: id }, 'evacuation failed; will try again') })
+              .finally(() => { evacuating = null })
+          }
+        }
 
         for (const r of plan.replacements) {
           if (r.dueAt > now) continue
@@ -102,6 +155,7 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
             .then((v: MachineView) => { replaced++; ctx.log.info({ machine: v.id, generation: r.generation, state: v.state }, 'machine re-created') }, quietly('replace', r.id))
         }
         for (const s of plan.stale) {
+          if (s.id === evacuating) continue
           const last = destroying.get(s.id)
           if (last !== undefined && now - last < RETRY_MS) continue
           destroying.set(s.id, now)
@@ -158,11 +212,20 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
 
       return {
         handlers: {
+          'failover.drain': async (msg) => {
+            const reply = await ctx.system.ask(membership, { type: 'membership.drain', draining: msg.draining })
+            draining = reply.draining
+            const { rows } = await ctx.system.ask(membership, { type: 'membership.state', table: 'machines' })
+            return { draining, machines: currentMachineRows(rows).filter(r => r.owner === self).length }
+          },
           'failover.status': () => ({
             fence: fence.stage,
             lostSinceMs: fence.lostSince,
             fenced: [...fenced.keys()],
-            replaced
+            replaced,
+            draining,
+            evacuated,
+            evacuating
           })
         },
         stop () {

@@ -3,6 +3,15 @@ import { defineProtocol } from '../../src/codec/protocol.js'
 
 /** Messages of `/agent/failover`. */
 export const failoverProtocol = defineProtocol('failover', {
+  /**
+   * `roost host drain|undrain`: mark this host draining (nothing new is placed here) and move its
+   * machines away one by one, each new copy started (and passing its checks) before the old one
+   * is destroyed; or stop draining.
+   */
+  'failover.drain': {
+    body: Type.Object({ draining: Type.Boolean() }),
+    reply: Type.Object({ draining: Type.Boolean(), machines: Type.Integer() })
+  },
   /** Where this host's fence stands and what failover did here. */
   'failover.status': {
     body: Type.Object({}),
@@ -10,7 +19,10 @@ export const failoverProtocol = defineProtocol('failover', {
       fence: Type.Union([Type.Literal('serving'), Type.Literal('unroutable'), Type.Literal('stopped')]),
       lostSinceMs: Type.Union([Type.Number(), Type.Null()]),
       fenced: Type.Array(Type.String()),
-      replaced: Type.Integer()
+      replaced: Type.Integer(),
+      draining: Type.Boolean(),
+      evacuated: Type.Integer(),
+      evacuating: Type.Union([Type.String(), Type.Null()])
     })
   }
 })

@@ -8,6 +8,7 @@ import { registerDhtCommand } from './commands/dht.js'
 import { registerImageCommand } from './commands/image.js'
 import { registerLabCommand } from './commands/lab.js'
 import { registerMachinesCommand } from './commands/machines.js'
+import { registerHostCommand } from './commands/host.js'
 import { registerMembersCommand } from './commands/members.js'
 import { registerMeshCommand } from './commands/mesh.js'
 import { registerRoutesCommand } from './commands/routes.js'
@@ -31,6 +32,7 @@ export function createCli (deps: CliDeps): Command {
   registerDhtCommand(program)
   registerSendCommand(program)
   registerMembersCommand(program)
+  registerHostCommand(program)
   registerMeshCommand(program)
   registerStateCommand(program)
   registerRoutesCommand(program)

@@ -14,6 +14,8 @@ export const HostRowSchema = Type.Object({
   addresses: Type.Array(Type.String({ maxLength: 256 }), { maxItems: 32 }),
   cpusFree: Type.Number({ minimum: 0 }),
   memoryFreeMb: Type.Number({ minimum: 0 }),
+  /** `roost host drain`: placement and failover put nothing new here; its machines move away. */
+  draining: Type.Optional(Type.Boolean()),
   version: Type.String({ maxLength: 64 })
 })
 

@@ -59,3 +59,23 @@ export function currentMachineRows<R extends MachineRowLike> (rows: Iterable<R>)
   for (const [id, { row, gen }] of best) if ((deletedGen.get(id) ?? 0) <= gen) out.push(row)
   return out
 }
+
+/**
+ * The rows routers send traffic to: the current generation, except while it is not started yet
+ * and an older copy still is (an evacuation starts the new copy before it destroys the old one).
+ */
+export function servingMachineRows<R extends MachineRowLike> (rows: readonly R[]): R[] {
+  const current = currentMachineRows(rows)
+  const startedOlder = new Map<string, R>()
+  for (const row of rows) {
+    if (row.deleted || row.data === null || row.data.state !== 'started') continue
+    const id = machineIdOf(row)
+    const prev = startedOlder.get(id)
+    if (prev === undefined || generationOf(row.data) > generationOf(prev.data as Record<string, unknown>)) startedOlder.set(id, row)
+  }
+  return current.map(r => {
+    if (r.data?.state === 'started') return r
+    const older = startedOlder.get(machineIdOf(r))
+    return older !== undefined && generationOf(older.data as Record<string, unknown>) < generationOf(r.data as Record<string, unknown>) ? older : r
+  })
+}

@@ -1,6 +1,6 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { RouterRowSchema, ServiceRowSchema, type RouterRowData, type ServiceRowData } from '../gossip/rows.js'
-import { currentMachineRows } from '../placement/machine-rows.js'
+import { servingMachineRows } from '../placement/machine-rows.js'
 import type { AppRoute, CertRowLike, HostRoute, ListenerRoute, MachineRoute, RejectedRow, RouteTable, ServiceRoute } from './route-table.js'
 
 /** A replicated row as the compiler reads it. */
@@ -186,7 +186,7 @@ export function compileRoutes (input: CompileInput): RouteTable {
     heldSince.set(data.app, since(data))
   }
 
-  for (const row of currentMachineRows(input.machines)) {
+  for (const row of servingMachineRows(input.machines)) {
     if (row.data === null) continue
     const m = machineRoute(row.data, input.hostId)
     if (typeof m === 'string') {

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { currentMachineRows, generationOf, machineIdOf, machineRowKey, type MachineRowLike } from '../../src/placement/machine-rows.js'
+import { currentMachineRows, generationOf, machineIdOf, machineRowKey, servingMachineRows, type MachineRowLike } from '../../src/placement/machine-rows.js'
 
 const row = (id: string, gen: number, owner: string, over: Partial<MachineRowLike> = {}): MachineRowLike =>
   ({ key: machineRowKey(id, gen), owner, deleted: false, ownerDead: false, data: { id, generation: gen, host: owner }, ...over })
@@ -30,4 +30,14 @@ test('a tombstone of a newer generation makes the older live rows stale; an olde
   t.deepEqual(currentMachineRows(gone), [])
   const replaced = [{ ...row('m1', 1, 'a'), deleted: true, data: null }, row('m1', 2, 'b')]
   t.deepEqual(currentMachineRows(replaced).map(r => r.key), ['m1.g2'])
+})
+
+test('routers keep serving the older copy while the newer one is not started yet (evacuation)', t => {
+  const old = row('m1', 1, 'a', { data: { id: 'm1', generation: 1, state: 'started' } })
+  const starting = row('m1', 2, 'b', { data: { id: 'm1', generation: 2, state: 'starting' } })
+  t.deepEqual(servingMachineRows([old, starting]).map(r => r.owner), ['a'])
+  const started = row('m1', 2, 'b', { data: { id: 'm1', generation: 2, state: 'started' } })
+  t.deepEqual(servingMachineRows([old, started]).map(r => r.owner), ['b'])
+  const stopped = row('m1', 1, 'a', { data: { id: 'm1', generation: 1, state: 'stopped' } })
+  t.deepEqual(servingMachineRows([stopped, starting]).map(r => r.owner), ['b'])
 })
