@@ -99,3 +99,15 @@ export type LabError = InstanceType<typeof LabError>
 /** The lab was asked for something this machine cannot do (not root, no netem qdisc, no nft). */
 export const LabUnsupportedError = defineError('LabUnsupportedError', 'ERR_LAB_UNSUPPORTED')
 export type LabUnsupportedError = InstanceType<typeof LabUnsupportedError>
+
+/** A message came from a sender its type does not allow (see `SenderRule`); the handler did not run. */
+export const SenderNotAllowedError = defineError('SenderNotAllowedError', 'ERR_SENDER_NOT_ALLOWED', RejectionError)
+export type SenderNotAllowedError = InstanceType<typeof SenderNotAllowedError>
+
+/** The control socket was asked for something other than one of the listed API calls. */
+export const ControlCallRefusedError = defineError('ControlCallRefusedError', 'ERR_CONTROL_CALL_REFUSED', RejectionError)
+export type ControlCallRefusedError = InstanceType<typeof ControlCallRefusedError>
+
+/** A control-socket connection (or all of them together) held more unread frame bytes than its budget. */
+export const ControlBudgetError = defineError('ControlBudgetError', 'ERR_CONTROL_BUDGET')
+export type ControlBudgetError = InstanceType<typeof ControlBudgetError>

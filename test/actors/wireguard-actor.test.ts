@@ -9,7 +9,7 @@ import type { WireguardProtocol } from '../../actors/wireguard/messages.js'
 import { desiredPeers, type WireguardRow } from '../../actors/wireguard/peers.js'
 import { requireWireguard, wireguardActor, type MeshRouting, type WireguardActorInit, type WireguardAvailability } from '../../actors/wireguard/wireguard-actor.js'
 import { createCodec } from '../../src/codec/codec.js'
-import { defineProtocol } from '../../src/codec/protocol.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 import { silentLogger, type Logger } from '../../src/log/logger.js'
 import { MeshError } from '../../src/errors/errors.js'
 import { pino } from 'pino'
@@ -30,7 +30,7 @@ import { retry } from '../helpers/retry.js'
 const CLUSTER = 'wg-test'
 
 const agentRoot = defineActor({
-  protocol: defineProtocol('test-agent', { 'agent.ping': { body: Type.Object({}), reply: Type.Null() } }),
+  protocol: defineActorProtocol('test-agent', { 'agent.ping': { body: Type.Object({}), reply: Type.Null(), from: 'member' } }),
   policy: policies.resume(),
   create: () => ({ handlers: { 'agent.ping': () => null } })
 })
