@@ -3,6 +3,7 @@ import HyperDHT from 'hyperdht'
 import Hyperswarm, { type NoiseStream } from 'hyperswarm'
 import type { Codec } from '../codec/codec.js'
 import { DEFAULT_MAX_FRAME_BYTES } from '../codec/frame.js'
+import { dhtPortOption } from '../dht/defaults.js'
 import { AdmissionError, HostUnreachableError, NotStartedError, UnknownHostError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import { deriveClusterKeys, helloProof, verifyHelloProof, type ClusterKeys } from './cluster-keys.js'
@@ -96,7 +97,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     const dht = new HyperDHT({
       bootstrap: this.init.bootstrap,
       host: this.init.host ?? '127.0.0.1',
-      port: this.init.port ?? 0,
+      port: dhtPortOption(this.init.port ?? 0),
       firewalled: false,
       keyPair: this.keyPair
     })

@@ -2,11 +2,12 @@ import test, { type ExecutionContext } from 'ava'
 import { randomBytes } from 'node:crypto'
 import { freeUdpPort } from '../../src/cli/local-cluster.js'
 import { createCodec } from '../../src/codec/codec.js'
-import { createDhtBootstrap, type DhtBootstrap } from '../../src/dht/bootstrap.js'
+import { createDhtBootstrap, DEFAULT_DHT_PORT, type DhtBootstrap } from '../../src/dht/bootstrap.js'
 import { AdmissionError, FrameTooLargeError, HostUnreachableError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { HyperswarmTransport, type HyperswarmTransportInit } from '../../src/transport/hyperswarm-transport.js'
 import { retry } from '../helpers/retry.js'
+import { udpBoundAddresses } from '../helpers/udp-bound.js'
 import { collectFrames, transportComplianceSuite } from './transport-suite.js'
 
 const CONNECT_TIMEOUT_MS = 1500
@@ -45,6 +46,15 @@ transportComplianceSuite('hyperswarm', async t => {
   const boot = await bootstrap(t)
   return { create: () => transport(boot) }
 }, { serial: true })
+
+test.serial('hyperswarm: port 0 binds an ephemeral port, not hyperdht\'s default (the default bootstrap port)', async t => {
+  const boot = await bootstrap(t)
+  const tr = await started(t, boot, { port: 0 })
+  const port = Number(tr.addresses()[0]?.split(':')[1])
+  // hyperdht tries its default and the four ports after it before any other.
+  t.false(port >= DEFAULT_DHT_PORT && port < DEFAULT_DHT_PORT + 5, `bound ${port}`)
+  t.deepEqual(await udpBoundAddresses(port), ['127.0.0.1'])
+})
 
 test.serial('hyperswarm: a host with the wrong secret is refused', async t => {
   const boot = await bootstrap(t)
