@@ -28,6 +28,12 @@ export type MalformedFrameError = InstanceType<typeof MalformedFrameError>
 /** A frame's declared length is over the configured maximum. */
 export const FrameTooLargeError = defineError('FrameTooLargeError', 'ERR_FRAME_TOO_LARGE')
 export type FrameTooLargeError = InstanceType<typeof FrameTooLargeError>
+/** A value cannot be encoded as a roost message: it is cyclic, nested too deeply, or of a type msgpack does not carry. */
+export const UnencodableValueError = defineError('UnencodableValueError', 'ERR_UNENCODABLE_VALUE', RejectionError)
+export type UnencodableValueError = InstanceType<typeof UnencodableValueError>
+/** A peer's session went over one of its memory budgets (frames held for reordering, or sent and not acknowledged). */
+export const SessionBudgetError = defineError('SessionBudgetError', 'ERR_SESSION_BUDGET')
+export type SessionBudgetError = InstanceType<typeof SessionBudgetError>
 /** The envelope's protocol version is not one this host speaks. */
 export const UnsupportedVersionError = defineError('UnsupportedVersionError', 'ERR_UNSUPPORTED_VERSION')
 export type UnsupportedVersionError = InstanceType<typeof UnsupportedVersionError>

@@ -100,7 +100,7 @@ async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string,
   const routing: MeshRouting = {
     pathTo: () => 'hyperswarm',
     setRoutes: (r) => { routes.push(r) },
-    stats: () => ({ framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 })
+    stats: () => ({ framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0, session: { unackedBytes: 0, reorderBytes: 0, unackedRefusals: 0, reorderOverflows: 0 } })
   }
   system.spawn(null, 'agent', agentRoot)
   system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport }))
