@@ -42,7 +42,7 @@ export interface AgentActorComponents {
 const streamsOnly: MeshRouting = {
   pathTo: () => 'hyperswarm',
   setRoutes: () => {},
-  stats: () => ({ framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 })
+  stats: () => ({ framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0, session: { unackedBytes: 0, reorderBytes: 0, unackedRefusals: 0, reorderOverflows: 0 } })
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { defineProtocol } from '../../src/codec/protocol.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 
 export const AgentInfoSchema = Type.Object({
   hostId: Type.String(),
@@ -24,18 +24,19 @@ export const AgentInfoSchema = Type.Object({
 /** What `agent.info` answers. */
 export type AgentInfo = Static<typeof AgentInfoSchema>
 
-/** Messages of the `/agent` root actor. */
-export const agentProtocol = defineProtocol('agent', {
+/** Messages of the `/agent` root actor: probes any member may send. */
+export const agentProtocol = defineActorProtocol('agent', {
   /** Liveness and round-trip probe; echoes `seq` and `payload`. */
   'agent.ping': {
     body: Type.Object({
       seq: Type.Optional(Type.Integer()),
       payload: Type.Optional(Type.String({ maxLength: 65536 }))
     }),
-    reply: Type.Object({ host: Type.String(), seq: Type.Optional(Type.Integer()), payload: Type.Optional(Type.String()) })
+    reply: Type.Object({ host: Type.String(), seq: Type.Optional(Type.Integer()), payload: Type.Optional(Type.String()) }),
+    from: 'member'
   },
   /** Who this host is and what runs on it. */
-  'agent.info': { body: Type.Object({}), reply: AgentInfoSchema }
+  'agent.info': { body: Type.Object({}), reply: AgentInfoSchema, from: 'member' }
 })
 
 export type AgentProtocol = typeof agentProtocol.specs

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { durationMs, type CheckStatus, type MachineState } from '../../src/api/machines/schemas.js'
-import { IllegalTransitionError, InvalidMessageError, MachineNotFoundError } from '../../src/errors/errors.js'
-import { defineActor, type ActorContext, type ActorDefinition, type Sender } from '../../src/runtime/actor.js'
+import { IllegalTransitionError, MachineNotFoundError } from '../../src/errors/errors.js'
+import { defineActor, type ActorContext, type ActorDefinition } from '../../src/runtime/actor.js'
 import { systemClock } from '../../src/runtime/clock.js'
 import { needOf } from '../../src/placement/capacity.js'
 import { policies } from '../../src/runtime/policy.js'
@@ -76,9 +76,6 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
         persist()
         ctx.log.info({ machine: rec.id, from, to: state, event: type, ...extra }, 'machine state')
       }
-      const internal = (sender: Sender): void => {
-        if (sender.host !== ctx.system.hostId || sender.path !== ctx.path) throw new InvalidMessageError('machine.vm-* messages come only from the machine actor itself')
-      }
       const checkApp = (app: string): void => {
         if (app !== rec.app) throw new MachineNotFoundError(`no machine ${rec.id} in app ${app}`, { id: rec.id, app })
       }
@@ -139,7 +136,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
         components.capacity.release(rec.id)
         ctx.system.dispatch(membership, { type: 'membership.delete', table: 'machines', key: rowKeyOf(rec) })
         rm(dir, { recursive: true, force: true }).catch(() => {})
-        ctx.system.dispatch(ref<MachinesProtocol>(ctx.system.hostId, '/agent/machines'), { type: 'machines.reap', id: rec.id }, { from: ctx.path })
+        ctx.system.dispatch(ref<MachinesProtocol>(ctx.system.hostId, '/agent/machines'), { type: 'machines.reap' }, { from: ctx.path })
       }
       const afterDown = (): void => {
         if (pending.destroy === true) { pending = {}; finishDestroy(); return }
@@ -298,8 +295,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             rec.runtime = null
             setState('stopped', 'agent-shutdown')
           },
-          'machine.vm-started': (msg, _ctx, sender) => {
-            internal(sender)
+          'machine.vm-started': (msg) => {
             const h = launched
             launched = null
             if (h === null) return
@@ -315,15 +311,13 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             setState('started', 'launch', { message: `pid ${h.record.pid}, ${h.record.endpoint.host}:${h.record.endpoint.port}${from}` })
             startChecks()
           },
-          'machine.vm-failed': (msg, _ctx, sender) => {
-            internal(sender)
+          'machine.vm-failed': (msg) => {
             if (msg.gen !== gen) return
             if (pending.destroy === true) { pending = {}; finishDestroy(); return }
             pending = {}
             setState(rec.state === 'stopping' ? 'stopped' : 'failed', 'launch-failed', { message: `${msg.code}: ${msg.message}` })
           },
-          'machine.vm-exited': (msg, _ctx, sender) => {
-            internal(sender)
+          'machine.vm-exited': (msg) => {
             if (msg.gen !== gen && !(rec.state === 'destroying' || rec.state === 'stopping')) return
             const exit = lastExit ?? { reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null }
             vm = null
@@ -337,8 +331,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             }
             if (rec.state === 'started' || rec.state === 'starting') onUnexpectedExit(exit)
           },
-          'machine.vm-suspended': (msg, _ctx, sender) => {
-            internal(sender)
+          'machine.vm-suspended': (msg) => {
             if (msg.gen !== gen || rec.state !== 'suspending') return
             if (msg.ok) {
               vm = null
@@ -348,8 +341,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             }
             if (vm !== null) { setState('started', 'suspend-failed', { message: msg.message }); startChecks() } else setState('failed', 'suspend-failed', { message: msg.message })
           },
-          'machine.vm-adopted': (msg, _ctx, sender) => {
-            internal(sender)
+          'machine.vm-adopted': (msg) => {
             if (msg.gen !== gen) return
             const h = launched
             launched = null
@@ -371,13 +363,11 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             if (rec.state === 'suspending') { setState(rec.snapshot !== null && existsSync(rec.snapshot) ? 'suspended' : 'stopped', 'recover'); return }
             onUnexpectedExit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null })
           },
-          'machine.retry': (msg, _ctx, sender) => {
-            internal(sender)
+          'machine.retry': (msg) => {
             if (msg.gen !== gen || rec.state !== 'stopped') return
             launch('boot', 'restart')
           },
-          'machine.check': (msg, _ctx, sender) => {
-            internal(sender)
+          'machine.check': (msg) => {
             if (msg.gen !== gen || rec.state !== 'started') return
             const before = healthOf(rec)
             const status: CheckStatus = { name: msg.name, status: msg.status, output: msg.output, updated_at: new Date(clock.now()).toISOString() }

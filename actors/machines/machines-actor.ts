@@ -148,14 +148,11 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
           },
           'machines.shutdown': async (msg) => {
             await Promise.all(childIds().map(async id => {
-              await ctx.system.ask(ref<MachineProtocol>(ctx.system.hostId, `${ctx.path}/${id}`), { type: 'machine.shutdown', stopVms: msg.stopVms }, { timeoutMs: 20_000 })
+              await ctx.system.ask(ref<MachineProtocol>(ctx.system.hostId, `${ctx.path}/${id}`), { type: 'machine.shutdown', stopVms: msg.stopVms }, { timeoutMs: 20_000, from: ctx.path })
                 .catch((err: unknown) => { ctx.log.warn({ err, machine: id }, 'machine shutdown failed') })
             }))
           },
-          'machines.reap': (msg, _ctx, sender) => {
-            if (sender.host !== ctx.system.hostId || sender.path !== `${ctx.path}/${msg.id}`) return
-            ctx.stopChild(msg.id)
-          }
+          'machines.reap': (_msg, _ctx, sender) => { ctx.stopChild(sender.path.slice(ctx.path.length + 1)) }
         }
       }
     }

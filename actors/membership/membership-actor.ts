@@ -111,7 +111,7 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
       const refresh = setInterval(writeHostRow, HOST_ROW_REFRESH_MS)
       refresh.unref()
 
-      const onDiscover = (hostId: string): void => { ctx.system.dispatch(ctx.self, { type: 'membership.introduce', hostId }) }
+      const onDiscover = (hostId: string): void => { ctx.tell({ type: 'membership.introduce', hostId }) }
       transport.on('discover', onDiscover)
       for (const p of transport.peers()) onDiscover(p.hostId)
       // Hosts under the topic that gossip has forgotten (e.g. after a long partition) are introduced again.

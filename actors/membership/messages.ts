@@ -1,8 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { defineProtocol } from '../../src/codec/protocol.js'
 import { AE_SCHEMAS } from '../../src/gossip/gossip-node.js'
 import { TABLES } from '../../src/gossip/rows.js'
 import { SWIM_SCHEMAS } from '../../src/gossip/swim-messages.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 
 export const MemberSchema = Type.Object({
   hostId: Type.String(),
@@ -25,7 +25,10 @@ const TableSchema = Type.Union(TABLES.map(t => Type.Literal(t)))
 const HostId = Type.String({ pattern: '^[0-9a-f]{64}$' })
 const Void = Type.Void()
 
-/** A change event as subscribers receive it (they declare `state.changed` in their protocol). */
+/**
+ * A change event as subscribers receive it (they declare `state.changed` in their protocol);
+ * it comes from this host's membership actor.
+ */
 export const StateChangedSpec = {
   body: Type.Object({
     seq: Type.Integer(),
@@ -41,46 +44,54 @@ export const StateChangedSpec = {
       receivedAt: Type.Number()
     })
   }),
-  reply: Void
+  reply: Void,
+  from: 'host' as const
 }
 
-/** Messages of `/agent/membership`: membership and replicated state for local actors and the CLI, gossip between hosts. */
-export const membershipProtocol = defineProtocol('membership', {
-  'membership.list': { body: Type.Object({}), reply: Type.Object({ members: Type.Array(MemberSchema) }) },
+/**
+ * Messages of `/agent/membership`: membership and replicated state for local actors and the CLI,
+ * gossip between hosts. Only this host changes its rows or its membership; any member may read
+ * what gossip gives every member anyway.
+ */
+export const membershipProtocol = defineActorProtocol('membership', {
+  'membership.list': { body: Type.Object({}), reply: Type.Object({ members: Type.Array(MemberSchema) }), from: 'member' },
   'membership.state': {
     body: Type.Object({ table: TableSchema, includeDeleted: Type.Optional(Type.Boolean()) }),
-    reply: Type.Object({ rows: Type.Array(StateChangedSpec.body.properties.row) })
+    reply: Type.Object({ rows: Type.Array(StateChangedSpec.body.properties.row) }),
+    from: 'member'
   },
   /** Ordered `state.changed` events for rows of `table` (optionally of one owner) go to `subscriber` (a local actor path). */
   'membership.subscribe': {
     body: Type.Object({ subscriber: Type.String({ pattern: '^/' }), table: Type.Optional(TableSchema), owner: Type.Optional(HostId) }),
-    reply: Type.Object({ seq: Type.Integer() })
+    reply: Type.Object({ seq: Type.Integer() }),
+    from: 'host'
   },
-  'membership.unsubscribe': { body: Type.Object({ subscriber: Type.String() }), reply: Void },
+  'membership.unsubscribe': { body: Type.Object({ subscriber: Type.String() }), reply: Void, from: 'host' },
   /** Writes a row owned by this host. */
   'membership.write': {
     body: Type.Object({ table: TableSchema, key: Type.String({ minLength: 1, maxLength: 256 }), data: Type.Record(Type.String(), Type.Unknown()) }),
-    reply: StateChangedSpec.body.properties.row
+    reply: StateChangedSpec.body.properties.row,
+    from: 'host'
   },
-  'membership.delete': { body: Type.Object({ table: TableSchema, key: Type.String({ minLength: 1, maxLength: 256 }) }), reply: StateChangedSpec.body.properties.row },
+  'membership.delete': { body: Type.Object({ table: TableSchema, key: Type.String({ minLength: 1, maxLength: 256 }) }), reply: StateChangedSpec.body.properties.row, from: 'host' },
   /** A host found under the cluster topic: exchange membership with it. */
-  'membership.introduce': { body: Type.Object({ hostId: HostId }), reply: Void },
+  'membership.introduce': { body: Type.Object({ hostId: HostId }), reply: Void, from: 'self' },
   /** Broadcasts that this host leaves, before a graceful stop. */
   /** Marks this host draining (placement and failover put nothing new here) or not; kept across restarts. */
-  'membership.drain': { body: Type.Object({ draining: Type.Boolean() }), reply: Type.Object({ draining: Type.Boolean() }) },
-  'membership.leave': { body: Type.Object({}), reply: Void },
+  'membership.drain': { body: Type.Object({ draining: Type.Boolean() }), reply: Type.Object({ draining: Type.Boolean() }), from: 'host' },
+  'membership.leave': { body: Type.Object({}), reply: Void, from: 'host' },
   /** Test-only fault injection (agents started with ROOST_ENABLE_FAULTS=1): drop gossip to and from these hosts. */
-  'membership.fault': { body: Type.Object({ block: Type.Array(HostId, { maxItems: 1024 }) }), reply: Void },
-  'gossip.ping': { body: SWIM_SCHEMAS.ping, reply: Void },
-  'gossip.ack': { body: SWIM_SCHEMAS.ack, reply: Void },
-  'gossip.ping-req': { body: SWIM_SCHEMAS['ping-req'], reply: Void },
-  'gossip.nack': { body: SWIM_SCHEMAS.nack, reply: Void },
-  'gossip.gossip': { body: SWIM_SCHEMAS.gossip, reply: Void },
-  'gossip.sync': { body: SWIM_SCHEMAS.sync, reply: Void },
-  'gossip.ae-digest': { body: AE_SCHEMAS['ae-digest'], reply: Void },
-  'gossip.ae-entries': { body: AE_SCHEMAS['ae-entries'], reply: Void },
-  'gossip.ae-want': { body: AE_SCHEMAS['ae-want'], reply: Void },
-  'gossip.ae-rows': { body: AE_SCHEMAS['ae-rows'], reply: Void }
+  'membership.fault': { body: Type.Object({ block: Type.Array(HostId, { maxItems: 1024 }) }), reply: Void, from: 'host' },
+  'gossip.ping': { body: SWIM_SCHEMAS.ping, reply: Void, from: 'member' },
+  'gossip.ack': { body: SWIM_SCHEMAS.ack, reply: Void, from: 'member' },
+  'gossip.ping-req': { body: SWIM_SCHEMAS['ping-req'], reply: Void, from: 'member' },
+  'gossip.nack': { body: SWIM_SCHEMAS.nack, reply: Void, from: 'member' },
+  'gossip.gossip': { body: SWIM_SCHEMAS.gossip, reply: Void, from: 'member' },
+  'gossip.sync': { body: SWIM_SCHEMAS.sync, reply: Void, from: 'member' },
+  'gossip.ae-digest': { body: AE_SCHEMAS['ae-digest'], reply: Void, from: 'member' },
+  'gossip.ae-entries': { body: AE_SCHEMAS['ae-entries'], reply: Void, from: 'member' },
+  'gossip.ae-want': { body: AE_SCHEMAS['ae-want'], reply: Void, from: 'member' },
+  'gossip.ae-rows': { body: AE_SCHEMAS['ae-rows'], reply: Void, from: 'member' }
 })
 
 export type MembershipProtocol = typeof membershipProtocol.specs

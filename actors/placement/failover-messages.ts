@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox'
-import { defineProtocol } from '../../src/codec/protocol.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 
 /** Messages of `/agent/failover`. */
-export const failoverProtocol = defineProtocol('failover', {
+export const failoverProtocol = defineActorProtocol('failover', {
   /**
    * `roost host drain|undrain`: mark this host draining (nothing new is placed here) and move its
    * machines away one by one, each new copy started (and passing its checks) before the old one
@@ -10,7 +10,8 @@ export const failoverProtocol = defineProtocol('failover', {
    */
   'failover.drain': {
     body: Type.Object({ draining: Type.Boolean() }),
-    reply: Type.Object({ draining: Type.Boolean(), machines: Type.Integer() })
+    reply: Type.Object({ draining: Type.Boolean(), machines: Type.Integer() }),
+    from: 'member'
   },
   /** Where this host's fence stands and what failover did here. */
   'failover.status': {
@@ -23,7 +24,8 @@ export const failoverProtocol = defineProtocol('failover', {
       draining: Type.Boolean(),
       evacuated: Type.Integer(),
       evacuating: Type.Union([Type.String(), Type.Null()])
-    })
+    }),
+    from: 'member'
   }
 })
 

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { defineProtocol } from '../../src/codec/protocol.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 import { AppNameSchema, MachineConfigSchema, MachineViewSchema } from '../../src/api/machines/schemas.js'
 
 const Region = Type.String({ minLength: 1, maxLength: 64 })
@@ -12,7 +12,7 @@ export const PlacementRefusalSchema = Type.Object({
 })
 
 /** Messages of `/agent/placement`: put a new machine on the best host the local replica knows. */
-export const placementProtocol = defineProtocol('placement', {
+export const placementProtocol = defineActorProtocol('placement', {
   /**
    * Creates one machine of `app` on a host chosen from the local replica (alive, not draining, in
    * one of `regions` when given, with room; fewest machines of the app first). The chosen host
@@ -26,7 +26,8 @@ export const placementProtocol = defineProtocol('placement', {
       name: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })),
       skipLaunch: Type.Optional(Type.Boolean())
     }),
-    reply: Type.Object({ machine: MachineViewSchema, refusals: Type.Array(PlacementRefusalSchema) })
+    reply: Type.Object({ machine: MachineViewSchema, refusals: Type.Array(PlacementRefusalSchema) }),
+    from: 'member'
   }
 })
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
-import { defineProtocol } from '../../src/codec/protocol.js'
 import { ServiceRowSchema } from '../../src/gossip/rows.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 import { CertsAddBody, CertsAddReply, CertsListBody, CertsListReply, CertsRmBody, CertsRmReply } from '../../src/proxy/tls/cert-messages.js'
 import { StateChangedSpec } from '../membership/messages.js'
 
@@ -61,35 +61,39 @@ const MachineLoadSchema = Type.Object({ inflight: Type.Integer({ minimum: 0 }), 
 
 /**
  * Messages of `/agent/router`. The CLI and other hosts may send `router.status`,
- * `router.routes`, `router.deploy` and `router.certs-*`; everything else comes only from this
- * host (its membership actor, its data-plane thread, its own timers) and is refused otherwise.
+ * `router.routes`, `router.(un)deploy` and `router.certs-*`; `state.changed` comes from this
+ * host's membership actor, and the rest only from the router itself (its data-plane thread and
+ * timers report through it).
  */
-export const routerProtocol = defineProtocol('router', {
+export const routerProtocol = defineActorProtocol('router', {
   'router.status': {
     body: Type.Object({}),
-    reply: Type.Object({ ready: Type.Boolean(), listeners: Type.Integer(), apps: Type.Integer(), backhaul: Type.Union([Type.String(), Type.Null()]) })
+    reply: Type.Object({ ready: Type.Boolean(), listeners: Type.Integer(), apps: Type.Integer(), backhaul: Type.Union([Type.String(), Type.Null()]) }),
+    from: 'member'
   },
-  'router.routes': { body: Type.Object({ app: Type.Optional(Type.String({ maxLength: 64 })) }), reply: RoutesViewSchema },
+  'router.routes': { body: Type.Object({ app: Type.Optional(Type.String({ maxLength: 64 })) }), reply: RoutesViewSchema, from: 'member' },
   /** Publishes an app's routing spec (the `services` row) after checking it against the other apps' ports. */
-  'router.deploy': { body: Type.Object({ spec: ServiceRowSchema }), reply: Type.Object({ app: Type.String(), deployVersion: Type.Integer() }) },
+  'router.deploy': { body: Type.Object({ spec: ServiceRowSchema }), reply: Type.Object({ app: Type.String(), deployVersion: Type.Integer() }), from: 'member' },
   /** Removes an app's routes (its `services` row). */
-  'router.undeploy': { body: Type.Object({ app: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }) }), reply: Void },
-  'router.certs-add': { body: CertsAddBody, reply: CertsAddReply },
-  'router.certs-list': { body: CertsListBody, reply: CertsListReply },
-  'router.certs-rm': { body: CertsRmBody, reply: CertsRmReply },
+  'router.undeploy': { body: Type.Object({ app: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }) }), reply: Void, from: 'member' },
+  'router.certs-add': { body: CertsAddBody, reply: CertsAddReply, from: 'member' },
+  'router.certs-list': { body: CertsListBody, reply: CertsListReply, from: 'member' },
+  'router.certs-rm': { body: CertsRmBody, reply: CertsRmReply, from: 'member' },
   'state.changed': StateChangedSpec,
-  'router.tick': { body: Type.Object({}), reply: Void },
-  'router.compile': { body: Type.Object({}), reply: Void },
-  'router.stats': { body: Type.Object({ machines: Type.Record(Type.String(), MachineLoadSchema), connections: Type.Integer() }), reply: Void },
+  'router.tick': { body: Type.Object({}), reply: Void, from: 'self' },
+  'router.compile': { body: Type.Object({}), reply: Void, from: 'self' },
+  'router.stats': { body: Type.Object({ machines: Type.Record(Type.String(), MachineLoadSchema), connections: Type.Integer() }), reply: Void, from: 'self' },
   'router.autostart': {
     body: Type.Object({ app: Type.String(), service: Type.Integer(), reason: Type.Union([Type.Literal('no-started-machine'), Type.Literal('all-over-soft-limit')]) }),
-    reply: Void
+    reply: Void,
+    from: 'self'
   },
-  'router.listener': { body: Listener, reply: Void },
-  'router.dataplane-exit': { body: Type.Object({ message: Type.String() }), reply: Void },
+  'router.listener': { body: Listener, reply: Void, from: 'self' },
+  'router.dataplane-exit': { body: Type.Object({ message: Type.String() }), reply: Void, from: 'self' },
   'router.autostop-step': {
     body: Type.Object({ machine: Type.String(), app: Type.String(), host: Type.String(), step: Type.Union([Type.Literal('stop'), Type.Literal('uncordon'), Type.Literal('done')]), mode: Type.Union([Type.Literal('stop'), Type.Literal('suspend')]) }),
-    reply: Void
+    reply: Void,
+    from: 'self'
   }
 })
 

@@ -1,7 +1,6 @@
-import { defineActor, type ActorContext, type ActorDefinition, type Sender } from '../../src/runtime/actor.js'
+import { defineActor, type ActorContext, type ActorDefinition } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
-import { InvalidArgumentError } from '../../src/errors/errors.js'
 import type { ServiceRowData } from '../../src/gossip/rows.js'
 import { compileRoutes, type MemberInput, type RowInput } from '../../src/proxy/route-compile.js'
 import type { RouteTable } from '../../src/proxy/route-table.js'
@@ -89,14 +88,11 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
         const t = setTimeout(() => { timers.delete(t); fn() }, ms)
         timers.add(t)
       }
-      const internal = (sender: Sender, type: string): void => {
-        if (sender.host !== self) throw new InvalidArgumentError(`${type} is internal to a host's router`, { type, sender: sender.host })
-      }
 
       const scheduleCompile = (): void => {
         if (compileQueued) return
         compileQueued = true
-        later(COMPILE_DELAY_MS, () => { ctx.system.dispatch(ctx.self, { type: 'router.compile' }) })
+        later(COMPILE_DELAY_MS, () => { ctx.tell({ type: 'router.compile' }) })
       }
 
       const compile = (): void => {
@@ -186,7 +182,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
           ctx.log.info({ machine: m.id, app: m.app, mode: d.mode }, 'autostop: idle machine, cordoning before it stops')
           const machineRef = ref<MachineProtocol>(self, `/agent/machines/${m.id}`)
           ctx.system.ask(machineRef, { type: 'machine.cordon', app: m.app, cordoned: true }, { timeoutMs: 5_000 }).then(() => {
-            later(AUTOSTOP_CORDON_GRACE_MS, () => { ctx.system.dispatch(ctx.self, { type: 'router.autostop-step', machine: m.id, app: m.app, host: self, step: 'stop', mode: d.mode }) })
+            later(AUTOSTOP_CORDON_GRACE_MS, () => { ctx.tell({ type: 'router.autostop-step', machine: m.id, app: m.app, host: self, step: 'stop', mode: d.mode }) })
           }, (err: Error) => {
             stopping.delete(m.id)
             ctx.log.warn({ machine: m.id, err: err.message }, 'autostop: cordon failed')
@@ -196,7 +192,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
 
       const autostopStep = (msg: { machine: string, app: string, step: 'stop' | 'uncordon' | 'done', mode: 'stop' | 'suspend' }): void => {
         const machineRef = ref<MachineProtocol>(self, `/agent/machines/${msg.machine}`)
-        const next = (step: 'uncordon' | 'done'): void => { ctx.system.dispatch(ctx.self, { ...msg, type: 'router.autostop-step', host: self, step }) }
+        const next = (step: 'uncordon' | 'done'): void => { ctx.tell({ ...msg, type: 'router.autostop-step', host: self, step }) }
         if (msg.step === 'stop') {
           const act = activity[msg.machine]
           if (act !== undefined && (act.inflight > 0 || act.backhaulOpen > 0)) {
@@ -239,7 +235,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
           if (!down && now < s.deadline) continue
           if (!down) ctx.log.warn({ machine: id }, 'autostop: the machine is still not down; uncordoning it anyway')
           settling.delete(id)
-          ctx.system.dispatch(ctx.self, { type: 'router.autostop-step', machine: id, app: s.app, host: self, step: 'uncordon', mode: s.mode })
+          ctx.tell({ type: 'router.autostop-step', machine: id, app: s.app, host: self, step: 'uncordon', mode: s.mode })
         }
       }
 
@@ -287,14 +283,14 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
       const wire = (dpEvents: (c: ActorContext<RouterProtocol>) => Array<() => void>): Array<() => void> => dpEvents(ctx)
       // The thread outlives this actor's restarts: each incarnation subscribes, and unsubscribes in stop().
       const unsubscribe = wire((c) => [
-        dp.on('stats', (stats) => { c.system.dispatch(c.self, { type: 'router.stats', ...stats }) }),
-        dp.on('autostart', (req) => { c.system.dispatch(c.self, { type: 'router.autostart', ...req }) }),
-        dp.on('listener', (state) => { c.system.dispatch(c.self, { type: 'router.listener', ...state }) }),
-        dp.on('exit', (err) => { c.system.dispatch(c.self, { type: 'router.dataplane-exit', message: err.message }) })
+        dp.on('stats', (stats) => { c.tell({ type: 'router.stats', ...stats }) }),
+        dp.on('autostart', (req) => { c.tell({ type: 'router.autostart', ...req }) }),
+        dp.on('listener', (state) => { c.tell({ type: 'router.listener', ...state }) }),
+        dp.on('exit', (err) => { c.tell({ type: 'router.dataplane-exit', message: err.message }) })
       ])
       // After the thread died (this actor crashed on it and was restarted), a new one starts.
       dp.start().catch((err: unknown) => { ctx.log.error({ err }, 'the data plane thread could not start') })
-      const tick = setInterval(() => { ctx.system.dispatch(ctx.self, { type: 'router.tick' }) }, init.tickMs ?? 500)
+      const tick = setInterval(() => { ctx.tell({ type: 'router.tick' }) }, init.tickMs ?? 500)
       load().catch((err: unknown) => { ctx.log.error({ err }, 'router could not load the cluster state; retrying on the next tick') })
 
       return {
@@ -341,8 +337,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
             if (owner !== undefined) return await ctx.system.ask(ref<RouterProtocol>(owner, ctx.path), msg, { timeoutMs: 10_000, from: ctx.path })
             return await removeCert(msg, certDeps())
           },
-          'state.changed': (msg, _c, sender) => {
-            internal(sender, msg.type)
+          'state.changed': (msg) => {
             const t = msg.row.table as Watched
             if (!(TABLES as readonly string[]).includes(t)) return
             const r = msg.row
@@ -350,9 +345,8 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
             else rows[t].set(r.key, { key: r.key, owner: r.owner, data: r.data, deleted: r.deleted, ownerDead: r.ownerDead })
             scheduleCompile()
           },
-          'router.compile': (msg, _c, sender) => { internal(sender, msg.type); compile() },
-          'router.tick': (msg, _c, sender) => {
-            internal(sender, msg.type)
+          'router.compile': () => { compile() },
+          'router.tick': () => {
             if (table === undefined) { load().catch((err: unknown) => { ctx.log.warn({ err }, 'router state load failed') }); return }
             refreshMembers().catch((err: unknown) => { ctx.log.debug({ err }, 'membership read failed') })
             void ensureBackhaul()
@@ -360,22 +354,19 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
             if (now - lastAutostop >= Math.min(init.autostopIntervalMs, 10_000) / 2) { lastAutostop = now; autostop() }
             if (settling.size > 0) settle()
           },
-          'router.stats': (msg, _c, sender) => {
-            internal(sender, msg.type)
+          'router.stats': (msg) => {
             activity = msg.machines
             publishLoads(msg.machines)
           },
-          'router.autostart': (msg, _c, sender) => { internal(sender, msg.type); autostart(msg.app, msg.reason) },
-          'router.listener': (msg, _c, sender) => {
-            internal(sender, msg.type)
+          'router.autostart': (msg) => { autostart(msg.app, msg.reason) },
+          'router.listener': (msg) => {
             listeners.set(msg.port, msg.state)
             if (table !== undefined && !table.listeners.some(l => l.port === msg.port)) listeners.delete(msg.port)
           },
-          'router.dataplane-exit': (msg, _c, sender) => {
-            internal(sender, msg.type)
+          'router.dataplane-exit': (msg) => {
             throw new Error(`data plane thread exited: ${msg.message}`)
           },
-          'router.autostop-step': (msg, _c, sender) => { internal(sender, msg.type); autostopStep(msg) }
+          'router.autostop-step': (msg) => { autostopStep(msg) }
         },
         stop () {
           for (const off of unsubscribe) off()

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { defineProtocol } from '../../src/codec/protocol.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 import { StateChangedSpec } from '../membership/messages.js'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
@@ -46,12 +46,12 @@ export type WireguardStatus = Static<typeof WireguardStatusSchema>
 export type MeshPeerView = Static<typeof MeshPeerSchema>
 
 /** Messages of `/agent/wireguard`: the host's tunnel end and its peers. */
-export const wireguardProtocol = defineProtocol('wireguard', {
-  'wireguard.status': { body: Type.Object({}), reply: WireguardStatusSchema },
+export const wireguardProtocol = defineActorProtocol('wireguard', {
+  'wireguard.status': { body: Type.Object({}), reply: WireguardStatusSchema, from: 'member' },
   /** Gossiped `wireguard` rows changed (from `/agent/membership`): bring the peers in step. */
   'state.changed': StateChangedSpec,
   /** Internal: the background start or a sync failed; the handler throws so the crash policy decides. */
-  'wireguard.failed': { body: Type.Object({ message: Type.String(), code: Type.String() }), reply: Type.Void() }
+  'wireguard.failed': { body: Type.Object({ message: Type.String(), code: Type.String() }), reply: Type.Void(), from: 'self' }
 })
 
 export type WireguardProtocol = typeof wireguardProtocol.specs

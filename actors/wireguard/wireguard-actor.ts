@@ -137,7 +137,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
       const fail = (err: unknown): void => {
         if (stopped) return
         const e = err as { message?: string, code?: string }
-        ctx.system.dispatch(ctx.self, { type: 'wireguard.failed', message: String(e.message ?? err), code: String(e.code ?? 'ERR_MESH') }, { from: ctx.path })
+        ctx.tell({ type: 'wireguard.failed', message: String(e.message ?? err), code: String(e.code ?? 'ERR_MESH') })
       }
       const serial = (fn: () => Promise<void>): void => {
         chain = chain.then(async () => { if (!stopped) await fn() }).catch(fail)
@@ -329,10 +329,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
             if (me === undefined || syncTimer !== undefined) return
             syncTimer = setTimeout(() => { syncTimer = undefined; serial(sync) }, SYNC_DELAY_MS)
           },
-          'wireguard.failed': (msg, _ctx, sender) => {
-            if (sender.host !== self || sender.path !== ctx.path) return
-            throw new MeshError(msg.message, { code: msg.code })
-          }
+          'wireguard.failed': (msg) => { throw new MeshError(msg.message, { code: msg.code }) }
         },
         async stop () {
           stopped = true

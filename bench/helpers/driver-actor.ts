@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import type { AgentProtocol } from '../../actors/agent/messages.js'
-import { defineProtocol } from '../../src/codec/protocol.js'
 import { defineActor } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 import { settledCount } from './settled-count.js'
 import { SINK_PATH, type SinkProtocol } from './sink-actor.js'
 
@@ -12,9 +12,9 @@ export const BATCH = 1_000
 /** The payload of every bench message (the same in the raw peers). */
 export const PAYLOAD = 'x'.repeat(32)
 
-export const benchProtocol = defineProtocol('bench', {
-  'bench.latency': { body: Type.Object({ host: Type.String(), n: Type.Integer() }), reply: Type.Object({ samplesMs: Type.Array(Type.Number()) }) },
-  'bench.dispatch': { body: Type.Object({ host: Type.String(), n: Type.Integer() }), reply: Type.Object({ elapsedMs: Type.Number(), delivered: Type.Number() }) }
+export const benchProtocol = defineActorProtocol('bench', {
+  'bench.latency': { body: Type.Object({ host: Type.String(), n: Type.Integer() }), reply: Type.Object({ samplesMs: Type.Array(Type.Number()) }), from: 'host' },
+  'bench.dispatch': { body: Type.Object({ host: Type.String(), n: Type.Integer() }), reply: Type.Object({ elapsedMs: Type.Number(), delivered: Type.Number() }), from: 'host' }
 })
 
 /**

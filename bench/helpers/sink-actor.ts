@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
-import { defineProtocol } from '../../src/codec/protocol.js'
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 import type { PathStats } from '../../src/transport/mesh-transport.js'
 
 /** Where the sink lives on the receiving agent. */
@@ -10,11 +10,11 @@ export const SINK_PATH = `/${SINK_NAME}`
 
 const Frames = Type.Object({ wireguard: Type.Number(), hyperswarm: Type.Number() })
 
-export const sinkProtocol = defineProtocol('bench-sink', {
+export const sinkProtocol = defineActorProtocol('bench-sink', {
   /** One of the bench's one-way messages: counted, nothing else. */
-  'bench.hit': { body: Type.Object({ seq: Type.Integer(), payload: Type.String() }), reply: Type.Void() },
+  'bench.hit': { body: Type.Object({ seq: Type.Integer(), payload: Type.String() }), reply: Type.Void(), from: 'member' },
   /** How many hits arrived so far, and the receiving transport's frame counts per path. */
-  'bench.count': { body: Type.Object({}), reply: Type.Object({ count: Type.Number(), framesOut: Frames, framesIn: Frames }) }
+  'bench.count': { body: Type.Object({}), reply: Type.Object({ count: Type.Number(), framesOut: Frames, framesIn: Frames }), from: 'member' }
 })
 
 export type SinkProtocol = typeof sinkProtocol.specs

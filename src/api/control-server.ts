@@ -3,12 +3,26 @@ import { chmod, unlink } from 'node:fs/promises'
 import { expose } from 'comlink'
 import type { Codec } from '../codec/codec.js'
 import type { Logger } from '../log/logger.js'
+import { createByteBudget, type ByteBudgetStats } from './byte-budget.js'
 import { installComlinkErrorHandler } from './comlink-errors.js'
 import type { ControlApi } from './control-api.js'
+import { guardControlEndpoint } from './control-guard.js'
 import { socketEndpoint } from './socket-endpoint.js'
+
+/**
+ * Unfinished control frames one connection may hold: a CLI request is a few KiB, and a frame may
+ * be half of this (the other half leaves room for the read that completes it).
+ */
+export const CONTROL_CONNECTION_BUDGET_BYTES = 1024 * 1024
+/** Unfinished control frames all connections together may hold. */
+export const CONTROL_TOTAL_BUDGET_BYTES = 8 * 1024 * 1024
 
 export interface ControlServerInit {
   socketPath: string
+  /** Default {@link CONTROL_CONNECTION_BUDGET_BYTES}; frames over half of it are refused outright. */
+  connectionBudgetBytes?: number
+  /** Default {@link CONTROL_TOTAL_BUDGET_BYTES}. */
+  totalBudgetBytes?: number
 }
 
 export interface ControlServerComponents {
@@ -20,6 +34,8 @@ export interface ControlServerComponents {
 export interface ControlServer {
   start: () => Promise<void>
   stop: () => Promise<void>
+  /** Bytes of unfinished frames held now, open connections, and times a budget was exceeded. */
+  stats: () => ByteBudgetStats
 }
 
 async function socketInUse (path: string): Promise<boolean> {
@@ -30,11 +46,17 @@ async function socketInUse (path: string): Promise<boolean> {
   })
 }
 
-/** Serves the {@link ControlApi} on a unix socket (mode 0600) for the CLI. */
+/**
+ * Serves the {@link ControlApi} on a unix socket (mode 0600) for the CLI: only calls of its
+ * listed methods are answered, and unfinished frames are held within byte budgets per
+ * connection and in total.
+ */
 export function createControlServer (init: ControlServerInit, components: ControlServerComponents): ControlServer {
   const log = components.logger.child({ component: 'control' })
   let server: Server | undefined
   const sockets = new Set<Socket>()
+  const perConnection = init.connectionBudgetBytes ?? CONTROL_CONNECTION_BUDGET_BYTES
+  const budget = createByteBudget({ perConnectionBytes: perConnection, totalBytes: init.totalBudgetBytes ?? CONTROL_TOTAL_BUDGET_BYTES })
   installComlinkErrorHandler()
   return {
     async start () {
@@ -45,8 +67,11 @@ export function createControlServer (init: ControlServerInit, components: Contro
         sockets.add(socket)
         socket.on('close', () => sockets.delete(socket))
         socket.on('error', () => {})
-        expose(components.api, socketEndpoint(socket, components.codec, (err) => {
+        const endpoint = socketEndpoint(socket, components.codec, (err) => {
           log.warn({ err: err.message, code: (err as { code?: string }).code }, 'bad control frame; connection closed')
+        }, { maxFrameBytes: Math.floor(perConnection / 2), account: budget.open() })
+        expose(components.api, guardControlEndpoint(endpoint, (err) => {
+          log.warn({ err: err.message, code: err.code }, 'refused a control call')
         }))
       })
       await new Promise<void>((resolve, reject) => {
@@ -64,6 +89,7 @@ export function createControlServer (init: ControlServerInit, components: Contro
       for (const s of sockets) s.destroy()
       await new Promise<void>(resolve => { srv.close(() => { resolve() }) })
       await unlink(init.socketPath).catch(() => {})
-    }
+    },
+    stats: () => budget.stats()
   }
 }

@@ -1,32 +1,69 @@
 import { Packr } from 'msgpackr'
-import { MalformedFrameError } from '../errors/errors.js'
+import { MalformedFrameError, UnencodableValueError } from '../errors/errors.js'
+import { DEFAULT_MAX_DEPTH, scanMsgpack } from './msgpack-scan.js'
+
+/** Longest part of a msgpackr error message kept in ours (its messages may quote the value). */
+const MAX_CAUSE_CHARS = 120
+
+export interface CodecInit {
+  /** How many containers a value may nest, encoding or decoding ({@link DEFAULT_MAX_DEPTH}). */
+  maxDepth?: number
+}
 
 /**
  * The single msgpackr configuration of roost. Records (shared structures) are off on purpose:
  * hosts of different versions must be able to read each other's frames with no shared state.
+ * Bytes are scanned before msgpackr sees them (see {@link scanMsgpack}): extension types roost
+ * does not write, over-deep nesting and trailing bytes are refused there, cheaply, so no input
+ * reaches msgpackr's costly paths (BigInt parsing, a JSON view of the value in its error) and
+ * no decoded value is cyclic.
  */
 export interface Codec {
+  /** Encodes one value; throws {@link UnencodableValueError} for a cyclic or over-deep value. */
   encode: (value: unknown) => Buffer
   /** Decodes one msgpack value; throws {@link MalformedFrameError} on bad input. */
   decode: (bytes: Uint8Array) => unknown
 }
 
-export function createCodec (): Codec {
+export function createCodec (init: CodecInit = {}): Codec {
+  const limits = { maxDepth: init.maxDepth ?? DEFAULT_MAX_DEPTH }
   const packr = new Packr({
     useRecords: false,
     mapsAsObjects: true,
     moreTypes: false,
+    structuredClone: false,
     int64AsType: 'number',
     variableMapSize: true
   })
   return {
-    encode: (value) => packr.pack(value),
+    encode: (value) => {
+      let bytes: Buffer
+      try {
+        bytes = packr.pack(value)
+      } catch (err) {
+        throw new UnencodableValueError(err instanceof RangeError && /call stack/i.test(err.message)
+          ? `value is cyclic or nested deeper than ${limits.maxDepth}`
+          : `value cannot be encoded: ${cause(err)}`)
+      }
+      try {
+        scanMsgpack(bytes, limits)
+      } catch (err) {
+        throw new UnencodableValueError(`value cannot be encoded: ${(err as Error).message}`)
+      }
+      return bytes
+    },
     decode: (bytes) => {
+      scanMsgpack(bytes, limits)
       try {
         return packr.unpack(bytes)
       } catch (err) {
-        throw new MalformedFrameError(`frame is not valid msgpack: ${(err as Error).message}`)
+        throw new MalformedFrameError(`frame is not valid msgpack: ${cause(err)}`)
       }
     }
   }
+}
+
+function cause (err: unknown): string {
+  const message = err instanceof Error ? err.message : 'unknown error'
+  return message.length <= MAX_CAUSE_CHARS ? message : `${message.slice(0, MAX_CAUSE_CHARS)}…`
 }

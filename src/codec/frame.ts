@@ -4,6 +4,12 @@ import { FrameTooLargeError } from '../errors/errors.js'
 export const FRAME_HEADER_BYTES = 4
 /** Default ceiling on one frame's payload; a larger frame is skipped with an error. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
+/**
+ * Ceiling on a frame from a peer not yet admitted (its hello and anything before it): the
+ * largest hello the schema allows fits with room to spare, and an outsider with no secret
+ * cannot make this host buffer, decode or stringify more than this per connection.
+ */
+export const UNADMITTED_MAX_FRAME_BYTES = 4 * 1024
 
 export function encodeFrame (payload: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.byteLength)
@@ -46,7 +52,7 @@ export interface FrameDecoderInit {
  * discarded as it streams past, so one bad frame costs the connection nothing else.
  */
 export class FrameDecoder {
-  private readonly maxFrameBytes: number
+  private maxFrameBytes: number
   private readonly onFrame: (payload: Buffer) => void
   private readonly onError: (err: FrameTooLargeError) => void
   private pending: Buffer | null = null
@@ -94,6 +100,11 @@ export class FrameDecoder {
       offset = end
     }
     if (offset < buf.byteLength) this.pending = Buffer.from(buf.subarray(offset))
+  }
+
+  /** Changes the limit from the next frame on, including frames already received in the chunk being split (e.g. raised once the peer is admitted). */
+  setMaxFrameBytes (bytes: number): void {
+    this.maxFrameBytes = bytes
   }
 
   /** Bytes held for an incomplete frame. */

@@ -27,7 +27,8 @@ export function createDhtBootstrap (init: DhtBootstrapInit, components: { logger
   return {
     async start () {
       if (node !== undefined) return
-      node = HyperDHT.bootstrapper(port, host, { firewalled: false })
+      // bootstrapper() announces `host` but binds 0.0.0.0 unless it is also given as an option.
+      node = HyperDHT.bootstrapper(port, host, { firewalled: false, host })
       await node.ready()
       components.logger.info({ host, port: node.address().port }, 'dht bootstrap node listening')
     },

@@ -11,3 +11,13 @@ export function parseBootstrap (value: string): Array<{ host: string, port: numb
     return { host: s.slice(0, i), port }
   })
 }
+
+/**
+ * The `port` option to give hyperdht for a UDP port, where 0 means any free port. hyperdht
+ * replaces a falsy port with its default (`opts.port || 49737`), which is also the default
+ * bootstrap port, so 0 goes as dht-rpc's port range [0, 0]: no port of the range is tried and
+ * an ephemeral one is bound.
+ */
+export function dhtPortOption (port: number): number | [number, number] {
+  return port === 0 ? [0, 0] : port
+}

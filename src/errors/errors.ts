@@ -28,6 +28,12 @@ export type MalformedFrameError = InstanceType<typeof MalformedFrameError>
 /** A frame's declared length is over the configured maximum. */
 export const FrameTooLargeError = defineError('FrameTooLargeError', 'ERR_FRAME_TOO_LARGE')
 export type FrameTooLargeError = InstanceType<typeof FrameTooLargeError>
+/** A value cannot be encoded as a roost message: it is cyclic, nested too deeply, or of a type msgpack does not carry. */
+export const UnencodableValueError = defineError('UnencodableValueError', 'ERR_UNENCODABLE_VALUE', RejectionError)
+export type UnencodableValueError = InstanceType<typeof UnencodableValueError>
+/** A peer's session went over one of its memory budgets (frames held for reordering, or sent and not acknowledged). */
+export const SessionBudgetError = defineError('SessionBudgetError', 'ERR_SESSION_BUDGET')
+export type SessionBudgetError = InstanceType<typeof SessionBudgetError>
 /** The envelope's protocol version is not one this host speaks. */
 export const UnsupportedVersionError = defineError('UnsupportedVersionError', 'ERR_UNSUPPORTED_VERSION')
 export type UnsupportedVersionError = InstanceType<typeof UnsupportedVersionError>
@@ -99,3 +105,15 @@ export type LabError = InstanceType<typeof LabError>
 /** The lab was asked for something this machine cannot do (not root, no netem qdisc, no nft). */
 export const LabUnsupportedError = defineError('LabUnsupportedError', 'ERR_LAB_UNSUPPORTED')
 export type LabUnsupportedError = InstanceType<typeof LabUnsupportedError>
+
+/** A message came from a sender its type does not allow (see `SenderRule`); the handler did not run. */
+export const SenderNotAllowedError = defineError('SenderNotAllowedError', 'ERR_SENDER_NOT_ALLOWED', RejectionError)
+export type SenderNotAllowedError = InstanceType<typeof SenderNotAllowedError>
+
+/** The control socket was asked for something other than one of the listed API calls. */
+export const ControlCallRefusedError = defineError('ControlCallRefusedError', 'ERR_CONTROL_CALL_REFUSED', RejectionError)
+export type ControlCallRefusedError = InstanceType<typeof ControlCallRefusedError>
+
+/** A control-socket connection (or all of them together) held more unread frame bytes than its budget. */
+export const ControlBudgetError = defineError('ControlBudgetError', 'ERR_CONTROL_BUDGET')
+export type ControlBudgetError = InstanceType<typeof ControlBudgetError>

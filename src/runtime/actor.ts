@@ -1,7 +1,8 @@
-import type { MessageOfType, Protocol, ProtocolSpec, ReplyOf } from '../codec/protocol.js'
+import type { MessageOf, MessageOfType, ProtocolSpec, ReplyOf } from '../codec/protocol.js'
 import type { Logger } from '../log/logger.js'
 import type { CrashPolicy } from './policy.js'
 import type { Ref } from './ref.js'
+import type { ActorProtocol } from './senders.js'
 import type { ActorSystem } from './system.js'
 
 /** What a running actor can see and do. */
@@ -11,6 +12,8 @@ export interface ActorContext<S extends ProtocolSpec> {
   /** A pino child logger bound to this actor's path. */
   readonly log: Logger
   readonly system: ActorSystem
+  /** Sends this actor a message as itself (what `self` sender rules accept): its timers and background work report through it. */
+  tell: (msg: MessageOf<S>) => void
   /** Spawns a child under this actor; it is stopped with (and on restart of) this actor. */
   spawn: <C extends ProtocolSpec>(name: string, def: ActorDefinition<C>) => Ref<C>
   stopChild: (name: string) => void
@@ -40,11 +43,12 @@ export interface Behaviour<S extends ProtocolSpec> {
 }
 
 /**
- * How to make an actor: its protocol, its crash policy (mandatory), and a factory that builds
- * a fresh behaviour at spawn and again on every restart.
+ * How to make an actor: its protocol (which says who may send each message type), its crash
+ * policy (mandatory), and a factory that builds a fresh behaviour at spawn and again on every
+ * restart.
  */
 export interface ActorDefinition<S extends ProtocolSpec> {
-  protocol: Protocol<S>
+  protocol: ActorProtocol<S>
   policy: CrashPolicy
   create: (ctx: ActorContext<S>) => Behaviour<S>
 }

@@ -1,8 +1,9 @@
 import * as nact from 'nact'
 import type { Codec } from '../codec/codec.js'
-import type { MessageOf, MessageOfType, Protocol, ProtocolSpec, ReplyOf } from '../codec/protocol.js'
+import type { MessageOf, MessageOfType, ProtocolSpec, ReplyOf } from '../codec/protocol.js'
 import {
-  ActorCrashedError, ActorNotFoundError, ActorStoppedError, AskTimeoutError, InvalidArgumentError, InvalidMessageError, NotStartedError
+  ActorCrashedError, ActorNotFoundError, ActorStoppedError, AskTimeoutError, InvalidArgumentError, InvalidMessageError, NotStartedError,
+  SenderNotAllowedError
 } from '../errors/errors.js'
 import { RejectionError, RoostError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
@@ -12,6 +13,7 @@ import { systemClock, sleep, type Clock } from './clock.js'
 import { createSupervisor } from './policy.js'
 import { childPath, ref, type Ref } from './ref.js'
 import { createRemoting, type Remoting } from './remoting.js'
+import { senderAllowed, type ActorProtocol } from './senders.js'
 
 export const DEFAULT_ASK_TIMEOUT_MS = 5_000
 
@@ -62,10 +64,18 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> =>
  */
 export const DRAIN_BUDGET = 256
 
+const RULE_TEXT = {
+  self: 'the actor itself',
+  owner: 'the actor that spawned it',
+  child: 'its children',
+  host: 'this host',
+  member: 'cluster members'
+} as const
+
 interface ActorRecord {
   path: string
   parent: string | null
-  protocol: Protocol<ProtocolSpec>
+  protocol: ActorProtocol<ProtocolSpec>
   nactRef: nact.Ref<Wrapped> | undefined
   behaviour: Behaviour<ProtocolSpec> | undefined
   stopped: boolean
@@ -136,12 +146,31 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
   const stats: SystemStats = { delivered: 0, rejected: 0, crashes: 0, restarts: 0, badFrames: 0 }
   let root: nact.ActorSystemRef | undefined
 
-  const deliverLocal = (path: string, msg: { type: string }, reply: ReplyFn | undefined, inline = false, sender?: Sender): void => {
+  const localSender: Sender = Object.freeze({ host: hostId, path: '' })
+
+  /**
+   * Refuses a message whose sender its type's rule does not allow (one log line, a typed error
+   * to the caller); true when it was refused. Types the protocol does not know pass: parse
+   * refuses those.
+   */
+  const refused = (rec: ActorRecord, type: string, sender: Sender | undefined, reply: ReplyFn | undefined): boolean => {
+    const rule = rec.protocol.senderRule(type)
+    const from = sender ?? localSender
+    if (rule === undefined || senderAllowed(rule, from, { hostId, path: rec.path, parent: rec.parent })) return false
+    stats.rejected++
+    const details = { type, path: rec.path, rule, senderHost: from.host, senderPath: from.path }
+    rec.log.warn({ ...details, code: SenderNotAllowedError.code }, 'refused a message from a sender its type does not allow')
+    reply?.(new SenderNotAllowedError(`${type} to ${rec.path} is accepted only from ${RULE_TEXT[rule]}; it came from ${from.host === hostId ? 'this host' : `host ${from.host.slice(0, 12)}`}${from.path === '' ? '' : ` (${from.path})`}`, details))
+    return true
+  }
+
+  const deliverLocal = (path: string, msg: { type: string }, reply: ReplyFn | undefined, inline = false, sender?: Sender, checked = false): void => {
     const rec = records.get(path)
     if (rec === undefined || rec.stopped || rec.nactRef === undefined) {
       reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }))
       return
     }
+    if (!checked && refused(rec, msg.type, sender, reply)) return
     stats.delivered++
     rec.queue.push({ msg, reply, sender })
     if (inline && !rec.scheduled) rec.drainInline()
@@ -176,6 +205,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }))
       return
     }
+    if (refused(rec, type, sender, reply)) return
     let msg: { type: string }
     try {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -188,7 +218,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       reply?.(err as Error)
       return
     }
-    deliverLocal(path, msg, reply, true, sender)
+    deliverLocal(path, msg, reply, true, sender, true)
   }
 
   const remoting: Remoting = createRemoting({ hostId }, {
@@ -199,8 +229,6 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     deliver: deliverExternal,
     onBadFrame: () => { stats.badFrames++ }
   })
-
-  const localSender: Sender = Object.freeze({ host: hostId, path: '' })
 
   /** The reply of every local dispatch: one shared function, so a dispatch allocates no closure. */
   const logDispatchFailure: ReplyFn = (err) => {
@@ -247,7 +275,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     const rec: ActorRecord = {
       path,
       parent,
-      protocol: def.protocol as unknown as Protocol<ProtocolSpec>,
+      protocol: def.protocol as unknown as ActorProtocol<ProtocolSpec>,
       nactRef: undefined,
       behaviour: undefined,
       stopped: false,
@@ -263,6 +291,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       path,
       log: rec.log,
       system,
+      tell: (msg) => { system.dispatch(self, msg, { from: path }) },
       spawn: (childName, childDef) => spawn(path, childName, childDef),
       stopChild: (childName) => { system.stopActor(childPath(path, childName)) },
       children: () => [...records.values()].filter(r => r.parent === path && !r.stopped).map(r => r.path)

@@ -1,11 +1,14 @@
 import type { NoiseStream } from 'hyperswarm'
-import { encodeFrame, FrameDecoder } from '../codec/frame.js'
+import { encodeFrame, FrameDecoder, UNADMITTED_MAX_FRAME_BYTES } from '../codec/frame.js'
 import { FrameWriter } from '../codec/frame-writer.js'
 import type { FrameTooLargeError } from '../errors/errors.js'
 
 export interface ConnectionInit {
   stream: NoiseStream
+  /** Limit on frames once the peer is admitted ({@link Connection.admitted}). */
   maxFrameBytes: number
+  /** Limit on frames before that: the hello and anything before it (default {@link UNADMITTED_MAX_FRAME_BYTES}). */
+  unadmittedMaxFrameBytes?: number
   onFrame: (payload: Buffer) => void
   onFrameError: (err: FrameTooLargeError) => void
   onClose: (err: Error | undefined) => void
@@ -14,6 +17,8 @@ export interface ConnectionInit {
 /**
  * One framed stream to a peer. Payloads written in the same turn of the event loop go out as
  * one stream write (one encryption, one packet train), which is where most of the cost is.
+ * Until {@link Connection.admitted} its frames are held to the small pre-admission limit, so
+ * an outsider costs this host a few KiB at most.
  */
 export class Connection {
   readonly stream: NoiseStream
@@ -22,13 +27,15 @@ export class Connection {
   closed = false
   private readonly writer: FrameWriter
   private readonly decoder: FrameDecoder
+  private readonly maxFrameBytes: number
 
   constructor (init: ConnectionInit) {
     this.stream = init.stream
     this.remoteHex = init.stream.remotePublicKey.toString('hex')
     this.writer = new FrameWriter(this.stream)
+    this.maxFrameBytes = init.maxFrameBytes
     this.decoder = new FrameDecoder({
-      maxFrameBytes: init.maxFrameBytes,
+      maxFrameBytes: Math.min(init.maxFrameBytes, init.unadmittedMaxFrameBytes ?? UNADMITTED_MAX_FRAME_BYTES),
       onFrame: init.onFrame,
       onError: init.onFrameError
     })
@@ -45,6 +52,11 @@ export class Connection {
       this.closed = true
       init.onClose(undefined)
     })
+  }
+
+  /** The peer passed the hello: its later frames (even those already received) may be as large as `maxFrameBytes`. */
+  admitted (): void {
+    this.decoder.setMaxFrameBytes(this.maxFrameBytes)
   }
 
   /** Writes at once, ahead of anything queued (used for the hello). */

@@ -3,11 +3,12 @@ import HyperDHT from 'hyperdht'
 import Hyperswarm, { type NoiseStream } from 'hyperswarm'
 import type { Codec } from '../codec/codec.js'
 import { DEFAULT_MAX_FRAME_BYTES } from '../codec/frame.js'
+import { dhtPortOption } from '../dht/defaults.js'
 import { AdmissionError, HostUnreachableError, NotStartedError, UnknownHostError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import { deriveClusterKeys, helloProof, verifyHelloProof, type ClusterKeys } from './cluster-keys.js'
 import { Connection } from './connection.js'
-import { decodeHello, encodeHello, HELLO_VERSION, type Hello } from './hello.js'
+import { decodeFirstFrame, encodeHello, encodeRefusal, HELLO_VERSION, type Hello } from './hello.js'
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
@@ -31,6 +32,8 @@ export interface HyperswarmTransportInit {
   /** UDP port of the DHT node; 0 picks one. */
   port?: number
   maxFrameBytes?: number
+  /** Limit on a frame from a peer not yet admitted (default `UNADMITTED_MAX_FRAME_BYTES`). */
+  unadmittedMaxFrameBytes?: number
   connectTimeoutMs?: number
   helloTimeoutMs?: number
   idleTimeoutMs?: number
@@ -47,8 +50,6 @@ interface Waiting {
   queue: Array<{ payload: Uint8Array, onFailure: SendFailure | undefined }>
   timer: NodeJS.Timeout
 }
-
-interface Refusal { refused: string, message: string }
 
 /**
  * Hosts find each other under a topic derived from the cluster name and secret, and connect
@@ -96,7 +97,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     const dht = new HyperDHT({
       bootstrap: this.init.bootstrap,
       host: this.init.host ?? '127.0.0.1',
-      port: this.init.port ?? 0,
+      port: dhtPortOption(this.init.port ?? 0),
       firewalled: false,
       keyPair: this.keyPair
     })
@@ -224,11 +225,14 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     const conn: Connection = new Connection({
       stream,
       maxFrameBytes: this.maxFrameBytes,
+      ...(this.init.unadmittedMaxFrameBytes === undefined ? {} : { unadmittedMaxFrameBytes: this.init.unadmittedMaxFrameBytes }),
       onFrame: (payload) => {
         if (admitted) {
           this.emit('frame', remote, payload)
           return
         }
+        // Refused already: what the peer sent after its hello is not looked at.
+        if (conn.closed) return
         clearTimeout(helloTimer)
         try {
           admitted = this.admit(conn, remote, payload)
@@ -237,8 +241,13 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
         }
       },
       onFrameError: (err) => {
-        if (admitted) this.emit('frame-error', remote, err)
-        else this.refuse(conn, remote, new AdmissionError(`hello frame rejected: ${err.message}`))
+        if (admitted) {
+          this.emit('frame-error', remote, err)
+          return
+        }
+        if (conn.closed) return
+        clearTimeout(helloTimer)
+        this.refuse(conn, remote, err)
       },
       onClose: () => {
         clearTimeout(helloTimer)
@@ -266,14 +275,14 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   }
 
   private admit (conn: Connection, remote: string, payload: Buffer): boolean {
-    const value = this.tryRefusal(payload)
-    if (value !== undefined) {
-      this.log.warn({ host: remote, code: value.refused, reason: value.message }, 'refused by peer')
+    const first = decodeFirstFrame(this.codec, payload)
+    if (first.kind === 'refusal') {
+      this.log.warn({ host: remote, code: first.refusal.refused, reason: first.refusal.message }, 'refused by peer')
       conn.close()
       this.failWaiting(remote, new AdmissionError(`host ${remote.slice(0, 12)} refused this host's hello`, { host: remote }))
       return false
     }
-    const hello = decodeHello(this.codec, payload)
+    const hello = first.hello
     if (hello.cluster !== this.keys.cluster) throw new AdmissionError(`peer is in cluster '${hello.cluster}', not '${this.keys.cluster}'`)
     if (hello.hostId !== remote) throw new AdmissionError('hello host id does not match the connection key')
     if (!verifyHelloProof(this.keys, conn.stream.handshakeHash, conn.stream.remotePublicKey, hello.proof)) {
@@ -292,6 +301,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     }
     this.known.set(remote, info)
     this.conns.set(remote, conn)
+    conn.admitted()
     if (previous === undefined) this.emit('discover', remote)
     this.log.debug({ host: remote, name: hello.name, version: hello.version }, 'admitted')
     const w = this.waiting.get(remote)
@@ -304,19 +314,11 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     return true
   }
 
-  private tryRefusal (payload: Buffer): Refusal | undefined {
-    try {
-      const v = this.codec.decode(payload) as Partial<Refusal> | null
-      if (v !== null && typeof v === 'object' && typeof v.refused === 'string') return { refused: v.refused, message: String(v.message) }
-    } catch {}
-    return undefined
-  }
-
   private refuse (conn: Connection, remote: string, err: Error): void {
     const code = (err as AdmissionError).code ?? 'ERR_ADMISSION'
     this.log.warn({ host: remote, code, err: err.message }, 'refused host')
     this.denied.set(remote, Date.now() + (this.init.denyMs ?? DEFAULT_DENY_MS))
-    conn.writeNow(this.codec.encode({ refused: code, message: 'admission refused' }))
+    conn.writeNow(encodeRefusal(this.codec, { refused: code, message: 'admission refused' }))
     conn.close()
     this.failWaiting(remote, err)
   }

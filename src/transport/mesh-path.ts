@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import type { Codec } from '../codec/codec.js'
-import { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_BYTES } from '../codec/frame.js'
+import { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_BYTES, UNADMITTED_MAX_FRAME_BYTES } from '../codec/frame.js'
 import { FrameWriter } from '../codec/frame-writer.js'
 import { AdmissionError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
@@ -26,6 +26,8 @@ export interface MeshPathInit {
   keys: ClusterKeys
   port?: number
   maxFrameBytes?: number
+  /** Limit on a frame before the hello is done (default `UNADMITTED_MAX_FRAME_BYTES`). */
+  unadmittedMaxFrameBytes?: number
   connectTimeoutMs?: number
   helloTimeoutMs?: number
 }
@@ -90,6 +92,7 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
   const events = new EventEmitter()
   const port = init.port ?? DEFAULT_MESH_PORT
   const maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+  const helloMaxFrameBytes = Math.min(maxFrameBytes, init.unadmittedMaxFrameBytes ?? UNADMITTED_MAX_FRAME_BYTES)
   const conns = new Map<string, Conn>()
   const dialing = new Map<string, Socket>()
   const nextDial = new Map<string, { at: number, attempt: number }>()
@@ -117,6 +120,7 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
     conns.set(host, conn)
     nextDial.delete(host)
     socket.setTimeout(0)
+    decoder.setMaxFrameBytes(maxFrameBytes)
     decoder.onFrameReplace((payload) => { conn.framesIn++; emit('frame', host, payload) })
     socket.once('close', () => {
       if (conns.get(host) !== conn) return
@@ -133,16 +137,17 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
     socket.destroy()
   }
 
-  /** Frame plumbing shared by both sides: until `established`, frames go to the hello step. */
+  /** Frame plumbing shared by both sides: until `established`, frames go to the hello step, held to the pre-admission limit. */
   const frameSocket = (socket: Socket, onHello: (payload: Buffer) => void, host: () => string | undefined): SwitchableDecoder => {
     let handler = onHello
     const decoder = new FrameDecoder({
-      maxFrameBytes,
-      onFrame: (p) => { handler(p) },
+      maxFrameBytes: helloMaxFrameBytes,
+      // A refused socket is destroyed: the rest of a chunk it sent is not looked at.
+      onFrame: (p) => { if (handler !== onHello || !socket.destroyed) handler(p) },
       onError: (err) => {
         const h = host()
         if (h !== undefined && conns.get(h)?.socket === socket) emit('frame-error', h, err)
-        else refuse(socket, h, new AdmissionError(`hello frame rejected: ${err.message}`))
+        else if (!socket.destroyed) refuse(socket, h, err)
       }
     })
     socket.on('data', (chunk: Buffer) => { decoder.push(chunk) })

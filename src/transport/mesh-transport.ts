@@ -3,7 +3,7 @@ import { skippedFrameHead } from '../codec/frame.js'
 import { HostUnreachableError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import type { MeshPath, MeshRoute } from './mesh-path.js'
-import { createSession, type Session } from './session.js'
+import { createSession, type Session, type SessionInit, type SessionStats } from './session.js'
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
 
 export const DEFAULT_MESH_ACK_TIMEOUT_MS = 2_000
@@ -12,10 +12,9 @@ const SWEEP_EVERY_MS = 250
 /** Which way messages to a host travel now. */
 export type PathKind = 'wireguard' | 'hyperswarm'
 
-export interface MeshTransportInit {
+export interface MeshTransportInit extends Pick<SessionInit, 'epoch' | 'maxUnackedBytes' | 'maxReorderBytes'> {
   /** A mesh connection whose oldest unacknowledged message is older than this is given up for the stream. */
   ackTimeoutMs?: number
-  epoch?: number
 }
 
 export interface MeshTransportComponents {
@@ -26,8 +25,8 @@ export interface MeshTransportComponents {
   mesh?: MeshPath
 }
 
-/** Counters per path, for `roost mesh` and the benches. */
-export interface PathStats { framesOut: Record<PathKind, number>, framesIn: Record<PathKind, number>, switches: number, resent: number }
+/** Counters per path, for `roost mesh` and the benches; `session` has the memory budgets' counters. */
+export interface PathStats { framesOut: Record<PathKind, number>, framesIn: Record<PathKind, number>, switches: number, resent: number, session: SessionStats }
 
 /**
  * The transport actor messages use: the hyperswarm stream transport and, where WireGuard runs,
@@ -50,7 +49,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   const log = components.logger.child({ component: 'transport', transport: 'mesh' })
   const events = new EventEmitter()
   const ackTimeoutMs = init.ackTimeoutMs ?? DEFAULT_MESH_ACK_TIMEOUT_MS
-  const stats: PathStats = { framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 }
+  const stats: Omit<PathStats, 'session'> = { framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 }
   const lastPath = new Map<string, PathKind>()
   let sweep: NodeJS.Timeout | undefined
   let running = false
@@ -90,13 +89,19 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     return 'hyperswarm'
   }
 
-  const session = createSession(init.epoch === undefined ? {} : { epoch: init.epoch }, {
+  const { ackTimeoutMs: _, ...sessionInit } = init
+  const session = createSession(sessionInit, {
     logger: components.logger,
     transmit,
     deliver: (host, payload) => { events.emit('frame', host, payload) },
     badFrame: (host, err) => {
       log.warn({ host, code: (err as HostUnreachableError).code, err: err.message }, 'bad session frame')
       events.emit('frame-error', host, err)
+    },
+    resetPaths: (host, err) => {
+      mesh?.drop(host, err.message)
+      // Closes the stream connection only: nothing queued while dialing fails, since frames just came over it.
+      stream.hostDown?.(host, err.message)
     }
   })
 
@@ -190,7 +195,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     addresses: () => stream.addresses(),
     pathTo,
     setRoutes: (routes) => { mesh?.setRoutes(routes) },
-    stats: () => ({ framesOut: { ...stats.framesOut }, framesIn: { ...stats.framesIn }, switches: stats.switches, resent: stats.resent }),
+    stats: () => ({ framesOut: { ...stats.framesOut }, framesIn: { ...stats.framesIn }, switches: stats.switches, resent: stats.resent, session: session.stats() }),
     on: (e, fn) => { events.on(e, fn as (...a: unknown[]) => void) },
     off: (e, fn) => { events.off(e, fn as (...a: unknown[]) => void) }
   } satisfies MeshTransport & { on: <E extends keyof TransportEvents>(e: E, fn: TransportEvents[E]) => void }

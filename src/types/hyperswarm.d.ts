@@ -5,7 +5,8 @@ declare module 'hyperdht' {
   export interface DHTOptions {
     bootstrap?: Array<{ host: string, port: number } | string>
     host?: string
-    port?: number
+    /** A port, or a range [from, to) to try; hyperdht takes a falsy port for its default 49737. */
+    port?: number | [number, number]
     firewalled?: boolean
     ephemeral?: boolean
     keyPair?: KeyPair

@@ -140,6 +140,8 @@ test('create starts the machine; stop, start, and the illegal transitions change
   const destroyed = await a.backend.destroy('app1', m.id, true)
   t.is(destroyed.state, 'destroying')
   await retry(async () => (await a.backend.list('app1')).length === 0, { what: 'machine gone' })
+  // The destroyed machine's actor asked its parent (a `child`-only message) to reap it.
+  await retry(() => !a.system.has(`/agent/machines/${m.id}`), { what: 'machine actor reaped' })
   t.is(driver.live().length, 0)
   await t.throwsAsync(a.backend.get('app1', m.id), { code: 'ERR_MACHINE_NOT_FOUND' })
 })

@@ -2,10 +2,11 @@ import { createCapacityLedger } from '../../src/placement/capacity.js'
 import test, { type ExecutionContext } from 'ava'
 import { Type } from '@sinclair/typebox'
 import { membershipActor, type MembershipInit } from '../../actors/membership/membership-actor.js'
-import { StateChangedSpec, type MembershipProtocol, type Member } from '../../actors/membership/messages.js'
+import { membershipProtocol, StateChangedSpec, type MembershipProtocol, type Member } from '../../actors/membership/messages.js'
 import { createCodec } from '../../src/codec/codec.js'
-import { defineProtocol, type MessageOfType } from '../../src/codec/protocol.js'
-import { InvalidArgumentError, InvalidMessageError } from '../../src/errors/errors.js'
+import type { MessageOfType } from '../../src/codec/protocol.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
+import { InvalidArgumentError, InvalidMessageError, SenderNotAllowedError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { defineActor } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
@@ -20,8 +21,8 @@ import { serviceRow } from '../helpers/service-row.js'
 const MEMBERSHIP = '/agent/membership'
 
 /** The `/agent` root: membership runs under it, as in the agent. */
-const agentProtocol = defineProtocol('test-agent', {
-  'agent.ping': { body: Type.Object({}), reply: Type.Null() }
+const agentProtocol = defineActorProtocol('test-agent', {
+  'agent.ping': { body: Type.Object({}), reply: Type.Null(), from: 'member' }
 })
 const agentRoot = defineActor({
   protocol: agentProtocol,
@@ -29,10 +30,10 @@ const agentRoot = defineActor({
   create: () => ({ handlers: { 'agent.ping': () => null } })
 })
 
-const subscriberProtocol = defineProtocol('test-subscriber', {
+const subscriberProtocol = defineActorProtocol('test-subscriber', {
   'state.changed': StateChangedSpec,
   /** Answers once everything queued before it was handled: the number of events so far. */
-  'sub.flush': { body: Type.Object({}), reply: Type.Integer() }
+  'sub.flush': { body: Type.Object({}), reply: Type.Integer(), from: 'member' }
 })
 type StateChanged = MessageOfType<typeof subscriberProtocol.specs, 'state.changed'>
 
@@ -183,9 +184,9 @@ test('membership.fault is refused unless the actor was started with faults: true
   await converged(hosts)
   const err = await t.throwsAsync(h1.system.ask(h1.membership, { type: 'membership.fault', block: [h2.system.hostId] }))
   t.true(err instanceof InvalidArgumentError, `${err?.constructor.name}: ${err?.message}`)
-  // Refused over the wire as well, and nothing was blocked: the cluster stays whole.
+  // Refused over the wire as well (only this host may send it), and nothing was blocked: the cluster stays whole.
   const remote = await t.throwsAsync(h3.system.ask(h1.membership, { type: 'membership.fault', block: [] }))
-  t.true(remote instanceof InvalidArgumentError, `${remote?.constructor.name}`)
+  t.true(remote instanceof SenderNotAllowedError, `${remote?.constructor.name}`)
 
   // With faults on, blocking cuts the host off: the others declare it dead, then alive again once lifted.
   await h3.system.ask(h3.membership, { type: 'membership.fault', block: [h1.system.hostId, h2.system.hostId] })
@@ -194,6 +195,23 @@ test('membership.fault is refused unless the actor was started with faults: true
   await retry(async () => (await list(h1)).find(m => m.hostId === h2.system.hostId)?.state === 'alive', { timeoutMs: 4_000, what: 'm1 and m2 still see each other' })
   await h3.system.ask(h3.membership, { type: 'membership.fault', block: [] })
   await converged(hosts, 'm3 alive again after the fault is lifted')
+})
+
+test('membership.leave from another host is refused: the host stays alive on every peer', async t => {
+  const { hosts } = await cluster(t, 3)
+  const [h1, h2, h3] = hosts as [Host, Host, Host]
+  await converged(hosts)
+  const forged = await t.throwsAsync(h2.system.ask(h1.membership, { type: 'membership.leave' }, { from: MEMBERSHIP }))
+  t.true(forged instanceof SenderNotAllowedError, `${forged?.constructor.name}: ${forged?.message}`)
+  t.is((forged as SenderNotAllowedError).code, 'ERR_SENDER_NOT_ALLOWED')
+  // A leave from the host itself goes through; once the peers saw it, they would have seen a forged one sent before it.
+  await h3.system.ask(h3.membership, { type: 'membership.leave' })
+  const stateOf = async (h: Host, of: Host): Promise<string | undefined> => (await list(h)).find(m => m.hostId === of.system.hostId)?.state
+  await retry(async () => (await stateOf(h1, h3)) === 'left' && (await stateOf(h2, h3)) === 'left', { timeoutMs: 4_000, what: 'm3 left on m1 and m2' })
+  t.is(await stateOf(h2, h1), 'alive')
+  t.is(await stateOf(h3, h1), 'alive')
+  t.is(await stateOf(h1, h1), 'alive')
+  t.is(h1.system.stats.crashes, 0)
 })
 
 test('bodies that fail validation are rejected with InvalidMessageError and the actor keeps working', async t => {
@@ -213,8 +231,10 @@ test('bodies that fail validation are rejected with InvalidMessageError and the 
   for (const [type, body] of bad) {
     const local = await t.throwsAsync(h1.system.askUntyped(h1.system.hostId, MEMBERSHIP, type, body))
     t.true(local instanceof InvalidMessageError, `${type} ${JSON.stringify(body)} locally: ${local?.constructor.name}: ${local?.message}`)
+    // Types only this host may send are refused for their sender before their body is looked at.
+    const expected = membershipProtocol.senderRule(type) === 'member' ? InvalidMessageError : SenderNotAllowedError
     const remote = await t.throwsAsync(h2.system.askUntyped(h1.system.hostId, MEMBERSHIP, type, body))
-    t.true(remote instanceof InvalidMessageError, `${type} ${JSON.stringify(body)} from another host: ${remote?.constructor.name}: ${remote?.message}`)
+    t.true(remote instanceof expected, `${type} ${JSON.stringify(body)} from another host: ${remote?.constructor.name}: ${remote?.message}`)
   }
   t.true(h1.system.stats.rejected >= bad.length * 2)
   t.is(h1.system.stats.crashes, 0, 'a bad body never reaches the actor')

@@ -10,7 +10,7 @@ import type { WireguardProtocol } from '../../actors/wireguard/messages.js'
 import { desiredPeers, type WireguardRow } from '../../actors/wireguard/peers.js'
 import { requireWireguard, wireguardActor, type MeshRouting, type WireguardActorInit, type WireguardAvailability } from '../../actors/wireguard/wireguard-actor.js'
 import { createCodec } from '../../src/codec/codec.js'
-import { defineProtocol } from '../../src/codec/protocol.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 import { silentLogger, type Logger } from '../../src/log/logger.js'
 import { MeshError } from '../../src/errors/errors.js'
 import { pino } from 'pino'
@@ -31,7 +31,7 @@ import { retry } from '../helpers/retry.js'
 const CLUSTER = 'wg-test'
 
 const agentRoot = defineActor({
-  protocol: defineProtocol('test-agent', { 'agent.ping': { body: Type.Object({}), reply: Type.Null() } }),
+  protocol: defineActorProtocol('test-agent', { 'agent.ping': { body: Type.Object({}), reply: Type.Null(), from: 'member' } }),
   policy: policies.resume(),
   create: () => ({ handlers: { 'agent.ping': () => null } })
 })
@@ -101,7 +101,7 @@ async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string,
   const routing: MeshRouting = {
     pathTo: () => 'hyperswarm',
     setRoutes: (r) => { routes.push(r) },
-    stats: () => ({ framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 })
+    stats: () => ({ framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0, session: { unackedBytes: 0, reorderBytes: 0, unackedRefusals: 0, reorderOverflows: 0 } })
   }
   system.spawn(null, 'agent', agentRoot)
   system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport, capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }) }))

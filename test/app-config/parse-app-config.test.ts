@@ -245,7 +245,8 @@ port = 443
 handlers = ["tls",
   "https"]
 `)), `${FILE}:9: services[0].ports[1].handlers[1]: must be "http" or "tls" or "proxy_proto", not "https"`)
-  t.is(head(fails(t, 'app = "x"\n[env]\nPORT = 8080\n')), `${FILE}:3: env.PORT: must be a string, not 8080`)
+  t.is(head(fails(t, 'app = "x"\n[env]\nPORT = 8080\n')), `${FILE}:3: env.PORT: must be a string of at most 4096 characters without a NUL byte, not 8080`)
+  t.is(head(fails(t, 'app = "x"\n[env]\nGREETING = "hi\\u0000there"\n')), `${FILE}:3: env.GREETING: must be a string of at most 4096 characters without a NUL byte, not "hi\\u0000there"`)
   t.is(head(fails(t, 'app = "x"\n[env]\n"not-a-name" = "1"\n')), `${FILE}:3: env.not-a-name: "not-a-name" is not a valid name here (names match ^[A-Za-z_][A-Za-z0-9_]*$)`)
   t.is(head(fails(t, 'app = "My_App"\n')), `${FILE}:1: app: must be a name of lower-case letters, digits and dashes (at most 63), like "my-app", not "My_App"`)
   t.is(head(fails(t, 'app = "x"\n[http_service]\ninternal_port = 80\nauto_stop_machines = "sometimes"\n')),

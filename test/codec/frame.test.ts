@@ -175,3 +175,21 @@ test('two oversized frames in a row are both reported and skipped', t => {
   t.is(c.errors.length, 2)
   t.deepEqual(c.frames, [Buffer.from('ok')])
 })
+
+test('a raised limit applies from the next frame, even one already in the chunk being split (a hello, then big frames)', t => {
+  const frames: Buffer[] = []
+  const errors: FrameTooLargeError[] = []
+  const decoder: FrameDecoder = new FrameDecoder({
+    maxFrameBytes: MAX,
+    onFrame: (p) => {
+      frames.push(Buffer.from(p))
+      if (frames.length === 1) decoder.setMaxFrameBytes(2000)
+    },
+    onError: (e) => { errors.push(e) }
+  })
+  const hello = Buffer.from('hello')
+  decoder.push(encodeFrames([hello, big, randomBytes(2001), Buffer.from('ok')]))
+  t.deepEqual(frames, [hello, big, Buffer.from('ok')])
+  t.is(errors.length, 1)
+  t.like(errors[0]?.details, { length: 2001, max: 2000 })
+})

@@ -1,6 +1,8 @@
 import test from 'ava'
 import { readFile } from 'node:fs/promises'
+import type { LocalHost } from '../../src/cli/local-cluster.js'
 import { localCluster, roost } from '../helpers/cli.js'
+import { retry } from '../helpers/retry.js'
 
 test('three agent processes find each other and answer actor messages across hosts through the CLI', async t => {
   const cluster = await localCluster(t, 3)
@@ -76,4 +78,25 @@ test('CLI errors are typed: unknown host, unknown type, invalid body, missing ac
   t.regex(none.stderr, /ERR_AGENT_UNAVAILABLE/)
   const ping = await roost(['send', 'h2/agent', '{"type":"agent.ping","seq":1}', '--data-dir', dir])
   t.is(ping.code, 0, 'the agents keep working after bad requests')
+})
+
+test('membership.leave forwarded to another host is refused there (ERR_SENDER_NOT_ALLOWED) and that host stays alive on every peer', async t => {
+  const cluster = await localCluster(t, 3)
+  await cluster.waitForMembership()
+  const [h1, h2, h3] = cluster.hosts as [LocalHost, LocalHost, LocalHost]
+  const forged = await roost(['send', 'h2/agent/membership', '{"type":"membership.leave"}', '--json', '--data-dir', h1.dataDir])
+  t.is(forged.code, 1, forged.stdout)
+  t.is((JSON.parse(forged.stdout) as { error: { code: string } }).error.code, 'ERR_SENDER_NOT_ALLOWED')
+  const write = await roost(['send', 'h2/agent/membership', '{"type":"membership.write","table":"services","key":"x","data":{}}', '--json', '--data-dir', h1.dataDir])
+  t.is((JSON.parse(write.stdout) as { error: { code: string } }).error.code, 'ERR_SENDER_NOT_ALLOWED')
+  // A leave from the host itself goes through: once the peers saw it, they would have seen the forged one sent before it.
+  const own = await roost(['send', 'local/agent/membership', '{"type":"membership.leave"}', '--data-dir', h3.dataDir])
+  t.is(own.code, 0, own.stderr)
+  const stateOf = async (at: string, name: string): Promise<string | undefined> => {
+    const r = await roost(['members', '--json', '--data-dir', at])
+    return (JSON.parse(r.stdout) as Array<{ name: string, state: string }>).find(m => m.name === name)?.state
+  }
+  await retry(async () => (await stateOf(h1.dataDir, 'h3')) === 'left' && (await stateOf(h2.dataDir, 'h3')) === 'left', { timeoutMs: 20_000, what: 'h3 left on h1 and h2' })
+  t.is(await stateOf(h1.dataDir, 'h2'), 'alive')
+  t.is(await stateOf(h2.dataDir, 'h2'), 'alive')
 })

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava'
 import { Type } from '@sinclair/typebox'
-import { defineProtocol } from '../../src/codec/protocol.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 import { ActorCrashedError, ActorNotFoundError, ActorStoppedError } from '../../src/errors/errors.js'
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import type { Clock } from '../../src/runtime/clock.js'
@@ -12,15 +12,15 @@ import type { ActorSystem } from '../../src/runtime/system.js'
 import { memoryCluster } from '../helpers/fixtures.js'
 import { retry } from '../helpers/retry.js'
 
-const counterProtocol = defineProtocol('counter', {
-  'counter.inc': { body: Type.Object({}), reply: Type.Integer() },
-  'counter.get': { body: Type.Object({}), reply: Type.Integer() },
-  'counter.boom': { body: Type.Object({}), reply: Type.Null() }
+const counterProtocol = defineActorProtocol('counter', {
+  'counter.inc': { body: Type.Object({}), reply: Type.Integer(), from: 'member' },
+  'counter.get': { body: Type.Object({}), reply: Type.Integer(), from: 'member' },
+  'counter.boom': { body: Type.Object({}), reply: Type.Null(), from: 'member' }
 })
 type CounterSpec = typeof counterProtocol.specs
 
-const parentProtocol = defineProtocol('parent', {
-  'parent.generation': { body: Type.Object({}), reply: Type.Integer() }
+const parentProtocol = defineActorProtocol('parent', {
+  'parent.generation': { body: Type.Object({}), reply: Type.Integer(), from: 'member' }
 })
 
 interface Probe {

@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava'
 import { Type } from '@sinclair/typebox'
 import { createCodec } from '../../src/codec/codec.js'
 import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, SYS_ERROR, type Envelope } from '../../src/codec/envelope.js'
-import { defineProtocol } from '../../src/codec/protocol.js'
+import { defineActorProtocol } from '../../src/runtime/senders.js'
 import {
   ActorNotFoundError, AskTimeoutError, HostUnreachableError, InvalidArgumentError, InvalidMessageError,
   UnknownMessageTypeError, UnsupportedVersionError
@@ -18,12 +18,12 @@ import { RejectionError } from '../../src/errors/roost-error.js'
 import { memoryCluster, randomHostId } from '../helpers/fixtures.js'
 import { retry } from '../helpers/retry.js'
 
-const counterProtocol = defineProtocol('counter', {
-  'counter.inc': { body: Type.Object({ by: Type.Integer({ minimum: 1 }) }), reply: Type.Integer() },
-  'counter.get': { body: Type.Object({}), reply: Type.Integer() },
-  'counter.bad': { body: Type.Object({ reason: Type.String() }), reply: Type.Null() },
-  'counter.hang': { body: Type.Object({}), reply: Type.Null() },
-  'counter.refuse': { body: Type.Object({ reason: Type.String() }), reply: Type.Null() }
+const counterProtocol = defineActorProtocol('counter', {
+  'counter.inc': { body: Type.Object({ by: Type.Integer({ minimum: 1 }) }), reply: Type.Integer(), from: 'member' },
+  'counter.get': { body: Type.Object({}), reply: Type.Integer(), from: 'member' },
+  'counter.bad': { body: Type.Object({ reason: Type.String() }), reply: Type.Null(), from: 'member' },
+  'counter.hang': { body: Type.Object({}), reply: Type.Null(), from: 'member' },
+  'counter.refuse': { body: Type.Object({ reason: Type.String() }), reply: Type.Null(), from: 'member' }
 })
 
 /** A counter whose `counter.hang` handler waits for `release()`; `entered` counts hangs started. */

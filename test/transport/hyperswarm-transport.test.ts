@@ -1,12 +1,17 @@
 import test, { type ExecutionContext } from 'ava'
 import { randomBytes } from 'node:crypto'
+import HyperDHT from 'hyperdht'
+import Hyperswarm, { type NoiseStream } from 'hyperswarm'
+import { pino, type Logger } from 'pino'
 import { freeUdpPort } from '../../src/cli/local-cluster.js'
-import { createCodec } from '../../src/codec/codec.js'
-import { createDhtBootstrap, type DhtBootstrap } from '../../src/dht/bootstrap.js'
+import { createCodec, type Codec } from '../../src/codec/codec.js'
+import { encodeFrame, FrameDecoder, UNADMITTED_MAX_FRAME_BYTES } from '../../src/codec/frame.js'
+import { createDhtBootstrap, DEFAULT_DHT_PORT, type DhtBootstrap } from '../../src/dht/bootstrap.js'
 import { AdmissionError, FrameTooLargeError, HostUnreachableError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { HyperswarmTransport, type HyperswarmTransportInit } from '../../src/transport/hyperswarm-transport.js'
 import { retry } from '../helpers/retry.js'
+import { udpBoundAddresses } from '../helpers/udp-bound.js'
 import { collectFrames, transportComplianceSuite } from './transport-suite.js'
 
 const CONNECT_TIMEOUT_MS = 1500
@@ -19,7 +24,9 @@ async function bootstrap (t: ExecutionContext): Promise<DhtBootstrap> {
   return boot
 }
 
-function transport (boot: DhtBootstrap, overrides: Partial<HyperswarmTransportInit> = {}): HyperswarmTransport {
+interface Parts { logger?: Logger, codec?: Codec }
+
+function transport (boot: DhtBootstrap, overrides: Partial<HyperswarmTransportInit> = {}, parts: Parts = {}): HyperswarmTransport {
   return new HyperswarmTransport({
     cluster: 'test',
     secret: 'test-secret',
@@ -30,12 +37,12 @@ function transport (boot: DhtBootstrap, overrides: Partial<HyperswarmTransportIn
     host: '127.0.0.1',
     connectTimeoutMs: CONNECT_TIMEOUT_MS,
     ...overrides
-  }, { logger: silentLogger(), codec: createCodec() })
+  }, { logger: parts.logger ?? silentLogger(), codec: parts.codec ?? createCodec() })
 }
 
 /** A started transport, stopped at teardown (before the bootstrap). */
-async function started (t: ExecutionContext, boot: DhtBootstrap, overrides: Partial<HyperswarmTransportInit> = {}): Promise<HyperswarmTransport> {
-  const tr = transport(boot, overrides)
+async function started (t: ExecutionContext, boot: DhtBootstrap, overrides: Partial<HyperswarmTransportInit> = {}, parts: Parts = {}): Promise<HyperswarmTransport> {
+  const tr = transport(boot, overrides, parts)
   t.teardown(async () => { await tr.stop() })
   await tr.start()
   return tr
@@ -45,6 +52,15 @@ transportComplianceSuite('hyperswarm', async t => {
   const boot = await bootstrap(t)
   return { create: () => transport(boot) }
 }, { serial: true })
+
+test.serial('hyperswarm: port 0 binds an ephemeral port, not hyperdht\'s default (the default bootstrap port)', async t => {
+  const boot = await bootstrap(t)
+  const tr = await started(t, boot, { port: 0 })
+  const port = Number(tr.addresses()[0]?.split(':')[1])
+  // hyperdht tries its default and the four ports after it before any other.
+  t.false(port >= DEFAULT_DHT_PORT && port < DEFAULT_DHT_PORT + 5, `bound ${port}`)
+  t.deepEqual(await udpBoundAddresses(port), ['127.0.0.1'])
+})
 
 test.serial('hyperswarm: a host with the wrong secret is refused', async t => {
   const boot = await bootstrap(t)
@@ -195,4 +211,86 @@ test.serial('hyperswarm: a host declared down has its connection closed and its 
   await retry(() => atB.length === 2 || failures.length > 0, { what: 'frame after re-dial' })
   t.deepEqual(failures, [])
   t.deepEqual(atB.map(r => r.payload.toString()), ['one', 'two'])
+})
+
+/** A logger that keeps its lines, parsed. */
+function capturingLogger (): { logger: Logger, lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  return { logger: pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>) } }), lines }
+}
+
+/** A bare hyperswarm peer (no secret, no hello) connected to `hostId`, keeping what it receives. */
+async function outsider (t: ExecutionContext, boot: DhtBootstrap, hostId: string): Promise<{ stream: NoiseStream, frames: unknown[], closed: () => boolean }> {
+  const dht = new HyperDHT({ bootstrap: [boot.address()], host: '127.0.0.1', firewalled: false })
+  await dht.ready()
+  const swarm = new Hyperswarm({ dht })
+  t.teardown(async () => { await swarm.destroy(); await dht.destroy() })
+  const stream = await new Promise<NoiseStream>(resolve => {
+    swarm.once('connection', (s: NoiseStream) => { resolve(s) })
+    swarm.joinPeer(Buffer.from(hostId, 'hex'))
+  })
+  const codec = createCodec()
+  const frames: unknown[] = []
+  let closed = false
+  const decoder = new FrameDecoder({ onFrame: (p) => { frames.push(codec.decode(p)) }, onError: () => {} })
+  stream.on('data', (chunk: Buffer) => { decoder.push(chunk) })
+  stream.on('error', () => {})
+  stream.on('close', () => { closed = true })
+  return { stream, frames, closed: () => closed }
+}
+
+test.serial('hyperswarm: each side decodes the other\'s hello once', async t => {
+  const boot = await bootstrap(t)
+  const count = (): Codec & { decodes: number } => {
+    const base = createCodec()
+    const c = { decodes: 0, encode: base.encode, decode: (b: Uint8Array) => { c.decodes++; return base.decode(b) } }
+    return c
+  }
+  const [ca, cb] = [count(), count()]
+  const a = await started(t, boot, {}, { codec: ca })
+  const b = await started(t, boot, {}, { codec: cb })
+  const atB = collectFrames(b)
+  a.send(b.hostId, Buffer.from('hi'))
+  await retry(() => atB.length === 1, { what: 'frame' })
+  t.is(ca.decodes, 1)
+  t.is(cb.decodes, 1)
+})
+
+test.serial('hyperswarm: an outsider\'s oversized hello is refused as too large, unread, and the host goes on serving its peers', async t => {
+  const boot = await bootstrap(t)
+  const { logger, lines } = capturingLogger()
+  const target = await started(t, boot, {}, { logger })
+  const peer = await started(t, boot)
+  const atTarget = collectFrames(target)
+  const rogue = await outsider(t, boot, target.hostId)
+  // A 1 MiB BigInt extension plus a stray byte: what used to block the event loop for a second.
+  const body = Buffer.alloc(6 + 1024 * 1024 + 1, 0x5a)
+  body[0] = 0xc9
+  body.writeUInt32BE(1024 * 1024, 1)
+  body[5] = 0x42
+  rogue.stream.write(encodeFrame(body))
+  await retry(() => rogue.frames.length === 2 && rogue.closed(), { what: 'refusal and close' })
+  t.like(rogue.frames[1], { refused: 'ERR_FRAME_TOO_LARGE' })
+  const refusals = lines.filter(l => l.msg === 'refused host')
+  t.is(refusals.length, 1)
+  t.like(refusals[0], { code: 'ERR_FRAME_TOO_LARGE' })
+  t.regex(String(refusals[0]?.err), new RegExp(`${UNADMITTED_MAX_FRAME_BYTES}-byte limit`))
+  t.false(target.peers().some(p => p.admitted && p.connected && p.hostId !== peer.hostId))
+
+  peer.send(target.hostId, Buffer.from('still here'))
+  await retry(() => atTarget.length === 1, { what: 'an admitted peer served' })
+  t.deepEqual(atTarget.map(r => r.payload.toString()), ['still here'])
+})
+
+test.serial('hyperswarm: frames larger than the pre-admission budget flow once the peer is admitted', async t => {
+  const boot = await bootstrap(t)
+  const a = await started(t, boot)
+  const b = await started(t, boot)
+  const atB = collectFrames(b)
+  const big = randomBytes(UNADMITTED_MAX_FRAME_BYTES * 16)
+  // Queued while dialing: written right behind the hello, so they may arrive in its chunk.
+  a.send(b.hostId, big)
+  a.send(b.hostId, Buffer.from('after'))
+  await retry(() => atB.length === 2, { what: 'both frames' })
+  t.deepEqual(atB.map(r => r.payload), [big, Buffer.from('after')])
 })

@@ -1,7 +1,8 @@
 import test, { type ExecutionContext } from 'ava'
 import { createConnection } from 'node:net'
+import { pino, type Logger } from 'pino'
 import { createCodec } from '../../src/codec/codec.js'
-import { encodeFrame } from '../../src/codec/frame.js'
+import { encodeFrame, UNADMITTED_MAX_FRAME_BYTES } from '../../src/codec/frame.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { canonicalIp, createMeshPath, type MeshPath } from '../../src/transport/mesh-path.js'
@@ -10,8 +11,8 @@ import { retry } from '../helpers/retry.js'
 
 interface End { id: string, path: MeshPath, frames: string[], port: number }
 
-async function end (t: ExecutionContext, secret = 's3cret', id = randomHostId()): Promise<End> {
-  const path = createMeshPath({ hostId: id, keys: deriveClusterKeys('c', secret), port: 0, helloTimeoutMs: 1_000, connectTimeoutMs: 1_000 }, { logger: silentLogger(), codec: createCodec() })
+async function end (t: ExecutionContext, secret = 's3cret', id = randomHostId(), logger: Logger = silentLogger()): Promise<End> {
+  const path = createMeshPath({ hostId: id, keys: deriveClusterKeys('c', secret), port: 0, helloTimeoutMs: 1_000, connectTimeoutMs: 1_000 }, { logger, codec: createCodec() })
   await path.start('::1')
   t.teardown(async () => { await path.stop() })
   const frames: string[] = []
@@ -78,6 +79,33 @@ test('strangers and garbage get no connection: unknown host, wrong source, malfo
   t.true(await tryHello(encodeFrame(Buffer.from([0xc1, 0xc1]))), 'not msgpack closed')
   t.true(await tryHello(Buffer.from([0xff, 0xff, 0xff, 0xff, 1])), 'oversized first frame closed')
   t.is(b.path.connections().length, 0)
+})
+
+test('a first frame over the pre-admission budget is refused as too large before it is read; connections from peers go on', async t => {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+  const [x, y] = [randomHostId(), randomHostId()].sort() as [string, string]
+  const a = await end(t, 's3cret', x)
+  const b = await end(t, 's3cret', y, logger)
+  const codec = createCodec()
+  // Shaped like a client hello, padded past the budget (but far below the frame limit).
+  const big = encodeFrame(codec.encode({ m: 'roost-mesh/1', host: a.id, to: b.id, nonce: Buffer.alloc(16), pad: Buffer.alloc(UNADMITTED_MAX_FRAME_BYTES) }))
+  await new Promise<void>(resolve => {
+    const s = createConnection({ host: '::1', port: b.port })
+    s.on('error', () => {})
+    s.on('connect', () => { s.write(big) })
+    s.on('close', () => { resolve() })
+  })
+  const refused = lines.filter(l => l.msg === 'mesh connection refused')
+  t.is(refused.length, 1)
+  t.like(refused[0], { code: 'ERR_FRAME_TOO_LARGE' })
+  b.path.setRoutes(new Map([[a.id, { address: '::1', port: a.port }]]))
+  a.path.setRoutes(new Map([[b.id, { address: '::1', port: b.port }]]))
+  await retry(() => a.path.connected(b.id) && b.path.connected(a.id), { what: 'the real peer connected' })
+  const large = Buffer.alloc(UNADMITTED_MAX_FRAME_BYTES * 4, 7)
+  t.true(a.path.send(b.id, large))
+  await retry(() => b.frames.length === 1, { what: 'a large frame once admitted' })
+  t.is(b.frames[0]?.length, large.length)
 })
 
 test('canonicalIp compares addresses however they are written', t => {

@@ -3,16 +3,17 @@ import { createCodec } from '../../src/codec/codec.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { createMeshPath, type MeshPath } from '../../src/transport/mesh-path.js'
-import { createMeshTransport, type MeshTransport } from '../../src/transport/mesh-transport.js'
+import { createMeshTransport, type MeshTransport, type MeshTransportInit } from '../../src/transport/mesh-transport.js'
+import { SESSION_DATA, SESSION_DATA_HEADER_BYTES } from '../../src/transport/session.js'
 import { createMemoryNetwork, type MemoryNetwork } from '../../src/transport/memory-transport.js'
 import { randomHostId } from '../helpers/fixtures.js'
 import { retry } from '../helpers/retry.js'
 
 interface Side { id: string, transport: MeshTransport, mesh: MeshPath, got: string[] }
 
-async function side (t: ExecutionContext, net: MemoryNetwork, id: string): Promise<Side> {
+async function side (t: ExecutionContext, net: MemoryNetwork, id: string, init: MeshTransportInit = {}): Promise<Side> {
   const mesh = createMeshPath({ hostId: id, keys: deriveClusterKeys('c', 's'), port: 0 }, { logger: silentLogger(), codec: createCodec() })
-  const transport = createMeshTransport({ ackTimeoutMs: 500 }, { logger: silentLogger(), stream: net.transport({ hostId: id, name: id.slice(0, 4) }), mesh })
+  const transport = createMeshTransport({ ackTimeoutMs: 500, ...init }, { logger: silentLogger(), stream: net.transport({ hostId: id, name: id.slice(0, 4) }), mesh })
   await transport.start()
   await mesh.start('::1')
   t.teardown(async () => { await transport.stop() })
@@ -21,10 +22,10 @@ async function side (t: ExecutionContext, net: MemoryNetwork, id: string): Promi
   return { id, transport, mesh, got }
 }
 
-async function pair (t: ExecutionContext, net = createMemoryNetwork()): Promise<[Side, Side]> {
+async function pair (t: ExecutionContext, net = createMemoryNetwork(), initB: MeshTransportInit = {}): Promise<[Side, Side]> {
   const [x, y] = [randomHostId(), randomHostId()].sort() as [string, string]
   const a = await side(t, net, x)
-  const b = await side(t, net, y)
+  const b = await side(t, net, y, initB)
   a.transport.setRoutes(new Map([[b.id, { address: '::1', port: b.mesh.listening()?.port as number }]]))
   b.transport.setRoutes(new Map([[a.id, { address: '::1', port: a.mesh.listening()?.port as number }]]))
   return [a, b]
@@ -100,4 +101,29 @@ test('a host declared down: what is in flight to it fails with ERR_HOST_UNREACHA
   a.transport.send(b.id, Buffer.from('later'))
   await retry(() => b.got.includes('later'), { timeoutMs: 10_000, what: 'a later send delivered' })
   t.false(b.got.includes('in flight'))
+})
+
+test('an admitted peer flooding frames ahead of a gap: the receiver holds at most its reorder budget, counts it, drops the tunnel to it, and still takes its messages', async t => {
+  const budget = 256 * 1024
+  const [a, b] = await pair(t, createMemoryNetwork(), { maxReorderBytes: budget })
+  await retry(() => a.transport.pathTo(b.id) === 'wireguard' && b.transport.pathTo(a.id) === 'wireguard', { what: 'mesh path up' })
+  const downs: string[] = []
+  b.mesh.on('down', (_h, reason) => { downs.push(reason) })
+  // Raw session frames over the tunnel, bypassing a's session: sequence 1 never comes.
+  const payload = Buffer.alloc(16 * 1024, 1)
+  for (let seq = 2; seq < 200; seq++) {
+    const f = Buffer.alloc(SESSION_DATA_HEADER_BYTES + payload.byteLength)
+    f[0] = SESSION_DATA
+    f.writeUInt32BE(99, 1)
+    f.writeUInt32BE(seq, 5)
+    f.writeUInt32BE(1, 9)
+    payload.copy(f, SESSION_DATA_HEADER_BYTES)
+    a.mesh.send(b.id, f)
+  }
+  await retry(() => b.transport.stats().session.reorderOverflows >= 1, { what: 'an overflow' })
+  t.true(b.transport.stats().session.reorderBytes <= budget)
+  await retry(() => downs.some(r => r.includes('reorder budget')), { what: 'the tunnel to the peer dropped' })
+  t.deepEqual(b.got, [])
+  a.transport.send(b.id, Buffer.from('after'))
+  await retry(() => b.got.includes('after'), { timeoutMs: 10_000, what: 'a real message delivered' })
 })

@@ -1,24 +1,34 @@
 import test from 'ava'
-import { pino } from 'pino'
-import { HostUnreachableError } from '../../src/errors/errors.js'
-import { createSession, SESSION_ACK, SESSION_DATA, type Session } from '../../src/transport/session.js'
+import { pino, type Logger } from 'pino'
+import { retry } from '../helpers/retry.js'
+import { HostUnreachableError, SessionBudgetError } from '../../src/errors/errors.js'
+import { createSession, DEFAULT_MAX_REORDER_BYTES, DEFAULT_MAX_UNACKED_BYTES, SESSION_ACK, SESSION_DATA, SESSION_DATA_HEADER_BYTES, type Session, type SessionInit } from '../../src/transport/session.js'
 
 const logger = pino({ level: 'silent' })
 
+/** A logger that keeps its lines, parsed. */
+function capturing (): { logger: Logger, lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  return { logger: pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>) } }), lines }
+}
+
 /** Two sessions joined by two in-memory "paths" that can hold, drop and reorder frames. */
-function pair (opts: { ackEvery?: number } = {}) {
+function pair (opts: { ackEvery?: number, a?: SessionInit, b?: SessionInit, logger?: Logger } = {}) {
   const wires = { a: [] as Array<{ to: 'a' | 'b', path: string, frame: Buffer, onFailure?: (e: Error) => void }> }
   const delivered: Record<'a' | 'b', string[]> = { a: [], b: [] }
   const bad: Error[] = []
+  const resets: Array<{ at: 'a' | 'b', err: SessionBudgetError }> = []
+  let onReset: (at: 'a' | 'b') => void = () => {}
   let path = 'wireguard'
-  const mk = (me: 'a' | 'b', other: 'a' | 'b'): Session => createSession({ ackEvery: opts.ackEvery ?? 1, ackDelayMs: 1 }, {
-    logger,
+  const mk = (me: 'a' | 'b', other: 'a' | 'b'): Session => createSession({ ackEvery: opts.ackEvery ?? 1, ackDelayMs: 1, ...opts[me] }, {
+    logger: opts.logger ?? logger,
     transmit: (_host, frame, onFailure) => {
       wires.a.push({ to: other, path, frame: Buffer.from(frame), ...(onFailure === undefined ? {} : { onFailure }) })
       return path
     },
     deliver: (_host, payload) => { delivered[me].push(payload.toString()) },
-    badFrame: (_host, err) => { bad.push(err) }
+    badFrame: (_host, err) => { bad.push(err) },
+    resetPaths: (_host, err) => { resets.push({ at: me, err }); onReset(me) }
   })
   const a = mk('a', 'b')
   const b = mk('b', 'a')
@@ -35,7 +45,7 @@ function pair (opts: { ackEvery?: number } = {}) {
     }
     return n
   }
-  return { a, b, wires, delivered, bad, flush, setPath: (p: string) => { path = p } }
+  return { a, b, wires, delivered, bad, resets, flush, setPath: (p: string) => { path = p }, onReset: (fn: (at: 'a' | 'b') => void) => { onReset = fn } }
 }
 
 test('payloads arrive once and in order, and acknowledgements clear the sender', async t => {
@@ -93,7 +103,7 @@ test('a restarted sender (new epoch) starts a new stream at the receiver', t => 
   const p = pair()
   p.a.send('b', Buffer.from('old'))
   p.flush()
-  const fresh = createSession({ epoch: (p.a.epoch % 1000) + 1 }, { logger, transmit: (_h, frame) => { p.b.receive('a', frame); return 'wireguard' }, deliver: () => {}, badFrame: () => {} })
+  const fresh = createSession({ epoch: (p.a.epoch % 1000) + 1 }, { logger, transmit: (_h, frame) => { p.b.receive('a', frame); return 'wireguard' }, deliver: () => {}, badFrame: () => {}, resetPaths: () => {} })
   fresh.send('b', Buffer.from('new'))
   t.deepEqual(p.delivered.b, ['old', 'new'])
 })
@@ -140,4 +150,92 @@ test('a host gone: every unacknowledged payload fails once with the typed error,
   p.a.send('b', Buffer.from('after'))
   p.flush()
   t.deepEqual(p.delivered.b, ['after'], 'the failed sequence numbers are skipped, not waited for')
+})
+
+/** A session data frame as host `a` of `epoch` would send it. */
+function dataFrame (epoch: number, seq: number, low: number, payload: Buffer): Buffer {
+  const f = Buffer.alloc(SESSION_DATA_HEADER_BYTES + payload.byteLength)
+  f[0] = SESSION_DATA
+  f.writeUInt32BE(epoch, 1)
+  f.writeUInt32BE(seq, 5)
+  f.writeUInt32BE(low, 9)
+  payload.copy(f, SESSION_DATA_HEADER_BYTES)
+  return f
+}
+
+test('1,000 out-of-order 1 MiB frames: the reorder buffer stays within its byte budget, typed, logged once per overflow, counted', t => {
+  const { logger: log, lines } = capturing()
+  const resets: SessionBudgetError[] = []
+  const delivered: number[] = []
+  const b = createSession({}, {
+    logger: log,
+    transmit: () => 'wireguard',
+    deliver: (_h, p) => { delivered.push(p.readUInt32BE(0)) },
+    badFrame: () => {},
+    resetPaths: (_h, err) => { resets.push(err) }
+  })
+  t.teardown(() => { b.stop() })
+  const payload = Buffer.alloc(1024 * 1024, 1)
+  let highest = 0
+  for (let seq = 2; seq <= 1001; seq++) {
+    payload.writeUInt32BE(seq, 0)
+    b.receive('a', dataFrame(7, seq, 1, payload))
+    highest = Math.max(highest, b.stats().reorderBytes)
+  }
+  t.true(highest <= DEFAULT_MAX_REORDER_BYTES, `${highest} bytes held`)
+  const stats = b.stats()
+  t.true(stats.reorderOverflows >= 1000 / 33, `${stats.reorderOverflows} overflows`)
+  t.is(resets.length, stats.reorderOverflows)
+  t.true(resets.every(e => e instanceof SessionBudgetError && e.code === 'ERR_SESSION_BUDGET' && e.details?.budget === 'reorder'))
+  t.is(lines.filter(l => l.code === 'ERR_SESSION_BUDGET').length, stats.reorderOverflows)
+  // The missing frame comes: what was dropped is not delivered from memory (the sender sends it again).
+  payload.writeUInt32BE(1, 0)
+  b.receive('a', dataFrame(7, 1, 1, payload))
+  t.deepEqual(delivered, [1])
+  t.true(b.stats().reorderBytes <= DEFAULT_MAX_REORDER_BYTES)
+})
+
+test('a reorder overflow loses nothing and duplicates nothing: the sender, its paths reset, sends it all again in order', async t => {
+  const p = pair({ ackEvery: 1000, b: { maxReorderBytes: 2048 } })
+  p.onReset(() => {
+    // The paths to the sender close: what was in flight on them is gone, and the sender notices.
+    p.wires.a = []
+    p.setPath('hyperswarm')
+    p.a.pathLost('b', 'wireguard')
+    p.a.pathLost('b', 'hyperswarm')
+  })
+  p.setPath('hyperswarm')
+  p.a.send('b', Buffer.from('m0'))
+  p.setPath('wireguard')
+  const sent = ['m0']
+  for (let i = 1; i < 50; i++) { sent.push(`m${i}`); p.a.send('b', Buffer.from(`m${i}`)) }
+  p.flush(f => f.path === 'wireguard')
+  t.true(p.resets.length >= 1)
+  p.flush()
+  t.deepEqual(p.delivered.b, sent)
+  await retry(() => { p.flush(); return p.a.unacked('b') === 0 }, { what: 'all acknowledged' })
+  t.deepEqual(p.delivered.b, sent)
+})
+
+test('a peer that never acknowledges: sends stop at the unacked byte budget with a typed error, logged once; acks make room again', async t => {
+  const { logger: log, lines } = capturing()
+  const p = pair({ ackEvery: 1000, logger: log })
+  const payload = Buffer.alloc(1024 * 1024)
+  const failures: Error[] = []
+  for (let i = 0; i < 100; i++) p.a.send('b', payload, (e) => { failures.push(e) })
+  const stats = p.a.stats()
+  t.true(stats.unackedBytes <= DEFAULT_MAX_UNACKED_BYTES, `${stats.unackedBytes} bytes unacknowledged`)
+  t.true(p.a.unacked('b') >= 60 && p.a.unacked('b') < 100, `${p.a.unacked('b')} unacknowledged`)
+  t.is(failures.length, 100 - p.a.unacked('b'))
+  t.true(failures.every(e => e instanceof SessionBudgetError && e.details?.budget === 'unacked'))
+  t.is(stats.unackedRefusals, failures.length)
+  t.is(lines.filter(l => l.code === 'ERR_SESSION_BUDGET').length, 1)
+  // The peer catches up and acknowledges: the queue empties and sends go through again.
+  await retry(() => { p.flush(); return p.a.unacked('b') === 0 }, { what: 'all acknowledged' })
+  t.is(p.a.stats().unackedBytes, 0)
+  const refused = failures.length
+  p.a.send('b', Buffer.from('again'), (e) => { failures.push(e) })
+  p.flush()
+  t.is(p.delivered.b.at(-1), 'again')
+  t.is(failures.length, refused)
 })

@@ -45,11 +45,15 @@ export const RestartSchema = Type.Object({
   max_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 }))
 }, { additionalProperties: false })
 
+/** An environment value: up to 4 KiB, without a NUL byte. */
+export const EnvValueSchema = Type.String({ maxLength: 4096, pattern: '^[^\\u0000]*$', description: 'a string of at most 4096 characters without a NUL byte' })
+
 /** A machine's configuration; every update makes a new version (instance_id). */
 export const MachineConfigSchema = Type.Object({
   /** An image digest (64 hex, optionally `sha256:`-prefixed, or a unique prefix of ≥ 12) or an image name. */
   image: Type.String({ minLength: 1, maxLength: 200 }),
-  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 4096 }), { maxProperties: 256, additionalProperties: false })),
+  /** Values may hold anything a process environment can: no NUL byte (it ends a C string, so no process or guest could be given it). */
+  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), EnvValueSchema, { maxProperties: 256, additionalProperties: false })),
   guest: Type.Optional(Type.Object({
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
     memory_mb: Type.Optional(Type.Integer({ minimum: 64, maximum: 65536 }))

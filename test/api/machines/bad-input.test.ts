@@ -37,6 +37,7 @@ test('schema violations are 400 ERR_INVALID_ARGUMENT listing TypeBox errors', as
     { body: { config: { image: 'x' }, surprise: true }, path: '/surprise' },
     { body: { config: { image: 'x', guest: { cpus: 0 } } }, path: '/config/guest/cpus' },
     { body: { config: { image: 'x', env: { '1BAD': 'v' } } }, path: '/config/env' },
+    { body: { config: { image: 'x', env: { GREETING: 'hi\u0000there' } } }, path: '/config/env/GREETING' },
     { body: {}, path: '/config' },
     { body: [1, 2], path: '' }
   ]

@@ -1,0 +1,45 @@
+import test from 'ava'
+import { FRAME_OVERHEAD_BYTES, ReorderBuffer } from '../../src/transport/reorder-buffer.js'
+
+test('held frames are counted in bytes with their overhead, and let go of on take, dropBelow and clear', t => {
+  const r = new ReorderBuffer(10_000)
+  r.add(5, Buffer.alloc(100))
+  r.add(6, null)
+  r.add(9, Buffer.alloc(50))
+  t.is(r.bytes, 150 + 3 * FRAME_OVERHEAD_BYTES)
+  t.is(r.take(6), null)
+  t.is(r.take(7), undefined)
+  t.is(r.bytes, 150 + 2 * FRAME_OVERHEAD_BYTES)
+  r.dropBelow(9)
+  t.is(r.size, 1)
+  t.is(r.bytes, 50 + FRAME_OVERHEAD_BYTES)
+  r.clear()
+  t.is(r.bytes, 0)
+})
+
+test('a frame is held as a copy, not as a view that keeps its whole chunk alive', t => {
+  const chunk = Buffer.alloc(64 * 1024, 3)
+  const r = new ReorderBuffer(10_000)
+  r.add(2, chunk.subarray(10, 20))
+  chunk.fill(0)
+  const held = r.take(2) as Buffer
+  t.deepEqual(held, Buffer.alloc(10, 3))
+  t.not(held.buffer, chunk.buffer)
+})
+
+test('a sequence number held twice keeps its first frame and is counted once', t => {
+  const r = new ReorderBuffer(10_000)
+  r.add(3, Buffer.from('first'))
+  r.add(3, Buffer.from('second, longer'))
+  t.is(r.bytes, 5 + FRAME_OVERHEAD_BYTES)
+  t.deepEqual(r.take(3), Buffer.from('first'))
+})
+
+test('fits says whether a frame stays within the byte budget', t => {
+  const r = new ReorderBuffer(1_000)
+  t.true(r.fits(Buffer.alloc(1_000 - FRAME_OVERHEAD_BYTES)))
+  t.false(r.fits(Buffer.alloc(1_001 - FRAME_OVERHEAD_BYTES)))
+  r.add(1, Buffer.alloc(500))
+  t.false(r.fits(Buffer.alloc(500)))
+  t.true(r.fits(null))
+})
