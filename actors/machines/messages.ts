@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import {
-  AppNameSchema, MachineConfigSchema, MachineViewSchema, StopSchema
+  AppNameSchema, MachineConfigSchema, MachineIdSchema, MachineViewSchema, StopSchema
 } from '../../src/api/machines/schemas.js'
 import { defineActorProtocol } from '../../src/runtime/senders.js'
 
