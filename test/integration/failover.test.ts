@@ -72,7 +72,7 @@ test.serial('a dead host\'s replaceable machine comes back once on a survivor, s
   t.true(replaced.host === t.context.ids.get('h1') || replaced.host === t.context.ids.get('h3'))
   t.is(replaced.id, web.id, 'the id stays')
   t.true(replaced.events.some(e => e.type === 'failover'))
-  t.is((await httpGet(replaced.endpoint, '/ping.txt'))?.status, 200, 'the new copy answers')
+  await retry(async () => (await httpGet(replaced.endpoint, '/ping.txt'))?.status === 200, { timeoutMs: 30_000, what: 'the new copy answering' })
   t.is(live(h1.dataDir) + live(h3.dataDir), 1, 'exactly one copy on the survivors')
   const listed = (await api.list('web')).filter(m => m.id === web.id)
   t.is(listed.length, 1, 'the API lists the machine once')
