@@ -15,6 +15,7 @@ import type { ImageManifest } from '../../src/vmm/image/manifest.js'
 import { createMemoryMachineStore, type MachineStore } from '../../src/vmm/machine-store.js'
 import { createMemoryNetwork } from '../../src/transport/memory-transport.js'
 import { randomHostId } from '../helpers/fixtures.js'
+import { hostKeyOf } from '../helpers/host-keys.js'
 import { retry } from '../helpers/retry.js'
 
 /** A VM driver whose VMs are objects the test ends at will (unit tests of the actor's decisions only). */
@@ -88,6 +89,7 @@ async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver
   }
   system.spawn(null, 'agent', agentActor({ name: 'h1', cluster: 'c', version: '0', region: 'here', startedAt: 0 }, {
     transport,
+    signer: hostKeyOf(hostId),
     machines: { init: { machinesDir: join(dir, 'machines'), region: 'here', defaultDriver: 'qemu' }, components }
   }))
   const stop = async (): Promise<void> => { await system.stop(); await transport.stop() }
