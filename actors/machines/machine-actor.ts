@@ -8,8 +8,10 @@ import { defineActor, type ActorContext, type ActorDefinition, type Sender } fro
 import { systemClock } from '../../src/runtime/clock.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
-import type { ExitInfo, VmHandle } from '../../src/vmm/driver.js'
+import type { ExitInfo, VmHandle, VmStatus } from '../../src/vmm/driver.js'
+import { discardSnapshot } from '../../src/vmm/snapshot-file.js'
 import type { MembershipProtocol } from '../membership/messages.js'
+import { reconcile, type VmFound } from './reconcile.js'
 import { RUNNING_STATES, assertAllowed, decideRestart, describeExit, restartPolicyOf } from './lifecycle.js'
 import type { MachineComponents } from './components.js'
 import { machineProtocol, type MachineProtocol, type MachinesProtocol } from './messages.js'
@@ -26,6 +28,8 @@ export interface MachineActorInit {
 type Ctx = ActorContext<MachineProtocol>
 
 const STOP_TIMEOUT_MS = 10_000
+/** In the machine's directory: where a suspend writes the guest's memory. */
+const SNAPSHOT_FILE = 'snapshot.bin'
 
 export const newInstanceId = (): string => randomBytes(8).toString('hex').toUpperCase()
 
@@ -162,19 +166,115 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
       }
       const view = () => toView(rec)
 
+      const snapshotPath = join(dir, SNAPSHOT_FILE)
+      /** A whole snapshot for the recorded state: the one recorded while suspended, the one being written while suspending. */
+      const snapshotOnDisk = (): boolean => rec.state === 'suspended' ? rec.snapshot !== null && existsSync(rec.snapshot) : existsSync(snapshotPath)
+      let adoptedStatus: VmStatus | null = null
+      const dropSnapshot = (): void => {
+        const path = rec.snapshot ?? snapshotPath
+        rec.snapshot = null
+        discardSnapshot(path).catch(() => {})
+      }
+      /** Adopts `h` as this machine's running VM. */
+      const take = (h: VmHandle): void => {
+        vm = h
+        rec.runtime = h.record
+        watch(h, gen)
+        if (rec.snapshot !== null) dropSnapshot()
+      }
+      const RECOVER_MESSAGES: Partial<Record<MachineState, string>> = {
+        suspending: 'the agent restarted during a suspend'
+      }
+      /** Makes the recorded state true again after an agent restart (rules: reconcile.ts). */
+      const applyReconcile = async (found: VmFound, h: VmHandle | null): Promise<void> => {
+        // A live VMM knows whether the snapshot it was writing is whole (its migration completed).
+        const snapshot = found.found === 'alive' && rec.state === 'suspending' && adoptedStatus !== null ? adoptedStatus.snapshot : snapshotOnDisk()
+        const decision = reconcile({ state: rec.state, vm: found, snapshot })
+        const detail = adoptedStatus === null ? '' : ` (${adoptedStatus.detail})`
+        const why = `${RECOVER_MESSAGES[rec.state] ?? `recorded ${rec.state}`}${detail}`
+        if (decision.action !== 'none') ctx.log.info({ machine: rec.id, state: rec.state, vm: found, decision }, 'reconciling the recorded state with the VM')
+        switch (decision.action) {
+          case 'none': return
+          case 'keep':
+            if (h === null) return
+            take(h)
+            setState('started', 'adopt', { message: `re-adopted pid ${h.record.pid}` })
+            startChecks()
+            return
+          case 'unpause':
+            if (h === null) return
+            try {
+              await h.unpause()
+            } catch (err) {
+              ctx.log.warn({ err, machine: rec.id }, 'could not continue the paused VM; killing it')
+              await h.kill()
+              dropSnapshot()
+              onUnexpectedExit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null })
+              return
+            }
+            take(h)
+            dropSnapshot()
+            setState('started', 'adopt', { message: `${why}: continued the paused VM, pid ${h.record.pid}` })
+            startChecks()
+            return
+          case 'finish-suspend':
+            if (h !== null) await h.kill()
+            rec.runtime = null
+            rec.snapshot = snapshotPath
+            setState('suspended', 'suspend', { message: `${why}: the snapshot was complete; suspend finished` })
+            return
+          case 'stop':
+          case 'kill':
+            if (h === null) return
+            take(h)
+            if (decision.action === 'kill') pending.force = true
+            event('adopt', rec.state, { message: `re-adopted pid ${h.record.pid}${detail}` })
+            persist()
+            beginStop()
+            return
+          case 'crashed':
+            if (h !== null) await h.kill()
+            rec.runtime = null
+            if (decision.discardSnapshot) dropSnapshot()
+            onUnexpectedExit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null })
+            return
+          case 'settle':
+            rec.runtime = null
+            if (decision.discardSnapshot) dropSnapshot()
+            if (decision.state === 'suspended') rec.snapshot = snapshotPath
+            setState(decision.state, decision.state === 'stopped' && rec.state === 'suspended' ? 'snapshot-lost' : 'recover', { message: decision.state === 'stopped' && rec.state === 'suspended' ? 'the suspend snapshot is gone; the next start boots cold' : why })
+            return
+          case 'destroy':
+            finishDestroy()
+            return
+          case 'relaunch':
+            launch(rec.snapshot !== null ? 'resume' : 'boot', 'relaunch')
+        }
+      }
+
       const recover = (): void => {
         const runtime = rec.runtime
-        if (rec.state === 'destroying') { if (runtime === null) { finishDestroy(); return } pending = { destroy: true, force: true } }
-        if (!RUNNING_STATES.includes(rec.state) && rec.state !== 'destroying') {
-          if (rec.state === 'suspended' && (rec.snapshot === null || !existsSync(rec.snapshot))) setState('stopped', 'snapshot-lost', { message: 'the suspend snapshot is gone; the next start boots cold' })
+        if (rec.state === 'destroying') pending = { destroy: true, force: true }
+        if (runtime === null || !RUNNING_STATES.includes(rec.state) && rec.state !== 'destroying') {
+          applyReconcile({ found: 'none' }, null).catch((err: unknown) => { ctx.log.error({ err, machine: rec.id }, 'recovery failed') })
           return
         }
-        if (runtime === null) { if (rec.state === 'starting' || rec.state === 'replacing') launch(rec.snapshot !== null ? 'resume' : 'boot', 'relaunch'); else setState(rec.state === 'suspending' ? 'suspended' : 'stopped', 'recover'); return }
         const g = ++gen
         void (async () => {
           try {
             const spec = await buildGuestSpec(rec, dir, components, runtime)
-            launched = await driver().adopt(spec, runtime)
+            const h = await driver().adopt(spec, runtime)
+            if (h !== null) {
+              try {
+                adoptedStatus = await h.status({ snapshotPath })
+              } catch (err) {
+                // A VM that cannot say what it is doing is of no use: end it, as if it had died.
+                await h.kill()
+                send({ type: 'machine.vm-adopted', gen: g, ok: false, message: `VM did not answer query-status: ${(err as Error).message}` })
+                return
+              }
+            }
+            launched = h
             send({ type: 'machine.vm-adopted', gen: g, ok: launched !== null, message: launched === null ? 'VM gone' : '' })
           } catch (err) {
             send({ type: 'machine.vm-adopted', gen: g, ok: false, message: (err as Error).message })
@@ -211,7 +311,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             const h = vm
             if (h === null) throw new IllegalTransitionError(`machine ${rec.id} has no running VM`, { id: rec.id })
             const g = gen
-            const path = join(dir, 'snapshot.bin')
+            const path = snapshotPath
             stopChecks()
             setState('suspending', 'suspend')
             h.suspend(path).then(
@@ -345,28 +445,18 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             }
             if (vm !== null) { setState('started', 'suspend-failed', { message: msg.message }); startChecks() } else setState('failed', 'suspend-failed', { message: msg.message })
           },
-          'machine.vm-adopted': (msg, _ctx, sender) => {
+          'machine.vm-adopted': async (msg, _ctx, sender) => {
             internal(sender)
             if (msg.gen !== gen) return
             const h = launched
             launched = null
-            if (msg.ok && h !== null) {
-              vm = h
-              rec.runtime = h.record
-              watch(h, gen)
-              event('adopt', rec.state, { message: `re-adopted pid ${h.record.pid}` })
-              if (rec.state === 'stopping' || rec.state === 'destroying') { persist(); beginStop(); return }
-              if (rec.state === 'suspending') { setState('started', 'adopt', { message: 'the suspend did not finish before the agent restarted' }); startChecks(); return }
-              setState('started', 'adopt', { message: `re-adopted pid ${h.record.pid}` })
-              startChecks()
+            if (msg.ok && h !== null && adoptedStatus !== null) {
+              await applyReconcile({ found: 'alive', run: adoptedStatus.run }, h)
               return
             }
             rec.runtime = null
             ctx.log.warn({ machine: rec.id, reason: msg.message }, 'VM died while the agent was away')
-            if (rec.state === 'stopping') { setState('stopped', 'recover'); return }
-            if (rec.state === 'destroying') { finishDestroy(); return }
-            if (rec.state === 'suspending') { setState(rec.snapshot !== null && existsSync(rec.snapshot) ? 'suspended' : 'stopped', 'recover'); return }
-            onUnexpectedExit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null })
+            await applyReconcile({ found: 'gone' }, null)
           },
           'machine.retry': (msg, _ctx, sender) => {
             internal(sender)
