@@ -28,8 +28,16 @@ export interface MachineActorInit {
 type Ctx = ActorContext<MachineProtocol>
 
 const STOP_TIMEOUT_MS = 10_000
+/** How long an agent stopping with its VMs waits for a boot under way to end, to kill its VM. */
+const SHUTDOWN_LAUNCH_WAIT_MS = 15_000
 /** In the machine's directory: where a suspend writes the guest's memory. */
 const SNAPSHOT_FILE = 'snapshot.bin'
+
+async function within (p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise(resolve => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
+}
 
 export const newInstanceId = (): string => randomBytes(8).toString('hex').toUpperCase()
 
@@ -59,6 +67,10 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
       let retryTimer: unknown = null
       let checker: { stop: () => void } | null = null
       let stopping: { timeoutMs: number, signal?: string } = { timeoutMs: STOP_TIMEOUT_MS }
+      /** The boot under way, if any (its VM is in `launched` once it is up). */
+      let inflight: Promise<void> | null = null
+      /** The agent stopped with its VMs: a boot that ends after that kills its own VM. */
+      let shutDown = false
 
       const send = (msg: Parameters<typeof ctx.system.dispatch<MachineProtocol>>[1]): void => {
         ctx.system.dispatch(self, msg, { from: ctx.path })
@@ -112,7 +124,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
         launched = null
         setState('starting', type)
         const snapshot = rec.snapshot
-        void (async () => {
+        const boot = (async () => {
           try {
             const spec = await buildGuestSpec(rec, dir, components)
             if (spec.network.mode === 'forward') rec.hostPort = spec.network.hostPort
@@ -120,12 +132,15 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             // from_snapshot: a warm clone where the driver can make one (qemu); a cold boot otherwise.
             const clone = rec.config.from_snapshot === true ? d.clone : undefined
             launched = mode === 'resume' && snapshot !== null ? await d.resume(spec, snapshot) : clone !== undefined ? await clone(spec) : await d.start(spec)
+            if (shutDown) { await launched.kill(); launched = null; return }
             send({ type: 'machine.vm-started', gen: g })
           } catch (err) {
             const e = err as { message?: string, code?: string }
             send({ type: 'machine.vm-failed', gen: g, message: String(e.message ?? err), code: String(e.code ?? 'ERR_VMM') })
           }
         })()
+        inflight = boot
+        void boot.finally(() => { if (inflight === boot) inflight = null })
       }
       const beginStop = (): void => {
         if (vm === null) return
@@ -389,6 +404,17 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             stopChecks()
             const h = vm
             gen++
+            if (msg.stopVms) shutDown = true
+            if (msg.stopVms && h === null && (inflight !== null || launched !== null)) {
+              // A VM still booting would outlive the agent: wait for it (bounded) and end it.
+              if (inflight !== null) await within(inflight, SHUTDOWN_LAUNCH_WAIT_MS)
+              const booted = launched
+              launched = null
+              if (booted !== null) await booted.kill()
+              rec.runtime = null
+              setState('stopped', 'agent-shutdown', { message: 'the agent stopped while the VM was booting; the VM was ended' })
+              return
+            }
             if (h === null) return
             if (!msg.stopVms) { h.detach(); return }
             await h.stop({ timeoutMs: 5_000 }).catch(async () => await h.kill())

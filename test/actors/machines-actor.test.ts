@@ -21,7 +21,7 @@ import { retry } from '../helpers/retry.js'
 /** A VM driver whose VMs are objects the test ends at will (unit tests of the actor's decisions only). */
 interface FakeVm { spec: GuestSpec, handle: VmHandle, exit: (info: ExitInfo) => void, alive: boolean, resumedFrom: string | null, run: VmStatus['run'] }
 /** `hold`: suspends stop there for good, as when the agent dies inside one (`paused`: before any snapshot, `migrated`: with a whole one). */
-function fakeDriver (faults: { hold?: 'paused' | 'migrated' } = {}): VmDriver & { vms: FakeVm[], live: () => FakeVm[] } {
+function fakeDriver (faults: { hold?: 'paused' | 'migrated', bootGate?: Promise<void> } = {}): VmDriver & { vms: FakeVm[], live: () => FakeVm[] } {
   const vms: FakeVm[] = []
   let pid = 40_000
   const make = (spec: GuestSpec, resumedFrom: string | null): FakeVm => {
@@ -59,7 +59,7 @@ function fakeDriver (faults: { hold?: 'paused' | 'migrated' } = {}): VmDriver & 
     vms,
     live: () => vms.filter(v => v.alive),
     describe: () => 'fake',
-    start: async (spec) => make(spec, null).handle,
+    start: async (spec) => { await faults.bootGate; return make(spec, null).handle },
     resume: async (spec, snap) => make(spec, snap).handle,
     adopt: async (_spec, record) => vms.find(v => v.alive && v.handle.record.pid === record.pid)?.handle ?? null,
     logs: async () => 'console'
@@ -270,6 +270,18 @@ test('an agent that died inside a suspend after the snapshot was whole: the new 
   await b.backend.action('app1', m.id, 'start')
   await state(b.backend, m.id, 'started')
   t.truthy(driver.live()[0]?.resumedFrom?.endsWith('snapshot.bin'))
+})
+
+test('an agent stopping with its VMs ends a VM that was still booting', async t => {
+  let boot = (): void => {}
+  const { a, driver } = await setup(t, { bootGate: new Promise<void>(resolve => { boot = resolve }) })
+  const m = await a.backend.create('app1', { config: config() })
+  t.is(m.state, 'starting')
+  const shutdown = a.system.askUntyped(a.system.hostId, '/agent/machines', 'machines.shutdown', { stopVms: true }, { timeoutMs: 30_000 })
+  boot()
+  await shutdown
+  t.is((await a.backend.get('app1', m.id)).state, 'stopped', 'stopped when the shutdown answers')
+  t.is(driver.live().length, 0, 'no VM outlives the shutdown')
 })
 
 test.serial('check results go into the machine and the cluster state; restart_limit failures restart the machine', async t => {
