@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { durationMs, type CheckStatus, type MachineState } from '../../src/api/machines/schemas.js'
@@ -9,9 +8,9 @@ import { systemClock } from '../../src/runtime/clock.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { ExitInfo, VmHandle, VmStatus } from '../../src/vmm/driver.js'
-import { discardSnapshot } from '../../src/vmm/snapshot-file.js'
 import type { MembershipProtocol } from '../membership/messages.js'
-import { reconcile, type VmFound } from './reconcile.js'
+import type { VmFound } from './reconcile.js'
+import { applyRecovery, dropSnapshot, type RecoveryOps } from './recovery.js'
 import { RUNNING_STATES, assertAllowed, decideRestart, describeExit, restartPolicyOf } from './lifecycle.js'
 import type { MachineComponents } from './components.js'
 import { machineProtocol, type MachineProtocol, type MachinesProtocol } from './messages.js'
@@ -182,90 +181,28 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
       const view = () => toView(rec)
 
       const snapshotPath = join(dir, SNAPSHOT_FILE)
-      /** A whole snapshot for the recorded state: the one recorded while suspended, the one being written while suspending. */
-      const snapshotOnDisk = (): boolean => rec.state === 'suspended' ? rec.snapshot !== null && existsSync(rec.snapshot) : existsSync(snapshotPath)
       let adoptedStatus: VmStatus | null = null
-      const dropSnapshot = (): void => {
-        const path = rec.snapshot ?? snapshotPath
-        rec.snapshot = null
-        discardSnapshot(path).catch(() => {})
-      }
       /** Adopts `h` as this machine's running VM. */
       const take = (h: VmHandle): void => {
         vm = h
         rec.runtime = h.record
         watch(h, gen)
-        if (rec.snapshot !== null) dropSnapshot()
+        if (rec.snapshot !== null) dropSnapshot(rec, snapshotPath)
       }
-      const RECOVER_MESSAGES: Partial<Record<MachineState, string>> = {
-        suspending: 'the agent restarted during a suspend'
+      const recoveryOps: RecoveryOps = {
+        rec,
+        snapshotPath,
+        log: ctx.log,
+        take,
+        setState,
+        adoptEvent: (message) => { event('adopt', rec.state, { message }); persist() },
+        startChecks,
+        beginStop: (force) => { if (force) pending.force = true; beginStop() },
+        crashed: () => { onUnexpectedExit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null }) },
+        finishDestroy,
+        relaunch: () => { launch(rec.snapshot !== null ? 'resume' : 'boot', 'relaunch') }
       }
-      /** Makes the recorded state true again after an agent restart (rules: reconcile.ts). */
-      const applyReconcile = async (found: VmFound, h: VmHandle | null): Promise<void> => {
-        // A live VMM knows whether the snapshot it was writing is whole (its migration completed).
-        const snapshot = found.found === 'alive' && rec.state === 'suspending' && adoptedStatus !== null ? adoptedStatus.snapshot : snapshotOnDisk()
-        const decision = reconcile({ state: rec.state, vm: found, snapshot })
-        const detail = adoptedStatus === null ? '' : ` (${adoptedStatus.detail})`
-        const why = `${RECOVER_MESSAGES[rec.state] ?? `recorded ${rec.state}`}${detail}`
-        if (decision.action !== 'none') ctx.log.info({ machine: rec.id, state: rec.state, vm: found, decision }, 'reconciling the recorded state with the VM')
-        switch (decision.action) {
-          case 'none': return
-          case 'keep':
-            if (h === null) return
-            take(h)
-            setState('started', 'adopt', { message: `re-adopted pid ${h.record.pid}` })
-            startChecks()
-            return
-          case 'unpause':
-            if (h === null) return
-            try {
-              await h.unpause()
-            } catch (err) {
-              ctx.log.warn({ err, machine: rec.id }, 'could not continue the paused VM; killing it')
-              await h.kill()
-              dropSnapshot()
-              onUnexpectedExit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null })
-              return
-            }
-            take(h)
-            dropSnapshot()
-            setState('started', 'adopt', { message: `${why}: continued the paused VM, pid ${h.record.pid}` })
-            startChecks()
-            return
-          case 'finish-suspend':
-            if (h !== null) await h.kill()
-            rec.runtime = null
-            rec.snapshot = snapshotPath
-            setState('suspended', 'suspend', { message: `${why}: the snapshot was complete; suspend finished` })
-            return
-          case 'stop':
-          case 'kill':
-            if (h === null) return
-            take(h)
-            if (decision.action === 'kill') pending.force = true
-            event('adopt', rec.state, { message: `re-adopted pid ${h.record.pid}${detail}` })
-            persist()
-            beginStop()
-            return
-          case 'crashed':
-            if (h !== null) await h.kill()
-            rec.runtime = null
-            if (decision.discardSnapshot) dropSnapshot()
-            onUnexpectedExit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null })
-            return
-          case 'settle':
-            rec.runtime = null
-            if (decision.discardSnapshot) dropSnapshot()
-            if (decision.state === 'suspended') rec.snapshot = snapshotPath
-            setState(decision.state, decision.state === 'stopped' && rec.state === 'suspended' ? 'snapshot-lost' : 'recover', { message: decision.state === 'stopped' && rec.state === 'suspended' ? 'the suspend snapshot is gone; the next start boots cold' : why })
-            return
-          case 'destroy':
-            finishDestroy()
-            return
-          case 'relaunch':
-            launch(rec.snapshot !== null ? 'resume' : 'boot', 'relaunch')
-        }
-      }
+      const applyReconcile = async (found: VmFound, h: VmHandle | null): Promise<void> => { await applyRecovery(found, h, adoptedStatus, recoveryOps) }
 
       const recover = (): void => {
         const runtime = rec.runtime
