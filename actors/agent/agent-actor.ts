@@ -1,5 +1,6 @@
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
+import type { RowSigner } from '../../src/gossip/row-signature.js'
 import type { ProfileName } from '../../src/gossip/swim-config.js'
 import type { Transport } from '../../src/transport/transport.js'
 import type { MeshPath } from '../../src/transport/mesh-path.js'
@@ -30,6 +31,8 @@ export interface AgentActorInit {
 
 export interface AgentActorComponents {
   transport: Transport
+  /** This host's key: signs the replicated rows it writes. */
+  signer: RowSigner
   /** The machines family's settings and parts (drivers, images, store); without them it runs with no driver and an in-memory store. */
   machines?: { init: MachinesActorInit, components: MachineComponents }
   /** Connections through the tunnels, started by the wireguard actor once its interface is up. */

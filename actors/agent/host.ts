@@ -4,6 +4,8 @@ import { controlSocketPath } from '../../src/api/control-api.js'
 import { createControlServer, type ControlServer } from '../../src/api/control-server.js'
 import { resolveAgentOptions, type AgentOptions } from '../../src/cli/agent-options.js'
 import { createCodec } from '../../src/codec/codec.js'
+import { ConfigError } from '../../src/errors/errors.js'
+import { createRowSigner } from '../../src/gossip/row-signature.js'
 import type { Logger } from '../../src/log/logger.js'
 import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
 import { createHyperswarmTransport } from '../../src/transport/hyperswarm-transport.js'
@@ -72,6 +74,8 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     : createMeshPath({ hostId: stream.hostId, keys: deriveClusterKeys(init.cluster, init.secret), port: init.meshPort, ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }) }, { logger, codec })
   const transport = createMeshTransport({}, { logger, stream, ...(mesh === undefined ? {} : { mesh }) })
   const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport })
+  const signer = createRowSigner(seed)
+  if (signer.hostId !== transport.hostId) throw new ConfigError(`the host key signs as ${signer.hostId.slice(0, 12)} but the transport runs as ${transport.hostId.slice(0, 12)}`)
   const socketPath = controlSocketPath(init.dataDir)
   const infoFile = join(init.dataDir, 'agent.json')
   let dataPlane: DataPlaneThread | undefined
@@ -126,7 +130,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       if (wireguard === 'on') requireWireguard(components.wireguardAvailable)
       state = 'running'
       const startedAt = Date.now()
-      machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver, region: init.region, netnsPrefix: transport.hostId.slice(0, 8), capacity: { cpus: init.capacityCpus, memoryMb: init.capacityMemoryMb }, ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })
+      machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver, region: init.region, netnsPrefix: transport.hostId.slice(0, 8), capacity: { cpus: init.capacityCpus, memoryMb: init.capacityMemoryMb }, faults: init.faults, ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })
       logger.info({ driver: machines.init.defaultDriver, describe: machines.describe, drivers: Object.keys(machines.components.drivers) }, `machines use the ${machines.init.defaultDriver} driver`)
       const token = await loadApiToken(init.dataDir, init.apiToken)
       await transport.start()
@@ -159,6 +163,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         wireguard: { cluster: init.cluster, dataDir: init.dataDir, mode: wireguard, underlayHost: init.host, faults: init.faults, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }), meshPort: init.meshPort }
       }, {
         transport,
+        signer,
         machines,
         mesh,
         router: {

@@ -27,6 +27,8 @@ export interface MachinesSetupInit {
   netnsPrefix: string
   /** What this host offers machines. */
   capacity: CapacityInit
+  /** Test-only fault injection (ROOST_ENABLE_FAULTS=1), passed to the qemu driver. */
+  faults?: boolean
 }
 
 export interface MachinesSetup {
@@ -46,7 +48,7 @@ export async function setupMachines (init: MachinesSetupInit, components: { logg
   const netns = createNetnsAllocator({ prefix: init.netnsPrefix }, { logger })
   const drivers: Partial<Record<DriverKind, VmDriver>> = { process: createProcessDriver({}, { logger, netns }) }
   const qemu = await qemuAvailable()
-  if (qemu.ok) drivers.qemu = createQemuDriver({}, { logger, netns })
+  if (qemu.ok) drivers.qemu = createQemuDriver({ faults: init.faults === true }, { logger, netns })
   if (init.driver === 'qemu' && !qemu.ok) throw new ConfigError('--driver qemu: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)')
   const defaultDriver: DriverKind = init.driver === 'auto' ? (qemu.ok ? 'qemu' : 'process') : init.driver
   const images = createImageStore({ imagesDir: init.imagesDir ?? join(init.dataDir, 'images') }, { logger })

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { durationMs, type CheckStatus, type MachineState } from '../../src/api/machines/schemas.js'
@@ -9,8 +8,10 @@ import { systemClock } from '../../src/runtime/clock.js'
 import { needOf } from '../../src/placement/capacity.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
-import type { ExitInfo, VmHandle } from '../../src/vmm/driver.js'
+import type { ExitInfo, VmHandle, VmStatus } from '../../src/vmm/driver.js'
 import type { MembershipProtocol } from '../membership/messages.js'
+import type { VmFound } from './reconcile.js'
+import { applyRecovery, dropSnapshot, type RecoveryOps } from './recovery.js'
 import { RUNNING_STATES, assertAllowed, decideRestart, describeExit, restartPolicyOf } from './lifecycle.js'
 import type { MachineComponents } from './components.js'
 import { machineProtocol, type MachineProtocol, type MachinesProtocol } from './messages.js'
@@ -27,6 +28,16 @@ export interface MachineActorInit {
 type Ctx = ActorContext<MachineProtocol>
 
 const STOP_TIMEOUT_MS = 10_000
+/** How long an agent stopping with its VMs waits for a boot under way to end, to kill its VM. */
+const SHUTDOWN_LAUNCH_WAIT_MS = 15_000
+/** In the machine's directory: where a suspend writes the guest's memory. */
+const SNAPSHOT_FILE = 'snapshot.bin'
+
+async function within (p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise(resolve => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
+}
 
 export const newInstanceId = (): string => randomBytes(8).toString('hex').toUpperCase()
 
@@ -56,6 +67,10 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
       let retryTimer: unknown = null
       let checker: { stop: () => void } | null = null
       let stopping: { timeoutMs: number, signal?: string } = { timeoutMs: STOP_TIMEOUT_MS }
+      /** The boot under way, if any (its VM is in `launched` once it is up). */
+      let inflight: Promise<void> | null = null
+      /** The agent stopped with its VMs: a boot that ends after that kills its own VM. */
+      let shutDown = false
 
       const send = (msg: Parameters<typeof ctx.system.dispatch<MachineProtocol>>[1]): void => {
         ctx.system.dispatch(self, msg, { from: ctx.path })
@@ -106,7 +121,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
         launched = null
         setState('starting', type)
         const snapshot = rec.snapshot
-        void (async () => {
+        const boot = (async () => {
           try {
             const spec = await buildGuestSpec(rec, dir, components)
             if (spec.network.mode === 'forward') rec.hostPort = spec.network.hostPort
@@ -114,12 +129,15 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             // from_snapshot: a warm clone where the driver can make one (qemu); a cold boot otherwise.
             const clone = rec.config.from_snapshot === true ? d.clone : undefined
             launched = mode === 'resume' && snapshot !== null ? await d.resume(spec, snapshot) : clone !== undefined ? await clone(spec) : await d.start(spec)
+            if (shutDown) { await launched.kill(); launched = null; return }
             send({ type: 'machine.vm-started', gen: g })
           } catch (err) {
             const e = err as { message?: string, code?: string }
             send({ type: 'machine.vm-failed', gen: g, message: String(e.message ?? err), code: String(e.code ?? 'ERR_VMM') })
           }
         })()
+        inflight = boot
+        void boot.finally(() => { if (inflight === boot) inflight = null })
       }
       const beginStop = (): void => {
         if (vm === null) return
@@ -161,19 +179,53 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
       }
       const view = () => toView(rec)
 
+      const snapshotPath = join(dir, SNAPSHOT_FILE)
+      let adoptedStatus: VmStatus | null = null
+      /** Adopts `h` as this machine's running VM. */
+      const take = (h: VmHandle): void => {
+        vm = h
+        rec.runtime = h.record
+        watch(h, gen)
+        if (rec.snapshot !== null) dropSnapshot(rec, snapshotPath)
+      }
+      const recoveryOps: RecoveryOps = {
+        rec,
+        snapshotPath,
+        log: ctx.log,
+        take,
+        setState,
+        adoptEvent: (message) => { event('adopt', rec.state, { message }); persist() },
+        startChecks,
+        beginStop: (force) => { if (force) pending.force = true; beginStop() },
+        crashed: () => { onUnexpectedExit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null }) },
+        finishDestroy,
+        relaunch: () => { launch(rec.snapshot !== null ? 'resume' : 'boot', 'relaunch') }
+      }
+      const applyReconcile = async (found: VmFound, h: VmHandle | null): Promise<void> => { await applyRecovery(found, h, adoptedStatus, recoveryOps) }
+
       const recover = (): void => {
         const runtime = rec.runtime
-        if (rec.state === 'destroying') { if (runtime === null) { finishDestroy(); return } pending = { destroy: true, force: true } }
-        if (!RUNNING_STATES.includes(rec.state) && rec.state !== 'destroying') {
-          if (rec.state === 'suspended' && (rec.snapshot === null || !existsSync(rec.snapshot))) setState('stopped', 'snapshot-lost', { message: 'the suspend snapshot is gone; the next start boots cold' })
+        if (rec.state === 'destroying') pending = { destroy: true, force: true }
+        if (runtime === null || !RUNNING_STATES.includes(rec.state) && rec.state !== 'destroying') {
+          applyReconcile({ found: 'none' }, null).catch((err: unknown) => { ctx.log.error({ err, machine: rec.id }, 'recovery failed') })
           return
         }
-        if (runtime === null) { if (rec.state === 'starting' || rec.state === 'replacing') launch(rec.snapshot !== null ? 'resume' : 'boot', 'relaunch'); else setState(rec.state === 'suspending' ? 'suspended' : 'stopped', 'recover'); return }
         const g = ++gen
         void (async () => {
           try {
             const spec = await buildGuestSpec(rec, dir, components, runtime)
-            launched = await driver().adopt(spec, runtime)
+            const h = await driver().adopt(spec, runtime)
+            if (h !== null) {
+              try {
+                adoptedStatus = await h.status({ snapshotPath })
+              } catch (err) {
+                // A VM that cannot say what it is doing is of no use: end it, as if it had died.
+                await h.kill()
+                send({ type: 'machine.vm-adopted', gen: g, ok: false, message: `VM did not answer query-status: ${(err as Error).message}` })
+                return
+              }
+            }
+            launched = h
             send({ type: 'machine.vm-adopted', gen: g, ok: launched !== null, message: launched === null ? 'VM gone' : '' })
           } catch (err) {
             send({ type: 'machine.vm-adopted', gen: g, ok: false, message: (err as Error).message })
@@ -210,7 +262,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             const h = vm
             if (h === null) throw new IllegalTransitionError(`machine ${rec.id} has no running VM`, { id: rec.id })
             const g = gen
-            const path = join(dir, 'snapshot.bin')
+            const path = snapshotPath
             stopChecks()
             setState('suspending', 'suspend')
             h.suspend(path).then(
@@ -289,6 +341,17 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             stopChecks()
             const h = vm
             gen++
+            if (msg.stopVms) shutDown = true
+            if (msg.stopVms && h === null && (inflight !== null || launched !== null)) {
+              // A VM still booting would outlive the agent: wait for it (bounded) and end it.
+              if (inflight !== null) await within(inflight, SHUTDOWN_LAUNCH_WAIT_MS)
+              const booted = launched
+              launched = null
+              if (booted !== null) await booted.kill()
+              rec.runtime = null
+              setState('stopped', 'agent-shutdown', { message: 'the agent stopped while the VM was booting; the VM was ended' })
+              return
+            }
             if (h === null) return
             if (!msg.stopVms) { h.detach(); return }
             await h.stop({ timeoutMs: 5_000 }).catch(async () => await h.kill())
@@ -341,27 +404,17 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             }
             if (vm !== null) { setState('started', 'suspend-failed', { message: msg.message }); startChecks() } else setState('failed', 'suspend-failed', { message: msg.message })
           },
-          'machine.vm-adopted': (msg) => {
+          'machine.vm-adopted': async (msg) => {
             if (msg.gen !== gen) return
             const h = launched
             launched = null
-            if (msg.ok && h !== null) {
-              vm = h
-              rec.runtime = h.record
-              watch(h, gen)
-              event('adopt', rec.state, { message: `re-adopted pid ${h.record.pid}` })
-              if (rec.state === 'stopping' || rec.state === 'destroying') { persist(); beginStop(); return }
-              if (rec.state === 'suspending') { setState('started', 'adopt', { message: 'the suspend did not finish before the agent restarted' }); startChecks(); return }
-              setState('started', 'adopt', { message: `re-adopted pid ${h.record.pid}` })
-              startChecks()
+            if (msg.ok && h !== null && adoptedStatus !== null) {
+              await applyReconcile({ found: 'alive', run: adoptedStatus.run }, h)
               return
             }
             rec.runtime = null
             ctx.log.warn({ machine: rec.id, reason: msg.message }, 'VM died while the agent was away')
-            if (rec.state === 'stopping') { setState('stopped', 'recover'); return }
-            if (rec.state === 'destroying') { finishDestroy(); return }
-            if (rec.state === 'suspending') { setState(rec.snapshot !== null && existsSync(rec.snapshot) ? 'suspended' : 'stopped', 'recover'); return }
-            onUnexpectedExit({ reason: 'crashed', exitCode: null, vmmExitCode: null, signal: null })
+            await applyReconcile({ found: 'gone' }, null)
           },
           'machine.retry': (msg) => {
             if (msg.gen !== gen || rec.state !== 'stopped') return

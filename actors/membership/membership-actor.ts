@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { InvalidArgumentError } from '../../src/errors/errors.js'
 import { createGossipNode, type GossipMessage, type GossipNode } from '../../src/gossip/gossip-node.js'
 import { createReplica } from '../../src/gossip/replica.js'
+import type { RowSigner } from '../../src/gossip/row-signature.js'
 import { createMemoryStore, type ReplicaStore } from '../../src/gossip/replica-store.js'
 import type { ChangeEvent } from '../../src/gossip/rows.js'
 import { createSqliteStore } from '../../src/gossip/sqlite-store.js'
@@ -30,6 +31,8 @@ export interface MembershipInit {
 
 export interface MembershipComponents {
   transport: Transport
+  /** This host's key (host-key.ts): signs the rows it writes. Its host id must be the system's. */
+  signer: RowSigner
   /** Overrides the replica store (tests). */
   store?: () => ReplicaStore
   /** This host's room for machines, published in its `hosts` row for placers elsewhere. */
@@ -56,8 +59,8 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
     policy: policies.restart({ backoff: { initialMs: 100, maxMs: 5_000, factor: 2 }, maxRestarts: 10, withinMs: 60_000, onExhausted: 'escalate' }),
     create (ctx) {
       const self = ctx.system.hostId
-      const store = components.store?.() ?? (init.dataDir === undefined ? createMemoryStore() : createSqliteStore({ path: join(init.dataDir, 'replica.db') }))
-      const replica = createReplica({ hostId: self }, { logger: ctx.log, clock: systemClock, store })
+      const store = components.store?.() ?? (init.dataDir === undefined ? createMemoryStore() : createSqliteStore({ path: join(init.dataDir, 'replica.db') }, { logger: ctx.log }))
+      const replica = createReplica({ hostId: self }, { logger: ctx.log, clock: systemClock, store, signer: components.signer })
       const blocked = new Set<string>()
       const meta = { name: init.name, region: init.region, addresses: transport.addresses(), version: init.version }
 

@@ -5,6 +5,13 @@ import { mkdir, open, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { connectControl } from '../api/control-client.js'
 import { controlSocketPath, type MemberView } from '../api/control-api.js'
+import { killVms, liveVmsOf } from '../vmm/vm-sweep.js'
+
+/**
+ * How long an agent gets between SIGTERM and SIGKILL: it stops its machines first (each VM
+ * is given a few seconds to power off, then killed), which a SIGKILL would cut short.
+ */
+const AGENT_STOP_GRACE_MS = 45_000
 
 export interface LocalClusterInit {
   /** Path of the `roost` executable script (bin/roost.js). */
@@ -57,8 +64,24 @@ export interface LocalCluster {
   startHost: (name: string) => Promise<LocalHost>
   /** Waits until every running host lists every other as met. */
   waitForMembership: (timeoutMs?: number) => Promise<Map<string, MemberView[]>>
-  /** SIGTERM every child, SIGKILL after a grace period; resolves when all have exited. */
-  stop: () => Promise<void>
+  /**
+   * SIGTERM every child, SIGKILL after a grace period; once all have exited, checks by pid that
+   * no machine of any host still runs and kills (and reports) those that do.
+   */
+  stop: () => Promise<ClusterStopReport>
+}
+
+/** A machine's VM found running after its agent had exited. */
+export interface LeftVm {
+  host: string
+  machineId: string
+  pid: number
+}
+
+/** What `stop` found: VMs the agents left running (killed), and any that would not die. */
+export interface ClusterStopReport {
+  killed: LeftVm[]
+  survivors: LeftVm[]
 }
 
 export async function freeUdpPort (host = '127.0.0.1'): Promise<number> {
@@ -162,12 +185,21 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
     }, timeoutMs, 'every host to meet every other')
   }
 
-  const stop = async (): Promise<void> => {
+  /** After the agents: VMs still running, found by each host's recorded pids and machine paths. */
+  const sweep = async (): Promise<ClusterStopReport> => {
+    const left = hosts.flatMap(h => liveVmsOf(h.dataDir).map(vm => ({ ...vm, host: h.name })))
+    const survivors = new Set((await killVms(left)).map(vm => vm.pid))
+    const report = (vm: typeof left[number]): LeftVm => ({ host: vm.host, machineId: vm.machineId, pid: vm.pid })
+    return { killed: left.filter(vm => !survivors.has(vm.pid)).map(report), survivors: left.filter(vm => survivors.has(vm.pid)).map(report) }
+  }
+
+  const stop = async (): Promise<ClusterStopReport> => {
     const agents = children.filter(c => c !== dht)
     for (const c of agents) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
-    await Promise.all(agents.map(async c => { await exited(c) }))
+    await Promise.all(agents.map(async c => { await exited(c, AGENT_STOP_GRACE_MS) }))
     if (dht.exitCode === null && dht.signalCode === null) dht.kill('SIGTERM')
     await exited(dht)
+    return await sweep()
   }
 
   try {

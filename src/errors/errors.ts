@@ -117,3 +117,13 @@ export type ControlCallRefusedError = InstanceType<typeof ControlCallRefusedErro
 /** A control-socket connection (or all of them together) held more unread frame bytes than its budget. */
 export const ControlBudgetError = defineError('ControlBudgetError', 'ERR_CONTROL_BUDGET')
 export type ControlBudgetError = InstanceType<typeof ControlBudgetError>
+
+/** A replicated row is malformed, outside its table's closed schema, or claims what its writer may not write. */
+export const InvalidRowError = defineError('InvalidRowError', 'ERR_INVALID_ROW', RejectionError)
+export type InvalidRowError = InstanceType<typeof InvalidRowError>
+/** A replicated row's signature is not its owner's (forged, tampered with, or unsigned). */
+export const RowSignatureError = defineError('RowSignatureError', 'ERR_ROW_SIGNATURE', RejectionError)
+export type RowSignatureError = InstanceType<typeof RowSignatureError>
+/** A replicated row could not be stored (its data cannot be encoded); the rest of its batch was. */
+export const RowNotStorableError = defineError('RowNotStorableError', 'ERR_ROW_NOT_STORABLE', RejectionError)
+export type RowNotStorableError = InstanceType<typeof RowNotStorableError>

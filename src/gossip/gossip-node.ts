@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { Logger } from '../log/logger.js'
 import type { Clock } from '../runtime/clock.js'
 import type { Replica } from './replica.js'
-import type { Row, TableName } from './rows.js'
+import { toRow, type Row, type TableName } from './rows.js'
 import { createSwim, type MemberInfo, type MemberListener, type Swim } from './swim.js'
 import type { ProfileName, SwimConfig } from './swim-config.js'
 import type { MemberMeta, SwimMessage } from './swim-messages.js'
@@ -83,7 +83,8 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
   let running = false
   let unsubscribe: (() => void) | undefined
 
-  const spread = (row: Row): void => {
+  const spread = (stored: Row): void => {
+    const row = toRow(stored)
     swim.broadcast(`r:${row.table}:${row.key}`, row, sizeOf(row))
   }
 

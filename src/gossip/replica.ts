@@ -1,133 +1,30 @@
-import { InvalidArgumentError, InvalidMessageError, NotStartedError } from '../errors/errors.js'
-import type { Logger } from '../log/logger.js'
-import type { Clock } from '../runtime/clock.js'
-import { compareVersions, createDigest, diffEntries, rowId, type DigestEntry, type RowKey } from './digest.js'
+import { InvalidArgumentError, InvalidMessageError, InvalidRowError, NotStartedError, RowNotStorableError, RowSignatureError } from '../errors/errors.js'
+import type { RoostError } from '../errors/roost-error.js'
+import { compareVersions, createDigest, diffEntries, rowId, type RowKey } from './digest.js'
 import { createHlc, hlcPhysicalMs } from './hlc.js'
-import type { ReplicaStore } from './replica-store.js'
-import { checkRow, dataError, MAX_KEY_LENGTH } from './row-check.js'
-import { TABLES, type ChangeEvent, type Row, type StoredRow, type TableName } from './rows.js'
+import type { MergeResult, Replica, ReplicaComponents, ReplicaInit, SubscribeFilter } from './replica-api.js'
+import { checkRow, dataError, MAX_KEY_LENGTH, subjectError } from './row-check.js'
+import { ROW_SIGNATURE_BYTES, verifyRowSignature } from './row-signature.js'
+import { TABLES, toRow, type ChangeEvent, type Row, type StoredRow, type TableName, type UnsignedRow } from './rows.js'
 
 export const DEFAULT_TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000
 export const DEFAULT_BUCKETS = 64
 export { MAX_KEY_LENGTH } from './row-check.js'
-
-export interface ReplicaInit {
-  /** This host's id (64 hex): the owner of its local writes. */
-  hostId: string
-  /** How long a tombstone is kept after this host received it; default 24 h. */
-  tombstoneTtlMs?: number
-  /** How often expired tombstones are swept; default min(ttl / 4, 1 h). */
-  tombstoneSweepMs?: number
-  /** Digest buckets; every host of a cluster must use the same number. Default 64. */
-  buckets?: number
-  /** Bound on how far ahead of local wall time a merged version may pull the clock; default 60 s. */
-  maxDriftMs?: number
-}
-
-export interface ReplicaComponents {
-  logger: Logger
-  clock: Clock
-  /** Written through on every change; not closed by the replica. */
-  store: ReplicaStore
-}
-
-export interface MergeResult {
-  /** The rows taken, in input order, as plain rows (ready to forward). */
-  accepted: Row[]
-  rejected: Array<{ reason: string, row: unknown }>
-}
-
-export interface SubscribeFilter {
-  table?: TableName
-  where?: (row: StoredRow) => boolean
-}
-
-export interface ListFilter {
-  /** Include tombstones; default false. */
-  includeDeleted?: boolean
-  where?: (row: StoredRow) => boolean
-}
-
-export interface ReplicaStats {
-  /** Live rows (tombstones excluded). */
-  rows: number
-  tombstones: number
-  /** Rows refused by `merge` since creation. */
-  rejected: number
-  /** Rows accepted by `merge` since creation. */
-  merged: number
-}
-
-/**
- * This host's replica of the cluster tables. Local writes are owned by this host; rows from
- * peers arrive through `merge`, which keeps the larger (version, owner) per (table, key).
- * Every change is written through to the store first, then applied in memory, then delivered to
- * subscribers synchronously and in `seq` order. Rows returned are frozen and shared: copy them
- * to change them.
- */
-export interface Replica {
-  readonly hostId: string
-  readonly buckets: number
-  /** Loads the store and arms tombstone expiry; idempotent. */
-  start: () => void
-  /** Disarms tombstone expiry; idempotent. Rows stay readable. */
-  stop: () => void
-  /**
-   * Writes a row as its owner. Throws {@link InvalidMessageError} if `data` does not match the
-   * table's schema, and {@link InvalidArgumentError} if the row belongs to another host that is
-   * not declared dead (a tombstone belongs to nobody).
-   */
-  write: (table: TableName, key: string, data: Record<string, unknown>) => StoredRow
-  /** Replaces the row by a tombstone, with the same ownership rule as `write`. Deleting a tombstone returns it unchanged. */
-  delete: (table: TableName, key: string) => StoredRow
-  /**
-   * Merges rows received from `from`. Each row is checked on its own: invalid ones, and ones
-   * that claim this host as owner with a version it never wrote, are rejected and logged. A
-   * tombstone for a key we do not hold whose version is older than the TTL is ignored (we
-   * expired it already; taking it back would bounce it between hosts). Throws only if the
-   * store fails, and then applies nothing.
-   */
-  merge: (rows: unknown[], from: string) => MergeResult
-  get: (table: TableName, key: string) => StoredRow | undefined
-  list: (table: TableName, filter?: ListFilter) => StoredRow[]
-  /** Live rows, in one table or all. */
-  count: (table?: TableName) => number
-  /**
-   * Flags every row of `owner` (tombstones included) as `ownerDead`, also rows merged later, and
-   * emits `owner-dead` for each live one; idempotent. Returns the number of rows flagged. The
-   * flags are written to the store but `start` does not restore them: after a restart every
-   * owner counts as alive until membership declares it dead again, because a host wrongly
-   * believed dead could have its rows taken over.
-   */
-  markOwnerDead: (owner: string) => number
-  markOwnerAlive: (owner: string) => number
-  /** Delivers matching change events until the returned function is called. */
-  subscribe: (filter: SubscribeFilter, listener: (e: ChangeEvent) => void) => () => void
-  /** One 32-bit hash per bucket (see digest.ts). */
-  digest: () => number[]
-  /** What this replica holds in those buckets, tombstones included. */
-  bucketEntries: (bucketIds: number[]) => DigestEntry[]
-  /** Our rows in `bucketIds` that the peer, whose entries for those buckets are given, lacks or holds older. */
-  rowsNewerThan: (entries: DigestEntry[], bucketIds: number[]) => Row[]
-  /** The peer's entries that are newer than what we hold (and that we would accept). */
-  wanted: (entries: DigestEntry[]) => RowKey[]
-  /** The rows we hold for those keys, tombstones included; unknown keys are skipped. */
-  getRows: (keys: RowKey[]) => Row[]
-  /** Drops tombstones received more than the TTL before `now`; returns how many. */
-  expireTombstones: (now?: number) => number
-  stats: () => ReplicaStats
-}
+export type { ListFilter, MergeResult, RejectedRow, Replica, ReplicaComponents, ReplicaInit, ReplicaStats, SubscribeFilter } from './replica-api.js'
 
 const HEX64 = /^[0-9a-f]{64}$/
+/** Stands in for the signature of an own row stored before rows were signed, while it is checked. */
+const UNSIGNED = new Uint8Array(ROW_SIGNATURE_BYTES)
 
 type Change = [ChangeEvent['kind'], StoredRow]
 interface Subscription { filter: SubscribeFilter, listener: (e: ChangeEvent) => void, active: boolean }
 
 export function createReplica (init: ReplicaInit, components: ReplicaComponents): Replica {
-  const { clock, store } = components
+  const { clock, store, signer } = components
   const log = components.logger.child({ component: 'replica' })
   const hostId = init.hostId
   if (!HEX64.test(hostId)) throw new InvalidArgumentError('replica hostId must be 64 lowercase hex characters', { hostId })
+  if (signer.hostId !== hostId) throw new InvalidArgumentError(`the replica's signer is host ${signer.hostId.slice(0, 12)}, not ${hostId.slice(0, 12)}`, { hostId })
   const ttl = init.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS
   const sweepMs = init.tombstoneSweepMs ?? Math.max(1, Math.min(Math.ceil(ttl / 4), 3_600_000))
   const nBuckets = init.buckets ?? DEFAULT_BUCKETS
@@ -144,6 +41,8 @@ export function createReplica (init: ReplicaInit, components: ReplicaComponents)
   let tombstones = 0
   let rejectedCount = 0
   let mergedCount = 0
+  let skippedOnLoad = 0
+  const rejectedByCode: Record<string, number> = {}
   let started = false
   let timer: unknown
 
@@ -210,14 +109,18 @@ export function createReplica (init: ReplicaInit, components: ReplicaComponents)
       throw new InvalidArgumentError(`${table}/${key} is owned by host ${cur.owner.slice(0, 12)}, which is alive; only its owner may write it`,
         { table, key, owner: cur.owner })
     }
+    const notOurs = subjectError(table, key, hostId, data)
+    if (notOurs !== undefined) throw new InvalidArgumentError(notOurs, { table, key })
     if (cur?.owner === hostId) hlc.advance(cur.version)
     else if (cur !== undefined) hlc.observe(cur.version)
     const version = hlc.now()
     if (cur !== undefined && version <= cur.version) {
       throw new InvalidArgumentError(`${table}/${key} has a version beyond the allowed clock drift; cannot supersede it yet`, { table, key })
     }
-    const row = stored({ table, key, owner: hostId, version, deleted: data === null, data }, clock.now(), false)
-    store.put([row])
+    const unsigned: UnsignedRow = { table, key, owner: hostId, version, deleted: data === null, data }
+    const row = stored({ ...unsigned, sig: signer.sign(unsigned) }, clock.now(), false)
+    const refused = store.put([row])
+    if (refused.length > 0) throw new RowNotStorableError(`${table}/${key} cannot be stored: ${refused[0]?.error.message ?? ''}`, { table, key })
     apply(row)
     emit([[row.deleted ? 'delete' : 'upsert', row]])
     return row
@@ -233,7 +136,8 @@ export function createReplica (init: ReplicaInit, components: ReplicaComponents)
       for (const r of rows.values()) if (r.owner === owner && r.ownerDead !== dead) changed.push(Object.freeze({ ...r, ownerDead: dead }))
     }
     if (changed.length === 0) return 0
-    store.put(changed)
+    // Rows the store took once it takes again; the flag is not restored by start anyway.
+    for (const { row, error } of store.put(changed)) log.warn({ table: row.table, key: row.key, err: error.message }, 'owner-dead flag not stored')
     for (const r of changed) apply(r)
     emit(changed.filter(r => !r.deleted).map((r): Change => [dead ? 'owner-dead' : 'owner-alive', r]))
     return changed.length
@@ -262,6 +166,14 @@ export function createReplica (init: ReplicaInit, components: ReplicaComponents)
     }, sweepMs)
   }
 
+  /** A stored row as it may be loaded (re-signed if it is an own row stored unsigned), or why not. */
+  const admitStored = (s: StoredRow, legacy: boolean): Row | RoostError => {
+    const row = checkRow({ table: s.table, key: s.key, owner: s.owner, version: s.version, deleted: s.deleted, data: s.data, sig: legacy ? UNSIGNED : s.sig })
+    if (typeof row === 'string') return new InvalidRowError(row)
+    if (legacy) return { ...row, sig: signer.sign(row) }
+    return verifyRowSignature(row) ? row : new RowSignatureError('the signature is not the owner\'s')
+  }
+
   const getRows = (keys: RowKey[]): Row[] => {
     const out: Row[] = []
     for (const [table, key] of keys) {
@@ -281,15 +193,24 @@ export function createReplica (init: ReplicaInit, components: ReplicaComponents)
       digest.clear()
       deadOwners.clear()
       live = tombstones = 0
+      const resigned: StoredRow[] = []
       for (const s of loaded) {
-        const row = checkRow(s)
-        if (typeof row === 'string') {
-          log.warn({ reason: row, table: s?.table, key: s?.key }, 'skipping an invalid stored row')
+        const legacy = s?.owner === hostId && s.sig instanceof Uint8Array && s.sig.byteLength === 0
+        const row = guarded(() => admitStored(s, legacy))
+        if (!('table' in row)) {
+          skippedOnLoad++
+          log.warn({ code: row.code, reason: row.message, table: s?.table, key: s?.key, owner: s?.owner }, 'skipping a stored row')
           continue
         }
         if (row.owner === hostId) hlc.advance(row.version)
         else hlc.observe(row.version)
-        apply(stored(row, Number.isFinite(s.receivedAt) ? s.receivedAt : clock.now(), false))
+        const r = stored(row, Number.isFinite(s.receivedAt) ? s.receivedAt : clock.now(), false)
+        if (legacy) resigned.push(r)
+        apply(r)
+      }
+      if (resigned.length > 0) {
+        store.put(resigned)
+        log.info({ rows: resigned.length }, 'signed own rows stored before rows were signed')
       }
       started = true
       expireTombstones()
@@ -325,40 +246,54 @@ export function createReplica (init: ReplicaInit, components: ReplicaComponents)
       requireStarted()
       const now = clock.now()
       const staged = new Map<string, StoredRow>()
-      const taken: StoredRow[] = []
+      const taken: Array<[unknown, StoredRow]> = []
       const result: MergeResult = { accepted: [], rejected: [] }
-      const reject = (row: unknown, reason: string, where: Record<string, unknown> = {}): void => {
-        result.rejected.push({ reason, row })
-        log.warn({ from, ...where, reason }, 'rejected a replicated row')
+      const reject = (row: unknown, error: RoostError, where: Record<string, unknown> = {}): void => {
+        result.rejected.push({ reason: error.message, row, error })
+        rejectedByCode[error.code] = (rejectedByCode[error.code] ?? 0) + 1
+        log.warn({ from, ...where, code: error.code, reason: error.message }, 'rejected a replicated row')
       }
       for (const value of Array.isArray(rows) ? rows : [rows]) {
-        const row = checkRow(value)
-        if (typeof row === 'string') {
-          reject(value, row)
+        const row = guarded(() => checkRow(value))
+        if (typeof row === 'string' || !('table' in row)) {
+          reject(value, typeof row === 'string' ? new InvalidRowError(row) : row)
           continue
         }
         const id = rowId(row.table, row.key)
         const cur = staged.get(id) ?? lookup(row.table, row.key)
         if (cur !== undefined && compareVersions(row, cur) <= 0) continue
-        const where = { table: row.table, key: row.key, version: row.version }
+        const where = { table: row.table, key: row.key, owner: row.owner, version: row.version }
         if (row.owner === hostId) {
           hlc.observe(row.version)
-          reject(value, 'claims this host as owner with a version newer than this host holds', where)
+          reject(value, new InvalidRowError('claims this host as owner with a version newer than this host holds'), where)
           continue
         }
         if (row.deleted && cur === undefined && hlcPhysicalMs(row.version) < now - ttl) continue
+        if (!verifyRowSignature(row)) {
+          reject(value, new RowSignatureError('the signature is not the owner\'s'), where)
+          continue
+        }
         if (!hlc.observe(row.version)) log.warn({ from, ...where }, 'row version is beyond the allowed clock drift; not advancing the clock')
         const s = stored(row, now, deadOwners.has(row.owner))
         staged.set(id, s)
-        taken.push(s)
-        result.accepted.push(toRow(s))
+        taken.push([value, s])
+      }
+      if (staged.size > 0) {
+        for (const { row, error } of store.put([...staged.values()])) {
+          const id = rowId(row.table, row.key)
+          staged.delete(id)
+          for (const [value, s] of taken) {
+            if (rowId(s.table, s.key) === id) reject(value, new RowNotStorableError(`cannot be stored: ${error.message}`), { table: s.table, key: s.key, owner: s.owner, version: s.version })
+          }
+        }
       }
       rejectedCount += result.rejected.length
-      if (staged.size === 0) return result
-      store.put([...staged.values()])
+      const applied = taken.filter(([, s]) => staged.has(rowId(s.table, s.key)))
+      if (applied.length === 0) return result
       for (const s of staged.values()) apply(s)
-      mergedCount += result.accepted.length
-      emit(taken.map((s): Change => [s.deleted ? 'delete' : 'upsert', s]))
+      for (const [, s] of applied) result.accepted.push(toRow(s))
+      mergedCount += applied.length
+      emit(applied.map(([, s]): Change => [s.deleted ? 'delete' : 'upsert', s]))
       return result
     },
     get: lookup,
@@ -401,7 +336,7 @@ export function createReplica (init: ReplicaInit, components: ReplicaComponents)
     },
     getRows,
     expireTombstones,
-    stats: () => ({ rows: live, tombstones, rejected: rejectedCount, merged: mergedCount })
+    stats: () => ({ rows: live, tombstones, rejected: rejectedCount, merged: mergedCount, rejectedByCode: { ...rejectedByCode }, skippedOnLoad })
   }
 }
 
@@ -410,8 +345,13 @@ function stored (row: Row, receivedAt: number, ownerDead: boolean): StoredRow {
   return Object.freeze({ ...row, receivedAt, ownerDead })
 }
 
-function toRow (r: StoredRow): Row {
-  return { table: r.table, key: r.key, owner: r.owner, version: r.version, deleted: r.deleted, data: r.data }
+/** Runs a check that should never throw; if it does (a value no decoder makes), the row is refused, not the batch. */
+function guarded<T> (check: () => T): T | RoostError {
+  try {
+    return check()
+  } catch (err) {
+    return new InvalidRowError(`row cannot be checked: ${(err as Error).message}`)
+  }
 }
 
 function deepFreeze (value: unknown): void {

@@ -1,14 +1,25 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { AppNameSchema } from '../api/machines/schemas.js'
+import { AppNameSchema, MachineConfigSchema, ServiceSchema as MachineServiceSchema } from '../api/machines/schemas.js'
 import { HOSTNAME_PATTERN, MAX_HOSTNAME_LENGTH } from './hostname-pattern.js'
 
 /** The replicated tables. */
 export const TABLES = ['hosts', 'machines', 'services', 'wireguard', 'routers', 'certs'] as const
 export type TableName = typeof TABLES[number]
 
-/** `hosts`: one row per host, owned by that host. */
+/*
+ * Every row schema is closed (`additionalProperties: false` at every object level) and every
+ * string, array and map is bounded: a row is only ever what this version knows how to store,
+ * forward and sign. The price is evolution: a host rejects (and logs) rows carrying a field it
+ * does not know. The path for a new field is to add it as `Type.Optional` in one release and to
+ * write it only once every member's hello / membership `version` is at least that release;
+ * nothing more elaborate (no per-row schema version) until a change needs it.
+ */
+const closed = { additionalProperties: false } as const
+const HostId = Type.String({ pattern: '^[0-9a-f]{64}$' })
+
+/** `hosts`: one row per host (key = host id), written only by that host. */
 export const HostRowSchema = Type.Object({
-  id: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  id: HostId,
   name: Type.String({ maxLength: 128 }),
   region: Type.String({ maxLength: 64 }),
   addresses: Type.Array(Type.String({ maxLength: 256 }), { maxItems: 32 }),
@@ -17,20 +28,41 @@ export const HostRowSchema = Type.Object({
   /** `roost host drain`: placement and failover put nothing new here; its machines move away. */
   draining: Type.Optional(Type.Boolean()),
   version: Type.String({ maxLength: 64 })
-})
+}, closed)
 
-/** `machines`: one row per machine, owned by the host it runs on. */
+/**
+ * `machines`: one row per machine, written only by the host it runs on (`host`): what routing
+ * and placement read (actors/machines/record.ts `toRow`). The fields after `health` are optional
+ * so a row carrying only the core stays valid.
+ */
 export const MachineRowSchema = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 128 }),
   app: Type.String({ minLength: 1, maxLength: 128 }),
-  host: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  host: HostId,
   state: Type.String({ maxLength: 32 }),
   configVersion: Type.Integer({ minimum: 0 }),
-  health: Type.String({ maxLength: 32 })
-})
+  health: Type.String({ maxLength: 32 }),
+  name: Type.Optional(Type.String({ maxLength: 128 })),
+  region: Type.Optional(Type.String({ maxLength: 64 })),
+  image: Type.Optional(Type.String({ maxLength: 200 })),
+  instanceId: Type.Optional(Type.String({ maxLength: 128 })),
+  driver: Type.Optional(Type.String({ maxLength: 32 })),
+  cordoned: Type.Optional(Type.Boolean()),
+  /** Where the guest's first service port answers from the machine's host; null when not running. */
+  endpoint: Type.Optional(Type.Union([Type.Object({ host: Type.String({ maxLength: 256 }), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, closed), Type.Null()])),
+  /** The machine config's services (as the Machines API takes them). */
+  services: Type.Optional(Type.Array(MachineServiceSchema, { maxItems: 16 })),
+  network: Type.Optional(Type.Union([Type.Literal('forward'), Type.Literal('namespace')])),
+  /** Which copy this is: 1 at creation, +1 per re-creation elsewhere (failover, evacuation); the key is `<id>.g<n>` past 1. */
+  generation: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  failover: Type.Optional(Type.Union([Type.Literal('replace'), Type.Literal('none')])),
+  /** What a survivor needs to re-create the machine when its host dies. */
+  config: Type.Optional(MachineConfigSchema),
+  createdAt: Type.Optional(Type.Number()),
+  updatedAt: Type.Optional(Type.Number())
+}, closed)
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 })
-const closed = { additionalProperties: false } as const
 
 /** One public port of a service and what the router does with its connections. */
 export const ServicePortSchema = Type.Object({
@@ -80,7 +112,7 @@ export const ServiceRowSchema = Type.Object({
 }, closed)
 
 /**
- * `routers`: one row per host (key = host id), owned by that host: where its router takes
+ * `routers`: one row per host (key = host id), written only by that host: where its router takes
  * backhaul connections, and the load it currently sends to each machine (any host's), so
  * routers elsewhere do not all pile onto one machine.
  */
@@ -89,12 +121,12 @@ export const RouterRowSchema = Type.Object({
     address: Type.String({ maxLength: 64 }),
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
     mode: Type.Union([Type.Literal('wireguard'), Type.Literal('direct')])
-  }, { additionalProperties: false }), Type.Null()]),
-  loads: Type.Record(Type.String({ pattern: '^[0-9a-f]{14}$' }), Type.Integer({ minimum: 0, maximum: 1_000_000 }), { maxProperties: 4096 }),
+  }, closed), Type.Null()]),
+  loads: Type.Record(Type.String({ pattern: '^[0-9a-f]{14}$' }), Type.Integer({ minimum: 0, maximum: 1_000_000 }), { maxProperties: 4096, ...closed }),
   updatedAt: Type.Number()
-}, { additionalProperties: false })
+}, closed)
 
-/** `wireguard`: one row per host (key = host id), owned by that host: its tunnel end and the tunnels' health. */
+/** `wireguard`: one row per host (key = host id), written only by that host: its tunnel end and the tunnels' health. */
 export const WireguardRowSchema = Type.Object({
   publicKey: Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' }),
   address: Type.String({ maxLength: 64 }),
@@ -107,7 +139,7 @@ export const WireguardRowSchema = Type.Object({
   txBytes: Type.Number({ minimum: 0 }),
   restarts: Type.Integer({ minimum: 0 }),
   updatedAt: Type.Number()
-})
+}, closed)
 
 /** Bound of a `certs` row's PEM chain and of its sealed key. */
 export const MAX_CERT_PEM_BYTES = 16 * 1024
@@ -127,7 +159,7 @@ export const CertRowSchema = Type.Object({
   notAfter: Type.Number(),
   source: Type.Union([Type.Literal('ca'), Type.Literal('user')]),
   updatedAt: Type.Number()
-}, { additionalProperties: false })
+}, closed)
 
 export type HostRowData = Static<typeof HostRowSchema>
 export type WireguardRowData = Static<typeof WireguardRowSchema>
@@ -148,10 +180,32 @@ export const TABLE_SCHEMAS = {
 } as const
 
 /**
- * One replicated row. Only `owner` writes it; `version` is the owner's hybrid logical clock at
- * the write (see hlc.ts), so versions order writes across owners too. Merge keeps the row with
- * the larger (version, owner); deletes are tombstones (`deleted`, `data` null) kept for a
- * bounded time.
+ * The host a row is about, when its table admits only that host as writer (see row-check.ts):
+ * `hosts`, `routers` and `wireguard` rows are keyed by it, `machines` rows name it in `host`.
+ * Undefined for tables any member may write (`services`, `certs`: last writer wins) and for
+ * `machines` tombstones, which carry no data.
+ */
+export function rowSubject (table: TableName, key: string, data: Record<string, unknown> | null): string | undefined {
+  switch (table) {
+    case 'hosts':
+    case 'routers':
+    case 'wireguard':
+      return key
+    case 'machines':
+      return data === null ? undefined : data.host as string
+    case 'services':
+    case 'certs':
+      return undefined
+  }
+}
+
+/**
+ * One replicated row. Only `owner` writes it, and every write makes the writer the owner (a
+ * takeover of a dead host's row re-signs it as the new owner); `version` is the owner's hybrid
+ * logical clock at the write (see hlc.ts), so versions order writes across owners too. Merge
+ * keeps the row with the larger (version, owner); deletes are tombstones (`deleted`, `data`
+ * null) kept for a bounded time. `sig` is the owner's ed25519 signature (its host id is its
+ * public key) over the other fields (row-signature.ts).
  */
 export interface Row {
   table: TableName
@@ -160,13 +214,22 @@ export interface Row {
   version: number
   deleted: boolean
   data: Record<string, unknown> | null
+  sig: Uint8Array
 }
+
+/** A row before its owner signed it. */
+export type UnsignedRow = Omit<Row, 'sig'>
 
 /** A row as this host holds it: plus whether its owner is currently declared dead. */
 export interface StoredRow extends Row {
   /** Local wall-clock ms when this host accepted the row (for tombstone expiry). */
   receivedAt: number
   ownerDead: boolean
+}
+
+/** The row as it travels between hosts: without the fields only this host keeps. */
+export function toRow (r: Row): Row {
+  return { table: r.table, key: r.key, owner: r.owner, version: r.version, deleted: r.deleted, data: r.data, sig: r.sig }
 }
 
 /** An ordered change, as subscribers see it. */

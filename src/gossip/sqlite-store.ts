@@ -3,11 +3,15 @@ import { createCodec } from '../codec/codec.js'
 import { ConfigError, NotStartedError } from '../errors/errors.js'
 import { RoostError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
-import type { ReplicaStore } from './replica-store.js'
+import type { RefusedRow, ReplicaStore } from './replica-store.js'
 import type { StoredRow, TableName } from './rows.js'
 
-/** The layout this code writes, kept in `PRAGMA user_version`. */
-export const SQLITE_STORE_SCHEMA_VERSION = 1
+/**
+ * The layout this code writes, kept in `PRAGMA user_version`. 2 added `sig` (rows are signed);
+ * a version-1 file is migrated in place: its rows load with an empty signature, which the
+ * replica treats as a row stored before signatures (it re-signs its own, drops the others).
+ */
+export const SQLITE_STORE_SCHEMA_VERSION = 2
 
 export interface SqliteStoreInit {
   /** The database file; created if absent. */
@@ -15,7 +19,7 @@ export interface SqliteStoreInit {
 }
 
 export interface SqliteStoreComponents {
-  /** Told about rows that cannot be decoded (they are skipped by `load`). */
+  /** Told about rows that cannot be decoded (they are skipped by `load`) and about migrations. */
   logger?: Logger
 }
 
@@ -28,6 +32,7 @@ interface DbRow {
   data: Buffer | null
   received_at: number
   owner_dead: number
+  sig: Buffer | null
 }
 
 const CREATE = `
@@ -40,8 +45,13 @@ const CREATE = `
     data BLOB,
     received_at INTEGER NOT NULL,
     owner_dead INTEGER NOT NULL,
+    sig BLOB,
     PRIMARY KEY (tbl, key)
   ) WITHOUT ROWID`
+
+const MIGRATIONS: Record<number, string> = {
+  1: 'ALTER TABLE rows ADD COLUMN sig BLOB'
+}
 
 /**
  * A replica store in one SQLite file (WAL, synchronous=NORMAL: a power cut may lose the last
@@ -49,16 +59,15 @@ const CREATE = `
  * Throws {@link ConfigError} when the file is not a database or was written by a newer roost.
  */
 export function createSqliteStore (init: SqliteStoreInit, components: SqliteStoreComponents = {}): ReplicaStore {
-  const db = open(init.path)
+  const db = open(init.path, components.logger)
   const codec = createCodec()
-  const insert = db.prepare<[string, string, string, number, number, Buffer | null, number, number]>(
-    'INSERT OR REPLACE INTO rows (tbl, key, owner, version, deleted, data, received_at, owner_dead) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  const insert = db.prepare<[string, string, string, number, number, Buffer | null, number, number, Uint8Array]>(
+    'INSERT OR REPLACE INTO rows (tbl, key, owner, version, deleted, data, received_at, owner_dead, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
   const del = db.prepare<[string, string]>('DELETE FROM rows WHERE tbl = ? AND key = ?')
-  const all = db.prepare<[], DbRow>('SELECT tbl, key, owner, version, deleted, data, received_at, owner_dead FROM rows')
-  const putMany = db.transaction((rows: StoredRow[]) => {
-    for (const r of rows) {
-      insert.run(r.table, r.key, r.owner, r.version, r.deleted ? 1 : 0,
-        r.data === null ? null : codec.encode(r.data), r.receivedAt, r.ownerDead ? 1 : 0)
+  const all = db.prepare<[], DbRow>('SELECT tbl, key, owner, version, deleted, data, received_at, owner_dead, sig FROM rows')
+  const putMany = db.transaction((rows: Array<[StoredRow, Buffer | null]>) => {
+    for (const [r, data] of rows) {
+      insert.run(r.table, r.key, r.owner, r.version, r.deleted ? 1 : 0, data, r.receivedAt, r.ownerDead ? 1 : 0, r.sig)
     }
   })
   const removeMany = db.transaction((keys: Array<[TableName, string]>) => {
@@ -86,6 +95,7 @@ export function createSqliteStore (init: SqliteStoreInit, components: SqliteStor
       version: r.version,
       deleted: r.deleted !== 0,
       data,
+      sig: r.sig === null ? new Uint8Array(0) : new Uint8Array(r.sig),
       receivedAt: r.received_at,
       ownerDead: r.owner_dead !== 0
     }
@@ -103,7 +113,17 @@ export function createSqliteStore (init: SqliteStoreInit, components: SqliteStor
     },
     put (rows) {
       check()
-      if (rows.length > 0) putMany(rows)
+      const refused: RefusedRow[] = []
+      const encoded: Array<[StoredRow, Buffer | null]> = []
+      for (const row of rows) {
+        try {
+          encoded.push([row, row.data === null ? null : codec.encode(row.data)])
+        } catch (err) {
+          refused.push({ row, error: err as Error })
+        }
+      }
+      if (encoded.length > 0) putMany(encoded)
+      return refused
     },
     remove (keys) {
       check()
@@ -117,7 +137,7 @@ export function createSqliteStore (init: SqliteStoreInit, components: SqliteStor
   }
 }
 
-function open (path: string): Database.Database {
+function open (path: string, logger: Logger | undefined): Database.Database {
   let db: Database.Database | undefined
   try {
     db = new Database(path)
@@ -131,9 +151,11 @@ function open (path: string): Database.Database {
     if (version < SQLITE_STORE_SCHEMA_VERSION) {
       const target = db
       target.transaction(() => {
-        target.exec(CREATE)
+        if (version === 0) target.exec(CREATE)
+        else for (let v = version; v < SQLITE_STORE_SCHEMA_VERSION; v++) target.exec(MIGRATIONS[v] as string)
         target.pragma(`user_version = ${SQLITE_STORE_SCHEMA_VERSION}`)
       })()
+      if (version > 0) logger?.info({ path, from: version, to: SQLITE_STORE_SCHEMA_VERSION }, 'replica store migrated')
     }
     return db
   } catch (err) {

@@ -67,6 +67,21 @@ export interface ExitInfo {
   signal: string | null
 }
 
+/**
+ * What the VMM says of a guest it runs (qemu: QMP `query-status` and `query-migrate`).
+ * - `running`: the guest runs.
+ * - `paused`: the host stopped it (QMP `stop`), e.g. a suspend that never got to write its snapshot.
+ * - `migrated`: its memory went out to a snapshot (QEMU `postmigrate`): it can only be quit or continued.
+ * - `broken`: a state the guest cannot run on from (internal-error, guest-panicked, shutdown …).
+ */
+export interface VmStatus {
+  run: 'running' | 'paused' | 'migrated' | 'broken'
+  /** The VMM's own words (QEMU's status and migration status), for events and logs. */
+  detail: string
+  /** Whether a complete snapshot written by `suspend` is at the `snapshotPath` asked about. */
+  snapshot: boolean
+}
+
 /** A running (or adopted) VM. */
 export interface VmHandle {
   readonly record: RuntimeRecord
@@ -80,6 +95,13 @@ export interface VmHandle {
   suspend: (snapshotPath: string) => Promise<void>
   /** Stops watching (the agent is going away) without touching the VM. */
   detach: () => void
+  /**
+   * Asks the VMM what the guest is doing; an outgoing snapshot still being written is waited
+   * for (bounded), so the answer is settled. `snapshotPath`: where `suspend` would have written.
+   */
+  status: (opts?: { snapshotPath?: string }) => Promise<VmStatus>
+  /** Runs a paused guest again (qemu: QMP `cont`, which also takes a guest back after `postmigrate`). */
+  unpause: () => Promise<void>
 }
 
 /** A warm snapshot of an image on this host (see VmDriver.warmSnapshot). */

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 /** A machine's durable record, as the machines actors keep it (opaque JSON to the store). */
@@ -54,5 +54,22 @@ export function createMemoryMachineStore (): MachineStore {
     put: (m) => { rows.set(m.id, JSON.stringify(m)) },
     delete: (id) => { rows.delete(id) },
     close: () => {}
+  }
+}
+
+/**
+ * The machines of a store another process owns (or owned), read-only: for a supervisor checking
+ * what an agent left behind. None when there is no store.
+ */
+export function readStoredMachines (path: string): StoredMachine[] {
+  if (!existsSync(path)) return []
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare<[], { id: string, app: string, record: string }>('SELECT id, app, record FROM machines ORDER BY id').all()
+      .map(r => ({ id: r.id, app: r.app, record: JSON.parse(r.record) as Record<string, unknown> }))
+  } catch {
+    return []
+  } finally {
+    db.close()
   }
 }

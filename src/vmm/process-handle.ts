@@ -168,6 +168,12 @@ export function createProcessHandle (init: ProcessHandleInit, components: { logg
     stop,
     kill,
     suspend: async () => { throw new VmmError('the process driver cannot suspend', { pid: record.pid }) },
+    // A process runs until it ends: it has no paused state and no snapshots.
+    status: async () => {
+      if (gone) throw new VmmError('the app is gone', { pid: record.pid })
+      return { run: 'running', detail: 'process alive', snapshot: false }
+    },
+    unpause: async () => {},
     detach: () => {
       if (detached) return
       detached = true

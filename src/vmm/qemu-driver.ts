@@ -17,6 +17,7 @@ import { createQemuHandle } from './qemu-handle.js'
 import { guestEnv, writeMachineInitrd } from './qemu-initrd.js'
 import { prepareQemuNetwork } from './qemu-network.js'
 import { spawnQemu } from './qemu-spawn.js'
+import { suspendFaultHook } from './suspend-fault.js'
 import { connectQmp, type QmpClient } from './qmp-client.js'
 import { isSameProcess } from './proc-info.js'
 import { createSnapshotCache, fileStamp, type SnapshotKeyParts, type WarmSnapshot } from './snapshot-cache.js'
@@ -38,6 +39,8 @@ export interface QemuDriverInit {
   accel?: 'auto' | QemuAccel
   /** Default time `stop` gives the guest to power off after the ACPI power button. */
   stopTimeoutMs?: number
+  /** Tests only (ROOST_ENABLE_FAULTS=1): honour a machine's `fault-suspend` file (see suspend-fault.ts). */
+  faults?: boolean
 }
 
 export interface QemuDriverComponents {
@@ -130,6 +133,7 @@ export function createQemuDriver (init: QemuDriverInit, components: QemuDriverCo
   })
 
   const snapshots = createSnapshotCache({ cacheDir }, { logger: log })
+  const suspendFault = init.faults === true ? { suspendFault: suspendFaultHook({ logger: log }) } : {}
 
   /** The warm snapshot a clone of `spec` boots from: found in the cache or built now. */
   const warmSnapshotFor = async (spec: GuestSpec, kernel: string, accel: QemuAccel): Promise<WarmSnapshot> => {
@@ -240,7 +244,8 @@ export function createQemuDriver (init: QemuDriverInit, components: QemuDriverCo
         consoleLog,
         consoleOffset,
         stopTimeoutMs: init.stopTimeoutMs,
-        cleanup: network.release
+        cleanup: network.release,
+        ...suspendFault
       }, { logger: log.child({ machineId: spec.machineId }) })
       log.info({ machineId: spec.machineId, pid: q.pid, accel, endpoint: network.endpoint, resumed: snapshotPath !== undefined, clone: warm?.key }, 'qemu started')
       return handle
@@ -279,7 +284,8 @@ export function createQemuDriver (init: QemuDriverInit, components: QemuDriverCo
       consoleLog,
       consoleOffset: typeof offset === 'number' ? offset : 0,
       stopTimeoutMs: init.stopTimeoutMs,
-      cleanup: releaseNetns
+      cleanup: releaseNetns,
+      ...suspendFault
     }, { logger: log.child({ machineId: spec.machineId }) })
     log.info({ machineId: spec.machineId, pid: record.pid }, 'qemu adopted')
     return handle

@@ -1,11 +1,13 @@
 import { rm, stat } from 'node:fs/promises'
 import type { Logger } from '../log/logger.js'
 import { VmmError } from '../errors/errors.js'
-import type { ExitInfo, RuntimeRecord, VmHandle } from './driver.js'
+import type { ExitInfo, RuntimeRecord, VmHandle, VmStatus } from './driver.js'
 import { shellQuote } from './qemu-args.js'
 import { readExitMarker } from './qemu-console.js'
 import type { QmpClient, QmpEvent } from './qmp-client.js'
 import { isSameProcess } from './proc-info.js'
+import { describeStatus, migrationInProgress, runOf, type QemuStatusWords } from './qemu-status.js'
+import { discardSnapshot, snapshotComplete, snapshotTmpPath } from './snapshot-file.js'
 
 const STOP_TIMEOUT_MS = 10_000
 const QUIT_TIMEOUT_MS = 2_000
@@ -14,8 +16,13 @@ const GONE_POLL_MS = 100
 const QMP_DRAIN_MS = 1_000
 const MIGRATE_TIMEOUT_MS = 120_000
 const MIGRATE_POLL_MS = 20
+/** After QEMU says a migration completed, how long its writer may take to put the snapshot in place. */
+const SNAPSHOT_SETTLE_MS = 5_000
 /** Snapshots are written locally: don't let QEMU's default migration throttle slow them. */
 const MIGRATE_MAX_BANDWIDTH = 16 * 1024 * 1024 * 1024
+
+/** Points inside `suspend` where a test can hold it (see {@link QemuHandleInit.suspendFault}). */
+export type SuspendPhase = 'paused' | 'migrating'
 
 /** How the VMM process ended, as far as this agent can know. */
 export interface ProcessEnd {
@@ -39,6 +46,11 @@ export interface QemuHandleInit {
   stopTimeoutMs?: number
   /** Runs once the VM is gone, before `exited` resolves (e.g. removes its network namespace). */
   cleanup?: () => Promise<void>
+  /**
+   * Tests only (agents started with ROOST_ENABLE_FAULTS=1): awaited at each phase of `suspend`,
+   * so a test can hold a suspend there and kill the agent inside it.
+   */
+  suspendFault?: (phase: SuspendPhase, snapshotPath: string) => Promise<void>
 }
 
 export interface QemuHandleComponents {
@@ -170,18 +182,19 @@ export function createQemuHandle (init: QemuHandleInit, components: QemuHandleCo
 
   const suspend = async (snapshotPath: string): Promise<void> => {
     if (gone || stopping !== undefined) throw new VmmError('cannot suspend: the VM is stopping or gone', { pid: record.pid })
-    const tmp = `${snapshotPath}.tmp`
+    const tmp = snapshotTmpPath(snapshotPath)
     const t0 = Date.now()
-    await rm(snapshotPath, { force: true })
-    await rm(tmp, { force: true })
+    await discardSnapshot(snapshotPath)
     requested = true
     try {
       await qmp.execute('stop')
+      await init.suspendFault?.('paused', snapshotPath)
       await qmp.execute('migrate-set-parameters', { 'max-bandwidth': MIGRATE_MAX_BANDWIDTH }).catch((err: unknown) => {
         log.debug({ err }, 'could not raise the migration bandwidth')
       })
       // cat exits only once everything is on disk: the rename makes the snapshot appear whole.
       await qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(tmp)} && mv -f ${shellQuote(tmp)} ${shellQuote(snapshotPath)}` })
+      await init.suspendFault?.('migrating', snapshotPath)
       const deadline = Date.now() + MIGRATE_TIMEOUT_MS
       for (;;) {
         const st = await qmp.execute<{ status?: string, 'error-desc'?: string }>('query-migrate')
@@ -202,6 +215,26 @@ export function createQemuHandle (init: QemuHandleInit, components: QemuHandleCo
     await exited
   }
 
+  const status = async (opts: { snapshotPath?: string } = {}): Promise<VmStatus> => {
+    if (gone) throw new VmmError('the VM is gone', { pid: record.pid })
+    const deadline = Date.now() + MIGRATE_TIMEOUT_MS
+    for (;;) {
+      const st = await qmp.execute<{ status?: string, running?: boolean }>('query-status')
+      const mig = await qmp.execute<{ status?: string }>('query-migrate')
+      const words: QemuStatusWords = { status: st.status ?? 'unknown', running: st.running === true, migration: mig.status ?? 'none' }
+      if (!migrationInProgress(words) || Date.now() > deadline) {
+        const snapshot = opts.snapshotPath !== undefined && words.migration === 'completed' && await snapshotComplete(opts.snapshotPath, SNAPSHOT_SETTLE_MS)
+        return { run: runOf(words), detail: describeStatus(words), snapshot }
+      }
+      await new Promise(resolve => setTimeout(resolve, MIGRATE_POLL_MS))
+    }
+  }
+
+  const unpause = async (): Promise<void> => {
+    await qmp.execute('cont')
+    requested = false
+  }
+
   const detach = (): void => {
     if (detached) return
     detached = true
@@ -212,5 +245,5 @@ export function createQemuHandle (init: QemuHandleInit, components: QemuHandleCo
     qmp.close()
   }
 
-  return { record, exited, stop, kill, suspend, detach }
+  return { record, exited, stop, kill, suspend, detach, status, unpause }
 }

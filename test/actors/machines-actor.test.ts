@@ -1,5 +1,6 @@
 import { createCapacityLedger } from '../../src/placement/capacity.js'
 import test, { type ExecutionContext } from 'ava'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,16 +12,18 @@ import { createCodec } from '../../src/codec/codec.js'
 import { IllegalTransitionError, ImageError, MachineNotFoundError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
-import type { ExitInfo, GuestSpec, RuntimeRecord, VmDriver, VmHandle } from '../../src/vmm/driver.js'
+import type { ExitInfo, GuestSpec, RuntimeRecord, VmDriver, VmHandle, VmStatus } from '../../src/vmm/driver.js'
 import type { ImageManifest } from '../../src/vmm/image/manifest.js'
 import { createMemoryMachineStore, type MachineStore } from '../../src/vmm/machine-store.js'
 import { createMemoryNetwork } from '../../src/transport/memory-transport.js'
 import { randomHostId } from '../helpers/fixtures.js'
+import { hostKeyOf } from '../helpers/host-keys.js'
 import { retry } from '../helpers/retry.js'
 
 /** A VM driver whose VMs are objects the test ends at will (unit tests of the actor's decisions only). */
-interface FakeVm { spec: GuestSpec, handle: VmHandle, exit: (info: ExitInfo) => void, alive: boolean, resumedFrom: string | null }
-function fakeDriver (): VmDriver & { vms: FakeVm[], live: () => FakeVm[] } {
+interface FakeVm { spec: GuestSpec, handle: VmHandle, exit: (info: ExitInfo) => void, alive: boolean, resumedFrom: string | null, run: VmStatus['run'] }
+/** `hold`: suspends stop there for good, as when the agent dies inside one (`paused`: before any snapshot, `migrated`: with a whole one). */
+function fakeDriver (faults: { hold?: 'paused' | 'migrated', bootGate?: Promise<void> } = {}): VmDriver & { vms: FakeVm[], live: () => FakeVm[] } {
   const vms: FakeVm[] = []
   let pid = 40_000
   const make = (spec: GuestSpec, resumedFrom: string | null): FakeVm => {
@@ -32,14 +35,22 @@ function fakeDriver (): VmDriver & { vms: FakeVm[], live: () => FakeVm[] } {
       spec,
       resumedFrom,
       alive: true,
+      run: 'running',
       exit: (info) => { vm.alive = false; resolve(info) },
       handle: {
         record,
         exited,
         stop: async () => { vm.exit({ reason: 'stopped', exitCode: 0, vmmExitCode: 0, signal: null }); return await exited },
         kill: async () => { vm.exit({ reason: 'stopped', exitCode: null, vmmExitCode: null, signal: 'SIGKILL' }); return await exited },
-        suspend: async (path) => { await writeFile(path, 'memory'); vm.exit({ reason: 'stopped', exitCode: null, vmmExitCode: 0, signal: null }) },
-        detach: () => {}
+        suspend: async (path) => {
+          if (faults.hold === 'paused') { vm.run = 'paused'; await writeFile(`${path}.tmp`, 'part'); return await new Promise<never>(() => {}) }
+          await writeFile(path, 'memory')
+          if (faults.hold === 'migrated') { vm.run = 'migrated'; return await new Promise<never>(() => {}) }
+          vm.exit({ reason: 'stopped', exitCode: null, vmmExitCode: 0, signal: null })
+        },
+        detach: () => {},
+        status: async (opts) => ({ run: vm.run, detail: `fake ${vm.run}`, snapshot: opts?.snapshotPath !== undefined && vm.run === 'migrated' && existsSync(opts.snapshotPath) }),
+        unpause: async () => { vm.run = 'running' }
       }
     }
     vms.push(vm)
@@ -50,7 +61,7 @@ function fakeDriver (): VmDriver & { vms: FakeVm[], live: () => FakeVm[] } {
     vms,
     live: () => vms.filter(v => v.alive),
     describe: () => 'fake',
-    start: async (spec) => make(spec, null).handle,
+    start: async (spec) => { await faults.bootGate; return make(spec, null).handle },
     resume: async (spec, snap) => make(spec, snap).handle,
     adopt: async (_spec, record) => vms.find(v => v.alive && v.handle.record.pid === record.pid)?.handle ?? null,
     logs: async () => 'console'
@@ -90,6 +101,7 @@ async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver
   }
   system.spawn(null, 'agent', agentActor({ name: 'h1', cluster: 'c', version: '0', region: 'here', startedAt: 0 }, {
     transport,
+    signer: hostKeyOf(hostId),
     machines: { init: { machinesDir: join(dir, 'machines'), region: 'here', defaultDriver: 'qemu' }, components }
   }))
   const stop = async (): Promise<void> => { await system.stop(); await transport.stop() }
@@ -97,10 +109,10 @@ async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver
   return { system, backend: createMachinesBackend({ system, transport, name: 'h1' }), stop }
 }
 
-async function setup (t: ExecutionContext): Promise<{ a: Agent, driver: ReturnType<typeof fakeDriver>, store: MachineStore, dir: string }> {
+async function setup (t: ExecutionContext, faults: Parameters<typeof fakeDriver>[0] = {}): Promise<{ a: Agent, driver: ReturnType<typeof fakeDriver>, store: MachineStore, dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'roost-machines-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  const driver = fakeDriver()
+  const driver = fakeDriver(faults)
   const store = createMemoryMachineStore()
   return { a: await agent(t, store, driver, dir), driver, store, dir }
 }
@@ -231,6 +243,51 @@ test('a new agent on the same store re-adopts running VMs and restarts the ones 
   t.is(adopted.endpoint?.port, keep.endpoint?.port ?? adopted.endpoint?.port)
   await retry(async () => (await b.backend.get('app1', dies.id)).state === 'started' && driver.live().filter(v => v.spec.machineId === dies.id).length === 1, { what: 'dead VM restarted by policy' })
   t.is(driver.vms.filter(v => v.spec.machineId === keep.id).length, 1, 'the surviving VM was adopted, not rebooted')
+})
+
+test('an agent that died inside a suspend before the snapshot was whole: the new one continues the paused VM and drops the partial snapshot', async t => {
+  const { a, driver, store, dir } = await setup(t, { hold: 'paused' })
+  const m = await a.backend.create('app1', { config: config() })
+  await state(a.backend, m.id, 'started')
+  await a.backend.action('app1', m.id, 'suspend')
+  await retry(() => driver.vms[0]?.run === 'paused', { what: 'suspend held with the VM paused' })
+  await a.stop()
+
+  const b = await agent(t, store, driver, dir)
+  const v = await retry(async () => { const v = await b.backend.get('app1', m.id); return v.state === 'started' && v }, { what: 'machine started again' })
+  t.is(driver.vms[0]?.run, 'running', 'the VM was continued, not left paused')
+  t.is(driver.vms.length, 1, 'the same VM, not a new boot')
+  t.regex(v.events[0]?.message ?? '', /suspend.*continued the paused VM/)
+  const snap = join(dir, 'machines', m.id, 'snapshot.bin')
+  await retry(() => !existsSync(`${snap}.tmp`), { what: 'partial snapshot removed' })
+})
+
+test('an agent that died inside a suspend after the snapshot was whole: the new one finishes the suspend, and start resumes from it', async t => {
+  const { a, driver, store, dir } = await setup(t, { hold: 'migrated' })
+  const m = await a.backend.create('app1', { config: config() })
+  await state(a.backend, m.id, 'started')
+  await a.backend.action('app1', m.id, 'suspend')
+  await retry(() => driver.vms[0]?.run === 'migrated', { what: 'suspend held after the snapshot' })
+  await a.stop()
+
+  const b = await agent(t, store, driver, dir)
+  await state(b.backend, m.id, 'suspended')
+  t.false(driver.vms[0]?.alive, 'the migrated VMM was ended')
+  await b.backend.action('app1', m.id, 'start')
+  await state(b.backend, m.id, 'started')
+  t.truthy(driver.live()[0]?.resumedFrom?.endsWith('snapshot.bin'))
+})
+
+test('an agent stopping with its VMs ends a VM that was still booting', async t => {
+  let boot = (): void => {}
+  const { a, driver } = await setup(t, { bootGate: new Promise<void>(resolve => { boot = resolve }) })
+  const m = await a.backend.create('app1', { config: config() })
+  t.is(m.state, 'starting')
+  const shutdown = a.system.askUntyped(a.system.hostId, '/agent/machines', 'machines.shutdown', { stopVms: true }, { timeoutMs: 30_000 })
+  boot()
+  await shutdown
+  t.is((await a.backend.get('app1', m.id)).state, 'stopped', 'stopped when the shutdown answers')
+  t.is(driver.live().length, 0, 'no VM outlives the shutdown')
 })
 
 test.serial('check results go into the machine and the cluster state; restart_limit failures restart the machine', async t => {

@@ -1,5 +1,8 @@
 import { createCapacityLedger } from '../../src/placement/capacity.js'
 import test, { type ExecutionContext } from 'ava'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
 import { membershipActor, type MembershipInit } from '../../actors/membership/membership-actor.js'
 import { membershipProtocol, StateChangedSpec, type MembershipProtocol, type Member } from '../../actors/membership/messages.js'
@@ -15,6 +18,9 @@ import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js
 import { createMemoryNetwork, type MemoryNetwork } from '../../src/transport/memory-transport.js'
 import type { Transport } from '../../src/transport/transport.js'
 import { randomHostId } from '../helpers/fixtures.js'
+import { hostKey, hostKeyOf, signed } from '../helpers/host-keys.js'
+import { hlcEncode } from '../../src/gossip/hlc.js'
+import type { Row } from '../../src/gossip/rows.js'
 import { retry } from '../helpers/retry.js'
 import { serviceRow } from '../helpers/service-row.js'
 
@@ -74,7 +80,7 @@ async function cluster (t: ExecutionContext, n: number, init: (i: number) => Par
     hosts.push({ name, system, transport, membership: ref<MembershipProtocol>(hostId, MEMBERSHIP) })
     await system.start()
     system.spawn(null, 'agent', agentRoot)
-    system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1', ...init(i) }, { transport, capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }) }))
+    system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1', ...init(i) }, { transport, signer: hostKeyOf(hostId), capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }) }))
   }
   return { net, hosts }
 }
@@ -247,6 +253,42 @@ test('bodies that fail validation are rejected with InvalidMessageError and the 
   await converged(hosts, 'membership still converged')
   await h1.system.ask(h1.membership, { type: 'membership.write', table: 'services', key: 'ok', data: service('ok') })
   await retry(async () => (await h2.system.ask(h2.membership, { type: 'membership.state', table: 'services' })).rows.some(r => r.key === 'ok'), { timeoutMs: 4_000, what: 'a row still spreads' })
+  t.is(h1.system.stats.crashes, 0)
+})
+
+test('gossiped rows that are cyclic, deep, over-wide or forged are rejected one by one; the actor never crashes', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'roost-membership-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const { hosts } = await cluster(t, 1, () => ({ dataDir: dir }))
+  const [h1] = hosts as [Host]
+  const other = hostKey('membership-other').hostId
+  const cyclic: Record<string, unknown> = { name: 'loop' }
+  cyclic.self = cyclic
+  let deep: Record<string, unknown> = { leaf: true }
+  for (let i = 0; i < 3_000; i++) deep = { next: deep }
+  const hostRow = (data: Record<string, unknown>): Row => signed({ table: 'hosts', key: other, owner: other, version: hlcEncode(Date.now(), 1), deleted: false, data })
+  const hostData = { id: other, name: 'other', region: 'r1', addresses: [], cpusFree: 1, memoryFreeMb: 1, version: '0' }
+  const good = signed({ table: 'services', key: 'ok', owner: other, version: hlcEncode(Date.now(), 1), deleted: false, data: service('ok') })
+  // In-memory values, as a decoder that let them through would hand them over (sent locally, nothing re-encodes them).
+  const rows: unknown[] = [
+    { ...hostRow(hostData), data: { ...hostData, loop: cyclic } },
+    { ...hostRow(hostData), data: { ...hostData, extra: deep } },
+    { ...hostRow(hostData), data: { ...hostData, name: deep } },
+    { ...good, key: 'forged' },
+    good
+  ]
+  for (const type of ['gossip.ae-rows', 'gossip.gossip'] as const) {
+    const body = type === 'gossip.ae-rows' ? { rows } : { x: rows }
+    await h1.system.askUntyped(h1.system.hostId, MEMBERSHIP, type, body)
+  }
+  t.is(h1.system.stats.crashes, 0)
+  t.is(h1.system.stats.restarts, 0)
+  const services = (await h1.system.ask(h1.membership, { type: 'membership.state', table: 'services' })).rows
+  t.deepEqual(services.map(r => r.key), ['ok'])
+  const hostsRows = (await h1.system.ask(h1.membership, { type: 'membership.state', table: 'hosts' })).rows
+  t.deepEqual(hostsRows.map(r => r.key), [h1.system.hostId])
+  // Still writing through to its store.
+  await h1.system.ask(h1.membership, { type: 'membership.write', table: 'services', key: 'after', data: service('after') })
   t.is(h1.system.stats.crashes, 0)
 })
 

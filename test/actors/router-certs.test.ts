@@ -14,6 +14,7 @@ import { openKey } from '../../src/proxy/tls/seal.js'
 import { systemClock } from '../../src/runtime/clock.js'
 import { tempDir } from '../helpers/cli.js'
 import { randomHostId } from '../helpers/fixtures.js'
+import { hostKeyOf } from '../helpers/host-keys.js'
 
 const DAY = 86_400_000
 
@@ -23,7 +24,8 @@ async function setup (t: ExecutionContext, opts: { withCa?: boolean } = {}): Pro
   const dir = await tempDir(t)
   const ca = await createCa({ name: 'host CA', dir: join(dir, 'ca') })
   const userCa = await createCa({ name: 'public CA', dir: join(dir, 'user-ca') })
-  const replica = createReplica({ hostId: randomHostId() }, { logger: silentLogger(), clock: systemClock, store: createMemoryStore() })
+  const hostId = randomHostId()
+  const replica = createReplica({ hostId }, { logger: silentLogger(), clock: systemClock, store: createMemoryStore(), signer: hostKeyOf(hostId) })
   replica.start()
   t.teardown(() => { replica.stop() })
   const certKey = randomBytes(32)

@@ -11,9 +11,12 @@ import { MAX_CERT_PEM_BYTES, TABLES, type CertRowData } from '../../src/gossip/r
 import { createSqliteStore } from '../../src/gossip/sqlite-store.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { systemClock } from '../../src/runtime/clock.js'
+import { hostKey, hostKeyOf, signed } from '../helpers/host-keys.js'
 
-const A = 'a'.repeat(64)
-const B = 'b'.repeat(64)
+const A = hostKey('certs-a').hostId
+const B = hostKey('certs-b').hostId
+/** checkRow checks a signature's shape, not whose it is (the replica verifies it). */
+const SIG = new Uint8Array(64)
 const codec = createCodec()
 /** Through msgpack and back, as rows travel between hosts. */
 const wire = <T>(v: T): T => codec.decode(codec.encode(v)) as T
@@ -30,7 +33,7 @@ const cert = (hostname: string, extra: Record<string, unknown> = {}): CertRowDat
 } as CertRowData)
 
 function replica (t: ExecutionContext, hostId: string, store = createMemoryStore()): Replica {
-  const r = createReplica({ hostId }, { logger: silentLogger(), clock: systemClock, store })
+  const r = createReplica({ hostId }, { logger: silentLogger(), clock: systemClock, store, signer: hostKeyOf(hostId) })
   r.start()
   t.teardown(() => { r.stop() })
   return r
@@ -38,9 +41,9 @@ function replica (t: ExecutionContext, hostId: string, store = createMemoryStore
 
 test('certs is a replicated table; checkRow accepts a well-formed row', t => {
   t.true(TABLES.includes('certs'))
-  const row = checkRow({ table: 'certs', key: 'demo.example.com', owner: A, version: 1, deleted: false, data: cert('demo.example.com') })
+  const row = checkRow({ table: 'certs', key: 'demo.example.com', owner: A, version: 1, deleted: false, sig: SIG, data: cert('demo.example.com') })
   t.is(typeof row, 'object', String(row))
-  t.is(typeof checkRow({ table: 'certs', key: '*.example.com', owner: A, version: 1, deleted: false, data: cert('*.example.com', { app: null, source: 'user' }) }), 'object')
+  t.is(typeof checkRow({ table: 'certs', key: '*.example.com', owner: A, version: 1, deleted: false, sig: SIG, data: cert('*.example.com', { app: null, source: 'user' }) }), 'object')
   t.deepEqual(parseDigestEntries([['certs', 'demo.example.com', 3, A]]), [['certs', 'demo.example.com', 3, A]])
 })
 
@@ -57,10 +60,10 @@ test('certs rows outside the schema are rejected: unknown fields, oversized PEMs
     ['notAfter', cert('a.example.com', { notAfter: 'soon' })]
   ]
   for (const [why, data] of bad) {
-    t.is(typeof checkRow({ table: 'certs', key: 'k', owner: A, version: 1, deleted: false, data }), 'string', why)
+    t.is(typeof checkRow({ table: 'certs', key: 'k', owner: A, version: 1, deleted: false, sig: SIG, data }), 'string', why)
   }
   const { hostname: _, ...missing } = cert('a.example.com')
-  t.is(typeof checkRow({ table: 'certs', key: 'k', owner: A, version: 1, deleted: false, data: missing }), 'string', 'missing hostname')
+  t.is(typeof checkRow({ table: 'certs', key: 'k', owner: A, version: 1, deleted: false, sig: SIG, data: missing }), 'string', 'missing hostname')
 })
 
 test('two replicas converge on certs rows through the digest exchange; a bad row in a batch is rejected alone', t => {
@@ -78,8 +81,8 @@ test('two replicas converge on certs rows through the digest exchange; a bad row
   t.is(b.get('certs', 'demo.example.com')?.data?.keySealed, cert('x').keySealed)
   const version = (a.get('certs', 'demo.example.com')?.version ?? 0) + 1_000_000
   const result = b.merge([
-    { table: 'certs', key: 'x.example.com', owner: A, version, deleted: false, data: { ...cert('x.example.com'), keyPem: 'plaintext' } },
-    { table: 'certs', key: 'y.example.com', owner: A, version, deleted: false, data: cert('y.example.com') }
+    signed({ table: 'certs', key: 'x.example.com', owner: A, version, deleted: false, data: { ...cert('x.example.com'), keyPem: 'plaintext' } }),
+    signed({ table: 'certs', key: 'y.example.com', owner: A, version, deleted: false, data: cert('y.example.com') })
   ], A)
   t.is(result.rejected.length, 1)
   t.is(b.get('certs', 'x.example.com'), undefined)
@@ -91,7 +94,7 @@ test('certs rows persist in the SQLite store and come back after a restart', t =
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
   const path = join(dir, 'replica.db')
   const store1 = createSqliteStore({ path })
-  const first = createReplica({ hostId: A }, { logger: silentLogger(), clock: systemClock, store: store1 })
+  const first = createReplica({ hostId: A }, { logger: silentLogger(), clock: systemClock, store: store1, signer: hostKeyOf(A) })
   first.start()
   first.write('certs', 'demo.example.com', cert('demo.example.com'))
   first.write('certs', 'gone.example.com', cert('gone.example.com'))

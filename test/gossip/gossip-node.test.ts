@@ -5,6 +5,7 @@ import { createMemoryStore } from '../../src/gossip/replica-store.js'
 import type { ChangeEvent, Row, TableName } from '../../src/gossip/rows.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { createGossipCluster, type GossipCluster, type GossipClusterInit } from '../helpers/sim/gossip-cluster.js'
+import { hostKey, hostKeyOf, signed } from '../helpers/host-keys.js'
 import { serviceRow } from '../helpers/service-row.js'
 
 function cluster (t: ExecutionContext, init: GossipClusterInit): GossipCluster {
@@ -128,7 +129,7 @@ test('the rows of a killed host end up flagged ownerDead everywhere, and the fla
   // The host restarts under the same id, with a higher incarnation and an empty replica.
   c.sim.clock.runFor(3_000)
   const rng = c.sim.rng.fork('restart')
-  const replica = createReplica({ hostId: victim.id }, { logger: silentLogger(), clock: c.sim.clock, store: createMemoryStore() })
+  const replica = createReplica({ hostId: victim.id }, { logger: silentLogger(), clock: c.sim.clock, store: createMemoryStore(), signer: hostKeyOf(victim.id) })
   const endpoint = c.sim.network.attach(victim.id, (from, msg) => { again.receive(from, msg) })
   const again: GossipNode = createGossipNode({ id: victim.id, meta: { name: 'again', region: 'r0', addresses: [], version: 'sim' }, incarnation: 1_000 }, {
     clock: c.sim.clock,
@@ -156,8 +157,8 @@ test('invalid and foreign rows in ae-rows are rejected without stopping the vali
   c.sim.clock.runFor(2_000)
   const receiver = node(c, 2)
   const sender = node(c, 3)
-  const foreignOwner = 'f'.repeat(64)
-  const valid: Row = { table: 'services', key: 'ok', owner: foreignOwner, version: 5_000, deleted: false, data: service('ok') }
+  const foreignOwner = hostKey('gossip-foreign').hostId
+  const valid: Row = signed({ table: 'services', key: 'ok', owner: foreignOwner, version: 5_000, deleted: false, data: service('ok') })
   const garbage: unknown[] = [
     null,
     'a string',
@@ -167,7 +168,9 @@ test('invalid and foreign rows in ae-rows are rejected without stopping the vali
     { ...valid, key: 'bad-owner', owner: 'not-hex' },
     { ...valid, key: 'bad-version', version: -1 },
     { ...valid, key: 'bad-tombstone', deleted: true },
-    { ...valid, key: 'impostor', owner: receiver.id } // claims the receiver wrote a row it never wrote
+    { ...valid, key: 'impostor', owner: receiver.id }, // claims the receiver wrote a row it never wrote
+    { ...valid, key: 'forged' }, // the signature covers another key
+    { ...valid, key: 'as-sender', owner: sender.id } // signed by foreignOwner, claims the sender
   ]
   const before = receiver.replica.stats()
   receiver.receive(sender.id, { t: 'ae-rows', rows: [...garbage, valid] })
@@ -181,6 +184,31 @@ test('invalid and foreign rows in ae-rows are rejected without stopping the vali
   c.sim.clock.runFor(5_000)
   for (const n of live(c)) t.deepEqual(n.replica.list('services').map(r => r.key), ['ok'], short(n.id))
   t.true(live(c).every(n => n.swim.members().filter(m => m.state === 'alive').length === 10), 'gossip carried on')
+})
+
+test('rows in broadcasts are verified: a row forged for another owner or tampered with is rejected, and does not spread', t => {
+  const c = cluster(t, { hosts: 5, seed: 'rows-forged-broadcast' })
+  c.sim.clock.runFor(2_000)
+  const receiver = node(c, 1)
+  const liar = node(c, 2)
+  const victim = node(c, 3)
+  const version = receiver.replica.write('services', 'probe', service('probe')).version + 1_000
+  const mine = signed({ table: 'services', key: 'liar', owner: liar.id, version, deleted: false, data: service('liar') })
+  const items: unknown[] = [
+    { ...mine, key: 'framed', owner: victim.id }, // the liar's signature, the victim named as owner
+    { ...mine, key: 'edited', data: service('edited') }, // the liar's own row, altered after signing
+    mine
+  ]
+  const before = receiver.replica.stats().rejectedByCode.ERR_ROW_SIGNATURE ?? 0
+  receiver.receive(liar.id, { t: 'gossip', x: items })
+  t.is((receiver.replica.stats().rejectedByCode.ERR_ROW_SIGNATURE ?? 0) - before, 2)
+  // (The liar itself never takes it: a host refuses rows in its name that it did not write.)
+  everywhere(t, c, 'services', 'liar', r => r.owner === liar.id, 5_000, () => live(c).filter(n => n !== liar))
+  c.sim.clock.runFor(3_000)
+  for (const n of live(c)) {
+    t.is(n.replica.get('services', 'framed'), undefined, short(n.id))
+    t.is(n.replica.get('services', 'edited'), undefined, short(n.id))
+  }
 })
 
 test('an anti-entropy digest of another shape is ignored and the host keeps working', t => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createCodec } from '../../src/codec/codec.js'
-import { InvalidArgumentError, InvalidMessageError, NotStartedError } from '../../src/errors/errors.js'
+import { InvalidArgumentError, InvalidMessageError, InvalidRowError, NotStartedError } from '../../src/errors/errors.js'
 import { differingBuckets } from '../../src/gossip/digest.js'
 import { hlcEncode } from '../../src/gossip/hlc.js'
 import { createReplica, type Replica, type ReplicaInit } from '../../src/gossip/replica.js'
@@ -12,12 +12,11 @@ import type { ChangeEvent, Row, StoredRow, TableName } from '../../src/gossip/ro
 import { createSqliteStore } from '../../src/gossip/sqlite-store.js'
 import { silentLogger } from '../../src/log/logger.js'
 import type { Clock } from '../../src/runtime/clock.js'
+import { hostKeyOf, orderedHostIds, signed } from '../helpers/host-keys.js'
 import { serviceRow } from '../helpers/service-row.js'
 
 const T0 = Date.UTC(2025, 5, 1, 12, 0, 0)
-const LOCAL = 'c'.repeat(64)
-const LOW = '1'.repeat(64)
-const HIGH = 'e'.repeat(64)
+const [LOW, LOCAL, HIGH] = orderedHostIds('replica', 3) as [string, string, string]
 const TABLE_NAMES = ['hosts', 'machines', 'services'] as const
 
 interface FakeClock extends Clock {
@@ -61,7 +60,8 @@ interface Setup { replica: Replica, clock: FakeClock, store: ReplicaStore }
 function setup (t: ExecutionContext, init: Partial<ReplicaInit> = {}, parts: Partial<Omit<Setup, 'replica'>> = {}): Setup {
   const clock = parts.clock ?? fakeClock()
   const store = parts.store ?? createMemoryStore()
-  const replica = createReplica({ hostId: LOCAL, ...init }, { logger: silentLogger(), clock, store })
+  const hostId = init.hostId ?? LOCAL
+  const replica = createReplica({ ...init, hostId }, { logger: silentLogger(), clock, store, signer: hostKeyOf(hostId) })
   replica.start()
   t.teardown(() => { replica.stop() })
   return { replica, clock, store }
@@ -71,10 +71,10 @@ const machine = (id: string, host = LOCAL): Record<string, unknown> => ({ id, ap
 const service = (app: string): Record<string, unknown> => serviceRow(app)
 const hostData = (id: string): Record<string, unknown> => ({ id, name: 'h', region: 'fra', addresses: ['10.0.0.1'], cpusFree: 2, memoryFreeMb: 512, version: '0.1.0' })
 const v = (offsetMs: number, counter = 0): number => hlcEncode(T0 + offsetMs, counter)
-const remote = (key: string, version: number, owner: string, extra: Partial<Row> = {}): Row =>
-  ({ table: 'machines', key, owner, version, deleted: false, data: machine(key, owner), ...extra })
-const tomb = (key: string, version: number, owner: string): Row => ({ table: 'machines', key, owner, version, deleted: true, data: null })
-const plain = (r: Row): Row => ({ table: r.table, key: r.key, owner: r.owner, version: r.version, deleted: r.deleted, data: r.data })
+const remote = (key: string, version: number, owner: string): Row =>
+  signed({ table: 'machines', key, owner, version, deleted: false, data: machine(key, owner) })
+const tomb = (key: string, version: number, owner: string): Row => signed({ table: 'machines', key, owner, version, deleted: true, data: null })
+const plain = (r: Row): Row => ({ table: r.table, key: r.key, owner: r.owner, version: r.version, deleted: r.deleted, data: r.data, sig: r.sig })
 const sorted = (rows: Row[]): Row[] => rows.map(plain).sort((a, b) => `${a.table}/${a.key}`.localeCompare(`${b.table}/${b.key}`))
 
 function collect (replica: Replica, filter: Parameters<Replica['subscribe']>[0] = {}): ChangeEvent[] {
@@ -87,7 +87,7 @@ function collect (replica: Replica, filter: Parameters<Replica['subscribe']>[0] 
 
 test('start and stop are idempotent; stop disarms the expiry timer', t => {
   const clock = fakeClock()
-  const replica = createReplica({ hostId: LOCAL }, { logger: silentLogger(), clock, store: createMemoryStore() })
+  const replica = createReplica({ hostId: LOCAL }, { logger: silentLogger(), clock, store: createMemoryStore(), signer: hostKeyOf(LOCAL) })
   replica.stop()
   replica.start()
   replica.start()
@@ -98,11 +98,11 @@ test('start and stop are idempotent; stop disarms the expiry timer', t => {
 })
 
 test('changes before start throw NotStartedError; a bad host id is refused', t => {
-  const replica = createReplica({ hostId: LOCAL }, { logger: silentLogger(), clock: fakeClock(), store: createMemoryStore() })
+  const replica = createReplica({ hostId: LOCAL }, { logger: silentLogger(), clock: fakeClock(), store: createMemoryStore(), signer: hostKeyOf(LOCAL) })
   t.throws(() => replica.write('machines', 'm1', machine('m1')), { instanceOf: NotStartedError })
   t.throws(() => replica.merge([remote('m1', v(0), LOW)], LOW), { instanceOf: NotStartedError })
   t.throws(() => replica.markOwnerDead(LOW), { instanceOf: NotStartedError })
-  t.throws(() => createReplica({ hostId: 'not-hex' }, { logger: silentLogger(), clock: fakeClock(), store: createMemoryStore() }), { instanceOf: InvalidArgumentError })
+  t.throws(() => createReplica({ hostId: 'not-hex' }, { logger: silentLogger(), clock: fakeClock(), store: createMemoryStore(), signer: hostKeyOf(LOCAL) }), { instanceOf: InvalidArgumentError })
 })
 
 // --- local writes ---
@@ -128,7 +128,7 @@ test('write, get, list, count and delete of local rows', t => {
   t.deepEqual(replica.list('machines', { includeDeleted: true }).map(r => r.key).sort(), ['m1', 'm2'])
   t.deepEqual(replica.list('machines', { where: r => r.key === 'm2' }).map(r => r.key), ['m2'])
   t.is(replica.delete('machines', 'm1'), gone)
-  t.deepEqual(replica.stats(), { rows: 2, tombstones: 1, rejected: 0, merged: 0 })
+  t.deepEqual(replica.stats(), { rows: 2, tombstones: 1, rejected: 0, merged: 0, rejectedByCode: {}, skippedOnLoad: 0 })
   t.deepEqual(sorted(store.load()), sorted(replica.list('machines', { includeDeleted: true }).concat(replica.list('services'))))
 })
 
@@ -184,7 +184,7 @@ test('merge keeps the larger (version, owner); older and equal rows are no-ops',
 test('merge of rows in one batch applies them in order, one store write', t => {
   const store = createMemoryStore()
   let puts = 0
-  const counting: ReplicaStore = { ...store, put: (rows) => { puts++; store.put(rows) } }
+  const counting: ReplicaStore = { ...store, put: (rows) => { puts++; return store.put(rows) } }
   const { replica } = setup(t, {}, { store: counting })
   const res = replica.merge([remote('a', v(0, 1), LOW), remote('a', v(0, 3), LOW), remote('a', v(0, 2), LOW), remote('b', v(0), HIGH)], LOW)
   t.deepEqual(res.accepted.map(r => [r.key, r.version]), [['a', v(0, 1)], ['a', v(0, 3)], ['b', v(0)]])
@@ -196,7 +196,7 @@ test('merge of rows in one batch applies them in order, one store write', t => {
 test('one bad row can\'t stall: invalid rows are rejected with reasons, valid ones in the batch are taken', t => {
   const { replica } = setup(t)
   const ok1 = remote('ok1', v(0), LOW)
-  const ok2: Row = { table: 'hosts', key: HIGH, owner: HIGH, version: v(0), deleted: false, data: hostData(HIGH) }
+  const ok2: Row = signed({ table: 'hosts', key: HIGH, owner: HIGH, version: v(0), deleted: false, data: hostData(HIGH) })
   const bad: Array<[unknown, RegExp]> = [
     ['a string', /not an object/],
     [null, /not an object/],
@@ -224,17 +224,18 @@ test('one bad row can\'t stall: invalid rows are rejected with reasons, valid on
     t.regex(res.rejected[i]?.reason ?? '', reason, `row ${i}`)
   })
   t.is(replica.get('machines', 'x'), undefined)
-  t.deepEqual(replica.stats(), { rows: 2, tombstones: 0, rejected: bad.length, merged: 2 })
+  t.deepEqual(replica.stats(), { rows: 2, tombstones: 0, rejected: bad.length, merged: 2, rejectedByCode: { ERR_INVALID_ROW: bad.length }, skippedOnLoad: 0 })
+  t.true(res.rejected.every(r => r.error instanceof InvalidRowError))
 })
 
-test('merge strips unknown fields and local-only fields from rows', t => {
+test('merge rejects rows with fields a row does not have, local-only ones included', t => {
   const { replica } = setup(t)
-  const res = replica.merge([{ ...remote('m1', v(0), LOW), receivedAt: 1, ownerDead: true, extra: 'x' }], LOW)
-  t.deepEqual(res.accepted, [remote('m1', v(0), LOW)])
-  const got = replica.get('machines', 'm1')
+  const res = replica.merge([{ ...remote('m1', v(0), LOW), receivedAt: 1 }, { ...remote('m2', v(0), LOW), ownerDead: true }, { ...remote('m3', v(0), LOW), extra: 'x' }, remote('m4', v(0), LOW)], LOW)
+  t.deepEqual(res.accepted, [remote('m4', v(0), LOW)])
+  t.deepEqual(res.rejected.map(r => r.reason), ['unknown row field \'receivedAt\'', 'unknown row field \'ownerDead\'', 'unknown row field \'extra\''])
+  const got = replica.get('machines', 'm4')
   t.is(got?.ownerDead, false)
   t.is(got?.receivedAt, T0)
-  t.false(got !== undefined && 'extra' in got)
 })
 
 test('a foreign row claiming this host as owner is rejected when newer; an echo of our own row is a no-op', t => {
@@ -283,7 +284,7 @@ test('subscribers get ordered events, seq increasing by one, filtered by table a
   const fromLow = collect(replica, { where: r => r.owner === LOW })
   replica.write('machines', 'm1', machine('m1'))
   replica.write('services', 'web', service('web'))
-  replica.merge([remote('m2', v(5), LOW), { table: 'services', key: 'api', owner: LOW, version: v(5), deleted: false, data: service('api') }], LOW)
+  replica.merge([remote('m2', v(5), LOW), signed({ table: 'services', key: 'api', owner: LOW, version: v(5), deleted: false, data: service('api') })], LOW)
   replica.delete('machines', 'm1')
   t.deepEqual(all.map(e => e.seq), [1, 2, 3, 4, 5])
   t.deepEqual(all.map(e => [e.kind, e.row.table, e.row.key]), [
@@ -494,11 +495,11 @@ test('a restarted replica over the same sqlite file serves the same rows and dig
   const clock = fakeClock()
 
   const store1 = createSqliteStore({ path })
-  const first = createReplica({ hostId: LOCAL }, { logger: silentLogger(), clock, store: store1 })
+  const first = createReplica({ hostId: LOCAL }, { logger: silentLogger(), clock, store: store1, signer: hostKeyOf(LOCAL) })
   first.start()
   first.write('machines', 'm1', machine('m1'))
   first.write('services', 'web', service('web'))
-  first.merge([remote('m2', v(40_000), LOW), { table: 'hosts', key: HIGH, owner: HIGH, version: v(1), deleted: false, data: hostData(HIGH) }], LOW)
+  first.merge([remote('m2', v(40_000), LOW), signed({ table: 'hosts', key: HIGH, owner: HIGH, version: v(1), deleted: false, data: hostData(HIGH) })], LOW)
   first.delete('services', 'web')
   const last = first.write('machines', 'm1', { ...machine('m1'), configVersion: 2 })
   const before = { digest: first.digest(), rows: TABLE_NAMES.flatMap(tb => first.list(tb, { includeDeleted: true })) }
@@ -508,7 +509,7 @@ test('a restarted replica over the same sqlite file serves the same rows and dig
   clock.set(T0 - 300_000)
   const store2 = createSqliteStore({ path })
   t.teardown(() => { store2.close() })
-  const second = createReplica({ hostId: LOCAL }, { logger: silentLogger(), clock, store: store2 })
+  const second = createReplica({ hostId: LOCAL }, { logger: silentLogger(), clock, store: store2, signer: hostKeyOf(LOCAL) })
   second.start()
   t.teardown(() => { second.stop() })
   t.deepEqual(second.digest(), before.digest)

@@ -10,6 +10,8 @@ import { SQLITE_STORE_SCHEMA_VERSION, createSqliteStore } from '../../src/gossip
 
 const A = 'a'.repeat(64)
 const B = 'b'.repeat(64)
+/** The store keeps a signature as given; the replica verifies it. */
+const SIG = new Uint8Array(64).fill(7)
 
 function tempDir (t: ExecutionContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'roost-store-'))
@@ -30,13 +32,14 @@ const machine = (key: string, version: number, extra: Partial<StoredRow> = {}): 
   version,
   deleted: false,
   data: { id: key, app: 'web', host: A, state: 'started', configVersion: 3, health: 'passing', nested: { list: [1, 'two', null], flag: true } },
+  sig: SIG,
   receivedAt: 1_750_000_000_123,
   ownerDead: false,
   ...extra
 })
 
 const tombstone = (key: string, version: number): StoredRow => ({
-  table: 'services', key, owner: B, version, deleted: true, data: null, receivedAt: 42, ownerDead: true
+  table: 'services', key, owner: B, version, deleted: true, data: null, sig: SIG, receivedAt: 42, ownerDead: true
 })
 
 const byKey = (rows: StoredRow[]): StoredRow[] => [...rows].sort((x, y) => `${x.table}/${x.key}`.localeCompare(`${y.table}/${y.key}`))
@@ -136,7 +139,7 @@ test('sqlite: WAL mode, schema version and table layout on disk', t => {
   t.is(db.pragma('journal_mode', { simple: true }), 'wal')
   t.is(db.pragma('user_version', { simple: true }), SQLITE_STORE_SCHEMA_VERSION)
   const cols = (db.prepare('SELECT name FROM pragma_table_info(\'rows\')').all() as Array<{ name: string }>).map(c => c.name)
-  t.deepEqual(cols, ['tbl', 'key', 'owner', 'version', 'deleted', 'data', 'received_at', 'owner_dead'])
+  t.deepEqual(cols, ['tbl', 'key', 'owner', 'version', 'deleted', 'data', 'received_at', 'owner_dead', 'sig'])
   const raw = db.prepare('SELECT tbl, key, deleted, typeof(data) AS kind FROM rows').get()
   t.deepEqual(raw, { tbl: 'machines', key: 'm1', deleted: 0, kind: 'blob' })
 })
@@ -147,7 +150,7 @@ test('sqlite: a file from a future schema version is refused with ConfigError an
   db.pragma(`user_version = ${SQLITE_STORE_SCHEMA_VERSION + 1}`)
   db.close()
   const err = t.throws(() => createSqliteStore({ path }), { instanceOf: ConfigError })
-  t.regex(err?.message ?? '', /schema version 2/)
+  t.regex(err?.message ?? '', new RegExp(`schema version ${SQLITE_STORE_SCHEMA_VERSION + 1}`))
   t.is(err?.code, 'ERR_CONFIG')
   const check = new Database(path, { readonly: true })
   t.teardown(() => { check.close() })
@@ -170,4 +173,33 @@ test('sqlite: a row whose data blob is corrupt is skipped by load, the others ar
   db.prepare('UPDATE rows SET data = ? WHERE key = ?').run(Buffer.from([0x92, 0x01]), 'bad')
   db.close()
   t.deepEqual(sqliteAt(t, path).load().map(r => r.key), ['good'])
+})
+
+test('sqlite: a row whose data cannot be encoded is refused alone; the rest of the batch is written', t => {
+  const store = sqliteAt(t, join(tempDir(t), 'replica.db'))
+  const cyclic: Record<string, unknown> = { id: 'loop' }
+  cyclic.self = cyclic
+  const bad = machine('bad', 1, { data: cyclic })
+  const refused = store.put([machine('a', 1), bad, machine('b', 1)])
+  t.is(refused.length, 1)
+  t.is(refused[0]?.row, bad)
+  t.true(refused[0]?.error instanceof Error)
+  t.deepEqual(store.load().map(r => r.key).sort(), ['a', 'b'])
+})
+
+test('sqlite: a file of schema version 1 (rows without signatures) is migrated; its rows load with an empty signature', t => {
+  const path = join(tempDir(t), 'replica.db')
+  const db = new Database(path)
+  db.exec(`CREATE TABLE rows (tbl TEXT NOT NULL, key TEXT NOT NULL, owner TEXT NOT NULL, version INTEGER NOT NULL, deleted INTEGER NOT NULL,
+    data BLOB, received_at INTEGER NOT NULL, owner_dead INTEGER NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID`)
+  db.prepare('INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run('services', 'web', B, 7, 1, null, 42, 0)
+  db.pragma('user_version = 1')
+  db.close()
+  const store = sqliteAt(t, path)
+  t.deepEqual(store.load(), [{ table: 'services', key: 'web', owner: B, version: 7, deleted: true, data: null, sig: new Uint8Array(0), receivedAt: 42, ownerDead: false }])
+  store.put([machine('m1', 1)])
+  t.deepEqual(store.load().find(r => r.key === 'm1')?.sig, SIG)
+  const check = new Database(path, { readonly: true })
+  t.teardown(() => { check.close() })
+  t.is(check.pragma('user_version', { simple: true }), SQLITE_STORE_SCHEMA_VERSION)
 })

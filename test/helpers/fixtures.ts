@@ -1,11 +1,12 @@
-import { randomBytes } from 'node:crypto'
 import { createCodec } from '../../src/codec/codec.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { createMemoryNetwork, type MemoryNetwork } from '../../src/transport/memory-transport.js'
 import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
+import { hostKey } from './host-keys.js'
 
+/** A fresh host id: a real ed25519 public key, whose signer `hostKeyOf(id)` returns. */
 export function randomHostId (): string {
-  return randomBytes(32).toString('hex')
+  return hostKey().hostId
 }
 
 /** N actor systems joined by an in-memory network, started. */

@@ -19,6 +19,8 @@ export interface Probe {
   /** The stream under it, to send frames that bypass the session layer. */
   stream: HyperswarmTransport
   codec: Codec
+  /** The seed of the probe's host key (to sign rows as the probe: createRowSigner(seed)). */
+  seed: Buffer
   /** Every frame received, decoded as an envelope where possible. */
   received: Envelope[]
   sendRaw: (hostId: string, payload: Uint8Array) => void
@@ -29,11 +31,12 @@ export interface Probe {
 
 export async function startProbe (t: ExecutionContext, cluster: LocalCluster, opts: { secret?: string, cluster?: string, name?: string } = {}): Promise<Probe> {
   const codec = createCodec()
+  const seed = randomBytes(32)
   const secret = opts.secret ?? (await readFile(cluster.secretFile, 'utf8')).trim()
   const stream = new HyperswarmTransport({
     cluster: opts.cluster ?? 'dev',
     secret,
-    seed: randomBytes(32),
+    seed,
     name: opts.name ?? 'probe',
     version: 'test',
     bootstrap: [cluster.bootstrap],
@@ -51,6 +54,7 @@ export async function startProbe (t: ExecutionContext, cluster: LocalCluster, op
     transport,
     stream,
     codec,
+    seed,
     received,
     sendRaw: (hostId, payload) => { transport.send(hostId, payload) },
     send: (hostId, env) => { transport.send(hostId, encodeEnvelope(codec, { ...env, v: env.v ?? PROTOCOL_VERSION })) },

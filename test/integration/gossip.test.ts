@@ -1,11 +1,13 @@
 import test from 'ava'
 import { readFile } from 'node:fs/promises'
-import { exited } from '../../src/cli/local-cluster.js'
+import { exited, type LocalHost } from '../../src/cli/local-cluster.js'
 import type { MemberView, RowView } from '../../src/api/control-api.js'
 import { localCluster, roost } from '../helpers/cli.js'
 import { startProbe } from '../helpers/probe.js'
 import { retry } from '../helpers/retry.js'
 import { serviceRow } from '../helpers/service-row.js'
+import { createRowSigner } from '../../src/gossip/row-signature.js'
+import type { UnsignedRow } from '../../src/gossip/rows.js'
 
 const members = async (dataDir: string): Promise<MemberView[]> => {
   const r = await roost(['members', '--json', '--data-dir', dataDir])
@@ -101,4 +103,31 @@ test('a host from another cluster cannot inject rows', async t => {
   t.truthy(failure)
   t.false((await stateOf(h1.dataDir, 'services')).some(r => r.key === 'evil'))
   t.false((await members(h1.dataDir)).some(m => m.hostId === intruder.transport.hostId))
+})
+
+test('an admitted host cannot write rows in another host\'s name, nor alter one', async t => {
+  const cluster = await localCluster(t, 2)
+  await cluster.waitForMembership()
+  const [h1, h2] = cluster.hosts as [LocalHost, LocalHost]
+  const target = await hostIdOf(h1.dataDir)
+  const victim = await hostIdOf(h2.dataDir)
+  const probe = await startProbe(t, cluster, { name: 'liar' })
+  const signer = createRowSigner(probe.seed)
+  const version = Date.now() * 4096
+  const own: UnsignedRow = { table: 'services', key: 'liar-own', owner: signer.hostId, version, deleted: false, data: serviceRow('liar-own') }
+  const ownSigned = { ...own, sig: signer.sign(own) }
+  const framedData: UnsignedRow = { ...own, key: 'framed' }
+  const rows = [
+    { ...framedData, owner: victim, sig: signer.sign(framedData) }, // the probe's signature, the victim named as owner
+    { ...ownSigned, key: 'altered' }, // a signed row changed after signing
+    ownSigned
+  ]
+  probe.send(target, { type: 'gossip.ae-rows', id: 1, from: '/agent/membership', to: '/agent/membership', body: { rows } })
+  const held = await retry(async () => {
+    const services = await stateOf(h1.dataDir, 'services')
+    return services.some(r => r.key === 'liar-own') && services
+  }, { timeoutMs: 10_000, what: 'the probe\'s own row is taken' })
+  t.false(held.some(r => r.key === 'framed'))
+  t.false(held.some(r => r.key === 'altered'))
+  t.false((await stateOf(h2.dataDir, 'services')).some(r => r.key === 'framed' || r.key === 'altered'))
 })

@@ -4,6 +4,10 @@ import { addAgentOptionFlags, agentOptionsFromFlags, resolveAgentOption, resolve
 import type { Logger } from '../../log/logger.js'
 import { defaultDataDir } from '../config.js'
 import { printJson, printTable, reportError } from '../output.js'
+import { killVms, liveVmsOf } from '../../vmm/vm-sweep.js'
+
+/** Signals after which a stopping agent gives up its orderly stop (killing its VMs) and exits. */
+const FORCE_AFTER_SIGNALS = 3
 
 /** What the CLI needs to run an agent; injected by the composition root (bin/), so src/ never imports actors/. */
 export interface AgentRunner {
@@ -19,13 +23,26 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
       const { createLogger } = await import('../../log/logger.js')
       const logger = createLogger({ level: resolveAgentOption('logLevel', flags.logLevel), base: { node: resolveAgentOption('name', flags.name) } })
       try {
-        const host = await runner.run(resolveAgentOptions(agentOptionsFromFlags(flags)), { logger })
+        const options = resolveAgentOptions(agentOptionsFromFlags(flags))
+        const host = await runner.run(options, { logger })
         let signals = 0
+        // A terminal's Ctrl-C reaches the agent and, through a supervisor such as `roost dev`,
+        // often a SIGTERM right after: the stop those ask for must finish (it stops the machines,
+        // in bounded time). Only a third signal cuts it short, and even then kills the VMs.
         const onSignal = (sig: string): void => {
           signals++
-          if (signals > 1) process.exit(130)
-          logger.info({ signal: sig }, 'signal received')
-          host.stop().catch(() => {})
+          if (signals === 1) {
+            logger.info({ signal: sig }, 'signal received')
+            host.stop().catch(() => {})
+            return
+          }
+          if (signals < FORCE_AFTER_SIGNALS) {
+            logger.warn({ signal: sig }, `already stopping: the machines are stopped first (${FORCE_AFTER_SIGNALS - signals} more signal(s) to kill them and exit at once)`)
+            return
+          }
+          const vms = liveVmsOf(options.dataDir)
+          logger.warn({ signal: sig, vms: vms.map(vm => ({ machine: vm.machineId, pid: vm.pid })) }, 'forced exit: killing the machines')
+          killVms(vms).finally(() => { process.exit(130) })
         }
         process.on('SIGINT', onSignal)
         process.on('SIGTERM', onSignal)

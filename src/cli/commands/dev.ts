@@ -20,12 +20,21 @@ export function registerDevCommand (program: Command, binPath: string): void {
       const started = Date.now()
       let cluster: Awaited<ReturnType<typeof startLocalCluster>> | undefined
       let stopping = false
+      let stopped: Promise<void> | undefined
+      // Once, however many signals arrive: a second Ctrl-C waits for the same checked stop.
       const shutdown = async (): Promise<void> => {
-        if (stopping) return
         stopping = true
-        process.stdout.write('\nstopping the local cluster…\n')
-        await cluster?.stop()
-        process.stdout.write('all processes stopped\n')
+        stopped ??= (async () => {
+          process.stdout.write('\nstopping the local cluster…\n')
+          const report = await cluster?.stop()
+          for (const vm of report?.killed ?? []) process.stdout.write(`${vm.host}: killed machine ${vm.machineId} (pid ${vm.pid}), left running by its agent\n`)
+          if (report !== undefined && report.survivors.length > 0) {
+            process.stdout.write(`still running: ${report.survivors.map(vm => `${vm.host} machine ${vm.machineId} (pid ${vm.pid})`).join(', ')}\n`)
+            throw new Error('some machines could not be stopped')
+          }
+          process.stdout.write('all processes stopped\n')
+        })()
+        await stopped
       }
       const onSignal = (): void => { shutdown().then(() => { process.exit(0) }, () => { process.exit(1) }) }
       process.on('SIGINT', onSignal)
@@ -69,7 +78,7 @@ export function registerDevCommand (program: Command, binPath: string): void {
         }
       } catch (err) {
         process.exitCode = reportError(err, false)
-        await shutdown()
+        await shutdown().catch(() => {})
         process.exit(1)
       }
     })

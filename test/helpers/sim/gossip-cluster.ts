@@ -4,6 +4,7 @@ import { createReplica } from '../../../src/gossip/replica.js'
 import { createMemoryStore } from '../../../src/gossip/replica-store.js'
 import type { SwimConfig, ProfileName } from '../../../src/gossip/swim-config.js'
 import { silentLogger } from '../../../src/log/logger.js'
+import { hostKey, hostKeyOf } from '../host-keys.js'
 import { createSimulation, type Simulation } from './index.js'
 
 export interface GossipClusterInit {
@@ -42,16 +43,12 @@ export function createGossipCluster (init: GossipClusterInit): GossipCluster {
   })
   const idRng = sim.rng.fork('ids')
   const ids: string[] = []
-  for (let i = 0; i < init.hosts; i++) {
-    let hex = ''
-    for (let j = 0; j < 8; j++) hex += Math.floor(idRng.next() * 0x100000000).toString(16).padStart(8, '0')
-    ids.push(hex)
-  }
+  for (let i = 0; i < init.hosts; i++) ids.push(hostKey(`sim/${String(init.seed)}/${idRng.next()}`).hostId)
   const nodes = new Map<string, GossipNode>()
   const logger = silentLogger()
   ids.forEach((id, i) => {
     const rng = sim.rng.fork(`host-${i}`)
-    const replica = createReplica({ hostId: id }, { logger, clock: sim.clock, store: createMemoryStore() })
+    const replica = createReplica({ hostId: id }, { logger, clock: sim.clock, store: createMemoryStore(), signer: hostKeyOf(id) })
     const endpoint = sim.network.attach(id, (from, msg) => { node.receive(from, msg) })
     const node: GossipNode = createGossipNode({
       id,
