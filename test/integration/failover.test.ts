@@ -67,7 +67,10 @@ test.serial('a dead host\'s replaceable machine comes back once on a survivor, s
   const replaced = await retry(async () => {
     const v = await api.get('web', web.id).catch(() => undefined)
     return v !== undefined && v.generation === 2 && v.state === 'started' && v
-  }, { timeoutMs: 30_000, what: 'web re-created on a survivor' })
+  }, { timeoutMs: 30_000, what: 'web re-created on a survivor' }).catch(async (err: unknown) => {
+    for (const h of [h1, h3]) t.log(`${h.name}: ${(await readFile(h.logFile, 'utf8')).split('\n').filter(l => /failover|replac|fence|placement|machines\.replace|dead/.test(l)).slice(-15).join('\n')}`)
+    throw err
+  })
   t.log(`replaced ${Date.now() - killedAt} ms after the kill`)
   t.true(replaced.host === t.context.ids.get('h1') || replaced.host === t.context.ids.get('h3'))
   t.is(replaced.id, web.id, 'the id stays')
