@@ -1,4 +1,5 @@
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
+import type { LoopMonitor } from '../../src/runtime/loop-monitor.js'
 import { policies } from '../../src/runtime/policy.js'
 import type { ProfileName } from '../../src/gossip/swim-config.js'
 import type { Transport } from '../../src/transport/transport.js'
@@ -27,6 +28,8 @@ export interface AgentActorInit {
 
 export interface AgentActorComponents {
   transport: Transport
+  /** This process's event-loop delay (outlives restarts of the tree). */
+  loopMonitor: LoopMonitor
   /** The machines family's settings and parts (drivers, images, store); without them it runs with no driver and an in-memory store. */
   machines?: { init: MachinesActorInit, components: MachineComponents }
   /** Connections through the tunnels, started by the wireguard actor once its interface is up. */
@@ -87,6 +90,14 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
             addresses: components.transport.addresses(),
             transport: components.transport.kind,
             actors: ctx.system.actors(),
+            stats: { ...ctx.system.stats }
+          }),
+          'agent.stats': (msg) => ({
+            pid: process.pid,
+            rssBytes: process.memoryUsage.rss(),
+            heapUsedBytes: process.memoryUsage().heapUsed,
+            eventLoop: components.loopMonitor.read(msg.reset === true),
+            objectPrototypeKeys: Object.getOwnPropertyNames(Object.prototype).length,
             stats: { ...ctx.system.stats }
           })
         }

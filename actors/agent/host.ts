@@ -6,6 +6,7 @@ import { resolveAgentOptions, type AgentOptions } from '../../src/cli/agent-opti
 import { createCodec } from '../../src/codec/codec.js'
 import type { Logger } from '../../src/log/logger.js'
 import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
+import { createLoopMonitor } from '../../src/runtime/loop-monitor.js'
 import { createHyperswarmTransport } from '../../src/transport/hyperswarm-transport.js'
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { createMeshPath } from '../../src/transport/mesh-path.js'
@@ -72,6 +73,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     : createMeshPath({ hostId: stream.hostId, keys: deriveClusterKeys(init.cluster, init.secret), port: init.meshPort, ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }) }, { logger, codec })
   const transport = createMeshTransport({}, { logger, stream, ...(mesh === undefined ? {} : { mesh }) })
   const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport })
+  const loopMonitor = createLoopMonitor()
   const socketPath = controlSocketPath(init.dataDir)
   const infoFile = join(init.dataDir, 'agent.json')
   let dataPlane: DataPlaneThread | undefined
@@ -102,6 +104,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     await dataPlane?.stop().catch((err: unknown) => { logger.warn({ err }, 'data plane stop failed') })
     await transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') })
     machines?.store.close()
+    loopMonitor.stop()
     await rm(infoFile, { force: true })
     state = 'stopped'
     logger.info('agent stopped')
@@ -159,6 +162,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         wireguard: { cluster: init.cluster, dataDir: init.dataDir, mode: wireguard, underlayHost: init.host, faults: init.faults, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }), meshPort: init.meshPort }
       }, {
         transport,
+        loopMonitor,
         machines,
         mesh,
         router: {

@@ -24,6 +24,18 @@ export const AgentInfoSchema = Type.Object({
 /** What `agent.info` answers. */
 export type AgentInfo = Static<typeof AgentInfoSchema>
 
+/** What `agent.stats` answers: cheap figures for the fuzz bench and health checks. */
+export const AgentStatsSchema = Type.Object({
+  pid: Type.Number(),
+  rssBytes: Type.Number(),
+  heapUsedBytes: Type.Number(),
+  /** Event-loop delay since the last reset (the monitor starts on the first `agent.stats`). */
+  eventLoop: Type.Object({ maxMs: Type.Number(), p99Ms: Type.Number(), meanMs: Type.Number(), resolutionMs: Type.Number(), sinceMs: Type.Number() }),
+  /** Own properties of `Object.prototype`: more than a fresh process has means something polluted it. */
+  objectPrototypeKeys: Type.Integer(),
+  stats: AgentInfoSchema.properties.stats
+})
+
 /** Messages of the `/agent` root actor. */
 export const agentProtocol = defineProtocol('agent', {
   /** Liveness and round-trip probe; echoes `seq` and `payload`. */
@@ -35,7 +47,9 @@ export const agentProtocol = defineProtocol('agent', {
     reply: Type.Object({ host: Type.String(), seq: Type.Optional(Type.Integer()), payload: Type.Optional(Type.String()) })
   },
   /** Who this host is and what runs on it. */
-  'agent.info': { body: Type.Object({}), reply: AgentInfoSchema }
+  'agent.info': { body: Type.Object({}), reply: AgentInfoSchema },
+  /** Event-loop delay, memory and supervision counters; `reset` starts a new event-loop window. */
+  'agent.stats': { body: Type.Object({ reset: Type.Optional(Type.Boolean()) }), reply: AgentStatsSchema }
 })
 
 export type AgentProtocol = typeof agentProtocol.specs
