@@ -36,6 +36,9 @@ export const AgentStatsSchema = Type.Object({
   stats: AgentInfoSchema.properties.stats
 })
 
+/** What `agent.stats` answers. */
+export type AgentStats = Static<typeof AgentStatsSchema>
+
 /** Messages of the `/agent` root actor. */
 export const agentProtocol = defineProtocol('agent', {
   /** Liveness and round-trip probe; echoes `seq` and `payload`. */
