@@ -1,4 +1,5 @@
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
+import type { LoopMonitor } from '../../src/runtime/loop-monitor.js'
 import { policies } from '../../src/runtime/policy.js'
 import type { RowSigner } from '../../src/gossip/row-signature.js'
 import type { ProfileName } from '../../src/gossip/swim-config.js'
@@ -33,6 +34,8 @@ export interface AgentActorComponents {
   transport: Transport
   /** This host's key: signs the replicated rows it writes. */
   signer: RowSigner
+  /** This process's event-loop delay (outlives restarts of the tree). */
+  loopMonitor: LoopMonitor
   /** The machines family's settings and parts (drivers, images, store); without them it runs with no driver and an in-memory store. */
   machines?: { init: MachinesActorInit, components: MachineComponents }
   /** Connections through the tunnels, started by the wireguard actor once its interface is up. */
@@ -96,6 +99,14 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
             addresses: components.transport.addresses(),
             transport: components.transport.kind,
             actors: ctx.system.actors(),
+            stats: { ...ctx.system.stats }
+          }),
+          'agent.stats': (msg) => ({
+            pid: process.pid,
+            rssBytes: process.memoryUsage.rss(),
+            heapUsedBytes: process.memoryUsage().heapUsed,
+            eventLoop: components.loopMonitor.read(msg.reset === true),
+            objectPrototypeKeys: Object.getOwnPropertyNames(Object.prototype).length,
             stats: { ...ctx.system.stats }
           })
         }

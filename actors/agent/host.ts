@@ -8,6 +8,7 @@ import { ConfigError } from '../../src/errors/errors.js'
 import { createRowSigner } from '../../src/gossip/row-signature.js'
 import type { Logger } from '../../src/log/logger.js'
 import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
+import { createLoopMonitor } from '../../src/runtime/loop-monitor.js'
 import { createHyperswarmTransport } from '../../src/transport/hyperswarm-transport.js'
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { createMeshPath } from '../../src/transport/mesh-path.js'
@@ -76,6 +77,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
   const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport })
   const signer = createRowSigner(seed)
   if (signer.hostId !== transport.hostId) throw new ConfigError(`the host key signs as ${signer.hostId.slice(0, 12)} but the transport runs as ${transport.hostId.slice(0, 12)}`)
+  const loopMonitor = createLoopMonitor()
   const socketPath = controlSocketPath(init.dataDir)
   const infoFile = join(init.dataDir, 'agent.json')
   let dataPlane: DataPlaneThread | undefined
@@ -106,6 +108,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     await dataPlane?.stop().catch((err: unknown) => { logger.warn({ err }, 'data plane stop failed') })
     await transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') })
     machines?.store.close()
+    loopMonitor.stop()
     await rm(infoFile, { force: true })
     state = 'stopped'
     logger.info('agent stopped')
@@ -164,6 +167,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       }, {
         transport,
         signer,
+        loopMonitor,
         machines,
         mesh,
         router: {

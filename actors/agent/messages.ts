@@ -24,6 +24,21 @@ export const AgentInfoSchema = Type.Object({
 /** What `agent.info` answers. */
 export type AgentInfo = Static<typeof AgentInfoSchema>
 
+/** What `agent.stats` answers: cheap figures for the fuzz bench and health checks. */
+export const AgentStatsSchema = Type.Object({
+  pid: Type.Number(),
+  rssBytes: Type.Number(),
+  heapUsedBytes: Type.Number(),
+  /** Event-loop delay since the last reset (the monitor starts on the first `agent.stats`). */
+  eventLoop: Type.Object({ maxMs: Type.Number(), p99Ms: Type.Number(), meanMs: Type.Number(), resolutionMs: Type.Number(), sinceMs: Type.Number() }),
+  /** Own properties of `Object.prototype`: more than a fresh process has means something polluted it. */
+  objectPrototypeKeys: Type.Integer(),
+  stats: AgentInfoSchema.properties.stats
+})
+
+/** What `agent.stats` answers. */
+export type AgentStats = Static<typeof AgentStatsSchema>
+
 /** Messages of the `/agent` root actor: probes any member may send. */
 export const agentProtocol = defineActorProtocol('agent', {
   /** Liveness and round-trip probe; echoes `seq` and `payload`. */
@@ -36,7 +51,9 @@ export const agentProtocol = defineActorProtocol('agent', {
     from: 'member'
   },
   /** Who this host is and what runs on it. */
-  'agent.info': { body: Type.Object({}), reply: AgentInfoSchema, from: 'member' }
+  'agent.info': { body: Type.Object({}), reply: AgentInfoSchema, from: 'member' },
+  /** Event-loop delay, memory and supervision counters; `reset` starts a new event-loop window. */
+  'agent.stats': { body: Type.Object({ reset: Type.Optional(Type.Boolean()) }), reply: AgentStatsSchema, from: 'member' }
 })
 
 export type AgentProtocol = typeof agentProtocol.specs

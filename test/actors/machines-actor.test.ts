@@ -19,6 +19,7 @@ import { createMemoryNetwork } from '../../src/transport/memory-transport.js'
 import { randomHostId } from '../helpers/fixtures.js'
 import { hostKeyOf } from '../helpers/host-keys.js'
 import { retry } from '../helpers/retry.js'
+import { createLoopMonitor } from '../../src/runtime/loop-monitor.js'
 
 /** A VM driver whose VMs are objects the test ends at will (unit tests of the actor's decisions only). */
 interface FakeVm { spec: GuestSpec, handle: VmHandle, exit: (info: ExitInfo) => void, alive: boolean, resumedFrom: string | null, run: VmStatus['run'] }
@@ -102,6 +103,7 @@ async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver
   system.spawn(null, 'agent', agentActor({ name: 'h1', cluster: 'c', version: '0', region: 'here', startedAt: 0 }, {
     transport,
     signer: hostKeyOf(hostId),
+    loopMonitor: createLoopMonitor(),
     machines: { init: { machinesDir: join(dir, 'machines'), region: 'here', defaultDriver: 'qemu' }, components }
   }))
   const stop = async (): Promise<void> => { await system.stop(); await transport.stop() }
