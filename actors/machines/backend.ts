@@ -6,7 +6,6 @@ import { currentMachineRows, machineIdOf } from '../../src/placement/machine-row
 import { resolveHost } from '../../src/transport/resolve-host.js'
 import type { Transport } from '../../src/transport/transport.js'
 import type { MembershipProtocol } from '../membership/messages.js'
-import type { PlacementProtocol } from '../placement/messages.js'
 import type { MachineProtocol } from './messages.js'
 import { viewFromRow } from './record.js'
 
@@ -65,10 +64,12 @@ export function createMachinesBackend (components: MachinesBackendComponents): M
   }
   const hostOf = async (id: string): Promise<string> => {
     if (system.has(`/agent/machines/${id}`)) return self
-    const known = knownHost.get(id)
-    if (known !== undefined) return known
+    // The replica's current generation is the authority (failover may have moved the machine);
+    // what this host created or found lately only stands in until its row arrives.
     const row = (await rows()).find(r => r.key === id)
     if (row !== undefined) return row.owner
+    const known = knownHost.get(id)
+    if (known !== undefined) return known
     const host = await search(id)
     if (host === undefined) throw new MachineNotFoundError(`no machine ${id}`, { id })
     return host
@@ -88,14 +89,13 @@ export function createMachinesBackend (components: MachinesBackendComponents): M
   return {
     async create (app, req) {
       if (req.host === undefined) {
-        const { machine } = await system.ask(ref<PlacementProtocol>(self, '/agent/placement'), {
-          type: 'placement.place',
+        const { machine } = await system.askUntyped(self, '/agent/placement', 'placement.place', {
           app,
           config: req.config,
           ...(req.region === undefined ? {} : { regions: [req.region] }),
           ...(req.name === undefined ? {} : { name: req.name }),
           ...(req.skip_launch === undefined ? {} : { skipLaunch: req.skip_launch })
-        }, { timeoutMs: PLACE_ASK_MS })
+        }, { timeoutMs: PLACE_ASK_MS }) as { machine: MachineView }
         return remember(machine)
       }
       const host = resolveHost(req.host, self, components.name, components.transport)
