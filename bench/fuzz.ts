@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { progress, report, round } from './helpers/report.js'
 import { INPUT_CLASSES, type InputClass } from '../test/fuzz/class-runners.js'
@@ -20,7 +21,13 @@ export async function run (): Promise<void> {
   let keep = true
   try {
     progress(`fuzz: ${CASES} cases, seed ${SEED} (FUZZ_SEED=${SEED} repeats this run), classes ${CLASSES.join(',')}`)
-    const r = await runFuzz({ dir, cases: CASES, seed: SEED, classes: CLASSES, settleMs: SETTLE_MS, progress })
+    // The target agent gets the last CPU to itself; this process and the peers keep to the others,
+    // so the stall measured is the target's own work (on 2 cores the harness would otherwise
+    // preempt it and count as its stall).
+    const targetCpu = cpus().length >= 2 ? cpus().length - 1 : undefined
+    if (targetCpu !== undefined) execFileSync('taskset', ['-a', '-p', '-c', [...Array(targetCpu).keys()].join(','), String(process.pid)], { stdio: 'ignore' })
+    progress(targetCpu === undefined ? 'one CPU: the target shares it with the harness' : `target agent on CPU ${targetCpu}, the harness and the peers on the others`)
+    const r = await runFuzz({ dir, cases: CASES, seed: SEED, classes: CLASSES, settleMs: SETTLE_MS, progress, ...(targetCpu === undefined ? {} : { targetCpu }) })
     // A run that delivered few of its cases measured little: say so rather than print a clean line.
     if (r.cases < r.attempted * 0.9) throw new Error(`only ${r.cases} of ${r.attempted} cases were delivered (see the per-class counts above); logs in ${dir}`)
     for (const s of r.suspicions) progress(`  ${s.observer} marked the target ${s.state}`)
@@ -33,6 +40,7 @@ export async function run (): Promise<void> {
       rssGrowthMb: round(r.rssGrowthMb, 1),
       falseSuspicions: r.falseSuspicions,
       seed: r.seed,
+      targetCpu: targetCpu ?? null,
       hangs: Object.values(r.perClass).reduce((s, c) => s + c.hangs, 0),
       disallowedAccepted: Object.values(r.perClass).reduce((s, c) => s + c.accepted, 0),
       prototypePolluted: r.prototypePolluted,

@@ -43,6 +43,8 @@ export const HOST_ROW_REFRESH_MS = 30_000
 /** Present in the data dir while the host is draining (`roost host drain`). */
 export const DRAIN_FILE = 'draining'
 export const REDISCOVER_INTERVAL_MS = 15_000
+/** Rows of one anti-entropy message merged per event-loop turn (signature checks are the cost). */
+export const AE_ROWS_PER_TURN = 32
 const GOSSIP_PREFIX = 'gossip.'
 
 /**
@@ -196,7 +198,15 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
           'gossip.ae-digest': (msg, _c, s) => { receive(msg, s.host) },
           'gossip.ae-entries': (msg, _c, s) => { receive(msg, s.host) },
           'gossip.ae-want': (msg, _c, s) => { receive(msg, s.host) },
-          'gossip.ae-rows': (msg, _c, s) => { receive(msg, s.host) }
+          'gossip.ae-rows': async (msg, _c, s) => {
+            // Each row's signature costs ~50–100 µs to verify: a frame full of rows is merged a
+            // slice per event-loop turn, so a big sync (or a hostile one) never stalls the agent.
+            const rows = msg.rows
+            for (let i = 0; i < rows.length; i += AE_ROWS_PER_TURN) {
+              if (i > 0) await new Promise<void>(resolve => { setImmediate(resolve) })
+              receive({ ...msg, rows: rows.slice(i, i + AE_ROWS_PER_TURN) }, s.host)
+            }
+          }
         },
         stop () {
           offCapacity()

@@ -27,6 +27,8 @@ export interface LocalClusterInit {
   readyTimeoutMs?: number
   /** Extra `roost agent start` arguments for every host (e.g. `--driver process`). */
   agentArgs?: string[]
+  /** CPUs a host's agent runs on (`taskset -c` list, e.g. "1"); undefined: any. Benches use it to give a measured agent its own core. */
+  cpuSet?: (name: string) => string | undefined
   /** Extra arguments for one host only, after `agentArgs` (e.g. its own `--region`). */
   hostArgs?: (name: string) => string[]
   /**
@@ -141,7 +143,10 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const logFile = join(dataDir, 'agent.log')
     const log = await open(logFile, 'a')
-    const child = spawn(process.execPath, [
+    const cpus = init.cpuSet?.(name)
+    // taskset execs node in place, so the child's pid is the agent's.
+    const child = spawn(cpus === undefined ? process.execPath : 'taskset', [
+      ...(cpus === undefined ? [] : ['-c', cpus, process.execPath]),
       init.binPath, 'agent', 'start', '--name', name, '--cluster', init.cluster ?? 'dev',
       '--secret-file', secretFile, '--bootstrap', `${bootstrap.host}:${bootstrap.port}`,
       '--data-dir', dataDir, '--log-level', logLevel, '--host', address, '--proxy-address', address,

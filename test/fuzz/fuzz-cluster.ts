@@ -1,3 +1,4 @@
+import { cpus } from 'node:os'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -35,10 +36,23 @@ async function readTarget (host: LocalHost): Promise<FuzzTarget> {
   return { host, hostId: info.hostId, pid: info.pid, apiUrl: info.api, apiToken }
 }
 
-export async function startFuzzCluster (dir: string): Promise<FuzzCluster> {
+/**
+ * `targetCpu`: the CPU the target agent gets to itself (its peers go on the others). The bench
+ * sets it so the stall it measures is the target's own work, not the harness's or the peers'.
+ */
+export async function startFuzzCluster (dir: string, opts: { targetCpu?: number } = {}): Promise<FuzzCluster> {
   const clusterName = 'dev'
   // The process driver: a fuzz case never gets as far as a VM (images do not exist), and no QEMU is needed.
-  const cluster = await startLocalCluster({ binPath: BIN, hosts: 3, dir, logLevel: 'info', cluster: clusterName, agentArgs: ['--driver', 'process'] })
+  const others = opts.targetCpu === undefined ? undefined : [...Array(cpus().length).keys()].filter(c => c !== opts.targetCpu).join(',')
+  const cluster = await startLocalCluster({
+    binPath: BIN,
+    hosts: 3,
+    dir,
+    logLevel: 'info',
+    cluster: clusterName,
+    agentArgs: ['--driver', 'process'],
+    ...(opts.targetCpu === undefined ? {} : { cpuSet: (name: string) => name === 'h1' ? String(opts.targetCpu) : others })
+  })
   try {
     await cluster.waitForMembership(60_000)
     const secret = (await readFile(cluster.secretFile, 'utf8')).trim()

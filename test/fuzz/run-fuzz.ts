@@ -17,6 +17,8 @@ export interface FuzzInit {
   bigWeight?: number
   /** Cases of one class between two barriers (default 200). */
   batch?: number
+  /** A CPU for the target agent alone (the caller keeps itself off it). */
+  targetCpu?: number
   batchTimeoutMs?: number
   /** At most this long for the target's RSS to stop falling after the run (default 60 s). */
   settleMs?: number
@@ -81,7 +83,7 @@ export async function runFuzz (init: FuzzInit): Promise<FuzzResult> {
   const weights = { ...DEFAULT_WEIGHTS, ...init.weights }
   const batch = init.batch ?? 200
   say(`starting a 3-agent cluster in ${init.dir}`)
-  const fc: FuzzCluster = await startFuzzCluster(init.dir)
+  const fc: FuzzCluster = await startFuzzCluster(init.dir, init.targetCpu === undefined ? {} : { targetCpu: init.targetCpu })
   const cleanups: Array<() => Promise<void> | void> = [async () => { await fc.stop() }]
   try {
     let target = fc.target()
