@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3'
+import { rm } from 'node:fs/promises'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -65,4 +66,19 @@ export function killProcessesUnder (dir: string): number {
     try { process.kill(Number(entry), 'SIGKILL'); killed++ } catch {}
   }
   return killed
+}
+
+/**
+ * A test's teardown of a local cluster: stops it, then kills by pid whatever VM or process of its
+ * hosts is left (recorded in their stores, or naming their dirs), and removes `dir`.
+ */
+export async function tearDownCluster (cluster: { stop: () => Promise<unknown>, hosts: Array<{ dataDir: string }> } | undefined, dir: string | undefined): Promise<void> {
+  if (cluster !== undefined) {
+    await cluster.stop()
+    for (const h of cluster.hosts) {
+      killRecordedVms(h.dataDir)
+      killProcessesUnder(h.dataDir)
+    }
+  }
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 }

@@ -1,5 +1,5 @@
 import anyTest, { type TestFn } from 'ava'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { MachineView } from '../../src/api/machines/schemas.js'
@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/log/logger.js'
 import { buildImage } from '../../src/vmm/image/build.js'
 import { isSameProcess } from '../../src/vmm/proc-info.js'
 import { BIN, roost } from '../helpers/cli.js'
-import { COUNTER_APP, httpGet, killProcessesUnder, killRecordedVms, machinesClient, recordedVmPids } from '../helpers/machines.js'
+import { COUNTER_APP, httpGet, killRecordedVms, machinesClient, recordedVmPids, tearDownCluster } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
 
 // Failover on real agents (process driver, three hosts of one region): a host "dies" (its agent
@@ -28,17 +28,7 @@ test.before(async t => {
   for (const h of cluster.hosts) t.context.ids.set(h.name, (JSON.parse(await readFile(join(h.dataDir, 'agent.json'), 'utf8')) as { hostId: string }).hostId)
 })
 
-test.after.always(async t => {
-  const { cluster, dir } = t.context
-  if (cluster !== undefined) {
-    await cluster.stop()
-    for (const h of cluster.hosts) {
-      killRecordedVms(h.dataDir)
-      killProcessesUnder(h.dataDir)
-    }
-  }
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
-})
+test.after.always(async t => { await tearDownCluster(t.context.cluster, t.context.dir) })
 
 const host = (t: { context: Ctx }, name: string): LocalHost => t.context.cluster.hosts.find(h => h.name === name) as LocalHost
 const live = (dataDir: string): number => recordedVmPids(dataDir).filter(p => isSameProcess(p.pid, p.pidStartTicks)).length

@@ -1,5 +1,5 @@
 import anyTest, { type TestFn } from 'ava'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RowView } from '../../src/api/control-api.js'
@@ -9,7 +9,7 @@ import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } 
 import { silentLogger } from '../../src/log/logger.js'
 import { buildImage } from '../../src/vmm/image/build.js'
 import { BIN, roost } from '../helpers/cli.js'
-import { COUNTER_APP, killProcessesUnder, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { COUNTER_APP, machinesClient, tearDownCluster } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
 
 // Placement on real agents (process driver): h1 and h2 in region ams, h3 in ord; h2 has room
@@ -42,17 +42,7 @@ test.before(async t => {
   await retry(async () => (await hostRows(h1)).length === 3, { timeoutMs: 30_000, what: 'h1 seeing every host row' })
 })
 
-test.after.always(async t => {
-  const { cluster, dir } = t.context
-  if (cluster !== undefined) {
-    await cluster.stop()
-    for (const h of cluster.hosts) {
-      killRecordedVms(h.dataDir)
-      killProcessesUnder(h.dataDir)
-    }
-  }
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
-})
+test.after.always(async t => { await tearDownCluster(t.context.cluster, t.context.dir) })
 
 async function hostRows (h: LocalHost): Promise<Array<RowView & { data: { region: string, memoryFreeMb: number } }>> {
   const r = await roost(['state', 'hosts', '--json', '--data-dir', h.dataDir])
