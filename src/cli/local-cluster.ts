@@ -29,6 +29,8 @@ export interface LocalClusterInit {
   agentArgs?: string[]
   /** CPUs a host's agent runs on (`taskset -c` list, e.g. "1"); undefined: any. Benches use it to give a measured agent its own core. */
   cpuSet?: (name: string) => string | undefined
+  /** Node.js options for one host's agent process (e.g. `--cpu-prof` for a profile of it). */
+  nodeArgs?: (name: string) => string[]
   /** Extra arguments for one host only, after `agentArgs` (e.g. its own `--region`). */
   hostArgs?: (name: string) => string[]
   /**
@@ -147,6 +149,7 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
     // taskset execs node in place, so the child's pid is the agent's.
     const child = spawn(cpus === undefined ? process.execPath : 'taskset', [
       ...(cpus === undefined ? [] : ['-c', cpus, process.execPath]),
+      ...(init.nodeArgs?.(name) ?? []),
       init.binPath, 'agent', 'start', '--name', name, '--cluster', init.cluster ?? 'dev',
       '--secret-file', secretFile, '--bootstrap', `${bootstrap.host}:${bootstrap.port}`,
       '--data-dir', dataDir, '--log-level', logLevel, '--host', address, '--proxy-address', address,

@@ -51,7 +51,9 @@ export async function startFuzzCluster (dir: string, opts: { targetCpu?: number 
     logLevel: 'info',
     cluster: clusterName,
     agentArgs: ['--driver', 'process'],
-    ...(opts.targetCpu === undefined ? {} : { cpuSet: (name: string) => name === 'h1' ? String(opts.targetCpu) : others })
+    ...(opts.targetCpu === undefined ? {} : { cpuSet: (name: string) => name === 'h1' ? String(opts.targetCpu) : others }),
+    // FUZZ_CPU_PROF=<dir>: the target writes a V8 CPU profile there when it exits.
+    ...(process.env.FUZZ_CPU_PROF === undefined ? {} : { nodeArgs: (name: string) => name === 'h1' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FUZZ_CPU_PROF}`] : [] })
   })
   try {
     await cluster.waitForMembership(60_000)
