@@ -10,6 +10,7 @@ import { deriveClusterKeys, helloProof, verifyHelloProof, type ClusterKeys } fro
 import { Connection } from './connection.js'
 import { decodeFirstFrame, encodeHello, encodeRefusal, HELLO_VERSION, type Hello } from './hello.js'
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
+import { createHandshakePacer, paceServerHandshakes } from './handshake-pacer.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
 export const DEFAULT_HELLO_TIMEOUT_MS = 5_000
@@ -64,6 +65,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   private readonly codec: Codec
   private readonly keys: ClusterKeys
   private readonly keyPair: { publicKey: Buffer, secretKey: Buffer }
+  /** Inbound Noise handshakes, a few per event-loop turn (see handshake-pacer.ts). */
+  private readonly handshakes = createHandshakePacer()
   private readonly maxFrameBytes: number
   private swarm: Hyperswarm | undefined
   private dht: HyperDHT | undefined
@@ -109,6 +112,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       firewall: (remotePublicKey) => this.isDenied(remotePublicKey.toString('hex'))
     })
     this.swarm = swarm
+    paceServerHandshakes((swarm as unknown as { server: Parameters<typeof paceServerHandshakes>[0] }).server, this.handshakes)
     swarm.on('connection', (stream) => { this.onConnection(stream) })
     this.running = true
     const discovery = swarm.join(this.keys.topic, { server: true, client: false })
