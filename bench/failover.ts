@@ -32,7 +32,7 @@ function missing (): string[] {
   return out
 }
 
-const NUMERIC: Array<keyof TrialFigures> = ['detectMs', 'firstSuspectMs', 'routerSuspectMs', 'recoverMs', 'failedRequests', 'totalRequests', 'failedPct', 'replacedMs', 'replacementStartedMs', 'replacementHealthyMs', 'maxLatencyMs', 'bootMs']
+const NUMERIC: Array<keyof TrialFigures> = ['detectMs', 'firstSuspectMs', 'routerSuspectMs', 'recoverMs', 'failedRequests', 'totalRequests', 'failedPct', 'replacedMs', 'replacementStartedMs', 'replacementHealthyMs', 'replacementPassingWrittenMs', 'maxLatencyMs', 'bootMs']
 
 /**
  * A host running one of an app's three machines dies (link down, then kill -9 of everything in
@@ -59,8 +59,9 @@ export async function run (): Promise<void> {
   const replacedTarget = Math.round((med.detectMs ?? 0) + (med.bootMs ?? 0) + 500)
   await mkdir(RESULTS, { recursive: true })
   const svg = join(RESULTS, `failover-${new Date().toISOString().replace(/[:.]/g, '-')}.svg`)
-  const title = `roost failover: kill -9 of 1 of 5 hosts, ${RATE} req/s through another host's router (medians of ${trials.length}: detect ${med.detectMs} ms, recover ${med.recoverMs} ms, replaced ${med.replacedMs} ms)`
-  await writeFile(svg, timelineSvg(trials, title))
+  const title = `roost failover: kill -9 of 1 of 5 hosts, ${RATE} req/s through another host's router`
+  const subtitle = `medians of ${trials.length} trials: detected ${med.detectMs} ms, last failed request ${med.recoverMs} ms, ${med.failedRequests} of ${med.totalRequests} failed, replacement serving ${med.replacedMs} ms, boot ${med.bootMs} ms`
+  await writeFile(svg, timelineSvg(trials, title, subtitle))
   progress(`timeline: ${svg}`)
   report('failover', {
     ...med,

@@ -4,7 +4,7 @@ import type { TrialResult } from './failover-trial.js'
 // The failover bench's picture, hand-written SVG: one panel per trial, requests/s per 100 ms
 // bin (by when each request was sent) in grey, failed ones in red on the same scale, and
 // vertical marks for the kill, the router host's suspicion, every survivor's dead mark, the
-// replacement started and its first request.
+// replacement's checks passing (its row written on its host) and its first request.
 
 const BIN_MS = 100
 const FROM_MS = -2_000
@@ -62,24 +62,27 @@ function panel (t: TrialResult, index: number, to: number, yMax: number): string
   mark(f.routerSuspectMs, '#ff7f0e', 'router suspects', 1, '4 3')
   for (const s of t.survivors) if (s.deadAt !== null) mark(s.deadAt - t.killedAt, '#ff7f0e', '', 0, '1 2')
   mark(f.detectMs, '#ff7f0e', 'all dead', 2)
-  mark(f.replacementStartedMs, '#1f77b4', 'replacement started', 3, '4 3')
+  mark(f.replacementPassingWrittenMs, '#1f77b4', 'its checks pass', 3, '1 2')
   mark(f.replacedMs, '#1f77b4', 'replacement serving', 4)
   return out.join('\n')
 }
 
 /** The SVG document for these trials (each on its own panel, one time scale). */
-export function timelineSvg (trials: TrialResult[], title: string): string {
+export function timelineSvg (trials: TrialResult[], title: string, subtitle: string): string {
   const to = Math.max(MIN_TO_MS, ...trials.map(t => Math.ceil((t.figures.replacedMs + 1_500) / 1000) * 1000))
   const peak = Math.max(1, ...trials.flatMap(t => binRates(t, FROM_MS, to).map(b => b.ok + b.failed)))
   // Headroom above the bars for the marks' labels.
   const yMax = Math.ceil((peak * 1.6) / 100) * 100
-  const height = TOP + trials.length * (PANEL_H + GAP) + 24
-  const legend = 'requests/s in 100 ms bins, by when each was sent: grey answered 2xx within the timeout, red failed (stacked); dotted orange: each survivor marks the host dead'
+  const height = TOP + 24 + trials.length * (PANEL_H + GAP) + 24
+  const legend = 'requests/s per 100 ms by when sent: grey 2xx within 2 s, red failed (stacked); dotted orange: each survivor marks the host dead. Process driver, WireGuard, lan gossip.'
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif">`,
     '<rect width="100%" height="100%" fill="#fff"/>',
     `<text x="${LEFT}" y="18" font-size="14" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${LEFT}" y="34" font-size="11">${esc(subtitle)}</text>`,
+    `<g transform="translate(0 24)">`,
     ...trials.map((t, i) => panel(t, i, to, yMax)),
+    '</g>',
     `<text x="${LEFT}" y="${height - 8}" font-size="10" fill="#555">${esc(legend)}</text>`,
     '</svg>',
     ''

@@ -42,6 +42,8 @@ export interface TrialFigures {
   /** The replacement's row started / passing its checks, as the router host saw it. */
   replacementStartedMs: number
   replacementHealthyMs: number
+  /** When the replacement's host wrote its row with the checks passing (the row's updatedAt). */
+  replacementPassingWrittenMs: number
   replacementHost: string
   /** The slowest answer (failed or not) to a request sent in the 5 s after the kill: what detection costs the requests it does not fail. */
   maxLatencyMs: number
@@ -142,6 +144,7 @@ function figuresOf (records: RequestRecord[], unfinished: number, scheduled: num
     replacedMs: since(r.firstRequestAt, 'the replacement\'s first request'),
     replacementStartedMs: since(r.startedAt, 'the replacement started'),
     replacementHealthyMs: since(r.healthyAt, 'the replacement passing its checks'),
+    replacementPassingWrittenMs: since(r.healthyWrittenAt, 'the replacement\'s passing row written'),
     replacementHost: r.host === null ? '?' : names.get(r.host) ?? r.host,
     maxLatencyMs: Math.round(Math.max(0, ...records.filter(x => x.start >= killedAt && x.start < killedAt + 5_000 && x.status !== -1).map(x => x.durationMs))),
     bootMs: Math.round(boot),

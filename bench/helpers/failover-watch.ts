@@ -75,6 +75,8 @@ export interface ReplacementView {
   startedAt: number | null
   /** When that row was first seen with its checks passing. */
   healthyAt: number | null
+  /** That row's own updatedAt: when its host wrote it (its checks had just passed). */
+  healthyWrittenAt: number | null
   host: string | null
   /** The `at` of the first request (not a health check) the replacement's app logged. */
   firstRequestAt: number | null
@@ -91,7 +93,7 @@ interface LoggedRequest { at: number, path: string }
 export async function watchReplacement (router: LabHost, machineId: string, generation: number, deadline: number): Promise<Watch<ReplacementView>> {
   const client = await connectControl(router.socketPath)
   const key = machineRowKey(machineId, generation)
-  const view: ReplacementView = { startedAt: null, healthyAt: null, host: null, firstRequestAt: null }
+  const view: ReplacementView = { startedAt: null, healthyAt: null, healthyWrittenAt: null, host: null, firstRequestAt: null }
   const log = join(stateDir(machineId), 'requests.jsonl')
   const loop = pollLoop(async () => {
     if (view.healthyAt === null) {
@@ -101,7 +103,10 @@ export async function watchReplacement (router: LabHost, machineId: string, gene
         view.startedAt = Date.now()
         view.host = typeof data.host === 'string' ? data.host : null
       }
-      if (data?.state === 'started' && data.health === 'passing') view.healthyAt = Date.now()
+      if (data?.state === 'started' && data.health === 'passing') {
+        view.healthyAt = Date.now()
+        view.healthyWrittenAt = typeof data.updatedAt === 'number' ? data.updatedAt : null
+      }
     }
     if (view.firstRequestAt === null) {
       const text = await readFile(log, 'utf8').catch(() => '')
