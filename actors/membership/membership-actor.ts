@@ -13,10 +13,10 @@ import { createCodec } from '../../src/codec/codec.js'
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { systemClock } from '../../src/runtime/clock.js'
 import { policies } from '../../src/runtime/policy.js'
-import { ref } from '../../src/runtime/ref.js'
+import { ref, type Ref } from '../../src/runtime/ref.js'
 import type { CapacityLedger } from '../../src/placement/capacity.js'
 import type { Transport } from '../../src/transport/transport.js'
-import { membershipProtocol, type Member, type MembershipProtocol, type StateSubscriberProtocol } from './messages.js'
+import { membershipProtocol, type Member, type MembershipProtocol, type MembersSubscriberProtocol, type StateSubscriberProtocol } from './messages.js'
 
 export interface MembershipInit {
   name: string
@@ -86,6 +86,8 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
       })
 
       const subscriptions = new Map<string, () => void>()
+      /** Subscribers told of member state changes (`members: true`). */
+      const memberWatchers = new Map<string, Ref<MembersSubscriberProtocol>>()
       const drainFile = init.dataDir === undefined ? undefined : join(init.dataDir, DRAIN_FILE)
       let draining = drainFile !== undefined && existsSync(drainFile)
       const writeHostRow = (): void => {
@@ -108,6 +110,8 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
         else if (m.state === 'alive' && previous === undefined) ctx.log.info({ host: m.id, name: m.meta?.name }, 'member joined')
         else if (m.state !== 'alive') ctx.log.info({ host: m.id, name: m.meta?.name, state: m.state, incarnation: m.incarnation }, `member ${m.state}`)
         if (m.state === 'alive') replica.markOwnerAlive(m.id)
+        // Routers stop choosing a suspect host's machines now, not at their next look at the list.
+        for (const w of memberWatchers.values()) ctx.system.dispatch(w, { type: 'members.changed', hostId: m.id, state: m.state }, { from: ctx.path })
         // What is in flight to a dead host fails now, not when its stream times out (seconds later).
         if (m.state === 'dead' && m.id !== self) transport.hostDown?.(m.id, 'declared dead by gossip')
       })
@@ -160,11 +164,14 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
               ctx.system.dispatch(target, { type: 'state.changed', seq: e.seq, kind: e.kind, row: e.row as never }, { from: ctx.path })
             })
             subscriptions.set(msg.subscriber, unsubscribe)
+            if (msg.members === true) memberWatchers.set(msg.subscriber, ref<MembersSubscriberProtocol>(self, msg.subscriber))
+            else memberWatchers.delete(msg.subscriber)
             return { seq: last }
           },
           'membership.unsubscribe': (msg) => {
             subscriptions.get(msg.subscriber)?.()
             subscriptions.delete(msg.subscriber)
+            memberWatchers.delete(msg.subscriber)
           },
           'membership.write': (msg) => replica.write(msg.table, msg.key, msg.data) as never,
           'membership.delete': (msg) => replica.delete(msg.table, msg.key) as never,

@@ -49,6 +49,17 @@ export const StateChangedSpec = {
 }
 
 /**
+ * A member's state changed (alive, suspect, dead, left), as subscribers that asked for it receive
+ * it (`members: true`; they declare `members.changed` in their protocol); from this host's
+ * membership actor. What else changed is read with `membership.list`.
+ */
+export const MembersChangedSpec = {
+  body: Type.Object({ hostId: HostId, state: MemberSchema.properties.state }),
+  reply: Void,
+  from: 'host' as const
+}
+
+/**
  * Messages of `/agent/membership`: membership and replicated state for local actors and the CLI,
  * gossip between hosts. Only this host changes its rows or its membership; any member may read
  * what gossip gives every member anyway.
@@ -60,9 +71,13 @@ export const membershipProtocol = defineActorProtocol('membership', {
     reply: Type.Object({ rows: Type.Array(StateChangedSpec.body.properties.row) }),
     from: 'member'
   },
-  /** Ordered `state.changed` events for rows of `table` (optionally of one owner) go to `subscriber` (a local actor path). */
+  /**
+   * Ordered `state.changed` events for rows of `table` (optionally of one owner) go to
+   * `subscriber` (a local actor path); with `members`, a `members.changed` for every member
+   * state change too.
+   */
   'membership.subscribe': {
-    body: Type.Object({ subscriber: Type.String({ pattern: '^/' }), table: Type.Optional(TableSchema), owner: Type.Optional(HostId) }),
+    body: Type.Object({ subscriber: Type.String({ pattern: '^/' }), table: Type.Optional(TableSchema), owner: Type.Optional(HostId), members: Type.Optional(Type.Boolean()) }),
     reply: Type.Object({ seq: Type.Integer() }),
     from: 'host'
   },
@@ -98,3 +113,6 @@ export type MembershipProtocol = typeof membershipProtocol.specs
 
 /** The protocol a subscriber actor includes to receive state changes. */
 export type StateSubscriberProtocol = { 'state.changed': typeof StateChangedSpec }
+
+/** The protocol of a subscriber that also asked for member state changes. */
+export type MembersSubscriberProtocol = StateSubscriberProtocol & { 'members.changed': typeof MembersChangedSpec }

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import { ServiceRowSchema } from '../../src/gossip/rows.js'
 import { defineActorProtocol } from '../../src/runtime/senders.js'
 import { CertsAddBody, CertsAddReply, CertsListBody, CertsListReply, CertsRmBody, CertsRmReply } from '../../src/proxy/tls/cert-messages.js'
-import { StateChangedSpec } from '../membership/messages.js'
+import { MembersChangedSpec, StateChangedSpec } from '../membership/messages.js'
 
 const Void = Type.Void()
 const Listener = Type.Object({
@@ -61,7 +61,7 @@ const MachineLoadSchema = Type.Object({ inflight: Type.Integer({ minimum: 0 }), 
 
 /**
  * Messages of `/agent/router`. The CLI and other hosts may send `router.status`,
- * `router.routes`, `router.(un)deploy` and `router.certs-*`; `state.changed` comes from this
+ * `router.routes`, `router.(un)deploy` and `router.certs-*`; `state.changed` and `members.changed` come from this
  * host's membership actor, and the rest only from the router itself (its data-plane thread and
  * timers report through it).
  */
@@ -80,6 +80,7 @@ export const routerProtocol = defineActorProtocol('router', {
   'router.certs-list': { body: CertsListBody, reply: CertsListReply, from: 'member' },
   'router.certs-rm': { body: CertsRmBody, reply: CertsRmReply, from: 'member' },
   'state.changed': StateChangedSpec,
+  'members.changed': MembersChangedSpec,
   'router.tick': { body: Type.Object({}), reply: Void, from: 'self' },
   'router.compile': { body: Type.Object({}), reply: Void, from: 'self' },
   'router.stats': { body: Type.Object({ machines: Type.Record(Type.String(), MachineLoadSchema), connections: Type.Integer() }), reply: Void, from: 'self' },

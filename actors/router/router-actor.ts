@@ -271,7 +271,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
       }
 
       const load = async (): Promise<void> => {
-        await ctx.system.ask(membership, { type: 'membership.subscribe', subscriber: ctx.path }, { timeoutMs: 5_000 })
+        await ctx.system.ask(membership, { type: 'membership.subscribe', subscriber: ctx.path, members: true }, { timeoutMs: 5_000 })
         for (const t of TABLES) {
           const { rows: list } = await ctx.system.ask(membership, { type: 'membership.state', table: t }, { timeoutMs: 5_000 })
           for (const r of list) rows[t].set(r.key, { key: r.key, owner: r.owner, data: r.data, deleted: r.deleted, ownerDead: r.ownerDead })
@@ -344,6 +344,10 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
             if (msg.kind === 'delete') rows[t].set(r.key, { key: r.key, owner: r.owner, data: null, deleted: true, ownerDead: r.ownerDead })
             else rows[t].set(r.key, { key: r.key, owner: r.owner, data: r.data, deleted: r.deleted, ownerDead: r.ownerDead })
             scheduleCompile()
+          },
+          'members.changed': () => {
+            if (table === undefined) return
+            refreshMembers().catch((err: unknown) => { ctx.log.debug({ err }, 'membership read failed') })
           },
           'router.compile': () => { compile() },
           'router.tick': () => {

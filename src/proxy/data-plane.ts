@@ -113,6 +113,8 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
     if (app !== undefined) waiters.wake(app)
   })
   const machineApp = new Map<string, string>()
+  /** Remote machines whose host was not alive in the last table (their connections were told). */
+  let lostBefore = new Set<string>()
   const findApp = (machine: string): string | undefined => machineApp.get(machine)
   const listeners = new Map<number, Listening>()
   const backhaul: BackhaulServer = createBackhaulServer({ backhaulKey: init.backhaulKey, connectTimeoutMs: limits.connectTimeoutMs }, {
@@ -217,13 +219,19 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
 
   const closeGoneMachines = (table: RouteTable): void => {
     const routable = new Set<string>()
+    const lost = new Set<string>()
     machineApp.clear()
     for (const app of Object.values(table.apps)) {
       for (const m of app.machines) {
         machineApp.set(m.id, app.app)
-        if (isRoutable(m, m.local ? undefined : table.hosts[m.host])) routable.add(m.id)
+        const host = m.local ? undefined : table.hosts[m.host]
+        if (isRoutable(m, host)) routable.add(m.id)
+        if (!m.local && host?.state !== 'alive' && !lostBefore.has(m.id)) lost.add(m.id)
       }
     }
+    lostBefore = new Set([...lostBefore, ...lost].filter(id => !routable.has(id) && machineApp.has(id)))
+    // Only new losses: requests placed since the last table could not have chosen these machines.
+    if (lost.size > 0) for (const c of [...ctx.connections]) c.hostLost(lost)
     loads.forget(new Set(machineApp.keys()))
     for (const [machine, set] of ctx.tunnels) {
       if (routable.has(machine)) continue

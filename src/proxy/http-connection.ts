@@ -168,6 +168,14 @@ export abstract class HttpConnection implements UpstreamOwner {
     this.onClientClose()
   }
 
+  /** The current machine's host is no longer alive (only the edge acts on it: see EdgeHttpConnection). */
+  hostLost (_machines: ReadonlySet<string>): void {}
+
+  /** The request went to the machine and nothing of an answer has come back. */
+  protected unanswered (): boolean {
+    return (this.state === S.Await || this.state === S.Body) && this.up !== null && this.resState === R.Head && (this.upBuf === null || this.upBuf.byteLength === 0)
+  }
+
   private tryHead (): void {
     const buf = this.buf
     if (buf === null || buf.byteLength === 0) return

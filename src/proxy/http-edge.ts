@@ -207,6 +207,29 @@ export class EdgeHttpConnection extends HttpConnection {
     return { head: forwardResponseHead(raw, res, responseDropper(res, upgrading)).base, lines: responseHeaderLines(this.requestId, m.region, connection) }
   }
 
+  /**
+   * The current machine's host stopped being alive (suspect or dead): a dead host answers
+   * nothing and resets nothing, so a connect to it or a request sent to it would wait for a
+   * timeout. A connect in progress moves on to the next candidate; an unanswered idempotent
+   * request is sent to another machine (a duplicate GET is harmless, as after a closed
+   * connection); anything else keeps waiting, as it may have been acted on.
+   */
+  override hostLost (machines: ReadonlySet<string>): void {
+    const m = this.machine
+    if (m === null || !machines.has(m.id)) return
+    if (this.state === S.Routing && this.up === null) {
+      const ctx = this.ctx
+      ctx.loads.release(m.id, ctx.now())
+      this.machine = null
+      ;(this.exclude ??= new Set()).add(m.id)
+      ctx.log.debug({ machine: m.id }, 'its host is not alive while connecting; next candidate')
+      if (this.attempts >= ctx.limits.connectAttempts) this.fail('PR04', true)
+      else this.dispatch()
+      return
+    }
+    if (this.unanswered()) this.retryUnanswered(m, this.replayable())
+  }
+
   protected override retryUnanswered (m: MachineRoute, replayable: boolean): boolean {
     if (!replayable) return false
     if (this.ctx.now() < this.wokeUntil) {

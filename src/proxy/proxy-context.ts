@@ -48,6 +48,15 @@ export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
 /** Why the data plane asks the router actor to start a machine. */
 export type AutostartReason = 'no-started-machine' | 'all-over-soft-limit'
 
+/** A client connection as the data plane drives it from outside. */
+export interface ProxiedConnection {
+  /** Checks its timeouts. */
+  sweep: (now: number) => void
+  /** The hosts of these (remote) machines are no longer alive: nothing sent there may ever be answered. */
+  hostLost: (machines: ReadonlySet<string>) => void
+  destroy: () => void
+}
+
 /** What every proxied connection shares: the current routes, counters, connections out, limits. */
 export interface ProxyContext {
   table: RouteTable
@@ -72,6 +81,6 @@ export interface ProxyContext {
   hostedRefusals: { count: number }
   /** Upgraded (WebSocket) connections per machine, closed when the machine is cordoned or stops. */
   tunnels: Map<string, Set<{ closeTunnel: (why: string) => void }>>
-  /** Open client connections (for the sweeper's timeouts and for stop). */
-  connections: Set<{ sweep: (now: number) => void, destroy: () => void }>
+  /** Open client connections (for the sweeper's timeouts, for hosts that stop being alive, and for stop). */
+  connections: Set<ProxiedConnection>
 }

@@ -56,6 +56,9 @@ export class TcpProxyConnection {
 
   sweep (): void {}
 
+  /** A byte stream may be mid-conversation with the machine: it ends when its own sockets do. */
+  hostLost (): void {}
+
   destroy (): void { this.onClose() }
 
   private release (): void {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
 import { membershipActor, type MembershipInit } from '../../actors/membership/membership-actor.js'
-import { membershipProtocol, StateChangedSpec, type MembershipProtocol, type Member } from '../../actors/membership/messages.js'
+import { MembersChangedSpec, membershipProtocol, StateChangedSpec, type MembershipProtocol, type Member } from '../../actors/membership/messages.js'
 import { createCodec } from '../../src/codec/codec.js'
 import type { MessageOfType } from '../../src/codec/protocol.js'
 import { defineActorProtocol } from '../../src/runtime/senders.js'
@@ -49,6 +49,23 @@ function subscriber (into: StateChanged[]): ReturnType<typeof defineActor<typeof
     protocol: subscriberProtocol,
     policy: policies.resume(),
     create: () => ({ handlers: { 'state.changed': (msg) => { into.push(msg) }, 'sub.flush': () => into.length } })
+  })
+}
+
+const watcherProtocol = defineActorProtocol('test-member-watcher', {
+  'state.changed': StateChangedSpec,
+  'members.changed': MembersChangedSpec,
+  /** Answers once everything queued before it was handled: the number of events so far. */
+  'watch.flush': { body: Type.Object({}), reply: Type.Integer(), from: 'member' }
+})
+type MembersChanged = MessageOfType<typeof watcherProtocol.specs, 'members.changed'>
+
+/** A local actor that records the `members.changed` events it receives. */
+function memberWatcher (into: MembersChanged[]): ReturnType<typeof defineActor<typeof watcherProtocol.specs>> {
+  return defineActor({
+    protocol: watcherProtocol,
+    policy: policies.resume(),
+    create: () => ({ handlers: { 'state.changed': () => {}, 'members.changed': (msg) => { into.push(msg) }, 'watch.flush': () => into.length } })
   })
 }
 
@@ -306,4 +323,24 @@ test('a member declared dead is handed to the transport\'s hostDown, so what is 
   await retry(() => down.length > 0, { what: 'hostDown called' })
   t.deepEqual(down, [[h3.system.hostId, 'declared dead by gossip']])
   t.false(down.some(([h]) => h === h2.system.hostId))
+})
+
+test('a subscriber that asks for members hears of each member state change as it happens; after unsubscribe, of none', async t => {
+  const { hosts } = await cluster(t, 3)
+  const [h1, h2, h3] = hosts as [Host, Host, Host]
+  await converged(hosts)
+  const events: MembersChanged[] = []
+  const watcher = h1.system.spawn(null, 'watcher', memberWatcher(events))
+  await h1.system.ask(h1.membership, { type: 'membership.subscribe', subscriber: '/watcher', table: 'services', members: true })
+  await h3.system.stop()
+  await h3.transport.stop()
+  await retry(() => events.some(e => e.hostId === h3.system.hostId && e.state === 'dead'), { timeoutMs: 20_000, what: `members.changed: h3 dead (have ${JSON.stringify(events)})` })
+  t.false(events.some(e => e.hostId === h2.system.hostId), 'h2 never changed')
+  await h1.system.ask(h1.membership, { type: 'membership.unsubscribe', subscriber: '/watcher' })
+  const count = events.length
+  await h2.system.stop()
+  await h2.transport.stop()
+  await retry(async () => (await list(h1)).find(m => m.hostId === h2.system.hostId)?.state === 'dead', { timeoutMs: 20_000, what: 'h2 declared dead' })
+  // Had h2's death been sent, it would sit in /watcher's mailbox ahead of this flush.
+  t.is(await h1.system.ask(watcher, { type: 'watch.flush' }), count)
 })
