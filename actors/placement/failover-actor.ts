@@ -201,17 +201,32 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
 
       let stopped = false
       let timer: unknown = null
+      let ticking = false
+      let again = false
+      const run = (): void => {
+        if (stopped) return
+        if (ticking) { again = true; return }
+        clock.clearTimeout(timer)
+        ticking = true
+        tick().catch((err: unknown) => { ctx.log.warn({ err }, 'failover tick failed') }).finally(() => {
+          ticking = false
+          if (again) { again = false; run() } else schedule()
+        })
+      }
       const schedule = (): void => {
         if (stopped) return
-        timer = clock.setTimeout(() => {
-          tick().catch((err: unknown) => { ctx.log.warn({ err }, 'failover tick failed') }).finally(schedule)
-        }, tickMs)
+        timer = clock.setTimeout(run, tickMs)
         ;(timer as { unref?: () => void } | null)?.unref?.()
       }
       schedule()
+      // A host declared dead (or back) is acted on at once, not at the next tick.
+      ctx.system.ask(membership, { type: 'membership.subscribe', subscriber: ctx.path, table: 'hosts', members: true }, { timeoutMs: ASK_MS })
+        .catch((err: unknown) => { ctx.log.warn({ err }, 'could not subscribe to member changes; failover runs on its tick alone') })
 
       return {
         handlers: {
+          'members.changed': () => { run() },
+          'state.changed': () => {},
           'failover.drain': async (msg) => {
             const reply = await ctx.system.ask(membership, { type: 'membership.drain', draining: msg.draining })
             draining = reply.draining

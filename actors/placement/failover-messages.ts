@@ -1,8 +1,13 @@
 import { Type } from '@sinclair/typebox'
 import { defineActorProtocol } from '../../src/runtime/senders.js'
+import { MembersChangedSpec, StateChangedSpec } from '../membership/messages.js'
 
 /** Messages of `/agent/failover`. */
 export const failoverProtocol = defineActorProtocol('failover', {
+  /** From this host's membership: a member changed state (failover acts at once). */
+  'members.changed': MembersChangedSpec,
+  /** From this host's membership: a `hosts` row changed (subscribed with the members). */
+  'state.changed': StateChangedSpec,
   /**
    * `roost host drain|undrain`: mark this host draining (nothing new is placed here) and move its
    * machines away one by one, each new copy started (and passing its checks) before the old one
