@@ -40,12 +40,18 @@ export function recordedVmPids (dataDir: string): Array<{ pid: number, pidStartT
   }
 }
 
-/** Teardown backstop: SIGKILLs VMs an agent left behind (by pid, checked against its start time). */
+/**
+ * SIGKILLs the VMs an agent recorded (by pid, checked against its start time), with their process
+ * groups: a process-driver machine is a group (its `run` and the app it starts), as a dying
+ * server takes all of it.
+ */
 export function killRecordedVms (dataDir: string): number {
   let killed = 0
   for (const r of recordedVmPids(dataDir)) {
     if (isSameProcess(r.pid, r.pidStartTicks)) {
-      try { process.kill(r.pid, 'SIGKILL'); killed++ } catch {}
+      try { process.kill(-r.pid, 'SIGKILL') } catch {}
+      try { process.kill(r.pid, 'SIGKILL') } catch {}
+      killed++
     }
   }
   return killed
@@ -80,5 +86,8 @@ export async function tearDownCluster (cluster: { stop: () => Promise<unknown>, 
       killProcessesUnder(h.dataDir)
     }
   }
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  if (dir !== undefined) {
+    killProcessesUnder(dir)
+    await rm(dir, { recursive: true, force: true })
+  }
 }
