@@ -11,7 +11,6 @@ import { COUNTER_APP } from '../helpers/machines.js'
 import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 import { VM_CLUSTER_PARTS } from '../helpers/vm-cluster.js'
-import { acquireVmLock } from '../helpers/vm-lock.js'
 import { CHAOS_APP, CHAOS_PARTS, MIN_ANSWERED, OTHER_HOSTS, runChaos, stopChaos } from './harness/chaos-lab.js'
 import { spawnRoostIn } from './harness/roost-in.js'
 
@@ -31,9 +30,7 @@ const VM_APP = 'vm'
 const BOOT_MS = 90_000
 
 chaos.serial('kill -9 of an agent while a machine on it is suspending: the VM ends started or suspended, exactly once, no orphan QEMU; the router answers ≥ 99.9 % (qemu VM, process-driver app)', async t => {
-  t.timeout(300_000)
-  t.teardown(await acquireVmLock())
-  await runChaos(t, fileURLToPath(import.meta.url), { prefix: 'roost-chaos-suspend-', env: { ROOST_ENABLE_FAULTS: '1' } }, async c => {
+  await runChaos(t, fileURLToPath(import.meta.url), { prefix: 'roost-chaos-suspend-', env: { ROOST_ENABLE_FAULTS: '1' }, vm: true }, async c => {
     const s = c.schedule
     const kernel = (process.env.ROOST_TEST_KERNEL ?? 'auto') as KernelChoice
     const image = await buildImage({ appDir: COUNTER_APP, imagesDir: join(c.rl.dir, 'images'), name: 'counter', kernel }, { logger: silentLogger() })

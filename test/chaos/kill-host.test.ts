@@ -16,7 +16,6 @@ const chaos = await requireParts(test, CHAOS_PARTS)
 chaos.afterAlways(async () => { await stopChaos() })
 
 chaos.serial('kill -9 of a host with machines: they come back once on survivors, the router answers ≥ 99.9 %, the host returns and runs nothing stale (process driver)', async t => {
-  t.timeout(300_000)
   await runChaos(t, fileURLToPath(import.meta.url), { prefix: 'roost-chaos-kill-host-' }, async c => {
     const s = c.schedule
     const machineHosts = s.sample('machine hosts', OTHER_HOSTS, 3)

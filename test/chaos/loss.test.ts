@@ -16,7 +16,6 @@ chaos.afterAlways(async () => { await stopChaos() })
 const LOSS_PCT = 10
 
 chaos.serial('10 % packet loss on every link: every machine runs exactly once afterwards and the router answers ≥ 99 % (process driver)', async t => {
-  t.timeout(300_000)
   await runChaos(t, fileURLToPath(import.meta.url), { prefix: 'roost-chaos-loss-' }, async c => {
     const s = c.schedule
     const machineHosts = s.sample('machine hosts', OTHER_HOSTS, 3)

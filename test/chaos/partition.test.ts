@@ -21,7 +21,6 @@ const chaos = await requireParts(test, CHAOS_PARTS)
 chaos.afterAlways(async () => { await stopChaos() })
 
 chaos.serial('partition 2 | 3 and heal: the majority replaces the minority\'s machines after declaring it dead, the minority fences and later destroys its stale copies; exactly once in the end; the router answers ≥ 99.9 % (process driver)', async t => {
-  t.timeout(300_000)
   await runChaos(t, fileURLToPath(import.meta.url), { prefix: 'roost-chaos-partition-' }, async c => {
     const s = c.schedule
     const machineHosts = s.sample('machine hosts', OTHER_HOSTS, 3)

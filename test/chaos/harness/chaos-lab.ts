@@ -10,7 +10,7 @@ import { killProcessesUnder, killRecordedVms } from '../../helpers/machines.js'
 import type { Part } from '../../helpers/requirements.js'
 import { retry } from '../../helpers/retry.js'
 import { deploy, LAB_DOMAIN, routable, startRouterLab, type RouterLab } from '../../helpers/router-lab.js'
-import { acquireFileLock } from '../../helpers/vm-lock.js'
+import { acquireFileLock, acquireVmLock } from '../../helpers/vm-lock.js'
 import { converged, describeCensus, type Census, type Desired } from './invariants.js'
 import { answeredShare, describeLoad, startLoad, type Load, type LoadReport } from './load.js'
 import { createSchedule, chaosSeed, type Schedule } from './schedule.js'
@@ -86,6 +86,19 @@ async function logExcerpt (h: LabHost, pattern: RegExp, lines = 25): Promise<str
   }).join('\n')
 }
 
+export interface ChaosOptions {
+  /** Prefix of the lab's temp dir. */
+  prefix: string
+  /** The agents' extra environment (e.g. ROOST_ENABLE_FAULTS). */
+  env?: Record<string, string>
+  /** The scenario boots VMs: it takes the VM lock too (after the chaos lock). */
+  vm?: boolean
+  /** The scenario's own time, from when it holds its locks (default 5 min). */
+  timeoutMs?: number
+}
+
+const DEFAULT_TIMEOUT_MS = 300_000
+
 /** Clean-ups of scenarios still running (an after.always hook runs them if a test was cut short). */
 const pending = new Set<() => Promise<void>>()
 
@@ -100,10 +113,14 @@ export async function stopChaos (): Promise<void> {
  * name whatever happens. A failure carries the replay line, the schedule's choices, the
  * timeline and the agents' failover lines.
  */
-export async function runChaos (t: ExecutionContext<unknown>, file: string, opts: { prefix: string, env?: Record<string, string> }, body: (c: Chaos) => Promise<void>): Promise<void> {
+export async function runChaos (t: ExecutionContext<unknown>, file: string, opts: ChaosOptions, body: (c: Chaos) => Promise<void>): Promise<void> {
   const schedule = createSchedule(chaosSeed(), file)
   t.log(`seed ${schedule.seed} — replay: ${schedule.replay}`)
-  const release = await acquireFileLock(CHAOS_LOCK)
+  const releaseChaos = await acquireFileLock(CHAOS_LOCK)
+  const releaseVm = opts.vm === true ? await acquireVmLock().catch(async (err: unknown) => { await releaseChaos(); throw err }) : async () => {}
+  // The test's own time starts once it holds its locks: waiting for another file's lab is not its time.
+  t.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+  const release = async (): Promise<void> => { await releaseVm(); await releaseChaos() }
   let rl: RouterLab | undefined
   const cleanUp = async (): Promise<void> => {
     pending.delete(cleanUp)
