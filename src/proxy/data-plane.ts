@@ -217,14 +217,18 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
 
   const closeGoneMachines = (table: RouteTable): void => {
     const routable = new Set<string>()
+    const unreachable = new Set<string>()
     machineApp.clear()
     for (const app of Object.values(table.apps)) {
       for (const m of app.machines) {
         machineApp.set(m.id, app.app)
         if (isRoutable(m, m.local ? undefined : table.hosts[m.host])) routable.add(m.id)
+        if (!m.local && table.hosts[m.host]?.state !== 'alive') unreachable.add(m.id)
       }
     }
     loads.forget(new Set(machineApp.keys()))
+    // Requests in flight to a host that is no longer alive: their answers may never come.
+    if (unreachable.size > 0) for (const c of [...ctx.connections]) c.machineUnreachable?.(unreachable)
     for (const [machine, set] of ctx.tunnels) {
       if (routable.has(machine)) continue
       for (const t of [...set]) t.closeTunnel('machine no longer takes traffic')

@@ -401,6 +401,22 @@ export abstract class HttpConnection implements UpstreamOwner {
     this.up?.socket.end()
   }
 
+  /**
+   * The machine this request waits on is on another host that gossip no longer sees alive (the
+   * data plane calls this on every route change): its answer may never come (a cut link or a
+   * dead host drops packets without a reset). An unanswered request that may be sent again goes
+   * to another machine, as after a close before any answer; anything else fails now (PR09)
+   * rather than at the response timeout.
+   */
+  machineUnreachable (down: ReadonlySet<string>): void {
+    const m = this.machine
+    if (m === null || m.local || this.up === null || !down.has(m.id)) return
+    if ((this.state !== S.Await && this.state !== S.Body) || this.resState !== R.Head) return
+    const unanswered = this.upBuf === null || this.upBuf.byteLength === 0
+    if (unanswered && this.state === S.Await && this.retryUnanswered(m, this.replayable())) return
+    this.upstreamFailed('PR09', 'its host is not alive')
+  }
+
   onUpstreamEnd (up: UpstreamConn): void {
     if (up !== this.up) return
     if (this.state === S.Tunnel) { this.client.end(); return }

@@ -150,6 +150,19 @@ export class EdgeHttpConnection extends HttpConnection {
     })
   }
 
+  /** Still connecting to a machine whose host is no longer alive: nothing was sent, so the next candidate gets it now. */
+  override machineUnreachable (down: ReadonlySet<string>): void {
+    const m = this.machine
+    if (m === null || m.local || this.up !== null || this.state !== S.Routing || !down.has(m.id)) { super.machineUnreachable(down); return }
+    // The connect's late result is dropped: this.machine is no longer m.
+    this.ctx.loads.release(m.id, this.ctx.now())
+    this.machine = null
+    this.ctx.log.debug({ machine: m.id }, 'its host is not alive while connecting; next candidate')
+    ;(this.exclude ??= new Set()).add(m.id)
+    if (this.attempts >= this.ctx.limits.connectAttempts) this.fail('PR04', true)
+    else this.dispatch()
+  }
+
   private wait (why: 'capacity' | 'autostart', timeoutMs: number): void {
     const app = this.route?.app.app ?? ''
     this.waitingFor = why

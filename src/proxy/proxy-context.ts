@@ -73,5 +73,5 @@ export interface ProxyContext {
   /** Upgraded (WebSocket) connections per machine, closed when the machine is cordoned or stops. */
   tunnels: Map<string, Set<{ closeTunnel: (why: string) => void }>>
   /** Open client connections (for the sweeper's timeouts and for stop). */
-  connections: Set<{ sweep: (now: number) => void, destroy: () => void }>
+  connections: Set<{ sweep: (now: number) => void, destroy: () => void, machineUnreachable?: (down: ReadonlySet<string>) => void }>
 }

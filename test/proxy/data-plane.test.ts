@@ -396,6 +396,74 @@ test('backhaul: a machine on another host is reached through that host\'s router
   t.true(far.snapshot().backhaul.refused > refusedBefore)
 })
 
+test('backhaul: a request waiting on a machine whose host stops being alive goes to another machine at once when idempotent, and gets PR09 when not, instead of waiting for an answer that may never come', async t => {
+  const held: Array<{ destroy: () => void }> = []
+  const b = await startBackend(t, 'on-b', (req, _res) => { held.push(req.socket); return true })
+  t.teardown(() => { for (const s of held) s.destroy() })
+  const ok = await startBackend(t, 'ok')
+  const A = 'a'.repeat(64)
+  const B = 'b'.repeat(64)
+  const port = await freePort()
+  // Long enough that, without giving up on the machine, the request outlives the test's patience.
+  const edge = await startDataPlane(t, { hostId: A, limits: { responseTimeoutMs: 20_000 } })
+  const far = await startDataPlane(t, { hostId: B })
+  const bound = await far.setBackhaul({ address: '127.0.0.1', port: 0, checkSource: false })
+  const m = machineAt(b.port, { host: B })
+  far.setRoutes(tableOf([appRoute('web', [m], [httpService(port + 1)])], { hostId: B, listeners: [] }))
+  const host = { id: B, name: 'b', region: 'ams', state: 'alive', rttMs: 1, backhaul: bound }
+  // The machine on B is in the preferred region: tried first. The local one is elsewhere.
+  const apps = [appRoute('web', [{ ...m, local: false, endpoint: null }, machineAt(ok.port, { region: 'syd' })], [httpService(port)])]
+  const routes = (state: string): ReturnType<typeof tableOf> => tableOf(apps, { hosts: { [B]: { ...host, state } } })
+  edge.setRoutes(routes('alive'))
+  await listening(edge)
+  const prefer = { 'roost-prefer-region': 'ams' }
+
+  const waiting = get(port, '/held', prefer)
+  await retry(() => b.requests === 1, { what: 'the request reaching the machine on B' })
+  edge.setRoutes(routes('suspect'))
+  const got = await waiting
+  t.is(got.status, 200)
+  t.is(got.json?.machine, 'ok', 'sent again to the other machine (not a 504 at the response timeout)')
+
+  edge.setRoutes(routes('alive'))
+  const posting = get(port, '/held', prefer, { method: 'POST', body: 'x' })
+  await retry(() => b.requests === 2, { what: 'the POST reaching the machine on B' })
+  edge.setRoutes(routes('dead'))
+  const posted = await posting
+  t.is(posted.status, 502, 'a POST may have been acted on: not sent again')
+  t.is(posted.headers['roost-error'], 'PR09')
+  t.is(ok.requests, 1)
+})
+
+test('backhaul: a request still connecting to a machine whose host stops being alive goes to the next machine at once, POST included (nothing was sent)', async t => {
+  // Without giving up at once, the connect would wait for the far router's status for 2 × 30 s.
+  t.timeout(20_000)
+  const accepted: Array<{ destroy: () => void }> = []
+  const silent = createNetServer(s => { accepted.push(s); s.on('error', () => {}) })
+  await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const s of accepted) s.destroy(); silent.close() })
+  const ok = await startBackend(t, 'ok')
+  const B = 'b'.repeat(64)
+  const port = await freePort()
+  const edge = await startDataPlane(t, { limits: { connectTimeoutMs: 30_000 } })
+  const host = { id: B, name: 'b', region: 'ams', state: 'alive', rttMs: 1, backhaul: { address: '127.0.0.1', port: (silent.address() as { port: number }).port } }
+  const apps = [appRoute('web', [{ ...machineAt(1, { host: B }), local: false, endpoint: null }, machineAt(ok.port, { region: 'syd' })], [httpService(port)])]
+  const routes = (state: string): ReturnType<typeof tableOf> => tableOf(apps, { hosts: { [B]: { ...host, state } } })
+  const prefer = { 'roost-prefer-region': 'ams' }
+  edge.setRoutes(routes('alive'))
+  await listening(edge)
+  for (const method of ['GET', 'POST']) {
+    const before = accepted.length
+    const waiting = get(port, '/', prefer, { method, body: method === 'POST' ? 'x' : '' })
+    await retry(() => accepted.length > before, { what: 'the connection to B\'s backhaul' })
+    edge.setRoutes(routes('suspect'))
+    const got = await waiting
+    t.is(got.status, 200, `${method}: ${got.body}`)
+    t.is(got.json?.machine, 'ok')
+    edge.setRoutes(routes('alive'))
+  }
+})
+
 test('tls: each app gets its certificate by SNI (issued by the CA on demand); a port with one app also serves clients without SNI; unknown names fail the handshake', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'roost-dp-ca-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
