@@ -91,7 +91,7 @@ export interface ChaosOptions {
   prefix: string
   /** The agents' extra environment (e.g. ROOST_ENABLE_FAULTS). */
   env?: Record<string, string>
-  /** The scenario boots VMs: it takes the VM lock too (after the chaos lock). */
+  /** The scenario boots VMs: it takes the VM lock too (before the chaos lock). */
   vm?: boolean
   /** The scenario's own time, from when it holds its locks (default 5 min). */
   timeoutMs?: number
@@ -116,8 +116,9 @@ export async function stopChaos (): Promise<void> {
 export async function runChaos (t: ExecutionContext<unknown>, file: string, opts: ChaosOptions, body: (c: Chaos) => Promise<void>): Promise<void> {
   const schedule = createSchedule(chaosSeed(), file)
   t.log(`seed ${schedule.seed} — replay: ${schedule.replay}`)
-  const releaseChaos = await acquireFileLock(CHAOS_LOCK)
-  const releaseVm = opts.vm === true ? await acquireVmLock().catch(async (err: unknown) => { await releaseChaos(); throw err }) : async () => {}
+  // The VM lock first: VM test files hold it for minutes, a chaos scenario holds its lock for one.
+  const releaseVm = opts.vm === true ? await acquireVmLock() : async () => {}
+  const releaseChaos = await acquireFileLock(CHAOS_LOCK).catch(async (err: unknown) => { await releaseVm(); throw err })
   // The test's own time starts once it holds its locks: waiting for another file's lab is not its time.
   t.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
   const release = async (): Promise<void> => { await releaseVm(); await releaseChaos() }

@@ -42,7 +42,7 @@ export interface Census {
   views: Record<string, CurrentMachine[]>
   /** Hosts whose agent did not answer. */
   silent: string[]
-  /** Per host with an answering agent: machine ids with two live rows of their highest generation (two copies made at once). */
+  /** Per host with an answering agent: machine ids with two rows (not destroyed) of their highest generation (two copies made at once). */
   forked: Record<string, string[]>
   live: LiveMachine[]
 }
@@ -115,7 +115,7 @@ export async function takeCensus (hosts: readonly LabHost[], apps: readonly stri
     })).sort((a, b) => a.id.localeCompare(b.id))
     const top = new Map<string, { gen: number, owners: Set<string> }>()
     for (const r of ours) {
-      if (r.deleted || r.data === null) continue
+      if (r.deleted || r.data === null || r.data.state === 'destroyed') continue
       const id = machineIdOf(r)
       const gen = generationOf(r.data)
       const cur = top.get(id)
