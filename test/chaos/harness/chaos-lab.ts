@@ -123,6 +123,7 @@ export async function runChaos (t: ExecutionContext<unknown>, file: string, opts
   t.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)
   const release = async (): Promise<void> => { await releaseVm(); await releaseChaos() }
   let rl: RouterLab | undefined
+  let load: Load | undefined
   const cleanUp = async (): Promise<void> => {
     pending.delete(cleanUp)
     load?.kill()
@@ -138,7 +139,6 @@ export async function runChaos (t: ExecutionContext<unknown>, file: string, opts
     await release()
   }
   pending.add(cleanUp)
-  let load: Load | undefined
   const timeline: string[] = []
   let zero = Date.now()
   const mark = (what: string): void => { timeline.push(`${((Date.now() - zero) / 1000).toFixed(2)}s ${what}`) }
