@@ -220,7 +220,7 @@ export async function runChaos (t: ExecutionContext<unknown>, file: string, opts
     } catch (err) {
       t.log(`schedule: ${JSON.stringify(schedule.choices)}`)
       t.log(`timeline:\n  ${timeline.join('\n  ')}`)
-      for (const h of lab.hosts) t.log(`${h.name} log:\n${await logExcerpt(h, /fence|replac|stale|failover|dead|suspect|placement|refus/i)}`)
+      for (const h of lab.hosts) t.log(`${h.name} log:\n${await logExcerpt(h, /fence|replac|stale|failover|member (dead|suspect|alive|declared)|placed|refused host|unreachable"/i)}`)
       throw new Error(`${(err as Error).message}\nreplay: ${schedule.replay}`, { cause: err })
     }
     t.log(`schedule: ${JSON.stringify(schedule.choices)}`)
