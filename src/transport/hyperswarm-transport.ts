@@ -238,8 +238,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     let admitted = false
     const helloTimer = setTimeout(() => {
       if (admitted) return
-      // Silence says nothing against the peer (a partition drops its hello): refused, not denied.
-      this.refuse(conn, remote, new AdmissionError('no hello within the timeout'), false)
+      this.refuse(conn, remote, new AdmissionError('no hello within the timeout'))
     }, this.init.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS)
     const conn: Connection = new Connection({
       stream,
@@ -333,19 +332,16 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     return true
   }
 
-  /** Closes an unadmitted connection; `deny`: the host's connections are refused for denyMs too. */
-  private refuse (conn: Connection, remote: string, err: Error, deny = true): void {
+  private refuse (conn: Connection, remote: string, err: Error): void {
     const code = (err as AdmissionError).code ?? 'ERR_ADMISSION'
-    this.log.warn({ host: remote, code, err: err.message, denied: deny }, 'refused host')
-    if (deny) {
-      const denyMs = this.init.denyMs ?? DEFAULT_DENY_MS
-      this.denied.set(remote, Date.now() + denyMs)
-      // Also lifted without a dial of ours, so the host's own dials are accepted again.
-      clearTimeout(this.lifts.get(remote))
-      const lift = setTimeout(() => { this.lifts.delete(remote); this.liftExpiredBan(remote) }, denyMs + 1)
-      lift.unref()
-      this.lifts.set(remote, lift)
-    }
+    this.log.warn({ host: remote, code, err: err.message }, 'refused host')
+    const denyMs = this.init.denyMs ?? DEFAULT_DENY_MS
+    this.denied.set(remote, Date.now() + denyMs)
+    // Also lifted without a dial of ours, so the host's own dials are accepted again.
+    clearTimeout(this.lifts.get(remote))
+    const lift = setTimeout(() => { this.lifts.delete(remote); this.liftExpiredBan(remote) }, denyMs + 1)
+    lift.unref()
+    this.lifts.set(remote, lift)
     conn.writeNow(encodeRefusal(this.codec, { refused: code, message: 'admission refused' }))
     conn.close()
     this.failWaiting(remote, err)
