@@ -21,6 +21,8 @@ export interface FailoverActorInit {
   tickMs?: number
   /** The k-th host in a machine's rendezvous order acts k steps after the first could have. */
   stepMs?: number
+  /** This host's view of the region must have been still this long before it replaces anything. */
+  stableMs?: number
   /** Without its region's majority this long, the host stops routing to its replaceable machines… */
   leaseMs?: number
   /** …and this long, it stops them. */
@@ -33,6 +35,8 @@ export interface FailoverActorComponents {
 
 const TICK_MS = 250
 const STEP_MS = 3_000
+/** Longer than a probe round of a small region (lan: 100 ms per member), so a cut-off host has seen its other peers fall too. */
+const STABLE_MS = 600
 const LEASE_MS = 1_500
 const GRACE_MS = 5_000
 const RETRY_MS = 15_000
@@ -55,6 +59,7 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
   const clock = components.clock ?? systemClock
   const tickMs = init.tickMs ?? TICK_MS
   const stepMs = init.stepMs ?? STEP_MS
+  const stableMs = init.stableMs ?? STABLE_MS
   return defineActor({
     protocol: failoverProtocol,
     policy: policies.restart({ maxRestarts: 10, withinMs: 60_000, onExhausted: 'escalate' }),
@@ -125,10 +130,10 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
             draining: d.draining === true,
             cpusFree: typeof d.cpusFree === 'number' ? d.cpusFree : 0,
             memoryFreeMb: typeof d.memoryFreeMb === 'number' ? d.memoryFreeMb : 0,
-            changedAt: m?.changedAt ?? now
+            changedAt: m?.changedAt ?? 0
           })
         }
-        const plan = planFailover({ self, stepMs }, hosts, machineRows.rows)
+        const plan = planFailover({ self, stepMs, stableMs }, hosts, machineRows.rows)
         draining = hosts.find(h => h.id === self)?.draining === true
         if (draining && evacuating === null) {
           const next = currentMachineRows(machineRows.rows).find(r => {

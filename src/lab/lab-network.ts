@@ -7,6 +7,8 @@ import {
 
 /** Name of the nftables table that carries a host's packet loss (one per host namespace). */
 const IMPAIR_TABLE = 'roostlab_impair'
+/** Name of the nftables table that cuts a host off from some of the others (a partition). */
+const BLOCK_TABLE = 'roostlab_block'
 
 export interface LabNetworkInit {
   ownerPid: number
@@ -41,6 +43,10 @@ export interface LabNetwork {
   /** Delay (netem; LabUnsupportedError where the kernel lacks it) and/or loss (nftables) on the host's veth. */
   impair: (link: HostLink, opts: { delayMs?: number, lossPct?: number }) => Promise<void>
   clearImpair: (link: HostLink) => Promise<void>
+  /** Drops everything the host exchanges with these addresses (in and out; the bridge stays reachable). */
+  block: (link: HostLink, addresses: string[]) => Promise<void>
+  /** Ends {@link LabNetwork.block} (idempotent). */
+  unblock: (link: HostLink) => Promise<void>
   /** Removes one namespace this network made (its veth goes with it). Idempotent. */
   removeNamespace: (netns: string) => Promise<void>
 }
@@ -85,6 +91,24 @@ function lossRules (ifname: string, pct: number): string {
   ].join('\n') + '\n'
 }
 
+function blockRules (ifname: string, addresses: string[]): string {
+  const set = `{ ${addresses.join(', ')} }`
+  return [
+    `add table inet ${BLOCK_TABLE}`,
+    `delete table inet ${BLOCK_TABLE}`,
+    `table inet ${BLOCK_TABLE} {`,
+    `  chain in { type filter hook input priority -310; iifname "${ifname}" ip saddr ${set} drop; }`,
+    `  chain out { type filter hook output priority -310; oifname "${ifname}" ip daddr ${set} drop; }`,
+    '}'
+  ].join('\n') + '\n'
+}
+
+function nftTool (what: string): string {
+  const nft = findTool('nft')
+  if (nft === undefined) throw new LabUnsupportedError(`${what} needs nftables: \`nft\` not found (apt-get install nftables)`)
+  return nft
+}
+
 export function createLabNetwork (init: LabNetworkInit, components: { logger: Logger }): LabNetwork {
   const log = components.logger
   const bridgeNetns = bridgeNetnsName(init.ownerPid, init.labId)
@@ -114,9 +138,7 @@ export function createLabNetwork (init: LabNetworkInit, components: { logger: Lo
   }
 
   async function setLoss (link: HostLink, pct: number): Promise<void> {
-    const nft = findTool('nft')
-    if (nft === undefined) throw new LabUnsupportedError('packet loss needs nftables: `nft` not found (apt-get install nftables)')
-    await execInNetns(link.netns, nft, ['-f', '-'], lossRules(link.ifname, pct))
+    await execInNetns(link.netns, nftTool('packet loss'), ['-f', '-'], lossRules(link.ifname, pct))
   }
 
   return {
@@ -185,6 +207,20 @@ export function createLabNetwork (init: LabNetworkInit, components: { logger: Lo
         // Deleting the root qdisc where there is only the default one fails harmlessly.
         await execInNetns(link.netns, tc, ['qdisc', 'del', 'dev', link.ifname, 'root']).catch(() => {})
       }
+    },
+
+    async block (link, addresses) {
+      if (addresses.length === 0) throw new LabError('block needs at least one address')
+      for (const a of addresses) if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(a)) throw new LabError(`not an IPv4 address: ${a}`)
+      await execInNetns(link.netns, nftTool('a partition'), ['-f', '-'], blockRules(link.ifname, addresses))
+    },
+
+    async unblock (link) {
+      const nft = findTool('nft')
+      if (nft === undefined) return
+      await execInNetns(link.netns, nft, ['delete', 'table', 'inet', BLOCK_TABLE]).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err
+      })
     },
 
     async removeNamespace (netns) {

@@ -90,6 +90,14 @@ export interface Lab {
    */
   impair: (name: string, opts: { delayMs?: number, lossPct?: number }) => Promise<void>
   clearImpair: (name: string) => Promise<void>
+  /**
+   * Splits the hosts into groups that cannot reach one another (each host drops what it
+   * exchanges with the hosts of the other groups; the bridge and its DHT stay reachable). Hosts
+   * named in no group keep reaching everyone. Replaces an earlier partition.
+   */
+  partition: (groups: string[][]) => Promise<void>
+  /** Ends the partition (idempotent). */
+  heal: () => Promise<void>
   /** Runs a command inside the host's namespace and resolves with stdout; LabError on failure. */
   exec: (name: string, cmd: string, args: string[]) => Promise<string>
   /** Resolves when every running agent of the lab's cluster sees every other one alive (hosts added with another secret or cluster are left out). */
@@ -278,6 +286,24 @@ export function createLab (init: LabInit, components: { logger: Logger }): Lab {
     async restoreLink (name) { await requireNetwork().restoreLink(spec(name).link) },
     async impair (name, opts) { await requireNetwork().impair(spec(name).link, opts) },
     async clearImpair (name) { await requireNetwork().clearImpair(spec(name).link) },
+
+    async partition (groups) {
+      const net = requireNetwork()
+      const named = groups.flat()
+      if (new Set(named).size !== named.length) throw new LabError(`a host is in two groups: ${JSON.stringify(groups)}`)
+      const groupOf = new Map(groups.flatMap((g, i) => g.map(n => [spec(n).host.name, i] as const)))
+      for (const s of specs.values()) {
+        const mine = groupOf.get(s.host.name)
+        const others = mine === undefined ? [] : [...specs.values()].filter(o => { const g = groupOf.get(o.host.name); return g !== undefined && g !== mine }).map(o => o.host.address)
+        if (others.length === 0) await net.unblock(s.link)
+        else await net.block(s.link, others)
+      }
+    },
+
+    async heal () {
+      const net = requireNetwork()
+      for (const s of specs.values()) await net.unblock(s.link)
+    },
 
     async exec (name, cmd, args) {
       return await execInNetns(spec(name).host.netns, cmd, args)

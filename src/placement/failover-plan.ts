@@ -47,6 +47,12 @@ export interface FailoverInit {
   self: string
   /** How long the k-th host in a machine's rendezvous order waits before acting in its stead. */
   stepMs: number
+  /**
+   * How long this host's view of the region must have been unchanged before it acts: a host cut
+   * off with a minority sees its peers fall one by one, and may count one as alive only because
+   * it has not probed it yet (default 0).
+   */
+  stableMs?: number
 }
 
 /** Whether `self` sees a strict majority of its region's known hosts (left ones excluded) alive. */
@@ -61,8 +67,9 @@ export function seesMajority (hosts: readonly FailoverHost[], region: string): b
  * whose current generation is on a dead host and asks to be replaced (`failover: replace`), the
  * alive, undrained hosts of its region with room rank by rendezvous hashing of `<id>:<next
  * generation>`; the first acts at once, the k-th only after k steps (if the ones before it could
- * not). Nobody acts for a region where they do not see a majority alive: the minority side of a
- * partition must not re-create what the majority side may still be running.
+ * not). Nobody acts for a region where they do not see a majority alive, nor before their view
+ * of the region has been still for `stableMs`: the minority side of a partition must not
+ * re-create what the majority side may still be running.
  */
 export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[], machineRows: readonly MachineRowLike[]): { replacements: Replacement[], stale: StaleCopy[], blocked: string[] } {
   const byId = new Map(hosts.map(h => [h.id, h]))
@@ -86,6 +93,7 @@ export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[]
       h.cpusFree >= need.cpus && h.memoryFreeMb >= need.memoryMb).map(h => h.id)
     const rank = rendezvousRank(`${id}:${generation}`, candidates).indexOf(init.self)
     if (rank < 0) continue
+    const settled = Math.max(...hosts.filter(h => h.region === region).map(h => h.changedAt)) + (init.stableMs ?? 0)
     replacements.push({
       id,
       app: typeof data.app === 'string' ? data.app : '',
@@ -94,7 +102,7 @@ export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[]
       generation,
       config: config as Record<string, unknown>,
       from: row.owner,
-      dueAt: (owner?.changedAt ?? 0) + rank * init.stepMs
+      dueAt: Math.max((owner?.changedAt ?? 0) + rank * init.stepMs, settled)
     })
   }
   const stale: StaleCopy[] = []

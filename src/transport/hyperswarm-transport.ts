@@ -75,6 +75,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   private readonly dialed = new Set<string>()
   private readonly known = new Map<string, PeerInfo>()
   private readonly denied = new Map<string, number>()
+  /** Per denied host, the timer that lifts hyperswarm's ban when its deny window ends. */
+  private readonly lifts = new Map<string, NodeJS.Timeout>()
   private timers: NodeJS.Timeout[] = []
   private starting: Promise<void> | undefined
   private running = false
@@ -132,6 +134,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     this.starting = undefined
     for (const t of this.timers) clearTimeout(t)
     this.timers = []
+    for (const t of this.lifts.values()) clearTimeout(t)
+    this.lifts.clear()
     for (const [host, w] of this.waiting) {
       clearTimeout(w.timer)
       this.waiting.delete(host)
@@ -176,6 +180,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       w = { queue: [], timer: setTimeout(() => { this.dialTimedOut(hostId, timeoutMs) }, timeoutMs) }
       this.waiting.set(hostId, w)
       this.dialed.add(hostId)
+      this.liftExpiredBan(hostId)
       this.swarm.joinPeer(Buffer.from(hostId, 'hex'))
       this.log.debug({ host: hostId }, 'dialing')
     }
@@ -209,6 +214,19 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
 
   private forget (hostId: string): void {
     if (this.dialed.delete(hostId)) this.swarm?.leavePeer(Buffer.from(hostId, 'hex'))
+  }
+
+  /**
+   * hyperswarm bans a peer for good once the firewall refused it (it then neither dials nor
+   * accepts it), but a refusal here denies a host for denyMs only: a host refused once (say, its
+   * hello lost while a partition cut the data path but not the DHT) must be reachable again.
+   */
+  private liftExpiredBan (hostId: string): void {
+    const peer = this.swarm?.peers.get(hostId)
+    if (peer?.banned === true && !this.isDenied(hostId)) {
+      peer.ban(false)
+      this.log.debug({ host: hostId }, 'deny window over: dialling the host again')
+    }
   }
 
   private isDenied (hostId: string): boolean {
@@ -321,7 +339,13 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   private refuse (conn: Connection, remote: string, err: Error): void {
     const code = (err as AdmissionError).code ?? 'ERR_ADMISSION'
     this.log.warn({ host: remote, code, err: err.message }, 'refused host')
-    this.denied.set(remote, Date.now() + (this.init.denyMs ?? DEFAULT_DENY_MS))
+    const denyMs = this.init.denyMs ?? DEFAULT_DENY_MS
+    this.denied.set(remote, Date.now() + denyMs)
+    // Also lifted without a dial of ours, so the host's own dials are accepted again.
+    clearTimeout(this.lifts.get(remote))
+    const lift = setTimeout(() => { this.lifts.delete(remote); this.liftExpiredBan(remote) }, denyMs + 1)
+    lift.unref()
+    this.lifts.set(remote, lift)
     conn.writeNow(encodeRefusal(this.codec, { refused: code, message: 'admission refused' }))
     conn.close()
     this.failWaiting(remote, err)

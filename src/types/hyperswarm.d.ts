@@ -51,12 +51,21 @@ declare module 'hyperswarm' {
     maxPeers?: number
     firewall?: (remotePublicKey: Buffer, payload?: unknown) => boolean
   }
-  export interface PeerInfo { publicKey: Buffer, client: boolean, topics: Buffer[] }
+  export interface PeerInfo {
+    publicKey: Buffer
+    client: boolean
+    topics: Buffer[]
+    /** Set when the firewall refused the peer: hyperswarm neither dials it nor accepts it again until unbanned. */
+    readonly banned: boolean
+    ban (banned?: boolean): void
+  }
   export default class Hyperswarm extends EventEmitter {
     constructor (opts?: SwarmOptions)
     readonly keyPair: KeyPair
     readonly dht: HyperDHT
     readonly connections: Set<NoiseStream>
+    /** Known peers by public key (hex). */
+    readonly peers: Map<string, PeerInfo>
     join (topic: Buffer, opts?: { server?: boolean, client?: boolean }): PeerDiscovery
     leave (topic: Buffer): Promise<void>
     joinPeer (publicKey: Buffer): void

@@ -38,14 +38,14 @@ export interface RouterLab {
 /**
  * Starts hosts h1… (one per region given) in a network-namespace lab, each agent with
  * `--wireguard on --driver process --region <r> --ca-dir <CA>`, and waits for the membership and
- * for every pair of hosts to have a WireGuard handshake. stop() is safe at any point; with
+ * for every pair of hosts to have a WireGuard handshake (`opts.env`: the agents' extra environment). stop() is safe at any point; with
  * ROOST_KEEP_LAB_DIR set it leaves the lab's dir (agent logs) for a look after a failure.
  */
-export async function startRouterLab (regions: string[], prefix: string): Promise<RouterLab> {
+export async function startRouterLab (regions: string[], prefix: string, opts: { env?: Record<string, string> } = {}): Promise<RouterLab> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   const caDir = join(dir, 'ca')
   await ensureDevCa(caDir, CA_NAME)
-  const lab = createLab({ hosts: 0, binPath: BIN, dir, logLevel: 'debug', agentArgs: ['--driver', 'process', '--wireguard', 'on', '--ca-dir', caDir] }, { logger: silentLogger() })
+  const lab = createLab({ hosts: 0, binPath: BIN, dir, logLevel: 'debug', ...(opts.env === undefined ? {} : { env: opts.env }), agentArgs: ['--driver', 'process', '--wireguard', 'on', '--ca-dir', caDir] }, { logger: silentLogger() })
   const machines = new Set<string>()
   const rl: RouterLab = {
     lab,

@@ -12,30 +12,38 @@ function alive (pid: number): boolean {
 }
 
 /**
- * One VM-booting test file at a time across ava's worker processes: TCG boots are CPU-bound, and
- * two files booting at once on 2 cores make every boot several times slower. A lock directory
- * holds the owner's pid; a lock whose owner is gone is taken over. Returns the release function.
+ * Takes the lock directory `lock` (in the temp dir): one holder at a time across ava's worker
+ * processes. The directory holds the owner's pid; a lock whose owner is gone is taken over.
+ * Returns the release function.
  */
-export async function acquireVmLock (): Promise<() => Promise<void>> {
-  const deadline = Date.now() + MAX_WAIT_MS
+export async function acquireFileLock (lock: string, maxWaitMs = MAX_WAIT_MS): Promise<() => Promise<void>> {
+  const deadline = Date.now() + maxWaitMs
   for (;;) {
     try {
-      await mkdir(LOCK)
-      await writeFile(join(LOCK, 'pid'), String(process.pid))
+      await mkdir(lock)
+      await writeFile(join(lock, 'pid'), String(process.pid))
       let released = false
       return async () => {
         if (released) return
         released = true
-        await rm(LOCK, { recursive: true, force: true })
+        await rm(lock, { recursive: true, force: true })
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
-    const owner = Number(await readFile(join(LOCK, 'pid'), 'utf8').catch(() => ''))
-    if (owner > 0 && !alive(owner)) await rm(LOCK, { recursive: true, force: true })
-    if (Date.now() > deadline) throw new Error(`the VM test lock ${LOCK} stayed taken for ${MAX_WAIT_MS / 60_000} min`)
+    const owner = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''))
+    if (owner > 0 && !alive(owner)) await rm(lock, { recursive: true, force: true })
+    if (Date.now() > deadline) throw new Error(`the test lock ${lock} stayed taken for ${maxWaitMs / 60_000} min`)
     await new Promise(resolve => setTimeout(resolve, POLL_MS))
   }
+}
+
+/**
+ * One VM-booting test file at a time across ava's worker processes: TCG boots are CPU-bound, and
+ * two files booting at once on 2 cores make every boot several times slower.
+ */
+export async function acquireVmLock (): Promise<() => Promise<void>> {
+  return await acquireFileLock(LOCK)
 }
 
 /** The VM lock, held (release it when the file's VMs are gone), or why this file boots no VM. */

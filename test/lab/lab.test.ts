@@ -218,3 +218,24 @@ labTest.serial('sweepStaleLabs removes namespaces of dead owners only', async t 
   t.false(left.includes(stale))
   t.true(left.includes(mine))
 })
+
+measuredLossTest.serial('partition: hosts of different groups cannot reach each other, hosts of one group and hosts in no group can, the bridge stays reachable; heal ends it', async t => {
+  const lab = await startTestLab(t, { hosts: 0 })
+  for (const name of ['h1', 'h2', 'h3', 'h4']) await lab.addHost(name, { start: false })
+  const reaches = async (from: string, to: string): Promise<boolean> => await pingReplies(lab, from, to, 3) > 0
+  const addr = (name: string): string => lab.host(name).address
+  t.true(await reaches('h1', addr('h3')), 'before: h1 reaches h3')
+  await lab.partition([['h1', 'h2'], ['h3']])
+  t.true(await reaches('h1', addr('h2')), 'same group')
+  t.false(await reaches('h1', addr('h3')), 'h1 → h3 is cut')
+  t.false(await reaches('h3', addr('h2')), 'h3 → h2 is cut')
+  t.true(await reaches('h4', addr('h1')) && await reaches('h4', addr('h3')), 'a host in no group reaches both sides')
+  t.true(await reaches('h3', '10.77.0.1'), 'the bridge (DHT bootstrap) stays reachable')
+  await lab.partition([['h1'], ['h2', 'h3']])
+  t.true(await reaches('h2', addr('h3')), 'a new partition replaces the old one')
+  t.false(await reaches('h1', addr('h2')))
+  await t.throwsAsync(lab.partition([['h1'], ['h1', 'h2']]), { instanceOf: LabError })
+  await lab.heal()
+  t.true(await reaches('h1', addr('h2')) && await reaches('h3', addr('h1')), 'healed')
+  t.notRegex(await lab.exec('h1', 'nft', ['list', 'ruleset']), /drop/)
+})

@@ -61,3 +61,13 @@ test('only hosts of the machine\'s region with room are candidates; draining one
   t.is(planFailover({ self: 'ok', stepMs: 1 }, hosts, rows).replacements.length, 1)
   for (const self of ['a', 'full', 'drain']) t.deepEqual(planFailover({ self, stepMs: 1 }, hosts, rows).replacements, [], self)
 })
+
+test('nobody acts before its view of the region has been still for stableMs (a cut-off host sees its peers fall one by one)', t => {
+  const hosts = [host('a', { changedAt: 0 }), host('b', { changedAt: 0 }), host('c', { changedAt: 0 }), host('d', { state: 'dead', changedAt: 5_000 })]
+  const rows = [machine('m1', 'd')]
+  const first = rendezvousRank('m1:2', ['a', 'b', 'c'])[0] as string
+  t.is(planFailover({ self: first, stepMs: 3_000, stableMs: 600 }, hosts, rows).replacements[0]?.dueAt, 5_600)
+  const later = hosts.map(h => h.id === 'c' ? { ...h, changedAt: 5_400 } : h)
+  t.is(planFailover({ self: first, stepMs: 3_000, stableMs: 600 }, later, rows).replacements[0]?.dueAt, 6_000, 'a later change in the region moves it on')
+  t.is(planFailover({ self: first, stepMs: 3_000 }, hosts, rows).replacements[0]?.dueAt, 5_000)
+})

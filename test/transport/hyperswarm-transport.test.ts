@@ -81,6 +81,26 @@ test.serial('hyperswarm: a host with the wrong secret is refused', async t => {
   t.false(good.peers().some(p => p.hostId === bad.hostId && p.admitted))
 })
 
+test.serial('hyperswarm: a refused host is denied for denyMs, not for good: after the window it is dialled and admitted again (a host refused while a partition cut its data path rejoins once healed)', async t => {
+  const boot = await bootstrap(t)
+  const a = await started(t, boot, { denyMs: 500 })
+  const seed = randomBytes(32)
+  const refused = transport(boot, { seed, secret: 'wrong-secret' })
+  await refused.start()
+  let failure: Error | undefined
+  refused.send(a.hostId, Buffer.from('let me in'), (err) => { failure = err })
+  await retry(() => failure, { timeoutMs: 15_000, what: 'the refusal' })
+  await refused.stop()
+  // The same host (same key) back with the cluster's secret.
+  const b = await started(t, boot, { seed })
+  const atB = collectFrames(b)
+  await retry(() => {
+    a.send(b.hostId, Buffer.from('again'))
+    return atB.length > 0
+  }, { timeoutMs: 20_000, intervalMs: 1_000, what: 'a frame from a reaching the once-refused host' })
+  t.is(atB[0]?.payload.toString(), 'again')
+})
+
 test.serial('hyperswarm: the same secret in another cluster is refused too', async t => {
   const boot = await bootstrap(t)
   const a = await started(t, boot)
