@@ -61,6 +61,8 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
       const self = ctx.self
       let gen = 0
       let vm: VmHandle | null = null
+      /** A VM the store records is being re-adopted (until `machine.vm-adopted`). */
+      let adopting = false
       let launched: VmHandle | null = null
       let lastExit: ExitInfo | null = null
       let pending: { stop?: boolean, restart?: boolean, destroy?: boolean, force?: boolean } = {}
@@ -211,6 +213,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
           return
         }
         const g = ++gen
+        adopting = true
         void (async () => {
           try {
             const spec = await buildGuestSpec(rec, dir, components, runtime)
@@ -317,8 +320,9 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             const before = rec.state
             pending = { destroy: true, force: msg.force }
             setState('destroying', 'destroy')
+            // A VM still being booted or re-adopted is ended when that finishes (recorded state: destroying).
             if (vm !== null) beginStop()
-            else if (before !== 'starting' && before !== 'replacing') finishDestroy()
+            else if (before !== 'starting' && before !== 'replacing' && !adopting) finishDestroy()
             return view()
           },
           'machine.metadata': (msg) => {
@@ -406,6 +410,7 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
           },
           'machine.vm-adopted': async (msg) => {
             if (msg.gen !== gen) return
+            adopting = false
             const h = launched
             launched = null
             if (msg.ok && h !== null && adoptedStatus !== null) {

@@ -24,7 +24,7 @@ import { createLoopMonitor } from '../../src/runtime/loop-monitor.js'
 /** A VM driver whose VMs are objects the test ends at will (unit tests of the actor's decisions only). */
 interface FakeVm { spec: GuestSpec, handle: VmHandle, exit: (info: ExitInfo) => void, alive: boolean, resumedFrom: string | null, run: VmStatus['run'] }
 /** `hold`: suspends stop there for good, as when the agent dies inside one (`paused`: before any snapshot, `migrated`: with a whole one). */
-function fakeDriver (faults: { hold?: 'paused' | 'migrated', bootGate?: Promise<void> } = {}): VmDriver & { vms: FakeVm[], live: () => FakeVm[] } {
+function fakeDriver (faults: { hold?: 'paused' | 'migrated', bootGate?: Promise<void>, adoptGate?: Promise<void> } = {}): VmDriver & { vms: FakeVm[], live: () => FakeVm[] } {
   const vms: FakeVm[] = []
   let pid = 40_000
   const make = (spec: GuestSpec, resumedFrom: string | null): FakeVm => {
@@ -64,7 +64,7 @@ function fakeDriver (faults: { hold?: 'paused' | 'migrated', bootGate?: Promise<
     describe: () => 'fake',
     start: async (spec) => { await faults.bootGate; return make(spec, null).handle },
     resume: async (spec, snap) => make(spec, snap).handle,
-    adopt: async (_spec, record) => vms.find(v => v.alive && v.handle.record.pid === record.pid)?.handle ?? null,
+    adopt: async (_spec, record) => { await faults.adoptGate; return vms.find(v => v.alive && v.handle.record.pid === record.pid)?.handle ?? null },
     logs: async () => 'console'
   }
 }
@@ -245,6 +245,20 @@ test('a new agent on the same store re-adopts running VMs and restarts the ones 
   t.is(adopted.endpoint?.port, keep.endpoint?.port ?? adopted.endpoint?.port)
   await retry(async () => (await b.backend.get('app1', dies.id)).state === 'started' && driver.live().filter(v => v.spec.machineId === dies.id).length === 1, { what: 'dead VM restarted by policy' })
   t.is(driver.vms.filter(v => v.spec.machineId === keep.id).length, 1, 'the surviving VM was adopted, not rebooted')
+})
+
+test('a destroy that arrives while a new agent is still re-adopting the VM ends that VM too', async t => {
+  let adopt = (): void => {}
+  const { a, driver, store, dir } = await setup(t, { adoptGate: new Promise<void>(resolve => { adopt = resolve }) })
+  const m = await a.backend.create('app1', { config: config() })
+  await state(a.backend, m.id, 'started')
+  await a.stop()
+  const b = await agent(t, store, driver, dir)
+  await b.backend.destroy('app1', m.id, true)
+  adopt()
+  await retry(() => driver.live().length === 0, { what: 'the VM ended' })
+  await retry(async () => (await b.backend.list('app1')).length === 0, { what: 'the machine gone' })
+  t.is(driver.vms.length, 1, 'nothing booted')
 })
 
 test('an agent that died inside a suspend before the snapshot was whole: the new one continues the paused VM and drops the partial snapshot', async t => {
