@@ -1,5 +1,5 @@
 import type { MachineState, MachineView, MachinesBackend } from '../../src/api/machines/schemas.js'
-import { ActorNotFoundError, MachineNotFoundError, WaitTimeoutError } from '../../src/errors/errors.js'
+import { ActorNotFoundError, HostUnreachableError, MachineNotFoundError, WaitTimeoutError } from '../../src/errors/errors.js'
 import type { ActorSystem } from '../../src/runtime/system.js'
 import { ref } from '../../src/runtime/ref.js'
 import { currentMachineRows, machineIdOf } from '../../src/placement/machine-rows.js'
@@ -62,26 +62,38 @@ export function createMachinesBackend (components: MachinesBackendComponents): M
     }))
     return found.find(h => h !== undefined)
   }
-  const hostOf = async (id: string): Promise<string> => {
+  /** Where the machine runs: this host, the host it was last found on, else its current row (or a search). */
+  const hostOf = async (id: string, cached = true): Promise<string> => {
     if (system.has(`/agent/machines/${id}`)) return self
-    // The replica's current generation is the authority (failover may have moved the machine);
-    // what this host created or found lately only stands in until its row arrives.
+    const known = cached ? knownHost.get(id) : undefined
+    if (known !== undefined) return known
     const row = (await rows()).find(r => r.key === id)
     if (row !== undefined) return row.owner
-    const known = knownHost.get(id)
-    if (known !== undefined) return known
     const host = await search(id)
     if (host === undefined) throw new MachineNotFoundError(`no machine ${id}`, { id })
     return host
   }
   const askMachine = async <K extends keyof MachineProtocol & string>(id: string, msg: { type: K } & Record<string, unknown>, timeoutMs = ASK_MS): Promise<unknown> => {
-    const host = await hostOf(id)
     const { type, ...body } = msg
+    const ask = async (host: string): Promise<unknown> => {
+      try {
+        return await system.askUntyped(host, `/agent/machines/${id}`, type, body, { timeoutMs })
+      } catch (err) {
+        if (err instanceof ActorNotFoundError) throw new MachineNotFoundError(`no machine ${id}`, { id })
+        throw err
+      }
+    }
+    const host = await hostOf(id)
     try {
-      return await system.askUntyped(host, `/agent/machines/${id}`, type, body, { timeoutMs })
+      return await ask(host)
     } catch (err) {
-      if (err instanceof ActorNotFoundError) throw new MachineNotFoundError(`no machine ${id}`, { id })
-      throw err
+      // The host it was last found on is gone, or no longer has it (failover or an evacuation
+      // moved it): the replica's current generation says where it is now.
+      if (host !== knownHost.get(id) || !(err instanceof HostUnreachableError || err instanceof MachineNotFoundError)) throw err
+      knownHost.delete(id)
+      const now = await hostOf(id, false)
+      if (now === host) throw err
+      return await ask(now)
     }
   }
   const view = async (id: string, msg: { type: keyof MachineProtocol & string } & Record<string, unknown>): Promise<MachineView> => remember(await askMachine(id, msg) as MachineView)

@@ -1,6 +1,7 @@
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { createFence, type FenceStage } from '../../src/placement/fence.js'
-import { planFailover, seesMajority, type FailoverHost, type MemberState } from '../../src/placement/failover-plan.js'
+import { planFailover, seesMajority, type FailoverHost } from '../../src/placement/failover-plan.js'
+import { hostViews } from '../../src/placement/host-view.js'
 import { needOf } from '../../src/placement/capacity.js'
 import { PlacementError } from '../../src/placement/errors.js'
 import { currentMachineRows, generationOf, machineIdOf, type MachineRowLike } from '../../src/placement/machine-rows.js'
@@ -44,8 +45,6 @@ const ASK_MS = 30_000
 /** How long an evacuated machine's new copy may take to be started and passing its checks. */
 const EVACUATE_HEALTHY_MS = 120_000
 const EVACUATE_POLL_MS = 200
-
-interface HostRow { region?: unknown, cpusFree?: unknown, memoryFreeMb?: unknown, draining?: unknown }
 
 /**
  * `/agent/failover`: re-creates the replaceable machines of hosts that membership declared dead
@@ -117,22 +116,8 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
           ctx.system.ask(membership, { type: 'membership.state', table: 'hosts' }),
           ctx.system.ask(membership, { type: 'membership.state', table: 'machines' })
         ])
-        const member = new Map(members.map(m => [m.hostId, m]))
-        const hosts: FailoverHost[] = []
-        for (const r of hostRows.rows) {
-          if (r.deleted || r.data === null) continue
-          const d = r.data as HostRow
-          const m = member.get(r.owner)
-          hosts.push({
-            id: r.owner,
-            region: typeof d.region === 'string' ? d.region : '',
-            state: r.owner === self ? 'alive' : (m?.state ?? (r.ownerDead ? 'dead' : 'alive')) as MemberState,
-            draining: d.draining === true,
-            cpusFree: typeof d.cpusFree === 'number' ? d.cpusFree : 0,
-            memoryFreeMb: typeof d.memoryFreeMb === 'number' ? d.memoryFreeMb : 0,
-            changedAt: m?.changedAt ?? 0
-          })
-        }
+        // A host gossip has not met yet counts as alive toward the majority (unless its rows say dead).
+        const hosts = hostViews(hostRows.rows, members, self, 'alive')
         const plan = planFailover({ self, stepMs, stableMs }, hosts, machineRows.rows)
         draining = hosts.find(h => h.id === self)?.draining === true
         if (draining && evacuating === null) {

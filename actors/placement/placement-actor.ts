@@ -1,6 +1,7 @@
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { ActorNotFoundError, HostUnreachableError } from '../../src/errors/errors.js'
 import { currentMachineRows, machineIdOf } from '../../src/placement/machine-rows.js'
+import { hostViews } from '../../src/placement/host-view.js'
 import { needOf } from '../../src/placement/capacity.js'
 import { NoCapacityError, PlacementError } from '../../src/placement/errors.js'
 import { planPlacement, type PlacementHost } from '../../src/placement/plan.js'
@@ -24,8 +25,6 @@ export interface PlacementActorComponents {
 
 const PENDING_MS = 30_000
 const CREATE_TIMEOUT_MS = 30_000
-
-interface HostRow { region?: unknown, cpusFree?: unknown, memoryFreeMb?: unknown, draining?: unknown }
 
 /**
  * Errors after which another host may safely be asked: the machine was not created (the host
@@ -59,20 +58,8 @@ export function placementActor (init: PlacementActorInit = {}, components: Place
           ctx.system.ask(membership, { type: 'membership.state', table: 'hosts' }),
           ctx.system.ask(membership, { type: 'membership.state', table: 'machines' })
         ])
-        const state = new Map(members.map(m => [m.hostId, m.state]))
-        const hosts: PlacementHost[] = []
-        for (const r of hostRows.rows) {
-          if (r.deleted || r.data === null) continue
-          const d = r.data as HostRow
-          hosts.push({
-            id: r.owner,
-            region: typeof d.region === 'string' ? d.region : '',
-            state: r.owner === ctx.system.hostId ? 'alive' : state.get(r.owner) ?? 'dead',
-            draining: d.draining === true,
-            cpusFree: typeof d.cpusFree === 'number' ? d.cpusFree : 0,
-            memoryFreeMb: typeof d.memoryFreeMb === 'number' ? d.memoryFreeMb : 0
-          })
-        }
+        // A host gossip has not met yet gets nothing.
+        const hosts: PlacementHost[] = hostViews(hostRows.rows, members, ctx.system.hostId, 'dead')
         const now = clock.now()
         const rowIds = new Set<string>()
         const existing: string[] = []

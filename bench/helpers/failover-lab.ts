@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DeployResult } from '../../src/cli/commands/deploy.js'
-import { pidsInNetns, pollUntil } from '../../src/lab/lab-agents.js'
+import { pollUntil } from '../../src/lab/lab-agents.js'
 import { createLab, type Lab, type LabHost } from '../../src/lab/lab.js'
 import { createLogger } from '../../src/log/logger.js'
 import { killRecordedVms } from '../../test/helpers/machines.js'
@@ -26,7 +25,6 @@ export const CHECK_INTERVAL_MS = 500
 /** The agents' log level (BENCH_FAILOVER_LOG_LEVEL; info keeps failover's decisions in the logs). */
 const LOG_LEVEL = process.env.BENCH_FAILOVER_LOG_LEVEL ?? 'info'
 const READY_MS = 90_000
-const DEAD_PROCESS_MS = 5_000
 
 /** roost.toml of the app: router-echo (it logs each request it receives) on port 80, replaced on failover. */
 export function appToml (): string {
@@ -125,14 +123,9 @@ export async function deployApp (fl: FailoverLab, dir: string): Promise<DeployRe
  */
 export async function killHost (fl: FailoverLab, name: string): Promise<{ killedAt: number, pids: number[] }> {
   const h = fl.lab.host(name)
-  const before = await pidsInNetns(h.netns)
   const killedAt = Date.now()
   await fl.lab.cutLink(name)
-  const sigkill = (pid: number): void => { try { process.kill(pid, 'SIGKILL') } catch {} }
-  before.forEach(sigkill)
-  const pids = [...new Set([...before, ...await pidsInNetns(h.netns)])]
-  pids.forEach(sigkill)
-  await pollUntil(async () => pids.every(p => !existsSync(`/proc/${p}`)) ? true : undefined, DEAD_PROCESS_MS, `the processes of ${name} (${pids.join(', ')}) to die`)
+  const pids = await fl.lab.killHost(name)
   if (killRecordedVms(h.dataDir) > 0) throw new Error(`a machine of ${name} ran outside its namespace`)
   if (pids.length < 3) throw new Error(`expected an agent, wireguard-go and a machine in ${name}'s namespace, found pids ${pids.join(', ')}`)
   return { killedAt, pids }

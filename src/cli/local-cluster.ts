@@ -13,6 +13,16 @@ import { killVms, liveVmsOf } from '../vmm/vm-sweep.js'
  */
 const AGENT_STOP_GRACE_MS = 45_000
 
+/** Settings of one host's agent in a local cluster. */
+export interface LocalHostOptions {
+  /** Extra `roost agent start` arguments, after `agentArgs` (e.g. its own `--region`). */
+  args?: string[]
+  /** CPUs its agent runs on (a `taskset -c` list, e.g. "1"); benches give a measured agent its own core. */
+  cpus?: string
+  /** Node.js options of its agent process (e.g. `--cpu-prof` for a profile of it). */
+  nodeArgs?: string[]
+}
+
 export interface LocalClusterInit {
   /** Path of the `roost` executable script (bin/roost.js). */
   binPath: string
@@ -27,12 +37,8 @@ export interface LocalClusterInit {
   readyTimeoutMs?: number
   /** Extra `roost agent start` arguments for every host (e.g. `--driver process`). */
   agentArgs?: string[]
-  /** CPUs a host's agent runs on (`taskset -c` list, e.g. "1"); undefined: any. Benches use it to give a measured agent its own core. */
-  cpuSet?: (name: string) => string | undefined
-  /** Node.js options for one host's agent process (e.g. `--cpu-prof` for a profile of it). */
-  nodeArgs?: (name: string) => string[]
-  /** Extra arguments for one host only, after `agentArgs` (e.g. its own `--region`). */
-  hostArgs?: (name: string) => string[]
+  /** What one host's agent gets besides the rest: see {@link LocalHostOptions}. */
+  perHost?: (name: string) => LocalHostOptions
   /**
    * The first three octets of the hosts' loopback addresses: host `hN` binds its DHT node, its
    * router's listeners and its backhaul to `<loopback>.N`, as separate servers would (default: a
@@ -145,11 +151,11 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const logFile = join(dataDir, 'agent.log')
     const log = await open(logFile, 'a')
-    const cpus = init.cpuSet?.(name)
+    const own = init.perHost?.(name) ?? {}
     // taskset execs node in place, so the child's pid is the agent's.
-    const child = spawn(cpus === undefined ? process.execPath : 'taskset', [
-      ...(cpus === undefined ? [] : ['-c', cpus, process.execPath]),
-      ...(init.nodeArgs?.(name) ?? []),
+    const child = spawn(own.cpus === undefined ? process.execPath : 'taskset', [
+      ...(own.cpus === undefined ? [] : ['-c', own.cpus, process.execPath]),
+      ...(own.nodeArgs ?? []),
       init.binPath, 'agent', 'start', '--name', name, '--cluster', init.cluster ?? 'dev',
       '--secret-file', secretFile, '--bootstrap', `${bootstrap.host}:${bootstrap.port}`,
       '--data-dir', dataDir, '--log-level', logLevel, '--host', address, '--proxy-address', address,
@@ -158,7 +164,7 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
       // Agents sharing one network namespace have no use for tunnels between them (`roost lab` has them).
       ...((init.agentArgs ?? []).includes('--wireguard') ? [] : ['--wireguard', 'off']),
       ...(init.agentArgs ?? []),
-      ...(init.hostArgs?.(name) ?? [])
+      ...(own.args ?? [])
     ], { stdio: ['ignore', log.fd, log.fd], env })
     await log.close()
     children.push(child)

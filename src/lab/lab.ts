@@ -6,7 +6,7 @@ import { controlSocketPath } from '../api/control-api.js'
 import { LabError, LabUnsupportedError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import {
-  endNetnsProcesses, isRunning, memberViews, pollUntil, spawnInNetns, terminate, waitForControl, waitForLogLine
+  endNetnsProcesses, isRunning, memberViews, pidsInNetns, pollUntil, spawnInNetns, terminate, waitForControl, waitForLogLine
 } from './lab-agents.js'
 import { labAvailable } from './lab-available.js'
 import { createLabNetwork, execInNetns, listNetns, type HostLink, type LabNetwork } from './lab-network.js'
@@ -22,6 +22,8 @@ export const LAB_DHT_PORT = 49737
 const DEFAULT_READY_TIMEOUT_MS = 30_000
 const DEFAULT_CLUSTER = 'lab'
 const AGENT_GRACE_MS = 10_000
+/** How long a killed host's processes may take to be gone. */
+const HOST_DEATH_MS = 10_000
 
 export interface LabInit {
   /** Agents started by start() (h1…hN). */
@@ -81,6 +83,11 @@ export interface Lab {
   startAgent: (name: string) => Promise<LabHost>
   /** Signals the host's agent (default SIGKILL) and waits for it to exit. */
   killAgent: (name: string, signal?: NodeJS.Signals) => Promise<void>
+  /**
+   * The host dies as a server losing power does: every process in its namespace (agent,
+   * wireguard-go, machines) gets SIGKILL. Resolves with their pids once none is left.
+   */
+  killHost: (name: string) => Promise<number[]>
   /** The host loses the bridge (its bridge port goes down): nothing in, nothing out. */
   cutLink: (name: string) => Promise<void>
   restoreLink: (name: string) => Promise<void>
@@ -280,6 +287,19 @@ export function createLab (init: LabInit, components: { logger: Logger }): Lab {
     async killAgent (name, signal = 'SIGKILL') {
       const child = spec(name).host.process
       if (child !== undefined) await terminate(child, signal, AGENT_GRACE_MS)
+    },
+
+    async killHost (name) {
+      const netns = spec(name).link.netns
+      const sigkill = (pid: number): void => { try { process.kill(pid, 'SIGKILL') } catch {} }
+      const pids = await pidsInNetns(netns)
+      pids.forEach(sigkill)
+      // A process the agent was spawning at that moment shows up on a second look.
+      for (const pid of await pidsInNetns(netns)) if (!pids.includes(pid)) { pids.push(pid); sigkill(pid) }
+      const agent = spec(name).host.process
+      if (agent !== undefined) await terminate(agent, 'SIGKILL', AGENT_GRACE_MS)
+      await pollUntil(async () => (await pidsInNetns(netns)).length === 0 ? true : undefined, HOST_DEATH_MS, `every process of ${name} to die`)
+      return pids
     },
 
     async cutLink (name) { await requireNetwork().cutLink(spec(name).link) },

@@ -73,6 +73,8 @@ export function seesMajority (hosts: readonly FailoverHost[], region: string): b
  */
 export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[], machineRows: readonly MachineRowLike[]): { replacements: Replacement[], stale: StaleCopy[], blocked: string[] } {
   const byId = new Map(hosts.map(h => [h.id, h]))
+  const lastChange = new Map<string, number>()
+  for (const h of hosts) lastChange.set(h.region, Math.max(lastChange.get(h.region) ?? 0, h.changedAt))
   const current = currentMachineRows(machineRows)
   const replacements: Replacement[] = []
   const blocked: string[] = []
@@ -93,7 +95,7 @@ export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[]
       h.cpusFree >= need.cpus && h.memoryFreeMb >= need.memoryMb).map(h => h.id)
     const rank = rendezvousRank(`${id}:${generation}`, candidates).indexOf(init.self)
     if (rank < 0) continue
-    const settled = Math.max(...hosts.filter(h => h.region === region).map(h => h.changedAt)) + (init.stableMs ?? 0)
+    const settled = (lastChange.get(region) ?? 0) + (init.stableMs ?? 0)
     replacements.push({
       id,
       app: typeof data.app === 'string' ? data.app : '',

@@ -21,10 +21,7 @@ chaos.afterAlways(async () => { await stopChaos() })
 chaos.serial('a host\'s link cut for longer than detection, then restored: its machines come back once elsewhere, it fences itself and then destroys its stale copies; the router answers ≥ 99.9 % (process driver)', async t => {
   await runChaos(t, fileURLToPath(import.meta.url), { prefix: 'roost-chaos-cut-link-' }, async c => {
     const s = c.schedule
-    const machineHosts = s.sample('machine hosts', OTHER_HOSTS, 3)
-    const deployed = await c.deployChaosApp(machineHosts)
-    await c.startLoad()
-    await c.requests(s.int('requests before the cut', 200, 600))
+    const { machineHosts, deployed } = await c.openUnderLoad('requests before the cut', 200, 600)
 
     const victim = s.pick('host cut off', machineHosts)
     const lost = deployed.machines.filter(m => m.hostName === victim).map(m => m.id)

@@ -18,10 +18,7 @@ chaos.afterAlways(async () => { await stopChaos() })
 chaos.serial('kill -9 of a host with machines: they come back once on survivors, the router answers ≥ 99.9 %, the host returns and runs nothing stale (process driver)', async t => {
   await runChaos(t, fileURLToPath(import.meta.url), { prefix: 'roost-chaos-kill-host-' }, async c => {
     const s = c.schedule
-    const machineHosts = s.sample('machine hosts', OTHER_HOSTS, 3)
-    const deployed = await c.deployChaosApp(machineHosts)
-    await c.startLoad()
-    await c.requests(s.int('requests before the kill', 200, 600))
+    const { machineHosts, deployed } = await c.openUnderLoad('requests before the kill', 200, 600)
 
     const victim = s.pick('host killed', machineHosts)
     const lost = deployed.machines.filter(m => m.hostName === victim).map(m => m.id)

@@ -18,10 +18,7 @@ const LOSS_PCT = 10
 chaos.serial('10 % packet loss on every link: every machine runs exactly once afterwards and the router answers ≥ 99 % (process driver)', async t => {
   await runChaos(t, fileURLToPath(import.meta.url), { prefix: 'roost-chaos-loss-' }, async c => {
     const s = c.schedule
-    const machineHosts = s.sample('machine hosts', OTHER_HOSTS, 3)
-    await c.deployChaosApp(machineHosts)
-    await c.startLoad()
-    await c.requests(s.int('requests before the loss', 100, 400))
+    const { machineHosts } = await c.openUnderLoad('requests before the loss', 100, 400)
     const names = Array.from({ length: HOSTS }, (_, i) => `h${i + 1}`)
     for (const h of names) await c.rl.lab.impair(h, { lossPct: LOSS_PCT })
     c.mark(`${LOSS_PCT} % loss on every link`)

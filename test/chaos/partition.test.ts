@@ -23,10 +23,7 @@ chaos.afterAlways(async () => { await stopChaos() })
 chaos.serial('partition 2 | 3 and heal: the majority replaces the minority\'s machines after declaring it dead, the minority fences and later destroys its stale copies; exactly once in the end; the router answers ≥ 99.9 % (process driver)', async t => {
   await runChaos(t, fileURLToPath(import.meta.url), { prefix: 'roost-chaos-partition-' }, async c => {
     const s = c.schedule
-    const machineHosts = s.sample('machine hosts', OTHER_HOSTS, 3)
-    const deployed = await c.deployChaosApp(machineHosts)
-    await c.startLoad()
-    await c.requests(s.int('requests before the partition', 200, 600))
+    const { deployed } = await c.openUnderLoad('requests before the partition', 200, 600)
 
     const minority = s.sample('minority', OTHER_HOSTS, 2)
     const majority = ['h1', ...OTHER_HOSTS].filter(h => !minority.includes(h))

@@ -1,6 +1,6 @@
 import anyTest, { type TestFn } from 'ava'
 import { execFileSync } from 'node:child_process'
-import { copyFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, cp, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,7 +11,7 @@ import type { AppMachine, AppSummary } from '../../src/cli/commands/apps.js'
 import type { DeployResult } from '../../src/cli/commands/deploy.js'
 import { startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
 import { BIN, roost } from '../helpers/cli.js'
-import { COUNTER_APP, httpGet, killProcessesUnder, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { COUNTER_APP, httpGet, machinesClient, tearDownCluster } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
 
 interface Ctx { cluster: LocalCluster, dir: string, appDir: string, hosts: LocalHost[] }
@@ -48,17 +48,7 @@ test.before(async t => {
   t.context = { cluster, dir, appDir, hosts: cluster.hosts }
 })
 
-test.after.always(async t => {
-  const { cluster, dir } = t.context
-  if (cluster === undefined) return
-  await cluster.stop()
-  for (const h of cluster.hosts) {
-    const n = killRecordedVms(h.dataDir)
-    killProcessesUnder(h.dataDir)
-    if (n > 0) t.log(`killed ${n} machine process(es) left by ${h.name}`)
-  }
-  await rm(dir, { recursive: true, force: true })
-})
+test.after.always(async t => { await tearDownCluster(t.context.cluster, t.context.dir, line => { t.log(line) }) })
 
 const h = (t: { context: Ctx }, i: number): LocalHost => t.context.hosts[i] as LocalHost
 

@@ -51,9 +51,15 @@ export async function startFuzzCluster (dir: string, opts: { targetCpu?: number 
     logLevel: 'info',
     cluster: clusterName,
     agentArgs: ['--driver', 'process'],
-    ...(opts.targetCpu === undefined ? {} : { cpuSet: (name: string) => name === 'h1' ? String(opts.targetCpu) : others }),
-    // FUZZ_CPU_PROF=<dir>: the target writes a V8 CPU profile there when it exits.
-    ...(process.env.FUZZ_CPU_PROF === undefined ? {} : { nodeArgs: (name: string) => name === 'h1' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FUZZ_CPU_PROF}`] : [] })
+    perHost: (name: string) => {
+      const cpus = opts.targetCpu === undefined ? undefined : name === 'h1' ? String(opts.targetCpu) : others
+      // FUZZ_CPU_PROF=<dir>: the target writes a V8 CPU profile there when it exits.
+      const prof = process.env.FUZZ_CPU_PROF
+      return {
+        ...(cpus === undefined || cpus === '' ? {} : { cpus }),
+        ...(prof === undefined || name !== 'h1' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${prof}`] })
+      }
+    }
   })
   try {
     await cluster.waitForMembership(60_000)

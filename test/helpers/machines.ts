@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
-import { rm } from 'node:fs/promises'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createMachinesClient, type MachinesClient } from '../../src/api/machines/client.js'
@@ -76,14 +76,16 @@ export function killProcessesUnder (dir: string): number {
 
 /**
  * A test's teardown of a local cluster: stops it, then kills by pid whatever VM or process of its
- * hosts is left (recorded in their stores, or naming their dirs), and removes `dir`.
+ * hosts is left (recorded in their stores, or naming their dirs), saying so through `log`, and
+ * removes `dir` (after killing what names it, such as machines of its image store).
  */
-export async function tearDownCluster (cluster: { stop: () => Promise<unknown>, hosts: Array<{ dataDir: string }> } | undefined, dir: string | undefined): Promise<void> {
+export async function tearDownCluster (cluster: { stop: () => Promise<unknown>, hosts: Array<{ name: string, dataDir: string }> } | undefined, dir: string | undefined, log?: (line: string) => void): Promise<void> {
   if (cluster !== undefined) {
     await cluster.stop()
     for (const h of cluster.hosts) {
-      killRecordedVms(h.dataDir)
+      const n = killRecordedVms(h.dataDir)
       killProcessesUnder(h.dataDir)
+      if (n > 0) log?.(`killed ${n} machine(s) left by ${h.name}`)
     }
   }
   if (dir !== undefined) {

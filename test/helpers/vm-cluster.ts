@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ExecutionContext, TestFn } from 'ava'
@@ -6,7 +6,7 @@ import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } 
 import { silentLogger } from '../../src/log/logger.js'
 import { buildImage, type BuiltImage, type KernelChoice } from '../../src/vmm/image/build.js'
 import { BIN } from './cli.js'
-import { killProcessesUnder, killRecordedVms } from './machines.js'
+import { tearDownCluster } from './machines.js'
 import type { Part, Requirements } from './requirements.js'
 import { acquireVmLock } from './vm-lock.js'
 
@@ -31,15 +31,7 @@ export async function startVmCluster (opts: VmClusterOptions): Promise<VmCluster
 
 /** Stops the agent, kills any VM it left (by recorded pid), removes the dir and releases the lock. */
 export async function stopVmCluster (t: ExecutionContext, c: Partial<VmCluster>): Promise<void> {
-  if (c.cluster !== undefined) {
-    await c.cluster.stop()
-    for (const h of c.cluster.hosts) {
-      const n = killRecordedVms(h.dataDir)
-      killProcessesUnder(h.dataDir)
-      if (n > 0) t.log(`killed ${n} VM(s) left by ${h.name}`)
-    }
-  }
-  if (c.dir !== undefined) await rm(c.dir, { recursive: true, force: true })
+  await tearDownCluster(c.cluster, c.dir, line => { t.log(line) })
   await c.release?.()
 }
 

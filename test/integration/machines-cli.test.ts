@@ -1,6 +1,6 @@
 import anyTest, { type TestFn } from 'ava'
 import Database from 'better-sqlite3'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { RowView } from '../../src/api/control-api.js'
@@ -9,7 +9,7 @@ import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } 
 import { silentLogger } from '../../src/log/logger.js'
 import { buildImage } from '../../src/vmm/image/build.js'
 import { BIN, roost } from '../helpers/cli.js'
-import { COUNTER_APP, httpGet, killProcessesUnder, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { COUNTER_APP, httpGet, machinesClient, tearDownCluster } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
 import { requireParts } from '../helpers/requirements.js'
 import { acquireVmLock } from '../helpers/vm-lock.js'
@@ -33,18 +33,7 @@ test.before(async t => {
   await cluster.waitForMembership()
 })
 
-test.after.always(async t => {
-  const { cluster, dir } = t.context
-  if (cluster !== undefined) {
-    await cluster.stop()
-    for (const h of cluster.hosts) {
-      const n = killRecordedVms(h.dataDir)
-      killProcessesUnder(h.dataDir)
-      if (n > 0) t.log(`killed ${n} VM(s) left by ${h.name}`)
-    }
-  }
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
-})
+test.after.always(async t => { await tearDownCluster(t.context.cluster, t.context.dir, line => { t.log(line) }) })
 
 /** `roost machines <args> --app counter --data-dir <host>`; fails the call unless it exits 0 (when `ok`). */
 async function machines (h: LocalHost, args: string[], ok = true): Promise<{ code: number, stdout: string, stderr: string }> {

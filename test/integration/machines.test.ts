@@ -1,5 +1,5 @@
 import anyTest, { type TestFn } from 'ava'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { exited, localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
@@ -7,7 +7,7 @@ import type { MachineView } from '../../src/api/machines/schemas.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { buildImage } from '../../src/vmm/image/build.js'
 import { BIN, roost } from '../helpers/cli.js'
-import { COUNTER_APP, httpGet, killProcessesUnder, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { COUNTER_APP, httpGet, machinesClient, tearDownCluster } from '../helpers/machines.js'
 import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 import { releaseVmLock, vmLockFor, type VmLock } from '../helpers/vm-lock.js'
@@ -35,15 +35,7 @@ test.before(async t => {
 })
 
 test.after.always(async t => {
-  const { cluster, dir } = t.context
-  if (cluster === undefined) { await releaseVmLock(vms); return }
-  await cluster.stop()
-  for (const h of cluster.hosts) {
-    const n = killRecordedVms(h.dataDir)
-    killProcessesUnder(h.dataDir)
-    if (n > 0) t.log(`killed ${n} VM(s) left by ${h.name}`)
-  }
-  await rm(dir, { recursive: true, force: true })
+  await tearDownCluster(t.context.cluster, t.context.dir, line => { t.log(line) })
   await releaseVmLock(vms)
 })
 

@@ -30,7 +30,7 @@ test.before(async t => {
     dir,
     logLevel: 'debug',
     agentArgs: ['--driver', 'process'],
-    hostArgs: (name) => ['--region', REGIONS[name] ?? 'ams', ...(name === 'h2' ? ['--capacity-memory-mb', '200'] : [])]
+    perHost: (name) => ({ args: ['--region', REGIONS[name] ?? 'ams', ...(name === 'h2' ? ['--capacity-memory-mb', '200'] : [])] })
   })
   const [h1, h2, h3] = cluster.hosts as [LocalHost, LocalHost, LocalHost]
   t.context = { cluster, dir, h1, h2, h3, ids: new Map(cluster.hosts.map(h => [h.name, ''])) }

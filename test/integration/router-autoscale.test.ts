@@ -9,7 +9,7 @@ import type { MachineView } from '../../src/api/machines/schemas.js'
 import type { DeployResult } from '../../src/cli/commands/deploy.js'
 import { startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
 import { BIN, roost } from '../helpers/cli.js'
-import { COUNTER_APP, httpGet, killProcessesUnder, killRecordedVms, machinesClient } from '../helpers/machines.js'
+import { COUNTER_APP, httpGet, machinesClient, tearDownCluster } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
 import { requireParts } from '../helpers/requirements.js'
 import { acquireVmLock } from '../helpers/vm-lock.js'
@@ -36,14 +36,7 @@ async function cluster (t: ExecutionContext, hosts: number, agentArgs: string[])
   const dir = await mkdtemp(join(tmpdir(), 'roost-autoscale-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const c = await startLocalCluster({ binPath: BIN, hosts, dir, logLevel: 'debug', agentArgs: [...agentArgs, '--autostop-interval', String(AUTOSTOP_S)] })
-  t.teardown(async () => {
-    await c.stop()
-    for (const h of c.hosts) {
-      const n = killRecordedVms(h.dataDir)
-      killProcessesUnder(h.dataDir)
-      if (n > 0) t.log(`killed ${n} machine(s) left by ${h.name}`)
-    }
-  })
+  t.teardown(async () => { await tearDownCluster(c, undefined, line => { t.log(line) }) })
   await c.waitForMembership()
   return c
 }

@@ -10,7 +10,7 @@ import type { DeployResult } from '../../src/cli/commands/deploy.js'
 import type { RoutesView } from '../../src/proxy/data-plane-view.js'
 import { startLocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
 import { BIN, roost } from '../helpers/cli.js'
-import { httpGet, killProcessesUnder, killRecordedVms } from '../helpers/machines.js'
+import { httpGet, tearDownCluster } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
 import { requireParts } from '../helpers/requirements.js'
 import { acquireVmLock } from '../helpers/vm-lock.js'
@@ -79,10 +79,7 @@ wrkTest.serial('a saturated router leaves gossip alone: no host is ever suspect 
   const inline = process.env.ROOST_DATAPLANE_INLINE === '1'
   if (inline) t.log('ROOST_DATAPLANE_INLINE=1: the agents proxy on their own event loop')
   const cluster = await startLocalCluster({ binPath: BIN, hosts: 3, dir, logLevel: 'info', agentArgs: ['--driver', 'process'] })
-  t.teardown(async () => {
-    await cluster.stop()
-    for (const h of cluster.hosts) { killRecordedVms(h.dataDir); killProcessesUnder(h.dataDir) }
-  })
+  t.teardown(async () => { await tearDownCluster(cluster, undefined) })
   await cluster.waitForMembership()
   const [h1] = cluster.hosts as [LocalHost, LocalHost, LocalHost]
   for (const h of cluster.hosts) {

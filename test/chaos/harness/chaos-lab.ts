@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import type { MemberView } from '../../../src/api/control-api.js'
 import type { DeployResult } from '../../../src/cli/commands/deploy.js'
-import { controlCall, memberViews, pidsInNetns } from '../../../src/lab/lab-agents.js'
+import { controlCall, memberViews } from '../../../src/lab/lab-agents.js'
 import type { LabHost } from '../../../src/lab/lab.js'
 import { killProcessesUnder, killRecordedVms } from '../../helpers/machines.js'
 import type { Part } from '../../helpers/requirements.js'
@@ -44,6 +44,11 @@ export interface Chaos {
   deployChaosApp: (hosts: readonly string[]) => Promise<DeployResult>
   /** Starts the load through the load host's router to the chaos app. */
   startLoad: (opts?: { rateHz?: number }) => Promise<Load>
+  /**
+   * The usual opening: the chaos app on 3 seeded hosts of OTHER_HOSTS, the load started, and a
+   * seeded number of requests in [min, max] (drawn as `what`) sent before the disruption.
+   */
+  openUnderLoad: (what: string, min: number, max: number) => Promise<{ machineHosts: string[], deployed: DeployResult }>
   /** Stops the load and checks its answered share (the test fails, with the replay line, below it). */
   finishLoad: (minShare: number) => Promise<LoadReport>
   /** kill -9 of everything in the host's namespace: its agent, wireguard-go and its machines (a dead server). */
@@ -167,6 +172,13 @@ export async function runChaos (t: ExecutionContext<unknown>, file: string, opts
         timeline.push('0.00s load started')
         return load
       },
+      async openUnderLoad (what, min, max) {
+        const machineHosts = schedule.sample('machine hosts', OTHER_HOSTS, 3)
+        const deployed = await c.deployChaosApp(machineHosts)
+        await c.startLoad()
+        await c.requests(schedule.int(what, min, max))
+        return { machineHosts, deployed }
+      },
       async finishLoad (minShare) {
         if (load === undefined) throw new Error('no load was started')
         const report = await load.stop()
@@ -182,11 +194,7 @@ export async function runChaos (t: ExecutionContext<unknown>, file: string, opts
         await retry(async () => ((await current.status())?.sent ?? 0) >= from + n, { timeoutMs: 60_000 + n * 50, intervalMs: 100, what: `${n} more requests of the load` })
       },
       async killHost (name) {
-        const h = lab.host(name)
-        const pids = await pidsInNetns(h.netns)
-        for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch {} }
-        await lab.killAgent(name, 'SIGKILL')
-        await retry(async () => (await pidsInNetns(h.netns)).length === 0, { timeoutMs: 10_000, what: `every process of ${name} gone` })
+        const pids = await lab.killHost(name)
         mark(`killed host ${name} (${pids.length} processes)`)
         return pids
       },
