@@ -14,6 +14,7 @@ import type { MachineRoute } from './route-table.js'
 import type { UpstreamConn, UpstreamOwner } from './upstream-pool.js'
 import type { Waiter } from './waiters.js'
 import { WS_GOING_AWAY } from './ws-close.js'
+import { WsFrameTracker } from './ws-frames.js'
 
 /** Where a client connection is in its current exchange. */
 export const enum S { Head, Routing, Body, Await, Tunnel, Closed }
@@ -22,6 +23,7 @@ export const enum R { Head, Body, Done }
 
 /** Client bytes buffered while a request is being routed or answered, before reading pauses. */
 const MAX_STASH_BYTES = 64 * 1024
+const TUNNEL_CLOSE_WAIT_MS = 1000
 const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx']
 
 export function concat (a: Buffer | null, b: Buffer): Buffer {
@@ -76,6 +78,8 @@ export abstract class HttpConnection implements UpstreamOwner {
   private resDeadline = 0
   private closeAfter = false
   private upPaused = false
+  private wsFrames: WsFrameTracker | null = null
+  private tunnelCloseBy = 0
 
   constructor (protected readonly ctx: ProxyContext, protected readonly client: Socket, private readonly hosted: boolean) {
     this.clientIp = unmapIPv4(client.remoteAddress ?? '')
@@ -161,6 +165,8 @@ export abstract class HttpConnection implements UpstreamOwner {
       else this.close()
     } else if ((this.state === S.Await || this.state === S.Body) && this.resState === R.Head && this.resDeadline !== 0 && now > this.resDeadline) {
       this.fail('PR14', true)
+    } else if (this.state === S.Tunnel && this.tunnelCloseBy !== 0 && now > this.tunnelCloseBy) {
+      this.endTunnel(false)
     }
   }
 
@@ -281,6 +287,8 @@ export abstract class HttpConnection implements UpstreamOwner {
   onUpstreamData (up: UpstreamConn, chunk: Buffer): void {
     if (up !== this.up) return
     if (this.state === S.Tunnel) {
+      if (this.tunnelCloseBy !== 0) { this.feedClosingTunnel(chunk); return }
+      this.wsFrames?.feed(chunk)
       if (!this.client.write(chunk)) { this.upPaused = true; up.socket.pause() }
       return
     }
@@ -394,19 +402,47 @@ export abstract class HttpConnection implements UpstreamOwner {
     let set = this.ctx.tunnels.get(m.id)
     if (set === undefined) { set = new Set(); this.ctx.tunnels.set(m.id, set) }
     set.add(this)
-    if (rest !== null) this.client.write(rest)
+    if ((this.req as RequestHead).upgrade === 'websocket') this.wsFrames = new WsFrameTracker()
+    if (rest !== null) {
+      this.wsFrames?.feed(rest)
+      this.client.write(rest)
+    }
     const stash = this.buf
     this.buf = null
     if (stash !== null && this.up !== null) this.up.socket.write(stash)
     this.resumeClient()
   }
 
-  /** The machine was cordoned or stopped: a WebSocket gets a close frame (1001 going away). */
+  /**
+   * The machine was cordoned or stopped: a WebSocket gets a close frame (1001 going away), sent
+   * between two of the machine's frames and only if the machine (or the router it came through)
+   * has not sent its own; a frame half sent gets up to a second to finish.
+   */
   closeTunnel (why: string): void {
-    if (this.state !== S.Tunnel) return
+    if (this.state !== S.Tunnel || this.tunnelCloseBy !== 0) return
     this.ctx.log.debug({ machine: this.machine?.id, why }, 'closing websocket')
-    this.client.end(WS_GOING_AWAY)
-    this.up?.socket.end()
+    this.tunnelCloseBy = this.ctx.now() + TUNNEL_CLOSE_WAIT_MS
+    const ws = this.wsFrames
+    if (ws === null || ws.closeSent) this.endTunnel(false)
+    else if (ws.atBoundary()) this.endTunnel(true)
+    else if (this.upPaused && this.up !== null) { this.upPaused = false; this.up.socket.resume() }
+  }
+
+  private feedClosingTunnel (chunk: Buffer): void {
+    const ws = this.wsFrames as WsFrameTracker
+    const n = ws.feed(chunk, true)
+    if (n > 0) this.client.write(n === chunk.length ? chunk : chunk.subarray(0, n))
+    if (ws.atBoundary()) this.endTunnel(!ws.closeSent)
+  }
+
+  private endTunnel (goingAway: boolean): void {
+    if (this.state !== S.Tunnel) return
+    this.state = S.Closed
+    this.abortExchange()
+    this.ctx.connections.delete(this)
+    this.resumeClient()
+    if (goingAway) this.client.end(WS_GOING_AWAY)
+    else this.client.end()
   }
 
   onUpstreamEnd (up: UpstreamConn): void {

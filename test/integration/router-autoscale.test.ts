@@ -232,8 +232,8 @@ processTest.serial('a WebSocket through either host\'s router gets a close frame
     const text = (): string => Buffer.concat(chunks).toString('latin1')
     await retry(() => text().includes('\r\n\r\n'), { timeoutMs: 10_000, what: `${h.name}: the upgrade answered` })
     t.regex(text(), /^HTTP\/1\.1 101 /)
-    s.write('ping')
-    await retry(() => text().endsWith('ping'), { timeoutMs: 10_000, what: `${h.name}: bytes through the tunnel` })
+    s.write(Buffer.from([0x81, 0x84, 0, 0, 0, 0, ...Buffer.from('ping')]))
+    await retry(() => text().endsWith('ping'), { timeoutMs: 10_000, what: `${h.name}: a frame through the tunnel` })
     chunks.length = 0
     return { received: () => Buffer.concat(chunks), closed: () => closed }
   }

@@ -213,11 +213,16 @@ test('tcp: a connection waits for a starting machine, and is retried while its a
   t.is(await exchange, 'hello')
 })
 
-test('http: a websocket upgrade becomes a tunnel; cordoning its machine closes it with 1001', async t => {
+/** A masked client text frame (mask 0: the payload reads as itself). */
+const wsFrame = (text: string, opcode = 0x1): Buffer => Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | text.length, 0, 0, 0, 0]), Buffer.from(text, 'latin1')])
+const GOING_AWAY = [0x88, 0x02, 0x03, 0xe9]
+
+async function wsTunnel (t: import('ava').ExecutionContext, onData: (socket: import('node:stream').Duplex, c: Buffer) => void) {
   const b = await startBackend(t, 'ws')
   b.server.on('upgrade', (_req, socket) => {
     socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
-    socket.on('data', (c: Buffer) => socket.write(c))
+    socket.on('data', (c: Buffer) => { onData(socket, c) })
+    socket.on('error', () => {})
   })
   const port = await freePort()
   const dp = await startDataPlane(t)
@@ -232,12 +237,52 @@ test('http: a websocket upgrade becomes a tunnel; cordoning its machine closes i
   s.write('GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n')
   await retry(() => Buffer.concat(chunks).toString('latin1').includes('\r\n\r\n'), { what: '101' })
   t.regex(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 101 [\s\S]*upgrade: websocket/i)
-  s.write('ping!')
-  await retry(() => Buffer.concat(chunks).toString('latin1').endsWith('ping!'), { what: 'echo through the tunnel' })
-  dp.setRoutes(routes(true))
-  await closed
-  const all = Buffer.concat(chunks)
-  t.deepEqual(all.subarray(all.byteLength - 4), Buffer.from([0x88, 0x02, 0x03, 0xe9]))
+  const text = Buffer.concat(chunks).toString('latin1')
+  chunks.length = 0
+  const rest = text.slice(text.indexOf('\r\n\r\n') + 4)
+  if (rest !== '') chunks.push(Buffer.from(rest, 'latin1'))
+  return { s, closed, received: () => Buffer.concat(chunks), cordon: () => { dp.setRoutes(routes(true)) } }
+}
+
+test('http: a websocket upgrade becomes a tunnel; cordoning its machine closes it with 1001', async t => {
+  const ws = await wsTunnel(t, (socket, c) => socket.write(c))
+  ws.s.write(wsFrame('ping!'))
+  await retry(() => ws.received().toString('latin1').endsWith('ping!'), { what: 'echo through the tunnel' })
+  ws.cordon()
+  await ws.closed
+  t.deepEqual([...ws.received()], [...wsFrame('ping!'), ...GOING_AWAY], 'the echo, then one close frame')
+})
+
+test('http: a websocket closed mid-frame gets its close frame after the frame ends; after the machine\'s own close frame, none', async t => {
+  const half = await wsTunnel(t, (socket, c) => {
+    if (c.toString('latin1').includes('go')) {
+      socket.write(Buffer.from([0x82, 10, 1, 2, 3]))
+      setTimeout(() => { socket.write(Buffer.from([4, 5, 6, 7, 8, 9, 10, 0x81, 1, 0x41])) }, 300)
+    }
+  })
+  half.s.write(wsFrame('go'))
+  await retry(() => half.received().byteLength >= 5, { what: 'the first half of a frame' })
+  half.cordon()
+  await half.closed
+  t.deepEqual([...half.received()], [0x82, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ...GOING_AWAY], 'the frame finished, the next one not begun, then the close frame')
+
+  const own = await wsTunnel(t, (socket, c) => {
+    if (c.toString('latin1').includes('bye')) socket.write(Buffer.from([0x88, 0x02, 0x03, 0xe8]))
+  })
+  own.s.write(wsFrame('bye'))
+  await retry(() => own.received().byteLength >= 4, { what: 'the machine\'s close frame' })
+  own.cordon()
+  await own.closed
+  t.deepEqual([...own.received()], [0x88, 0x02, 0x03, 0xe8], 'only the machine\'s close frame')
+
+  const stuck = await wsTunnel(t, (socket, c) => {
+    if (c.toString('latin1').includes('half')) socket.write(Buffer.from([0x82, 126, 0x10, 0x00, 1, 2]))
+  })
+  stuck.s.write(wsFrame('half'))
+  await retry(() => stuck.received().byteLength >= 6, { what: 'a frame that never ends' })
+  stuck.cordon()
+  await stuck.closed
+  t.deepEqual([...stuck.received()], [0x82, 126, 0x10, 0x00, 1, 2], 'closed without a close frame in the middle of one')
 })
 
 test('http: roost-replay sends the request (body included) to the named instance; loops end with PR06', async t => {
