@@ -2,7 +2,7 @@ import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import type { LoopMonitor } from '../../src/runtime/loop-monitor.js'
 import { policies } from '../../src/runtime/policy.js'
 import type { RowSigner } from '../../src/gossip/row-signature.js'
-import type { ProfileName } from '../../src/gossip/swim-config.js'
+import { resolveProfile, type ProfileName } from '../../src/gossip/swim-config.js'
 import type { Transport } from '../../src/transport/transport.js'
 import type { MeshPath } from '../../src/transport/mesh-path.js'
 import type { MeshTransport } from '../../src/transport/mesh-transport.js'
@@ -81,7 +81,7 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
       }, { ...components, capacity: machines.components.capacity }))
       ctx.spawn('machines', machinesActor(machines.init, machines.components))
       ctx.spawn('placement', placementActor())
-      ctx.spawn('failover', failoverActor({ region: init.region }))
+      ctx.spawn('failover', failoverActor({ region: init.region, probeIntervalMs: resolveProfile(init.gossipProfile).probeIntervalMs }))
       if (components.router !== undefined) ctx.spawn('router', routerActor(components.router.init, components.router.components))
       const meshTransport: MeshRouting = 'pathTo' in components.transport ? components.transport as MeshTransport : streamsOnly
       ctx.spawn('wireguard', wireguardActor(init.wireguard ?? { cluster: init.cluster, dataDir: init.dataDir ?? '/nonexistent', mode: 'off', underlayHost: '127.0.0.1' }, { transport: meshTransport, mesh: components.mesh }))

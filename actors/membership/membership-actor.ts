@@ -139,7 +139,8 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
         self: m.id === self,
         incarnation: m.incarnation,
         rttMs: m.rttMs ?? null,
-        changedAt: m.changedAt
+        changedAt: m.changedAt,
+        downSince: m.downSince
       })
 
       const receive = (msg: { type: string } & Record<string, unknown>, host: string): void => {

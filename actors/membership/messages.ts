@@ -16,7 +16,9 @@ export const MemberSchema = Type.Object({
   /** Smoothed RTT of direct probes, ms (null until measured). */
   rttMs: Type.Union([Type.Number(), Type.Null()]),
   /** ms since epoch of the last state change this host saw. */
-  changedAt: Type.Number()
+  changedAt: Type.Number(),
+  /** ms since epoch since when this host has seen it suspect or dead (0 while alive). */
+  downSince: Type.Optional(Type.Number())
 })
 
 export type Member = Static<typeof MemberSchema>

@@ -22,8 +22,10 @@ export interface FailoverActorInit {
   tickMs?: number
   /** The k-th host in a machine's rendezvous order acts k steps after the first could have. */
   stepMs?: number
-  /** This host's view of the region must have been still this long before it replaces anything. */
+  /** This host's view of the region must have been still this long before it replaces anything… */
   stableMs?: number
+  /** …and at least a probe round of the region (its hosts × this gossip probe interval). */
+  probeIntervalMs?: number
   /** Without its region's majority this long, the host stops routing to its replaceable machines… */
   leaseMs?: number
   /** …and this long, it stops them. */
@@ -118,7 +120,7 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
         ])
         // A host gossip has not met yet counts as alive toward the majority (unless its rows say dead).
         const hosts = hostViews(hostRows.rows, members, self, 'alive')
-        const plan = planFailover({ self, stepMs, stableMs }, hosts, machineRows.rows)
+        const plan = planFailover({ self, stepMs, stableMs, probeIntervalMs: init.probeIntervalMs ?? 0 }, hosts, machineRows.rows)
         draining = hosts.find(h => h.id === self)?.draining === true
         if (draining && evacuating === null) {
           const next = currentMachineRows(machineRows.rows).find(r => {

@@ -16,6 +16,8 @@ export interface MemberInfo {
   meta: MemberMeta | undefined
   /** Local ms when the state last changed. */
   changedAt: number
+  /** Local ms when it stopped being alive (suspect or dead since), 0 while alive. */
+  downSince: number
   /** Smoothed round-trip time of direct probes, ms. */
   rttMs: number | undefined
 }
@@ -75,6 +77,7 @@ interface Member {
   inc: number
   meta: MemberMeta | undefined
   changedAt: number
+  downSince: number
   rttMs: number | undefined
   suspicion: Suspicion | undefined
   removeTimer: unknown
@@ -139,10 +142,10 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
   const scale = (): number => lhm + 1
 
   const info = (m: Member): MemberInfo => ({
-    id: m.id, state: STATE_NAMES[m.state] as MemberState, incarnation: m.inc, meta: m.meta, changedAt: m.changedAt, rttMs: m.rttMs
+    id: m.id, state: STATE_NAMES[m.state] as MemberState, incarnation: m.inc, meta: m.meta, changedAt: m.changedAt, downSince: m.downSince, rttMs: m.rttMs
   })
   const selfInfo = (): MemberInfo => ({
-    id: self, state: leaving ? 'left' : 'alive', incarnation: selfInc, meta: selfMeta, changedAt: 0, rttMs: 0
+    id: self, state: leaving ? 'left' : 'alive', incarnation: selfInc, meta: selfMeta, changedAt: 0, downSince: 0, rttMs: 0
   })
 
   const emit = (m: Member, previous: number | undefined): void => {
@@ -196,6 +199,8 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     m.state = state
     m.inc = inc
     m.changedAt = clock.now()
+    if (state === ALIVE) m.downSince = 0
+    else if (m.downSince === 0) m.downSince = m.changedAt
     if (state === DEAD) dead.add(m.id)
     else dead.delete(m.id)
     if (state !== SUSPECT) clearSuspicion(m)
@@ -261,7 +266,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     switch (u.k) {
       case ALIVE: {
         if (m === undefined) {
-          m = { id: u.id, state: ALIVE, inc: u.inc, meta: u.meta, changedAt: clock.now(), rttMs: undefined, suspicion: undefined, removeTimer: undefined }
+          m = { id: u.id, state: ALIVE, inc: u.inc, meta: u.meta, changedAt: clock.now(), downSince: 0, rttMs: undefined, suspicion: undefined, removeTimer: undefined }
           members.set(u.id, m)
           emit(m, undefined)
           queueUpdate(u)

@@ -46,13 +46,20 @@ interface Entry {
   timer: unknown
   /** True until the first pass or until the grace period is over. */
   inGrace: boolean
+  /** The wait before the next run while the check has not passed yet in its grace period. */
+  startupDelayMs: number
 }
+
+/** While a starting machine's check has not passed yet, it is run again after 50, 100, 200 … ms (never later than its interval). */
+export const STARTUP_RETRY_MS = 50
 
 const NOT_CHECKED = 'not checked yet'
 
 /**
- * Each check runs at start and then every `intervalMs` (start to start; runs never overlap).
- * The grace period, counted from `start()`, ends at `gracePeriodMs` or at the check's first
+ * Each check runs at start and then every `intervalMs` (start to start; runs never overlap);
+ * until its first pass within the grace period it is run again sooner, after
+ * {@link STARTUP_RETRY_MS} doubling each time, so a machine takes traffic as soon as its app
+ * answers rather than up to an interval later (Kubernetes' startup probe does the same). The grace period, counted from `start()`, ends at `gracePeriodMs` or at the check's first
  * pass, whichever comes first. Within it a check is `warning` until it passes, and failures are
  * neither counted nor reported to `onResult`; after it every result is reported, and failures
  * make the check `critical` and count in `consecutiveFailures`.
@@ -64,7 +71,7 @@ export function createHealthChecker (init: HealthCheckerInit, components: Health
   const entries = new Map<string, Entry>()
   for (const [name, spec] of Object.entries(init.checks)) {
     validate(name, spec)
-    entries.set(name, { spec, state: initialState(), timer: undefined, inGrace: true })
+    entries.set(name, { spec, state: initialState(), timer: undefined, inGrace: true, startupDelayMs: STARTUP_RETRY_MS })
   }
   let running = false
   let generation = 0
@@ -110,7 +117,12 @@ export function createHealthChecker (init: HealthCheckerInit, components: Health
       state.consecutiveFailures++
       emit(name, result, state.consecutiveFailures)
     }
-    schedule(name, entry, Math.max(0, entry.spec.intervalMs - (now - begun)), gen)
+    let wait = entry.spec.intervalMs
+    if (entry.inGrace) {
+      wait = Math.min(wait, entry.startupDelayMs)
+      entry.startupDelayMs *= 2
+    }
+    schedule(name, entry, Math.max(0, wait - (now - begun)), gen)
   }
 
   return {
@@ -122,6 +134,7 @@ export function createHealthChecker (init: HealthCheckerInit, components: Health
       for (const [name, entry] of entries) {
         entry.state = initialState()
         entry.inGrace = true
+        entry.startupDelayMs = STARTUP_RETRY_MS
         schedule(name, entry, 0, generation)
       }
     },

@@ -19,6 +19,8 @@ export interface FailoverHost {
   memoryFreeMb: number
   /** When this host last saw the member change state (ms). */
   changedAt: number
+  /** Since when this host has seen it suspect or dead (0 or absent while alive). */
+  downSince?: number
 }
 
 /** A machine this host should re-create, once `dueAt` has passed and no newer copy appeared. */
@@ -50,9 +52,12 @@ export interface FailoverInit {
   /**
    * How long this host's view of the region must have been unchanged before it acts: a host cut
    * off with a minority sees its peers fall one by one, and may count one as alive only because
-   * it has not probed it yet (default 0).
+   * it has not probed it yet (default 0). A dead host's fall counts from its first suspicion,
+   * its death confirming it; the window is never shorter than one probe round of the region.
    */
   stableMs?: number
+  /** The gossip's probe interval: a probe round of n hosts takes n of them (default 0). */
+  probeIntervalMs?: number
 }
 
 /** Whether `self` sees a strict majority of its region's known hosts (left ones excluded) alive. */
@@ -74,7 +79,12 @@ export function seesMajority (hosts: readonly FailoverHost[], region: string): b
 export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[], machineRows: readonly MachineRowLike[]): { replacements: Replacement[], stale: StaleCopy[], blocked: string[] } {
   const byId = new Map(hosts.map(h => [h.id, h]))
   const lastChange = new Map<string, number>()
-  for (const h of hosts) lastChange.set(h.region, Math.max(lastChange.get(h.region) ?? 0, h.changedAt))
+  const regionSize = new Map<string, number>()
+  for (const h of hosts) {
+    const fell = h.state === 'dead' && h.downSince !== undefined && h.downSince > 0 ? h.downSince : h.changedAt
+    lastChange.set(h.region, Math.max(lastChange.get(h.region) ?? 0, fell))
+    regionSize.set(h.region, (regionSize.get(h.region) ?? 0) + 1)
+  }
   const current = currentMachineRows(machineRows)
   const replacements: Replacement[] = []
   const blocked: string[] = []
@@ -95,7 +105,7 @@ export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[]
       h.cpusFree >= need.cpus && h.memoryFreeMb >= need.memoryMb).map(h => h.id)
     const rank = rendezvousRank(`${id}:${generation}`, candidates).indexOf(init.self)
     if (rank < 0) continue
-    const settled = (lastChange.get(region) ?? 0) + (init.stableMs ?? 0)
+    const settled = (lastChange.get(region) ?? 0) + Math.max(init.stableMs ?? 0, (regionSize.get(region) ?? 0) * (init.probeIntervalMs ?? 0))
     replacements.push({
       id,
       app: typeof data.app === 'string' ? data.app : '',

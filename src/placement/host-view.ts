@@ -13,6 +13,7 @@ export interface MemberLike {
   hostId: string
   state: MemberState
   changedAt: number
+  downSince?: number
 }
 
 /**
@@ -34,7 +35,8 @@ export function hostViews (rows: readonly HostRowLike[], members: readonly Membe
       draining: d.draining === true,
       cpusFree: typeof d.cpusFree === 'number' ? d.cpusFree : 0,
       memoryFreeMb: typeof d.memoryFreeMb === 'number' ? d.memoryFreeMb : 0,
-      changedAt: m?.changedAt ?? 0
+      changedAt: m?.changedAt ?? 0,
+      downSince: m?.downSince ?? 0
     })
   }
   return out

@@ -105,6 +105,9 @@ test('a killed host is declared dead by every live host, and nobody else is', t 
     const seen = events.filter(e => e.observer === n.id && e.id === victim).map(e => e.state)
     t.is(seen.filter(s => s === 'dead').length, 1, `${short(n.id)} declared it dead once: ${seen.join(',')}`)
     t.false(seen.includes('alive'), 'and never saw it alive again')
+    const m = n.swim.member(victim)
+    t.true(m !== undefined && m.downSince > killedAt && m.downSince <= m.changedAt, 'down since it fell (its first suspicion), not since its death')
+    if (seen[0] === 'suspect') t.true((m?.downSince ?? 0) < (m?.changedAt ?? 0), 'a suspicion before the death dates the fall')
   }
   const others = events.filter(e => e.id !== victim && e.state !== 'alive')
   t.deepEqual(others, [], `no other host suspected or declared dead: ${describe(others)}`)
@@ -228,6 +231,7 @@ test('a partition makes each side declare the other dead, and after heal() every
   t.log(`healed in ${(c.sim.clock.now() - healedAt).toFixed(0)} simulated ms`)
   c.sim.clock.runFor(5_000)
   t.true(allAliveEverywhere(c), 'and it stays so')
+  t.true(live(c).every(n => n.swim.members().every(m => m.downSince === 0)), 'alive again: down since nothing')
 })
 
 test('a host that leaves is seen as left by all, and stays so', t => {

@@ -26,7 +26,7 @@ function scriptedProbe (initial: CheckResult['status']) {
   }
 }
 
-test('a check is warning until it passes within grace, then passing', async t => {
+test('a check is warning until it passes within grace, run again after 50, 100, 200 … ms meanwhile; then passing, at its interval', async t => {
   const clock = createVirtualClock()
   const { state, probe } = scriptedProbe('critical')
   const results: Array<[string, string, number]> = []
@@ -39,19 +39,27 @@ test('a check is warning until it passes within grace, then passing', async t =>
   await settle()
   t.is(state.calls, 1)
   t.like(checker.statuses().web, { status: 'warning', output: 'critical #1', consecutiveFailures: 0 })
-  clock.runFor(1000)
-  await settle()
-  t.is(state.calls, 2)
+  for (const [wait, calls] of [[49, 1], [1, 2], [100, 3], [200, 4], [400, 5]] as const) {
+    clock.runFor(wait)
+    await settle()
+    t.is(state.calls, calls, `at ${clock.now()} ms`)
+  }
   t.is(checker.statuses().web?.status, 'warning')
   t.deepEqual(results, [], 'failures within grace are not reported')
   state.next = 'passing'
-  clock.runFor(1000)
+  clock.runFor(799)
   await settle()
-  t.like(checker.statuses().web, { status: 'passing', output: 'passing #3', consecutiveFailures: 0, lastCheckedAt: 2000 })
+  t.is(state.calls, 5)
+  clock.runFor(1)
+  await settle()
+  t.like(checker.statuses().web, { status: 'passing', output: 'passing #6', consecutiveFailures: 0, lastCheckedAt: 1550 })
   t.deepEqual(results, [['web', 'passing', 0]])
-  // Grace ended with the first pass: a failure now counts even before gracePeriodMs.
+  // Grace ended with the first pass: a failure now counts even before gracePeriodMs, and runs keep to the interval.
   state.next = 'critical'
-  clock.runFor(1000)
+  clock.runFor(999)
+  await settle()
+  t.is(state.calls, 6)
+  clock.runFor(1)
   await settle()
   t.like(checker.statuses().web, { status: 'critical', consecutiveFailures: 1 })
   clock.runFor(1000)
@@ -67,12 +75,12 @@ test('failures after the grace period are critical and counted', async t => {
   const seen: number[] = []
   const checker = createHealthChecker({ checks: { web: spec }, onResult: (_n, _r, failures) => seen.push(failures) }, { logger: silentLogger(), clock, probe })
   checker.start()
-  for (let i = 0; i < 6; i++) {
-    clock.runFor(i === 0 ? 0 : 1000)
+  // Startup retries at 0, 50, 150, 350, 750, then the interval caps them: 1550, 2550 (all within grace), 3550, 4550, 5550.
+  for (const wait of [0, 50, 100, 200, 400, 800, 1000, 1000, 1000, 1000]) {
+    clock.runFor(wait)
     await settle()
   }
-  t.is(state.calls, 6)
-  // Runs at 0,1000,2000 are within grace; 3000, 4000, 5000 count.
+  t.is(state.calls, 10)
   t.deepEqual(seen, [1, 2, 3])
   t.like(checker.statuses().web, { status: 'critical', consecutiveFailures: 3 })
   state.next = 'passing'

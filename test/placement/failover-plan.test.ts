@@ -71,3 +71,16 @@ test('nobody acts before its view of the region has been still for stableMs (a c
   t.is(planFailover({ self: first, stepMs: 3_000, stableMs: 600 }, later, rows).replacements[0]?.dueAt, 6_000, 'a later change in the region moves it on')
   t.is(planFailover({ self: first, stepMs: 3_000 }, hosts, rows).replacements[0]?.dueAt, 5_000)
 })
+
+test('a dead host\'s fall counts from its first suspicion; the window is at least a probe round of the region', t => {
+  const hosts = [host('a', { changedAt: 0 }), host('b', { changedAt: 0 }), host('c', { changedAt: 0 }), host('d', { state: 'dead', changedAt: 5_000, downSince: 4_500 })]
+  const rows = [machine('m1', 'd')]
+  const first = rendezvousRank('m1:2', ['a', 'b', 'c'])[0] as string
+  t.is(planFailover({ self: first, stepMs: 3_000, stableMs: 600 }, hosts, rows).replacements[0]?.dueAt, 5_100, 'still since 4,500 + 600')
+  t.is(planFailover({ self: first, stepMs: 3_000, stableMs: 300 }, hosts, rows).replacements[0]?.dueAt, 5_000, 'not before the death itself')
+  const peerFell = hosts.map(h => h.id === 'c' ? { ...h, state: 'suspect' as const, changedAt: 4_900, downSince: 4_900 } : h)
+  t.deepEqual(planFailover({ self: first === 'c' ? 'a' : first, stepMs: 3_000, stableMs: 600 }, peerFell, rows).replacements, [], 'two of four alive: no majority')
+  const peerBack = hosts.map(h => h.id === 'c' ? { ...h, changedAt: 4_900 } : h)
+  t.is(planFailover({ self: first, stepMs: 3_000, stableMs: 600 }, peerBack, rows).replacements[0]?.dueAt, 5_500, 'another host\'s change in the window moves it on')
+  t.is(planFailover({ self: first, stepMs: 3_000, stableMs: 600, probeIntervalMs: 1_000 }, hosts, rows).replacements[0]?.dueAt, 8_500, 'wan: four hosts probed at 1 s take 4 s')
+})
