@@ -7,11 +7,14 @@ import { INPUT_CLASSES, type InputClass } from '../test/fuzz/class-runners.js'
 import { runFuzz } from '../test/fuzz/run-fuzz.js'
 
 // Issue 13's fuzz bench: FUZZ_CASES (default 100,000) generated cases from FUZZ_SEED (default: random, printed)
-// at h1 of a 3-agent loopback cluster; FUZZ_CLASSES picks input classes (comma-separated).
+// at h1 of a 3-agent loopback cluster; FUZZ_CLASSES picks input classes (comma-separated); FUZZ_KEEP_LOGS
+// keeps the agents' logs; FUZZ_NODE_ARGS adds node flags to the target (e.g. --trace-gc).
 const CASES = Number(process.env.FUZZ_CASES ?? 100_000)
 const SEED = process.env.FUZZ_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED)
 const CLASSES = (process.env.FUZZ_CLASSES?.split(',') ?? [...INPUT_CLASSES]) as InputClass[]
 const SETTLE_MS = Number(process.env.FUZZ_SETTLE_MS ?? 60_000)
+const PLACEMENT = process.env.FUZZ_TARGET ?? 'priority'
+const TARGET_NICE = -10
 
 export async function run (): Promise<void> {
   if (!Number.isInteger(CASES) || CASES <= 0) throw new Error(`FUZZ_CASES must be a positive integer, got ${process.env.FUZZ_CASES}`)
@@ -21,13 +24,17 @@ export async function run (): Promise<void> {
   let keep = true
   try {
     progress(`fuzz: ${CASES} cases, seed ${SEED} (FUZZ_SEED=${SEED} repeats this run), classes ${CLASSES.join(',')}`)
-    // The target agent gets the last CPU to itself; this process and the peers keep to the others,
-    // so the stall measured is the target's own work (on 2 cores the harness would otherwise
-    // preempt it and count as its stall).
-    const targetCpu = cpus().length >= 2 ? cpus().length - 1 : undefined
+    // The stall measured must be the target's own work, not the harness preempting it (on 2 cores
+    // the fuzzer and the peers would otherwise count as its stall). FUZZ_TARGET=priority (default):
+    // the target runs at nice -10 on every CPU, so its threads (actor loop, transport, data
+    // plane) go first wherever they run, as on a server whose load comes from elsewhere;
+    // FUZZ_TARGET=pinned: the last CPU is the target's alone and its threads share it.
+    const pinned = PLACEMENT === 'pinned' && cpus().length >= 2
+    const targetCpu = pinned ? cpus().length - 1 : undefined
     if (targetCpu !== undefined) execFileSync('taskset', ['-a', '-p', '-c', [...Array(targetCpu).keys()].join(','), String(process.pid)], { stdio: 'ignore' })
-    progress(targetCpu === undefined ? 'one CPU: the target shares it with the harness' : `target agent on CPU ${targetCpu}, the harness and the peers on the others`)
-    const r = await runFuzz({ dir, cases: CASES, seed: SEED, classes: CLASSES, settleMs: SETTLE_MS, progress, ...(targetCpu === undefined ? {} : { targetCpu }) })
+    const targetNice = pinned ? undefined : TARGET_NICE
+    progress(targetCpu !== undefined ? `target agent on CPU ${targetCpu}, the harness and the peers on the others` : `target agent at nice ${TARGET_NICE} on every CPU, the harness and the peers at 0`)
+    const r = await runFuzz({ dir, cases: CASES, seed: SEED, classes: CLASSES, settleMs: SETTLE_MS, progress, ...(targetCpu === undefined ? {} : { targetCpu }), ...(targetNice === undefined ? {} : { targetNice }) })
     // A run that delivered few of its cases measured little: say so rather than print a clean line.
     if (r.cases < r.attempted * 0.9) throw new Error(`only ${r.cases} of ${r.attempted} cases were delivered (see the per-class counts above); logs in ${dir}`)
     for (const s of r.suspicions) progress(`  ${s.observer} marked the target ${s.state}`)
@@ -40,7 +47,7 @@ export async function run (): Promise<void> {
       rssGrowthMb: round(r.rssGrowthMb, 1),
       falseSuspicions: r.falseSuspicions,
       seed: r.seed,
-      targetCpu: targetCpu ?? null,
+      target: targetCpu === undefined ? `nice ${TARGET_NICE}` : `cpu ${targetCpu}`,
       hangs: Object.values(r.perClass).reduce((s, c) => s + c.hangs, 0),
       disallowedAccepted: Object.values(r.perClass).reduce((s, c) => s + c.accepted, 0),
       prototypePolluted: r.prototypePolluted,
@@ -48,7 +55,7 @@ export async function run (): Promise<void> {
       perClass: Object.fromEntries(Object.entries(r.perClass).map(([k, c]) => [k, { cases: c.delivered, crashes: c.crashes, actorRestarts: c.actorRestarts, stallMs: round(c.maxStallMs, 1), hangs: c.hangs }])),
       wallSec: round(r.wallSec, 1)
     })
-    keep = false
+    keep = process.env.FUZZ_KEEP_LOGS !== undefined
   } finally {
     if (keep) progress(`agent logs kept in ${dir}`)
     else await rm(dir, { recursive: true, force: true })

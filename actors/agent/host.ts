@@ -9,7 +9,7 @@ import { createRowSigner } from '../../src/gossip/row-signature.js'
 import type { Logger } from '../../src/log/logger.js'
 import { createActorSystem, type ActorSystem } from '../../src/runtime/system.js'
 import { createLoopMonitor } from '../../src/runtime/loop-monitor.js'
-import { createHyperswarmTransport } from '../../src/transport/hyperswarm-transport.js'
+import { createTransportThread } from '../../src/transport/transport-thread.js'
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { createMeshPath } from '../../src/transport/mesh-path.js'
 import { createMeshTransport, type MeshTransport } from '../../src/transport/mesh-transport.js'
@@ -57,7 +57,9 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
   const seed = await loadOrCreateHostSeed(init.dataDir)
   const codec = createCodec()
   const logger = components.logger
-  const stream = createHyperswarmTransport({
+  let fatalStop: (err: Error) => void = () => {}
+  // Its own thread: handshakes, packets and decryption never hold the actor event loop.
+  const stream = createTransportThread({
     cluster: init.cluster,
     secret: init.secret,
     seed,
@@ -67,8 +69,10 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     host: init.host,
     port: init.port,
     ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }),
-    ...(init.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: init.idleTimeoutMs })
-  }, { logger, codec })
+    ...(init.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: init.idleTimeoutMs }),
+    logLevel: logger.level,
+    logBase: { name: init.name, thread: 'transport' }
+  }, { logger, onExit: (err) => { fatalStop(err) } })
   const wireguard = init.wireguard
   const mesh = wireguard === 'off'
     ? undefined
@@ -89,6 +93,10 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
   let resolveStopped: (v: { fatal?: Error }) => void = () => {}
   const stopped = new Promise<{ fatal?: Error }>(resolve => { resolveStopped = resolve })
 
+  fatalStop = (err) => {
+    logger.fatal({ err }, 'the transport thread died')
+    stop(err).catch(() => {})
+  }
   const stop = async (fatal?: Error): Promise<void> => {
     if (state === 'stopping' || state === 'stopped') return await stopped.then(() => {})
     state = 'stopping'

@@ -19,6 +19,8 @@ export interface LocalHostOptions {
   args?: string[]
   /** CPUs its agent runs on (a `taskset -c` list, e.g. "1"); benches give a measured agent its own core. */
   cpus?: string
+  /** Scheduling priority of its agent (`nice -n`, e.g. -10: a measured agent goes before its load generators). */
+  nice?: number
   /** Node.js options of its agent process (e.g. `--cpu-prof` for a profile of it). */
   nodeArgs?: string[]
 }
@@ -152,9 +154,11 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
     const logFile = join(dataDir, 'agent.log')
     const log = await open(logFile, 'a')
     const own = init.perHost?.(name) ?? {}
-    // taskset execs node in place, so the child's pid is the agent's.
-    const child = spawn(own.cpus === undefined ? process.execPath : 'taskset', [
-      ...(own.cpus === undefined ? [] : ['-c', own.cpus, process.execPath]),
+    // taskset and nice exec node in place, so the child's pid is the agent's.
+    const wrap = [...(own.cpus === undefined ? [] : ['taskset', '-c', own.cpus]), ...(own.nice === undefined ? [] : ['nice', '-n', String(own.nice)])]
+    const child = spawn(wrap[0] ?? process.execPath, [
+      ...wrap.slice(1),
+      ...(wrap.length === 0 ? [] : [process.execPath]),
       ...(own.nodeArgs ?? []),
       init.binPath, 'agent', 'start', '--name', name, '--cluster', init.cluster ?? 'dev',
       '--secret-file', secretFile, '--bootstrap', `${bootstrap.host}:${bootstrap.port}`,

@@ -70,6 +70,9 @@ export type InvalidArgumentError = InstanceType<typeof InvalidArgumentError>
 /** Something that must be started first was not. */
 export const NotStartedError = defineError('NotStartedError', 'ERR_NOT_STARTED')
 export type NotStartedError = InstanceType<typeof NotStartedError>
+/** The transport's own thread failed to start or died. */
+export const TransportError = defineError('TransportError', 'ERR_TRANSPORT')
+export type TransportError = InstanceType<typeof TransportError>
 /** The local agent could not be reached over its control socket. */
 export const AgentUnavailableError = defineError('AgentUnavailableError', 'ERR_AGENT_UNAVAILABLE')
 export type AgentUnavailableError = InstanceType<typeof AgentUnavailableError>

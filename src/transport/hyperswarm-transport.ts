@@ -191,6 +191,11 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     w.queue.push({ payload, onFailure })
   }
 
+  /** Whether payloads for `hostId` are queued while a connection to it is dialed. */
+  isDialing (hostId: string): boolean {
+    return this.waiting.has(hostId)
+  }
+
   hostDown (hostId: string, reason: string): void {
     const err = new HostUnreachableError(`host ${hostId.slice(0, 12)} is down (${reason})`, { host: hostId })
     this.failWaiting(hostId, err)

@@ -39,8 +39,9 @@ async function readTarget (host: LocalHost): Promise<FuzzTarget> {
 /**
  * `targetCpu`: the CPU the target agent gets to itself (its peers go on the others). The bench
  * sets it so the stall it measures is the target's own work, not the harness's or the peers'.
+ * `targetNice`: instead (or as well), the target's priority, so it runs before the harness on any CPU.
  */
-export async function startFuzzCluster (dir: string, opts: { targetCpu?: number } = {}): Promise<FuzzCluster> {
+export async function startFuzzCluster (dir: string, opts: { targetCpu?: number, targetNice?: number } = {}): Promise<FuzzCluster> {
   const clusterName = 'dev'
   // The process driver: a fuzz case never gets as far as a VM (images do not exist), and no QEMU is needed.
   const others = opts.targetCpu === undefined ? undefined : [...Array(cpus().length).keys()].filter(c => c !== opts.targetCpu).join(',')
@@ -53,11 +54,13 @@ export async function startFuzzCluster (dir: string, opts: { targetCpu?: number 
     agentArgs: ['--driver', 'process'],
     perHost: (name: string) => {
       const cpus = opts.targetCpu === undefined ? undefined : name === 'h1' ? String(opts.targetCpu) : others
-      // FUZZ_CPU_PROF=<dir>: the target writes a V8 CPU profile there when it exits.
+      // FUZZ_CPU_PROF=<dir>: the target writes a V8 CPU profile there when it exits; FUZZ_NODE_ARGS: more node flags for it (e.g. --trace-gc).
       const prof = process.env.FUZZ_CPU_PROF
+      const nodeArgs = [...(prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]), ...(process.env.FUZZ_NODE_ARGS?.split(' ').filter(a => a !== '') ?? [])]
       return {
         ...(cpus === undefined || cpus === '' ? {} : { cpus }),
-        ...(prof === undefined || name !== 'h1' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${prof}`] })
+        ...(opts.targetNice === undefined || name !== 'h1' ? {} : { nice: opts.targetNice }),
+        ...(nodeArgs.length === 0 || name !== 'h1' ? {} : { nodeArgs })
       }
     }
   })

@@ -19,6 +19,8 @@ export interface FuzzInit {
   batch?: number
   /** A CPU for the target agent alone (the caller keeps itself off it). */
   targetCpu?: number
+  /** The target agent's scheduling priority (`nice -n`): below 0 it goes before the harness and its peers. */
+  targetNice?: number
   batchTimeoutMs?: number
   /** At most this long for the target's RSS to stop falling after the run (default 60 s). */
   settleMs?: number
@@ -83,7 +85,7 @@ export async function runFuzz (init: FuzzInit): Promise<FuzzResult> {
   const weights = { ...DEFAULT_WEIGHTS, ...init.weights }
   const batch = init.batch ?? 200
   say(`starting a 3-agent cluster in ${init.dir}`)
-  const fc: FuzzCluster = await startFuzzCluster(init.dir, init.targetCpu === undefined ? {} : { targetCpu: init.targetCpu })
+  const fc: FuzzCluster = await startFuzzCluster(init.dir, { ...(init.targetCpu === undefined ? {} : { targetCpu: init.targetCpu }), ...(init.targetNice === undefined ? {} : { targetNice: init.targetNice }) })
   const cleanups: Array<() => Promise<void> | void> = [async () => { await fc.stop() }]
   try {
     let target = fc.target()

@@ -1,0 +1,39 @@
+import type { WireError } from '../errors/roost-error.js'
+import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
+import type { PeerInfo } from './transport.js'
+
+/** What the transport thread is started with (structured-clone safe). */
+export interface TransportWorkerData {
+  init: HyperswarmTransportInit
+  logLevel: string
+  /** Fields every log line of the thread carries. */
+  logBase: Record<string, unknown>
+  /** How often the thread sends its peer list when nothing else changed it (ms). */
+  peersIntervalMs: number
+}
+
+/** Agent → transport thread. `id` 0: the sender does not want to hear of a failure. */
+export type ToTransport =
+  | { t: 'start' }
+  | { t: 'stop' }
+  /** Payloads laid end to end in `bytes`, `lens[i]` bytes each, in the order they were sent. */
+  | { t: 'send', ids: number[], hosts: string[], lens: number[], bytes: Uint8Array }
+  | { t: 'host-down', host: string, reason: string }
+
+/**
+ * Transport thread → agent. Frames come in batches, in arrival order: frame i is `lens[i]`
+ * bytes of `buffers[bufs[i]]`, right after the frames before it in that buffer (a buffer may end
+ * with unused bytes); the buffers are transferred.
+ */
+export type FromTransport =
+  | { t: 'started', addresses: string[], peers: PeerInfo[] }
+  | { t: 'start-failed', error: WireError }
+  | { t: 'stopped' }
+  | { t: 'frames', hosts: string[], lens: number[], bufs: number[], buffers: Uint8Array[] }
+  | { t: 'frame-error', host: string, error: WireError }
+  | { t: 'connect', peer: PeerInfo }
+  | { t: 'disconnect', host: string, reason: WireError | null }
+  | { t: 'discover', host: string }
+  | { t: 'peers', peers: PeerInfo[] }
+  /** Sends whose fate is now known: `ok` reached a connection, `failed` each with its error. */
+  | { t: 'settled', ok: number[], failed: Array<{ id: number, error: WireError }> }

@@ -1,0 +1,274 @@
+import { EventEmitter } from 'node:events'
+import { Worker } from 'node:worker_threads'
+import HyperDHT from 'hyperdht'
+import { errorFromWire } from '../errors/roost-error.js'
+import { NotStartedError, TransportError } from '../errors/errors.js'
+import type { Logger } from '../log/logger.js'
+import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
+import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
+import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
+
+export interface TransportThreadInit extends HyperswarmTransportInit {
+  logLevel: string
+  logBase: Record<string, unknown>
+  /** How long frames from one batch may be handed on before the rest wait for the next turn (ms). */
+  turnBudgetMs?: number
+}
+
+export interface TransportThreadComponents {
+  logger: Logger
+  /** The thread died while running: the host cannot talk to its cluster any more. */
+  onExit?: (err: Error) => void
+}
+
+const DEFAULT_TURN_BUDGET_MS = 4
+/** Sends are handed to the thread together at the end of the current task, or once this many bytes wait. */
+const SEND_BATCH_BYTES = 256 * 1024
+const PEERS_INTERVAL_MS = 1_000
+const STOP_TIMEOUT_MS = 10_000
+
+/** The worker's entry: compiled JS in a build, TypeScript (through tsx) when run from source. */
+function startWorker (data: TransportWorkerData): Worker {
+  const fromSource = import.meta.url.endsWith('.ts')
+  const entry = new URL(fromSource ? './transport-worker.ts' : './transport-worker.js', import.meta.url)
+  if (!fromSource) return new Worker(entry, { workerData: data })
+  return new Worker(`import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(entry.href)})`, { eval: true, workerData: data })
+}
+
+/**
+ * The hyperswarm transport on its own worker thread (see transport-worker.ts), behind the same
+ * {@link Transport} interface: payloads go over by transfer, frames come back in batches and
+ * are handed on a few milliseconds' worth per event-loop turn, so a flood of input costs the
+ * actor loop at most one turn budget at a time. `start`/`stop` are idempotent.
+ */
+export function createTransportThread (init: TransportThreadInit, components: TransportThreadComponents): Transport {
+  const { logLevel, logBase, turnBudgetMs, ...transportInit } = init
+  const budget = turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS
+  const log = components.logger.child({ component: 'transport', transport: 'hyperswarm-thread' })
+  const hostId = HyperDHT.keyPair(init.seed).publicKey.toString('hex')
+  const events = new EventEmitter()
+  const failures = new Map<number, SendFailure>()
+  const inbox: Array<{ host: string, payload: Buffer }> = []
+  let inboxAt = 0
+  let draining = false
+  let worker: Worker | undefined
+  let running = false
+  let starting: Promise<void> | undefined
+  let stopping: Promise<void> | undefined
+  let peers: PeerInfo[] = []
+  let addresses: string[] = []
+  let nextId = 1
+  let outIds: number[] = []
+  let outHosts: string[] = []
+  let outParts: Uint8Array[] = []
+  let outBytes = 0
+  let outQueued = false
+
+  const flushSends = (): void => {
+    outQueued = false
+    const w = worker
+    if (outParts.length === 0) return
+    const bytes = new Uint8Array(outBytes)
+    const lens = new Array<number>(outParts.length)
+    let off = 0
+    for (let i = 0; i < outParts.length; i++) {
+      const p = outParts[i] as Uint8Array
+      bytes.set(p, off)
+      off += p.byteLength
+      lens[i] = p.byteLength
+    }
+    const msg: ToTransport = { t: 'send', ids: outIds, hosts: outHosts, lens, bytes }
+    outIds = []
+    outHosts = []
+    outParts = []
+    outBytes = 0
+    if (w === undefined) {
+      for (const id of msg.ids) {
+        const fn = failures.get(id)
+        failures.delete(id)
+        fn?.(new NotStartedError('transport stopped'))
+      }
+      return
+    }
+    w.postMessage(msg, [bytes.buffer])
+  }
+
+  const drain = (): void => {
+    draining = false
+    const until = performance.now() + budget
+    while (inboxAt < inbox.length) {
+      const f = inbox[inboxAt++] as { host: string, payload: Buffer }
+      events.emit('frame', f.host, f.payload)
+      if (performance.now() > until) break
+    }
+    if (inboxAt < inbox.length) {
+      draining = true
+      setImmediate(drain)
+    } else {
+      inbox.length = 0
+      inboxAt = 0
+    }
+  }
+
+  /** Everything received so far is handed on before a connection event that follows it. */
+  const drainAll = (): void => {
+    while (inboxAt < inbox.length) {
+      const f = inbox[inboxAt++] as { host: string, payload: Buffer }
+      events.emit('frame', f.host, f.payload)
+    }
+    inbox.length = 0
+    inboxAt = 0
+  }
+
+  const onMessage = (m: FromTransport): void => {
+    switch (m.t) {
+      case 'frames': {
+        let b = -1
+        let off = 0
+        for (let i = 0; i < m.hosts.length; i++) {
+          const n = m.lens[i] as number
+          if (m.bufs[i] !== b) { b = m.bufs[i] as number; off = 0 }
+          const buf = m.buffers[b] as Uint8Array
+          inbox.push({ host: m.hosts[i] as string, payload: Buffer.from(buf.buffer, buf.byteOffset + off, n) })
+          off += n
+        }
+        if (!draining) drain()
+        return
+      }
+      case 'settled':
+        for (const id of m.ok) failures.delete(id)
+        for (const f of m.failed) {
+          const fn = failures.get(f.id)
+          failures.delete(f.id)
+          fn?.(errorFromWire(f.error))
+        }
+        return
+      case 'frame-error':
+        drainAll()
+        events.emit('frame-error', m.host, errorFromWire(m.error))
+        return
+      case 'connect':
+        drainAll()
+        upsert(m.peer)
+        events.emit('connect', m.peer)
+        return
+      case 'disconnect':
+        drainAll()
+        events.emit('disconnect', m.host, m.reason === null ? undefined : errorFromWire(m.reason))
+        return
+      case 'discover':
+        events.emit('discover', m.host)
+        return
+      case 'peers':
+        peers = m.peers
+        return
+      case 'started':
+      case 'start-failed':
+      case 'stopped':
+    }
+  }
+
+  const upsert = (peer: PeerInfo): void => {
+    const i = peers.findIndex(p => p.hostId === peer.hostId)
+    peers = i < 0 ? [...peers, peer] : peers.map((p, j) => j === i ? peer : p)
+  }
+
+  const failAll = (err: Error): void => {
+    const fns = [...failures.values()]
+    failures.clear()
+    for (const fn of fns) fn(err)
+  }
+
+  const doStart = async (): Promise<void> => {
+    const w = startWorker({ init: transportInit, logLevel, logBase, peersIntervalMs: PEERS_INTERVAL_MS })
+    worker = w
+    w.on('message', onMessage)
+    w.on('error', (err) => { log.error({ err }, 'transport thread failed') })
+    await new Promise<void>((resolve, reject) => {
+      const onExit = (code: number): void => { reject(new TransportError(`the transport thread exited with ${code} while starting`)) }
+      w.once('exit', onExit)
+      const onStarted = (m: FromTransport): void => {
+        if (m.t !== 'started' && m.t !== 'start-failed') return
+        w.off('message', onStarted)
+        w.off('exit', onExit)
+        if (m.t === 'start-failed') { reject(errorFromWire(m.error)); return }
+        addresses = m.addresses
+        peers = m.peers
+        resolve()
+      }
+      w.on('message', onStarted)
+      w.postMessage({ t: 'start' } satisfies ToTransport)
+    }).catch(async (err: unknown) => {
+      worker = undefined
+      await w.terminate()
+      throw err
+    })
+    running = true
+    w.on('exit', (code) => {
+      if (worker !== w) return
+      worker = undefined
+      running = false
+      const err = new TransportError(`the transport thread exited with ${code}`)
+      log.error({ code }, 'the transport thread exited')
+      failAll(err)
+      components.onExit?.(err)
+    })
+  }
+
+  const doStop = async (): Promise<void> => {
+    if (starting !== undefined) await starting.catch(() => {})
+    starting = undefined
+    const w = worker
+    if (w === undefined) return
+    running = false
+    flushSends()
+    worker = undefined
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, STOP_TIMEOUT_MS)
+      const done = (): void => { clearTimeout(timer); resolve() }
+      w.on('message', (m: FromTransport) => { if (m.t === 'stopped') done() })
+      w.once('exit', done)
+      w.postMessage({ t: 'stop' } satisfies ToTransport)
+    })
+    drainAll()
+    await w.terminate()
+    failAll(new NotStartedError('transport stopped'))
+  }
+
+  return {
+    hostId,
+    kind: 'hyperswarm',
+    async start () {
+      if (running) return
+      starting ??= doStart()
+      await starting
+    },
+    async stop () {
+      stopping ??= doStop().finally(() => { stopping = undefined })
+      await stopping
+    },
+    send (host, payload, onFailure) {
+      const w = worker
+      if (!running || w === undefined) {
+        onFailure?.(new NotStartedError('transport is not running'))
+        return
+      }
+      const id = onFailure === undefined ? 0 : nextId++
+      if (onFailure !== undefined) failures.set(id, onFailure)
+      outIds.push(id)
+      outHosts.push(host)
+      outParts.push(payload)
+      outBytes += payload.byteLength
+      if (outBytes >= SEND_BATCH_BYTES) flushSends()
+      else if (!outQueued) { outQueued = true; queueMicrotask(flushSends) }
+    },
+    peers () { return peers.map(p => ({ ...p })) },
+    addresses () { return running ? [...addresses] : [] },
+    hostDown (host, reason) {
+      flushSends()
+      worker?.postMessage({ t: 'host-down', host, reason } satisfies ToTransport)
+    },
+    on (event, listener) { events.on(event, listener as (...args: unknown[]) => void) },
+    off (event, listener) { events.off(event, listener as (...args: unknown[]) => void) }
+  } satisfies Transport & { on: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void }
+}

@@ -1,0 +1,140 @@
+import { parentPort, workerData } from 'node:worker_threads'
+import { createCodec } from '../codec/codec.js'
+import { toWireError } from '../errors/roost-error.js'
+import { createLogger } from '../log/logger.js'
+import { createHyperswarmTransport } from './hyperswarm-transport.js'
+import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
+
+// The hyperswarm transport's own thread: Noise handshakes, UDX packets and stream decryption run
+// here, so a peer that floods this host (or a burst of megabytes) never holds the actor event loop.
+const data = workerData as TransportWorkerData
+const port = parentPort
+if (port === null) throw new Error('transport-worker must run as a worker thread')
+const post = (m: FromTransport, transfer: ArrayBuffer[] = []): void => { port.postMessage(m, transfer) }
+const logger = createLogger({ level: data.logLevel, base: data.logBase })
+const transport = createHyperswarmTransport({ ...data.init, seed: Buffer.from(data.init.seed) }, { logger, codec: createCodec() })
+
+/** Small frames are copied into shared chunks of this size; bigger ones get a buffer each. */
+const CHUNK_BYTES = 64 * 1024
+const OWN_BUFFER_BYTES = 16 * 1024
+let hosts: string[] = []
+let lens: number[] = []
+let bufs: number[] = []
+let buffers: Uint8Array[] = []
+let chunk: Uint8Array | null = null
+let chunkUsed = 0
+let ok: number[] = []
+let failed: Array<{ id: number, error: ReturnType<typeof toWireError> }> = []
+/** Per host being dialed, the sends queued for it (settled when it connects or fails). */
+const dialing = new Map<string, number[]>()
+let flushQueued = false
+
+const flush = (): void => {
+  flushQueued = false
+  if (hosts.length > 0) {
+    post({ t: 'frames', hosts, lens, bufs, buffers }, buffers.map(b => b.buffer as ArrayBuffer))
+    hosts = []
+    lens = []
+    bufs = []
+    buffers = []
+    chunk = null
+  }
+  if (ok.length > 0 || failed.length > 0) {
+    post({ t: 'settled', ok, failed })
+    ok = []
+    failed = []
+  }
+}
+const later = (): void => {
+  if (flushQueued) return
+  flushQueued = true
+  setImmediate(flush)
+}
+const peersNow = (): void => { post({ t: 'peers', peers: transport.peers() }) }
+
+transport.on('frame', (host, payload) => {
+  const n = payload.byteLength
+  if (n > OWN_BUFFER_BYTES) {
+    const own = new Uint8Array(n)
+    own.set(payload)
+    buffers.push(own)
+    chunk = null
+  } else {
+    if (chunk === null || chunkUsed + n > chunk.byteLength) {
+      chunk = new Uint8Array(CHUNK_BYTES)
+      chunkUsed = 0
+      buffers.push(chunk)
+    }
+    chunk.set(payload, chunkUsed)
+    chunkUsed += n
+  }
+  hosts.push(host)
+  lens.push(n)
+  bufs.push(buffers.length - 1)
+  later()
+})
+transport.on('frame-error', (host, err) => { flush(); post({ t: 'frame-error', host, error: toWireError(err) }) })
+transport.on('connect', (peer) => {
+  const queued = dialing.get(peer.hostId)
+  if (queued !== undefined) { dialing.delete(peer.hostId); ok.push(...queued) }
+  flush()
+  post({ t: 'connect', peer })
+  peersNow()
+})
+transport.on('disconnect', (host, reason) => { flush(); post({ t: 'disconnect', host, reason: reason === undefined ? null : toWireError(reason) }); peersNow() })
+transport.on('discover', (host) => { flush(); post({ t: 'discover', host }); peersNow() })
+const peersTimer = setInterval(peersNow, data.peersIntervalMs)
+
+const send = (id: number, host: string, payload: Uint8Array): void => {
+  if (id === 0) { transport.send(host, payload); return }
+  let done = false
+  transport.send(host, payload, (err) => {
+    done = true
+    const queued = dialing.get(host)
+    if (queued !== undefined) {
+      const i = queued.indexOf(id)
+      if (i >= 0) queued.splice(i, 1)
+      if (queued.length === 0) dialing.delete(host)
+    }
+    failed.push({ id, error: toWireError(err) })
+    later()
+  })
+  if (done) return
+  if (transport.isDialing(host)) {
+    const queued = dialing.get(host)
+    if (queued === undefined) dialing.set(host, [id])
+    else queued.push(id)
+  } else {
+    ok.push(id)
+    later()
+  }
+}
+
+port.on('message', (m: ToTransport) => {
+  switch (m.t) {
+    case 'send': {
+      let off = m.bytes.byteOffset
+      for (let i = 0; i < m.ids.length; i++) {
+        const n = m.lens[i] as number
+        send(m.ids[i] as number, m.hosts[i] as string, Buffer.from(m.bytes.buffer, off, n))
+        off += n
+      }
+      return
+    }
+    case 'host-down':
+      transport.hostDown(m.host, m.reason)
+      return
+    case 'start':
+      transport.start().then(
+        () => { post({ t: 'started', addresses: transport.addresses(), peers: transport.peers() }) },
+        (err: unknown) => { post({ t: 'start-failed', error: toWireError(err) }) })
+      return
+    case 'stop':
+      clearInterval(peersTimer)
+      transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') }).finally(() => {
+        flush()
+        post({ t: 'stopped' })
+        port.close()
+      })
+  }
+})

@@ -1,0 +1,74 @@
+import test, { type ExecutionContext } from 'ava'
+import { randomBytes } from 'node:crypto'
+import { freeUdpPort } from '../../src/cli/local-cluster.js'
+import { createDhtBootstrap, type DhtBootstrap } from '../../src/dht/bootstrap.js'
+import { HostUnreachableError } from '../../src/errors/errors.js'
+import { silentLogger } from '../../src/log/logger.js'
+import { createTransportThread } from '../../src/transport/transport-thread.js'
+import type { Transport } from '../../src/transport/transport.js'
+import { retry } from '../helpers/retry.js'
+import { collectFrames, transportComplianceSuite } from './transport-suite.js'
+
+async function bootstrap (t: ExecutionContext): Promise<DhtBootstrap> {
+  const boot = createDhtBootstrap({ host: '127.0.0.1', port: await freeUdpPort() }, { logger: silentLogger() })
+  t.teardown(async () => { await boot.stop() })
+  await boot.start()
+  return boot
+}
+
+function threaded (boot: DhtBootstrap, turnBudgetMs?: number): Transport {
+  return createTransportThread({
+    cluster: 'test',
+    secret: 'test-secret',
+    seed: randomBytes(32),
+    name: 'h',
+    version: '0.0.0-test',
+    bootstrap: [boot.address()],
+    host: '127.0.0.1',
+    connectTimeoutMs: 1500,
+    logLevel: 'silent',
+    logBase: {},
+    ...(turnBudgetMs === undefined ? {} : { turnBudgetMs })
+  }, { logger: silentLogger() })
+}
+
+transportComplianceSuite('hyperswarm on its own thread', async t => {
+  const boot = await bootstrap(t)
+  return { create: () => threaded(boot) }
+}, { serial: true })
+
+test.serial('a burst of frames reaches the actor loop in order, a turn budget at a time (the loop keeps turning meanwhile)', async t => {
+  const boot = await bootstrap(t)
+  const a = threaded(boot, 1)
+  const b = threaded(boot)
+  t.teardown(async () => { await a.stop(); await b.stop() })
+  await a.start()
+  await b.start()
+  const got = collectFrames(a)
+  let turns = 0
+  let counting = true
+  const tick = (): void => { turns++; if (counting) setImmediate(tick) }
+  tick()
+  const n = 3000
+  for (let i = 0; i < n; i++) b.send(a.hostId, Buffer.concat([Buffer.from(String(i).padStart(6, '0')), randomBytes(2000)]), (err) => { t.fail(err.message) })
+  await retry(() => got.length === n, { timeoutMs: 30_000, what: `${n} frames` })
+  counting = false
+  t.deepEqual(got.map(f => Number(f.payload.subarray(0, 6).toString())), [...Array(n).keys()], 'in the order sent')
+  t.true(turns > 10, `the loop turned ${turns} times while 6 MB came in`)
+})
+
+test.serial('sends queued while dialing a host that never answers fail with HostUnreachableError; after stop a send fails at once', async t => {
+  const boot = await bootstrap(t)
+  const a = threaded(boot)
+  t.teardown(async () => { await a.stop() })
+  await a.start()
+  const errors: Error[] = []
+  const ghost = randomBytes(32).toString('hex')
+  for (let i = 0; i < 3; i++) a.send(ghost, Buffer.from('x'), (err) => { errors.push(err) })
+  await retry(() => errors.length === 3, { timeoutMs: 15_000, what: 'three failures' })
+  t.true(errors.every(e => e instanceof HostUnreachableError), errors.map(e => e.message).join('; '))
+  await a.stop()
+  const late: Error[] = []
+  a.send(ghost, Buffer.from('y'), (err) => { late.push(err) })
+  t.is(late.length, 1, 'stopped: fails at once')
+})
