@@ -30,7 +30,8 @@ export type FromTransport =
   | { t: 'start-failed', error: WireError }
   | { t: 'stopped' }
   | { t: 'frames', hosts: string[], lens: number[], bufs: number[], buffers: Uint8Array[] }
-  | { t: 'frame-error', host: string, error: WireError }
+  /** `head`: the first bytes of the frame an oversized-frame error skipped (the session layer needs its sequence number). */
+  | { t: 'frame-error', host: string, error: WireError, head: Uint8Array | null }
   | { t: 'connect', peer: PeerInfo }
   | { t: 'disconnect', host: string, reason: WireError | null }
   | { t: 'discover', host: string }

@@ -143,10 +143,13 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
           fn?.(errorFromWire(f.error))
         }
         return
-      case 'frame-error':
+      case 'frame-error': {
         drainAll()
-        events.emit('frame-error', m.host, errorFromWire(m.error))
+        const err = errorFromWire(m.error)
+        if (m.head !== null) Object.defineProperty(err, 'head', { value: Buffer.from(m.head), enumerable: false })
+        events.emit('frame-error', m.host, err)
         return
+      }
       case 'connect':
         drainAll()
         upsert(m.peer)

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { createCodec } from '../codec/codec.js'
+import { skippedFrameHead } from '../codec/frame.js'
 import { toWireError } from '../errors/roost-error.js'
 import { createLogger } from '../log/logger.js'
 import { createHyperswarmTransport } from './hyperswarm-transport.js'
@@ -73,7 +74,7 @@ transport.on('frame', (host, payload) => {
   bufs.push(buffers.length - 1)
   later()
 })
-transport.on('frame-error', (host, err) => { flush(); post({ t: 'frame-error', host, error: toWireError(err) }) })
+transport.on('frame-error', (host, err) => { flush(); post({ t: 'frame-error', host, error: toWireError(err), head: skippedFrameHead(err) ?? null }) })
 transport.on('connect', (peer) => {
   const queued = dialing.get(peer.hostId)
   if (queued !== undefined) { dialing.delete(peer.hostId); ok.push(...queued) }

@@ -2,7 +2,8 @@ import test, { type ExecutionContext } from 'ava'
 import { randomBytes } from 'node:crypto'
 import { freeUdpPort } from '../../src/cli/local-cluster.js'
 import { createDhtBootstrap, type DhtBootstrap } from '../../src/dht/bootstrap.js'
-import { HostUnreachableError } from '../../src/errors/errors.js'
+import { skippedFrameHead } from '../../src/codec/frame.js'
+import { FrameTooLargeError, HostUnreachableError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { createTransportThread } from '../../src/transport/transport-thread.js'
 import type { Transport } from '../../src/transport/transport.js'
@@ -71,4 +72,24 @@ test.serial('sends queued while dialing a host that never answers fail with Host
   const late: Error[] = []
   a.send(ghost, Buffer.from('y'), (err) => { late.push(err) })
   t.is(late.length, 1, 'stopped: fails at once')
+})
+
+test.serial('an oversized frame comes back as FrameTooLargeError with its first bytes (the session layer reads its sequence number there); the next frame passes', async t => {
+  const boot = await bootstrap(t)
+  const a = threaded(boot)
+  const b = threaded(boot)
+  t.teardown(async () => { await a.stop(); await b.stop() })
+  await a.start()
+  await b.start()
+  const errors: Error[] = []
+  a.on('frame-error', (_host, err) => { errors.push(err) })
+  const got = collectFrames(a)
+  const big = Buffer.alloc(2 * 1024 * 1024, 9)
+  big.write('HEAD', 0)
+  b.send(a.hostId, big)
+  b.send(a.hostId, Buffer.from('after'))
+  await retry(() => errors.length === 1 && got.length === 1, { timeoutMs: 15_000, what: 'the error, then the next frame' })
+  t.true(errors[0] instanceof FrameTooLargeError)
+  t.is(skippedFrameHead(errors[0] as Error)?.subarray(0, 4).toString(), 'HEAD')
+  t.is(got[0]?.payload.toString(), 'after')
 })
