@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { ProxyError } from './errors.js'
 import type { Logger } from '../log/logger.js'
 import type { DataPlaneEvents, DataPlaneInit } from './data-plane.js'
 import type { DataPlaneSnapshot, DataPlaneStats, DataPlaneWorkerData, FromDataPlane, ToDataPlane } from './data-plane-messages.js'
 import type { RouteTable } from './route-table.js'
 import type { CaMaterial } from './tls/dev-ca.js'
+import { startWorkerModule } from '../runtime/worker-module.js'
 
 export interface DataPlaneThreadInit extends DataPlaneInit {
   certKey: Buffer
@@ -35,12 +36,9 @@ export interface DataPlaneThread {
 
 const REPLY_TIMEOUT_MS = 10_000
 
-/** The worker's entry: compiled JS in a build, TypeScript (through tsx) when run from source. */
+/** The thread, on data-plane-worker.ts beside this module. */
 function startWorker (data: DataPlaneWorkerData): Worker {
-  const fromSource = import.meta.url.endsWith('.ts')
-  const entry = new URL(fromSource ? './data-plane-worker.ts' : './data-plane-worker.js', import.meta.url)
-  if (!fromSource) return new Worker(entry, { workerData: data })
-  return new Worker(`import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(entry.href)})`, { eval: true, workerData: data })
+  return startWorkerModule(import.meta.url, 'data-plane-worker', { workerData: data })
 }
 
 export function createDataPlaneThread (init: DataPlaneThreadInit, components: { logger: Logger }): DataPlaneThread {

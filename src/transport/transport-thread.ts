@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import HyperDHT from 'hyperdht'
 import { errorFromWire } from '../errors/roost-error.js'
 import { NotStartedError, TransportError } from '../errors/errors.js'
@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js'
 import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
+import { startWorkerModule } from '../runtime/worker-module.js'
 
 export interface TransportThreadInit extends HyperswarmTransportInit {
   logLevel: string
@@ -27,12 +28,9 @@ const SEND_BATCH_BYTES = 256 * 1024
 const PEERS_INTERVAL_MS = 1_000
 const STOP_TIMEOUT_MS = 10_000
 
-/** The worker's entry: compiled JS in a build, TypeScript (through tsx) when run from source. */
+/** The thread, on transport-worker.ts beside this module. */
 function startWorker (data: TransportWorkerData): Worker {
-  const fromSource = import.meta.url.endsWith('.ts')
-  const entry = new URL(fromSource ? './transport-worker.ts' : './transport-worker.js', import.meta.url)
-  if (!fromSource) return new Worker(entry, { workerData: data })
-  return new Worker(`import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(entry.href)})`, { eval: true, workerData: data })
+  return startWorkerModule(import.meta.url, 'transport-worker', { workerData: data })
 }
 
 /**

@@ -3,41 +3,21 @@ import { randomBytes } from 'node:crypto'
 import HyperDHT from 'hyperdht'
 import Hyperswarm, { type NoiseStream } from 'hyperswarm'
 import { pino, type Logger } from 'pino'
-import { freeUdpPort } from '../../src/cli/local-cluster.js'
 import { createCodec, type Codec } from '../../src/codec/codec.js'
 import { encodeFrame, FrameDecoder, UNADMITTED_MAX_FRAME_BYTES } from '../../src/codec/frame.js'
-import { createDhtBootstrap, DEFAULT_DHT_PORT, type DhtBootstrap } from '../../src/dht/bootstrap.js'
+import { DEFAULT_DHT_PORT, type DhtBootstrap } from '../../src/dht/bootstrap.js'
 import { AdmissionError, FrameTooLargeError, HostUnreachableError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { HyperswarmTransport, type HyperswarmTransportInit } from '../../src/transport/hyperswarm-transport.js'
 import { retry } from '../helpers/retry.js'
 import { udpBoundAddresses } from '../helpers/udp-bound.js'
 import { collectFrames, transportComplianceSuite } from './transport-suite.js'
-
-const CONNECT_TIMEOUT_MS = 1500
-
-async function bootstrap (t: ExecutionContext): Promise<DhtBootstrap> {
-  const boot = createDhtBootstrap({ host: '127.0.0.1', port: await freeUdpPort() }, { logger: silentLogger() })
-  // Registered before any transport: teardowns run last-in first-out, so it is stopped last.
-  t.teardown(async () => { await boot.stop() })
-  await boot.start()
-  return boot
-}
+import { bootstrap, CONNECT_TIMEOUT_MS, transportInit } from './dht-harness.js'
 
 interface Parts { logger?: Logger, codec?: Codec }
 
 function transport (boot: DhtBootstrap, overrides: Partial<HyperswarmTransportInit> = {}, parts: Parts = {}): HyperswarmTransport {
-  return new HyperswarmTransport({
-    cluster: 'test',
-    secret: 'test-secret',
-    seed: randomBytes(32),
-    name: 'h',
-    version: '0.0.0-test',
-    bootstrap: [boot.address()],
-    host: '127.0.0.1',
-    connectTimeoutMs: CONNECT_TIMEOUT_MS,
-    ...overrides
-  }, { logger: parts.logger ?? silentLogger(), codec: parts.codec ?? createCodec() })
+  return new HyperswarmTransport(transportInit(boot, overrides), { logger: parts.logger ?? silentLogger(), codec: parts.codec ?? createCodec() })
 }
 
 /** A started transport, stopped at teardown (before the bootstrap). */

@@ -1,7 +1,6 @@
-import test, { type ExecutionContext } from 'ava'
+import test from 'ava'
 import { randomBytes } from 'node:crypto'
-import { freeUdpPort } from '../../src/cli/local-cluster.js'
-import { createDhtBootstrap, type DhtBootstrap } from '../../src/dht/bootstrap.js'
+import type { DhtBootstrap } from '../../src/dht/bootstrap.js'
 import { skippedFrameHead } from '../../src/codec/frame.js'
 import { FrameTooLargeError, HostUnreachableError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
@@ -9,28 +8,10 @@ import { createTransportThread } from '../../src/transport/transport-thread.js'
 import type { Transport } from '../../src/transport/transport.js'
 import { retry } from '../helpers/retry.js'
 import { collectFrames, transportComplianceSuite } from './transport-suite.js'
-
-async function bootstrap (t: ExecutionContext): Promise<DhtBootstrap> {
-  const boot = createDhtBootstrap({ host: '127.0.0.1', port: await freeUdpPort() }, { logger: silentLogger() })
-  t.teardown(async () => { await boot.stop() })
-  await boot.start()
-  return boot
-}
+import { bootstrap, transportInit } from './dht-harness.js'
 
 function threaded (boot: DhtBootstrap, turnBudgetMs?: number): Transport {
-  return createTransportThread({
-    cluster: 'test',
-    secret: 'test-secret',
-    seed: randomBytes(32),
-    name: 'h',
-    version: '0.0.0-test',
-    bootstrap: [boot.address()],
-    host: '127.0.0.1',
-    connectTimeoutMs: 1500,
-    logLevel: 'silent',
-    logBase: {},
-    ...(turnBudgetMs === undefined ? {} : { turnBudgetMs })
-  }, { logger: silentLogger() })
+  return createTransportThread({ ...transportInit(boot), logLevel: 'silent', logBase: {}, ...(turnBudgetMs === undefined ? {} : { turnBudgetMs }) }, { logger: silentLogger() })
 }
 
 transportComplianceSuite('hyperswarm on its own thread', async t => {
