@@ -68,7 +68,10 @@ function closeness (table: RouteTable, m: MachineRoute, host: HostRoute | undefi
  * machines whose checks pass (machines still waiting for their first check only when none
  * pass), those under their soft limit first, among them the closest (this host, then this
  * region, then by gossip RTT), then the least loaded, ties at random; over the soft limit only
- * when every machine is, never at the hard limit.
+ * when every machine is, never at the hard limit. When nothing else is left, machines whose
+ * only fault is that their host is suspect are tried rather than answering an error: a
+ * suspicion is often refuted within a gossip round (after a partition heals, say), and a
+ * machine that really is gone fails its connect and the request moves on.
  */
 export function pickMachines (input: PickInput): Pick {
   const { table, app, service } = input
@@ -78,6 +81,8 @@ export function pickMachines (input: PickInput): Pick {
   const prefer = input.hints?.preferRegion
   const healthy: Candidate[] = []
   const waiting: Candidate[] = []
+  /** Machines whose only fault is a suspect host: the last resort, rather than an error (Envoy's panic mode, narrowed). */
+  const suspected: Candidate[] = []
   let atHard = 0
   let startable = 0
   let transitioning = 0
@@ -96,7 +101,13 @@ export function pickMachines (input: PickInput): Pick {
     }
     if (input.exclude?.has(m.id) === true) continue
     const host = m.local ? undefined : table.hosts[m.host]
-    if (!isRoutable(m, host)) continue
+    if (!isRoutable(m, host)) {
+      if (host?.state === 'suspect' && isRoutable(m, { ...host, state: 'alive' }) && m.health !== 'warning' &&
+        (m.namespaced || service.internalPort === m.guestPort) && input.inflight(m.id) + m.remoteInflight < hardLimit) {
+        suspected.push({ machine: m, host, load: input.inflight(m.id) + m.remoteInflight, overSoft: false, rank: 0, tie: 0 })
+      }
+      continue
+    }
     if (!m.namespaced && service.internalPort !== m.guestPort) continue
     // Everything sent to a local machine passes through this router (other routers' requests come
     // in over the backhaul), so its own count is exact; elsewhere add what the other routers report.
@@ -106,7 +117,7 @@ export function pickMachines (input: PickInput): Pick {
     if (m.health === 'warning') waiting.push(c)
     else healthy.push(c)
   }
-  const pool = healthy.length > 0 ? healthy : waiting
+  const pool = healthy.length > 0 ? healthy : waiting.length > 0 ? waiting : suspected
   if (pool.length > 1) {
     for (const c of pool) {
       c.rank = (c.overSoft ? 4e12 : 0) + (prefer !== undefined && c.machine.region !== prefer ? 2e12 : 0) +

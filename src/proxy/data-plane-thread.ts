@@ -6,7 +6,7 @@ import type { DataPlaneEvents, DataPlaneInit } from './data-plane.js'
 import type { DataPlaneSnapshot, DataPlaneStats, DataPlaneWorkerData, FromDataPlane, ToDataPlane } from './data-plane-messages.js'
 import type { RouteTable } from './route-table.js'
 import type { CaMaterial } from './tls/dev-ca.js'
-import { startWorkerModule } from '../runtime/worker-module.js'
+import { startWorkerModule } from '../threads/worker-module.js'
 
 export interface DataPlaneThreadInit extends DataPlaneInit {
   certKey: Buffer

@@ -222,9 +222,11 @@ export class EdgeHttpConnection extends HttpConnection {
       ctx.loads.release(m.id, ctx.now())
       this.machine = null
       ;(this.exclude ??= new Set()).add(m.id)
+      // Withdrawn, not failed: under loss a host is suspected and cleared again while connects
+      // are slow, and a request must not run out of attempts for that (each machine is withdrawn once).
+      this.attempts--
       ctx.log.debug({ machine: m.id }, 'its host is not alive while connecting; next candidate')
-      if (this.attempts >= ctx.limits.connectAttempts) this.fail('PR04', true)
-      else this.dispatch()
+      this.dispatch()
       return
     }
     if (this.unanswered()) this.retryUnanswered(m, this.replayable())

@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js'
 import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
-import { startWorkerModule } from '../runtime/worker-module.js'
+import { startWorkerModule } from '../threads/worker-module.js'
 
 export interface TransportThreadInit extends HyperswarmTransportInit {
   logLevel: string

@@ -88,6 +88,22 @@ test('only started, uncordoned machines whose checks pass, on live hosts with a 
   t.is(pick.startable, 2)
 })
 
+test('when nothing else is left, a machine whose only fault is a suspect host is tried rather than an error; a dead host\'s never', t => {
+  const onSuspect = machine({ host: H3, local: false, endpoint: null })
+  const onDead = machine({ host: H2, local: false, endpoint: null })
+  const criticalOnSuspect = machine({ host: H3, local: false, endpoint: null, health: 'critical' })
+  const a = app([onSuspect, onDead, criticalOnSuspect])
+  const hosts = [host(H2, { state: 'dead' }), host(H3, { state: 'suspect' })]
+  const pick = pickMachines({ table: table([a], hosts), app: a, service: a.services[0]!, inflight: none })
+  t.deepEqual(pick.order.map(c => c.machine.id), [onSuspect.id])
+  const excluded = pickMachines({ table: table([a], hosts), app: a, service: a.services[0]!, inflight: none, exclude: new Set([onSuspect.id]) })
+  t.deepEqual(excluded.order, [], 'once tried and failed, nothing is left')
+  const withLocal = app([onSuspect, machine()])
+  const local = pickMachines({ table: table([withLocal], hosts), app: withLocal, service: withLocal.services[0]!, inflight: none })
+  t.is(local.order.length, 1, 'a healthy machine elsewhere wins: the suspect host is not tried')
+  t.not(local.order[0]?.machine.id, onSuspect.id)
+})
+
 test('machines on their way up or down are counted apart: requests wait for them rather than fail', t => {
   const starting = machine({ state: 'starting', endpoint: null })
   const suspending = machine({ state: 'suspending', cordoned: true })
