@@ -101,20 +101,15 @@ export function pickMachines (input: PickInput): Pick {
     }
     if (input.exclude?.has(m.id) === true) continue
     const host = m.local ? undefined : table.hosts[m.host]
-    if (!isRoutable(m, host)) {
-      if (host?.state === 'suspect' && isRoutable(m, { ...host, state: 'alive' }) && m.health !== 'warning' &&
-        (m.namespaced || service.internalPort === m.guestPort) && input.inflight(m.id) + m.remoteInflight < hardLimit) {
-        suspected.push({ machine: m, host, load: input.inflight(m.id) + m.remoteInflight, overSoft: false, rank: 0, tie: 0 })
-      }
-      continue
-    }
+    const onSuspect = host?.state === 'suspect'
+    if (!isRoutable(m, onSuspect ? { ...host, state: 'alive' } : host)) continue
     if (!m.namespaced && service.internalPort !== m.guestPort) continue
     // Everything sent to a local machine passes through this router (other routers' requests come
     // in over the backhaul), so its own count is exact; elsewhere add what the other routers report.
     const load = m.local ? input.inflight(m.id) : input.inflight(m.id) + m.remoteInflight
-    if (load >= hardLimit) { atHard++; continue }
-    const c: Candidate = { machine: m, host, load, overSoft: load >= softLimit, rank: 0, tie: 0 }
-    if (m.health === 'warning') waiting.push(c)
+    if (load >= hardLimit) { if (!onSuspect) atHard++; continue }
+    const c: Candidate = { machine: m, host, load, overSoft: !onSuspect && load >= softLimit, rank: 0, tie: 0 }
+    if (onSuspect) { if (m.health !== 'warning') suspected.push(c) } else if (m.health === 'warning') waiting.push(c)
     else healthy.push(c)
   }
   const pool = healthy.length > 0 ? healthy : waiting.length > 0 ? waiting : suspected

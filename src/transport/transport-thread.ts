@@ -6,7 +6,7 @@ import { NotStartedError, TransportError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
-import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
+import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
 
 export interface TransportThreadInit extends HyperswarmTransportInit {
@@ -91,32 +91,30 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     w.postMessage(msg, [bytes.buffer])
   }
 
-  const drain = (): void => {
-    draining = false
-    const until = performance.now() + budget
+  /** Hands frames on, in order, until `until` (performance.now() ms) has passed. */
+  const handOn = (until: number): void => {
     while (inboxAt < inbox.length) {
       const f = inbox[inboxAt++] as { host: string, payload: Buffer }
       events.emit('frame', f.host, f.payload)
       if (performance.now() > until) break
     }
-    if (inboxAt < inbox.length) {
-      draining = true
-      setImmediate(drain)
-    } else {
+    if (inboxAt === inbox.length) {
       inbox.length = 0
       inboxAt = 0
     }
   }
 
-  /** Everything received so far is handed on before a connection event that follows it. */
-  const drainAll = (): void => {
-    while (inboxAt < inbox.length) {
-      const f = inbox[inboxAt++] as { host: string, payload: Buffer }
-      events.emit('frame', f.host, f.payload)
+  const drain = (): void => {
+    draining = false
+    handOn(performance.now() + budget)
+    if (inboxAt < inbox.length) {
+      draining = true
+      setImmediate(drain)
     }
-    inbox.length = 0
-    inboxAt = 0
   }
+
+  /** Everything received so far is handed on before a connection event that follows it. */
+  const drainAll = (): void => { handOn(Infinity) }
 
   const onMessage = (m: FromTransport): void => {
     switch (m.t) {
@@ -271,5 +269,5 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     },
     on (event, listener) { events.on(event, listener as (...args: unknown[]) => void) },
     off (event, listener) { events.off(event, listener as (...args: unknown[]) => void) }
-  } satisfies Transport & { on: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void }
+  } satisfies Transport
 }

@@ -28,10 +28,7 @@ chaos.serial('a host\'s link cut for longer than detection, then restored: its m
     const others = ['h1', ...OTHER_HOSTS].filter(h => h !== victim)
     await c.rl.lab.cutLink(victim)
     c.mark(`cut ${victim}'s link`)
-    await retry(async () => {
-      for (const h of others) if ((await c.members(h)).get(victim) !== 'dead') return false
-      return true
-    }, { timeoutMs: 30_000, intervalMs: 100, what: `every other host declaring ${victim} dead` })
+    await c.seenDead(others, [victim], `every other host declaring ${victim} dead`)
     c.mark(`every other host sees ${victim} dead`)
     // Alone, the cut host sees no majority of its region: after the lease it cordons its replaceable machines.
     await retry(async () => (await c.failoverStatus(victim)).fence !== 'serving', { timeoutMs: 20_000, intervalMs: 100, what: `${victim} fencing itself` })

@@ -24,10 +24,7 @@ chaos.serial('kill -9 of a host with machines: they come back once on survivors,
     const lost = deployed.machines.filter(m => m.hostName === victim).map(m => m.id)
     await c.killHost(victim)
     const survivors = ['h1', ...OTHER_HOSTS].filter(h => h !== victim)
-    await retry(async () => {
-      for (const h of survivors) if ((await c.members(h)).get(victim) !== 'dead') return false
-      return true
-    }, { timeoutMs: 30_000, intervalMs: 100, what: `every survivor declaring ${victim} dead` })
+    await c.seenDead(survivors, [victim], `every survivor declaring ${victim} dead`)
     c.mark(`every survivor sees ${victim} dead`)
 
     // The router of the load host routes to the machine's new copy once it is started and passing.

@@ -31,13 +31,7 @@ chaos.serial('partition 2 | 3 and heal: the majority replaces the minority\'s ma
     await c.rl.lab.partition([minority, majority])
     c.mark(`partition ${minority.join(',')} | ${majority.join(',')}`)
 
-    await retry(async () => {
-      for (const h of majority) {
-        const states = await c.members(h)
-        if (!minority.every(m => states.get(m) === 'dead')) return false
-      }
-      return true
-    }, { timeoutMs: 30_000, intervalMs: 100, what: `the majority declaring ${minority.join(', ')} dead` })
+    await c.seenDead(majority, minority, `the majority declaring ${minority.join(', ')} dead`)
     c.mark('the majority sees the minority dead')
     // The minority fences: its replaceable machines stop after the grace.
     await retry(async () => {

@@ -71,6 +71,8 @@ export interface Chaos {
   converged: (desired: readonly Desired[], opts?: { timeoutMs?: number, among?: readonly string[] }) => Promise<Census>
   /** What `viewer` thinks of every host, by name. */
   members: (viewer: string) => Promise<Map<string, string>>
+  /** Waits until every host in `observers` holds every host in `victims` dead (30 s at most). */
+  seenDead: (observers: readonly string[], victims: readonly string[], what: string) => Promise<void>
   /** The host's failover status (fence stage, machines replaced…). */
   failoverStatus: (name: string) => Promise<{ fence: string, fenced: string[], replaced: number }>
 }
@@ -218,6 +220,15 @@ export async function runChaos (t: ExecutionContext<unknown>, file: string, opts
         return census
       },
       members: async (viewer) => await memberStates(lab.host(viewer)),
+      async seenDead (observers, victims, what) {
+        await retry(async () => {
+          for (const h of observers) {
+            const states = await memberStates(lab.host(h))
+            if (!victims.every(v => states.get(v) === 'dead')) return false
+          }
+          return true
+        }, { timeoutMs: 30_000, intervalMs: 100, what })
+      },
       async failoverStatus (name) {
         const r = await controlCall(lab.host(name).socketPath, async api => await api.send('local/agent/failover', { type: 'failover.status' }, { timeoutMs: 5_000 }), 10_000)
         return r.reply as { fence: string, fenced: string[], replaced: number }
