@@ -18,6 +18,7 @@ import { loadOrCreateHostSeed } from '../../src/transport/host-key.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { Transport } from '../../src/transport/transport.js'
 import type { MembershipProtocol } from '../membership/messages.js'
+import type { ApiExtension } from '../../src/api/machines/api-extension.js'
 import { createMachinesApiServer, type MachinesApiServer } from '../../src/api/machines/http-server.js'
 import { createMachinesBackend } from '../machines/backend.js'
 import type { MachinesProtocol } from '../machines/messages.js'
@@ -183,8 +184,10 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
           components: { dataPlane, ca, certKey: keys.certKey }
         }
       }))
+      const apiExtensions: ApiExtension[] = []
       api = createMachinesApiServer({ host: init.api.host, port: init.api.port, token, version: init.version }, {
         logger: logger.child({ component: 'machines-api' }),
+        extensions: apiExtensions,
         backend: createMachinesBackend({ system, transport, name: init.name })
       })
       await api.start()

@@ -3,6 +3,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { AddressInfo, Socket } from 'node:net'
 import { RoostError } from '../../errors/roost-error.js'
 import type { Logger } from '../../log/logger.js'
+import type { ApiExtension } from './api-extension.js'
 import { createBearerCheck } from './auth.js'
 import { httpStatusForCode, MethodNotAllowedError, RouteNotFoundError } from './errors.js'
 import { createHandlers } from './handlers.js'
@@ -39,6 +40,8 @@ export interface MachinesApiServerInit {
 export interface MachinesApiServerComponents {
   backend: MachinesBackend
   logger: Logger
+  /** More routes on the same listener, asked before the Machines routes (see ApiExtension). */
+  extensions?: readonly ApiExtension[]
 }
 
 /** The Machines HTTP API (Fly Machines shape) over node:http. */
@@ -87,8 +90,10 @@ export function createMachinesApiServer (init: MachinesApiServerInit, components
     res.end(body)
   }
 
+  const extensions = components.extensions ?? []
+
   const handle = async (req: IncomingMessage, res: ServerResponse, reqId: string): Promise<number> => {
-    checkBearer(req.headers.authorization)
+    if (extensions.length === 0) checkBearer(req.headers.authorization)
     const target = req.url ?? ''
     let url: URL
     try {
@@ -96,8 +101,18 @@ export function createMachinesApiServer (init: MachinesApiServerInit, components
       if (!target.startsWith('/')) throw new Error('not origin-form')
       url = new URL(`http://api.invalid${target}`)
     } catch {
+      if (extensions.length > 0) checkBearer(req.headers.authorization)
       throw new RouteNotFoundError('the request target must be a path')
     }
+    if (extensions.length > 0) {
+      let authorized = true
+      try { checkBearer(req.headers.authorization) } catch { authorized = false }
+      const requireToken = (): void => { checkBearer(req.headers.authorization) }
+      for (const ext of extensions) {
+        if (await ext.handle(req, res, { url, reqId, requireToken, authorized })) return res.statusCode
+      }
+    }
+    checkBearer(req.headers.authorization)
     const method = req.method ?? 'GET'
     const found = router.match(method, url.pathname)
     if (found.kind === 'not-found') throw new RouteNotFoundError(`no route ${method} ${url.pathname}`)
@@ -181,6 +196,7 @@ export function createMachinesApiServer (init: MachinesApiServerInit, components
       if (srv === undefined) return
       server = undefined
       bound = undefined
+      for (const ext of extensions) await ext.stop?.()
       const closed = new Promise<void>(resolve => { srv.close(() => { resolve() }) })
       srv.closeAllConnections()
       for (const s of sockets) s.destroy()

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { ApiExtension } from '../../../src/api/machines/api-extension.js'
 import type { ExecutionContext } from 'ava'
 import { assertAllowed } from '../../../actors/machines/lifecycle.js'
 import {
@@ -143,9 +144,10 @@ export interface ApiFixture {
 }
 
 /** A server on 127.0.0.1 (any port) over a fake backend, and a client for it; stopped in teardown. */
-export async function startApi (t: ExecutionContext, opts: { maxBodyBytes?: number, headersTimeoutMs?: number, requestTimeoutMs?: number } = {}): Promise<ApiFixture> {
+export async function startApi (t: ExecutionContext, opts: { maxBodyBytes?: number, headersTimeoutMs?: number, requestTimeoutMs?: number, extensions?: ApiExtension[] } = {}): Promise<ApiFixture> {
   const backend = createFakeBackend()
-  const server = createMachinesApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, ...opts }, { backend, logger: silentLogger() })
+  const { extensions, ...init } = opts
+  const server = createMachinesApiServer({ host: '127.0.0.1', port: 0, token: TOKEN, ...init }, { backend, logger: silentLogger(), ...(extensions === undefined ? {} : { extensions }) })
   await server.start()
   t.teardown(async () => { await server.stop(); backend.close() })
   const { host, port } = server.address()
