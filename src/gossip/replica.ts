@@ -6,6 +6,7 @@ import type { MergeResult, Replica, ReplicaComponents, ReplicaInit, SubscribeFil
 import { checkRow, dataError, MAX_KEY_LENGTH, subjectError } from './row-check.js'
 import { ROW_SIGNATURE_BYTES, verifyRowSignature } from './row-signature.js'
 import { TABLES, toRow, type ChangeEvent, type Row, type StoredRow, type TableName, type UnsignedRow } from './rows.js'
+import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 
 export const DEFAULT_TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000
 export const DEFAULT_BUCKETS = 64
@@ -22,6 +23,7 @@ interface Subscription { filter: SubscribeFilter, listener: (e: ChangeEvent) => 
 export function createReplica (init: ReplicaInit, components: ReplicaComponents): Replica {
   const { clock, store, signer } = components
   const log = components.logger.child({ component: 'replica' })
+  const logGate = createLogLimiter({}, { clock })
   const hostId = init.hostId
   if (!HEX64.test(hostId)) throw new InvalidArgumentError('replica hostId must be 64 lowercase hex characters', { hostId })
   if (signer.hostId !== hostId) throw new InvalidArgumentError(`the replica's signer is host ${signer.hostId.slice(0, 12)}, not ${hostId.slice(0, 12)}`, { hostId })
@@ -251,7 +253,8 @@ export function createReplica (init: ReplicaInit, components: ReplicaComponents)
       const reject = (row: unknown, error: RoostError, where: Record<string, unknown> = {}): void => {
         result.rejected.push({ reason: error.message, row, error })
         rejectedByCode[error.code] = (rejectedByCode[error.code] ?? 0) + 1
-        log.warn({ from, ...where, code: error.code, reason: error.message }, 'rejected a replicated row')
+        const gate = logGate.take(`${from ?? ''}:${error.code}`)
+        if (gate !== false) log.warn({ from, ...where, code: error.code, reason: error.message, ...suppressedField(gate) }, 'rejected a replicated row')
       }
       for (const value of Array.isArray(rows) ? rows : [rows]) {
         const row = guarded(() => checkRow(value))

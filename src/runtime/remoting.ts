@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js'
 import type { Transport } from '../transport/transport.js'
 import type { Sender } from './actor.js'
 import type { Clock } from './clock.js'
+import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 
 export interface RemotingInit {
   hostId: string
@@ -45,6 +46,7 @@ export interface Remoting {
 export function createRemoting (init: RemotingInit, components: RemotingComponents): Remoting {
   const { codec, transport, clock } = components
   const log = components.logger.child({ component: 'remoting' })
+  const logGate = createLogLimiter({}, { clock })
   const pending = new Map<number, Pending>()
   let nextId = 1
   let started = false
@@ -65,7 +67,8 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     if (p === undefined || p.host !== host) {
       if (env.type === SYS_ERROR) {
         const wire = isWireError(env.body) ? env.body : { code: 'ERR_UNKNOWN', message: 'malformed error body' }
-        log.warn({ host, re, code: wire.code, err: wire.message }, 'peer reported an error for a message we sent')
+          const gate = logGate.take(`${host}:reported:${wire.code}`)
+        if (gate !== false) log.warn({ host, re, code: wire.code, err: wire.message, ...suppressedField(gate) }, 'peer reported an error for a message we sent')
       }
       return
     }
@@ -98,7 +101,8 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       components.onBadFrame()
       const e = err instanceof RoostError ? err : new MalformedFrameError(String(err))
       const id = e.details?.id as number | undefined
-      log.warn({ host, code: e.code, err: e.message, bytes: payload.byteLength }, 'bad frame')
+      const gate = logGate.take(`${host}:${e.code}`)
+      if (gate !== false) log.warn({ host, code: e.code, err: e.message, bytes: payload.byteLength, ...suppressedField(gate) }, 'bad frame')
       sendError(host, id, e)
       return
     }
@@ -121,7 +125,8 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
 
   const onFrameError = (host: string, err: Error): void => {
     components.onBadFrame()
-    log.warn({ host, code: (err as RoostError).code, err: err.message }, 'bad frame')
+    const gate = logGate.take(`${host}:${(err as RoostError).code}`)
+    if (gate !== false) log.warn({ host, code: (err as RoostError).code, err: err.message, ...suppressedField(gate) }, 'bad frame')
     sendError(host, undefined, err)
   }
 

@@ -14,6 +14,7 @@ import { createSupervisor } from './policy.js'
 import { childPath, ref, type Ref } from './ref.js'
 import { createRemoting, type Remoting } from './remoting.js'
 import { senderAllowed, type ActorProtocol } from './senders.js'
+import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 
 export const DEFAULT_ASK_TIMEOUT_MS = 5_000
 
@@ -139,6 +140,7 @@ export interface ActorSystem {
 export function createActorSystem (init: ActorSystemInit, components: ActorSystemComponents): ActorSystem {
   const { hostId } = init
   const clock = components.clock ?? systemClock
+  const logGate = createLogLimiter({}, { clock })
   const log = components.logger.child({ component: 'actor-system' })
   const defaultTimeout = init.defaultAskTimeoutMs ?? DEFAULT_ASK_TIMEOUT_MS
   const records = new Map<string, ActorRecord>()
@@ -159,7 +161,8 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     if (rule === undefined || senderAllowed(rule, from, { hostId, path: rec.path, parent: rec.parent })) return false
     stats.rejected++
     const details = { type, path: rec.path, rule, senderHost: from.host, senderPath: from.path }
-    rec.log.warn({ ...details, code: SenderNotAllowedError.code }, 'refused a message from a sender its type does not allow')
+    const gate = logGate.take(`refused:${from.host}:${rec.path}:${type}`)
+    if (gate !== false) rec.log.warn({ ...details, code: SenderNotAllowedError.code, ...suppressedField(gate) }, 'refused a message from a sender its type does not allow')
     reply?.(new SenderNotAllowedError(`${type} to ${rec.path} is accepted only from ${RULE_TEXT[rule]}; it came from ${from.host === hostId ? 'this host' : `host ${from.host.slice(0, 12)}`}${from.path === '' ? '' : ` (${from.path})`}`, details))
     return true
   }
@@ -214,7 +217,8 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       msg = rec.protocol.parse(type, body)
     } catch (err) {
       stats.rejected++
-      rec.log.warn({ code: (err as RoostError).code, type, err: (err as Error).message }, 'rejected message')
+      const gate = logGate.take(`rejected:${sender?.host ?? ''}:${path}:${(err as RoostError).code}`)
+      if (gate !== false) rec.log.warn({ code: (err as RoostError).code, type, err: (err as Error).message, ...suppressedField(gate) }, 'rejected message')
       reply?.(err as Error)
       return
     }

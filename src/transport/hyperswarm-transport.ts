@@ -11,6 +11,7 @@ import { Connection } from './connection.js'
 import { decodeFirstFrame, encodeHello, encodeRefusal, HELLO_VERSION, type Hello } from './hello.js'
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
 import { createHandshakePacer, paceServerHandshakes } from './handshake-pacer.js'
+import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
 export const DEFAULT_HELLO_TIMEOUT_MS = 5_000
@@ -62,6 +63,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   readonly hostId: string
   private readonly init: HyperswarmTransportInit
   private readonly log: Logger
+  private readonly refusedLog = createLogLimiter()
   private readonly codec: Codec
   private readonly keys: ClusterKeys
   private readonly keyPair: { publicKey: Buffer, secretKey: Buffer }
@@ -343,7 +345,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
 
   private refuse (conn: Connection, remote: string, err: Error): void {
     const code = (err as AdmissionError).code ?? 'ERR_ADMISSION'
-    this.log.warn({ host: remote, code, err: err.message }, 'refused host')
+    const gate = this.refusedLog.take(code)
+    if (gate !== false) this.log.warn({ host: remote, code, err: err.message, ...suppressedField(gate) }, 'refused host')
     const denyMs = this.init.denyMs ?? DEFAULT_DENY_MS
     this.denied.set(remote, Date.now() + denyMs)
     // Also lifted without a dial of ours, so the host's own dials are accepted again.

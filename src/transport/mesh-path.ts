@@ -7,6 +7,7 @@ import { AdmissionError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import type { ClusterKeys } from './cluster-keys.js'
 import { decodeClientHello, decodeClientProof, decodeServerHello, MESH_HELLO, meshProof, newNonce, proofMatches } from './mesh-hello.js'
+import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 
 export const DEFAULT_MESH_PORT = 4281
 export const DEFAULT_MESH_CONNECT_TIMEOUT_MS = 3_000
@@ -89,6 +90,7 @@ export function canonicalIp (a: string): string {
 export function createMeshPath (init: MeshPathInit, components: MeshPathComponents): MeshPath {
   const { codec } = components
   const log = components.logger.child({ component: 'mesh-path' })
+  const logGate = createLogLimiter()
   const events = new EventEmitter()
   const port = init.port ?? DEFAULT_MESH_PORT
   const maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
@@ -133,7 +135,8 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
   }
 
   const refuse = (socket: Socket, host: string | undefined, err: Error): void => {
-    log.warn({ host, remote: socket.remoteAddress, code: (err as AdmissionError).code, err: err.message }, 'mesh connection refused')
+    const gate = logGate.take(`${host ?? socket.remoteAddress ?? ''}:${(err as AdmissionError).code}`)
+    if (gate !== false) log.warn({ host, remote: socket.remoteAddress, code: (err as AdmissionError).code, err: err.message, ...suppressedField(gate) }, 'mesh connection refused')
     socket.destroy()
   }
 

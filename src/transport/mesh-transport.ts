@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js'
 import type { MeshPath, MeshRoute } from './mesh-path.js'
 import { createSession, type Session, type SessionInit, type SessionStats } from './session.js'
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
+import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 
 export const DEFAULT_MESH_ACK_TIMEOUT_MS = 2_000
 const SWEEP_EVERY_MS = 250
@@ -47,6 +48,7 @@ export interface MeshTransport extends Transport {
 export function createMeshTransport (init: MeshTransportInit, components: MeshTransportComponents): MeshTransport {
   const { stream, mesh } = components
   const log = components.logger.child({ component: 'transport', transport: 'mesh' })
+  const logGate = createLogLimiter()
   const events = new EventEmitter()
   const ackTimeoutMs = init.ackTimeoutMs ?? DEFAULT_MESH_ACK_TIMEOUT_MS
   const stats: Omit<PathStats, 'session'> = { framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 }
@@ -95,7 +97,8 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     transmit,
     deliver: (host, payload) => { events.emit('frame', host, payload) },
     badFrame: (host, err) => {
-      log.warn({ host, code: (err as HostUnreachableError).code, err: err.message }, 'bad session frame')
+      const gate = logGate.take(`${host}:${(err as HostUnreachableError).code}`)
+      if (gate !== false) log.warn({ host, code: (err as HostUnreachableError).code, err: err.message, ...suppressedField(gate) }, 'bad session frame')
       events.emit('frame-error', host, err)
     },
     resetPaths: (host, err) => {

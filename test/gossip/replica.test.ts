@@ -10,6 +10,7 @@ import { createReplica, type Replica, type ReplicaInit } from '../../src/gossip/
 import { createMemoryStore, type ReplicaStore } from '../../src/gossip/replica-store.js'
 import type { ChangeEvent, Row, StoredRow, TableName } from '../../src/gossip/rows.js'
 import { createSqliteStore } from '../../src/gossip/sqlite-store.js'
+import { pino } from 'pino'
 import { silentLogger } from '../../src/log/logger.js'
 import type { Clock } from '../../src/runtime/clock.js'
 import { hostKeyOf, orderedHostIds, signed } from '../helpers/host-keys.js'
@@ -529,3 +530,22 @@ test('start skips invalid rows found in the store and resets owner-dead flags', 
   t.deepEqual(replica.list('machines').map(r => [r.key, r.ownerDead]), [['good', false]])
 })
 
+
+test('a flood of bad rows from one peer is counted in full but logged in a bounded number of lines', t => {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+  const clock = fakeClock()
+  const replica = createReplica({ hostId: LOCAL }, { logger, clock, store: createMemoryStore(), signer: hostKeyOf(LOCAL) })
+  replica.start()
+  t.teardown(() => { replica.stop() })
+  const bad = Array.from({ length: 500 }, (_, i) => ({ ...plain(remote(`m${i}`, v(i), HIGH)), extra: i }))
+  t.is(replica.merge(bad, HIGH).rejected.length, 500)
+  const logged = (): Array<Record<string, unknown>> => lines.filter(l => l.msg === 'rejected a replicated row')
+  t.is(logged().length, 5)
+  t.is(replica.stats().rejectedByCode.ERR_INVALID_ROW, 500)
+  replica.merge([{ ...plain(remote('x', v(1), LOW)), extra: 1 }], LOW)
+  t.is(logged().length, 6, 'another peer has its own allowance')
+  clock.advance(10_000)
+  replica.merge([{ ...plain(remote('y', v(2), HIGH)), extra: 1 }], HIGH)
+  t.like(logged().at(-1), { from: HIGH, suppressed: 495 })
+})
