@@ -23,9 +23,21 @@ export class RoostError extends Error {
 
 /**
  * A rejection is an error an actor returns to its caller on purpose (an illegal transition, a
- * bad argument): the actor stays as it was and its supervisor is not involved.
+ * bad argument): the actor stays as it was and its supervisor is not involved. It carries no
+ * stack trace: it is an answer about the caller's input, raised once per bad row or message, so a
+ * flood of bad input must not pay for capturing stacks nobody reads.
  */
-export class RejectionError extends RoostError {}
+export class RejectionError extends RoostError {
+  constructor (code: string, message: string, details?: Record<string, unknown>) {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    try {
+      super(code, message, details)
+    } finally {
+      Error.stackTraceLimit = limit
+    }
+  }
+}
 
 /** An error as it crosses a process boundary. */
 export interface WireError {
