@@ -15,6 +15,7 @@ import { childPath, ref, type Ref } from './ref.js'
 import { createRemoting, type Remoting } from './remoting.js'
 import { senderAllowed, type ActorProtocol } from './senders.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
+import { createMailbox, type Letter, type Mailbox, type ReplyFn, type RunResult } from './mailbox.js'
 
 export const DEFAULT_ASK_TIMEOUT_MS = 5_000
 
@@ -31,14 +32,7 @@ export interface AskOptions {
   from?: string
 }
 
-/** Reply callback carried with a message inside this process. */
-export type ReplyFn = (err: Error | undefined, value?: unknown) => void
-
-interface Wrapped {
-  msg: { type: string }
-  reply?: ReplyFn
-  sender?: Sender
-}
+export type { ReplyFn } from './mailbox.js'
 
 /** The only messages nact itself carries: drain the queue, fail, or finish an async handler. */
 const DRAIN = Object.freeze({ drain: true })
@@ -46,7 +40,7 @@ const DRAIN = Object.freeze({ drain: true })
 interface Control {
   drain?: true
   crash?: unknown
-  awaiting?: { w: Wrapped, pending: PromiseLike<unknown> }
+  awaiting?: { letter: Letter, pending: PromiseLike<unknown> }
 }
 
 /** The wire body: the message less its `type`, which the envelope carries. */
@@ -77,12 +71,11 @@ interface ActorRecord {
   path: string
   parent: string | null
   protocol: ActorProtocol<ProtocolSpec>
-  nactRef: nact.Ref<Wrapped> | undefined
+  nactRef: nact.Ref<Letter> | undefined
   behaviour: Behaviour<ProtocolSpec> | undefined
   stopped: boolean
   log: Logger
-  queue: Wrapped[]
-  head: number
+  mailbox: Mailbox
   /** The actor is busy: a drain runs inline, or a control message is pending or running in nact. */
   scheduled: boolean
   /** Handles queued messages now, on the caller's stack (for messages from outside the process). */
@@ -175,30 +168,15 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     }
     if (!checked && refused(rec, msg.type, sender, reply)) return
     stats.delivered++
-    rec.queue.push({ msg, reply, sender })
+    rec.mailbox.push({ msg, reply, sender })
     if (inline && !rec.scheduled) rec.drainInline()
     else scheduleDrain(rec)
   }
 
   const scheduleDrain = (rec: ActorRecord): void => {
-    if (rec.scheduled || rec.stopped || rec.nactRef === undefined || rec.head >= rec.queue.length) return
+    if (rec.scheduled || rec.stopped || rec.nactRef === undefined || rec.mailbox.size() === 0) return
     rec.scheduled = true
     nact.dispatch(rec.nactRef, DRAIN as never)
-  }
-
-  const takeNext = (rec: ActorRecord): Wrapped | undefined => {
-    if (rec.head >= rec.queue.length) return undefined
-    const w = rec.queue[rec.head] as Wrapped
-    rec.queue[rec.head] = undefined as never
-    rec.head++
-    if (rec.head >= rec.queue.length) {
-      rec.queue = []
-      rec.head = 0
-    } else if (rec.head > 1024 && rec.head * 2 > rec.queue.length) {
-      rec.queue = rec.queue.slice(rec.head)
-      rec.head = 0
-    }
-    return w
   }
 
   const deliverExternal = (path: string, type: string, body: unknown, reply: ReplyFn | undefined, sender?: Sender): void => {
@@ -284,8 +262,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       behaviour: undefined,
       stopped: false,
       log: components.logger.child({ actor: path }),
-      queue: [],
-      head: 0,
+      mailbox: createMailbox(),
       scheduled: false,
       drainInline: () => {}
     }
@@ -306,7 +283,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       Promise.resolve().then(b.stop).catch((err: unknown) => { rec.log.warn({ err }, 'error while stopping actor') })
     }
 
-    const initialStateFunc = (nctx: { self: nact.Ref<Wrapped> }): Behaviour<ProtocolSpec> => {
+    const initialStateFunc = (nctx: { self: nact.Ref<Letter> }): Behaviour<ProtocolSpec> => {
       rec.nactRef = nctx.self
       releaseBehaviour(rec.behaviour)
       rec.behaviour = undefined
@@ -315,7 +292,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       return behaviour
     }
 
-    const crashed = (w: Wrapped, err: unknown): CrashOf => {
+    const crashed = (w: Letter, err: unknown): CrashOf => {
       w.reply?.(new ActorCrashedError(`${path} crashed handling ${w.msg.type}: ${(err as Error)?.message ?? String(err)}`, { path, type: w.msg.type }))
       return new CrashOf(err, w.msg.type)
     }
@@ -324,7 +301,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
      * Runs one message. Returns a promise when the handler is asynchronous (the caller awaits
      * it before the next message); throws {@link CrashOf} when the actor must be supervised.
      */
-    const step = (state: Behaviour<ProtocolSpec>, w: Wrapped): PromiseLike<unknown> | undefined => {
+    const step = (state: Behaviour<ProtocolSpec>, w: Letter): PromiseLike<unknown> | undefined => {
       const handler = state.handlers[w.msg.type] as ((m: unknown, c: unknown, s: Sender) => unknown) | undefined
       if (handler === undefined) {
         w.reply?.(new ActorCrashedError(`${path} has no handler for ${w.msg.type}`))
@@ -345,7 +322,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       return undefined
     }
 
-    const settle = async (w: Wrapped, pending: PromiseLike<unknown>): Promise<void> => {
+    const settle = async (w: Letter, pending: PromiseLike<unknown>): Promise<void> => {
       let value: unknown
       try {
         value = await pending
@@ -360,19 +337,20 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     }
 
     const drain = async (state: Behaviour<ProtocolSpec>): Promise<void> => {
-      for (let n = 0; n < DRAIN_BUDGET; n++) {
-        const w = takeNext(rec)
-        if (w === undefined) break
-        const pending = step(state, w)
-        if (pending !== undefined) await settle(w, pending)
+      const stepIn = (letter: Letter): PromiseLike<unknown> | undefined => step(state, letter)
+      for (let left = DRAIN_BUDGET; left > 0;) {
+        const r = rec.mailbox.run(left, stepIn)
+        left -= r.handled
+        if (r.awaiting === undefined) break
+        await settle(r.awaiting.letter, r.awaiting.pending)
       }
     }
 
-    const handle = async (state: Behaviour<ProtocolSpec> | undefined, m: Wrapped | Control): Promise<Behaviour<ProtocolSpec> | undefined> => {
+    const handle = async (state: Behaviour<ProtocolSpec> | undefined, m: Letter | Control): Promise<Behaviour<ProtocolSpec> | undefined> => {
       if (state === undefined) throw new ActorCrashedError(`${path} has no behaviour (its factory failed)`)
       const c = m as Control
       if (c.crash !== undefined) throw c.crash
-      if (c.awaiting !== undefined) await settle(c.awaiting.w, c.awaiting.pending)
+      if (c.awaiting !== undefined) await settle(c.awaiting.letter, c.awaiting.pending)
       await drain(state)
       rec.scheduled = false
       scheduleDrain(rec)
@@ -386,23 +364,19 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
         return
       }
       rec.scheduled = true
-      for (let n = 0; n < DRAIN_BUDGET; n++) {
-        const w = takeNext(rec)
-        if (w === undefined) break
-        let pending: PromiseLike<unknown> | undefined
-        try {
-          pending = step(state, w)
-        } catch (err) {
-          nact.dispatch(rec.nactRef, { crash: err } satisfies Control as never)
-          return
-        }
-        if (pending !== undefined) {
-          // settle() awaits it only on nact's next turn (a setImmediate away): a handler that
-          // rejects before then would count as an unhandled rejection, which ends the process.
-          pending.then(undefined, () => {})
-          nact.dispatch(rec.nactRef, { awaiting: { w, pending } } satisfies Control as never)
-          return
-        }
+      let r: RunResult
+      try {
+        r = rec.mailbox.run(DRAIN_BUDGET, letter => step(state, letter))
+      } catch (err) {
+        nact.dispatch(rec.nactRef, { crash: err } satisfies Control as never)
+        return
+      }
+      if (r.awaiting !== undefined) {
+        // settle() awaits it only on nact's next turn (a setImmediate away): a handler that
+        // rejects before then would count as an unhandled rejection, which ends the process.
+        r.awaiting.pending.then(undefined, () => {})
+        nact.dispatch(rec.nactRef, { awaiting: r.awaiting } satisfies Control as never)
+        return
       }
       rec.scheduled = false
       scheduleDrain(rec)
@@ -415,7 +389,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       })
     }
 
-    const onCrash = async (msg: Wrapped | undefined, err: unknown, sctx: Record<string, unknown>, child?: unknown): Promise<unknown> => {
+    const onCrash = async (msg: Letter | undefined, err: unknown, sctx: Record<string, unknown>, child?: unknown): Promise<unknown> => {
       stats.crashes++
       void msg
       const decision = supervisor.decide()
@@ -465,7 +439,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       if (records.get(path) === rec) records.delete(path)
       releaseBehaviour(state ?? rec.behaviour)
       rec.behaviour = undefined
-      for (let w = takeNext(rec); w !== undefined; w = takeNext(rec)) {
+      for (let w = rec.mailbox.take(); w !== undefined; w = rec.mailbox.take()) {
         w.reply?.(new ActorStoppedError(`${path} stopped before handling ${w.msg.type}`, { path }))
       }
       rec.log.debug('actor stopped')
