@@ -2,29 +2,23 @@ import * as nact from 'nact'
 import type { Codec } from '../codec/codec.js'
 import type { MessageOf, MessageOfType, ProtocolSpec, ReplyOf } from '../codec/protocol.js'
 import {
-  ActorCrashedError, ActorNotFoundError, ActorStoppedError, AskTimeoutError, InvalidArgumentError, InvalidMessageError, NotStartedError,
+  ActorNotFoundError, AskTimeoutError, InvalidArgumentError, InvalidMessageError, NotStartedError,
   SenderNotAllowedError
 } from '../errors/errors.js'
-import { RejectionError, RoostError } from '../errors/roost-error.js'
+import type { RoostError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
 import type { Transport } from '../transport/transport.js'
-import type { ActorContext, ActorDefinition, Behaviour, Sender } from './actor.js'
-import { systemClock, sleep, type Clock } from './clock.js'
-import { createSupervisor } from './policy.js'
-import { childPath, ref, type Ref } from './ref.js'
+import type { ActorDefinition, Sender } from './actor.js'
+import { systemClock, type Clock } from './clock.js'
+import { childPath, type Ref } from './ref.js'
 import { createRemoting, type Remoting } from './remoting.js'
-import { senderAllowed, type ActorProtocol } from './senders.js'
+import { senderAllowed } from './senders.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
-import { createMailbox, type Letter, type Mailbox, type ReplyFn, type RunResult } from './mailbox.js'
+import type { ReplyFn } from './mailbox.js'
+import { DRAIN, spawnCell, type ActorRecord, type CellEnv } from './actor-cell.js'
 
 export const DEFAULT_ASK_TIMEOUT_MS = 5_000
 
-/** Carries a handler's error through nact with the type of the message that caused it. */
-class CrashOf extends Error {
-  constructor (override readonly cause: unknown, readonly type: string) {
-    super(cause instanceof Error ? cause.message : String(cause))
-  }
-}
 
 export interface AskOptions {
   timeoutMs?: number
@@ -34,14 +28,6 @@ export interface AskOptions {
 
 export type { ReplyFn } from './mailbox.js'
 
-/** The only messages nact itself carries: drain the queue, fail, or finish an async handler. */
-const DRAIN = Object.freeze({ drain: true })
-
-interface Control {
-  drain?: true
-  crash?: unknown
-  awaiting?: { letter: Letter, pending: PromiseLike<unknown> }
-}
 
 /** The wire body: the message less its `type`, which the envelope carries. */
 function withoutType (msg: { type: string }): Record<string, unknown> {
@@ -49,15 +35,7 @@ function withoutType (msg: { type: string }): Record<string, unknown> {
   return body
 }
 
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
 
-/**
- * Messages handled in one drain before yielding to I/O. nact would spend an event-loop turn
- * per message; draining our own queue in batches keeps actor semantics (one message at a time,
- * in order) at a fraction of the cost.
- */
-export const DRAIN_BUDGET = 256
 
 const RULE_TEXT = {
   self: 'the actor itself',
@@ -67,20 +45,6 @@ const RULE_TEXT = {
   member: 'cluster members'
 } as const
 
-interface ActorRecord {
-  path: string
-  parent: string | null
-  protocol: ActorProtocol<ProtocolSpec>
-  nactRef: nact.Ref<Letter> | undefined
-  behaviour: Behaviour<ProtocolSpec> | undefined
-  stopped: boolean
-  log: Logger
-  mailbox: Mailbox
-  /** The actor is busy: a drain runs inline, or a control message is pending or running in nact. */
-  scheduled: boolean
-  /** Handles queued messages now, on the caller's stack (for messages from outside the process). */
-  drainInline: () => void
-}
 
 export interface ActorSystemInit {
   hostId: string
@@ -253,206 +217,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       if (p?.nactRef === undefined || p.stopped) throw new ActorNotFoundError(`parent ${parent} does not exist`, { path: parent })
       parentNact = p.nactRef
     }
-    const self = ref<S>(hostId, path)
-    const rec: ActorRecord = {
-      path,
-      parent,
-      protocol: def.protocol as unknown as ActorProtocol<ProtocolSpec>,
-      nactRef: undefined,
-      behaviour: undefined,
-      stopped: false,
-      log: components.logger.child({ actor: path }),
-      mailbox: createMailbox(),
-      scheduled: false,
-      drainInline: () => {}
-    }
-    const supervisor = createSupervisor(def.policy, clock)
-    const ctx: ActorContext<S> = {
-      self,
-      path,
-      log: rec.log,
-      system,
-      tell: (msg) => { system.dispatch(self, msg, { from: path }) },
-      spawn: (childName, childDef) => spawn(path, childName, childDef),
-      stopChild: (childName) => { system.stopActor(childPath(path, childName)) },
-      children: () => [...records.values()].filter(r => r.parent === path && !r.stopped).map(r => r.path)
-    }
-
-    const releaseBehaviour = (b: Behaviour<ProtocolSpec> | undefined): void => {
-      if (b?.stop === undefined) return
-      Promise.resolve().then(b.stop).catch((err: unknown) => { rec.log.warn({ err }, 'error while stopping actor') })
-    }
-
-    const initialStateFunc = (nctx: { self: nact.Ref<Letter> }): Behaviour<ProtocolSpec> => {
-      rec.nactRef = nctx.self
-      releaseBehaviour(rec.behaviour)
-      rec.behaviour = undefined
-      const behaviour = def.create(ctx) as unknown as Behaviour<ProtocolSpec>
-      rec.behaviour = behaviour
-      return behaviour
-    }
-
-    const crashed = (w: Letter, err: unknown): CrashOf => {
-      w.reply?.(new ActorCrashedError(`${path} crashed handling ${w.msg.type}: ${(err as Error)?.message ?? String(err)}`, { path, type: w.msg.type }))
-      return new CrashOf(err, w.msg.type)
-    }
-
-    /**
-     * Runs one message. Returns a promise when the handler is asynchronous (the caller awaits
-     * it before the next message); throws {@link CrashOf} when the actor must be supervised.
-     */
-    const step = (state: Behaviour<ProtocolSpec>, w: Letter): PromiseLike<unknown> | undefined => {
-      const handler = state.handlers[w.msg.type] as ((m: unknown, c: unknown, s: Sender) => unknown) | undefined
-      if (handler === undefined) {
-        w.reply?.(new ActorCrashedError(`${path} has no handler for ${w.msg.type}`))
-        return undefined
-      }
-      let value: unknown
-      try {
-        value = handler(w.msg, ctx, w.sender ?? localSender)
-      } catch (err) {
-        if (err instanceof RejectionError) {
-          w.reply?.(err)
-          return undefined
-        }
-        throw crashed(w, err)
-      }
-      if (isThenable(value)) return value
-      w.reply?.(undefined, value)
-      return undefined
-    }
-
-    const settle = async (w: Letter, pending: PromiseLike<unknown>): Promise<void> => {
-      let value: unknown
-      try {
-        value = await pending
-      } catch (err) {
-        if (err instanceof RejectionError) {
-          w.reply?.(err)
-          return
-        }
-        throw crashed(w, err)
-      }
-      w.reply?.(undefined, value)
-    }
-
-    const drain = async (state: Behaviour<ProtocolSpec>): Promise<void> => {
-      const stepIn = (letter: Letter): PromiseLike<unknown> | undefined => step(state, letter)
-      for (let left = DRAIN_BUDGET; left > 0;) {
-        const r = rec.mailbox.run(left, stepIn)
-        left -= r.handled
-        if (r.awaiting === undefined) break
-        await settle(r.awaiting.letter, r.awaiting.pending)
-      }
-    }
-
-    const handle = async (state: Behaviour<ProtocolSpec> | undefined, m: Letter | Control): Promise<Behaviour<ProtocolSpec> | undefined> => {
-      if (state === undefined) throw new ActorCrashedError(`${path} has no behaviour (its factory failed)`)
-      const c = m as Control
-      if (c.crash !== undefined) throw c.crash
-      if (c.awaiting !== undefined) await settle(c.awaiting.letter, c.awaiting.pending)
-      await drain(state)
-      rec.scheduled = false
-      scheduleDrain(rec)
-      return state
-    }
-
-    rec.drainInline = () => {
-      const state = rec.behaviour
-      if (state === undefined || rec.nactRef === undefined) {
-        scheduleDrain(rec)
-        return
-      }
-      rec.scheduled = true
-      let r: RunResult
-      try {
-        r = rec.mailbox.run(DRAIN_BUDGET, letter => step(state, letter))
-      } catch (err) {
-        nact.dispatch(rec.nactRef, { crash: err } satisfies Control as never)
-        return
-      }
-      if (r.awaiting !== undefined) {
-        // settle() awaits it only on nact's next turn (a setImmediate away): a handler that
-        // rejects before then would count as an unhandled rejection, which ends the process.
-        r.awaiting.pending.then(undefined, () => {})
-        nact.dispatch(rec.nactRef, { awaiting: r.awaiting } satisfies Control as never)
-        return
-      }
-      rec.scheduled = false
-      scheduleDrain(rec)
-    }
-
-    const resumeDraining = (): void => {
-      setImmediate(() => {
-        rec.scheduled = false
-        scheduleDrain(rec)
-      })
-    }
-
-    const onCrash = async (msg: Letter | undefined, err: unknown, sctx: Record<string, unknown>, child?: unknown): Promise<unknown> => {
-      stats.crashes++
-      void msg
-      const decision = supervisor.decide()
-      const type = err instanceof CrashOf ? err.type : undefined
-      if (err instanceof CrashOf) err = err.cause
-      const fields = { err, type, decision: decision.action, ...(child === undefined ? {} : { escalatedBy: (child as { name?: string }).name }) }
-      rec.log.error(fields, child === undefined ? 'actor crashed' : 'child escalated a failure')
-      switch (decision.action) {
-        case 'resume':
-          if (child === undefined) {
-            resumeDraining()
-            return sctx.resume
-          }
-          stats.restarts++
-          stopDescendants(path)
-          resumeDraining()
-          return sctx.reset
-        case 'restart':
-          stats.restarts++
-          if (decision.delayMs > 0) await sleep(clock, decision.delayMs)
-          if (rec.stopped) return sctx.stop
-          stopDescendants(path)
-          resumeDraining()
-          return sctx.reset
-        case 'stop':
-          stopDescendants(path)
-          rec.stopped = true
-          return sctx.stop
-        case 'escalate':
-          if (parent === null) {
-            stopDescendants(path)
-            rec.stopped = true
-            const fatal = err instanceof Error ? err : new Error(String(err))
-            for (const cb of fatalHandlers) cb(fatal)
-            return sctx.stop
-          }
-          return sctx.escalate
-        default: {
-          const never: never = decision
-          throw new TypeError(`unknown decision ${JSON.stringify(never)}`)
-        }
-      }
-    }
-
-    const afterStop = (state: Behaviour<ProtocolSpec> | undefined): void => {
-      rec.stopped = true
-      if (records.get(path) === rec) records.delete(path)
-      releaseBehaviour(state ?? rec.behaviour)
-      rec.behaviour = undefined
-      for (let w = rec.mailbox.take(); w !== undefined; w = rec.mailbox.take()) {
-        w.reply?.(new ActorStoppedError(`${path} stopped before handling ${w.msg.type}`, { path }))
-      }
-      rec.log.debug('actor stopped')
-    }
-
-    records.set(path, rec)
-    try {
-      nact.spawn(parentNact as nact.Ref<never>, handle as never, name, { initialStateFunc, onCrash, afterStop } as never)
-    } catch (err) {
-      records.delete(path)
-      throw err
-    }
-    return self
+    return spawnCell(parentNact, parent, name, path, def, cellEnv)
   }
 
   const ask = async (host: string, path: string, msg: { type: string }, opts: AskOptions | undefined, validate: boolean): Promise<unknown> => {
@@ -527,5 +292,6 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     actors: () => [...records.values()].filter(r => !r.stopped).map(r => r.path).sort(),
     onFatal (cb) { fatalHandlers.push(cb) }
   }
+  const cellEnv: CellEnv = { hostId, clock, logger: components.logger, records, stats, fatalHandlers, system, spawn, stopDescendants, scheduleDrain, localSender }
   return system
 }
