@@ -28,6 +28,7 @@ import { loadApiToken, setupMachines, type MachinesSetup } from './machines-setu
 import { createInlineDataPlane } from '../../src/proxy/data-plane-inline.js'
 import { createDataPlaneThread, type DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
 import { loadCa } from '../../src/proxy/tls/dev-ca.js'
+import { AGENT_MALLOC_ENV, hasAgentMallocEnv } from '../../src/threads/malloc-env.js'
 
 /** The agent's options (src/cli/agent-options.ts, shared with `roost agent start`); unset ones come from the environment and defaults. */
 export type AgentHostInit = AgentOptions
@@ -204,6 +205,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         imagesDir: resolvePath(init.imagesDir ?? join(init.dataDir, 'images')), proxyAddress: init.proxyAddress, domain: init.domain
       }, null, 2) + '\n')
       logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses() }, 'agent started')
+      if (!hasAgentMallocEnv()) logger.info({ recommended: AGENT_MALLOC_ENV }, 'started without the recommended malloc setting: large transient buffers may keep memory fragmented (the local cluster, the lab and the systemd unit set it)')
     },
     stop: async () => { await stop() }
   }

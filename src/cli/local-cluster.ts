@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { connectControl } from '../api/control-client.js'
 import { controlSocketPath, type MemberView } from '../api/control-api.js'
 import { killVms, liveVmsOf } from '../vmm/vm-sweep.js'
+import { agentProcessEnv } from '../threads/malloc-env.js'
 
 /**
  * How long an agent gets between SIGTERM and SIGKILL: it stops its machines first (each VM
@@ -135,7 +136,7 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
   await writeFile(secretFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
   const port = await freeUdpPort()
   const bootstrap = { host: '127.0.0.1', port }
-  const env = { ...process.env, ...init.env }
+  const env = agentProcessEnv({ ...process.env, ...init.env })
   const logLevel = init.logLevel ?? 'info'
   const children: ChildProcess[] = []
 

@@ -12,6 +12,7 @@ import { labAvailable } from './lab-available.js'
 import { createLabNetwork, execInNetns, listNetns, type HostLink, type LabNetwork } from './lab-network.js'
 import { BRIDGE_ADDRESS, checkHostName, LAB_NETNS_PREFIX, MAX_HOST_INDEX, newLabId, parseLabNetns } from './lab-names.js'
 import { sweepStaleLabs } from './lab-sweep.js'
+import { agentProcessEnv } from '../threads/malloc-env.js'
 
 export { labAvailable, nftAvailable } from './lab-available.js'
 export { sweepStaleLabs } from './lab-sweep.js'
@@ -131,7 +132,7 @@ export function createLab (init: LabInit, components: { logger: Logger }): Lab {
   const bootstrap = { host: BRIDGE_ADDRESS, port: LAB_DHT_PORT }
   const readyTimeoutMs = init.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS
   const logLevel = init.logLevel ?? 'info'
-  const env = { ...process.env, ...init.env }
+  const env = agentProcessEnv({ ...process.env, ...init.env })
   const specs = new Map<string, HostSpec>()
   const hosts: LabHost[] = []
   let id = newLabId()

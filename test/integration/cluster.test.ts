@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import test from 'ava'
 import { readFile } from 'node:fs/promises'
 import type { LocalHost } from '../../src/cli/local-cluster.js'
@@ -16,6 +17,8 @@ test('three agent processes find each other and answer actor messages across hos
   }
   const h1 = cluster.hosts[0]!
   const h3 = cluster.hosts[2]!
+  const environ = (await readFile(`/proc/${String(h1.process.pid)}/environ`, 'utf8')).split('\0')
+  t.true(environ.includes('MALLOC_MMAP_THRESHOLD_=131072'), 'agents start with a fixed malloc mmap threshold')
 
   const members = await roost(['members', '--json', '--data-dir', h1.dataDir])
   t.is(members.code, 0, members.stderr)
