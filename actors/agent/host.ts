@@ -25,7 +25,6 @@ import type { MachinesProtocol } from '../machines/messages.js'
 import { agentActor } from './agent-actor.js'
 import { createControlApi } from './control.js'
 import { loadApiToken, setupMachines, type MachinesSetup } from './machines-setup.js'
-import { createInlineDataPlane } from '../../src/proxy/data-plane-inline.js'
 import { createDataPlaneThread, type DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
 import { loadCa } from '../../src/proxy/tls/dev-ca.js'
 import { AGENT_MALLOC_ENV, hasAgentMallocEnv } from '../../src/threads/malloc-env.js'
@@ -152,7 +151,8 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       const ca = await loadCa(init.caDir ?? join(init.dataDir, 'ca'))
       // ROOST_DATAPLANE_INLINE=1 (tests, diagnosis): the proxy shares the actors' event loop.
       if (init.dataPlaneInline) logger.warn('the data plane runs on the agent\'s event loop (ROOST_DATAPLANE_INLINE=1): proxy load delays gossip')
-      dataPlane = (init.dataPlaneInline ? createInlineDataPlane : createDataPlaneThread)({
+      // The inline data plane (and the whole proxy with it) is loaded only when asked for.
+      dataPlane = (init.dataPlaneInline ? (await import('../../src/proxy/data-plane-inline.js')).createInlineDataPlane : createDataPlaneThread)({
         hostId: transport.hostId,
         region: init.region,
         domain: init.domain,

@@ -1,5 +1,9 @@
+import { createRequire } from 'node:module'
 import { pino, type Logger, type LoggerOptions } from 'pino'
-import pretty from 'pino-pretty'
+import type PinoPretty from 'pino-pretty'
+
+// pino-pretty only for people at a terminal: agents and tests log JSON and never load it.
+const requirePretty = (): typeof PinoPretty => createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty
 
 export type { Logger } from 'pino'
 
@@ -22,7 +26,7 @@ export function createLogger (init: LoggerInit = {}): Logger {
   const usePretty = init.pretty ?? process.stderr.isTTY === true
   const destination = init.destination ?? 2
   if (usePretty) {
-    return pino(opts, pretty({ colorize: true, destination, sync: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', singleLine: true }))
+    return pino(opts, requirePretty()({ colorize: true, destination, sync: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', singleLine: true }))
   }
   return pino(opts, pino.destination({ dest: destination, sync: typeof destination === 'number' }))
 }

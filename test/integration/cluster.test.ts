@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import test from 'ava'
 import { readFile } from 'node:fs/promises'
 import type { LocalHost } from '../../src/cli/local-cluster.js'

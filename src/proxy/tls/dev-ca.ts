@@ -4,7 +4,7 @@ import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { CertError } from './errors.js'
 import { isCertHostname, normalizeHostname } from './hostnames.js'
-import { x509 } from './x509.js'
+import { loadX509, type X509 } from './x509.js'
 
 export const CA_CERT_FILE = 'ca.pem'
 export const CA_KEY_FILE = 'ca-key.pem'
@@ -49,15 +49,16 @@ export interface IssueLeafOptions {
 }
 
 interface Signer {
-  cert: x509.X509Certificate
+  cert: X509.X509Certificate
   key: CryptoKey
-  aki: x509.AuthorityKeyIdentifierExtension
+  aki: X509.AuthorityKeyIdentifierExtension
 }
 
 const signers = new WeakMap<CaMaterial, Promise<Signer>>()
 
 /** Makes a new ECDSA P-256 CA valid for ten years and writes it into `dir` (`ca.pem`, `ca-key.pem` mode 0600). */
 export async function createCa (init: { name: string, dir: string, now?: number }): Promise<CaMaterial> {
+  const x509 = await loadX509()
   const certFile = join(init.dir, CA_CERT_FILE)
   if (await readFile(certFile).then(() => true, () => false)) throw new CertError(`a CA already exists in ${init.dir}`, { dir: init.dir })
   const now = init.now ?? Date.now()
@@ -120,6 +121,7 @@ export async function ensureDevCa (dir: string, name = DEV_CA_NAME): Promise<CaM
 
 /** Issues an ECDSA P-256 server certificate for `names`, signed by `ca`. */
 export async function issueLeaf (ca: CaMaterial, opts: IssueLeafOptions): Promise<IssuedLeaf> {
+  const x509 = await loadX509()
   const days = opts.days ?? DEFAULT_LEAF_DAYS
   if (!Number.isInteger(days) || days < 1 || days > MAX_LEAF_DAYS) throw new CertError(`days must be an integer 1–${MAX_LEAF_DAYS}, not ${days}`)
   if (opts.names.length === 0) throw new CertError('a certificate needs at least one name')
@@ -148,7 +150,7 @@ export async function issueLeaf (ca: CaMaterial, opts: IssueLeafOptions): Promis
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(names.map((n): x509.JsonGeneralName => ({ type: isIP(n) !== 0 ? 'ip' : 'dns', value: n }))),
+      new x509.SubjectAlternativeNameExtension(names.map((n): X509.JsonGeneralName => ({ type: isIP(n) !== 0 ? 'ip' : 'dns', value: n }))),
       signer.aki,
       // RFC 5280 §4.2.1.2 method 1, computed here rather than through an async WebCrypto digest.
       new x509.SubjectKeyIdentifierExtension(createHash('sha1').update(publicKey.subarray(publicKey.length - 65)).digest('hex'))
@@ -168,6 +170,7 @@ async function signerFor (ca: CaMaterial): Promise<Signer> {
 }
 
 async function importSigner (ca: CaMaterial): Promise<Signer> {
+  const x509 = await loadX509()
   try {
     const cert = new x509.X509Certificate(ca.certPem)
     const der = x509.PemConverter.decodeFirst(ca.keyPem)

@@ -5,10 +5,12 @@ import { join } from 'node:path'
 import test from 'ava'
 import { CA_CERT_FILE, CA_KEY_FILE, createCa, ensureDevCa, issueLeaf, loadCa, MAX_LEAF_DAYS } from '../../../src/proxy/tls/dev-ca.js'
 import { CertError } from '../../../src/proxy/tls/errors.js'
-import { x509 } from '../../../src/proxy/tls/x509.js'
+import { loadX509 } from '../../../src/proxy/tls/x509.js'
 import { tempDir } from '../../helpers/cli.js'
 import { requireParts } from '../../helpers/requirements.js'
 import { validityMs } from './tls-helpers.js'
+
+const x509 = await loadX509()
 
 const DAY = 86_400_000
 const withOpenssl = await requireParts(test, ['openssl'])
