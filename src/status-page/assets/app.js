@@ -5,7 +5,7 @@ import { short } from './format.js'
 import { HostsView } from './hosts-view.js'
 import { rates } from './sparkline.js'
 import { follow } from './sse.js'
-import { forgetToken, takeToken } from './token.js'
+import { forgetToken, keepToken, takeToken } from './token.js'
 
 const SAMPLES = 61
 const EVENTS = 200
@@ -16,7 +16,7 @@ function TokenForm ({ onToken, refused }) {
   const submit = (e) => {
     e.preventDefault()
     const v = input.current.value.trim()
-    if (v) { sessionStorage.setItem('roost.status.token', v); onToken(v) }
+    if (v) { keepToken(v); onToken(v) }
   }
   return html`
     <section class="token">
@@ -57,7 +57,10 @@ function App () {
     setStreamState('connecting')
     return follow('/v1/status/stream', token, (m) => {
       if (m.event === 'snapshot') setSnapshot(JSON.parse(m.data))
-    }, setStreamState)
+    }, (state) => {
+      if (state === 'unauthorized') forgetToken()
+      setStreamState(state)
+    })
   }, [token])
 
   useEffect(() => {
@@ -78,7 +81,7 @@ function App () {
   }, [])
 
   if (!token || streamState === 'unauthorized') {
-    return html`<${TokenForm} refused=${streamState === 'unauthorized'} onToken=${(v) => { if (!v) forgetToken(); setToken(v) }} />`
+    return html`<${TokenForm} refused=${streamState === 'unauthorized'} onToken=${setToken} />`
   }
   const names = Object.fromEntries((snapshot?.hosts ?? []).map(h => [h.hostId, h.name || short(h.hostId)]))
   const counts = {}

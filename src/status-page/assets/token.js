@@ -12,6 +12,10 @@ export function takeToken () {
   return sessionStorage.getItem(KEY) ?? ''
 }
 
+export function keepToken (token) {
+  sessionStorage.setItem(KEY, token)
+}
+
 export function forgetToken () {
   sessionStorage.removeItem(KEY)
 }
