@@ -6,7 +6,7 @@ import { openSseStream, type SseStream } from './sse-stream.js'
 
 /** How often the replica is looked at while someone watches. */
 export const DEFAULT_POLL_MS = 250
-/** A snapshot goes out at least this often while figures (RTT, request counts) move, for the rate sparklines. */
+/** A snapshot goes out at least this often, changed or not: the page's request rates are sampled from them. */
 export const DEFAULT_REFRESH_MS = 1_000
 export const DEFAULT_PING_MS = 15_000
 
@@ -28,7 +28,8 @@ export interface StatusFeedComponents {
 /**
  * Live snapshots for every watching client, as server-sent events (`event: snapshot`): a new
  * client gets one at once, then one whenever what the replica says changed (checked every
- * `pollMs`) or, while only figures move, every `refreshMs`; a comment every `pingMs`. The
+ * `pollMs`), else every `refreshMs` (figures such as RTT and request counts move without the
+ * replica changing, and the page samples its rates from them); a comment every `pingMs`. The
  * replica is only read while at least one client watches.
  */
 export interface StatusFeed {
