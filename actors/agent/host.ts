@@ -25,6 +25,9 @@ import type { MachinesProtocol } from '../machines/messages.js'
 import { agentActor } from './agent-actor.js'
 import { createControlApi } from './control.js'
 import { loadApiToken, setupMachines, type MachinesSetup } from './machines-setup.js'
+import { systemClock } from '../../src/runtime/clock.js'
+import { snapshotFromControl } from '../../src/status-page/snapshot.js'
+import { createStatusPageExtension } from '../../src/status-page/status-extension.js'
 import { createDataPlaneThread, type DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
 import { loadCa } from '../../src/proxy/tls/dev-ca.js'
 import { AGENT_MALLOC_ENV, hasAgentMallocEnv } from '../../src/threads/malloc-env.js'
@@ -185,7 +188,10 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
           components: { dataPlane, ca, certKey: keys.certKey }
         }
       }))
-      const apiExtensions: ApiExtension[] = []
+      const controlApi = createControlApi({ system, transport, pathTo: transport.pathTo, name: init.name, shutdown: async () => { await stop() } })
+      const apiExtensions: ApiExtension[] = [
+        createStatusPageExtension({}, { snapshot: snapshotFromControl(controlApi), clock: systemClock, logger: logger.child({ component: 'status-page' }) })
+      ]
       api = createMachinesApiServer({ host: init.api.host, port: init.api.port, token, version: init.version }, {
         logger: logger.child({ component: 'machines-api' }),
         extensions: apiExtensions,
@@ -197,7 +203,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       control = createControlServer({ socketPath }, {
         logger,
         codec,
-        api: createControlApi({ system, transport, pathTo: transport.pathTo, name: init.name, shutdown: async () => { await stop() } })
+        api: controlApi
       })
       await control.start()
       await writeFile(infoFile, JSON.stringify({

@@ -14,6 +14,7 @@ import { registerMeshCommand } from './commands/mesh.js'
 import { registerRoutesCommand } from './commands/routes.js'
 import { registerSendCommand } from './commands/send.js'
 import { registerStateCommand } from './commands/state.js'
+import { registerStatusPageCommand } from './commands/status-page.js'
 import { ROOST_VERSION } from './config.js'
 
 export interface CliDeps {
@@ -36,6 +37,7 @@ export function createCli (deps: CliDeps): Command {
   registerMeshCommand(program)
   registerStateCommand(program)
   registerRoutesCommand(program)
+  registerStatusPageCommand(program)
   registerMachinesCommand(program)
   registerDeployCommand(program)
   registerAppsCommand(program)

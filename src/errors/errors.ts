@@ -130,3 +130,7 @@ export type RowSignatureError = InstanceType<typeof RowSignatureError>
 /** A replicated row could not be stored (its data cannot be encoded); the rest of its batch was. */
 export const RowNotStorableError = defineError('RowNotStorableError', 'ERR_ROW_NOT_STORABLE', RejectionError)
 export type RowNotStorableError = InstanceType<typeof RowNotStorableError>
+
+/** A server-sent event stream's client left more unread bytes queued than its budget; it was dropped. */
+export const StreamBudgetError = defineError('StreamBudgetError', 'ERR_STREAM_BUDGET')
+export type StreamBudgetError = InstanceType<typeof StreamBudgetError>

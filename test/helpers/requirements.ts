@@ -11,13 +11,16 @@ import { qemuAvailable } from '../../src/vmm/qemu-driver.js'
 
 export { isCI }
 
+/** Debian's chromium, the one browser tests drive. */
+export const CHROMIUM = '/usr/bin/chromium'
+
 /**
  * A system part a test needs. `netem` is a kernel feature no package installs: files branch on
  * it (see test/lab/lab.test.ts) rather than requiring it.
  */
 export type Part =
   | 'root' | 'qemu' | 'debian-tools' | 'kernel-build-tools' | 'busybox-static'
-  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl' | 'wrk'
+  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl' | 'wrk' | 'chromium'
 
 /** What a file's tests need and which of it is missing (one reason a part), decided at load time. */
 export interface Requirements {
@@ -77,7 +80,9 @@ const PROBES: Record<Part, () => Promise<string | undefined> | string | undefine
   xz: command('xz', 'xz-utils'),
   curl: command('curl', 'curl'),
   openssl: command('openssl', 'openssl'),
-  wrk: command('wrk', 'wrk')
+  wrk: command('wrk', 'wrk'),
+  // Debian's browser, driven through playwright-core; never a downloaded one.
+  chromium: () => { try { accessSync(CHROMIUM, constants.X_OK); return undefined } catch { return `${CHROMIUM} not found (apt-get install chromium)` } }
 }
 
 const probed = new Map<Part, Promise<string | undefined>>()
