@@ -1,10 +1,15 @@
-import { readFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { readAgentConfigFile } from '../../src/cli/agent-config-file.js'
 import { AGENT_OPTIONS, agentOptionsFromFlags, resolveAgentOptions } from '../../src/cli/agent-options.js'
-import { roost } from '../helpers/cli.js'
+import { BIN, roost, tempDir } from '../helpers/cli.js'
 import { dryParse, shellWords } from '../helpers/cli-parse.js'
+import { requireParts } from '../helpers/requirements.js'
+
+const verifyTest = await requireParts(test, ['systemd-analyze'])
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
 const AGENT_TOML = `${REPO}deploy/agent.toml`
@@ -113,4 +118,18 @@ test('every roost command in docs/deploy.md parses with the real CLI', async t =
   t.throws(() => dryParse(shellWords('roost members --data-dri /x').slice(1)), { message: /does not take --data-dri/ })
   t.throws(() => dryParse(shellWords('roost apps status').slice(1)), { message: /needs 1 argument/ })
   t.throws(() => dryParse(shellWords('roost deploy . --kernel huge').slice(1)))
+})
+
+verifyTest('systemd-analyze verify accepts both units (with roost at this checkout\'s bin/roost.js)', async t => {
+  const dir = await tempDir(t, 'roost-units-')
+  const units: Array<[string, string]> = [['roost-agent.service', 'roost-agent.service'], ['roost-dht@.service', 'roost-dht@10.0.0.1.service']]
+  for (const [from, to] of units) {
+    const text = await readFile(`${REPO}deploy/${from}`, 'utf8')
+    await writeFile(join(dir, to), text.replaceAll('/usr/local/bin/roost', BIN))
+    const r = await new Promise<{ code: number, out: string }>(resolve => {
+      execFile('systemd-analyze', ['verify', join(dir, to)], { timeout: 60_000 }, (err, stdout, stderr) => { resolve({ code: err === null ? 0 : 1, out: stdout + stderr }) })
+    })
+    t.is(r.code, 0, `${from}: ${r.out}`)
+    t.is(r.out.trim(), '', `${from} verifies without a warning`)
+  }
 })
