@@ -23,7 +23,12 @@ async function newestUnder (dir: string, name: string): Promise<string | undefin
  * default), else the minimal one `roost image kernel` builds. Undefined when neither is there.
  */
 export async function cachedGuestKernel (cacheDir: string): Promise<string | undefined> {
-  return await newestUnder(join(cacheDir, 'kernel'), 'vmlinuz') ?? await newestUnder(join(cacheDir, 'kernels'), 'vmlinux')
+  return await newestUnder(join(cacheDir, 'kernel'), 'vmlinuz') ?? await cachedMinimalKernel(cacheDir)
+}
+
+/** The minimal guest kernel `roost image kernel` built into the cache, or undefined. */
+export async function cachedMinimalKernel (cacheDir: string): Promise<string | undefined> {
+  return await newestUnder(join(cacheDir, 'kernels'), 'vmlinux')
 }
 
 /**

@@ -1,8 +1,6 @@
-import { readdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { Logger } from '../log/logger.js'
 import { qemuAvailable } from '../vmm/qemu-driver.js'
-import { checkAccel } from './accel-check.js'
+import { cachedMinimalKernel, checkAccel } from './accel-check.js'
 import { agentPidOf, checkAgent } from './agent-check.js'
 import { checkClock } from './clock-check.js'
 import { checkDisk } from './disk-check.js'
@@ -30,7 +28,7 @@ export async function runDoctor (init: DoctorInit, components: { logger: Logger 
   const config: CheckResult = init.configError === undefined
     ? { id: 'config', title: 'configuration', status: 'ok', detail: `loads (${init.configSource})` }
     : { id: 'config', title: 'configuration', status: 'fail', detail: init.configError, fix: 'correct the configuration: roost agent start would refuse it' }
-  const minimalKernel = (await readdir(join(init.cacheDir, 'kernels')).catch(() => [] as string[])).length > 0
+  const minimalKernel = await cachedMinimalKernel(init.cacheDir) !== undefined
   return await runChecks([
     { id: 'config', title: 'configuration', run: async () => config },
     { id: 'qemu', title: 'qemu', run: async () => await checkQemu(init.driver) },
