@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { parse, TomlError } from 'smol-toml'
 import { lineOf, locateKeys } from '../app-config/toml-locator.js'
 import { ConfigError } from '../errors/errors.js'
@@ -23,12 +24,15 @@ function typeName (value: unknown): string {
   if (Array.isArray(value)) return 'an array'
   if (value instanceof Date) return 'a date'
   if (value !== null && typeof value === 'object') return 'a table'
+  if (value === '') return 'an empty string'
   return typeof value === 'number' ? (Number.isInteger(value) ? 'an integer' : 'a float') : `a ${typeof value}`
 }
 
 /** The value as the text its flag would carry; undefined when the TOML type is not the option's. */
-function asText (option: AgentOption<unknown>, value: unknown): string | undefined {
+function asText (option: AgentOption<unknown>, value: unknown, file: string): string | undefined {
   switch (option.fileValue ?? 'string') {
+    case 'path':
+      return typeof value === 'string' && value.length > 0 ? resolve(dirname(file), value) : undefined
     case 'integer':
       return typeof value === 'number' && Number.isInteger(value) ? String(value) : undefined
     case 'list':
@@ -39,13 +43,14 @@ function asText (option: AgentOption<unknown>, value: unknown): string | undefin
   }
 }
 
-const EXPECTED = { string: 'a string', integer: 'an integer', list: 'a string or an array of strings' } as const
+const EXPECTED = { string: 'a string', integer: 'an integer', list: 'a string or an array of strings', path: 'a non-empty string' } as const
 
 /**
  * Reads an agent config file (TOML): top-level keys named as `roost agent start`'s flags without
  * their dashes (`data-dir = "/var/lib/roost"`), each holding what the flag would. An unreadable
  * file, bad TOML, an unknown key, a table or a value of the wrong type is a ConfigError naming
- * the file and line. Values are checked by each option's own parser when they are resolved.
+ * the file and line. Paths are taken relative to the file's folder. Values are checked by each
+ * option's own parser when they are resolved.
  */
 export function readAgentConfigFile (file: string, options: Readonly<Record<string, AgentOption<unknown>>>): AgentFileValues {
   let source: string
@@ -79,7 +84,7 @@ export function readAgentConfigFile (file: string, options: Readonly<Record<stri
       throw new ConfigError(`${at}: unknown key '${fileKey}'${hint}`, { file, line, key: fileKey })
     }
     const [key, option] = known
-    const text = asText(option, value)
+    const text = asText(option, value, file)
     if (text === undefined) {
       throw new ConfigError(`${at}: ${fileKey} must be ${EXPECTED[option.fileValue ?? 'string']}, not ${typeName(value)}`, { file, line, key: fileKey })
     }

@@ -26,8 +26,11 @@ export interface AgentOption<T> {
   readonly missing?: string
   /** Only the CLI uses it (not part of the agent host's init). */
   readonly cliOnly?: true
-  /** The TOML type the config file gives it as (default string; list: a string or an array of strings). */
-  readonly fileValue?: 'string' | 'integer' | 'list'
+  /**
+   * The TOML type the config file gives it as: string (the default), integer, list (a string or
+   * an array of strings) or path (a string; relative to the file's folder).
+   */
+  readonly fileValue?: 'string' | 'integer' | 'list' | 'path'
   /** Text (from a flag, the environment or the default) to value; `where` names the source in errors. */
   readonly parse: (text: string, where: string) => T
 }
@@ -74,18 +77,18 @@ export const AGENT_OPTIONS = {
     missing: 'a cluster secret is required: --secret, --secret-file or ROOST_SECRET, or secret-file in the --config file (every host of the cluster uses the same one)',
     parse: nonEmpty
   },
-  secretFile: { flag: '--secret-file <path>', help: 'file holding the cluster secret (read when --secret is not given)', parse: path },
+  secretFile: { flag: '--secret-file <path>', help: 'file holding the cluster secret (read when --secret is not given)', fileValue: 'path', parse: path },
   bootstrap: { flag: '--bootstrap <host:port,...>', help: 'DHT bootstrap nodes (`roost dht`)', default: () => `${DEFAULT_DHT_HOST}:${DEFAULT_DHT_PORT}`, fileValue: 'list', parse: bootstrap },
   host: { flag: '--host <ip>', help: 'IP address the DHT node binds to (a concrete address, not 0.0.0.0)', default: () => '127.0.0.1', parse: text },
   port: { flag: '--port <udp>', help: 'UDP port of the DHT node (0: any free port)', default: () => '0', fileValue: 'integer', parse: int(0) },
   region: { flag: '--region <label>', help: 'region of this host (spread by gossip; the basis of "closest")', env: 'ROOST_REGION', default: () => 'local', parse: text },
   gossipProfile: { flag: '--gossip-profile <profile>', help: 'membership timing: lan (fast detection) or wan (tolerant)', default: () => 'lan', parse: choice(['lan', 'wan']) },
-  dataDir: { flag: '--data-dir <dir>', help: 'where the host key, state and control socket live', env: 'ROOST_DATA_DIR', default: homeDataDir, parse: path },
+  dataDir: { flag: '--data-dir <dir>', help: 'where the host key, state and control socket live', env: 'ROOST_DATA_DIR', default: homeDataDir, fileValue: 'path', parse: path },
   logLevel: { flag: '--log-level <level>', help: 'trace|debug|info|warn|error', env: 'ROOST_LOG_LEVEL', default: () => 'info', cliOnly: true, parse: text },
   driver: { flag: '--driver <driver>', help: 'VM driver for machines: auto (qemu when installed, else process), qemu, process', env: 'ROOST_DRIVER', default: () => 'auto', parse: choice(['auto', 'qemu', 'process']) },
   capacityCpus: { flag: '--capacity-cpus <n>', help: 'vCPUs this host offers machines (shared vCPUs; default: cores × 8)', env: 'ROOST_CAPACITY_CPUS', default: () => String(cpus().length * 8), fileValue: 'integer', parse: int(1) },
   capacityMemoryMb: { flag: '--capacity-memory-mb <mib>', help: 'memory this host offers machines (default: 90 % of its RAM)', env: 'ROOST_CAPACITY_MEMORY_MB', default: () => String(Math.floor(totalmem() * 0.9 / (1024 * 1024))), fileValue: 'integer', parse: int(64) },
-  imagesDir: { flag: '--images-dir <dir>', help: 'image store (default <data-dir>/images)', parse: path },
+  imagesDir: { flag: '--images-dir <dir>', help: 'image store (default <data-dir>/images)', fileValue: 'path', parse: path },
   api: { flag: '--api <host:port>', help: 'Machines API listen address (port 0: any free port)', env: 'ROOST_API_LISTEN', default: () => '127.0.0.1:4280', parse: listen },
   apiToken: { flag: '--api-token <token>', help: 'Machines API bearer token; without one, <data-dir>/api.token (made on first start)', env: 'ROOST_API_TOKEN', parse: text },
   onExit: { flag: '--on-exit <keep|stop>', help: 'running VMs when the agent stops: keep them (re-adopted at next start) or stop them', default: () => 'keep', parse: choice(['keep', 'stop']) },
@@ -95,7 +98,7 @@ export const AGENT_OPTIONS = {
   proxyAddress: { flag: '--proxy-address <ip>', help: 'address the router listens on for every app\'s public ports', env: 'ROOST_PROXY_ADDRESS', default: () => '0.0.0.0', parse: text },
   backhaulPort: { flag: '--backhaul-port <tcp>', help: 'TCP port other hosts\' routers reach this host\'s machines on (on the mesh address; the --host address with --wireguard off; 0: any free port, published by gossip)', default: () => '4282', fileValue: 'integer', parse: int(0) },
   domain: { flag: '--domain <domain>', help: 'cluster domain: every app answers as <app>.<domain>', env: 'ROOST_DOMAIN', default: () => 'roost.internal', parse: (value: string, where: string) => nonEmpty(value.toLowerCase().replace(/\.$/, ''), where) },
-  caDir: { flag: '--ca-dir <dir>', help: 'a CA (ca.pem, ca-key.pem) that issues certificates for app hostnames on demand (default <data-dir>/ca when present; `roost dev` makes one)', env: 'ROOST_CA_DIR', parse: path },
+  caDir: { flag: '--ca-dir <dir>', help: 'a CA (ca.pem, ca-key.pem) that issues certificates for app hostnames on demand (default <data-dir>/ca when present; `roost dev` makes one)', env: 'ROOST_CA_DIR', fileValue: 'path', parse: path },
   autostopInterval: { flag: '--autostop-interval <seconds>', help: 'idle time after which autostop stops or suspends a machine of an app that asks for it', default: () => '60', fileValue: 'integer', parse: int(1) },
   faults: { help: 'accept test-only fault injection messages', env: 'ROOST_ENABLE_FAULTS', default: () => '0', parse: (value: string) => value === '1' },
   dataPlaneInline: { help: 'tests and diagnosis only: run the proxy\'s data plane on the agent\'s own event loop instead of its worker thread', env: 'ROOST_DATAPLANE_INLINE', default: () => '0', parse: (value: string) => value === '1' },

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { Command } from 'commander'
 import { fileKeyOf, readAgentConfigFile } from '../../src/cli/agent-config-file.js'
@@ -47,9 +47,11 @@ test('the file gives values of every TOML type an option takes; flags and enviro
     'wireguard = "off"',
     'mesh-port = 5001',
     'secret = "from-file"',
-    'api = "0.0.0.0:4280"'
+    'api = "0.0.0.0:4280"',
+    'images-dir = "images"'
   ].join('\n') + '\n')
   const o = fromArgv(['--config', file])
+  t.is(o.imagesDir, join(dirname(file), 'images'), 'a relative path is taken from the file\'s folder')
   t.like(o, { name: 'edge-1', region: 'file-region', dataDir: '/var/lib/roost', port: 49737, gossipProfile: 'wan', wireguard: 'off', meshPort: 5001, secret: 'from-file' })
   t.deepEqual(o.bootstrap, [{ host: '10.0.0.1', port: 49737 }, { host: '10.0.0.2', port: 49737 }])
   t.deepEqual(o.api, { host: '0.0.0.0', port: 4280 })
@@ -82,6 +84,7 @@ test('unknown keys, wrong types, tables, bad values and bad TOML are ConfigError
     ['\n[agent]\nname = "a"\n', /agent\.toml:2: unknown key 'agent'/],
     ['name = "a"\ngossip-profile = "moon"\n', /agent\.toml:2: gossip-profile must be one of lan, wan, not 'moon'/],
     ['mesh-port = 0\n', /agent\.toml:1: mesh-port must be an integer ≥ 1/],
+    ['data-dir = ""\n', /agent\.toml:1: data-dir must be a non-empty string, not an empty string/],
     ['name = "a"\nregion = \n', /agent\.toml:2:\d+: TOML syntax/]
   ]
   for (const [text, message] of cases) {
