@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../errors/errors.js'
+import { devPointerDataDir } from './dev-pointer.js'
 
 function findPackageJson (): string {
   let dir = dirname(fileURLToPath(import.meta.url))
@@ -30,8 +31,18 @@ export function homeDataDir (): string {
   return join(homedir(), '.roost')
 }
 
+let fromDevPointer: { cwd: string, dataDir: string | undefined } | undefined
+
+/**
+ * The data dir a command talks to when `--data-dir` is not given: ROOST_DATA_DIR, else the first
+ * host of the `roost dev` running from this folder (its pointer file, see dev-pointer.ts), else
+ * `~/.roost`. The pointer is read once per process (a stale one is noted once, on stderr).
+ */
 export function defaultDataDir (): string {
-  return process.env.ROOST_DATA_DIR ?? homeDataDir()
+  if (process.env.ROOST_DATA_DIR !== undefined) return process.env.ROOST_DATA_DIR
+  const cwd = process.cwd()
+  if (fromDevPointer?.cwd !== cwd) fromDevPointer = { cwd, dataDir: devPointerDataDir(cwd, message => { process.stderr.write(`${message}\n`) }) }
+  return fromDevPointer.dataDir ?? homeDataDir()
 }
 
 export function parseIntOption (value: string, name: string, min = 0): number {

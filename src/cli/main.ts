@@ -5,6 +5,7 @@ import { registerCertsCommand } from './commands/certs.js'
 import { registerDeployCommand } from './commands/deploy.js'
 import { registerDevCommand } from './commands/dev.js'
 import { registerDhtCommand } from './commands/dht.js'
+import { registerDoctorCommand } from './commands/doctor.js'
 import { registerImageCommand } from './commands/image.js'
 import { registerLabCommand } from './commands/lab.js'
 import { registerMachinesCommand } from './commands/machines.js'
@@ -44,6 +45,7 @@ export function createCli (deps: CliDeps): Command {
   registerImageCommand(program)
   registerCertsCommand(program)
   registerDevCommand(program, deps.binPath)
+  registerDoctorCommand(program)
   registerLabCommand(program, deps.binPath)
   return program
 }

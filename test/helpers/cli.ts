@@ -11,9 +11,9 @@ export const BIN = fileURLToPath(new URL('../../bin/roost.js', import.meta.url))
 export interface CliResult { code: number, stdout: string, stderr: string }
 
 /** Runs `roost <args>` as a child process and collects its output. */
-export async function roost (args: string[], opts: { timeoutMs?: number, env?: Record<string, string> } = {}): Promise<CliResult> {
+export async function roost (args: string[], opts: { timeoutMs?: number, env?: Record<string, string>, cwd?: string } = {}): Promise<CliResult> {
   return await new Promise(resolve => {
-    execFile(process.execPath, [BIN, ...args], { timeout: opts.timeoutMs ?? 30_000, env: { ...process.env, ...opts.env } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: opts.timeoutMs ?? 30_000, env: { ...process.env, ...opts.env }, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }) }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
       resolve({ code, stdout, stderr })
     })

@@ -20,7 +20,7 @@ export const CHROMIUM = '/usr/bin/chromium'
  */
 export type Part =
   | 'root' | 'qemu' | 'debian-tools' | 'kernel-build-tools' | 'busybox-static'
-  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl' | 'wrk' | 'chromium'
+  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl' | 'wrk' | 'chromium' | 'systemd-analyze'
 
 /** What a file's tests need and which of it is missing (one reason a part), decided at load time. */
 export interface Requirements {
@@ -82,7 +82,8 @@ const PROBES: Record<Part, () => Promise<string | undefined> | string | undefine
   openssl: command('openssl', 'openssl'),
   wrk: command('wrk', 'wrk'),
   // Debian's browser, driven through playwright-core; never a downloaded one.
-  chromium: () => { try { accessSync(CHROMIUM, constants.X_OK); return undefined } catch { return `${CHROMIUM} not found (apt-get install chromium)` } }
+  chromium: () => { try { accessSync(CHROMIUM, constants.X_OK); return undefined } catch { return `${CHROMIUM} not found (apt-get install chromium)` } },
+  'systemd-analyze': command('systemd-analyze', 'systemd')
 }
 
 const probed = new Map<Part, Promise<string | undefined>>()

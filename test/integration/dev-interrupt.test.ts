@@ -21,7 +21,8 @@ devTest(`Ctrl-C in a terminal (SIGINT to roost dev's whole process group): every
   t.teardown(await acquireVmLock())
   const dir = await tempDir(t, 'roost-dev-int-')
   // Its own process group, as a shell's foreground job: the group is what a terminal signals.
-  const child = spawn(process.execPath, [BIN, 'dev', '--dir', dir, '--hosts', '2', '--demo', '2'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  // From its own folder: the pointer roost dev leaves there (.roost-dev.json) stays out of the repo.
+  const child = spawn(process.execPath, [BIN, 'dev', '--dir', dir, '--hosts', '2', '--demo', '2'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   const pgid = child.pid
   if (pgid === undefined) throw new Error('roost dev did not start')
   let out = ''

@@ -29,7 +29,8 @@ devTest(`roost dev starts a bootstrap and 3 agents, deploys the demo app on 2 ${
   t.teardown(await acquireVmLock())
   const dir = await tempDir(t, 'roost-dev-')
   // Its own process group, so a failed test can kill roost dev and every child it started.
-  const child = spawn(process.execPath, [BIN, 'dev', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  // From its own folder: the pointer roost dev leaves there (.roost-dev.json) stays out of the repo.
+  const child = spawn(process.execPath, [BIN, 'dev', '--dir', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let out = ''
   child.stdout.on('data', (c: Buffer) => { out += c.toString() })
   child.stderr.on('data', (c: Buffer) => { out += c.toString() })

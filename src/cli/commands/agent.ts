@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { callAgent } from '../agent-call.js'
-import { addAgentOptionFlags, agentOptionsFromFlags, resolveAgentOption, resolveAgentOptions, type AgentOptions } from '../agent-options.js'
+import { readAgentConfigFile } from '../agent-config-file.js'
+import { AGENT_OPTIONS, addAgentOptionFlags, agentOptionsFromFlags, resolveAgentOption, resolveAgentOptions, type AgentOptions } from '../agent-options.js'
 import type { Logger } from '../../log/logger.js'
 import { defaultDataDir } from '../config.js'
 import { printJson, printTable, reportError } from '../output.js'
@@ -21,9 +22,17 @@ export function registerAgentCommands (program: Command, runner: AgentRunner): v
     .description('start the agent in the foreground (Ctrl-C stops it cleanly)'))
     .action(async (flags: Record<string, string | undefined>) => {
       const { createLogger } = await import('../../log/logger.js')
-      const logger = createLogger({ level: resolveAgentOption('logLevel', flags.logLevel), base: { node: resolveAgentOption('name', flags.name) } })
+      let file
       try {
-        const options = resolveAgentOptions(agentOptionsFromFlags(flags))
+        const configFile = resolveAgentOption('config', flags.config)
+        file = configFile === undefined ? undefined : readAgentConfigFile(configFile, AGENT_OPTIONS)
+      } catch (err) {
+        process.exitCode = reportError(err, false)
+        return
+      }
+      const logger = createLogger({ level: resolveAgentOption('logLevel', flags.logLevel, process.env, file), base: { node: resolveAgentOption('name', flags.name, process.env, file) } })
+      try {
+        const options = resolveAgentOptions(agentOptionsFromFlags(flags), process.env, file)
         const host = await runner.run(options, { logger })
         let signals = 0
         // A terminal's Ctrl-C reaches the agent and, through a supervisor such as `roost dev`,

@@ -5,6 +5,7 @@ import { DEMO_APP, DEMO_HTTP_PORT, DEMO_HTTPS_PORT, deployDemo } from '../dev-de
 import { ensureDevCa } from '../../proxy/tls/dev-ca.js'
 import { join } from 'node:path'
 import { parseIntOption } from '../config.js'
+import { DEV_POINTER_FILE, removeDevPointer, writeDevPointer } from '../dev-pointer.js'
 import { printTable, reportError } from '../output.js'
 
 export function registerDevCommand (program: Command, binPath: string): void {
@@ -17,6 +18,7 @@ export function registerDevCommand (program: Command, binPath: string): void {
     .option('--driver <driver>', 'VM driver of the agents: auto (qemu when installed), qemu, process', 'auto')
     .action(async (opts: { hosts: string, dir: string, logLevel: string, demo: string, driver: string }) => {
       const dir = resolve(opts.dir)
+      const cwd = process.cwd()
       const started = Date.now()
       let cluster: Awaited<ReturnType<typeof startLocalCluster>> | undefined
       let stopping = false
@@ -26,6 +28,7 @@ export function registerDevCommand (program: Command, binPath: string): void {
         stopping = true
         stopped ??= (async () => {
           process.stdout.write('\nstopping the local cluster…\n')
+          removeDevPointer(cwd)
           const report = await cluster?.stop()
           for (const vm of report?.killed ?? []) process.stdout.write(`${vm.host}: killed machine ${vm.machineId} (pid ${vm.pid}), left running by its agent\n`)
           if (report !== undefined && report.survivors.length > 0) {
@@ -39,14 +42,16 @@ export function registerDevCommand (program: Command, binPath: string): void {
       const onSignal = (): void => { shutdown().then(() => { process.exit(0) }, () => { process.exit(1) }) }
       process.on('SIGINT', onSignal)
       process.on('SIGTERM', onSignal)
+      process.once('exit', () => { removeDevPointer(cwd) })
       try {
         const n = parseIntOption(opts.hosts, '--hosts', 1)
         process.stdout.write(`starting a DHT bootstrap and ${n} agents in ${dir}\n`)
         const caDir = join(dir, 'ca')
         await ensureDevCa(caDir)
         cluster = await startLocalCluster({ binPath, hosts: n, dir, logLevel: opts.logLevel, agentArgs: ['--driver', opts.driver, '--region', 'local'], loopback: '127.0.0', caDir })
-        const views = await cluster.waitForMembership()
         const first = cluster.hosts[0]
+        if (first !== undefined) writeDevPointer(cwd, first.dataDir)
+        const views = await cluster.waitForMembership()
         const members = first === undefined ? [] : views.get(first.name) ?? []
         process.stdout.write(`\ncluster ready in ${Date.now() - started} ms (bootstrap ${cluster.bootstrap.host}:${cluster.bootstrap.port}); membership as ${first?.name ?? '-'} sees it:\n\n`)
         printTable(['NAME', 'HOST ID', 'STATE', 'INC', 'REGION', 'RTT', 'VERSION'], members.map(m => [
@@ -68,9 +73,9 @@ export function registerDevCommand (program: Command, binPath: string): void {
           const h3 = cluster.hosts[cluster.hosts.length - 1] ?? cluster.hosts[0]
           process.stdout.write(`\n  curl -i http://${h3?.address ?? '127.0.0.1'}:${DEMO_HTTP_PORT}/\n` +
             `  curl --cacert ${opts.dir}/ca/ca.pem --resolve ${DEMO_APP}.roost.internal:${DEMO_HTTPS_PORT}:${names.get('h1')?.address ?? '127.0.0.1'} https://${DEMO_APP}.roost.internal:${DEMO_HTTPS_PORT}/\n` +
-            `  node bin/roost.js routes --data-dir ${opts.dir}/h1\n  node bin/roost.js apps status ${DEMO_APP} --data-dir ${opts.dir}/h1\n`)
+            `  node bin/roost.js routes\n  node bin/roost.js apps status ${DEMO_APP}\n`)
         }
-        process.stdout.write(`\ntry:\n  node bin/roost.js members --data-dir ${opts.dir}/h1\n  node bin/roost.js state hosts --data-dir ${opts.dir}/h2\n  node bin/roost.js send h2/agent '{"type":"agent.ping","seq":1}' --data-dir ${opts.dir}/h1\n\nlogs: ${opts.dir}/<host>/agent.log — Ctrl-C stops everything\n`)
+        process.stdout.write(`\ncommands run from this folder talk to h1 (${DEV_POINTER_FILE} names it); try:\n  node bin/roost.js members\n  node bin/roost.js state hosts --data-dir ${opts.dir}/h2\n  node bin/roost.js send h2/agent '{"type":"agent.ping","seq":1}'\n\nlogs: ${opts.dir}/<host>/agent.log — Ctrl-C stops everything\n`)
         for (const h of cluster.hosts) {
           h.process.once('exit', (code, signal) => {
             if (!stopping) process.stdout.write(`agent ${h.name} exited (${code ?? signal}); see ${h.logFile}\n`)
