@@ -8,6 +8,7 @@ import { AGENT_OPTIONS, agentOptionsFromFlags, resolveAgentOptions } from '../..
 import { BIN, roost, tempDir } from '../helpers/cli.js'
 import { dryParse, shellWords } from '../helpers/cli-parse.js'
 import { requireParts } from '../helpers/requirements.js'
+import { AGENT_MALLOC_ENV } from '../../src/threads/malloc-env.js'
 
 const verifyTest = await requireParts(test, ['systemd-analyze'])
 
@@ -132,4 +133,9 @@ verifyTest('systemd-analyze verify accepts both units (with roost at this checko
     t.is(r.code, 0, `${from}: ${r.out}`)
     t.is(r.out.trim(), '', `${from} verifies without a warning`)
   }
+})
+
+test('the agent unit sets the malloc environment agents are started with everywhere else', async t => {
+  const unit = await readFile(new URL('../../deploy/roost-agent.service', import.meta.url), 'utf8')
+  for (const [k, v] of Object.entries(AGENT_MALLOC_ENV)) t.regex(unit, new RegExp(`^Environment=${k}=${v}$`, 'm'))
 })
