@@ -14,6 +14,7 @@ import { createSupervisor } from './policy.js'
 import { childPath, ref, type Ref } from './ref.js'
 import { createRemoting, type Remoting } from './remoting.js'
 import { senderAllowed, type ActorProtocol } from './senders.js'
+import type { ActorObserver, HandlingTimer, MessageObserver } from './observers.js'
 
 export const DEFAULT_ASK_TIMEOUT_MS = 5_000
 
@@ -37,6 +38,8 @@ interface Wrapped {
   msg: { type: string }
   reply?: ReplyFn
   sender?: Sender
+  /** When handling began (performance.now), while an asynchronous handler runs and handling is timed. */
+  t0?: number
 }
 
 /** The only messages nact itself carries: drain the queue, fail, or finish an async handler. */
@@ -86,6 +89,8 @@ interface ActorRecord {
   scheduled: boolean
   /** Handles queued messages now, on the caller's stack (for messages from outside the process). */
   drainInline: () => void
+  /** The family's handling-time timer (when the system has an observer). */
+  timer: HandlingTimer | undefined
 }
 
 export interface ActorSystemInit {
@@ -98,6 +103,10 @@ export interface ActorSystemComponents {
   codec: Codec
   transport: Transport
   clock?: Clock
+  /** Metrics: handling times per actor family (absent: not timed). */
+  actors?: ActorObserver
+  /** Metrics: messages to and from other hosts (absent: not counted). */
+  messages?: MessageObserver
 }
 
 /** Counters for observability and tests. */
@@ -133,6 +142,8 @@ export interface ActorSystem {
   actors: () => string[]
   /** Called when a root actor fails beyond its policy (the process should exit). */
   onFatal: (cb: (err: Error) => void) => void
+  /** Messages waiting in each live actor's mailbox (read on scrape). */
+  mailboxes: () => Array<{ path: string, depth: number }>
   readonly remoting: Remoting
 }
 
@@ -227,7 +238,8 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     logger: components.logger,
     clock,
     deliver: deliverExternal,
-    onBadFrame: () => { stats.badFrames++ }
+    onBadFrame: () => { stats.badFrames++ },
+    ...(components.messages === undefined ? {} : { messages: components.messages })
   })
 
   /** The reply of every local dispatch: one shared function, so a dispatch allocates no closure. */
@@ -283,7 +295,8 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       queue: [],
       head: 0,
       scheduled: false,
-      drainInline: () => {}
+      drainInline: () => {},
+      timer: components.actors?.timerFor(path)
     }
     const supervisor = createSupervisor(def.policy, clock)
     const ctx: ActorContext<S> = {
@@ -326,19 +339,30 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
         w.reply?.(new ActorCrashedError(`${path} has no handler for ${w.msg.type}`))
         return undefined
       }
+      const timer = rec.timer
+      const t0 = timer === undefined ? 0 : performance.now()
       let value: unknown
       try {
         value = handler(w.msg, ctx, w.sender ?? localSender)
       } catch (err) {
+        timer?.observe((performance.now() - t0) / 1000)
         if (err instanceof RejectionError) {
           w.reply?.(err)
           return undefined
         }
         throw crashed(w, err)
       }
-      if (isThenable(value)) return value
+      if (isThenable(value)) {
+        if (timer !== undefined) w.t0 = t0
+        return value
+      }
+      timer?.observe((performance.now() - t0) / 1000)
       w.reply?.(undefined, value)
       return undefined
+    }
+
+    const timed = (w: Wrapped): void => {
+      if (w.t0 !== undefined) rec.timer?.observe((performance.now() - w.t0) / 1000)
     }
 
     const settle = async (w: Wrapped, pending: PromiseLike<unknown>): Promise<void> => {
@@ -346,12 +370,14 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       try {
         value = await pending
       } catch (err) {
+        timed(w)
         if (err instanceof RejectionError) {
           w.reply?.(err)
           return
         }
         throw crashed(w, err)
       }
+      timed(w)
       w.reply?.(undefined, value)
     }
 
@@ -547,7 +573,8 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     deliverExternal,
     has: (path) => { const r = records.get(path); return r !== undefined && !r.stopped },
     actors: () => [...records.values()].filter(r => !r.stopped).map(r => r.path).sort(),
-    onFatal (cb) { fatalHandlers.push(cb) }
+    onFatal (cb) { fatalHandlers.push(cb) },
+    mailboxes: () => [...records.values()].filter(r => !r.stopped).map(r => ({ path: r.path, depth: r.queue.length - r.head }))
   }
   return system
 }
