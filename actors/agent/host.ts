@@ -31,6 +31,8 @@ import { createStatusPageExtension } from '../../src/status-page/status-extensio
 import { createDataPlaneThread, type DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
 import { loadCa } from '../../src/proxy/tls/dev-ca.js'
 import { AGENT_MALLOC_ENV, hasAgentMallocEnv } from '../../src/threads/malloc-env.js'
+import { createAgentMetrics } from '../../src/metrics/agent-metrics.js'
+import { setupAgentMetrics } from './metrics-setup.js'
 
 /** The agent's options (src/cli/agent-options.ts, shared with `roost agent start`); unset ones come from the environment and defaults. */
 export type AgentHostInit = AgentOptions
@@ -82,7 +84,9 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     ? undefined
     : createMeshPath({ hostId: stream.hostId, keys: deriveClusterKeys(init.cluster, init.secret), port: init.meshPort, ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }) }, { logger, codec })
   const transport = createMeshTransport({}, { logger, stream, ...(mesh === undefined ? {} : { mesh }) })
-  const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport })
+  // Per agent, never prom-client's global registry: tests run several agents in one process.
+  const metrics = createAgentMetrics()
+  const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport, actors: metrics.actors, messages: metrics.messages })
   const signer = createRowSigner(seed)
   if (signer.hostId !== transport.hostId) throw new ConfigError(`the host key signs as ${signer.hostId.slice(0, 12)} but the transport runs as ${transport.hostId.slice(0, 12)}`)
   const loopMonitor = createLoopMonitor()
@@ -93,6 +97,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
   let api: MachinesApiServer | undefined
   let machines: MachinesSetup | undefined
   let apiUrl = ''
+  const agentMetrics = setupAgentMetrics({ metrics, system, loopMonitor, machineStore: () => machines?.store, router: () => dataPlane })
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   let resolveStopped: (v: { fatal?: Error }) => void = () => {}
   const stopped = new Promise<{ fatal?: Error }>(resolve => { resolveStopped = resolve })
@@ -145,7 +150,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       if (wireguard === 'on') requireWireguard(components.wireguardAvailable)
       state = 'running'
       const startedAt = Date.now()
-      machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver, region: init.region, netnsPrefix: transport.hostId.slice(0, 8), capacity: { cpus: init.capacityCpus, memoryMb: init.capacityMemoryMb }, faults: init.faults, ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })
+      machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver, region: init.region, netnsPrefix: transport.hostId.slice(0, 8), capacity: { cpus: init.capacityCpus, memoryMb: init.capacityMemoryMb }, faults: init.faults, ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger, launches: agentMetrics.launches })
       logger.info({ driver: machines.init.defaultDriver, describe: machines.describe, drivers: Object.keys(machines.components.drivers) }, `machines use the ${machines.init.defaultDriver} driver`)
       const token = await loadApiToken(init.dataDir, init.apiToken)
       await transport.start()
@@ -190,6 +195,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       }))
       const controlApi = createControlApi({ system, transport, pathTo: transport.pathTo, name: init.name, shutdown: async () => { await stop() } })
       const apiExtensions: ApiExtension[] = [
+        agentMetrics.endpoint({ public: init.metricsPublic }),
         createStatusPageExtension({}, { snapshot: snapshotFromControl(controlApi), clock: systemClock, logger: logger.child({ component: 'status-page' }) })
       ]
       api = createMachinesApiServer({ host: init.api.host, port: init.api.port, token, version: init.version }, {

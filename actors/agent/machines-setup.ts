@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { LaunchRecorder } from '../../src/metrics/machine-metrics.js'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConfigError } from '../../src/errors/errors.js'
@@ -43,7 +44,7 @@ export interface MachinesSetup {
  * The host's machine parts: the drivers it can run (process always; qemu when installed),
  * the default one (`auto`: qemu when installed), the image store, the durable machine store.
  */
-export async function setupMachines (init: MachinesSetupInit, components: { logger: Logger }): Promise<MachinesSetup> {
+export async function setupMachines (init: MachinesSetupInit, components: { logger: Logger, launches?: LaunchRecorder }): Promise<MachinesSetup> {
   const logger = components.logger
   const netns = createNetnsAllocator({ prefix: init.netnsPrefix }, { logger })
   const drivers: Partial<Record<DriverKind, VmDriver>> = { process: createProcessDriver({}, { logger, netns }) }
@@ -66,6 +67,7 @@ export async function setupMachines (init: MachinesSetupInit, components: { logg
       store,
       images: { resolve: async (ref) => { const img = await images.resolve(ref); return { manifest: img, dir: img.dir } } },
       ports: allocatePort,
+      ...(components.launches === undefined ? {} : { launches: components.launches }),
       capacity: createCapacityLedger(init.capacity),
       healthChecks: (checks, onResult) => {
         const checker = createHealthChecker({ checks, onResult }, { logger })

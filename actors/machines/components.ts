@@ -3,6 +3,7 @@ import type { Clock } from '../../src/runtime/clock.js'
 import type { DriverKind, VmDriver } from '../../src/vmm/driver.js'
 import type { ImageManifest } from '../../src/vmm/image/manifest.js'
 import type { MachineStore } from '../../src/vmm/machine-store.js'
+import type { LaunchRecorder } from '../../src/metrics/machine-metrics.js'
 
 /** Finds an image in this host's store by digest, digest prefix or name. */
 export interface ImageResolver {
@@ -38,5 +39,7 @@ export interface MachineComponents {
   /** What this host's machines hold of its room; a create or update that does not fit is refused. */
   capacity: CapacityLedger
   healthChecks?: HealthCheckFactory
+  /** Metrics: how long each VM boot, resume or clone took (absent: not timed). */
+  launches?: LaunchRecorder
   clock?: Clock
 }

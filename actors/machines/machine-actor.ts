@@ -130,7 +130,15 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
             const d = driver()
             // from_snapshot: a warm clone where the driver can make one (qemu); a cold boot otherwise.
             const clone = rec.config.from_snapshot === true ? d.clone : undefined
-            launched = mode === 'resume' && snapshot !== null ? await d.resume(spec, snapshot) : clone !== undefined ? await clone(spec) : await d.start(spec)
+            const how = mode === 'resume' && snapshot !== null ? 'resume' : clone !== undefined ? 'clone' : 'boot'
+            const t0 = performance.now()
+            try {
+              launched = how === 'resume' && snapshot !== null ? await d.resume(spec, snapshot) : clone !== undefined ? await clone(spec) : await d.start(spec)
+            } catch (err) {
+              components.launches?.launched(rec.driver, how, (performance.now() - t0) / 1000, false)
+              throw err
+            }
+            components.launches?.launched(rec.driver, how, (performance.now() - t0) / 1000, true)
             if (shutDown) { await launched.kill(); launched = null; return }
             send({ type: 'machine.vm-started', gen: g })
           } catch (err) {

@@ -152,6 +152,12 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
       return {
         handlers: {
           'membership.list': () => ({ members: node.members().map(view) }),
+          'membership.metrics': () => {
+            const members: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 }
+            for (const m of node.members()) members[m.state] = (members[m.state] ?? 0) + 1
+            const converged = node.lastConverged()
+            return { members, tables: replica.tableCounts(), antiEntropyLagMs: converged === undefined ? null : systemClock.now() - converged, probeRtt: node.swim.probeRtt() as never }
+          },
           'membership.state': (msg) => ({ rows: replica.list(msg.table, { includeDeleted: msg.includeDeleted === true }) }),
           'membership.subscribe': (msg) => {
             subscriptions.get(msg.subscriber)?.()

@@ -68,6 +68,18 @@ export const MembersChangedSpec = {
  */
 export const membershipProtocol = defineActorProtocol('membership', {
   'membership.list': { body: Type.Object({}), reply: Type.Object({ members: Type.Array(MemberSchema) }), from: 'member' },
+  /** The figures `/metrics` serves: members by state, rows per table, anti-entropy lag, probe round trips. */
+  'membership.metrics': {
+    body: Type.Object({}),
+    reply: Type.Object({
+      members: Type.Record(Type.String(), Type.Integer()),
+      tables: Type.Record(Type.String(), Type.Object({ rows: Type.Integer(), tombstones: Type.Integer() })),
+      /** ms since a peer's anti-entropy digest last equalled this replica's; null before the first. */
+      antiEntropyLagMs: Type.Union([Type.Number(), Type.Null()]),
+      probeRtt: Type.Object({ bounds: Type.Array(Type.Number()), counts: Type.Array(Type.Number()), sum: Type.Number() })
+    }),
+    from: 'host'
+  },
   'membership.state': {
     body: Type.Object({ table: TableSchema, includeDeleted: Type.Optional(Type.Boolean()) }),
     reply: Type.Object({ rows: Type.Array(StateChangedSpec.body.properties.row) }),

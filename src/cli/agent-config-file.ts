@@ -35,6 +35,8 @@ function asText (option: AgentOption<unknown>, value: unknown, file: string): st
       return typeof value === 'string' && value.length > 0 ? resolve(dirname(file), value) : undefined
     case 'integer':
       return typeof value === 'number' && Number.isInteger(value) ? String(value) : undefined
+    case 'boolean':
+      return typeof value === 'boolean' ? String(value) : undefined
     case 'list':
       if (typeof value === 'string') return value
       return Array.isArray(value) && value.every(v => typeof v === 'string') ? value.join(',') : undefined
@@ -43,7 +45,7 @@ function asText (option: AgentOption<unknown>, value: unknown, file: string): st
   }
 }
 
-const EXPECTED = { string: 'a string', integer: 'an integer', list: 'a string or an array of strings', path: 'a non-empty string' } as const
+const EXPECTED = { string: 'a string', integer: 'an integer', boolean: 'true or false', list: 'a string or an array of strings', path: 'a non-empty string' } as const
 
 /**
  * Reads an agent config file (TOML): top-level keys named as `roost agent start`'s flags without

@@ -27,10 +27,11 @@ export interface AgentOption<T> {
   /** Only the CLI uses it (not part of the agent host's init). */
   readonly cliOnly?: true
   /**
-   * The TOML type the config file gives it as: string (the default), integer, list (a string or
-   * an array of strings) or path (a string; relative to the file's folder).
+   * The TOML type the config file gives it as: string (the default), integer, boolean (a switch
+   * such as `--metrics-public`), list (a string or an array of strings) or path (a string;
+   * relative to the file's folder).
    */
-  readonly fileValue?: 'string' | 'integer' | 'list' | 'path'
+  readonly fileValue?: 'string' | 'integer' | 'boolean' | 'list' | 'path'
   /** Text (from a flag, the environment or the default) to value; `where` names the source in errors. */
   readonly parse: (text: string, where: string) => T
 }
@@ -99,6 +100,7 @@ export const AGENT_OPTIONS = {
   backhaulPort: { flag: '--backhaul-port <tcp>', help: 'TCP port other hosts\' routers reach this host\'s machines on (on the mesh address; the --host address with --wireguard off; 0: any free port, published by gossip)', default: () => '4282', fileValue: 'integer', parse: int(0) },
   domain: { flag: '--domain <domain>', help: 'cluster domain: every app answers as <app>.<domain>', env: 'ROOST_DOMAIN', default: () => 'roost.internal', parse: (value: string, where: string) => nonEmpty(value.toLowerCase().replace(/\.$/, ''), where) },
   caDir: { flag: '--ca-dir <dir>', help: 'a CA (ca.pem, ca-key.pem) that issues certificates for app hostnames on demand (default <data-dir>/ca when present; `roost dev` makes one)', env: 'ROOST_CA_DIR', fileValue: 'path', parse: path },
+  metricsPublic: { flag: '--metrics-public', help: 'serve /metrics on the API listener without the API token (for a Prometheus that holds no token)', env: 'ROOST_METRICS_PUBLIC', default: () => '0', fileValue: 'boolean', parse: (value: string | boolean) => value === true || ['1', 'true', 'yes'].includes(String(value)) },
   autostopInterval: { flag: '--autostop-interval <seconds>', help: 'idle time after which autostop stops or suspends a machine of an app that asks for it', default: () => '60', fileValue: 'integer', parse: int(1) },
   faults: { help: 'accept test-only fault injection messages', env: 'ROOST_ENABLE_FAULTS', default: () => '0', parse: (value: string) => value === '1' },
   dataPlaneInline: { help: 'tests and diagnosis only: run the proxy\'s data plane on the agent\'s own event loop instead of its worker thread', env: 'ROOST_DATAPLANE_INLINE', default: () => '0', parse: (value: string) => value === '1' },

@@ -71,6 +71,8 @@ export interface GossipNode {
   delete: (table: TableName, key: string) => Row
   /** One anti-entropy round with `peer` (or a random live member). */
   syncWith: (peer?: string) => void
+  /** When a peer's anti-entropy digest last equalled this replica's (clock ms; undefined: never yet). */
+  lastConverged: () => number | undefined
 }
 
 export function createGossipNode (init: GossipNodeInit, components: GossipNodeComponents): GossipNode {
@@ -82,6 +84,7 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
   let aeTimer: unknown
   let running = false
   let unsubscribe: (() => void) | undefined
+  let convergedAt: number | undefined
 
   const spread = (stored: Row): void => {
     const row = toRow(stored)
@@ -118,6 +121,7 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
         }
         const buckets: number[] = []
         for (let i = 0; i < mine.length; i++) if (mine[i] !== msg.digest[i]) buckets.push(i)
+        if (buckets.length === 0) convergedAt = clock.now()
         if (buckets.length > 0) send(from, { t: 'ae-entries', buckets, entries: replica.bucketEntries(buckets) as never })
         return
       }
@@ -179,6 +183,7 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
     onMemberChange: (cb) => { swim.onChange(cb) },
     write: (table, key, data) => replica.write(table, key, data),
     delete: (table, key) => replica.delete(table, key),
-    syncWith
+    syncWith,
+    lastConverged: () => convergedAt
   }
 }

@@ -134,5 +134,7 @@ export interface Replica {
   /** Drops tombstones received more than the TTL before `now`; returns how many. */
   expireTombstones: (now?: number) => number
   stats: () => ReplicaStats
+  /** Live rows and tombstones of each table. */
+  tableCounts: () => Record<TableName, { rows: number, tombstones: number }>
 }
 

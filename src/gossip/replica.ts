@@ -339,6 +339,15 @@ export function createReplica (init: ReplicaInit, components: ReplicaComponents)
     },
     getRows,
     expireTombstones,
+    tableCounts () {
+      const out = {} as Record<TableName, { rows: number, tombstones: number }>
+      for (const [table, rows] of byTable) {
+        let dead = 0
+        for (const r of rows.values()) if (r.deleted) dead++
+        out[table as TableName] = { rows: rows.size - dead, tombstones: dead }
+      }
+      return out
+    },
     stats: () => ({ rows: live, tombstones, rejected: rejectedCount, merged: mergedCount, rejectedByCode: { ...rejectedByCode }, skippedOnLoad })
   }
 }

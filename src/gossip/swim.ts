@@ -1,4 +1,5 @@
 import type { Logger } from '../log/logger.js'
+import { createBucketHistogram, LATENCY_BUCKETS, type BucketSnapshot } from '../metrics/bucket-histogram.js'
 import type { Clock } from '../runtime/clock.js'
 import { BroadcastQueue } from './broadcast-queue.js'
 import { createSuspicion, type Suspicion } from './suspicion.js'
@@ -69,6 +70,8 @@ export interface Swim {
   onChange: (cb: MemberListener) => void
   /** Updates this host's metadata and spreads it. */
   setMeta: (meta: MemberMeta) => void
+  /** Round-trip times of direct probes answered since start (seconds), for metrics. */
+  probeRtt: () => BucketSnapshot
 }
 
 interface Member {
@@ -130,6 +133,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
   let liveCache: string[] | undefined
   /** Members in state dead (not left): few, and walked often. */
   const dead = new Set<string>()
+  const rtt = createBucketHistogram(LATENCY_BUCKETS)
 
   const live = (): string[] => {
     if (liveCache === undefined) {
@@ -450,6 +454,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
           if (!p.acked && from === p.target) {
             const m = members.get(from)
             const sample = clock.now() - p.sentAt
+            rtt.observe(sample / 1000)
             if (m !== undefined) m.rttMs = m.rttMs === undefined ? sample : m.rttMs * 0.8 + sample * 0.2
           }
           p.acked = true
@@ -551,6 +556,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
       selfMeta = meta
       selfInc++
       queueUpdate({ k: ALIVE, id: self, inc: selfInc, meta })
-    }
+    },
+    probeRtt: () => rtt.snapshot()
   }
 }

@@ -7,6 +7,7 @@ import { unmapIPv4 } from './proxy-protocol.js'
 import type { RouteTable } from './route-table.js'
 import { localAddress } from './upstream.js'
 import { relayReader } from './relay-reader.js'
+import type { ByteMeter } from './byte-meter.js'
 
 export const BACKHAUL_HEADER_TIMEOUT_MS = 5_000
 
@@ -23,6 +24,8 @@ export interface BackhaulServerComponents {
   loads: LoadTracker
   table: () => RouteTable
   now: () => number
+  /** Counts the bytes of every backhaul connection accepted here. */
+  meter: ByteMeter
 }
 
 /** The receiving end of backhauls: other hosts' routers reaching this host's machines. */
@@ -137,6 +140,7 @@ export function createBackhaulServer (init: BackhaulServerInit, components: Back
     s.on('data', onData)
     s.on('error', () => { s.destroy() })
     s.on('close', () => { clearTimeout(timer); open.delete(s) })
+    components.meter.track(s)
   }
 
   return {

@@ -32,6 +32,7 @@ export function createInlineDataPlane (init: DataPlaneThreadInit, components: { 
     setRoutes (table) { dp.setRoutes(table) },
     async setBackhaul (spec) { return await dp.setBackhaul(spec) },
     async snapshot () { return dp.snapshot() },
+    async metrics () { return dp.metrics() },
     on <E extends keyof DataPlaneThreadEvents>(event: E, fn: DataPlaneThreadEvents[E]) {
       events.on(event, fn as (...args: unknown[]) => void)
       return () => { events.off(event, fn as (...args: unknown[]) => void) }

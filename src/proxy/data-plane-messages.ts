@@ -20,6 +20,8 @@ export type ToDataPlane =
   | { t: 'routes', table: RouteTable }
   | { t: 'backhaul', id: number, spec: { address: string, port: number, checkSource: boolean } | null }
   | { t: 'snapshot', id: number }
+  /** The metrics counters, asked on scrape (never a message per request). */
+  | { t: 'metrics', id: number }
   | { t: 'stop', id: number }
 
 /** Data-plane thread → agent. */

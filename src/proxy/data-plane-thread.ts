@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js'
 import type { DataPlaneEvents, DataPlaneInit } from './data-plane.js'
 import type { DataPlaneSnapshot, DataPlaneStats, DataPlaneWorkerData, FromDataPlane, ToDataPlane } from './data-plane-messages.js'
 import type { RouteTable } from './route-table.js'
+import type { RouterMetricsSnapshot } from './router-counters.js'
 import type { CaMaterial } from './tls/dev-ca.js'
 import { startWorkerModule } from '../threads/worker-module.js'
 
@@ -30,6 +31,8 @@ export interface DataPlaneThread {
   setRoutes: (table: RouteTable) => void
   setBackhaul: (spec: { address: string, port: number, checkSource: boolean } | null) => Promise<{ address: string, port: number } | null>
   snapshot: () => Promise<DataPlaneSnapshot>
+  /** The data plane's metrics counters (one message each way, on scrape). */
+  metrics: () => Promise<RouterMetricsSnapshot>
   /** Subscribes to the thread's events; returns the unsubscribe (the thread outlives its owner's restarts). */
   on: <E extends keyof DataPlaneThreadEvents>(event: E, fn: DataPlaneThreadEvents[E]) => () => void
 }
@@ -114,6 +117,7 @@ export function createDataPlaneThread (init: DataPlaneThreadInit, components: { 
     setRoutes (table) { worker?.postMessage({ t: 'routes', table } satisfies ToDataPlane) },
     async setBackhaul (spec) { return await call({ t: 'backhaul', id: nextId++, spec }) as { address: string, port: number } | null },
     async snapshot () { return await call({ t: 'snapshot', id: nextId++ }) as DataPlaneSnapshot },
+    async metrics () { return await call({ t: 'metrics', id: nextId++ }) as RouterMetricsSnapshot },
     on (event, fn) {
       events.on(event, fn as (...args: unknown[]) => void)
       return () => { events.off(event, fn as (...args: unknown[]) => void) }

@@ -31,6 +31,9 @@ port.on('message', (m: ToDataPlane) => {
     case 'snapshot':
       reply(m.id, Promise.resolve(dp.snapshot()))
       return
+    case 'metrics':
+      reply(m.id, Promise.resolve(dp.metrics()))
+      return
     case 'stop':
       clearInterval(stats)
       reply(m.id, dp.stop().then(() => { port.close() }))

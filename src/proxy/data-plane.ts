@@ -18,6 +18,8 @@ import { createConnector } from './upstream.js'
 import { createUpstreamPool } from './upstream-pool.js'
 import { createWaiters } from './waiters.js'
 import type { DataPlaneSnapshot, DataPlaneStats, ListenerState } from './data-plane-view.js'
+import { createByteMeter } from './byte-meter.js'
+import { createRouterCounters, type RouterMetricsSnapshot } from './router-counters.js'
 
 export interface DataPlaneInit {
   hostId: string
@@ -55,6 +57,8 @@ export interface DataPlane {
   setBackhaul: (spec: { address: string, port: number, checkSource: boolean } | null) => Promise<{ address: string, port: number } | null>
   snapshot: () => DataPlaneSnapshot
   stats: () => DataPlaneStats
+  /** Counters for metrics: answers by app, handler and result with latencies, connections, backhaul bytes. */
+  metrics: () => RouterMetricsSnapshot
   on: <E extends keyof DataPlaneEvents>(event: E, fn: DataPlaneEvents[E]) => void
 }
 
@@ -79,11 +83,14 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
   const waiters = createWaiters()
   const autostartAsked = new Map<string, number>()
   const saturated = new Map<string, number>()
+  const counters = createRouterCounters()
+  const edgeBytes = createByteMeter()
+  const hostedBytes = createByteMeter()
   const ctx: ProxyContext = {
     table: emptyRouteTable(init.hostId, init.region, init.domain),
     limits,
     loads,
-    connector: createConnector({ hostId: init.hostId, backhaulKey: init.backhaulKey, connectTimeoutMs: limits.connectTimeoutMs }, { codec: components.codec }),
+    connector: createConnector({ hostId: init.hostId, backhaulKey: init.backhaulKey, connectTimeoutMs: limits.connectTimeoutMs }, { codec: components.codec, meter: edgeBytes }),
     pool,
     waiters,
     log,
@@ -104,6 +111,11 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
       return loads.inflight(machine)
     },
     saturate: (machine) => { saturated.set(machine, now() + SATURATED_MS) },
+    answered: (app, handler, result, startedAt) => {
+      loads.count(app, result)
+      counters.answered(app, handler, result, (performance.now() - startedAt) / 1000)
+    },
+    counters,
     hostedRefusals: { count: 0 },
     tunnels: new Map(),
     connections: new Set()
@@ -124,7 +136,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
       new HostedHttpConnection(ctx, socket, { app: header.app, machine: header.machine, port: header.port }) // eslint-disable-line no-new
       socket.resume()
     },
-    codec: components.codec, logger: log, loads, table: () => ctx.table, now
+    codec: components.codec, logger: log, loads, table: () => ctx.table, now, meter: hostedBytes
   })
   let backhaulSpec: { address: string, port: number, checkSource: boolean } | null = null
   let sweeper: NodeJS.Timeout | undefined
@@ -132,6 +144,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
 
   const onPlain = (entry: HttpEntry) => (socket: Socket): void => {
     socket.setNoDelay(true)
+    counters.accepted(entry.listener.http ? 'http' : 'tcp')
     if (entry.listener.http) { new EdgeHttpConnection(ctx, socket, entry); return } // eslint-disable-line no-new
     const route = matchApp(ctx.table, entry.listener, null)
     if (route === undefined) { socket.destroy(); return }
@@ -142,7 +155,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
     const name = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : null
     const route = matchApp(ctx.table, entry.listener, name)
     if (route === undefined) {
-      loads.count('-', 'PR02')
+      ctx.answered('-', 'tls', 'PR02', performance.now())
       log.debug({ servername: name, port: entry.listener.port }, 'no app for this server name')
       socket.destroy()
       return
@@ -158,6 +171,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
    */
   const onTls = (entry: HttpEntry) => (raw: Socket): void => {
     raw.setNoDelay(true)
+    counters.accepted('tls')
     raw.on('error', () => { raw.destroy() })
     const timer = setTimeout(() => { raw.destroy() }, limits.headTimeoutMs)
     const wrap = (secureContext?: SecureContext): void => {
@@ -321,6 +335,16 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
       const machines: DataPlaneStats['machines'] = {}
       for (const [id, l] of loads.machines()) machines[id] = { inflight: l.inflight, edge: l.inflight - l.hosted, backhaulOpen: l.backhaulOpen, lastActivity: l.lastActivity, total: l.total }
       return { machines, connections: ctx.connections.size }
+    },
+    metrics () {
+      const { active, idle } = performance.eventLoopUtilization()
+      return {
+        answers: counters.answers(),
+        connections: counters.connections(),
+        open: ctx.connections.size,
+        backhaul: { edge: edgeBytes.totals(), hosted: hostedBytes.totals() },
+        loop: { activeMs: active, idleMs: idle }
+      }
     },
     on (event, fn) { events.on(event, fn as (...args: unknown[]) => void) }
   }

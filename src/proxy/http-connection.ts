@@ -15,6 +15,7 @@ import type { UpstreamConn, UpstreamOwner } from './upstream-pool.js'
 import type { Waiter } from './waiters.js'
 import { WS_GOING_AWAY } from './ws-close.js'
 import { WsFrameTracker } from './ws-frames.js'
+import type { RouterHandler } from './router-counters.js'
 
 /** Where a client connection is in its current exchange. */
 export const enum S { Head, Routing, Body, Await, Tunnel, Closed }
@@ -80,10 +81,14 @@ export abstract class HttpConnection implements UpstreamOwner {
   private upPaused = false
   private wsFrames: WsFrameTracker | null = null
   private tunnelCloseBy = 0
+  /** performance.now() at the current request's first byte (for its latency). */
+  protected reqStart = 0
+  protected readonly handler: RouterHandler
 
   constructor (protected readonly ctx: ProxyContext, protected readonly client: Socket, private readonly hosted: boolean) {
     this.clientIp = unmapIPv4(client.remoteAddress ?? '')
     this.clientPort = client.remotePort ?? 0
+    this.handler = hosted ? 'backhaul' : (client as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
     this.deadline = ctx.now() + ctx.limits.idleTimeoutMs
     ctx.connections.add(this)
     client.on('data', this.onClientData)
@@ -186,7 +191,10 @@ export abstract class HttpConnection implements UpstreamOwner {
     const buf = this.buf
     if (buf === null || buf.byteLength === 0) return
     const limits = this.ctx.limits
-    if (this.scanFrom === 0) this.deadline = this.ctx.now() + limits.headTimeoutMs
+    if (this.scanFrom === 0) {
+      this.deadline = this.ctx.now() + limits.headTimeoutMs
+      this.reqStart = performance.now()
+    }
     const end = findHeadEnd(buf, this.scanFrom)
     if (end < 0) {
       if (buf.byteLength > limits.maxHeadBytes) this.fail('PR11', true)
@@ -342,7 +350,7 @@ export abstract class HttpConnection implements UpstreamOwner {
     const upgrading = res.status === 101 && req.upgrade !== null
     this.closeAfter = !upgrading && (!req.keepAlive || res.framing.kind === 'close' || this.clientEnded)
     const connection = upgrading ? 'upgrade' : this.closeAfter ? 'close' : req.version === 0 ? 'keep-alive' : null
-    this.ctx.loads.count(this.route?.app.app ?? '-', STATUS_CLASS[Math.floor(res.status / 100)] ?? 'other')
+    this.ctx.answered(this.route?.app.app ?? '-', this.handler, STATUS_CLASS[Math.floor(res.status / 100)] ?? 'other', this.reqStart)
     const d = this.decorate(res, raw, upgrading, connection)
     const headBytes = (): Buffer => d === null ? raw : joinHead(d.head, null, d.lines)
     if (upgrading) {
@@ -543,7 +551,7 @@ export abstract class HttpConnection implements UpstreamOwner {
   protected fail (code: ResultCode, close: boolean, detail?: string, status?: number): void {
     if (this.state === S.Closed) return
     this.abortExchange()
-    this.ctx.loads.count(this.route?.app.app ?? '-', code)
+    this.ctx.answered(this.route?.app.app ?? '-', this.handler, code, this.reqStart === 0 ? performance.now() : this.reqStart)
     const opts = { close: close || this.clientEnded, ...(this.requestId === '' ? {} : { requestId: this.requestId }), ...(detail === undefined ? {} : { detail }), ...(status === undefined ? {} : { status }) }
     this.client.write(errorResponse(code, opts))
     if (opts.close) this.close()

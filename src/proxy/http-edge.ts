@@ -100,7 +100,7 @@ export class EdgeHttpConnection extends HttpConnection {
     const host = head.host === null ? '' : hostnameOf(head.host)
     const target = head.target.startsWith('/') ? head.target : '/'
     const close = !head.keepAlive || head.framing.kind !== 'none'
-    this.ctx.loads.count(this.route?.app.app ?? '-', '3xx')
+    this.ctx.answered(this.route?.app.app ?? '-', this.handler, '3xx', this.reqStart)
     this.client.write(`HTTP/1.1 301 Moved Permanently\r\nlocation: https://${host.includes(':') ? `[${host}]` : host}${target}\r\ncontent-length: 0\r\nroost-request-id: ${this.requestId}\r\n${close ? 'connection: close\r\n' : ''}\r\n`)
     if (close) this.close()
     else this.nextRequest()

@@ -1,4 +1,5 @@
 import type { Logger } from '../log/logger.js'
+import type { RouterCounters, RouterHandler } from './router-counters.js'
 import type { LoadTracker } from './load-tracker.js'
 import type { RouteTable } from './route-table.js'
 import type { Connector } from './upstream.js'
@@ -77,6 +78,10 @@ export interface ProxyContext {
   loadOf: (machine: string) => number
   /** Marks a machine as at its hard limit (refused by its host) for a moment. */
   saturate: (machine: string) => void
+  /** Counts one answer for the app (`roost routes`) and for metrics; `startedAt` is a performance.now() time. */
+  answered: (app: string, handler: RouterHandler, result: string, startedAt: number) => void
+  /** Metrics of this data plane (read by the main thread on scrape). */
+  readonly counters: RouterCounters
   /** Backhauled requests this host refused (machine full, gone or not connectable). */
   hostedRefusals: { count: number }
   /** Upgraded (WebSocket) connections per machine, closed when the machine is cordoned or stops. */

@@ -33,6 +33,7 @@ export class TcpProxyConnection {
   private wokeUntil = 0
   private readonly clientIp: string
   private readonly clientPort: number
+  private readonly startedAt = performance.now()
 
   constructor (private readonly ctx: ProxyContext, private readonly client: Socket, private route: Route) {
     this.clientIp = unmapIPv4(client.remoteAddress ?? '')
@@ -68,7 +69,7 @@ export class TcpProxyConnection {
   }
 
   private fail (code: ResultCode): void {
-    this.ctx.loads.count(this.route.app.app, code)
+    this.ctx.answered(this.route.app.app, this.route.port.tls ? 'tls' : 'tcp', code, this.startedAt)
     this.ctx.log.debug({ app: this.route.app.app, client: this.clientIp, code }, 'tcp connection refused')
     this.onClose()
   }
@@ -105,7 +106,7 @@ export class TcpProxyConnection {
       }
       this.client.resume()
       up.resume()
-      ctx.loads.count(app.app, 'connected')
+      ctx.answered(app.app, port.tls ? 'tls' : 'tcp', 'connected', this.startedAt)
     }, (err: Error) => {
       if (this.closed) return
       this.release()

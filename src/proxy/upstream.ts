@@ -1,4 +1,5 @@
 import { connect, type OnReadOpts, type Socket } from 'node:net'
+import type { ByteMeter } from './byte-meter.js'
 import type { Codec } from '../codec/codec.js'
 import { BackhaulStatus, encodeBackhaulHeader, statusName } from './backhaul-header.js'
 import type { HostRoute, MachineRoute } from './route-table.js'
@@ -98,7 +99,7 @@ function awaitStatus (s: Socket, timeoutMs: number, machine: string): Promise<So
   })
 }
 
-export function createConnector (init: ConnectorInit, components: { codec: Codec }): Connector {
+export function createConnector (init: ConnectorInit, components: { codec: Codec, meter: ByteMeter }): Connector {
   return {
     async connect (target, client, now, mode = 'tcp', onread) {
       const { machine, port, host } = target
@@ -109,6 +110,7 @@ export function createConnector (init: ConnectorInit, components: { codec: Codec
       }
       if (host?.backhaul == null) throw new ConnectFailure('its host has no backhaul address', machine.id)
       const s = await dial(host.backhaul.address, host.backhaul.port, init.connectTimeoutMs, machine.id)
+      components.meter.track(s)
       s.write(encodeBackhaulHeader(components.codec, init.backhaulKey, { from: init.hostId, ts: now, app: machine.app, machine: machine.id, port, client, mode }))
       return await awaitStatus(s, init.connectTimeoutMs * 2, machine.id)
     }

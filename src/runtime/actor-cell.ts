@@ -9,6 +9,7 @@ import { createMailbox, type Letter, type Mailbox, type RunResult } from './mail
 import { createSupervisor } from './policy.js'
 import { childPath, ref, type Ref } from './ref.js'
 import type { ActorProtocol } from './senders.js'
+import type { ActorObserver, HandlingTimer } from './observers.js'
 import type { ActorSystem, SystemStats } from './system.js'
 
 /** Carries a handler's error through nact with the type of the message that caused it. */
@@ -51,6 +52,8 @@ export interface ActorRecord {
   scheduled: boolean
   /** Handles queued messages now, on the caller's stack (for messages from outside the process). */
   drainInline: () => void
+  /** The family's handling-time timer (when the system has an observer). */
+  timer: HandlingTimer | undefined
 }
 
 /** What a cell needs of the system that hosts it. */
@@ -66,6 +69,8 @@ export interface CellEnv {
   stopDescendants: (path: string) => void
   scheduleDrain: (rec: ActorRecord) => void
   localSender: Sender
+  /** Metrics: handling times per actor family. */
+  actors?: ActorObserver
 }
 
 /**
@@ -86,7 +91,8 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
     log: logger.child({ actor: path }),
     mailbox: createMailbox(),
     scheduled: false,
-    drainInline: () => {}
+    drainInline: () => {},
+    timer: env.actors?.timerFor(path)
   }
   const supervisor = createSupervisor(def.policy, clock)
   const ctx: ActorContext<S> = {
@@ -129,19 +135,30 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
       w.reply?.(new ActorCrashedError(`${path} has no handler for ${w.msg.type}`))
       return undefined
     }
+    const timer = rec.timer
+    const t0 = timer === undefined ? 0 : performance.now()
     let value: unknown
     try {
       value = handler(w.msg, ctx, w.sender ?? localSender)
     } catch (err) {
+      timer?.observe((performance.now() - t0) / 1000)
       if (err instanceof RejectionError) {
         w.reply?.(err)
         return undefined
       }
       throw crashed(w, err)
     }
-    if (isThenable(value)) return value
+    if (isThenable(value)) {
+      if (timer !== undefined) w.t0 = t0
+      return value
+    }
+    timer?.observe((performance.now() - t0) / 1000)
     w.reply?.(undefined, value)
     return undefined
+  }
+
+  const timed = (w: Letter): void => {
+    if (w.t0 !== undefined) rec.timer?.observe((performance.now() - w.t0) / 1000)
   }
 
   const settle = async (w: Letter, pending: PromiseLike<unknown>): Promise<void> => {
@@ -149,12 +166,14 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
     try {
       value = await pending
     } catch (err) {
+      timed(w)
       if (err instanceof RejectionError) {
         w.reply?.(err)
         return
       }
       throw crashed(w, err)
     }
+    timed(w)
     w.reply?.(undefined, value)
   }
 

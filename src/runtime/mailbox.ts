@@ -8,6 +8,8 @@ export interface Letter {
   msg: { type: string }
   reply?: ReplyFn
   sender?: Sender
+  /** When handling began (performance.now), while an asynchronous handler runs and handling is timed. */
+  t0?: number
 }
 
 /** What {@link Mailbox.run} did: how many letters it took, and the one whose handler is still running, if any. */

@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js'
 import type { Transport } from '../transport/transport.js'
 import type { Sender } from './actor.js'
 import type { Clock } from './clock.js'
+import type { MessageObserver } from './observers.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 
 export interface RemotingInit {
@@ -20,6 +21,8 @@ export interface RemotingComponents {
   /** Hands a validated-to-be message to the local actor at `path`. */
   deliver: (path: string, type: string, body: unknown, reply: ((err: Error | undefined, value?: unknown) => void) | undefined, sender: Sender) => void
   onBadFrame: () => void
+  /** Metrics: counts every message sent and received, by peer and type. */
+  messages?: MessageObserver
 }
 
 interface Pending {
@@ -44,7 +47,7 @@ export interface Remoting {
 }
 
 export function createRemoting (init: RemotingInit, components: RemotingComponents): Remoting {
-  const { codec, transport, clock } = components
+  const { codec, transport, clock, messages } = components
   const log = components.logger.child({ component: 'remoting' })
   const logGate = createLogLimiter({}, { clock })
   const pending = new Map<number, Pending>()
@@ -52,10 +55,13 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   let started = false
 
   const send = (host: string, env: Envelope, onFailure?: (err: Error) => void): void => {
-    transport.send(host, encodeEnvelope(codec, env), onFailure)
+    const frame = encodeEnvelope(codec, env)
+    messages?.sent(host, env.type, frame.byteLength)
+    transport.send(host, frame, onFailure)
   }
 
-  const sendError = (host: string, re: number | undefined, err: unknown, to = ''): void => {
+  const sendError = (host: string, re: number | undefined, err: unknown, to = '', type = ''): void => {
+    if (type !== '') messages?.failed(host, type, 'rejected')
     const env: Envelope = { v: PROTOCOL_VERSION, type: SYS_ERROR, id: nextId++, from: '', to, body: toWireError(err) }
     if (re !== undefined) env.re = re
     send(host, env, (e) => { log.debug({ host, err: e.message }, 'could not send error reply') })
@@ -87,7 +93,10 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     let fn = failureLoggers.get(host)
     if (fn === undefined) {
       if (failureLoggers.size > 10_000) failureLoggers.clear()
-      fn = (err: Error) => { log.warn({ host, code: (err as RoostError).code, err: err.message }, 'dispatch not delivered') }
+      fn = (err: Error) => {
+        messages?.failed(host, 'dispatch', 'undelivered')
+        log.warn({ host, code: (err as RoostError).code, err: err.message }, 'dispatch not delivered')
+      }
       failureLoggers.set(host, fn)
     }
     return fn
@@ -99,6 +108,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       env = decodeEnvelope(codec, payload)
     } catch (err) {
       components.onBadFrame()
+      messages?.failed(host, 'frame', 'malformed')
       const e = err instanceof RoostError ? err : new MalformedFrameError(String(err))
       const id = e.details?.id as number | undefined
       const gate = logGate.take(`${host}:${e.code}`)
@@ -106,15 +116,16 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       sendError(host, id, e)
       return
     }
+    messages?.received(host, env.type, payload.byteLength)
     if (env.type === SYS_REPLY || env.type === SYS_ERROR) {
       settle(env, host)
       return
     }
     const reply = env.replyTo === undefined
-      ? (err: Error | undefined) => { if (err !== undefined) sendError(host, env.id, err, env.from) }
+      ? (err: Error | undefined) => { if (err !== undefined) sendError(host, env.id, err, env.from, env.type) }
       : (err: Error | undefined, value?: unknown) => {
           if (err !== undefined) {
-            sendError(host, env.id, err, env.replyTo)
+            sendError(host, env.id, err, env.replyTo, env.type)
             return
           }
           send(host, { v: PROTOCOL_VERSION, type: SYS_REPLY, id: nextId++, from: env.to, to: env.replyTo as string, re: env.id, body: value ?? null },
@@ -125,6 +136,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
 
   const onFrameError = (host: string, err: Error): void => {
     components.onBadFrame()
+    messages?.failed(host, 'frame', 'malformed')
     const gate = logGate.take(`${host}:${(err as RoostError).code}`)
     if (gate !== false) log.warn({ host, code: (err as RoostError).code, err: err.message, ...suppressedField(gate) }, 'bad frame')
     sendError(host, undefined, err)
@@ -160,7 +172,9 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       }
     },
     dispatch (host, path, type, body, from) {
-      transport.send(host, codec.encode([PROTOCOL_VERSION, type, nextId++, from, path, null, null, body]), dispatchFailure(host))
+      const frame = codec.encode([PROTOCOL_VERSION, type, nextId++, from, path, null, null, body])
+      messages?.sent(host, type, frame.byteLength)
+      transport.send(host, frame, dispatchFailure(host))
     },
     async ask (host, path, type, body, opts) {
       const id = nextId++

@@ -16,6 +16,7 @@ import { senderAllowed } from './senders.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 import type { ReplyFn } from './mailbox.js'
 import { DRAIN, spawnCell, type ActorRecord, type CellEnv } from './actor-cell.js'
+import type { ActorObserver, MessageObserver } from './observers.js'
 
 export const DEFAULT_ASK_TIMEOUT_MS = 5_000
 
@@ -56,6 +57,10 @@ export interface ActorSystemComponents {
   codec: Codec
   transport: Transport
   clock?: Clock
+  /** Metrics: handling times per actor family (absent: not timed). */
+  actors?: ActorObserver
+  /** Metrics: messages to and from other hosts (absent: not counted). */
+  messages?: MessageObserver
 }
 
 /** Counters for observability and tests. */
@@ -91,6 +96,8 @@ export interface ActorSystem {
   actors: () => string[]
   /** Called when a root actor fails beyond its policy (the process should exit). */
   onFatal: (cb: (err: Error) => void) => void
+  /** Messages waiting in each live actor's mailbox (read on scrape). */
+  mailboxes: () => Array<{ path: string, depth: number }>
   readonly remoting: Remoting
 }
 
@@ -173,7 +180,8 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     logger: components.logger,
     clock,
     deliver: deliverExternal,
-    onBadFrame: () => { stats.badFrames++ }
+    onBadFrame: () => { stats.badFrames++ },
+    ...(components.messages === undefined ? {} : { messages: components.messages })
   })
 
   /** The reply of every local dispatch: one shared function, so a dispatch allocates no closure. */
@@ -290,8 +298,9 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     deliverExternal,
     has: (path) => { const r = records.get(path); return r !== undefined && !r.stopped },
     actors: () => [...records.values()].filter(r => !r.stopped).map(r => r.path).sort(),
-    onFatal (cb) { fatalHandlers.push(cb) }
+    onFatal (cb) { fatalHandlers.push(cb) },
+    mailboxes: () => [...records.values()].filter(r => !r.stopped).map(r => ({ path: r.path, depth: r.mailbox.size() }))
   }
-  const cellEnv: CellEnv = { hostId, clock, logger: components.logger, records, stats, fatalHandlers, system, spawn, stopDescendants, scheduleDrain, localSender }
+  const cellEnv: CellEnv = { hostId, clock, logger: components.logger, records, stats, fatalHandlers, system, spawn, stopDescendants, scheduleDrain, localSender, ...(components.actors === undefined ? {} : { actors: components.actors }) }
   return system
 }

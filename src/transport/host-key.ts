@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import sodium from 'sodium-universal'
 import { ConfigError } from '../errors/errors.js'
 
 export const HOST_SEED_FILE = 'host.seed'
@@ -23,4 +24,13 @@ export async function loadOrCreateHostSeed (dataDir: string): Promise<Buffer> {
   await writeFile(file, seed.toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
   await chmod(file, 0o600)
   return seed
+}
+
+/** The host id for a seed: the hex of the ed25519 public key hyperswarm derives from it (without loading hyperdht). */
+export function hostIdFromSeed (seed: Uint8Array): string {
+  const publicKey = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES)
+  const secretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES)
+  sodium.crypto_sign_seed_keypair(publicKey, secretKey, seed)
+  secretKey.fill(0)
+  return publicKey.toString('hex')
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { Worker } from 'node:worker_threads'
-import { createRowSigner } from '../gossip/row-signature.js'
+import { hostIdFromSeed } from './host-key.js'
 import { errorFromWire } from '../errors/roost-error.js'
 import { NotStartedError, TransportError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
@@ -43,8 +43,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const { logLevel, logBase, turnBudgetMs, ...transportInit } = init
   const budget = turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS
   const log = components.logger.child({ component: 'transport', transport: 'hyperswarm-thread' })
-  // The ed25519 key hyperswarm derives from the seed, without loading hyperdht on this thread.
-  const hostId = createRowSigner(init.seed).hostId
+  const hostId = hostIdFromSeed(init.seed)
   const events = new EventEmitter()
   const failures = new Map<number, SendFailure>()
   const inbox: Array<{ host: string, payload: Buffer }> = []

@@ -344,3 +344,18 @@ test('a subscriber that asks for members hears of each member state change as it
   // Had h2's death been sent, it would sit in /watcher's mailbox ahead of this flush.
   t.is(await h1.system.ask(watcher, { type: 'watch.flush' }), count)
 })
+
+test('membership.metrics counts members by state and rows per table, and reports probe round trips and anti-entropy lag', async t => {
+  const { hosts } = await cluster(t, 3)
+  await converged(hosts)
+  const [h1] = hosts as [Host, Host, Host]
+  const figures = await retry(async () => {
+    const f = await h1.system.ask(h1.membership, { type: 'membership.metrics' })
+    const probes = f.probeRtt.counts.reduce((a, b) => a + b, 0)
+    return probes > 0 && f.antiEntropyLagMs !== null && f.tables.hosts?.rows === 3 ? f : undefined
+  }, { timeoutMs: 10_000, what: 'probes answered, an anti-entropy match and every host row' })
+  t.deepEqual(figures.members, { alive: 3, suspect: 0, dead: 0, left: 0 })
+  t.is(figures.tables.machines?.rows, 0)
+  t.true((figures.antiEntropyLagMs ?? -1) >= 0)
+  t.is(figures.probeRtt.counts.length, figures.probeRtt.bounds.length + 1)
+})

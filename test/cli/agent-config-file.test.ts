@@ -26,7 +26,7 @@ async function configFile (t: ExecutionContext, text: string, name = 'agent.toml
 test('every option with a flag can be given in the file under the flag\'s long name', async t => {
   const keys = Object.values(AGENT_OPTIONS).flatMap(o => {
     const key = fileKeyOf(o)
-    return key === undefined || key === 'config' ? [] : [[key, 'fileValue' in o && o.fileValue === 'integer' ? '1' : '"x"'] as const]
+    return key === undefined || key === 'config' ? [] : [[key, 'fileValue' in o && o.fileValue === 'integer' ? '1' : 'fileValue' in o && o.fileValue === 'boolean' ? 'true' : '"x"'] as const]
   })
   t.true(keys.length >= 25, `${keys.length} keys`)
   const file = await configFile(t, keys.map(([k, v]) => `${k} = ${v}`).join('\n') + '\n')
@@ -100,4 +100,13 @@ test('roost agent start reads ROOST_CONFIG and refuses an unknown key with the f
   const r = await roost(['agent', 'start'], { env: { ROOST_CONFIG: file } })
   t.not(r.code, 0)
   t.regex(r.stderr, new RegExp(`${file.replace(/[.]/g, '\\.')}:3: unknown key 'mesh_port'.*did you mean 'mesh-port'`))
+})
+
+test('a switch is a TOML boolean in the file: metrics-public = true; a string there names the line', async t => {
+  const on = await configFile(t, 'secret = "s"\nmetrics-public = true\n')
+  t.true(fromArgv(['--config', on]).metricsPublic)
+  const off = await configFile(t, 'secret = "s"\nmetrics-public = false\n')
+  t.false(fromArgv(['--config', off]).metricsPublic)
+  const bad = await configFile(t, 'secret = "s"\nmetrics-public = "yes"\n')
+  t.throws(() => fromArgv(['--config', bad]), { instanceOf: ConfigError, message: new RegExp(`${bad}:2: metrics-public must be true or false, not a string`) })
 })

@@ -106,3 +106,10 @@ test('--help lists each flag with its default and environment variable', t => {
   t.true(help.includes('(default: 127.0.0.1:4280; env ROOST_API_LISTEN)'))
   t.true(help.includes('(default: keep)'))
 })
+
+test('--metrics-public is a switch, also set by ROOST_METRICS_PUBLIC; off by default', t => {
+  t.false(fromArgv(['--secret', 's']).metricsPublic)
+  t.true(fromArgv(['--secret', 's', '--metrics-public']).metricsPublic)
+  t.true(fromArgv(['--secret', 's'], { ROOST_METRICS_PUBLIC: '1' }).metricsPublic)
+  t.false(fromArgv(['--secret', 's'], { ROOST_METRICS_PUBLIC: '0' }).metricsPublic)
+})

@@ -1,0 +1,40 @@
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import type { MessageObserver } from '../runtime/observers.js'
+import { registerActorMetrics, type ActorMetrics } from './actor-metrics.js'
+import { registerMessageMetrics } from './message-metrics.js'
+import { createScrapeClock, type ScrapeClock } from './scrape-cache.js'
+
+/**
+ * One agent's metrics: its own prom-client Registry (never the global one: tests run several
+ * agents in one process), Node's default metrics, and the observers the actor system takes.
+ * Other concepts register on `registry` once their sources exist (router, gossip, machines…).
+ */
+export interface AgentMetrics {
+  readonly registry: Registry
+  readonly actors: ActorMetrics
+  readonly messages: MessageObserver
+  /** Sources read on scrape read once per scrape by this. */
+  readonly scrapes: ScrapeClock
+  /** The exposition text (Prometheus text format 0.0.4). */
+  text: () => Promise<string>
+  readonly contentType: string
+}
+
+export function createAgentMetrics (): AgentMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const actors = registerActorMetrics(registry)
+  const messages = registerMessageMetrics(registry)
+  const scrapes = createScrapeClock()
+  return {
+    registry,
+    actors,
+    messages,
+    scrapes,
+    text: async () => {
+      scrapes.next()
+      return await registry.metrics()
+    },
+    contentType: registry.contentType
+  }
+}
