@@ -10,6 +10,7 @@ import { createRequestIds } from './forward-headers.js'
 import { EdgeHttpConnection, type HttpEntry } from './http-edge.js'
 import { HostedHttpConnection } from './http-hosted.js'
 import { createLoadTracker, type LoadTracker } from './load-tracker.js'
+import { createRouterErrors, type RouterErrorReport } from './router-errors.js'
 import { DEFAULT_PROXY_LIMITS, type AutostartReason, type ProxyContext, type ProxyLimits } from './proxy-context.js'
 import { emptyRouteTable, isRoutable, type ListenerRoute, type RouteTable } from './route-table.js'
 import { TcpProxyConnection } from './tcp-proxy.js'
@@ -55,6 +56,8 @@ export interface DataPlane {
   setBackhaul: (spec: { address: string, port: number, checkSource: boolean } | null) => Promise<{ address: string, port: number } | null>
   snapshot: () => DataPlaneSnapshot
   stats: () => DataPlaneStats
+  /** Router errors due for the agent's event stream (see router-errors.ts); taken, so each is reported once. */
+  takeRouterErrors: () => RouterErrorReport[]
   on: <E extends keyof DataPlaneEvents>(event: E, fn: DataPlaneEvents[E]) => void
 }
 
@@ -75,6 +78,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
   const limits: ProxyLimits = { ...DEFAULT_PROXY_LIMITS, ...init.limits }
   const events = new EventEmitter()
   const loads: LoadTracker = createLoadTracker()
+  const routerErrors = createRouterErrors()
   const pool = createUpstreamPool({ maxIdlePerKey: limits.maxIdleUpstreamsPerMachine, idleTimeoutMs: limits.upstreamIdleTimeoutMs })
   const waiters = createWaiters()
   const autostartAsked = new Map<string, number>()
@@ -83,6 +87,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
     table: emptyRouteTable(init.hostId, init.region, init.domain),
     limits,
     loads,
+    routerErrors,
     connector: createConnector({ hostId: init.hostId, backhaulKey: init.backhaulKey, connectTimeoutMs: limits.connectTimeoutMs }, { codec: components.codec }),
     pool,
     waiters,
@@ -322,6 +327,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
       for (const [id, l] of loads.machines()) machines[id] = { inflight: l.inflight, edge: l.inflight - l.hosted, backhaulOpen: l.backhaulOpen, lastActivity: l.lastActivity, total: l.total }
       return { machines, connections: ctx.connections.size }
     },
+    takeRouterErrors: () => routerErrors.take(now()),
     on (event, fn) { events.on(event, fn as (...args: unknown[]) => void) }
   }
 }

@@ -544,6 +544,7 @@ export abstract class HttpConnection implements UpstreamOwner {
     if (this.state === S.Closed) return
     this.abortExchange()
     this.ctx.loads.count(this.route?.app.app ?? '-', code)
+    this.ctx.routerErrors.note(this.route?.app.app ?? '-', code, this.ctx.now(), detail)
     const opts = { close: close || this.clientEnded, ...(this.requestId === '' ? {} : { requestId: this.requestId }), ...(detail === undefined ? {} : { detail }), ...(status === undefined ? {} : { status }) }
     this.client.write(errorResponse(code, opts))
     if (opts.close) this.close()

@@ -1,5 +1,6 @@
 import type { Logger } from '../log/logger.js'
 import type { LoadTracker } from './load-tracker.js'
+import type { RouterErrors } from './router-errors.js'
 import type { RouteTable } from './route-table.js'
 import type { Connector } from './upstream.js'
 import type { UpstreamPool } from './upstream-pool.js'
@@ -62,6 +63,8 @@ export interface ProxyContext {
   table: RouteTable
   readonly limits: ProxyLimits
   readonly loads: LoadTracker
+  /** Router errors per app and code, handed to the agent in batches (its event stream). */
+  readonly routerErrors: RouterErrors
   readonly connector: Connector
   readonly pool: UpstreamPool
   readonly waiters: Waiters

@@ -69,6 +69,7 @@ export class TcpProxyConnection {
 
   private fail (code: ResultCode): void {
     this.ctx.loads.count(this.route.app.app, code)
+    this.ctx.routerErrors.note(this.route.app.app, code, this.ctx.now())
     this.ctx.log.debug({ app: this.route.app.app, client: this.clientIp, code }, 'tcp connection refused')
     this.onClose()
   }
