@@ -78,7 +78,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
   const limits: ProxyLimits = { ...DEFAULT_PROXY_LIMITS, ...init.limits }
   const events = new EventEmitter()
   const loads: LoadTracker = createLoadTracker()
-  const routerErrors = createRouterErrors()
+  const routerErrors = createRouterErrors({ windowMs: limits.routerErrorWindowMs })
   const pool = createUpstreamPool({ maxIdlePerKey: limits.maxIdleUpstreamsPerMachine, idleTimeoutMs: limits.upstreamIdleTimeoutMs })
   const waiters = createWaiters()
   const autostartAsked = new Map<string, number>()

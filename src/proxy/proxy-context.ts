@@ -28,6 +28,8 @@ export interface ProxyLimits {
   maxReplayHops: number
   maxIdleUpstreamsPerMachine: number
   upstreamIdleTimeoutMs: number
+  /** Router errors of one app and code are reported at most once in this window (then with their count). */
+  routerErrorWindowMs: number
 }
 
 export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
@@ -43,7 +45,8 @@ export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
   replayBodyBytes: 1024 * 1024,
   maxReplayHops: 3,
   maxIdleUpstreamsPerMachine: 128,
-  upstreamIdleTimeoutMs: 30_000
+  upstreamIdleTimeoutMs: 30_000,
+  routerErrorWindowMs: 10_000
 }
 
 /** Why the data plane asks the router actor to start a machine. */
