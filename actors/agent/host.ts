@@ -28,6 +28,9 @@ import { loadApiToken, setupMachines, type MachinesSetup } from './machines-setu
 import { createInlineDataPlane } from '../../src/proxy/data-plane-inline.js'
 import { createDataPlaneThread, type DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
 import { loadCa } from '../../src/proxy/tls/dev-ca.js'
+import { createEventLog } from '../../src/events/event-log.js'
+import { createEventsApi } from '../../src/events/events-api.js'
+import { systemClock } from '../../src/runtime/clock.js'
 
 /** The agent's options (src/cli/agent-options.ts, shared with `roost agent start`); unset ones come from the environment and defaults. */
 export type AgentHostInit = AgentOptions
@@ -83,6 +86,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
   const signer = createRowSigner(seed)
   if (signer.hostId !== transport.hostId) throw new ConfigError(`the host key signs as ${signer.hostId.slice(0, 12)} but the transport runs as ${transport.hostId.slice(0, 12)}`)
   const loopMonitor = createLoopMonitor()
+  const events = createEventLog({ host: init.name, dir: join(init.dataDir, 'events') }, { logger: logger.child({ component: 'events' }), clock: systemClock })
   const socketPath = controlSocketPath(init.dataDir)
   const infoFile = join(init.dataDir, 'agent.json')
   let dataPlane: DataPlaneThread | undefined
@@ -114,6 +118,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       await new Promise(resolve => setTimeout(resolve, 150))
     }
     await system.stop().catch((err: unknown) => { logger.warn({ err }, 'actor system stop failed') })
+    await events.stop()
     await dataPlane?.stop().catch((err: unknown) => { logger.warn({ err }, 'data plane stop failed') })
     await transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') })
     machines?.store.close()
@@ -145,6 +150,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver, region: init.region, netnsPrefix: transport.hostId.slice(0, 8), capacity: { cpus: init.capacityCpus, memoryMb: init.capacityMemoryMb }, faults: init.faults, ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger })
       logger.info({ driver: machines.init.defaultDriver, describe: machines.describe, drivers: Object.keys(machines.components.drivers) }, `machines use the ${machines.init.defaultDriver} driver`)
       const token = await loadApiToken(init.dataDir, init.apiToken)
+      await events.start()
       await transport.start()
       await system.start()
       const keys = deriveClusterKeys(init.cluster, init.secret)
@@ -177,6 +183,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         transport,
         signer,
         loopMonitor,
+        events,
         machines,
         mesh,
         router: {
@@ -184,7 +191,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
           components: { dataPlane, ca, certKey: keys.certKey }
         }
       }))
-      const apiExtensions: ApiExtension[] = []
+      const apiExtensions: ApiExtension[] = [createEventsApi({}, { events, logger, clock: systemClock })]
       api = createMachinesApiServer({ host: init.api.host, port: init.api.port, token, version: init.version }, {
         logger: logger.child({ component: 'machines-api' }),
         extensions: apiExtensions,
