@@ -5,6 +5,7 @@ import { registerCertsCommand } from './commands/certs.js'
 import { registerDeployCommand } from './commands/deploy.js'
 import { registerDevCommand } from './commands/dev.js'
 import { registerDhtCommand } from './commands/dht.js'
+import { registerEventsCommand } from './commands/events.js'
 import { registerImageCommand } from './commands/image.js'
 import { registerLabCommand } from './commands/lab.js'
 import { registerMachinesCommand } from './commands/machines.js'
@@ -32,6 +33,7 @@ export function createCli (deps: CliDeps): Command {
   registerDhtCommand(program)
   registerSendCommand(program)
   registerMembersCommand(program)
+  registerEventsCommand(program)
   registerHostCommand(program)
   registerMeshCommand(program)
   registerStateCommand(program)
