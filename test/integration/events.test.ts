@@ -10,9 +10,11 @@ import { buildImage } from '../../src/vmm/image/build.js'
 import { BIN, roost } from '../helpers/cli.js'
 import { COUNTER_APP, machinesClient, tearDownCluster } from '../helpers/machines.js'
 import { retry } from '../helpers/retry.js'
+import { serviceRow } from '../helpers/service-row.js'
+import { freePort } from '../proxy/dp-harness.js'
 
 // `roost events` against real agents (process driver, three hosts): a follower started on h1 as
-// its own process prints a machine created there, a placement h1 made, and — after h2 is killed
+// its own process prints a machine created there, a placement h1 made, a router error, and — after h2 is killed
 // with -9 — h2 turning dead; the streams of every host read merged, and one host's after a seq.
 
 /** `roost events <args>` running in the background; its output so far. */
@@ -25,7 +27,7 @@ function follow (args: string[]): { child: ChildProcess, out: () => string, err:
   return { child, out: () => out, err: () => err }
 }
 
-test('roost events --follow shows a machine state change, a placement and a host killed with -9 turning dead; --all merges every host\'s', async t => {
+test('roost events --follow shows a machine state change, a placement, a router error and a host killed with -9 turning dead; --all merges every host\'s', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'roost-events-'))
   await buildImage({ appDir: COUNTER_APP, imagesDir: localImagesDir(dir), name: 'counter' }, { logger: silentLogger() })
   const cluster = await startLocalCluster({ binPath: BIN, hosts: 3, dir, logLevel: 'debug', agentArgs: ['--driver', 'process'] })
@@ -48,10 +50,21 @@ test('roost events --follow shows a machine state change, a placement and a host
   const placed = await api.create('events', { config: { image: 'counter', driver: 'process', restart: { policy: 'no' } }, skip_launch: true })
   await printed(new RegExp(`placement +placed machine ${placed.id} of events on h[123]`), 'the placement h1 made')
 
+  // Requests to an app with no machine: the router's errors arrive as one event per app and code per window.
+  const port = await freePort()
+  const row = serviceRow('nomachines', port, ['http'])
+  ;(row.services as Array<Record<string, unknown>>)[0]!.autoStartMachines = false
+  const deployed = await roost(['send', 'local/agent/router', JSON.stringify({ type: 'router.deploy', spec: row }), '--data-dir', h1.dataDir])
+  t.is(deployed.code, 0, deployed.stderr)
+  await retry(async () => (await fetch(`http://${h1.address}:${port}/`).catch(() => undefined))?.headers.get('roost-error') === 'PR01', { timeoutMs: 15_000, what: 'PR01 from h1\'s router' })
+  for (let i = 0; i < 20; i++) await fetch(`http://${h1.address}:${port}/`)
+  await printed(/router\.error +nomachines: PR01 no healthy machine for this app/, 'the router error')
+
   h2.process.kill('SIGKILL')
   await exited(h2.process)
   const dead = await printed(/^.* h1 {2}#\d+ {2}host\.dead +h2 is dead.*$/m, 'h2 dead', 30_000)
   t.log(dead)
+  t.log(`roost events --follow printed:\n${f.out()}`)
   const lines = f.out().trim().split('\n')
   t.true(lines.every(l => /^\d{4}-\d\d-\d\dT[\d:.]+Z {2}h1 {2}#\d+ {2}\S+ +\S/.test(l)), 'every line is an event of h1')
   const seqs = lines.map(l => Number(/#(\d+)/.exec(l)?.[1]))
