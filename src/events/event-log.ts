@@ -175,8 +175,10 @@ export function createEventLog (init: EventLogInit, components: EventLogComponen
       let bytes = 0
       for (const e of ring.after(since)) {
         if (events.length >= limit) break
-        bytes += JSON.stringify(e).length
-        if (events.length > 0 && bytes > maxBytes) break
+        if (maxBytes !== Number.POSITIVE_INFINITY) {
+          bytes += JSON.stringify(e).length
+          if (events.length > 0 && bytes > maxBytes) break
+        }
         events.push(e)
       }
       return { events, lastSeq, firstSeq: ring.oldest()?.seq ?? 0 }
