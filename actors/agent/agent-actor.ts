@@ -1,5 +1,6 @@
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import type { LoopMonitor } from '../../src/runtime/loop-monitor.js'
+import type { EventLog } from '../../src/events/event-log.js'
 import { policies } from '../../src/runtime/policy.js'
 import type { RowSigner } from '../../src/gossip/row-signature.js'
 import { resolveProfile, type ProfileName } from '../../src/gossip/swim-config.js'
@@ -15,7 +16,7 @@ import { placementActor } from '../placement/placement-actor.js'
 import { membershipActor } from '../membership/membership-actor.js'
 import { routerActor, type RouterActorComponents, type RouterActorInit } from '../router/router-actor.js'
 import { wireguardActor, type MeshRouting, type WireguardActorInit } from '../wireguard/wireguard-actor.js'
-import { agentProtocol, type AgentProtocol } from './messages.js'
+import { MAX_EVENT_REPLY_BYTES, MAX_EVENTS_PER_REPLY, agentProtocol, type AgentProtocol } from './messages.js'
 
 export interface AgentActorInit {
   name: string
@@ -36,12 +37,14 @@ export interface AgentActorComponents {
   signer: RowSigner
   /** This process's event-loop delay (outlives restarts of the tree). */
   loopMonitor: LoopMonitor
+  /** This host's event stream: the families record into it, `agent.events` reads it. */
+  events: Pick<EventLog, 'record' | 'since'>
   /** The machines family's settings and parts (drivers, images, store); without them it runs with no driver and an in-memory store. */
-  machines?: { init: MachinesActorInit, components: MachineComponents }
+  machines?: { init: MachinesActorInit, components: Omit<MachineComponents, 'events'> }
   /** Connections through the tunnels, started by the wireguard actor once its interface is up. */
   mesh?: MeshPath
   /** The proxy: its settings and data plane; without it the host routes nothing (unit tests of other families). */
-  router?: { init: RouterActorInit, components: RouterActorComponents }
+  router?: { init: RouterActorInit, components: Omit<RouterActorComponents, 'events'> }
 }
 
 /** Routing for a transport without a mesh path (tests with the in-memory transport). */
@@ -61,6 +64,7 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
     protocol: agentProtocol,
     policy: policies.restart({ backoff: { initialMs: 100, maxMs: 5_000, factor: 2 }, maxRestarts: 5, withinMs: 60_000, onExhausted: 'escalate' }),
     create (ctx) {
+      const { events } = components
       const machines = components.machines ?? {
         init: { machinesDir: '/nonexistent', region: init.region, defaultDriver: 'process' as const },
         components: {
@@ -79,10 +83,10 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
         ...(init.gossipProfile === undefined ? {} : { profile: init.gossipProfile }),
         faults: init.faults === true
       }, { ...components, capacity: machines.components.capacity }))
-      ctx.spawn('machines', machinesActor(machines.init, machines.components))
-      ctx.spawn('placement', placementActor())
-      ctx.spawn('failover', failoverActor({ region: init.region, probeIntervalMs: resolveProfile(init.gossipProfile).probeIntervalMs }))
-      if (components.router !== undefined) ctx.spawn('router', routerActor(components.router.init, components.router.components))
+      ctx.spawn('machines', machinesActor(machines.init, { ...machines.components, events }))
+      ctx.spawn('placement', placementActor({}, { events }))
+      ctx.spawn('failover', failoverActor({ region: init.region, probeIntervalMs: resolveProfile(init.gossipProfile).probeIntervalMs }, { events }))
+      if (components.router !== undefined) ctx.spawn('router', routerActor(components.router.init, { ...components.router.components, events }))
       const meshTransport: MeshRouting = 'pathTo' in components.transport ? components.transport as MeshTransport : streamsOnly
       ctx.spawn('wireguard', wireguardActor(init.wireguard ?? { cluster: init.cluster, dataDir: init.dataDir ?? '/nonexistent', mode: 'off', underlayHost: '127.0.0.1' }, { transport: meshTransport, mesh: components.mesh }))
       return {
@@ -108,6 +112,11 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
             eventLoop: components.loopMonitor.read(msg.reset === true),
             objectPrototypeKeys: Object.getOwnPropertyNames(Object.prototype).length,
             stats: { ...ctx.system.stats }
+          }),
+          'agent.events': (msg) => ({
+            hostId: ctx.system.hostId,
+            name: init.name,
+            ...events.since(msg.since ?? 0, msg.limit ?? MAX_EVENTS_PER_REPLY, MAX_EVENT_REPLY_BYTES)
           })
         }
       }

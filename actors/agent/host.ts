@@ -33,6 +33,8 @@ import { loadCa } from '../../src/proxy/tls/dev-ca.js'
 import { AGENT_MALLOC_ENV, hasAgentMallocEnv } from '../../src/threads/malloc-env.js'
 import { createAgentMetrics } from '../../src/metrics/agent-metrics.js'
 import { setupAgentMetrics } from './metrics-setup.js'
+import { createEventLog } from '../../src/events/event-log.js'
+import { createEventsApi } from '../../src/events/events-api.js'
 
 /** The agent's options (src/cli/agent-options.ts, shared with `roost agent start`); unset ones come from the environment and defaults. */
 export type AgentHostInit = AgentOptions
@@ -90,6 +92,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
   const signer = createRowSigner(seed)
   if (signer.hostId !== transport.hostId) throw new ConfigError(`the host key signs as ${signer.hostId.slice(0, 12)} but the transport runs as ${transport.hostId.slice(0, 12)}`)
   const loopMonitor = createLoopMonitor()
+  const events = createEventLog({ host: init.name, dir: join(init.dataDir, 'events') }, { logger: logger.child({ component: 'events' }), clock: systemClock })
   const socketPath = controlSocketPath(init.dataDir)
   const infoFile = join(init.dataDir, 'agent.json')
   let dataPlane: DataPlaneThread | undefined
@@ -122,6 +125,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       await new Promise(resolve => setTimeout(resolve, 150))
     }
     await system.stop().catch((err: unknown) => { logger.warn({ err }, 'actor system stop failed') })
+    await events.stop()
     await dataPlane?.stop().catch((err: unknown) => { logger.warn({ err }, 'data plane stop failed') })
     await transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') })
     machines?.store.close()
@@ -153,6 +157,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver, region: init.region, netnsPrefix: transport.hostId.slice(0, 8), capacity: { cpus: init.capacityCpus, memoryMb: init.capacityMemoryMb }, faults: init.faults, ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger, launches: agentMetrics.launches })
       logger.info({ driver: machines.init.defaultDriver, describe: machines.describe, drivers: Object.keys(machines.components.drivers) }, `machines use the ${machines.init.defaultDriver} driver`)
       const token = await loadApiToken(init.dataDir, init.apiToken)
+      await events.start()
       await transport.start()
       await system.start()
       const keys = deriveClusterKeys(init.cluster, init.secret)
@@ -186,6 +191,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         transport,
         signer,
         loopMonitor,
+        events,
         machines,
         mesh,
         router: {
@@ -195,6 +201,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       }))
       const controlApi = createControlApi({ system, transport, pathTo: transport.pathTo, name: init.name, shutdown: async () => { await stop() } })
       const apiExtensions: ApiExtension[] = [
+        createEventsApi({}, { events, logger, clock: systemClock }),
         agentMetrics.endpoint({ public: init.metricsPublic }),
         createStatusPageExtension({}, { snapshot: snapshotFromControl(controlApi), clock: systemClock, logger: logger.child({ component: 'status-page' }) })
       ]

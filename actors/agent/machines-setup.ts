@@ -34,7 +34,8 @@ export interface MachinesSetupInit {
 
 export interface MachinesSetup {
   init: MachinesActorInit
-  components: MachineComponents
+  /** The parts of this host's machines; the agent actor adds the event stream. */
+  components: Omit<MachineComponents, 'events'>
   /** e.g. "qemu 7.2.x microvm, accel tcg" — which driver machines use by default. */
   describe: string
   store: MachineStore

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { RoostEventSchema } from '../../src/events/event-kinds.js'
 import { defineActorProtocol } from '../../src/runtime/senders.js'
 
 export const AgentInfoSchema = Type.Object({
@@ -39,7 +40,25 @@ export const AgentStatsSchema = Type.Object({
 /** What `agent.stats` answers. */
 export type AgentStats = Static<typeof AgentStatsSchema>
 
-/** Messages of the `/agent` root actor: probes any member may send. */
+/** Most events one `agent.events` reply carries. */
+export const MAX_EVENTS_PER_REPLY = 500
+/** About how many bytes of events one reply carries (well under a frame's limit). */
+export const MAX_EVENT_REPLY_BYTES = 256 * 1024
+
+/** What `agent.events` answers: a page of this host's event stream. */
+export const AgentEventsSchema = Type.Object({
+  hostId: Type.String(),
+  name: Type.String(),
+  /** The newest seq this host recorded (0 before any). */
+  lastSeq: Type.Integer({ minimum: 0 }),
+  /** The oldest seq it still keeps: a `since` below `firstSeq - 1` missed some. */
+  firstSeq: Type.Integer({ minimum: 0 }),
+  events: Type.Array(RoostEventSchema)
+})
+
+export type AgentEvents = Static<typeof AgentEventsSchema>
+
+/** Messages of the `/agent` root actor: probes and reads any member may send. */
 export const agentProtocol = defineActorProtocol('agent', {
   /** Liveness and round-trip probe; echoes `seq` and `payload`. */
   'agent.ping': {
@@ -53,7 +72,20 @@ export const agentProtocol = defineActorProtocol('agent', {
   /** Who this host is and what runs on it. */
   'agent.info': { body: Type.Object({}), reply: AgentInfoSchema, from: 'member' },
   /** Event-loop delay, memory and supervision counters; `reset` starts a new event-loop window. */
-  'agent.stats': { body: Type.Object({ reset: Type.Optional(Type.Boolean()) }), reply: AgentStatsSchema, from: 'member' }
+  'agent.stats': { body: Type.Object({ reset: Type.Optional(Type.Boolean()) }), reply: AgentStatsSchema, from: 'member' },
+  /**
+   * This host's events after `since`, oldest first (`roost events` reads any host's through
+   * the local agent). Any member may read them: they say what `roost members` and
+   * `roost state` already show any member, in order; they change nothing.
+   */
+  'agent.events': {
+    body: Type.Object({
+      since: Type.Optional(Type.Integer({ minimum: 0 })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EVENTS_PER_REPLY }))
+    }),
+    reply: AgentEventsSchema,
+    from: 'member'
+  }
 })
 
 export type AgentProtocol = typeof agentProtocol.specs

@@ -1,5 +1,6 @@
 import type { CapacityLedger } from '../../src/placement/capacity.js'
 import type { Clock } from '../../src/runtime/clock.js'
+import type { EventRecorder } from '../../src/events/event-kinds.js'
 import type { DriverKind, VmDriver } from '../../src/vmm/driver.js'
 import type { ImageManifest } from '../../src/vmm/image/manifest.js'
 import type { MachineStore } from '../../src/vmm/machine-store.js'
@@ -42,4 +43,6 @@ export interface MachineComponents {
   /** Metrics: how long each VM boot, resume or clone took (absent: not timed). */
   launches?: LaunchRecorder
   clock?: Clock
+  /** This host's event stream: every state change of every machine goes in. */
+  events: EventRecorder
 }

@@ -17,6 +17,7 @@ import type { MachineComponents } from './components.js'
 import { machineProtocol, type MachineProtocol, type MachinesProtocol } from './messages.js'
 import { MAX_EVENTS, bootOf, healthOf, rowKeyOf, toRow, toView, type MachineRecord } from './record.js'
 import { buildGuestSpec } from './guest-spec.js'
+import { machineStateMessage } from './state-event.js'
 import { checkSpecs } from './check-specs.js'
 
 export interface MachineActorInit {
@@ -92,6 +93,9 @@ export function machineActor (init: MachineActorInit, components: MachineCompone
         event(type, state, extra)
         persist()
         ctx.log.info({ machine: rec.id, from, to: state, event: type, ...extra }, 'machine state')
+        components.events.record('machine.state', machineStateMessage(rec, from, state, type, extra?.message), {
+          machine: rec.id, app: rec.app, name: rec.name, from, to: state, event: type, ...extra
+        })
       }
       const checkApp = (app: string): void => {
         if (app !== rec.app) throw new MachineNotFoundError(`no machine ${rec.id} in app ${app}`, { id: rec.id, app })

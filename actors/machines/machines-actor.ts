@@ -12,6 +12,7 @@ import type { MachineComponents } from './components.js'
 import { machineActor, newInstanceId } from './machine-actor.js'
 import { machinesProtocol, type MachineProtocol, type MachinesProtocol } from './messages.js'
 import type { MachineRecord } from './record.js'
+import { machineStateMessage } from './state-event.js'
 
 export interface MachinesActorInit {
   /** `<dataDir>/machines`. */
@@ -98,6 +99,9 @@ export function machinesActor (init: MachinesActorInit, components: MachineCompo
           throw err
         }
         ctx.log.info({ machine: id, app: c.app, driver, generation: c.generation, image: image.manifest.digest.slice(0, 12) }, c.generation > FIRST_GENERATION ? 'machine re-created by failover' : 'machine created')
+        components.events.record('machine.state', machineStateMessage(rec, null, 'created', c.event.type, c.event.message), {
+          machine: id, app: c.app, name: rec.name, from: null, to: 'created', event: c.event.type, generation: c.generation, driver
+        })
         if (!c.launch) return await askChild<'machine.get'>(id, { type: 'machine.get', app: c.app })
         return await askChild<'machine.start'>(id, { type: 'machine.start', app: c.app })
       }

@@ -6,6 +6,8 @@ import { createReplica } from '../../src/gossip/replica.js'
 import type { RowSigner } from '../../src/gossip/row-signature.js'
 import { createMemoryStore, type ReplicaStore } from '../../src/gossip/replica-store.js'
 import type { ChangeEvent } from '../../src/gossip/rows.js'
+import type { EventRecorder } from '../../src/events/event-kinds.js'
+import { memberEvent } from './member-event.js'
 import { createSqliteStore } from '../../src/gossip/sqlite-store.js'
 import type { ProfileName } from '../../src/gossip/swim-config.js'
 import type { MemberInfo } from '../../src/gossip/swim.js'
@@ -37,6 +39,8 @@ export interface MembershipComponents {
   store?: () => ReplicaStore
   /** This host's room for machines, published in its `hosts` row for placers elsewhere. */
   capacity: Pick<CapacityLedger, 'free' | 'onChange'>
+  /** This host's event stream: every member state change goes in. */
+  events: EventRecorder
 }
 
 export const HOST_ROW_REFRESH_MS = 30_000
@@ -109,6 +113,10 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
         if (m.state === 'alive' && previous !== undefined && previous !== 'alive') ctx.log.info({ host: m.id, name: m.meta?.name, from: previous }, 'member alive again')
         else if (m.state === 'alive' && previous === undefined) ctx.log.info({ host: m.id, name: m.meta?.name }, 'member joined')
         else if (m.state !== 'alive') ctx.log.info({ host: m.id, name: m.meta?.name, state: m.state, incarnation: m.incarnation }, `member ${m.state}`)
+        if (m.id !== self) {
+          const e = memberEvent(m, previous)
+          components.events.record(e.kind, e.message, e.data)
+        }
         if (m.state === 'alive') replica.markOwnerAlive(m.id)
         // Routers stop choosing a suspect host's machines now, not at their next look at the list.
         for (const w of memberWatchers.values()) ctx.system.dispatch(w, { type: 'members.changed', hostId: m.id, state: m.state }, { from: ctx.path })

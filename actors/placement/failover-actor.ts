@@ -8,6 +8,7 @@ import { currentMachineRows, generationOf, machineIdOf, type MachineRowLike } fr
 import { planPlacement } from '../../src/placement/plan.js'
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { systemClock, type Clock } from '../../src/runtime/clock.js'
+import type { EventRecorder } from '../../src/events/event-kinds.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { MachineConfig } from '../../src/api/machines/schemas.js'
@@ -34,6 +35,8 @@ export interface FailoverActorInit {
 
 export interface FailoverActorComponents {
   clock?: Clock
+  /** This host's event stream: replacements, evacuations, stale copies destroyed, fence changes. */
+  events: EventRecorder
 }
 
 const TICK_MS = 250
@@ -47,6 +50,11 @@ const ASK_MS = 30_000
 /** How long an evacuated machine's new copy may take to be started and passing its checks. */
 const EVACUATE_HEALTHY_MS = 120_000
 const EVACUATE_POLL_MS = 200
+const FENCE_SAYS: Record<FenceStage, string> = {
+  serving: 'this host sees its region\'s majority again and serves its machines',
+  unroutable: 'this host lost sight of its region\'s majority; its replaceable machines take no new traffic',
+  stopped: 'this host has not seen its region\'s majority for the grace period; its replaceable machines are stopped'
+}
 
 /**
  * `/agent/failover`: re-creates the replaceable machines of hosts that membership declared dead
@@ -56,8 +64,9 @@ const EVACUATE_POLL_MS = 200
  * its region's majority (cordon, then stop its replaceable machines; undone when the majority is
  * seen again). Everything is decided from the local replica on a tick. Crash policy: restart.
  */
-export function failoverActor (init: FailoverActorInit, components: FailoverActorComponents = {}): ActorDefinition<FailoverProtocol> {
+export function failoverActor (init: FailoverActorInit, components: FailoverActorComponents): ActorDefinition<FailoverProtocol> {
   const clock = components.clock ?? systemClock
+  const { events } = components
   const tickMs = init.tickMs ?? TICK_MS
   const stepMs = init.stepMs ?? STEP_MS
   const stableMs = init.stableMs ?? STABLE_MS
@@ -80,6 +89,9 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
       let draining = false
       const evacuationFailed = new Map<string, number>()
 
+      /** Host names as gossip last told them, for the events people read. */
+      const names = new Map<string, string>()
+      const nameOf = (host: string): string => names.get(host) ?? host.slice(0, 12)
       const machine = (id: string) => ref<MachineProtocol>(self, `/agent/machines/${id}`)
       const quietly = (what: string, id: string) => (err: unknown): void => { ctx.log.warn({ err, machine: id }, `${what} failed`) }
 
@@ -95,6 +107,7 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
         const generation = generationOf(data) + 1
         const running = data.state === 'started' || data.state === 'starting'
         ctx.log.info({ machine: id, app, to: target, generation }, 'evacuating a machine of this draining host')
+        events.record('failover', `evacuating machine ${id} of ${app} to ${nameOf(target)} (this host is draining; generation ${generation})`, { action: 'evacuate', machine: id, app, to: target, generation })
         await ctx.system.askUntyped(target, '/agent/machines', 'machines.replace', {
           app, id, name: String(data.name ?? id), region, generation, createdAt: typeof data.createdAt === 'number' ? data.createdAt : clock.now(), config, skipLaunch: !running
         }, { timeoutMs: ASK_MS })
@@ -109,6 +122,7 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
         }
         await ctx.system.ask(machine(id), { type: 'machine.destroy', app, force: true }, { timeoutMs: ASK_MS })
         ctx.log.info({ machine: id, app, to: target, generation }, 'machine evacuated')
+        events.record('failover', `machine ${id} of ${app} evacuated to ${nameOf(target)}`, { action: 'evacuated', machine: id, app, to: target, generation })
       }
 
       const tick = async (): Promise<void> => {
@@ -118,6 +132,7 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
           ctx.system.ask(membership, { type: 'membership.state', table: 'hosts' }),
           ctx.system.ask(membership, { type: 'membership.state', table: 'machines' })
         ])
+        for (const m of members) if (m.name !== '') names.set(m.hostId, m.name)
         // A host gossip has not met yet counts as alive toward the majority (unless its rows say dead).
         const hosts = hostViews(hostRows.rows, members, self, 'alive')
         const plan = planFailover({ self, stepMs, stableMs, probeIntervalMs: init.probeIntervalMs ?? 0 }, hosts, machineRows.rows)
@@ -132,7 +147,11 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
             const id = machineIdOf(next)
             evacuating = id
             evacuate(next.data as Record<string, unknown>, hosts, machineRows.rows)
-              .then(() => { evacuated++ }, (err: unknown) => { evacuationFailed.set(id, clock.now()); ctx.log.warn({ err, machine: id }, 'evacuation failed; will try again') })
+              .then(() => { evacuated++ }, (err: unknown) => {
+                evacuationFailed.set(id, clock.now())
+                ctx.log.warn({ err, machine: id }, 'evacuation failed; will try again')
+                events.record('failover', `evacuation of machine ${id} failed; will try again: ${(err as Error).message}`, { action: 'evacuate-failed', machine: id, error: (err as Error).message })
+              })
               .finally(() => { evacuating = null })
           }
         }
@@ -143,8 +162,12 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
           if (last !== undefined && now - last < RETRY_MS) continue
           attempted.set(`${r.id}:${r.generation}`, now)
           ctx.log.info({ machine: r.id, app: r.app, generation: r.generation, from: r.from }, 'replacing a machine of a dead host')
+          events.record('failover', `replacing machine ${r.id} of ${r.app} here: its host ${nameOf(r.from)} is dead (generation ${r.generation})`, { action: 'replace', machine: r.id, app: r.app, from: r.from, generation: r.generation })
           ctx.system.ask(machines, { type: 'machines.replace', app: r.app, id: r.id, name: r.name, region: r.region, generation: r.generation, createdAt: now, config: r.config as MachineConfig }, { timeoutMs: ASK_MS })
-            .then((v: MachineView) => { replaced++; ctx.log.info({ machine: v.id, generation: r.generation, state: v.state }, 'machine re-created') }, quietly('replace', r.id))
+            .then((v: MachineView) => { replaced++; ctx.log.info({ machine: v.id, generation: r.generation, state: v.state }, 'machine re-created') }, (err: unknown) => {
+              quietly('replace', r.id)(err)
+              events.record('failover', `replacing machine ${r.id} of ${r.app} failed: ${(err as Error).message}`, { action: 'replace-failed', machine: r.id, app: r.app, generation: r.generation, error: (err as Error).message })
+            })
         }
         for (const s of plan.stale) {
           if (s.id === evacuating) continue
@@ -155,11 +178,15 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
           const row = machineRows.rows.find(x => x.owner === self && machineIdOf(x) === s.id && x.data !== null)
           const app = typeof row?.data?.app === 'string' ? row.data.app : ''
           ctx.log.warn({ machine: s.id, generation: s.generation, newer: s.newerGeneration, owner: s.newerOwner }, 'a newer copy of this machine runs elsewhere; destroying the stale one here')
+          events.record('failover', `destroying the stale copy of machine ${s.id} here: generation ${s.newerGeneration} runs on ${nameOf(s.newerOwner)}`, { action: 'destroy-stale', machine: s.id, app, generation: s.generation, newerGeneration: s.newerGeneration, newerOwner: s.newerOwner })
           ctx.system.ask(machine(s.id), { type: 'machine.destroy', app, force: true }, { timeoutMs: ASK_MS }).catch(quietly('destroy of a stale copy', s.id))
         }
 
         const stage = fence.update(now, seesMajority(hosts, init.region))
-        if (stage !== lastStage) ctx.log.warn({ from: lastStage, to: stage, lostSince: fence.lostSince }, `fence: ${stage}`)
+        if (stage !== lastStage) {
+          ctx.log.warn({ from: lastStage, to: stage, lostSince: fence.lostSince }, `fence: ${stage}`)
+          events.record('failover', `fence: ${FENCE_SAYS[stage]}`, { action: 'fence', from: lastStage, to: stage })
+        }
         const staleIds = new Set(plan.stale.map(s => s.id))
         const mine = currentMachineRows(machineRows.rows).filter(r => r.owner === self && r.data !== null && r.data.failover === 'replace' && !staleIds.has(machineIdOf(r)))
         if (stage !== 'serving') {

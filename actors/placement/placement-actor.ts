@@ -7,6 +7,7 @@ import { NoCapacityError, PlacementError } from '../../src/placement/errors.js'
 import { planPlacement, type PlacementHost } from '../../src/placement/plan.js'
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import { systemClock, type Clock } from '../../src/runtime/clock.js'
+import type { EventRecorder } from '../../src/events/event-kinds.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { MembershipProtocol } from '../membership/messages.js'
@@ -21,6 +22,8 @@ export interface PlacementActorInit {
 
 export interface PlacementActorComponents {
   clock?: Clock
+  /** This host's event stream: each placement it decides (and each it could not make) goes in. */
+  events: EventRecorder
 }
 
 const PENDING_MS = 30_000
@@ -41,7 +44,7 @@ function refusedBeforeCreating (err: unknown): boolean {
  * checks its own room, so placers racing on stale rows cannot overbook it. Placements in flight
  * count for spread until their rows arrive. Crash policy: restart (it holds nothing durable).
  */
-export function placementActor (init: PlacementActorInit = {}, components: PlacementActorComponents = {}): ActorDefinition<PlacementProtocol> {
+export function placementActor (init: PlacementActorInit, components: PlacementActorComponents): ActorDefinition<PlacementProtocol> {
   const clock = components.clock ?? systemClock
   const pendingMs = init.pendingMs ?? PENDING_MS
   const createTimeoutMs = init.createTimeoutMs ?? CREATE_TIMEOUT_MS
@@ -52,12 +55,17 @@ export function placementActor (init: PlacementActorInit = {}, components: Place
       const membership = ref<MembershipProtocol>(ctx.system.hostId, '/agent/membership')
       const pending = new Map<string, { app: string, host: string, at: number }>()
 
+      /** Host names as gossip last told them, for the events people read. */
+      const names = new Map<string, string>()
+      const nameOf = (host: string): string => names.get(host) ?? host.slice(0, 12)
+
       const view = async (app: string): Promise<{ hosts: PlacementHost[], existing: string[] }> => {
         const [{ members }, hostRows, machineRows] = await Promise.all([
           ctx.system.ask(membership, { type: 'membership.list' }),
           ctx.system.ask(membership, { type: 'membership.state', table: 'hosts' }),
           ctx.system.ask(membership, { type: 'membership.state', table: 'machines' })
         ])
+        for (const m of members) if (m.name !== '') names.set(m.hostId, m.name)
         // A host gossip has not met yet gets nothing.
         const hosts: PlacementHost[] = hostViews(hostRows.rows, members, ctx.system.hostId, 'dead')
         const now = clock.now()
@@ -96,6 +104,10 @@ export function placementActor (init: PlacementActorInit = {}, components: Place
                 }, { timeoutMs: createTimeoutMs }) as MachineView
                 pending.set(machine.id, { app: msg.app, host, at: clock.now() })
                 ctx.log.info({ app: msg.app, machine: machine.id, host, refusals: refusals.length }, 'machine placed')
+                const after = refusals.length === 0 ? '' : ` after ${refusals.length} refusal(s): ${refusals.map(r => `${nameOf(r.host)} ${r.code}`).join(', ')}`
+                components.events.record('placement', `placed machine ${machine.id} of ${msg.app} on ${nameOf(host)}${after}`, {
+                  app: msg.app, machine: machine.id, host, hostName: names.get(host) ?? '', regions, refusals
+                })
                 return { machine, refusals }
               } catch (err) {
                 if (!refusedBeforeCreating(err)) throw err
@@ -108,6 +120,7 @@ export function placementActor (init: PlacementActorInit = {}, components: Place
             const why = candidates.length === 0
               ? `no alive, undrained host${where} has room for ${need.cpus} vCPU / ${need.memoryMb} MiB (${hosts.length} hosts known)`
               : `every candidate${where} refused: ${refusals.map(r => `${r.host.slice(0, 8)} ${r.code}`).join(', ')}`
+            components.events.record('placement', `could not place a machine of ${msg.app}: ${why}`, { app: msg.app, regions, refusals, placed: false })
             throw new PlacementError(`cannot place a machine of ${msg.app}: ${why}`, { app: msg.app, regions, refusals: refusals.length })
           }
         }

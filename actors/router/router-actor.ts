@@ -1,4 +1,6 @@
 import { defineActor, type ActorContext, type ActorDefinition } from '../../src/runtime/actor.js'
+import type { EventRecorder } from '../../src/events/event-kinds.js'
+import { describeRouterError } from '../../src/proxy/router-errors.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { ServiceRowData } from '../../src/gossip/rows.js'
@@ -36,6 +38,8 @@ export interface RouterActorComponents {
   dataPlane: Pick<DataPlaneThread, 'setRoutes' | 'setBackhaul' | 'snapshot' | 'on' | 'start'>
   ca: CaMaterial | null
   certKey: Buffer
+  /** This host's event stream: the data plane's router errors go in (batched and rate-limited there). */
+  events: EventRecorder
 }
 
 const TABLES = ['services', 'machines', 'routers', 'certs', 'wireguard'] as const
@@ -286,7 +290,10 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
         dp.on('stats', (stats) => { c.tell({ type: 'router.stats', ...stats }) }),
         dp.on('autostart', (req) => { c.tell({ type: 'router.autostart', ...req }) }),
         dp.on('listener', (state) => { c.tell({ type: 'router.listener', ...state }) }),
-        dp.on('exit', (err) => { c.tell({ type: 'router.dataplane-exit', message: err.message }) })
+        dp.on('exit', (err) => { c.tell({ type: 'router.dataplane-exit', message: err.message }) }),
+        dp.on('router-errors', (errors) => {
+          for (const e of errors) components.events.record('router.error', describeRouterError(e), { ...e })
+        })
       ])
       // After the thread died (this actor crashed on it and was restarted), a new one starts.
       dp.start().catch((err: unknown) => { ctx.log.error({ err }, 'the data plane thread could not start') })

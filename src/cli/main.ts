@@ -6,6 +6,7 @@ import { registerDeployCommand } from './commands/deploy.js'
 import { registerDevCommand } from './commands/dev.js'
 import { registerDhtCommand } from './commands/dht.js'
 import { registerDoctorCommand } from './commands/doctor.js'
+import { registerEventsCommand } from './commands/events.js'
 import { registerImageCommand } from './commands/image.js'
 import { registerLabCommand } from './commands/lab.js'
 import { registerMachinesCommand } from './commands/machines.js'
@@ -34,6 +35,7 @@ export function createCli (deps: CliDeps): Command {
   registerDhtCommand(program)
   registerSendCommand(program)
   registerMembersCommand(program)
+  registerEventsCommand(program)
   registerHostCommand(program)
   registerMeshCommand(program)
   registerStateCommand(program)

@@ -22,7 +22,11 @@ export function createInlineDataPlane (init: DataPlaneThreadInit, components: { 
     async start () {
       if (stats !== undefined) return
       await dp.start()
-      stats = setInterval(() => { events.emit('stats', dp.stats()) }, statsIntervalMs ?? 250)
+      stats = setInterval(() => {
+        events.emit('stats', dp.stats())
+        const errors = dp.takeRouterErrors()
+        if (errors.length > 0) events.emit('router-errors', errors)
+      }, statsIntervalMs ?? 250)
     },
     async stop () {
       clearInterval(stats)

@@ -3,6 +3,7 @@ import type { DataPlaneInit } from './data-plane.js'
 import type { DataPlaneSnapshot, DataPlaneStats, ListenerState } from './data-plane-view.js'
 import type { AutostartReason } from './proxy-context.js'
 import type { RouteTable } from './route-table.js'
+import type { RouterErrorReport } from './router-errors.js'
 
 /** What the data-plane thread is started with (structured-clone safe). */
 export interface DataPlaneWorkerData {
@@ -31,5 +32,7 @@ export type FromDataPlane =
   | { t: 'stats', stats: DataPlaneStats }
   | { t: 'autostart', app: string, service: number, reason: AutostartReason }
   | { t: 'listener', state: ListenerState }
+  /** Router errors due for the event stream, batched on the stats tick (never one message per request). */
+  | { t: 'router-errors', errors: RouterErrorReport[] }
 
-export type { DataPlaneSnapshot, DataPlaneStats, ListenerState }
+export type { DataPlaneSnapshot, DataPlaneStats, ListenerState, RouterErrorReport }

@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads'
 import { ProxyError } from './errors.js'
 import type { Logger } from '../log/logger.js'
 import type { DataPlaneEvents, DataPlaneInit } from './data-plane.js'
-import type { DataPlaneSnapshot, DataPlaneStats, DataPlaneWorkerData, FromDataPlane, ToDataPlane } from './data-plane-messages.js'
+import type { DataPlaneSnapshot, DataPlaneStats, DataPlaneWorkerData, FromDataPlane, RouterErrorReport, ToDataPlane } from './data-plane-messages.js'
 import type { RouteTable } from './route-table.js'
 import type { RouterMetricsSnapshot } from './router-counters.js'
 import type { CaMaterial } from './tls/dev-ca.js'
@@ -20,6 +20,8 @@ export interface DataPlaneThreadInit extends DataPlaneInit {
 
 export interface DataPlaneThreadEvents extends DataPlaneEvents {
   stats: (stats: DataPlaneStats) => void
+  /** Router errors due for the event stream (per app and code, rate-limited in the thread). */
+  'router-errors': (errors: RouterErrorReport[]) => void
   /** The thread died (it is not restarted here; the owner decides). */
   exit: (err: Error) => void
 }
@@ -95,6 +97,9 @@ export function createDataPlaneThread (init: DataPlaneThreadInit, components: { 
               return
             case 'listener':
               events.emit('listener', m.state)
+              return
+            case 'router-errors':
+              events.emit('router-errors', m.errors)
           }
         })
       })

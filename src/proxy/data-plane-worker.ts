@@ -15,7 +15,11 @@ const logger = createLogger({ level: data.logLevel, base: data.logBase })
 const dp = setupDataPlane(data, { logger, codec: createCodec() })
 dp.on('autostart', (req) => { post({ t: 'autostart', ...req }) })
 dp.on('listener', (state) => { post({ t: 'listener', state }) })
-const stats = setInterval(() => { post({ t: 'stats', stats: dp.stats() }) }, data.statsIntervalMs)
+const stats = setInterval(() => {
+  post({ t: 'stats', stats: dp.stats() })
+  const errors = dp.takeRouterErrors()
+  if (errors.length > 0) post({ t: 'router-errors', errors })
+}, data.statsIntervalMs)
 
 port.on('message', (m: ToDataPlane) => {
   const reply = (id: number, p: Promise<unknown>): void => {

@@ -10,6 +10,7 @@ import { createRequestIds } from './forward-headers.js'
 import { EdgeHttpConnection, type HttpEntry } from './http-edge.js'
 import { HostedHttpConnection } from './http-hosted.js'
 import { createLoadTracker, type LoadTracker } from './load-tracker.js'
+import { createRouterErrors, type RouterErrorReport } from './router-errors.js'
 import { DEFAULT_PROXY_LIMITS, type AutostartReason, type ProxyContext, type ProxyLimits } from './proxy-context.js'
 import { emptyRouteTable, isRoutable, type ListenerRoute, type RouteTable } from './route-table.js'
 import { TcpProxyConnection } from './tcp-proxy.js'
@@ -59,6 +60,8 @@ export interface DataPlane {
   stats: () => DataPlaneStats
   /** Counters for metrics: answers by app, handler and result with latencies, connections, backhaul bytes. */
   metrics: () => RouterMetricsSnapshot
+  /** Router errors due for the agent's event stream (see router-errors.ts); taken, so each is reported once. */
+  takeRouterErrors: () => RouterErrorReport[]
   on: <E extends keyof DataPlaneEvents>(event: E, fn: DataPlaneEvents[E]) => void
 }
 
@@ -79,6 +82,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
   const limits: ProxyLimits = { ...DEFAULT_PROXY_LIMITS, ...init.limits }
   const events = new EventEmitter()
   const loads: LoadTracker = createLoadTracker()
+  const routerErrors = createRouterErrors({ windowMs: limits.routerErrorWindowMs })
   const pool = createUpstreamPool({ maxIdlePerKey: limits.maxIdleUpstreamsPerMachine, idleTimeoutMs: limits.upstreamIdleTimeoutMs })
   const waiters = createWaiters()
   const autostartAsked = new Map<string, number>()
@@ -90,6 +94,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
     table: emptyRouteTable(init.hostId, init.region, init.domain),
     limits,
     loads,
+    routerErrors,
     connector: createConnector({ hostId: init.hostId, backhaulKey: init.backhaulKey, connectTimeoutMs: limits.connectTimeoutMs }, { codec: components.codec, meter: edgeBytes }),
     pool,
     waiters,
@@ -346,6 +351,7 @@ export function createDataPlane (init: DataPlaneInit, components: DataPlaneCompo
         loop: { activeMs: active, idleMs: idle }
       }
     },
+    takeRouterErrors: () => routerErrors.take(now()),
     on (event, fn) { events.on(event, fn as (...args: unknown[]) => void) }
   }
 }

@@ -552,6 +552,7 @@ export abstract class HttpConnection implements UpstreamOwner {
     if (this.state === S.Closed) return
     this.abortExchange()
     this.ctx.answered(this.route?.app.app ?? '-', this.handler, code, this.reqStart === 0 ? performance.now() : this.reqStart)
+    this.ctx.routerErrors.note(this.route?.app.app ?? '-', code, this.ctx.now(), detail)
     const opts = { close: close || this.clientEnded, ...(this.requestId === '' ? {} : { requestId: this.requestId }), ...(detail === undefined ? {} : { detail }), ...(status === undefined ? {} : { status }) }
     this.client.write(errorResponse(code, opts))
     if (opts.close) this.close()

@@ -1,6 +1,7 @@
 import type { Logger } from '../log/logger.js'
 import type { RouterCounters, RouterHandler } from './router-counters.js'
 import type { LoadTracker } from './load-tracker.js'
+import type { RouterErrors } from './router-errors.js'
 import type { RouteTable } from './route-table.js'
 import type { Connector } from './upstream.js'
 import type { UpstreamPool } from './upstream-pool.js'
@@ -28,6 +29,8 @@ export interface ProxyLimits {
   maxReplayHops: number
   maxIdleUpstreamsPerMachine: number
   upstreamIdleTimeoutMs: number
+  /** Router errors of one app and code are reported at most once in this window (then with their count). */
+  routerErrorWindowMs: number
 }
 
 export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
@@ -43,7 +46,8 @@ export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
   replayBodyBytes: 1024 * 1024,
   maxReplayHops: 3,
   maxIdleUpstreamsPerMachine: 128,
-  upstreamIdleTimeoutMs: 30_000
+  upstreamIdleTimeoutMs: 30_000,
+  routerErrorWindowMs: 10_000
 }
 
 /** Why the data plane asks the router actor to start a machine. */
@@ -63,6 +67,8 @@ export interface ProxyContext {
   table: RouteTable
   readonly limits: ProxyLimits
   readonly loads: LoadTracker
+  /** Router errors per app and code, handed to the agent in batches (its event stream). */
+  readonly routerErrors: RouterErrors
   readonly connector: Connector
   readonly pool: UpstreamPool
   readonly waiters: Waiters

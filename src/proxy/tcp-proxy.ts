@@ -70,6 +70,7 @@ export class TcpProxyConnection {
 
   private fail (code: ResultCode): void {
     this.ctx.answered(this.route.app.app, this.route.port.tls ? 'tls' : 'tcp', code, this.startedAt)
+    this.ctx.routerErrors.note(this.route.app.app, code, this.ctx.now())
     this.ctx.log.debug({ app: this.route.app.app, client: this.clientIp, code }, 'tcp connection refused')
     this.onClose()
   }

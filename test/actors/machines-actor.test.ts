@@ -19,6 +19,8 @@ import { createMemoryNetwork } from '../../src/transport/memory-transport.js'
 import { randomHostId } from '../helpers/fixtures.js'
 import { hostKeyOf } from '../helpers/host-keys.js'
 import { retry } from '../helpers/retry.js'
+import { memoryEventLog } from '../helpers/events.js'
+import type { EventLog } from '../../src/events/event-log.js'
 import { createLoopMonitor } from '../../src/runtime/loop-monitor.js'
 
 /** A VM driver whose VMs are objects the test ends at will (unit tests of the actor's decisions only). */
@@ -71,7 +73,7 @@ function fakeDriver (faults: { hold?: 'paused' | 'migrated', bootGate?: Promise<
 
 const manifest: ImageManifest = { schema: 1, digest: 'a'.repeat(64), kernel: 'k', initrd: 'i', app: 'app', kernelVersion: 'x', modules: [], createdAt: '', sizeBytes: 0 }
 
-interface Agent { system: ActorSystem, backend: MachinesBackend, stop: () => Promise<void> }
+interface Agent { system: ActorSystem, backend: MachinesBackend, events: EventLog, stop: () => Promise<void> }
 
 type CheckFn = Parameters<NonNullable<MachineComponents['healthChecks']>>[1]
 const checkListeners: CheckFn[] = []
@@ -84,7 +86,8 @@ async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver
   const system = createActorSystem({ hostId }, { logger: silentLogger(), codec: createCodec(), transport })
   await system.start()
   let port = 20_000
-  const components: MachineComponents = {
+  const events = await memoryEventLog('h1')
+  const components: Omit<MachineComponents, 'events'> = {
     drivers: { qemu: driver },
     store,
     images: {
@@ -104,11 +107,12 @@ async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver
     transport,
     signer: hostKeyOf(hostId),
     loopMonitor: createLoopMonitor(),
+    events,
     machines: { init: { machinesDir: join(dir, 'machines'), region: 'here', defaultDriver: 'qemu' }, components }
   }))
   const stop = async (): Promise<void> => { await system.stop(); await transport.stop() }
   t.teardown(stop)
-  return { system, backend: createMachinesBackend({ system, transport, name: 'h1' }), stop }
+  return { system, backend: createMachinesBackend({ system, transport, name: 'h1' }), events, stop }
 }
 
 async function setup (t: ExecutionContext, faults: Parameters<typeof fakeDriver>[0] = {}): Promise<{ a: Agent, driver: ReturnType<typeof fakeDriver>, store: MachineStore, dir: string }> {
@@ -158,6 +162,20 @@ test('create starts the machine; stop, start, and the illegal transitions change
   await retry(() => !a.system.has(`/agent/machines/${m.id}`), { what: 'machine actor reaped' })
   t.is(driver.live().length, 0)
   await t.throwsAsync(a.backend.get('app1', m.id), { code: 'ERR_MACHINE_NOT_FOUND' })
+})
+
+test('every state change of a machine goes into the host\'s event stream, in order, from created to destroyed', async t => {
+  const { a } = await setup(t)
+  const m = await a.backend.create('app1', { config: config() })
+  await state(a.backend, m.id, 'started')
+  await a.backend.action('app1', m.id, 'stop')
+  await state(a.backend, m.id, 'stopped')
+  await a.backend.destroy('app1', m.id, false)
+  await retry(() => a.events.since(0, 1000).events.some(e => e.data?.to === 'destroyed'), { what: 'destroyed recorded' })
+  const changes = a.events.since(0, 1000).events.filter(e => e.kind === 'machine.state' && e.data?.machine === m.id)
+  t.deepEqual(changes.map(e => e.data?.to), ['created', 'starting', 'started', 'stopping', 'stopped', 'destroying', 'destroyed'])
+  t.like(changes[2], { host: 'h1', data: { app: 'app1', from: 'starting', to: 'started', event: 'launch' } })
+  t.regex(changes[4]?.message ?? '', new RegExp(`^machine ${m.id} \\(app1\\) stopping → stopped`))
 })
 
 test('skip_launch creates without starting; update makes a new version and restarts', async t => {

@@ -22,6 +22,8 @@ import { hostKey, hostKeyOf, signed } from '../helpers/host-keys.js'
 import { hlcEncode } from '../../src/gossip/hlc.js'
 import type { Row } from '../../src/gossip/rows.js'
 import { retry } from '../helpers/retry.js'
+import { memoryEventLog } from '../helpers/events.js'
+import type { EventLog } from '../../src/events/event-log.js'
 import { serviceRow } from '../helpers/service-row.js'
 
 const MEMBERSHIP = '/agent/membership'
@@ -74,6 +76,7 @@ interface Host {
   system: ActorSystem
   transport: Transport
   membership: Ref<MembershipProtocol>
+  events: EventLog
 }
 
 /**
@@ -94,10 +97,11 @@ async function cluster (t: ExecutionContext, n: number, init: (i: number) => Par
     const transport = net.transport({ hostId, name })
     await transport.start()
     const system = createActorSystem({ hostId, defaultAskTimeoutMs: 2_000 }, { logger: silentLogger(), codec: createCodec(), transport })
-    hosts.push({ name, system, transport, membership: ref<MembershipProtocol>(hostId, MEMBERSHIP) })
+    const events = await memoryEventLog(name)
+    hosts.push({ name, system, transport, membership: ref<MembershipProtocol>(hostId, MEMBERSHIP), events })
     await system.start()
     system.spawn(null, 'agent', agentRoot)
-    system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1', ...init(i) }, { transport, signer: hostKeyOf(hostId), capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }) }))
+    system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1', ...init(i) }, { transport, signer: hostKeyOf(hostId), capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }), events }))
   }
   return { net, hosts }
 }
@@ -358,4 +362,21 @@ test('membership.metrics counts members by state and rows per table, and reports
   t.is(figures.tables.machines?.rows, 0)
   t.true((figures.antiEntropyLagMs ?? -1) >= 0)
   t.is(figures.probeRtt.counts.length, figures.probeRtt.bounds.length + 1)
+})
+
+test('each member state change goes into the host\'s event stream: joined, then suspect or dead, with the member\'s name', async t => {
+  const { hosts } = await cluster(t, 3)
+  const [h1, , h3] = hosts as [Host, Host, Host]
+  await converged(hosts)
+  const kinds = (about: Host): string[] => h1.events.since(0, 1000).events.filter(e => e.data?.hostId === about.system.hostId).map(e => e.kind)
+  await retry(() => kinds(h3).includes('host.joined'), { what: 'h3 joined in h1\'s events' })
+  t.false(h1.events.since(0, 1000).events.some(e => e.data?.hostId === h1.system.hostId), 'a host records no events about itself')
+  await h3.system.stop()
+  await h3.transport.stop()
+  await retry(() => kinds(h3).includes('host.dead'), { timeoutMs: 20_000, what: `h3 dead in h1's events (have ${kinds(h3).join(', ')})` })
+  const dead = h1.events.since(0, 1000).events.find(e => e.kind === 'host.dead')
+  t.like(dead, { host: h1.name, data: { hostId: h3.system.hostId, name: h3.name, state: 'dead' } })
+  t.regex(dead?.message ?? '', new RegExp(`^${h3.name} is dead`))
+  const order = kinds(h3)
+  t.true(order.indexOf('host.joined') < order.indexOf('host.dead'), order.join(', '))
 })

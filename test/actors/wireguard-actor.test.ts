@@ -28,6 +28,7 @@ import type { Transport } from '../../src/transport/transport.js'
 import { randomHostId } from '../helpers/fixtures.js'
 import { hostKeyOf } from '../helpers/host-keys.js'
 import { retry } from '../helpers/retry.js'
+import { memoryEventLog } from '../helpers/events.js'
 
 const CLUSTER = 'wg-test'
 
@@ -105,7 +106,7 @@ async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string,
     stats: () => ({ framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0, session: { unackedBytes: 0, reorderBytes: 0, unackedRefusals: 0, reorderOverflows: 0 } })
   }
   system.spawn(null, 'agent', agentRoot)
-  system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport, signer: hostKeyOf(hostId), capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }) }))
+  system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport, signer: hostKeyOf(hostId), capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }), events: await memoryEventLog(name) }))
   system.spawn('/agent', 'wireguard', wireguardActor(
     { cluster: CLUSTER, dataDir, mode: opts.mode ?? 'on', underlayHost: `10.0.0.${name.slice(1)}`, healthEveryMs: 200, ...(opts.faults === undefined ? {} : { faults: opts.faults }) },
     { transport: routing, mesh: fakeMesh(), createInterface: fakeInterface(ifaces), available: opts.available ?? (() => ({ ok: true })) }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
+import type { RoostEvent } from '../../src/events/event-kinds.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { buildImage } from '../../src/vmm/image/build.js'
 import { isSameProcess } from '../../src/vmm/proc-info.js'
@@ -84,4 +85,14 @@ test.serial('a dead host\'s replaceable machine comes back once on a survivor, s
   const final = await api.get('web', web.id)
   t.is(final.generation, 2)
   t.is(final.host, replaced.host)
+
+  // The event streams say what happened: the survivor's replacement, h2's destroy of its stale copy.
+  const events = await retry(async () => {
+    const r = await roost(['events', '--all', '--json', '--data-dir', h1.dataDir])
+    if (r.code !== 0) throw new Error(r.stderr)
+    const all = r.stdout.trim().split('\n').map(l => JSON.parse(l) as RoostEvent)
+    return all.some(e => e.host === 'h2' && e.data?.action === 'destroy-stale' && e.data?.machine === web.id) && all
+  }, { timeoutMs: 15_000, what: 'h2\'s destroy-stale event' })
+  t.true(events.some(e => e.kind === 'failover' && e.data?.action === 'replace' && e.data?.machine === web.id && e.data?.from === t.context.ids.get('h2')))
+  t.true(events.some(e => e.kind === 'host.dead' && e.data?.name === 'h2'))
 })

@@ -122,6 +122,21 @@ test('http: a failed connect is retried on another machine; with none left the a
   t.is((await get(port, '/')).headers['roost-error'], 'PR01')
 })
 
+test('router errors are handed over per app and code, summed (what the agent\'s event stream gets); client mistakes are not', async t => {
+  const dead = await freePort()
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  dp.setRoutes(tableOf([appRoute('web', [machineAt(dead)], [httpService(port)])]))
+  await listening(dp)
+  for (let i = 0; i < 3; i++) t.is((await get(port, '/')).headers['roost-error'], 'PR04')
+  t.regex(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n  folded\r\n\r\n'), /roost-error: PR10/)
+  dp.setRoutes(tableOf([appRoute('web', [], [httpService(port)])]))
+  t.is((await get(port, '/')).headers['roost-error'], 'PR01')
+  const reports = dp.takeRouterErrors()
+  t.deepEqual(reports.map(r => [r.app, r.code, r.count]).sort(), [['web', 'PR01', 1], ['web', 'PR04', 3]])
+  t.deepEqual(dp.takeRouterErrors(), [])
+})
+
 test('http: the hard limit holds: excess requests wait, then get PR03; the soft limit spreads load', async t => {
   const release: Array<() => void> = []
   const slow = await startBackend(t, 'slow', (_req, res) => { release.push(() => { res.end('done') }); return true })

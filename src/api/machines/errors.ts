@@ -40,7 +40,8 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ERR_HOST_UNREACHABLE: 503,
   ERR_ASK_TIMEOUT: 503,
   ERR_NO_CAPACITY: 503,
-  ERR_PLACEMENT: 503
+  ERR_PLACEMENT: 503,
+  ERR_EVENT_STREAMS_FULL: 503
 }
 
 /** The HTTP status the Machines API answers an error code with (500 for any code not listed). */
