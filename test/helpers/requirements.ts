@@ -17,7 +17,7 @@ export { isCI }
  */
 export type Part =
   | 'root' | 'qemu' | 'debian-tools' | 'kernel-build-tools' | 'busybox-static'
-  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl' | 'wrk'
+  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl' | 'wrk' | 'pebble'
 
 /** What a file's tests need and which of it is missing (one reason a part), decided at load time. */
 export interface Requirements {
@@ -77,7 +77,8 @@ const PROBES: Record<Part, () => Promise<string | undefined> | string | undefine
   xz: command('xz', 'xz-utils'),
   curl: command('curl', 'curl'),
   openssl: command('openssl', 'openssl'),
-  wrk: command('wrk', 'wrk')
+  wrk: command('wrk', 'wrk'),
+  pebble: command('pebble', 'pebble')
 }
 
 const probed = new Map<Part, Promise<string | undefined>>()
