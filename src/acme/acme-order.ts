@@ -36,6 +36,14 @@ export interface IssuedCertificate {
   notAfter: number
 }
 
+/**
+ * acme-client retries a failed request (network error, 5xx, 429) 5 times, 5 s more apart each
+ * time: 75 s of waiting inside one order. Two attempts ride out a blip; longer outages are the
+ * renewal backoff's job (src/acme/renewal.ts), which also says so in the log.
+ */
+const REQUEST_ATTEMPTS = 2
+;(acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = REQUEST_ATTEMPTS
+
 /** A fresh P-256 key as PKCS#8 PEM (certificate and account keys alike). */
 export async function newAcmeKey (): Promise<string> {
   return (await acme.crypto.createPrivateEcdsaKey('P-256')).toString()

@@ -74,7 +74,7 @@ export async function startPebble (t: ExecutionContext, opts: PebbleOptions): Pr
   child.stdout.on('data', (c: Buffer) => { output += c.toString() })
   child.stderr.on('data', (c: Buffer) => { output += c.toString() })
   t.teardown(async () => {
-    if (child.exitCode !== null || child.pid === undefined) return
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
     const exited = new Promise(resolve => child.once('exit', resolve))
     process.kill(child.pid, 'SIGKILL')
     await exited

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { X509Certificate } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { callAgent } from '../../src/cli/agent-call.js'
@@ -17,18 +18,24 @@ const NAME = 'shop.acme.test'
 /** Short enough that the renewal (a third of the life left) comes within the test. */
 const VALIDITY_S = 60
 
-interface Served { verify: string, issuer: string, subject: string, fingerprint: string }
+interface Served { verify: string, issuer: string, fingerprint: string }
 
+/** `openssl s_client` to the router: its verdict on the chain (to `caFile`, for `name`) and the leaf it got. */
 async function sClient (address: string, port: number, name: string, caFile: string): Promise<Served> {
-  const script = `out=$(openssl s_client -connect ${address}:${port} -servername ${name} -verify_hostname ${name} -CAfile ${caFile} </dev/null 2>&1); ` +
-    'echo "$out" | grep "Verify return code"; echo "$out" | openssl x509 -noout -subject -issuer -fingerprint -sha256'
-  const out = await new Promise<string>((resolve) => { execFile('sh', ['-c', script], { timeout: 15_000 }, (_err, stdout) => { resolve(stdout) }) })
-  const line = (re: RegExp): string => re.exec(out)?.[1]?.trim() ?? ''
-  return { verify: line(/Verify return code: (.*)/), subject: line(/^subject=(.*)$/m), issuer: line(/^issuer=(.*)$/m), fingerprint: line(/Fingerprint=(.*)$/m) }
+  const out = await new Promise<string>((resolve) => {
+    const p = execFile('openssl', ['s_client', '-connect', `${address}:${port}`, '-servername', name, '-verify_hostname', name, '-CAfile', caFile], { timeout: 15_000 }, (_err, stdout, stderr) => { resolve(stdout + stderr) })
+    p.stdin?.end()
+  })
+  const verify = /Verify return code: (.*)/.exec(out)?.[1]?.trim() ?? ''
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(out)?.[0]
+  // s_client prints `Verify return code: 0 (ok)` after a failed handshake too: no certificate, no verdict.
+  if (pem === undefined) return { verify: `no certificate: ${out.slice(-300)}`, issuer: '', fingerprint: '' }
+  const leaf = new X509Certificate(pem)
+  return { verify, issuer: leaf.issuer, fingerprint: leaf.fingerprint256 }
 }
 
-acmeTest.serial('certs add --acme: Pebble validates http-01 through another host\'s router, every router serves the certificate, and it is renewed before expiry', async t => {
-  t.timeout(240_000)
+acmeTest.serial('certs add --acme: Pebble validates http-01 through another host\'s router, every router serves the certificate; it is renewed before expiry by the issuing host only, and a failed renewal is logged and retried with a growing backoff', async t => {
+  t.timeout(360_000)
   const dns = await startDnsStub()
   t.teardown(async () => { await dns.close() })
   const httpPort = await freePort()
@@ -54,16 +61,12 @@ acmeTest.serial('certs add --acme: Pebble validates http-01 through another host
   const dir = await tempDir(t)
   const rootFile = join(dir, 'pebble-root.pem')
   await writeFile(rootFile, await pebble.management('/roots/0'))
-  const intermediate = await pebble.management('/intermediates/0')
-  const intermediateSubject = await new Promise<string>((resolve) => {
-    const p = execFile('openssl', ['x509', '-noout', '-subject'], (_err, stdout) => { resolve(stdout.replace(/^subject=/, '').trim()) })
-    p.stdin?.end(intermediate)
-  })
+  const intermediateSubject = new X509Certificate(await pebble.management('/intermediates/0')).subject
   t.regex(intermediateSubject, /Pebble Intermediate/)
   for (const host of [h2, h1]) {
     const served = await retry(async () => { const s = await sClient(host.address, tlsPort, NAME, rootFile); return s.verify === '0 (ok)' && s }, { timeoutMs: 20_000, what: `${host.name} serving the ACME certificate` })
     t.is(served.issuer, intermediateSubject, `${host.name}: issued by Pebble's intermediate, chain verified to its root`)
-    t.is(served.fingerprint.replace(/:/g, '').toLowerCase(), (reply.cert.fingerprint ?? '-').replace(/:/g, '').toLowerCase())
+    t.is(served.fingerprint, reply.cert.fingerprint ?? '-')
   }
 
   const listed = await roost(['certs', 'list', '--data-dir', h2.dataDir])
@@ -77,6 +80,27 @@ acmeTest.serial('certs add --acme: Pebble validates http-01 through another host
   }, { timeoutMs: VALIDITY_S * 1000 + 30_000, intervalMs: 1_000, what: 'the certificate renewed' })
   t.is(renewed.source, 'acme')
   t.true(renewed.notAfter > reply.cert.notAfter)
-  const after = await retry(async () => { const s = await sClient(h2.address, tlsPort, NAME, rootFile); return s.verify === '0 (ok)' && s.fingerprint.replace(/:/g, '').toLowerCase() === renewed.fingerprint?.replace(/:/g, '').toLowerCase() && s }, { timeoutMs: 20_000, what: 'h2 serving the renewed certificate' })
+  const after = await retry(async () => { const s = await sClient(h2.address, tlsPort, NAME, rootFile); return s.verify === '0 (ok)' && s.fingerprint === renewed.fingerprint && s }, { timeoutMs: 20_000, what: 'h2 serving the renewed certificate' })
   t.is(after.issuer, intermediateSubject)
+
+  // With the directory gone, the next renewal fails: a log line per attempt, retried with a growing backoff.
+  const pebblePid = pebble.process.pid as number
+  const exited = new Promise(resolve => pebble.process.once('exit', resolve))
+  process.kill(pebblePid, 'SIGKILL')
+  await exited
+  const failures = await retry(async () => {
+    const lines = logLines(await readFile(h1.logFile, 'utf8')).filter(l => l.msg === 'ACME: certificate renewal failed')
+    return lines.length >= 2 && lines
+  }, { timeoutMs: VALIDITY_S * 1000 + 30_000, intervalMs: 1_000, what: 'two failed renewals logged by h1' }).catch(async (err: Error) => {
+    throw new Error(`${err.message}; h1's ACME log:\n${logLines(await readFile(h1.logFile, 'utf8')).filter(l => String(l.msg).startsWith('ACME')).map(l => JSON.stringify(l)).join('\n')}`)
+  })
+  t.like(failures[0], { hostname: NAME, failures: 1 })
+  t.like(failures[1], { hostname: NAME, failures: 2 })
+  t.true(Number(failures[1]?.retryInMs) > Number(failures[0]?.retryInMs), 'the backoff grows')
+  const h2Renewals = logLines(await readFile(h2.logFile, 'utf8')).filter(l => typeof l.msg === 'string' && (l.msg as string).startsWith('ACME: renewing'))
+  t.deepEqual(h2Renewals, [], 'only the issuing host renews while it is alive')
 })
+
+function logLines (text: string): Array<Record<string, unknown>> {
+  return text.split('\n').flatMap(line => { try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] } })
+}
