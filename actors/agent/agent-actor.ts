@@ -14,6 +14,7 @@ import { createMemoryMachineStore } from '../../src/vmm/machine-store.js'
 import { failoverActor } from '../placement/failover-actor.js'
 import { placementActor } from '../placement/placement-actor.js'
 import { membershipActor } from '../membership/membership-actor.js'
+import { acmeActor, type AcmeActorComponents, type AcmeActorInit } from '../acme/acme-actor.js'
 import { routerActor, type RouterActorComponents, type RouterActorInit } from '../router/router-actor.js'
 import { wireguardActor, type MeshRouting, type WireguardActorInit } from '../wireguard/wireguard-actor.js'
 import { MAX_EVENT_REPLY_BYTES, MAX_EVENTS_PER_REPLY, agentProtocol, type AgentProtocol } from './messages.js'
@@ -45,6 +46,8 @@ export interface AgentActorComponents {
   mesh?: MeshPath
   /** The proxy: its settings and data plane; without it the host routes nothing (unit tests of other families). */
   router?: { init: RouterActorInit, components: Omit<RouterActorComponents, 'events'> }
+  /** Certificates by ACME (needs the router: its listeners answer the challenges). */
+  acme?: { init: AcmeActorInit, components: Omit<AcmeActorComponents, 'events'> }
 }
 
 /** Routing for a transport without a mesh path (tests with the in-memory transport). */
@@ -87,6 +90,7 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
       ctx.spawn('placement', placementActor({}, { events }))
       ctx.spawn('failover', failoverActor({ region: init.region, probeIntervalMs: resolveProfile(init.gossipProfile).probeIntervalMs }, { events }))
       if (components.router !== undefined) ctx.spawn('router', routerActor(components.router.init, { ...components.router.components, events }))
+      if (components.acme !== undefined) ctx.spawn('acme', acmeActor(components.acme.init, { ...components.acme.components, events }))
       const meshTransport: MeshRouting = 'pathTo' in components.transport ? components.transport as MeshTransport : streamsOnly
       ctx.spawn('wireguard', wireguardActor(init.wireguard ?? { cluster: init.cluster, dataDir: init.dataDir ?? '/nonexistent', mode: 'off', underlayHost: '127.0.0.1' }, { transport: meshTransport, mesh: components.mesh }))
       return {

@@ -1,4 +1,4 @@
-import { mkdir, writeFile, rm } from 'node:fs/promises'
+import { mkdir, readFile, writeFile, rm } from 'node:fs/promises'
 import { join, resolve as resolvePath } from 'node:path'
 import { controlSocketPath } from '../../src/api/control-api.js'
 import { createControlServer, type ControlServer } from '../../src/api/control-server.js'
@@ -162,6 +162,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       await system.start()
       const keys = deriveClusterKeys(init.cluster, init.secret)
       const ca = await loadCa(init.caDir ?? join(init.dataDir, 'ca'))
+      if (init.acmeCaFile !== undefined) await (await import('../../src/acme/acme-order.js')).trustAcmeCa(await readFile(init.acmeCaFile, 'utf8').catch((err: Error) => { throw new ConfigError(`--acme-ca-file ${init.acmeCaFile}: ${err.message}`) }))
       // ROOST_DATAPLANE_INLINE=1 (tests, diagnosis): the proxy shares the actors' event loop.
       if (init.dataPlaneInline) logger.warn('the data plane runs on the agent\'s event loop (ROOST_DATAPLANE_INLINE=1): proxy load delays gossip')
       // The inline data plane (and the whole proxy with it) is loaded only when asked for.
@@ -195,8 +196,12 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         machines,
         mesh,
         router: {
-          init: { region: init.region, domain: init.domain, wireguard, hostAddress: init.host, backhaulPort: init.backhaulPort, autostopIntervalMs: init.autostopInterval * 1000 },
+          init: { region: init.region, domain: init.domain, wireguard, hostAddress: init.host, backhaulPort: init.backhaulPort, autostopIntervalMs: init.autostopInterval * 1000, acmeHttpPort: init.acmeHttpPort },
           components: { dataPlane, ca, certKey: keys.certKey }
+        },
+        acme: {
+          init: { directory: init.acmeDirectory, email: init.acmeEmail ?? null, proxyAddress: init.proxyAddress, httpPort: init.acmeHttpPort, renewCheckMs: init.acmeRenewCheck * 1000 },
+          components: { certKey: keys.certKey }
         }
       }))
       const controlApi = createControlApi({ system, transport, pathTo: transport.pathTo, name: init.name, shutdown: async () => { await stop() } })

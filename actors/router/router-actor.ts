@@ -31,6 +31,8 @@ export interface RouterActorInit {
   autostopIntervalMs: number
   /** How often membership (states, RTT) is read (ms). */
   tickMs?: number
+  /** Where ACME HTTP-01 validation connects (`--acme-http-port`): listened on once the cluster uses ACME. */
+  acmeHttpPort?: number
 }
 
 export interface RouterActorComponents {
@@ -42,7 +44,7 @@ export interface RouterActorComponents {
   events: EventRecorder
 }
 
-const TABLES = ['services', 'machines', 'routers', 'certs', 'wireguard'] as const
+const TABLES = ['services', 'machines', 'routers', 'certs', 'wireguard', 'acme'] as const
 type Watched = typeof TABLES[number]
 const COMPILE_DELAY_MS = 10
 const AUTOSTOP_CORDON_GRACE_MS = 1_000
@@ -66,7 +68,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
       const self = ctx.system.hostId
       const dp = components.dataPlane
       const membership = ref<MembershipProtocol>(self, '/agent/membership')
-      const rows: Record<Watched, Map<string, RowInput>> = { services: new Map(), machines: new Map(), routers: new Map(), certs: new Map(), wireguard: new Map() }
+      const rows: Record<Watched, Map<string, RowInput>> = { services: new Map(), machines: new Map(), routers: new Map(), certs: new Map(), wireguard: new Map(), acme: new Map() }
       let members: MemberInput[] = []
       let membersKey = ''
       let table: RouteTable | undefined
@@ -111,6 +113,9 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
           machines: list('machines'),
           routers: list('routers'),
           certs: list('certs'),
+          acme: list('acme'),
+          acmeHttpPort: init.acmeHttpPort ?? 0,
+          now: Date.now(),
           members
         })
         const rejections = new Set<string>()

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { cpus, hostname, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
+import { LETS_ENCRYPT_DIRECTORY } from '../acme/acme-messages.js'
 import { DEFAULT_DHT_HOST, DEFAULT_DHT_PORT, parseBootstrap } from '../dht/defaults.js'
 import { ConfigError } from '../errors/errors.js'
 import { DEFAULT_MESH_PORT } from '../transport/mesh-path.js'
@@ -101,6 +102,11 @@ export const AGENT_OPTIONS = {
   domain: { flag: '--domain <domain>', help: 'cluster domain: every app answers as <app>.<domain>', env: 'ROOST_DOMAIN', default: () => 'roost.internal', parse: (value: string, where: string) => nonEmpty(value.toLowerCase().replace(/\.$/, ''), where) },
   caDir: { flag: '--ca-dir <dir>', help: 'a CA (ca.pem, ca-key.pem) that issues certificates for app hostnames on demand (default <data-dir>/ca when present; `roost dev` makes one)', env: 'ROOST_CA_DIR', fileValue: 'path', parse: path },
   metricsPublic: { flag: '--metrics-public', help: 'serve /metrics on the API listener without the API token (for a Prometheus that holds no token)', env: 'ROOST_METRICS_PUBLIC', default: () => '0', fileValue: 'boolean', parse: (value: string | boolean) => value === true || ['1', 'true', 'yes'].includes(String(value)) },
+  acmeDirectory: { flag: '--acme-directory <url>', help: 'ACME directory `roost certs add --acme` uses when given none', env: 'ROOST_ACME_DIRECTORY', default: () => LETS_ENCRYPT_DIRECTORY, parse: nonEmpty },
+  acmeEmail: { flag: '--acme-email <email>', help: 'contact of the cluster\'s ACME account (expiry notices)', env: 'ROOST_ACME_EMAIL', parse: nonEmpty },
+  acmeCaFile: { flag: '--acme-ca-file <pem>', help: 'a CA to trust, besides the system roots, for the ACME directory\'s own HTTPS (a test CA such as Pebble\'s)', env: 'ROOST_ACME_CA_FILE', fileValue: 'path', parse: path },
+  acmeHttpPort: { flag: '--acme-http-port <tcp>', help: 'port every router answers ACME http-01 challenges on, once the cluster uses ACME', env: 'ROOST_ACME_HTTP_PORT', default: () => '80', fileValue: 'integer', parse: int(1) },
+  acmeRenewCheck: { flag: '--acme-renew-check <seconds>', help: 'how often ACME certificates are checked for renewal', env: 'ROOST_ACME_RENEW_CHECK', default: () => '3600', fileValue: 'integer', parse: int(1) },
   autostopInterval: { flag: '--autostop-interval <seconds>', help: 'idle time after which autostop stops or suspends a machine of an app that asks for it', default: () => '60', fileValue: 'integer', parse: int(1) },
   faults: { help: 'accept test-only fault injection messages', env: 'ROOST_ENABLE_FAULTS', default: () => '0', parse: (value: string) => value === '1' },
   dataPlaneInline: { help: 'tests and diagnosis only: run the proxy\'s data plane on the agent\'s own event loop instead of its worker thread', env: 'ROOST_DATAPLANE_INLINE', default: () => '0', parse: (value: string) => value === '1' },

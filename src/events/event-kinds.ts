@@ -10,7 +10,8 @@ export const EVENT_KINDS = [
   'machine.state',
   'placement',
   'failover',
-  'router.error'
+  'router.error',
+  'certificate'
 ] as const
 
 export type EventKind = typeof EVENT_KINDS[number]

@@ -1,4 +1,4 @@
-import type { TObject } from '@sinclair/typebox'
+import type { TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { ROW_SIGNATURE_BYTES } from './row-signature.js'
 import { TABLES, TABLE_SCHEMAS, rowSubject, type Row, type TableName } from './rows.js'
@@ -7,7 +7,7 @@ export const MAX_KEY_LENGTH = 256
 
 const HEX64 = /^[0-9a-f]{64}$/
 const FIELDS = new Set(['table', 'key', 'owner', 'version', 'deleted', 'data', 'sig'])
-const dataChecks = new Map<string, TypeCheck<TObject>>(TABLES.map(t => [t, TypeCompiler.Compile(TABLE_SCHEMAS[t])]))
+const dataChecks = new Map<string, TypeCheck<TSchema>>(TABLES.map(t => [t, TypeCompiler.Compile(TABLE_SCHEMAS[t])]))
 
 /**
  * Checks a row from the network or a store, all but its signature (row-signature.ts): a closed

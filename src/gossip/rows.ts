@@ -3,7 +3,7 @@ import { AppNameSchema, MachineConfigSchema, ServiceSchema as MachineServiceSche
 import { HOSTNAME_PATTERN, MAX_HOSTNAME_LENGTH } from './hostname-pattern.js'
 
 /** The replicated tables. */
-export const TABLES = ['hosts', 'machines', 'services', 'wireguard', 'routers', 'certs'] as const
+export const TABLES = ['hosts', 'machines', 'services', 'wireguard', 'routers', 'certs', 'acme'] as const
 export type TableName = typeof TABLES[number]
 
 /*
@@ -157,9 +157,44 @@ export const CertRowSchema = Type.Object({
   /** `v1.` + base64 of the AES-256-GCM sealed PKCS8 PEM. */
   keySealed: Type.String({ minLength: 1, maxLength: MAX_CERT_PEM_BYTES }),
   notAfter: Type.Number(),
-  source: Type.Union([Type.Literal('ca'), Type.Literal('user')]),
+  source: Type.Union([Type.Literal('ca'), Type.Literal('user'), Type.Literal('acme')]),
+  updatedAt: Type.Number(),
+  /** ACME certificates: the directory that issued it (renewals go there); absent for the other sources. */
+  acmeDirectory: Type.Optional(Type.String({ minLength: 1, maxLength: 512 }))
+}, closed)
+
+/** An HTTP-01 token: base64url, as RFC 8555 §8.3 makes them (at least 128 bits of entropy). */
+export const ACME_TOKEN_PATTERN = '^[A-Za-z0-9_-]{16,128}$'
+
+/**
+ * `acme` rows keyed `challenge/<token>`: a pending HTTP-01 challenge, which every router answers
+ * on its ACME port (the name may resolve to any host). Written by the host running the order,
+ * deleted when it ends; `expiresAt` bounds a row left behind by a host that died meanwhile.
+ */
+export const AcmeChallengeRowSchema = Type.Object({
+  kind: Type.Literal('challenge'),
+  token: Type.String({ pattern: ACME_TOKEN_PATTERN }),
+  /** `<token>.<account key thumbprint>`: the body of the answer. */
+  keyAuthorization: Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_.-]+$' }),
+  hostname: Type.String({ minLength: 1, maxLength: MAX_HOSTNAME_LENGTH, pattern: HOSTNAME_PATTERN }),
+  expiresAt: Type.Number()
+}, closed)
+
+/**
+ * `acme` rows keyed `account/<sha256 of the directory URL, 32 hex>`: the cluster's account with
+ * one ACME directory. One per cluster (not per host): every host renews with it, and rate limits
+ * and the contact email are the cluster's. The key is sealed like certificate keys.
+ */
+export const AcmeAccountRowSchema = Type.Object({
+  kind: Type.Literal('account'),
+  directory: Type.String({ minLength: 1, maxLength: 512 }),
+  keySealed: Type.String({ minLength: 1, maxLength: 8 * 1024 }),
+  email: Type.Union([Type.String({ minLength: 3, maxLength: 254 }), Type.Null()]),
   updatedAt: Type.Number()
 }, closed)
+
+/** `acme`: challenges and accounts (see each schema). */
+export const AcmeRowSchema = Type.Union([AcmeChallengeRowSchema, AcmeAccountRowSchema])
 
 export type HostRowData = Static<typeof HostRowSchema>
 export type WireguardRowData = Static<typeof WireguardRowSchema>
@@ -169,6 +204,9 @@ export type RouterRowData = Static<typeof RouterRowSchema>
 export type ServiceSpec = Static<typeof ServiceSpecSchema>
 export type ServicePort = Static<typeof ServicePortSchema>
 export type CertRowData = Static<typeof CertRowSchema>
+export type AcmeChallengeRowData = Static<typeof AcmeChallengeRowSchema>
+export type AcmeAccountRowData = Static<typeof AcmeAccountRowSchema>
+export type AcmeRowData = Static<typeof AcmeRowSchema>
 
 export const TABLE_SCHEMAS = {
   hosts: HostRowSchema,
@@ -176,13 +214,14 @@ export const TABLE_SCHEMAS = {
   services: ServiceRowSchema,
   wireguard: WireguardRowSchema,
   routers: RouterRowSchema,
-  certs: CertRowSchema
+  certs: CertRowSchema,
+  acme: AcmeRowSchema
 } as const
 
 /**
  * The host a row is about, when its table admits only that host as writer (see row-check.ts):
  * `hosts`, `routers` and `wireguard` rows are keyed by it, `machines` rows name it in `host`.
- * Undefined for tables any member may write (`services`, `certs`: last writer wins) and for
+ * Undefined for tables any member may write (`services`, `certs`, `acme`: last writer wins) and for
  * `machines` tombstones, which carry no data.
  */
 export function rowSubject (table: TableName, key: string, data: Record<string, unknown> | null): string | undefined {
@@ -195,6 +234,7 @@ export function rowSubject (table: TableName, key: string, data: Record<string, 
       return data === null ? undefined : data.host as string
     case 'services':
     case 'certs':
+    case 'acme':
       return undefined
   }
 }

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net'
+import { challengeAnswer } from '../acme/acme-rows.js'
 import { matchApp, hostnameOf, type Route } from './app-match.js'
 import { pickMachines, type PickHints } from './balancer.js'
 import { forwardRequestHead, forwardResponseHead } from './forward-head.js'
@@ -68,6 +69,10 @@ export class EdgeHttpConnection extends HttpConnection {
     this.replaySrc = null
     this.wokeUntil = 0
     this.waitUntil = 0
+    if (!this.entry.tls && (head.method === 'GET' || head.method === 'HEAD')) {
+      const answer = challengeAnswer(head.target, ctx.table.acmeChallenges)
+      if (answer !== undefined) { this.answerChallenge(head, answer); return }
+    }
     const route = this.entry.fixed ?? matchApp(ctx.table, this.entry.listener, head.host === null ? null : hostnameOf(head.host))
     if (route === undefined) { this.fail('PR02', head.framing.kind !== 'none'); return }
     this.route = route
@@ -94,6 +99,15 @@ export class EdgeHttpConnection extends HttpConnection {
 
   protected override sendLines (): string {
     return this.replaySrc === null ? this.fwdLines : `${this.fwdLines}roost-replay-src: ${this.replaySrc}\r\n`
+  }
+
+  /** An ACME HTTP-01 validation request: the router answers it itself, for whatever app owns the name. */
+  private answerChallenge (head: RequestHead, keyAuthorization: string): void {
+    const close = !head.keepAlive || head.framing.kind !== 'none'
+    this.ctx.loads.count('-', 'acme')
+    this.client.write(`HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: ${keyAuthorization.length}\r\nroost-request-id: ${this.requestId}\r\n${close ? 'connection: close\r\n' : ''}\r\n${head.method === 'HEAD' ? '' : keyAuthorization}`)
+    if (close) this.close()
+    else this.nextRequest()
   }
 
   private redirectHttps (head: RequestHead): void {

@@ -1,5 +1,6 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { RouterRowSchema, ServiceRowSchema, type RouterRowData, type ServiceRowData } from '../gossip/rows.js'
+import { pendingChallenges } from '../acme/acme-rows.js'
 import { servingMachineRows } from '../placement/machine-rows.js'
 import type { AppRoute, CertRowLike, HostRoute, ListenerRoute, MachineRoute, RejectedRow, RouteTable, ServiceRoute } from './route-table.js'
 
@@ -30,6 +31,12 @@ export interface CompileInput {
   machines: RowInput[]
   routers: RowInput[]
   certs: RowInput[]
+  /** `acme` rows: pending challenges (and accounts, which only say the cluster uses ACME). */
+  acme?: RowInput[]
+  /** Where HTTP-01 validation connects (`--acme-http-port`); 0: no listener is opened for it. */
+  acmeHttpPort?: number
+  /** Wall clock (ms) for challenge expiry. */
+  now?: number
   members: MemberInput[]
 }
 
@@ -217,5 +224,24 @@ export function compileRoutes (input: CompileInput): RouteTable {
   }
 
   const listeners = assignPorts(Object.values(apps), heldSince, rejected)
-  return { version: input.version, hostId: input.hostId, region: input.region, domain: input.domain, apps, hosts, listeners, certs, rejected }
+  const acmeRows = (input.acme ?? []).filter(r => !r.deleted && r.data !== null)
+  const acmeChallenges = pendingChallenges(acmeRows, input.now ?? Date.now())
+  if (acmeRows.length > 0 && (input.acmeHttpPort ?? 0) > 0) acmeListener(listeners, input.acmeHttpPort as number, rejected)
+  return { version: input.version, hostId: input.hostId, region: input.region, domain: input.domain, apps, hosts, listeners, certs, rejected, acmeChallenges }
+}
+
+/**
+ * Once the cluster uses ACME (any `acme` row), every router listens for plain HTTP on the ACME
+ * port, since the names it validates may resolve to any host. An app's plain-HTTP port there
+ * is shared (challenges are answered first); an app's TLS or TCP port there leaves HTTP-01
+ * unanswerable on this port, which is reported rather than taken from the app.
+ */
+function acmeListener (listeners: ListenerRoute[], port: number, rejected: RejectedRow[]): void {
+  const existing = listeners.find(l => l.port === port)
+  if (existing === undefined) {
+    listeners.push({ port, tls: false, http: true, apps: [] })
+    listeners.sort((a, b) => a.port - b.port)
+    return
+  }
+  if (existing.tls || !existing.http) rejected.push({ table: 'acme', key: `port ${port}`, reason: `app '${existing.apps[0]?.app ?? '?'}' holds port ${port} without plain http: ACME http-01 challenges cannot be answered there` })
 }

@@ -18,6 +18,11 @@ export interface RouteTable {
   certs: CertRowLike[]
   /** Rows the compiler refused, with why (shown by `roost routes`). */
   rejected: RejectedRow[]
+  /**
+   * Pending ACME HTTP-01 challenges, token → key authorization: every plain-HTTP listener answers
+   * `/.well-known/acme-challenge/<token>` from here before matching an app.
+   */
+  acmeChallenges: Record<string, string>
 }
 
 export interface CertRowLike {
@@ -121,5 +126,5 @@ export function isRoutable (m: MachineRoute, host: HostRoute | undefined): boole
 }
 
 export function emptyRouteTable (hostId: string, region: string, domain: string): RouteTable {
-  return { version: 0, hostId, region, domain, apps: {}, hosts: {}, listeners: [], certs: [], rejected: [] }
+  return { version: 0, hostId, region, domain, apps: {}, hosts: {}, listeners: [], certs: [], rejected: [], acmeChallenges: {} }
 }

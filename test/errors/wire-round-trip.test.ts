@@ -9,6 +9,7 @@ import * as proxyErrors from '../../src/proxy/errors.js'
 import * as certErrors from '../../src/proxy/tls/errors.js'
 import * as placementErrors from '../../src/placement/errors.js'
 import * as eventErrors from '../../src/events/errors.js'
+import * as acmeErrors from '../../src/acme/errors.js'
 import { createMachinesApiServer } from '../../src/api/machines/http-server.js'
 import type { MachinesBackend } from '../../src/api/machines/schemas.js'
 import type { ControlApi } from '../../src/api/control-api.js'
@@ -26,7 +27,7 @@ import { randomHostId } from '../helpers/fixtures.js'
 type ErrorClass = (new (message: string, details?: Record<string, unknown>) => RoostError) & { code: string }
 
 // Every error class the modules export, found at run time so a class added later is covered too.
-const CLASSES: Array<[string, ErrorClass]> = [errors, machinesErrors, appConfigErrors, proxyErrors, certErrors, placementErrors, eventErrors].flatMap(mod =>
+const CLASSES: Array<[string, ErrorClass]> = [errors, machinesErrors, appConfigErrors, proxyErrors, certErrors, placementErrors, eventErrors, acmeErrors].flatMap(mod =>
   Object.entries(mod).filter((entry): entry is [string, ErrorClass] =>
     typeof entry[1] === 'function' && entry[1].prototype instanceof RoostError))
 
@@ -137,7 +138,7 @@ test('every exported error crosses the Machines HTTP API as its own class', asyn
 
 test('every module that defines error classes is enumerated here', async t => {
   const { readdir, readFile } = await import('node:fs/promises')
-  const covered = ['src/errors/errors.ts', 'src/api/machines/errors.ts', 'src/app-config/errors.ts', 'src/proxy/errors.ts', 'src/proxy/tls/errors.ts', 'src/placement/errors.ts', 'src/events/errors.ts']
+  const covered = ['src/errors/errors.ts', 'src/api/machines/errors.ts', 'src/app-config/errors.ts', 'src/proxy/errors.ts', 'src/proxy/tls/errors.ts', 'src/placement/errors.ts', 'src/events/errors.ts', 'src/acme/errors.ts']
   const root = new URL('../../', import.meta.url).pathname
   const found: string[] = []
   for (const dir of ['src', 'actors']) {

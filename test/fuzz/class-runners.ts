@@ -61,7 +61,8 @@ export function senderShapes (target: string): MessageShape[] {
     { type: 'membership.delete', to: '/agent/membership', body: fc.record({ table: fc.constant('hosts'), key: fc.constant(target) }) },
     { type: 'machines.shutdown', to: '/agent/machines', body: fc.record({ stopVms: fc.boolean() }) },
     { type: 'wireguard.failed', to: '/agent/wireguard', body: fc.record({ message: fc.constant('fuzz'), code: fc.constant('ERR_FUZZ') }) },
-    { type: 'router.dataplane-exit', to: '/agent/router', body: fc.record({ message: fc.constant('fuzz') }) }
+    { type: 'router.dataplane-exit', to: '/agent/router', body: fc.record({ message: fc.constant('fuzz') }) },
+    { type: 'acme.tick', to: '/agent/acme', body: fc.constant({}) }
   ]
 }
 

@@ -45,6 +45,7 @@ test('certs is a replicated table; checkRow accepts a well-formed row', t => {
   t.is(typeof row, 'object', String(row))
   t.is(typeof checkRow({ table: 'certs', key: '*.example.com', owner: A, version: 1, deleted: false, sig: SIG, data: cert('*.example.com', { app: null, source: 'user' }) }), 'object')
   t.deepEqual(parseDigestEntries([['certs', 'demo.example.com', 3, A]]), [['certs', 'demo.example.com', 3, A]])
+  t.is(typeof checkRow({ table: 'certs', key: 'demo.example.com', owner: A, version: 1, deleted: false, sig: SIG, data: cert('demo.example.com', { source: 'acme', acmeDirectory: 'https://acme.test/dir' }) }), 'object', 'an ACME certificate with its directory')
 })
 
 test('certs rows outside the schema are rejected: unknown fields, oversized PEMs, bad hostnames, sources or apps', t => {
@@ -55,7 +56,8 @@ test('certs rows outside the schema are rejected: unknown fields, oversized PEMs
     ['uppercase hostname', cert('A.example.com')],
     ['hostname with a space', cert('a b.example.com')],
     ['wildcard in the middle', cert('a.*.example.com')],
-    ['source', cert('a.example.com', { source: 'acme' })],
+    ['source', cert('a.example.com', { source: 'letsencrypt' })],
+    ['acmeDirectory empty', cert('a.example.com', { source: 'acme', acmeDirectory: '' })],
     ['empty app', cert('a.example.com', { app: '' })],
     ['notAfter', cert('a.example.com', { notAfter: 'soon' })]
   ]

@@ -20,7 +20,7 @@ export const CHROMIUM = '/usr/bin/chromium'
  */
 export type Part =
   | 'root' | 'qemu' | 'debian-tools' | 'kernel-build-tools' | 'busybox-static'
-  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl' | 'wrk' | 'chromium' | 'systemd-analyze'
+  | 'wireguard' | 'wg' | 'lab' | 'nft' | 'netem' | 'ping' | 'cpio' | 'xz' | 'curl' | 'openssl' | 'wrk' | 'chromium' | 'systemd-analyze' | 'pebble'
 
 /** What a file's tests need and which of it is missing (one reason a part), decided at load time. */
 export interface Requirements {
@@ -83,7 +83,8 @@ const PROBES: Record<Part, () => Promise<string | undefined> | string | undefine
   wrk: command('wrk', 'wrk'),
   // Debian's browser, driven through playwright-core; never a downloaded one.
   chromium: () => { try { accessSync(CHROMIUM, constants.X_OK); return undefined } catch { return `${CHROMIUM} not found (apt-get install chromium)` } },
-  'systemd-analyze': command('systemd-analyze', 'systemd')
+  'systemd-analyze': command('systemd-analyze', 'systemd'),
+  pebble: command('pebble', 'pebble')
 }
 
 const probed = new Map<Part, Promise<string | undefined>>()

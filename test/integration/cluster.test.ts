@@ -49,7 +49,7 @@ test('three agent processes find each other and answer actor messages across hos
   const i = JSON.parse(info.stdout) as { name: string, actors: string[], transport: string }
   t.is(i.name, 'h2')
   t.is(i.transport, 'mesh')
-  t.deepEqual(i.actors, ['/agent', '/agent/failover', '/agent/machines', '/agent/membership', '/agent/placement', '/agent/router', '/agent/wireguard'])
+  t.deepEqual(i.actors, ['/agent', '/agent/acme', '/agent/failover', '/agent/machines', '/agent/membership', '/agent/placement', '/agent/router', '/agent/wireguard'])
 
   const local = await roost(['agent', 'info', '--json', '--data-dir', h1.dataDir])
   t.is(local.code, 0, local.stderr)

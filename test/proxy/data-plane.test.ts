@@ -106,6 +106,21 @@ test('http: force_https redirects; an unhealthy or cordoned machine receives not
   t.is(r.headers.location, 'https://secure.roost.test/path?q=1')
 })
 
+test('http: an ACME http-01 challenge is answered by the router before app matching (even over force_https); other tokens go to the app', async t => {
+  const backend = await startBackend(t, 'web')
+  const port = await freePort()
+  const dp = await startDataPlane(t)
+  const token = 'tok_abcdefghijklmnop'
+  dp.setRoutes(tableOf([appRoute('secure', [machineAt(backend.port)], [httpService(port, {}, { forceHttps: true })])], { acmeChallenges: { [token]: `${token}.thumb` } }))
+  await listening(dp)
+  const r = await get(port, `/.well-known/acme-challenge/${token}`, { host: 'secure.roost.test' })
+  t.is(r.status, 200)
+  t.is(r.body, `${token}.thumb`)
+  const other = await get(port, '/.well-known/acme-challenge/unknown', { host: 'secure.roost.test' })
+  t.is(other.status, 301, 'not a pending token: the app\'s own handling (here its https redirect)')
+  t.is(backend.requests, 0)
+})
+
 test('http: a failed connect is retried on another machine; with none left the answer is PR04', async t => {
   const ok = await startBackend(t, 'ok')
   const dead = await freePort()

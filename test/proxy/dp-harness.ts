@@ -111,7 +111,7 @@ export function tableOf (apps: AppRoute[], over: Partial<RouteTable> = {}): Rout
       }
     }
   }
-  return { version: ++seq, hostId: 'a'.repeat(64), region: 'ams', domain: 'roost.test', apps: Object.fromEntries(apps.map(a => [a.app, a])), hosts: {}, listeners: [...listeners.values()], certs: [], rejected: [], ...over }
+  return { version: ++seq, hostId: 'a'.repeat(64), region: 'ams', domain: 'roost.test', apps: Object.fromEntries(apps.map(a => [a.app, a])), hosts: {}, listeners: [...listeners.values()], certs: [], rejected: [], acmeChallenges: {}, ...over }
 }
 
 /** An in-process data plane on 127.0.0.1, stopped after the test. */

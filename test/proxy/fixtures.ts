@@ -53,7 +53,8 @@ export function table (apps: AppRoute[], hosts: HostRoute[] = [host(H2), host(H3
     hosts: Object.fromEntries(hosts.map(h => [h.id, h])),
     listeners: [],
     certs: [],
-    rejected: []
+    rejected: [],
+    acmeChallenges: {}
   }
 }
 

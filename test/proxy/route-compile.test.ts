@@ -88,3 +88,22 @@ test('other routers\' loads add up per machine; backhaul addresses come from the
   t.is(table.apps.web?.machines[0]?.remoteInflight, 6, 'its own row does not count twice')
   t.deepEqual(table.hosts[H2]?.backhaul, { address: 'fd00::1', port: 4282 })
 })
+
+test('acme: once the cluster has acme rows every router listens for plain HTTP on the ACME port, sharing an app\'s http port, and carries the pending challenges', t => {
+  const token = 'tok_abcdefghijklmnop'
+  const acme: RowInput[] = [
+    { key: `challenge/${token}`, owner: H2, deleted: false, ownerDead: false, data: { kind: 'challenge', token, keyAuthorization: `${token}.thumb`, hostname: 'shop.example.com', expiresAt: 2_000 } },
+    { key: 'challenge/old_abcdefghijklmnop', owner: H2, deleted: false, ownerDead: false, data: { kind: 'challenge', token: 'old_abcdefghijklmnop', keyAuthorization: 'old.thumb', hostname: 'shop.example.com', expiresAt: 500 } }
+  ]
+  const none = compileRoutes({ ...base, services: [], acmeHttpPort: 8080, now: 1_000 })
+  t.deepEqual(none.listeners, [], 'no ACME use: no listener')
+  const alone = compileRoutes({ ...base, services: [svcRow('web', [{ port: 443, handlers: ['tls', 'http'] }])], acme, acmeHttpPort: 8080, now: 1_000 })
+  t.deepEqual(alone.listeners.map(l => [l.port, l.tls, l.http, l.apps.length]), [[443, true, false, 1], [8080, false, true, 0]])
+  t.deepEqual(alone.acmeChallenges, { [token]: `${token}.thumb` })
+  const shared = compileRoutes({ ...base, services: [svcRow('web', [{ port: 8080, handlers: ['http'] }])], acme, acmeHttpPort: 8080, now: 1_000 })
+  t.deepEqual(shared.listeners.map(l => [l.port, l.http, l.apps.map(a => a.app)]), [[8080, true, ['web']]])
+  t.deepEqual(shared.rejected, [])
+  const taken = compileRoutes({ ...base, services: [svcRow('db', [{ port: 8080, handlers: [] }])], acme, acmeHttpPort: 8080, now: 1_000 })
+  t.deepEqual(taken.listeners.map(l => [l.port, l.http, l.apps.map(a => a.app)]), [[8080, false, ['db']]], 'the app keeps its port')
+  t.regex(taken.rejected[0]?.reason ?? '', /app 'db' holds port 8080 without plain http/)
+})

@@ -6,7 +6,7 @@ import { printJson, printTable, reportError } from '../output.js'
 export function registerStateCommand (program: Command): void {
   program.command('state')
     .description('dump the local agent\'s replica of a cluster table')
-    .argument('<table>', 'hosts, machines, services, wireguard or certs')
+    .argument('<table>', 'hosts, machines, services, wireguard, routers, certs or acme')
     .option('--deleted', 'include tombstones')
     .option('--data-dir <dir>', 'data dir of the local agent', defaultDataDir())
     .option('--json', 'print JSON')

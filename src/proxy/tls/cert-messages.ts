@@ -24,7 +24,7 @@ export const CertsAddBody = Type.Object({
 export const CertView = Type.Object({
   hostname: Type.String(),
   app: Type.Union([Type.String(), Type.Null()]),
-  source: Type.Union([Type.Literal('ca'), Type.Literal('user')]),
+  source: Type.Union([Type.Literal('ca'), Type.Literal('user'), Type.Literal('acme')]),
   notAfter: Type.Number(),
   expired: Type.Boolean(),
   /** SHA-256 of the leaf, colon-separated hex; null when the row's PEM does not parse. */
