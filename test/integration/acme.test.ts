@@ -99,6 +99,12 @@ acmeTest.serial('certs add --acme: Pebble validates http-01 through another host
   t.true(Number(failures[1]?.retryInMs) > Number(failures[0]?.retryInMs), 'the backoff grows')
   const h2Renewals = logLines(await readFile(h2.logFile, 'utf8')).filter(l => typeof l.msg === 'string' && (l.msg as string).startsWith('ACME: renewing'))
   t.deepEqual(h2Renewals, [], 'only the issuing host renews while it is alive')
+  const events = await roost(['events', '--json', '--data-dir', h1.dataDir])
+  t.is(events.code, 0, events.stderr)
+  const certEvents = events.stdout.trim().split('\n').map(l => JSON.parse(l) as { kind: string, data?: Record<string, unknown> }).filter(e => e.kind === 'certificate')
+  t.true(certEvents.some(e => e.data?.hostname === NAME && e.data.renewed === false), 'the issue is in h1\'s event stream')
+  t.true(certEvents.some(e => e.data?.hostname === NAME && e.data.renewed === true), 'so is the renewal')
+  t.true(certEvents.some(e => e.data?.hostname === NAME && e.data.failed === true), 'and the failed renewal')
 })
 
 function logLines (text: string): Array<Record<string, unknown>> {
