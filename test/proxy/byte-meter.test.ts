@@ -13,6 +13,8 @@ test('a byte meter counts open sockets as they are and closed ones once', async 
   const meter = createByteMeter()
   const s: Socket = connect(port, '127.0.0.1')
   await once(s, 'connect')
+  // Read what comes back: a paused socket never sees the server's FIN, so it would never close.
+  s.resume()
   meter.track(s)
   meter.track(s)
   s.write('hello')
