@@ -14,6 +14,7 @@ import { COUNTER_APP, killRecordedVms, machinesClient, tearDownCluster } from '.
 import { CHROMIUM, requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 import { serviceRow } from '../helpers/service-row.js'
+import { acquireVmLock } from '../helpers/vm-lock.js'
 
 // The status page in a real browser (Debian's chromium through playwright-core) against three
 // real agents (process driver): it shows the hosts and their machines, the app's route and its
@@ -29,7 +30,12 @@ const PUBLIC_PORT = 18_000 + Math.floor(Math.random() * 2_000)
 /** The issue's bound: the page shows what the replica says within this long. */
 const PAGE_LAG_MS = 2_000
 
+// Chromium keeps both cores busy while it starts and renders, as TCG boots do: the file holds the
+// VM lock, so the tests that measure an agent's event loop (router-starvation) never run beside it.
+let releaseLock: (() => Promise<void>) | undefined
+
 test.before(async t => {
+  releaseLock = await acquireVmLock()
   const dir = await mkdtemp(join(tmpdir(), 'roost-status-page-'))
   await buildImage({ appDir: COUNTER_APP, imagesDir: localImagesDir(dir), name: APP }, { logger: silentLogger() })
   const cluster = await startLocalCluster({ binPath: BIN, hosts: 3, dir, logLevel: 'debug', agentArgs: ['--driver', 'process'] })
@@ -41,6 +47,7 @@ test.before(async t => {
 test.afterAlways(async t => {
   await t.context.browser?.close()
   await tearDownCluster(t.context.cluster, t.context.dir, line => { t.log(line) })
+  await releaseLock?.()
 })
 
 const host = (t: { context: Ctx }, name: string): LocalHost => t.context.cluster.hosts.find(h => h.name === name) as LocalHost

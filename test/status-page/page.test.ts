@@ -10,6 +10,7 @@ import { createStatusPageExtension } from '../../src/status-page/status-extensio
 import { TOKEN, startApi } from '../api/machines/fake-backend.js'
 import { CHROMIUM, requireParts } from '../helpers/requirements.js'
 import { serviceRow } from '../helpers/service-row.js'
+import { acquireVmLock } from '../helpers/vm-lock.js'
 
 // The page's own code in Debian's chromium against an API serving a made-up cluster and a made-up
 // event stream of the shape /v1/events has: token handling, the event list and the sparkline.
@@ -21,10 +22,18 @@ const B = 'b'.repeat(64)
 const member = (hostId: string, name: string, state: string): MemberView =>
   ({ hostId, name, version: '0.1.0', region: 'fra', addresses: [], state, self: hostId === A, incarnation: 1, rttMs: 0.8, changedAt: Date.now(), path: 'wireguard' })
 
+// Chromium keeps both cores busy while it starts and renders, as TCG boots do: the file holds the
+// VM lock, so the tests that measure an agent's event loop (router-starvation) never run beside it.
+let releaseLock: (() => Promise<void>) | undefined
+
 test.before(async t => {
+  releaseLock = await acquireVmLock()
   t.context.browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] })
 })
-test.afterAlways(async t => { await t.context.browser?.close() })
+test.afterAlways(async t => {
+  await t.context.browser?.close()
+  await releaseLock?.()
+})
 
 /** `GET /v1/events?follow=true` as the events API streams it: `id: <seq>`, `data: <event JSON>`. */
 function fakeEvents (events: Array<Record<string, unknown>>): ApiExtension {
