@@ -2,7 +2,7 @@ import { accountKey, challengeKey, CHALLENGE_TTL_MS } from '../../src/acme/acme-
 import { newAcmeKey, orderCertificate, type IssuedCertificate, type PresentedChallenge } from '../../src/acme/acme-order.js'
 import { probeAddress, probeChallenge } from '../../src/acme/challenge-probe.js'
 import { AcmeError } from '../../src/acme/errors.js'
-import { dueRenewals, retryDelay } from '../../src/acme/renewal.js'
+import { dueRenewals, renewalCandidates, retryDelay } from '../../src/acme/renewal.js'
 import { dataError } from '../../src/gossip/row-check.js'
 import type { AcmeAccountRowData, AcmeChallengeRowData, CertRowData } from '../../src/gossip/rows.js'
 import type { CertsAddReply } from '../../src/proxy/tls/cert-messages.js'
@@ -65,10 +65,9 @@ export function acmeActor (init: AcmeActorInit, components: AcmeActorComponents)
       const write = async (table: 'certs' | 'acme', key: string, data: Record<string, unknown>): Promise<void> => {
         await ctx.system.ask(membership, { type: 'membership.write', table, key, data }, { timeoutMs: 5_000 })
       }
-      const alivePeers = async (): Promise<string[]> => {
-        const { members } = await ctx.system.ask(membership, { type: 'membership.list' }, { timeoutMs: 5_000 })
-        return members.filter(m => m.state === 'alive').map(m => m.hostId)
-      }
+      const members = async (): Promise<Array<{ hostId: string, state: string }>> =>
+        (await ctx.system.ask(membership, { type: 'membership.list' }, { timeoutMs: 5_000 })).members
+      const alivePeers = async (): Promise<string[]> => (await members()).filter(m => m.state === 'alive').map(m => m.hostId)
 
       /** The cluster's account key for `directory`, made (and shared sealed) on first use. */
       const accountKeyFor = async (directory: string): Promise<string> => {
@@ -128,7 +127,7 @@ export function acmeActor (init: AcmeActorInit, components: AcmeActorComponents)
       const renew = async (): Promise<void> => {
         const t = now()
         const retryAt = new Map([...failures].map(([h, f]) => [h, f.retryAt]))
-        const due = dueRenewals(await rowsOf('certs'), { self, alive: await alivePeers(), now: t, retryAt })
+        const due = dueRenewals(await rowsOf('certs'), { self, alive: renewalCandidates(await members()), now: t, retryAt })
         for (const d of due) {
           ctx.log.info({ hostname: d.hostname, notAfter: new Date(d.notAfter).toISOString() }, 'ACME: renewing')
           try {

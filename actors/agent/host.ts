@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile, rm } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile, rm } from 'node:fs/promises'
 import { join, resolve as resolvePath } from 'node:path'
 import { controlSocketPath } from '../../src/api/control-api.js'
 import { createControlServer, type ControlServer } from '../../src/api/control-server.js'
@@ -224,10 +224,12 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         api: controlApi
       })
       await control.start()
-      await writeFile(infoFile, JSON.stringify({
+      // Written aside and renamed: the CLI reads this file and must never see it half written.
+      await writeFile(`${infoFile}.tmp`, JSON.stringify({
         hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses(), startedAt,
         imagesDir: resolvePath(init.imagesDir ?? join(init.dataDir, 'images')), proxyAddress: init.proxyAddress, domain: init.domain
       }, null, 2) + '\n')
+      await rename(`${infoFile}.tmp`, infoFile)
       logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses() }, 'agent started')
       if (!hasAgentMallocEnv()) logger.info({ recommended: AGENT_MALLOC_ENV }, 'started without the recommended malloc setting: large transient buffers may keep memory fragmented (the local cluster, the lab and the systemd unit set it)')
     },

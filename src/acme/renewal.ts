@@ -17,6 +17,15 @@ export function retryDelay (failures: number, firstMs = FIRST_RETRY_MS, maxMs = 
 }
 
 /**
+ * The hosts that may hold the renewer's role: every member not dead or left. A suspect host keeps
+ * it: suspicion comes and goes under load, and handing the role over at each one would renew the
+ * same certificate twice (and spend the directory's rate limit).
+ */
+export function renewalCandidates (members: ReadonlyArray<{ hostId: string, state: string }>): string[] {
+  return members.filter(m => m.state === 'alive' || m.state === 'suspect').map(m => m.hostId)
+}
+
+/**
  * Which host renews `hostname`: the row's owner (the host that issued it) while it is alive,
  * else the alive host ranking first by rendezvous hash of (host id, hostname), so every host
  * picks the same one without talking and the choice moves only when that host dies.

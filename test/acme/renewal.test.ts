@@ -1,5 +1,5 @@
 import test from 'ava'
-import { dueRenewals, renewAt, renewerOf, retryDelay, type RenewalRow } from '../../src/acme/renewal.js'
+import { dueRenewals, renewAt, renewalCandidates, renewerOf, retryDelay, type RenewalRow } from '../../src/acme/renewal.js'
 
 const A = 'a'.repeat(64)
 const B = 'b'.repeat(64)
@@ -63,4 +63,10 @@ test('dueRenewals: a row whose owner is dead (or not alive) goes to the rendezvo
   t.is(dueRenewals([row], { self: loser, alive: [A, B], now, retryAt: new Map() }).length, 0)
   const notAlive = acmeRow('orphan.example.com', C, now + DAY)
   t.is(dueRenewals([notAlive], { self: winner as string, alive: [A, B], now, retryAt: new Map() }).length, 1, 'an owner missing from the alive list counts as gone')
+})
+
+test('renewalCandidates: a suspect host keeps its role (no second renewal at each passing suspicion); dead and left hosts do not', t => {
+  const members = [{ hostId: 'a', state: 'alive' }, { hostId: 'b', state: 'suspect' }, { hostId: 'c', state: 'dead' }, { hostId: 'd', state: 'left' }]
+  t.deepEqual(renewalCandidates(members), ['a', 'b'])
+  t.is(renewerOf('shop.example', 'b', renewalCandidates(members)), 'b', 'the suspect issuer still renews')
 })
