@@ -5,8 +5,9 @@ import { InvalidArgumentError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import type { Clock } from '../runtime/clock.js'
 import { EventStreamsFullError } from './errors.js'
+import type { RoostEvent } from './event-kinds.js'
 import type { EventLog } from './event-log.js'
-import { createSseStream, type SseStream } from './sse-stream.js'
+import { openSseStream, SSE_HEADERS, type SseStream } from '../api/sse-stream.js'
 
 export interface EventsApiInit {
   /** Default 15 s. */
@@ -59,35 +60,35 @@ const flag = (raw: string | null): boolean => {
 export function createEventsApi (init: EventsApiInit, components: EventsApiComponents): EventsApi {
   const log = components.logger
   const streams = new Set<SseStream>()
+  const pingMs = init.pingMs ?? PING_MS
   let dropped = 0
+  let pingTimer: unknown
+
+  const ping = (): void => {
+    pingTimer = undefined
+    for (const s of streams) s.ping()
+    if (streams.size > 0) pingTimer = components.clock.setTimeout(ping, pingMs)
+  }
 
   const follow = (req: IncomingMessage, res: ServerResponse, reqId: string, since: number): void => {
     if (streams.size >= (init.maxStreams ?? MAX_STREAMS)) throw new EventStreamsFullError(`this agent already serves ${streams.size} event streams`, { streams: streams.size })
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-request-id': reqId
-    })
+    res.writeHead(200, { ...SSE_HEADERS, connection: 'keep-alive', 'x-request-id': reqId })
     let unsubscribe = (): void => {}
-    const stream: SseStream = createSseStream(res, { pingMs: init.pingMs ?? PING_MS, maxBufferedBytes: init.maxBufferedBytes ?? MAX_BUFFERED_BYTES }, {
-      clock: components.clock,
-      onClose: (why) => {
-        streams.delete(stream)
-        unsubscribe()
-        if (why === 'dropped') {
-          dropped++
-          log.warn({ reqId, remote: req.socket.remoteAddress }, 'event stream client reads too slowly; dropped')
-        }
-      }
+    const stream = openSseStream(res, { maxBufferedBytes: init.maxBufferedBytes ?? MAX_BUFFERED_BYTES }, { logger: log.child({ reqId, remote: req.socket.remoteAddress }) })
+    stream.onClose((why) => {
+      streams.delete(stream)
+      unsubscribe()
+      if (why === 'dropped') dropped++
     })
     streams.add(stream)
+    pingTimer ??= components.clock.setTimeout(ping, pingMs)
     const backlog = components.events.since(since, Number.MAX_SAFE_INTEGER)
     if (backlog.firstSeq > since + 1) stream.comment(`events ${since + 1}-${backlog.firstSeq - 1} are no longer kept`)
     else stream.comment('roost events')
-    for (const e of backlog.events) stream.send(e)
+    const send = (e: RoostEvent): void => { stream.send(JSON.stringify(e), { id: String(e.seq) }) }
+    for (const e of backlog.events) send(e)
     // Recording is synchronous, so nothing can be recorded between the backlog and this.
-    if (streams.has(stream)) unsubscribe = components.events.subscribe((e) => { stream.send(e) })
+    if (streams.has(stream)) unsubscribe = components.events.subscribe(send)
   }
 
   return {
@@ -120,7 +121,9 @@ export function createEventsApi (init: EventsApiInit, components: EventsApiCompo
       return true
     },
     stop () {
-      for (const s of [...streams]) s.end()
+      components.clock.clearTimeout(pingTimer)
+      pingTimer = undefined
+      for (const s of [...streams]) s.close()
     },
     stats: () => ({ streams: streams.size, dropped })
   }

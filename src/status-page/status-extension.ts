@@ -6,7 +6,7 @@ import type { Clock } from '../runtime/clock.js'
 import type { StatusSnapshot } from './snapshot.js'
 import { createStaticAssets, type StaticAssets } from './static-assets.js'
 import { createStatusFeed, type StatusFeedInit } from './status-feed.js'
-import { SSE_HEADERS } from './sse-stream.js'
+import { SSE_HEADERS } from '../api/sse-stream.js'
 
 // The page holds no data, only code: it may be fetched without the token; what it shows comes
 // from /v1/status*, which need it. The token travels in the URL fragment, never to a server.

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream'
 import type { Logger } from '../log/logger.js'
 import type { Clock } from '../runtime/clock.js'
 import { snapshotKey, type StatusSnapshot } from './snapshot.js'
-import { openSseStream, type SseStream } from './sse-stream.js'
+import { openSseStream, type SseStream } from '../api/sse-stream.js'
 
 /** How often the replica is looked at while someone watches. */
 export const DEFAULT_POLL_MS = 250

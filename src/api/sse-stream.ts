@@ -22,17 +22,22 @@ export interface SseStreamComponents {
   logger: Logger
 }
 
+/** Why a stream ended: the client went, the server ended it, or it was dropped over its budget. */
+export type SseCloseReason = 'closed' | 'ended' | 'dropped'
+
 /** One client's server-sent event stream over a writable (an HTTP response whose headers are sent). */
 export interface SseStream {
   /** Queues one event; false when the stream is closed or was just dropped for being over its budget. */
   send: (data: string, opts?: { event?: string, id?: string }) => boolean
   /** Queues a comment line (keeps proxies and the client's idle timers from closing the stream). */
   ping: () => boolean
+  /** Queues a comment with `text` (one line; clients ignore it). */
+  comment: (text: string) => boolean
   /** Ends the stream cleanly (server stopping). */
   close: () => void
   readonly closed: boolean
   /** Called once when the stream ends for any reason (closed, dropped, client gone). */
-  onClose: (cb: () => void) => void
+  onClose: (cb: (why: SseCloseReason) => void) => void
 }
 
 /**
@@ -41,23 +46,23 @@ export interface SseStream {
  */
 export function openSseStream (out: Writable, init: SseStreamInit, components: SseStreamComponents): SseStream {
   const max = init.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
-  let closed = false
-  const listeners: Array<() => void> = []
-  const finish = (): void => {
-    if (closed) return
-    closed = true
-    for (const cb of listeners.splice(0)) cb()
+  let closed: SseCloseReason | undefined
+  const listeners: Array<(why: SseCloseReason) => void> = []
+  const finish = (why: SseCloseReason): void => {
+    if (closed !== undefined) return
+    closed = why
+    for (const cb of listeners.splice(0)) cb(why)
   }
-  out.once('close', finish)
-  out.once('error', finish)
+  out.once('close', () => { finish('closed') })
+  out.once('error', () => { finish('closed') })
 
   const write = (chunk: string): boolean => {
-    if (closed || out.destroyed) { finish(); return false }
+    if (closed !== undefined || out.destroyed) { finish('closed'); return false }
     const bytes = Buffer.byteLength(chunk)
     if (out.writableLength + bytes > max) {
       const err = new StreamBudgetError(`an event-stream client left ${out.writableLength} bytes unread; ${bytes} more would pass its ${max}-byte budget, so it was dropped`, { queued: out.writableLength, bytes, budget: max })
       components.logger.warn({ err: err.message, code: err.code }, 'slow event-stream client dropped')
-      finish()
+      finish('dropped')
       out.destroy()
       return false
     }
@@ -71,14 +76,15 @@ export function openSseStream (out: Writable, init: SseStreamInit, components: S
       return write(`${opts?.event === undefined ? '' : `event: ${opts.event}\n`}${opts?.id === undefined ? '' : `id: ${opts.id}\n`}${lines}\n`)
     },
     ping: () => write(': ping\n\n'),
+    comment: (text) => write(`: ${text.replace(/[\r\n]+/g, ' ')}\n\n`),
     close () {
-      if (closed) return
-      finish()
+      if (closed !== undefined) return
+      finish('ended')
       out.end()
     },
-    get closed () { return closed },
+    get closed () { return closed !== undefined },
     onClose (cb) {
-      if (closed) cb()
+      if (closed !== undefined) cb(closed)
       else listeners.push(cb)
     }
   }

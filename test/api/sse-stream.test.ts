@@ -1,7 +1,7 @@
 import test from 'ava'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { openSseStream } from '../../src/status-page/sse-stream.js'
+import { openSseStream } from '../../src/api/sse-stream.js'
 
 function logCapture (): { logger: pino.Logger, lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = []
