@@ -93,7 +93,9 @@ export function createMachinesApiServer (init: MachinesApiServerInit, components
   const extensions = components.extensions ?? []
 
   const handle = async (req: IncomingMessage, res: ServerResponse, reqId: string): Promise<number> => {
-    if (extensions.length === 0) checkBearer(req.headers.authorization)
+    let authError: unknown
+    try { checkBearer(req.headers.authorization) } catch (err) { authError = err }
+    const requireToken = (): void => { if (authError !== undefined) throw authError }
     const target = req.url ?? ''
     let url: URL
     try {
@@ -101,18 +103,13 @@ export function createMachinesApiServer (init: MachinesApiServerInit, components
       if (!target.startsWith('/')) throw new Error('not origin-form')
       url = new URL(`http://api.invalid${target}`)
     } catch {
-      if (extensions.length > 0) checkBearer(req.headers.authorization)
+      requireToken()
       throw new RouteNotFoundError('the request target must be a path')
     }
-    if (extensions.length > 0) {
-      let authorized = true
-      try { checkBearer(req.headers.authorization) } catch { authorized = false }
-      const requireToken = (): void => { checkBearer(req.headers.authorization) }
-      for (const ext of extensions) {
-        if (await ext.handle(req, res, { url, reqId, requireToken, authorized })) return res.statusCode
-      }
+    for (const ext of extensions) {
+      if (await ext.handle(req, res, { url, reqId, requireToken, authorized: authError === undefined })) return res.statusCode
     }
-    checkBearer(req.headers.authorization)
+    requireToken()
     const method = req.method ?? 'GET'
     const found = router.match(method, url.pathname)
     if (found.kind === 'not-found') throw new RouteNotFoundError(`no route ${method} ${url.pathname}`)
