@@ -5,14 +5,17 @@ type Details = Record<string, unknown> | undefined
 /**
  * Makes an error class with a stable `code` and registers that very class for decoding, so an
  * error rebuilt from the wire (`errorFromWire`) is an instance of the class callers check
- * against. The base decides crash (`RoostError`) vs rejection (`RejectionError`). Declare one as
+ * against. The base decides crash (`RoostError`) vs rejection (`RejectionError`); `stackless` (the
+ * base's by default) is for errors about another party's input. Declare one as
  * `export const XError = defineError('XError', 'ERR_X')` plus
  * `export type XError = InstanceType<typeof XError>`; a subclass of the returned class would not
  * be the registered one (test/errors/wire-round-trip.test.ts checks every export).
  */
-export function defineError<C extends string> (name: string, code: C, base: typeof RoostError = RoostError) {
+export function defineError<C extends string> (name: string, code: C, base: typeof RoostError = RoostError, opts: { stackless?: boolean } = {}) {
+  const stackless = opts.stackless ?? base.stackless
   const cls = class extends base {
     static readonly code: C = code
+    static override readonly stackless: boolean = stackless
     constructor (message: string, details?: Details) {
       super(code, message, details)
     }
@@ -23,19 +26,19 @@ export function defineError<C extends string> (name: string, code: C, base: type
 }
 
 /** A frame could not be decoded as msgpack, or its envelope is not one. */
-export const MalformedFrameError = defineError('MalformedFrameError', 'ERR_MALFORMED_FRAME')
+export const MalformedFrameError = defineError('MalformedFrameError', 'ERR_MALFORMED_FRAME', RoostError, { stackless: true })
 export type MalformedFrameError = InstanceType<typeof MalformedFrameError>
 /** A frame's declared length is over the configured maximum. */
-export const FrameTooLargeError = defineError('FrameTooLargeError', 'ERR_FRAME_TOO_LARGE')
+export const FrameTooLargeError = defineError('FrameTooLargeError', 'ERR_FRAME_TOO_LARGE', RoostError, { stackless: true })
 export type FrameTooLargeError = InstanceType<typeof FrameTooLargeError>
 /** A value cannot be encoded as a roost message: it is cyclic, nested too deeply, or of a type msgpack does not carry. */
 export const UnencodableValueError = defineError('UnencodableValueError', 'ERR_UNENCODABLE_VALUE', RejectionError)
 export type UnencodableValueError = InstanceType<typeof UnencodableValueError>
 /** A peer's session went over one of its memory budgets (frames held for reordering, or sent and not acknowledged). */
-export const SessionBudgetError = defineError('SessionBudgetError', 'ERR_SESSION_BUDGET')
+export const SessionBudgetError = defineError('SessionBudgetError', 'ERR_SESSION_BUDGET', RoostError, { stackless: true })
 export type SessionBudgetError = InstanceType<typeof SessionBudgetError>
 /** The envelope's protocol version is not one this host speaks. */
-export const UnsupportedVersionError = defineError('UnsupportedVersionError', 'ERR_UNSUPPORTED_VERSION')
+export const UnsupportedVersionError = defineError('UnsupportedVersionError', 'ERR_UNSUPPORTED_VERSION', RoostError, { stackless: true })
 export type UnsupportedVersionError = InstanceType<typeof UnsupportedVersionError>
 /** The target actor does not declare this message type. */
 export const UnknownMessageTypeError = defineError('UnknownMessageTypeError', 'ERR_UNKNOWN_MESSAGE_TYPE', RejectionError)
@@ -62,7 +65,7 @@ export type HostUnreachableError = InstanceType<typeof HostUnreachableError>
 export const UnknownHostError = defineError('UnknownHostError', 'ERR_UNKNOWN_HOST', RejectionError)
 export type UnknownHostError = InstanceType<typeof UnknownHostError>
 /** The peer failed the hello: wrong cluster, wrong secret, or a malformed hello. */
-export const AdmissionError = defineError('AdmissionError', 'ERR_ADMISSION')
+export const AdmissionError = defineError('AdmissionError', 'ERR_ADMISSION', RoostError, { stackless: true })
 export type AdmissionError = InstanceType<typeof AdmissionError>
 /** A control-socket or CLI argument is unusable. */
 export const InvalidArgumentError = defineError('InvalidArgumentError', 'ERR_INVALID_ARGUMENT', RejectionError)
@@ -118,7 +121,7 @@ export const ControlCallRefusedError = defineError('ControlCallRefusedError', 'E
 export type ControlCallRefusedError = InstanceType<typeof ControlCallRefusedError>
 
 /** A control-socket connection (or all of them together) held more unread frame bytes than its budget. */
-export const ControlBudgetError = defineError('ControlBudgetError', 'ERR_CONTROL_BUDGET')
+export const ControlBudgetError = defineError('ControlBudgetError', 'ERR_CONTROL_BUDGET', RoostError, { stackless: true })
 export type ControlBudgetError = InstanceType<typeof ControlBudgetError>
 
 /** A replicated row is malformed, outside its table's closed schema, or claims what its writer may not write. */
@@ -132,5 +135,5 @@ export const RowNotStorableError = defineError('RowNotStorableError', 'ERR_ROW_N
 export type RowNotStorableError = InstanceType<typeof RowNotStorableError>
 
 /** A server-sent event stream's client left more unread bytes queued than its budget; it was dropped. */
-export const StreamBudgetError = defineError('StreamBudgetError', 'ERR_STREAM_BUDGET')
+export const StreamBudgetError = defineError('StreamBudgetError', 'ERR_STREAM_BUDGET', RoostError, { stackless: true })
 export type StreamBudgetError = InstanceType<typeof StreamBudgetError>

@@ -9,6 +9,15 @@ import type { MemberMeta, SwimMessage } from './swim-messages.js'
 
 const Key = Type.Tuple([Type.String({ maxLength: 32 }), Type.String({ maxLength: 256 })])
 
+/**
+ * Most rows in one `ae-rows` message. Each row costs its receiver a signature check (~40 µs) on
+ * the actors' thread, so a message of rows is bounded in CPU before it is read: 64 rows are a few
+ * milliseconds; the sender splits a larger push.
+ */
+export const AE_ROWS_PER_MESSAGE = 64
+/** A sender also closes an `ae-rows` message at this many bytes of rows, well under the frame limit. */
+export const AE_ROWS_MESSAGE_BYTES = 256 * 1024
+
 /** Anti-entropy messages: digest → differing buckets' entries → rows pushed and pulled. */
 export const AE_SCHEMAS = {
   'ae-digest': Type.Object({ digest: Type.Array(Type.Integer(), { maxItems: 4096 }) }),
@@ -17,7 +26,7 @@ export const AE_SCHEMAS = {
     entries: Type.Array(Type.Tuple([Type.String({ maxLength: 32 }), Type.String({ maxLength: 256 }), Type.Number(), Type.String({ maxLength: 64 })]), { maxItems: 200_000 })
   }),
   'ae-want': Type.Object({ keys: Type.Array(Key, { maxItems: 200_000 }) }),
-  'ae-rows': Type.Object({ rows: Type.Array(Type.Unknown(), { maxItems: 200_000 }) })
+  'ae-rows': Type.Object({ rows: Type.Array(Type.Unknown(), { maxItems: AE_ROWS_PER_MESSAGE }) })
 } as const
 
 export type AntiEntropyMessage =
@@ -101,6 +110,22 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
     else if (m.state === 'alive' && (previous === 'dead' || previous === 'left')) replica.markOwnerAlive(m.id)
   })
 
+  const sendRows = (to: string, rows: Row[]): void => {
+    let part: Row[] = []
+    let bytes = 0
+    for (const row of rows) {
+      const n = sizeOf(row)
+      if (part.length === AE_ROWS_PER_MESSAGE || (part.length > 0 && bytes + n > AE_ROWS_MESSAGE_BYTES)) {
+        send(to, { t: 'ae-rows', rows: part })
+        part = []
+        bytes = 0
+      }
+      part.push(row)
+      bytes += n
+    }
+    if (part.length > 0) send(to, { t: 'ae-rows', rows: part })
+  }
+
   const syncWith = (peer?: string): void => {
     const target = peer ?? swim.randomLiveMember()
     if (target !== undefined) send(target, { t: 'ae-digest', digest: replica.digest() })
@@ -128,14 +153,13 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
       case 'ae-entries': {
         const theirs = msg.entries as never
         const push = replica.rowsNewerThan(theirs, msg.buckets)
-        if (push.length > 0) send(from, { t: 'ae-rows', rows: push })
+        sendRows(from, push)
         const want = replica.wanted(theirs)
         if (want.length > 0) send(from, { t: 'ae-want', keys: want })
         return
       }
       case 'ae-want': {
-        const rows = replica.getRows(msg.keys as never)
-        if (rows.length > 0) send(from, { t: 'ae-rows', rows })
+        sendRows(from, replica.getRows(msg.keys as never))
         return
       }
       case 'ae-rows': {

@@ -9,10 +9,14 @@ export function heldBytes (frame: Buffer | null): number {
   return (frame?.byteLength ?? 0) + FRAME_OVERHEAD_BYTES
 }
 
+function ownsItsMemory (frame: Buffer): boolean {
+  return frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength
+}
+
 /**
  * The frames from one peer that arrived ahead of a gap, by sequence number, counted in bytes.
- * A frame is kept as a copy: the one handed in may be a slice of a much larger chunk, which
- * would stay alive with it and escape the count. `null` marks a frame that was skipped below
+ * A frame that is a slice of a larger chunk is kept as a copy (the chunk would stay alive with
+ * it and escape the count); one that is its whole buffer (large frames come so) is kept as is. `null` marks a frame that was skipped below
  * (over the size limit): it only uses up its sequence number.
  */
 export class ReorderBuffer {
@@ -42,7 +46,7 @@ export class ReorderBuffer {
   /** Holds `frame` (the caller checked {@link fits}; a sequence number already held keeps its first frame). */
   add (seq: number, frame: Buffer | null): void {
     if (this.frames.has(seq)) return
-    this.frames.set(seq, frame === null ? null : Buffer.from(frame))
+    this.frames.set(seq, frame === null || ownsItsMemory(frame) ? frame : Buffer.from(frame))
     this.held += heldBytes(frame)
   }
 

@@ -25,6 +25,9 @@ export const DEFAULT_MAX_UNACKED_BYTES = 64 * 1024 * 1024
  */
 export const DEFAULT_MAX_REORDER_BYTES = 32 * 1024 * 1024
 
+/** A gap filled after 32 MiB of frames arrived past it must not hand them all on in one turn of the actor loop. */
+export const DEFAULT_RELEASE_BUDGET_MS = 4
+
 const RELEASED = Buffer.alloc(0)
 
 /** One payload sent and not yet acknowledged by the receiving host. */
@@ -55,6 +58,8 @@ interface RecvState {
   buffer: ReorderBuffer
   sinceAck: number
   ackTimer: NodeJS.Timeout | undefined
+  /** Held frames that now follow in order are being handed on, a turn budget at a time. */
+  releasing: NodeJS.Immediate | undefined
 }
 
 export interface SessionInit {
@@ -66,6 +71,8 @@ export interface SessionInit {
   maxUnackedBytes?: number
   /** Per peer: bytes held waiting for a missing frame; past it, they are dropped and the peer's paths reset ({@link DEFAULT_MAX_REORDER_BYTES}). */
   maxReorderBytes?: number
+  /** How long (ms) held frames that a gap's filling puts in order are handed on before the rest wait for the next turn ({@link DEFAULT_RELEASE_BUDGET_MS}). */
+  releaseBudgetMs?: number
 }
 
 /** Totals over all peers, and how often a budget was exceeded. */
@@ -125,6 +132,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
   const ackDelayMs = init.ackDelayMs ?? DEFAULT_ACK_DELAY_MS
   const maxUnackedBytes = init.maxUnackedBytes ?? DEFAULT_MAX_UNACKED_BYTES
   const maxReorderBytes = init.maxReorderBytes ?? DEFAULT_MAX_REORDER_BYTES
+  const releaseBudgetMs = init.releaseBudgetMs ?? DEFAULT_RELEASE_BUDGET_MS
   const counters = { unackedRefusals: 0, reorderOverflows: 0 }
   const log = components.logger.child({ component: 'session' })
   const sending = new Map<string, SendState>()
@@ -239,8 +247,8 @@ export function createSession (init: SessionInit, components: SessionComponents)
     const low = frame.readUInt32BE(9)
     let r = receiving.get(host)
     if (r === undefined || r.epoch !== e) {
-      if (r?.ackTimer !== undefined) clearTimeout(r.ackTimer)
-      r = { epoch: e, expected: low, buffer: new ReorderBuffer(maxReorderBytes), sinceAck: 0, ackTimer: undefined }
+      if (r !== undefined) forget(r)
+      r = { epoch: e, expected: low, buffer: new ReorderBuffer(maxReorderBytes), sinceAck: 0, ackTimer: undefined, releasing: undefined }
       receiving.set(host, r)
     }
     if (low > r.expected) {
@@ -261,16 +269,41 @@ export function createSession (init: SessionInit, components: SessionComponents)
       r.buffer.add(seq, held)
       return
     }
+    if (r.buffer.has(seq)) {
+      release(host, r)
+      return
+    }
     if (!skipped) components.deliver(host, frame.subarray(SESSION_DATA_HEADER_BYTES))
     r.expected++
     scheduleAck(host, r)
-    while (r.buffer.size > 0) {
+    release(host, r)
+  }
+
+  /** Hands on the held frames that now follow in order, for one turn budget; the rest from the next turn (nothing can overtake them: their sequence numbers are held). */
+  const release = (host: string, r: RecvState): void => {
+    if (r.buffer.size === 0) return
+    const until = performance.now() + releaseBudgetMs
+    for (;;) {
       const next = r.buffer.take(r.expected)
-      if (next === undefined) break
+      if (next === undefined) return
       if (next !== null) components.deliver(host, next.subarray(SESSION_DATA_HEADER_BYTES))
       r.expected++
       scheduleAck(host, r)
+      if (performance.now() > until && r.buffer.has(r.expected)) {
+        r.releasing ??= setImmediate(() => {
+          r.releasing = undefined
+          if (receiving.get(host) === r) release(host, r)
+        })
+        return
+      }
     }
+  }
+
+  const forget = (r: RecvState): void => {
+    if (r.ackTimer !== undefined) clearTimeout(r.ackTimer)
+    if (r.releasing !== undefined) clearImmediate(r.releasing)
+    r.ackTimer = undefined
+    r.releasing = undefined
   }
 
   return {
@@ -365,7 +398,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
     },
     stop () {
       clearInterval(clock)
-      for (const r of receiving.values()) if (r.ackTimer !== undefined) clearTimeout(r.ackTimer)
+      for (const r of receiving.values()) forget(r)
       receiving.clear()
     }
   }

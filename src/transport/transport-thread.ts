@@ -28,6 +28,13 @@ const SEND_BATCH_BYTES = 256 * 1024
 const PEERS_INTERVAL_MS = 1_000
 const STOP_TIMEOUT_MS = 10_000
 
+/** A frame to hand on, or (payload undefined) a connection event to emit in its place in the order. */
+interface Inbound {
+  host: string
+  payload: Buffer | undefined
+  event: (() => void) | undefined
+}
+
 /** The thread, on transport-worker.ts beside this module. */
 function startWorker (data: TransportWorkerData): Worker {
   return startWorkerModule(import.meta.url, 'transport-worker', { workerData: data })
@@ -46,7 +53,8 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const hostId = hostIdFromSeed(init.seed)
   const events = new EventEmitter()
   const failures = new Map<number, SendFailure>()
-  const inbox: Array<{ host: string, payload: Buffer }> = []
+  /** Frames and, in their order, the connection events that followed them. */
+  const inbox: Inbound[] = []
   let inboxAt = 0
   let draining = false
   let worker: Worker | undefined
@@ -94,8 +102,9 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   /** Hands frames on, in order, until `until` (performance.now() ms) has passed. */
   const handOn = (until: number): void => {
     while (inboxAt < inbox.length) {
-      const f = inbox[inboxAt++] as { host: string, payload: Buffer }
-      events.emit('frame', f.host, f.payload)
+      const f = inbox[inboxAt++] as Inbound
+      if (f.payload !== undefined) events.emit('frame', f.host, f.payload)
+      else f.event?.()
       if (performance.now() > until) break
     }
     if (inboxAt === inbox.length) {
@@ -113,7 +122,22 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     }
   }
 
-  /** Everything received so far is handed on before a connection event that follows it. */
+  /**
+   * Hands on from the check phase only: however many batches one poll phase brings, the actor
+   * loop spends at most one budget on them per turn.
+   */
+  const schedule = (): void => {
+    if (draining) return
+    draining = true
+    setImmediate(drain)
+  }
+
+  /** A connection event is emitted after every frame received before it, in the same budget. */
+  const queueEvent = (host: string, event: () => void): void => {
+    inbox.push({ host, payload: undefined, event })
+    schedule()
+  }
+
   const drainAll = (): void => { handOn(Infinity) }
 
   const onMessage = (m: FromTransport): void => {
@@ -125,10 +149,10 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
           const n = m.lens[i] as number
           if (m.bufs[i] !== b) { b = m.bufs[i] as number; off = 0 }
           const buf = m.buffers[b] as Uint8Array
-          inbox.push({ host: m.hosts[i] as string, payload: Buffer.from(buf.buffer, buf.byteOffset + off, n) })
+          inbox.push({ host: m.hosts[i] as string, payload: Buffer.from(buf.buffer, buf.byteOffset + off, n), event: undefined })
           off += n
         }
-        if (!draining) drain()
+        schedule()
         return
       }
       case 'settled':
@@ -140,21 +164,22 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
         }
         return
       case 'frame-error': {
-        drainAll()
         const err = errorFromWire(m.error)
         if (m.head !== null) Object.defineProperty(err, 'head', { value: Buffer.from(m.head), enumerable: false })
-        events.emit('frame-error', m.host, err)
+        queueEvent(m.host, () => { events.emit('frame-error', m.host, err) })
         return
       }
-      case 'connect':
-        drainAll()
-        upsert(m.peer)
-        events.emit('connect', m.peer)
+      case 'connect': {
+        const peer = m.peer
+        upsert(peer)
+        queueEvent(peer.hostId, () => { events.emit('connect', peer) })
         return
-      case 'disconnect':
-        drainAll()
-        events.emit('disconnect', m.host, m.reason === null ? undefined : errorFromWire(m.reason))
+      }
+      case 'disconnect': {
+        const reason = m.reason === null ? undefined : errorFromWire(m.reason)
+        queueEvent(m.host, () => { events.emit('disconnect', m.host, reason) })
         return
+      }
       case 'discover':
         events.emit('discover', m.host)
         return

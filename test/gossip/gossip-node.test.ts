@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava'
-import { createGossipNode, type GossipNode } from '../../src/gossip/gossip-node.js'
+import { Value } from '@sinclair/typebox/value'
+import { AE_ROWS_PER_MESSAGE, AE_SCHEMAS, createGossipNode, type GossipMessage, type GossipNode } from '../../src/gossip/gossip-node.js'
 import { createReplica } from '../../src/gossip/replica.js'
 import { createMemoryStore } from '../../src/gossip/replica-store.js'
 import type { ChangeEvent, Row, TableName } from '../../src/gossip/rows.js'
@@ -184,6 +185,31 @@ test('invalid and foreign rows in ae-rows are rejected without stopping the vali
   c.sim.clock.runFor(5_000)
   for (const n of live(c)) t.deepEqual(n.replica.list('services').map(r => r.key), ['ok'], short(n.id))
   t.true(live(c).every(n => n.swim.members().filter(m => m.state === 'alive').length === 10), 'gossip carried on')
+})
+
+test('anti-entropy carries a large difference in ae-rows of at most 64 rows (each row costs its receiver a signature check); a larger ae-rows is refused by its schema', t => {
+  const c = cluster(t, { hosts: 4, seed: 'rows-ae-chunks' })
+  c.sim.clock.runFor(2_000)
+  const [lonely, ...rest] = c.ids as [string, ...string[]]
+  const writer = c.nodes.get(rest[0] as string) as GossipNode
+  const target = c.nodes.get(lonely) as GossipNode
+  const sizes: number[] = []
+  const receive = target.receive
+  target.receive = (from: string, msg: GossipMessage) => {
+    if (msg.t === 'ae-rows') sizes.push(msg.rows.length)
+    receive(from, msg)
+  }
+  c.sim.network.partition([lonely], rest)
+  c.sim.clock.runFor(5_000)
+  for (let i = 0; i < 300; i++) writer.write('services', `bulk-${i}`, service(`bulk-${i}`))
+  c.sim.clock.runFor(10_000)
+  t.is(target.replica.count('services'), 0, 'the partition held the rows back')
+  c.sim.network.heal()
+  until(t, c, 'all 300 rows on the healed host', () => target.replica.count('services') === 300, 30_000)
+  t.true(sizes.length >= Math.ceil(300 / AE_ROWS_PER_MESSAGE), `in ${sizes.length} messages`)
+  t.true(sizes.every(n => n <= AE_ROWS_PER_MESSAGE), `largest ${Math.max(...sizes)} rows`)
+  t.true(Value.Check(AE_SCHEMAS['ae-rows'], { rows: Array(AE_ROWS_PER_MESSAGE).fill(null) }))
+  t.false(Value.Check(AE_SCHEMAS['ae-rows'], { rows: Array(AE_ROWS_PER_MESSAGE + 1).fill(null) }), 'the membership actor checks its messages against this schema')
 })
 
 test('rows in broadcasts are verified: a row forged for another owner or tampered with is rejected, and does not spread', t => {

@@ -43,3 +43,16 @@ test('fits says whether a frame stays within the byte budget', t => {
   t.false(r.fits(Buffer.alloc(500)))
   t.true(r.fits(null))
 })
+
+test('a frame that is its whole buffer is held as it is; a slice of a larger chunk is copied (so the chunk is not kept alive uncounted)', t => {
+  const r = new ReorderBuffer(1 << 20)
+  const whole = Buffer.from(new Uint8Array(64 * 1024).fill(1).buffer)
+  const chunk = Buffer.alloc(64 * 1024, 2)
+  const slice = chunk.subarray(100, 200)
+  r.add(1, whole)
+  r.add(2, slice)
+  t.is(r.take(1)?.buffer, whole.buffer, 'no 64 KiB copy')
+  const held = r.take(2)
+  t.not(held?.buffer, chunk.buffer)
+  t.deepEqual(held, slice)
+})

@@ -239,3 +239,46 @@ test('a peer that never acknowledges: sends stop at the unacked byte budget with
   t.is(p.delivered.b.at(-1), 'again')
   t.is(failures.length, refused)
 })
+
+test('a filled gap releases the frames held behind it a turn budget at a time, in order, once each (a duplicate of one still held is dropped)', async t => {
+  const delivered: number[] = []
+  let turn = 0
+  let ticking = true
+  const tick = (): void => { turn++; if (ticking) setImmediate(tick) }
+  tick()
+  const perTurn = new Map<number, number>()
+  const receiver = createSession({ releaseBudgetMs: 1, ackEvery: 1_000_000 }, {
+    logger,
+    transmit: () => 'test',
+    deliver: (_host, payload) => {
+      const until = performance.now() + 0.2
+      while (performance.now() < until);
+      perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
+      delivered.push(payload.readUInt32BE(0))
+    },
+    badFrame: (_host, err) => { t.fail(err.message) },
+    resetPaths: () => { t.fail('no reset') }
+  })
+  t.teardown(() => { receiver.stop() })
+  const frame = (seq: number): Buffer => {
+    const f = Buffer.alloc(SESSION_DATA_HEADER_BYTES + 4)
+    f[0] = SESSION_DATA
+    f.writeUInt32BE(7, 1)
+    f.writeUInt32BE(seq, 5)
+    f.writeUInt32BE(1, 9)
+    f.writeUInt32BE(seq, SESSION_DATA_HEADER_BYTES)
+    return f
+  }
+  const n = 1000
+  for (let seq = 2; seq <= n; seq++) receiver.receive('peer', frame(seq))
+  t.deepEqual(delivered, [], 'all held behind the gap')
+  receiver.receive('peer', frame(1))
+  const first = delivered.length
+  t.true(first < 50, `the filling frame's turn handed on ${first} frames, not all ${n}`)
+  receiver.receive('peer', frame(first + 1))
+  await retry(() => delivered.length === n, { timeoutMs: 30_000, what: `${n} frames` })
+  ticking = false
+  t.deepEqual(delivered, [...Array(n).keys()].map(i => i + 1), 'in order, each once')
+  t.true(Math.max(...perTurn.values()) < 50, `at most ${Math.max(...perTurn.values())} frames of 0.2 ms in one turn with a 1 ms budget`)
+  t.is(receiver.stats().reorderBytes, 0, 'nothing left held')
+})

@@ -74,3 +74,37 @@ test.serial('an oversized frame comes back as FrameTooLargeError with its first 
   t.is(skippedFrameHead(errors[0] as Error)?.subarray(0, 4).toString(), 'HEAD')
   t.is(got[0]?.payload.toString(), 'after')
 })
+
+test.serial('a peer that sends a burst and goes away: its frames, then its disconnect, still a turn budget at a time (the disconnect does not hand on everything left at once)', async t => {
+  const boot = await bootstrap(t)
+  const a = threaded(boot, 1)
+  const b = threaded(boot)
+  t.teardown(async () => { await a.stop(); await b.stop() })
+  await a.start()
+  await b.start()
+  let turn = 0
+  let counting = true
+  const tick = (): void => { turn++; if (counting) setImmediate(tick) }
+  tick()
+  const perTurn = new Map<number, number>()
+  const seen: Array<number | 'disconnect'> = []
+  a.on('frame', (_host, payload) => {
+    const until = performance.now() + 0.2
+    while (performance.now() < until);
+    perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
+    seen.push(Number(payload.subarray(0, 6).toString()))
+  })
+  a.on('disconnect', (host) => { if (host === b.hostId) seen.push('disconnect') })
+  const n = 2000
+  for (let i = 0; i < n; i++) b.send(a.hostId, Buffer.concat([Buffer.from(String(i).padStart(6, '0')), randomBytes(2000)]))
+  await retry(() => seen.length > 0, { timeoutMs: 15_000, what: 'the first frame' })
+  await b.stop()
+  await retry(() => seen.includes('disconnect'), { timeoutMs: 30_000, what: 'the disconnect' })
+  counting = false
+  const frames = seen.slice(0, -1)
+  t.is(seen.at(-1), 'disconnect', 'the disconnect comes after every frame received before it')
+  t.deepEqual(frames, [...Array(frames.length).keys()], 'frames in the order sent')
+  t.true(frames.length >= 200, `a burst worth the name arrived (${frames.length} frames)`)
+  const most = Math.max(...perTurn.values())
+  t.true(most <= 50, `at most ${most} frames of 0.2 ms in one turn with a 1 ms budget`)
+})

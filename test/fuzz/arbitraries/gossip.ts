@@ -71,6 +71,6 @@ export function gossipShapes (ids: GossipIds, opts: HostileOpts = {}): MessageSh
     { type: 'gossip.ae-digest', to: M, body: fc.record({ digest: fc.array(fc.integer(), { maxLength: 300 }) }) },
     { type: 'gossip.ae-entries', to: M, body: fc.record({ buckets: fc.array(fc.nat(5000), { maxLength: 64 }), entries: fc.array(entry, { maxLength: 64 }) }) },
     { type: 'gossip.ae-want', to: M, body: fc.record({ keys: fc.array(fc.tuple(fc.constantFrom(...TABLES), fc.nat(40).map(n => `fuzz-${n}`)), { maxLength: 64 }) }) },
-    { type: 'gossip.ae-rows', to: M, body: fc.record({ rows: fc.array(gossipRow(ids, opts), { maxLength: 16 }) }) }
+    { type: 'gossip.ae-rows', to: M, body: fc.record({ rows: fc.array(gossipRow(ids, opts), { maxLength: 80 }) }) }
   ]
 }
