@@ -165,7 +165,8 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       if (init.acmeCaFile !== undefined) await (await import('../../src/acme/acme-order.js')).trustAcmeCa(await readFile(init.acmeCaFile, 'utf8').catch((err: Error) => { throw new ConfigError(`--acme-ca-file ${init.acmeCaFile}: ${err.message}`) }))
       // ROOST_DATAPLANE_INLINE=1 (tests, diagnosis): the proxy shares the actors' event loop.
       if (init.dataPlaneInline) logger.warn('the data plane runs on the agent\'s event loop (ROOST_DATAPLANE_INLINE=1): proxy load delays gossip')
-      // The inline data plane (and the whole proxy with it) is loaded only when asked for.
+      // The inline data plane (and the whole proxy with it) is loaded only when asked for; the
+      // router starts the thread once its routes have something to serve.
       dataPlane = (init.dataPlaneInline ? (await import('../../src/proxy/data-plane-inline.js')).createInlineDataPlane : createDataPlaneThread)({
         hostId: transport.hostId,
         region: init.region,
@@ -177,7 +178,6 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         logLevel: logger.level,
         logBase: { name: init.name, actor: '/agent/router', thread: 'data-plane' }
       }, { logger })
-      await dataPlane.start()
       system.spawn(null, 'agent', agentActor({
         name: init.name,
         cluster: init.cluster,
