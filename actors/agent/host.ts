@@ -31,6 +31,7 @@ import { createStatusPageExtension } from '../../src/status-page/status-extensio
 import { createDataPlaneThread, type DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
 import { loadCa } from '../../src/proxy/tls/dev-ca.js'
 import { AGENT_MALLOC_ENV, hasAgentMallocEnv } from '../../src/threads/malloc-env.js'
+import { AGENT_NODE_OPTIONS, hasAgentNodeOptions } from '../../src/threads/agent-heap.js'
 import { createAgentMetrics } from '../../src/metrics/agent-metrics.js'
 import { setupAgentMetrics } from './metrics-setup.js'
 import { createEventLog } from '../../src/events/event-log.js'
@@ -231,6 +232,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       }, null, 2) + '\n')
       await rename(`${infoFile}.tmp`, infoFile)
       logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses() }, 'agent started')
+      if (!hasAgentNodeOptions()) logger.info({ recommended: AGENT_NODE_OPTIONS.join(' ') }, 'started without the recommended Node.js options: the main thread\'s young generation may stay large at idle (the local cluster, the lab and the systemd unit set them in NODE_OPTIONS)')
       if (!hasAgentMallocEnv()) logger.info({ recommended: AGENT_MALLOC_ENV }, 'started without the recommended malloc setting: large transient buffers may keep memory fragmented (the local cluster, the lab and the systemd unit set it)')
     },
     stop: async () => { await stop() }
