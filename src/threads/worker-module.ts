@@ -5,7 +5,8 @@ import { Worker, type WorkerOptions } from 'node:worker_threads'
  * a large-object part, a third each). Left to V8, a worker's new space grows to 16 MB and more
  * within seconds of a start-up burst and stays until a memory-reducing GC much later: each
  * thread held ~10 MB it had no use for at idle. The hot paths keep their throughput at this size
- * (bench/messaging.ts, remote-dispatch).
+ * (bench/messaging.ts, remote-dispatch). A process-wide `--max-semi-space-size` (an agent's
+ * NODE_OPTIONS, agent-heap.ts) takes precedence over it.
  */
 export const WORKER_YOUNG_GENERATION_MB = 6
 
