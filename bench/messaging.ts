@@ -73,7 +73,9 @@ async function idleRss (): Promise<void> {
   }
 }
 
+/** BENCH_CASES=idle-3-hosts (comma-separated) runs only the named cases. */
 export async function run (): Promise<void> {
-  await remoteDispatch()
-  await idleRss()
+  const cases = (process.env.BENCH_CASES ?? 'remote-dispatch,idle-3-hosts').split(',').map(c => c.trim())
+  if (cases.includes('remote-dispatch')) await remoteDispatch()
+  if (cases.includes('idle-3-hosts')) await idleRss()
 }

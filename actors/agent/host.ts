@@ -31,6 +31,7 @@ import { createStatusPageExtension } from '../../src/status-page/status-extensio
 import { createDataPlaneThread, type DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
 import { loadCa } from '../../src/proxy/tls/dev-ca.js'
 import { AGENT_MALLOC_ENV, hasAgentMallocEnv } from '../../src/threads/malloc-env.js'
+import { AGENT_NODE_OPTIONS, hasAgentNodeOptions } from '../../src/threads/agent-heap.js'
 import { createAgentMetrics } from '../../src/metrics/agent-metrics.js'
 import { setupAgentMetrics } from './metrics-setup.js'
 import { createEventLog } from '../../src/events/event-log.js'
@@ -165,7 +166,8 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       if (init.acmeCaFile !== undefined) await (await import('../../src/acme/acme-order.js')).trustAcmeCa(await readFile(init.acmeCaFile, 'utf8').catch((err: Error) => { throw new ConfigError(`--acme-ca-file ${init.acmeCaFile}: ${err.message}`) }))
       // ROOST_DATAPLANE_INLINE=1 (tests, diagnosis): the proxy shares the actors' event loop.
       if (init.dataPlaneInline) logger.warn('the data plane runs on the agent\'s event loop (ROOST_DATAPLANE_INLINE=1): proxy load delays gossip')
-      // The inline data plane (and the whole proxy with it) is loaded only when asked for.
+      // The inline data plane (and the whole proxy with it) is loaded only when asked for; the
+      // router starts the thread once its routes have something to serve.
       dataPlane = (init.dataPlaneInline ? (await import('../../src/proxy/data-plane-inline.js')).createInlineDataPlane : createDataPlaneThread)({
         hostId: transport.hostId,
         region: init.region,
@@ -177,7 +179,6 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         logLevel: logger.level,
         logBase: { name: init.name, actor: '/agent/router', thread: 'data-plane' }
       }, { logger })
-      await dataPlane.start()
       system.spawn(null, 'agent', agentActor({
         name: init.name,
         cluster: init.cluster,
@@ -231,6 +232,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       }, null, 2) + '\n')
       await rename(`${infoFile}.tmp`, infoFile)
       logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses() }, 'agent started')
+      if (!hasAgentNodeOptions()) logger.info({ recommended: AGENT_NODE_OPTIONS.join(' ') }, 'started without the recommended Node.js options: the main thread\'s young generation may stay large at idle (the local cluster, the lab and the systemd unit set them in NODE_OPTIONS)')
       if (!hasAgentMallocEnv()) logger.info({ recommended: AGENT_MALLOC_ENV }, 'started without the recommended malloc setting: large transient buffers may keep memory fragmented (the local cluster, the lab and the systemd unit set it)')
     },
     stop: async () => { await stop() }

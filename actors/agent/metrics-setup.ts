@@ -4,7 +4,7 @@ import { registerGossipMetrics, type GossipFigures } from '../../src/metrics/gos
 import { registerLoopMetrics } from '../../src/metrics/loop-metrics.js'
 import { registerMachineMetrics, type LaunchRecorder } from '../../src/metrics/machine-metrics.js'
 import { metricsEndpoint } from '../../src/metrics/metrics-endpoint.js'
-import { registerRouterMetrics, type RouterMetricsSource } from '../../src/metrics/router-metrics.js'
+import { idleRouterMetrics, registerRouterMetrics, type RouterMetricsSource } from '../../src/metrics/router-metrics.js'
 import { registerWireguardMetrics } from '../../src/metrics/wireguard-metrics.js'
 import type { LoopMonitor } from '../../src/runtime/loop-monitor.js'
 import { ref } from '../../src/runtime/ref.js'
@@ -22,8 +22,8 @@ export interface AgentMetricsSetupComponents {
   loopMonitor: LoopMonitor
   /** The machine store, once the machines family is set up. */
   machineStore: () => MachineStore | undefined
-  /** The data plane, once started. */
-  router: () => RouterMetricsSource | undefined
+  /** The data plane, once created (the router starts its thread when it first has something to serve). */
+  router: () => (RouterMetricsSource & { running: () => boolean }) | undefined
 }
 
 /** The metrics a host serves beyond the actor system's: the sources are asked on scrape. */
@@ -44,7 +44,8 @@ export function setupAgentMetrics (components: AgentMetricsSetupComponents): Age
   registerRouterMetrics(registry, metrics.scrapes, {
     metrics: async () => {
       const r = components.router()
-      if (r === undefined) throw new Error('the data plane is not running')
+      // Before the router had anything to serve there is no data plane: it answered nothing yet.
+      if (r === undefined || !r.running()) return idleRouterMetrics()
       return await r.metrics()
     }
   })

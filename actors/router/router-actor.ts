@@ -5,9 +5,10 @@ import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { ServiceRowData } from '../../src/gossip/rows.js'
 import { compileRoutes, type MemberInput, type RowInput } from '../../src/proxy/route-compile.js'
-import type { RouteTable } from '../../src/proxy/route-table.js'
+import { needsDataPlane, type RouteTable } from '../../src/proxy/route-table.js'
 import type { DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
 import type { CaMaterial } from '../../src/proxy/tls/dev-ca.js'
+import { idleDataPlaneSnapshot } from '../../src/proxy/data-plane-view.js'
 import type { MachineProtocol } from '../machines/messages.js'
 import type { MembershipProtocol } from '../membership/messages.js'
 import type { WireguardProtocol } from '../wireguard/messages.js'
@@ -36,8 +37,11 @@ export interface RouterActorInit {
 }
 
 export interface RouterActorComponents {
-  /** The data plane on its own thread (started and stopped by the host, fed by this actor). */
-  dataPlane: Pick<DataPlaneThread, 'setRoutes' | 'setBackhaul' | 'snapshot' | 'on' | 'start'>
+  /**
+   * The data plane on its own thread, fed by this actor and stopped by the host. This actor starts
+   * it once a route table first has something to serve (an idle agent runs no proxy thread).
+   */
+  dataPlane: Pick<DataPlaneThread, 'setRoutes' | 'setBackhaul' | 'snapshot' | 'on' | 'start' | 'running'>
   ca: CaMaterial | null
   certKey: Buffer
   /** This host's event stream: the data plane's router errors go in (batched and rate-limited there). */
@@ -133,8 +137,11 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
             if (s !== undefined && s.machine === m.id && m.state === 'started') starting.delete(app.app)
           }
         }
-        dp.setRoutes(table)
-        void ensureBackhaul()
+        if (dp.running() || needsDataPlane(table)) {
+          startDataPlane()
+          dp.setRoutes(table)
+          void ensureBackhaul()
+        }
         if (settling.size > 0) settle()
       }
 
@@ -142,8 +149,15 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
         ctx.system.dispatch(membership, { type: 'membership.write', table: 'routers', key: self, data: { backhaul, loads: lastLoads, updatedAt: Date.now() } })
       }
 
+      /** Routes and calls posted while the thread loads wait for it, so the first table is served as soon as it is up. */
+      const startDataPlane = (): void => {
+        if (dp.running()) return
+        ctx.log.info({ apps: table === undefined ? 0 : Object.keys(table.apps).length }, 'starting the data plane: the routes have something to serve')
+        dp.start().catch((err: unknown) => { ctx.log.error({ err }, 'the data plane thread could not start') })
+      }
+
       const ensureBackhaul = async (): Promise<void> => {
-        if (backhaul !== null || backhaulPending) return
+        if (backhaul !== null || backhaulPending || !dp.running()) return
         let spec: { address: string, port: number, checkSource: boolean, mode: 'wireguard' | 'direct' } | null = null
         if (init.wireguard === 'off') {
           spec = { address: init.hostAddress, port: init.backhaulPort, checkSource: false, mode: 'direct' }
@@ -300,8 +314,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
           for (const e of errors) components.events.record('router.error', describeRouterError(e), { ...e })
         })
       ])
-      // After the thread died (this actor crashed on it and was restarted), a new one starts.
-      dp.start().catch((err: unknown) => { ctx.log.error({ err }, 'the data plane thread could not start') })
+      // After the thread died (this actor crashed on it and was restarted), the first compile starts a new one.
       const tick = setInterval(() => { ctx.tell({ type: 'router.tick' }) }, init.tickMs ?? 500)
       load().catch((err: unknown) => { ctx.log.error({ err }, 'router could not load the cluster state; retrying on the next tick') })
 
@@ -309,7 +322,7 @@ export function routerActor (init: RouterActorInit, components: RouterActorCompo
         handlers: {
           'router.status': () => ({ ready: table !== undefined, listeners: [...listeners.values()].filter(v => v === 'listening').length, apps: table === undefined ? 0 : Object.keys(table.apps).length, backhaul: backhaul === null ? null : `${backhaul.address}:${backhaul.port} (${backhaul.mode})` }),
           'router.routes': async (msg) => {
-            const snap = await dp.snapshot()
+            const snap = dp.running() ? await dp.snapshot() : idleDataPlaneSnapshot(table?.version ?? 0, table?.rejected ?? [])
             return {
               ...snap,
               apps: msg.app === undefined ? snap.apps : snap.apps.filter(a => a.app === msg.app),

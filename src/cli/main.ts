@@ -1,57 +1,20 @@
-import { Command } from 'commander'
-import { registerAgentCommands, type AgentRunner } from './commands/agent.js'
-import { registerAppsCommand } from './commands/apps.js'
-import { registerCertsCommand } from './commands/certs.js'
-import { registerDeployCommand } from './commands/deploy.js'
-import { registerDevCommand } from './commands/dev.js'
-import { registerDhtCommand } from './commands/dht.js'
-import { registerDoctorCommand } from './commands/doctor.js'
-import { registerEventsCommand } from './commands/events.js'
-import { registerImageCommand } from './commands/image.js'
-import { registerLabCommand } from './commands/lab.js'
-import { registerMachinesCommand } from './commands/machines.js'
-import { registerHostCommand } from './commands/host.js'
-import { registerMembersCommand } from './commands/members.js'
-import { registerMeshCommand } from './commands/mesh.js'
-import { registerRoutesCommand } from './commands/routes.js'
-import { registerSendCommand } from './commands/send.js'
-import { registerStateCommand } from './commands/state.js'
-import { registerStatusPageCommand } from './commands/status-page.js'
-import { ROOST_VERSION } from './config.js'
+import type { CliDeps } from './cli-tree.js'
 
-export interface CliDeps {
-  agent: AgentRunner
-  /** Path of the executable script, used to start child processes (`roost dev`). */
-  binPath: string
-}
+export type { CliDeps } from './cli-tree.js'
 
-/** Builds the `roost` command tree. */
-export function createCli (deps: CliDeps): Command {
-  const program = new Command('roost')
-    .description('roost: self-hostable edge compute — one agent per server, microVMs, gossip, no central database')
-    .version(ROOST_VERSION)
-    .showHelpAfterError()
-  registerAgentCommands(program, deps.agent)
-  registerDhtCommand(program)
-  registerSendCommand(program)
-  registerMembersCommand(program)
-  registerEventsCommand(program)
-  registerHostCommand(program)
-  registerMeshCommand(program)
-  registerStateCommand(program)
-  registerRoutesCommand(program)
-  registerStatusPageCommand(program)
-  registerMachinesCommand(program)
-  registerDeployCommand(program)
-  registerAppsCommand(program)
-  registerImageCommand(program)
-  registerCertsCommand(program)
-  registerDevCommand(program, deps.binPath)
-  registerDoctorCommand(program)
-  registerLabCommand(program, deps.binPath)
-  return program
-}
-
+/**
+ * Runs `roost <argv>`. `roost agent …` loads the agent's commands alone: an agent runs for
+ * months, and the rest of the CLI (lab, dev, deploy, image…, ~40 modules and 1.4 MB of heap)
+ * would stay loaded in it for nothing. Every other command line gets the whole tree.
+ */
 export async function runCli (argv: string[], deps: CliDeps): Promise<void> {
+  if (argv[2] === 'agent') {
+    const [{ rootCommand }, { registerAgentCommands }] = await Promise.all([import('./root-command.js'), import('./commands/agent.js')])
+    const program = rootCommand()
+    registerAgentCommands(program, deps.agent)
+    await program.parseAsync(argv)
+    return
+  }
+  const { createCli } = await import('./cli-tree.js')
   await createCli(deps).parseAsync(argv)
 }

@@ -32,6 +32,11 @@ export interface RouterMetricsSnapshot {
   loop: { activeMs: number, idleMs: number }
 }
 
+/** The counters of a data plane that has not started: nothing answered, nothing open. */
+export function idleRouterMetrics (): RouterMetricsSnapshot {
+  return { answers: [], connections: { http: 0, tcp: 0, tls: 0 }, open: 0, backhaul: { edge: { in: 0, out: 0 }, hosted: { in: 0, out: 0 } }, loop: { activeMs: 0, idleMs: 0 } }
+}
+
 /** Where the router's counters come from: the data plane (its thread), asked on scrape. */
 export interface RouterMetricsSource {
   metrics: () => Promise<RouterMetricsSnapshot>

@@ -18,9 +18,11 @@ export function createInlineDataPlane (init: DataPlaneThreadInit, components: { 
   dp.on('autostart', (req) => { events.emit('autostart', req) })
   dp.on('listener', (state) => { events.emit('listener', state) })
   let stats: NodeJS.Timeout | undefined
+  let started = false
   return {
     async start () {
-      if (stats !== undefined) return
+      if (started) return
+      started = true
       await dp.start()
       stats = setInterval(() => {
         events.emit('stats', dp.stats())
@@ -31,8 +33,10 @@ export function createInlineDataPlane (init: DataPlaneThreadInit, components: { 
     async stop () {
       clearInterval(stats)
       stats = undefined
+      started = false
       await dp.stop()
     },
+    running: () => started,
     setRoutes (table) { dp.setRoutes(table) },
     async setBackhaul (spec) { return await dp.setBackhaul(spec) },
     async snapshot () { return dp.snapshot() },

@@ -30,6 +30,8 @@ export interface DataPlaneThreadEvents extends DataPlaneEvents {
 export interface DataPlaneThread {
   start: () => Promise<void>
   stop: () => Promise<void>
+  /** Whether the thread was started (it may still be loading: messages posted meanwhile wait for it) and has not exited. */
+  running: () => boolean
   setRoutes: (table: RouteTable) => void
   setBackhaul: (spec: { address: string, port: number, checkSource: boolean } | null) => Promise<{ address: string, port: number } | null>
   snapshot: () => Promise<DataPlaneSnapshot>
@@ -119,6 +121,7 @@ export function createDataPlaneThread (init: DataPlaneThreadInit, components: { 
       await w.terminate()
       worker = undefined
     },
+    running: () => worker !== undefined,
     setRoutes (table) { worker?.postMessage({ t: 'routes', table } satisfies ToDataPlane) },
     async setBackhaul (spec) { return await call({ t: 'backhaul', id: nextId++, spec }) as { address: string, port: number } | null },
     async snapshot () { return await call({ t: 'snapshot', id: nextId++ }) as DataPlaneSnapshot },

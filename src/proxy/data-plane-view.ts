@@ -54,6 +54,21 @@ export interface DataPlaneSnapshot {
   loop: { activeMs: number, idleMs: number }
 }
 
+/** The snapshot of a data plane that has not started (nothing to serve yet): no listener, no backhaul. */
+export function idleDataPlaneSnapshot (version: number, rejected: DataPlaneSnapshot['rejected']): DataPlaneSnapshot {
+  return {
+    version,
+    listeners: [],
+    apps: [],
+    rejected,
+    backhaul: { address: null, accepted: 0, refused: 0, open: 0 },
+    pool: { idle: 0 },
+    waiting: 0,
+    connections: 0,
+    loop: { activeMs: 0, idleMs: 0 }
+  }
+}
+
 /** The periodic figures the router actor publishes and decides autostop on. */
 export interface DataPlaneStats {
   /** `inflight`: every request or connection to the machine through this host; `edge`: those this router sent (what it reports to others). */

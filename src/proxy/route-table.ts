@@ -125,6 +125,15 @@ export function isRoutable (m: MachineRoute, host: HostRoute | undefined): boole
   return true
 }
 
+/**
+ * Whether a table gives the data plane anything to do: a public listener, or an app whose
+ * machines other routers may reach through this host's backhaul. Until one does, an agent
+ * need not run the data plane's thread at all.
+ */
+export function needsDataPlane (table: RouteTable): boolean {
+  return table.listeners.length > 0 || Object.keys(table.apps).length > 0
+}
+
 export function emptyRouteTable (hostId: string, region: string, domain: string): RouteTable {
   return { version: 0, hostId, region, domain, apps: {}, hosts: {}, listeners: [], certs: [], rejected: [], acmeChallenges: {} }
 }

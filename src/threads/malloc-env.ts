@@ -1,3 +1,5 @@
+import { withAgentNodeOptions } from './agent-heap.js'
+
 /**
  * glibc's malloc raises its mmap threshold each time a large block is freed (up to 32 MiB), so
  * after the first burst of big transient buffers (1 MiB frames, bodies) later ones come from the
@@ -9,10 +11,14 @@
  */
 export const AGENT_MALLOC_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_MMAP_THRESHOLD_: '131072' })
 
-/** The environment to start an agent process with: `base` plus the malloc settings it does not set itself. */
+/**
+ * The environment to start an agent process with: `base` plus the malloc settings it does not
+ * set itself, and the agent's Node.js options in `NODE_OPTIONS` (agent-heap.ts).
+ */
 export function agentProcessEnv (base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base }
   for (const [k, v] of Object.entries(AGENT_MALLOC_ENV)) if (env[k] === undefined) env[k] = v
+  env.NODE_OPTIONS = withAgentNodeOptions(env.NODE_OPTIONS)
   return env
 }
 

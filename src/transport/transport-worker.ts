@@ -3,6 +3,7 @@ import { createCodec } from '../codec/codec.js'
 import { skippedFrameHead } from '../codec/frame.js'
 import { toWireError } from '../errors/roost-error.js'
 import { createLogger } from '../log/logger.js'
+import { createFrameBatcher } from './frame-batch.js'
 import { createHyperswarmTransport } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 
@@ -15,15 +16,7 @@ const post = (m: FromTransport, transfer: ArrayBuffer[] = []): void => { port.po
 const logger = createLogger({ level: data.logLevel, base: data.logBase })
 const transport = createHyperswarmTransport({ ...data.init, seed: Buffer.from(data.init.seed) }, { logger, codec: createCodec() })
 
-/** Small frames are copied into shared chunks of this size; bigger ones get a buffer each. */
-const CHUNK_BYTES = 64 * 1024
-const OWN_BUFFER_BYTES = 16 * 1024
-let hosts: string[] = []
-let lens: number[] = []
-let bufs: number[] = []
-let buffers: Uint8Array[] = []
-let chunk: Uint8Array | null = null
-let chunkUsed = 0
+const frames = createFrameBatcher()
 let ok: number[] = []
 let failed: Array<{ id: number, error: ReturnType<typeof toWireError> }> = []
 /** Per host being dialed, the sends queued for it (settled when it connects or fails). */
@@ -32,14 +25,8 @@ let flushQueued = false
 
 const flush = (): void => {
   flushQueued = false
-  if (hosts.length > 0) {
-    post({ t: 'frames', hosts, lens, bufs, buffers }, buffers.map(b => b.buffer as ArrayBuffer))
-    hosts = []
-    lens = []
-    bufs = []
-    buffers = []
-    chunk = null
-  }
+  const batch = frames.take()
+  if (batch !== null) post({ t: 'frames', ...batch }, batch.buffers.map(b => b.buffer as ArrayBuffer))
   if (ok.length > 0 || failed.length > 0) {
     post({ t: 'settled', ok, failed })
     ok = []
@@ -54,24 +41,7 @@ const later = (): void => {
 const peersNow = (): void => { post({ t: 'peers', peers: transport.peers() }) }
 
 transport.on('frame', (host, payload) => {
-  const n = payload.byteLength
-  if (n > OWN_BUFFER_BYTES) {
-    const own = new Uint8Array(n)
-    own.set(payload)
-    buffers.push(own)
-    chunk = null
-  } else {
-    if (chunk === null || chunkUsed + n > chunk.byteLength) {
-      chunk = new Uint8Array(CHUNK_BYTES)
-      chunkUsed = 0
-      buffers.push(chunk)
-    }
-    chunk.set(payload, chunkUsed)
-    chunkUsed += n
-  }
-  hosts.push(host)
-  lens.push(n)
-  bufs.push(buffers.length - 1)
+  frames.add(host, payload)
   later()
 })
 transport.on('frame-error', (host, err) => { flush(); post({ t: 'frame-error', host, error: toWireError(err), head: skippedFrameHead(err) ?? null }) })

@@ -1,5 +1,6 @@
 import test from 'ava'
 import { Type } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { defineProtocol, type MessageOf } from '../../src/codec/protocol.js'
 import { InvalidMessageError, UnknownMessageTypeError } from '../../src/errors/errors.js'
 import { RejectionError } from '../../src/errors/roost-error.js'
@@ -127,4 +128,25 @@ function compileTimeChecks (system: ActorSystem): void {
 test('compile-time checks are type-checked but never run', t => {
   // Referencing the function keeps it from being flagged as unused; it is not called.
   t.is(typeof compileTimeChecks, 'function')
+})
+
+test('a type\'s validator is compiled when its first message arrives, once', t => {
+  const compile = TypeCompiler.Compile
+  let compiled = 0
+  const counting = ((...args: Parameters<typeof compile>) => { compiled++; return compile(...args) }) as typeof compile
+  TypeCompiler.Compile = counting
+  try {
+    const p = defineProtocol('lazy', {
+      'lazy.a': { body: Type.Object({ n: Type.Number() }), reply: Type.Null() },
+      'lazy.b': { body: Type.Object({ s: Type.String() }), reply: Type.Null() }
+    })
+    t.is(compiled, 0, 'nothing compiled by the definition')
+    t.deepEqual(p.parse('lazy.a', { n: 1 }), { type: 'lazy.a', n: 1 })
+    t.throws(() => p.parse('lazy.a', { n: 'x' }), { instanceOf: InvalidMessageError })
+    t.is(compiled, 1, 'lazy.a compiled once; lazy.b not at all')
+    t.throws(() => p.parse('lazy.c', {}), { instanceOf: UnknownMessageTypeError })
+    t.is(compiled, 1)
+  } finally {
+    TypeCompiler.Compile = compile
+  }
 })

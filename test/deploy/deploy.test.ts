@@ -9,6 +9,7 @@ import { BIN, roost, tempDir } from '../helpers/cli.js'
 import { dryParse, shellWords } from '../helpers/cli-parse.js'
 import { requireParts } from '../helpers/requirements.js'
 import { AGENT_MALLOC_ENV } from '../../src/threads/malloc-env.js'
+import { AGENT_NODE_OPTIONS } from '../../src/threads/agent-heap.js'
 
 const verifyTest = await requireParts(test, ['systemd-analyze'])
 
@@ -135,7 +136,8 @@ verifyTest('systemd-analyze verify accepts both units (with roost at this checko
   }
 })
 
-test('the agent unit sets the malloc environment agents are started with everywhere else', async t => {
+test('the agent unit sets the malloc environment and the Node.js options agents are started with everywhere else', async t => {
   const unit = await readFile(new URL('../../deploy/roost-agent.service', import.meta.url), 'utf8')
   for (const [k, v] of Object.entries(AGENT_MALLOC_ENV)) t.regex(unit, new RegExp(`^Environment=${k}=${v}$`, 'm'))
+  t.regex(unit, new RegExp(`^Environment=NODE_OPTIONS=${AGENT_NODE_OPTIONS.join(' ')}$`, 'm'), 'and the agent\'s Node.js options')
 })

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { createCli } from '../../src/cli/main.js'
+import { createCli } from '../../src/cli/cli-tree.js'
 import { BIN } from './cli.js'
 
 /** A command line as the real CLI would take it, parsed without running anything. */

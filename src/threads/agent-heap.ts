@@ -1,0 +1,28 @@
+/**
+ * The semi-space of the agent's main thread (MB; its new space is two of them). V8's default
+ * lets it grow to 16 MB each during the start-up burst (module loading, the replica's first
+ * sync), and it shrinks back only when a memory-reducing GC runs, 15–30 s later or never: an
+ * idle agent held a 32 MB new space it had no use for. The actors' hot path keeps its
+ * throughput at this size (bench/messaging.ts, remote-dispatch). Like the malloc setting it is
+ * read once at start, so whatever spawns an agent gives it (agentProcessEnv, the systemd unit).
+ * V8 flags hold for every isolate of the process: the worker threads get this semi-space too (the
+ * flag takes precedence over their `resourceLimits`, see worker-module.ts). At 2 MB the actors'
+ * thread spent ~15% more CPU per remote message; at 4 MB as much as with V8's default.
+ */
+export const AGENT_SEMI_SPACE_MB = 4
+
+/** The Node.js options an agent process starts with. */
+export const AGENT_NODE_OPTIONS: readonly string[] = Object.freeze([`--max-semi-space-size=${AGENT_SEMI_SPACE_MB}`])
+
+/** `NODE_OPTIONS` with the agent's options added, except those it already sets (by name). */
+export function withAgentNodeOptions (nodeOptions: string | undefined): string {
+  const have = (nodeOptions ?? '').split(/\s+/).filter(o => o !== '')
+  const names = new Set(have.map(o => o.split('=')[0]))
+  return [...have, ...AGENT_NODE_OPTIONS.filter(o => !names.has(o.split('=')[0]))].join(' ')
+}
+
+/** Whether this process was started with the agent's Node.js options (in its arguments or NODE_OPTIONS). */
+export function hasAgentNodeOptions (execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): boolean {
+  const given = new Set([...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].map(o => o.split('=')[0]))
+  return AGENT_NODE_OPTIONS.every(o => given.has(o.split('=')[0]))
+}

@@ -1,0 +1,39 @@
+import test from 'ava'
+import { execFile } from 'node:child_process'
+import { AGENT_SEMI_SPACE_MB, hasAgentNodeOptions, withAgentNodeOptions } from '../../src/threads/agent-heap.js'
+import { agentProcessEnv } from '../../src/threads/malloc-env.js'
+
+test('the agent\'s Node.js options join NODE_OPTIONS unless it sets them already', t => {
+  t.is(withAgentNodeOptions(undefined), `--max-semi-space-size=${AGENT_SEMI_SPACE_MB}`)
+  t.is(withAgentNodeOptions('--enable-source-maps'), `--enable-source-maps --max-semi-space-size=${AGENT_SEMI_SPACE_MB}`)
+  t.is(withAgentNodeOptions('--max-semi-space-size=16'), '--max-semi-space-size=16', 'an operator\'s own value wins')
+  t.false(hasAgentNodeOptions([], {}))
+  t.true(hasAgentNodeOptions([], { NODE_OPTIONS: withAgentNodeOptions(undefined) }))
+  t.true(hasAgentNodeOptions(['--max-semi-space-size=8'], {}))
+})
+
+// Allocates like a busy agent (many young objects, some surviving a while) and prints the
+// largest its new space grew.
+const ALLOCATE = `
+const v8 = require('node:v8'); let max = 0; const keep = []
+for (let i = 0; i < 300000; i++) {
+  keep.push({ i, s: 'x' + i, a: [i] }); if (keep.length > 50000) keep.splice(0, 10000)
+  if (i % 1000 === 0) max = Math.max(max, v8.getHeapSpaceStatistics().find(s => s.space_name === 'new_space').space_size)
+}
+console.log(max)`
+
+async function newSpaceMax (env: NodeJS.ProcessEnv): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    execFile(process.execPath, ['-e', ALLOCATE], { env, timeout: 30_000 }, (err, stdout) => {
+      if (err !== null) reject(err)
+      else resolve(Number(stdout.trim()))
+    })
+  })
+}
+
+test('a process started with the agent\'s environment keeps its new space within the semi-space limit', async t => {
+  const { NODE_OPTIONS: _, ...base } = process.env
+  const bytes = await newSpaceMax(agentProcessEnv(base))
+  t.true(bytes <= 2 * AGENT_SEMI_SPACE_MB * 1024 * 1024, `new space grew to ${bytes} bytes`)
+  t.true(await newSpaceMax(base) > 2 * AGENT_SEMI_SPACE_MB * 1024 * 1024, 'without it the same work grows it further')
+})
