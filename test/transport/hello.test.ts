@@ -10,7 +10,7 @@ const codec = createCodec()
 
 /** A codec that counts its decodes. */
 function counting (): Codec & { decodes: number } {
-  const c = { decodes: 0, encode: codec.encode, decode: (b: Uint8Array) => { c.decodes++; return codec.decode(b) } }
+  const c = { decodes: 0, encode: codec.encode, encodeAfter: codec.encodeAfter, decodeFrom: codec.decodeFrom, decode: (b: Uint8Array) => { c.decodes++; return codec.decode(b) } }
   return c
 }
 
