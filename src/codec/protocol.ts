@@ -1,4 +1,4 @@
-import type { Static, TObject, TSchema } from '@sinclair/typebox'
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { InvalidMessageError, UnknownMessageTypeError } from '../errors/errors.js'
 
@@ -38,7 +38,7 @@ export function defineProtocol<S extends ProtocolSpec> (name: string, specs: S):
   const checks = new Map<string, TypeCheck<TObject>>()
   for (const [type, spec] of Object.entries(specs)) {
     if (spec.body.properties.type !== undefined) throw new TypeError(`${name}: body of ${type} must not declare 'type'`)
-    checks.set(type, TypeCompiler.Compile(spec.body))
+    checks.set(type, TypeCompiler.Compile(withTypeAllowed(spec.body)))
   }
   const has = (type: string): type is keyof S & string => checks.has(type)
   return {
@@ -60,4 +60,13 @@ export function defineProtocol<S extends ProtocolSpec> (name: string, specs: S):
       return body as MessageOf<S>
     }
   }
+}
+
+/**
+ * A message crosses hosts whole, `type` included (codec/compact-envelope.ts), and `parse` tags
+ * the body with it anyway: a body schema that refuses unnamed properties must still let `type` pass.
+ */
+function withTypeAllowed (body: TObject): TObject {
+  if (body.additionalProperties !== false) return body
+  return { ...body, properties: { ...body.properties, type: Type.Optional(Type.String()) } }
 }
