@@ -178,7 +178,8 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       try {
         compact.decode(payload, cur)
       } catch (err) {
-        badFrame(host, COMPACT_ENVELOPE_VERSION, payload, err)
+        // Answered in the version agreed with the host: a peer that never offered version 2 sent bytes, not an envelope.
+        badFrame(host, envelopeTo(host), payload, err)
         return
       }
       const { kind, type, id, re, to, from, replyTo, body } = cur

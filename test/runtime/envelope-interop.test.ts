@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { Type } from '@sinclair/typebox'
 import { createCodec } from '../../src/codec/codec.js'
-import { COMPACT_TAG, CompactKind, createCompactEnvelopeCodec } from '../../src/codec/compact-envelope.js'
+import { COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, type CompactEnvelope } from '../../src/codec/compact-envelope.js'
 import { UnknownMessageTypeError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { defineActor } from '../../src/runtime/actor.js'
@@ -102,5 +102,29 @@ test.serial('a version-2 envelope reaching a host that speaks only version 1 is 
   a.transport.send(old.system.hostId, compact.encode(CompactKind.dispatch, 1, -1, '/echo', '', '', { type: 'echo.note', text: 'x' }))
   await retry(() => old.system.stats.badFrames === 1, { what: 'the bad frame counted' })
   t.is(old.system.stats.badFrames, 1)
+  t.is((await a.system.ask(target, { type: 'echo.say', text: 'still' }, { timeoutMs: 20_000 })).text, 'still')
+})
+
+test.serial('a malformed version-2 envelope between current hosts is answered with a typed error carrying its id, and skipped', async t => {
+  const boot = await bootstrap(t)
+  const a = await host(t, boot)
+  const b = await host(t, boot)
+  const target = ref<typeof echoProtocol.specs>(b.system.hostId, '/echo')
+  t.is((await a.system.ask(target, { type: 'echo.say', text: 'up' }, { timeoutMs: 20_000 })).text, 'up')
+  t.is(a.system.remoting.envelopeTo(b.system.hostId), 2)
+  const compact = createCompactEnvelopeCodec({ codec: createCodec() })
+  const answers: CompactEnvelope[] = []
+  a.transport.on('frame', (_from, payload) => {
+    if (payload[0] !== COMPACT_TAG) return
+    const out: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null }
+    compact.decode(payload, out)
+    answers.push(out)
+  })
+  // A message body without its type: the header (and so the id) reads, the message does not.
+  a.transport.send(b.system.hostId, compact.encode(CompactKind.ask, 77_777, -1, '/echo', '', '/ask', { text: 'no type' }))
+  const answer = await retry(() => answers.find(e => e.re === 77_777), { what: 'the answer to the bad frame' })
+  t.is(answer.type, 'sys.error')
+  t.is((answer.body as { code: string }).code, 'ERR_MALFORMED_FRAME')
+  t.is(b.system.stats.badFrames, 1)
   t.is((await a.system.ask(target, { type: 'echo.say', text: 'still' }, { timeoutMs: 20_000 })).text, 'still')
 })
