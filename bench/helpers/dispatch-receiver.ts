@@ -1,4 +1,5 @@
 import { controlCall, pollUntil } from '../../src/lab/lab-agents.js'
+import { CPU_PROF_DIR, createCpuProfiler } from './cpu-profiler.js'
 import { startBenchAgent, type ReceiverConfig, type ReceiverReady } from './dispatch-processes.js'
 import { rawHyperswarmServer } from './raw-hyperswarm.js'
 import { rawTcpServer } from './raw-tcp.js'
@@ -9,7 +10,7 @@ import { sinkActor, SINK_NAME } from './sink-actor.js'
 // Prints one JSON line (ReceiverReady) once both listen; runs until SIGTERM.
 const cfg = JSON.parse(process.argv[2] ?? '{}') as ReceiverConfig
 const agent = await startBenchAgent(cfg)
-agent.system.spawn(null, SINK_NAME, sinkActor({ stats: agent.transport.stats }))
+agent.system.spawn(null, SINK_NAME, sinkActor({ stats: agent.transport.stats, profiler: CPU_PROF_DIR === undefined ? undefined : createCpuProfiler('receiver', CPU_PROF_DIR) }))
 let raw: ReceiverReady['raw']
 let rawStop: () => Promise<void>
 if (cfg.raw.kind === 'hyperswarm') {

@@ -1,3 +1,4 @@
+import { CPU_PROF_DIR, createCpuProfiler } from './cpu-profiler.js'
 import { driverActor } from './driver-actor.js'
 import { startBenchAgent, type SenderConfig } from './dispatch-processes.js'
 import { dispatchRounds } from './dispatch-rounds.js'
@@ -30,6 +31,24 @@ try {
   const roost: DispatchPeer = {
     latency: async (n) => (await ask(driver, { type: 'bench.latency', host: target, n }, { timeoutMs: 300_000 })).samplesMs,
     dispatch: async (n) => await ask(driver, { type: 'bench.dispatch', host: target, n }, { timeoutMs: 300_000 })
+  }
+  if (CPU_PROF_DIR !== undefined) {
+    // Profiles both ends' main threads during roost's dispatch rounds (warm-up excluded).
+    const profiler = createCpuProfiler('sender', CPU_PROF_DIR)
+    const sinkRef = ref<SinkProtocol>(target, SINK_PATH)
+    const unprofiled = roost.dispatch
+    let calls = 0
+    roost.dispatch = async (n) => {
+      if (calls++ === 0) return await unprofiled(n)
+      await ask(sinkRef, { type: 'bench.profile', on: true }, { timeoutMs: 60_000 })
+      await profiler.start()
+      try {
+        return await unprofiled(n)
+      } finally {
+        await profiler.stop()
+        await ask(sinkRef, { type: 'bench.profile', on: false }, { timeoutMs: 60_000 })
+      }
+    }
   }
   const r = cfg.receiver.raw
   const raw = r.kind === 'hyperswarm' ? await rawHyperswarmClient(cfg.bootstrap, cfg.host, r.publicKey) : await rawTcpClient(r.address, r.port)

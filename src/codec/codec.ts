@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr'
+import { Packr, RESERVE_START_SPACE } from 'msgpackr'
 import { MalformedFrameError, UnencodableValueError } from '../errors/errors.js'
 import { DEFAULT_MAX_DEPTH, scanMsgpack } from './msgpack-scan.js'
 
@@ -23,7 +23,17 @@ export interface Codec {
   encode: (value: unknown) => Buffer
   /** Decodes one msgpack value; throws {@link MalformedFrameError} on bad input. */
   decode: (bytes: Uint8Array) => unknown
+  /**
+   * As `encode`, with `reserve` (0–{@link MAX_RESERVE_BYTES}) bytes left free before the value
+   * for the caller's header: a frame is built with one encode and no copy.
+   */
+  encodeAfter: (value: unknown, reserve: number) => Buffer
+  /** As `decode`, of the value that starts at `start` and runs to the end of `bytes`. */
+  decodeFrom: (bytes: Uint8Array, start: number) => unknown
 }
+
+/** Most bytes {@link Codec.encodeAfter} can leave free before a value. */
+export const MAX_RESERVE_BYTES = 255
 
 export function createCodec (init: CodecInit = {}): Codec {
   const limits = { maxDepth: init.maxDepth ?? DEFAULT_MAX_DEPTH }
@@ -35,27 +45,42 @@ export function createCodec (init: CodecInit = {}): Codec {
     int64AsType: 'number',
     variableMapSize: true
   })
+  const from = { start: 0 }
+  const encode = (value: unknown, reserve: number): Buffer => {
+    let bytes: Buffer
+    try {
+      bytes = reserve === 0 ? packr.pack(value) : packr.pack(value, RESERVE_START_SPACE | reserve)
+    } catch (err) {
+      throw new UnencodableValueError(err instanceof RangeError && /call stack/i.test(err.message)
+        ? `value is cyclic or nested deeper than ${limits.maxDepth}`
+        : `value cannot be encoded: ${cause(err)}`)
+    }
+    try {
+      scanMsgpack(bytes, limits, reserve)
+    } catch (err) {
+      throw new UnencodableValueError(`value cannot be encoded: ${(err as Error).message}`)
+    }
+    return bytes
+  }
   return {
-    encode: (value) => {
-      let bytes: Buffer
-      try {
-        bytes = packr.pack(value)
-      } catch (err) {
-        throw new UnencodableValueError(err instanceof RangeError && /call stack/i.test(err.message)
-          ? `value is cyclic or nested deeper than ${limits.maxDepth}`
-          : `value cannot be encoded: ${cause(err)}`)
-      }
-      try {
-        scanMsgpack(bytes, limits)
-      } catch (err) {
-        throw new UnencodableValueError(`value cannot be encoded: ${(err as Error).message}`)
-      }
-      return bytes
+    encode: (value) => encode(value, 0),
+    encodeAfter: (value, reserve) => {
+      if (!Number.isInteger(reserve) || reserve < 0 || reserve > MAX_RESERVE_BYTES) throw new RangeError(`reserve must be 0–${MAX_RESERVE_BYTES} bytes, not ${reserve}`)
+      return encode(value, reserve)
     },
     decode: (bytes) => {
       scanMsgpack(bytes, limits)
       try {
         return packr.unpack(bytes)
+      } catch (err) {
+        throw new MalformedFrameError(`frame is not valid msgpack: ${cause(err)}`)
+      }
+    },
+    decodeFrom: (bytes, start) => {
+      scanMsgpack(bytes, limits, start)
+      from.start = start
+      try {
+        return packr.unpack(bytes, from)
       } catch (err) {
         throw new MalformedFrameError(`frame is not valid msgpack: ${cause(err)}`)
       }

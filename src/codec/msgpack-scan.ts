@@ -20,7 +20,7 @@ export interface ScanLimits {
  * the value. Its cost is linear in the number of values and does not depend on their content,
  * and its errors say where, never what: msgpackr's own error path may stringify the value.
  */
-export function scanMsgpack (bytes: Uint8Array, limits: ScanLimits): void {
+export function scanMsgpack (bytes: Uint8Array, limits: ScanLimits, start = 0): void {
   const end = bytes.byteLength
   const maxDepth = limits.maxDepth
   // remaining[d]: values still to read in the container open at depth d (depth 0: the top level).
@@ -29,7 +29,7 @@ export function scanMsgpack (bytes: Uint8Array, limits: ScanLimits): void {
   const remaining = stack
   remaining[0] = 1
   let depth = 0
-  let pos = 0
+  let pos = start
   for (;;) {
     if (remaining[depth] === 0) {
       if (depth === 0) break

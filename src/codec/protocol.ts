@@ -1,4 +1,4 @@
-import type { Static, TObject, TSchema } from '@sinclair/typebox'
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { InvalidMessageError, UnknownMessageTypeError } from '../errors/errors.js'
 
@@ -47,7 +47,7 @@ export function defineProtocol<S extends ProtocolSpec> (name: string, specs: S):
   }
   const has = (type: string): type is keyof S & string => checks.has(type)
   const compiled = (type: string): TypeCheck<TObject> => {
-    const check = TypeCompiler.Compile((specs[type] as MessageSpec).body)
+    const check = TypeCompiler.Compile(withTypeAllowed((specs[type] as MessageSpec).body))
     checks.set(type, check)
     return check
   }
@@ -71,4 +71,13 @@ export function defineProtocol<S extends ProtocolSpec> (name: string, specs: S):
       return body as MessageOf<S>
     }
   }
+}
+
+/**
+ * A message crosses hosts whole, `type` included (codec/compact-envelope.ts), and `parse` tags
+ * the body with it anyway: a body schema that refuses unnamed properties must still let `type` pass.
+ */
+function withTypeAllowed (body: TObject): TObject {
+  if (body.additionalProperties !== false) return body
+  return { ...body, properties: { ...body.properties, type: Type.Optional(Type.String()) } }
 }

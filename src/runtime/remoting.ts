@@ -1,9 +1,10 @@
 import type { Codec } from '../codec/codec.js'
+import { COMPACT_ENVELOPE_VERSION, COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, ENVELOPE_VERSIONS, negotiateEnvelope, type CompactEnvelope } from '../codec/compact-envelope.js'
 import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, SYS_ERROR, SYS_REPLY, type Envelope } from '../codec/envelope.js'
 import { AskTimeoutError, HostUnreachableError, MalformedFrameError } from '../errors/errors.js'
 import { errorFromWire, isWireError, RoostError, toWireError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
-import type { Transport } from '../transport/transport.js'
+import type { PeerInfo, Transport } from '../transport/transport.js'
 import type { Sender } from './actor.js'
 import type { Clock } from './clock.js'
 import type { MessageObserver } from './observers.js'
@@ -11,6 +12,11 @@ import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 
 export interface RemotingInit {
   hostId: string
+  /**
+   * Envelope versions this host speaks (default {@link ENVELOPE_VERSIONS}). With `[1]` it sends
+   * and decodes exactly as hosts from before version 2 did (tests of mixed versions use it).
+   */
+  envelopes?: readonly number[]
 }
 
 export interface RemotingComponents {
@@ -40,50 +46,85 @@ interface Pending {
 export interface Remoting {
   start: () => Promise<void>
   stop: () => Promise<void>
-  dispatch: (host: string, path: string, type: string, body: unknown, from: string) => void
-  ask: (host: string, path: string, type: string, body: unknown, opts: { timeoutMs: number, from: string }) => Promise<unknown>
+  /** Sends `msg` (its `type` included) one way to the actor at `path` on `host`. */
+  dispatch: (host: string, path: string, msg: { type: string }, from: string) => void
+  ask: (host: string, path: string, msg: { type: string }, opts: { timeoutMs: number, from: string }) => Promise<unknown>
+  /** The envelope version messages to `host` use now. */
+  envelopeTo: (host: string) => number
   /** Asks in flight (for tests and stats). */
   pending: () => number
 }
+
+/** The wire body of version 1: the message less its `type`, which that envelope carries apart. */
+function withoutType (msg: { type: string }): Record<string, unknown> {
+  const { type: _type, ...body } = msg as { type: string } & Record<string, unknown>
+  return body
+}
+
+type Reply = (err: Error | undefined, value?: unknown) => void
 
 export function createRemoting (init: RemotingInit, components: RemotingComponents): Remoting {
   const { codec, transport, clock, messages } = components
   const log = components.logger.child({ component: 'remoting' })
   const logGate = createLogLimiter({}, { clock })
+  const ours = init.envelopes ?? ENVELOPE_VERSIONS
+  const speaksCompact = ours.includes(COMPACT_ENVELOPE_VERSION)
+  const compact = createCompactEnvelopeCodec({ codec })
+  /** The envelope version each connected host negotiated in its hello; absent: 1. */
+  const versions = new Map<string, number>()
+  /** The last sender seen per host, so a stream from one actor makes one Sender, not one per message. */
+  const senders = new Map<string, Sender>()
   const pending = new Map<number, Pending>()
+  const cur: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null }
   let nextId = 1
   let started = false
 
-  const send = (host: string, env: Envelope, onFailure?: (err: Error) => void): void => {
-    const frame = encodeEnvelope(codec, env)
-    messages?.sent(host, env.type, frame.byteLength)
+  const envelopeTo = (host: string): number => versions.get(host) ?? 1
+
+  const senderOf = (host: string, path: string): Sender => {
+    const last = senders.get(host)
+    if (last !== undefined && last.path === path) return last
+    const s: Sender = Object.freeze({ host, path })
+    senders.set(host, s)
+    return s
+  }
+
+  const send = (host: string, version: number, kind: number, type: string, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, onFailure?: (err: Error) => void): void => {
+    let frame: Buffer
+    if (version === COMPACT_ENVELOPE_VERSION) {
+      frame = compact.encode(kind, id, re, to, from, replyTo, body)
+    } else {
+      const env: Envelope = { v: PROTOCOL_VERSION, type, id, from, to, body: kind === CompactKind.dispatch || kind === CompactKind.ask ? withoutType(body as { type: string }) : body }
+      if (kind === CompactKind.ask) env.replyTo = replyTo
+      if (re >= 0) env.re = re
+      frame = encodeEnvelope(codec, env)
+    }
+    messages?.sent(host, type, frame.byteLength)
     transport.send(host, frame, onFailure)
   }
 
-  const sendError = (host: string, re: number | undefined, err: unknown, to = '', type = ''): void => {
+  const sendError = (host: string, version: number, re: number | undefined, err: unknown, to = '', type = ''): void => {
     if (type !== '') messages?.failed(host, type, 'rejected')
-    const env: Envelope = { v: PROTOCOL_VERSION, type: SYS_ERROR, id: nextId++, from: '', to, body: toWireError(err) }
-    if (re !== undefined) env.re = re
-    send(host, env, (e) => { log.debug({ host, err: e.message }, 'could not send error reply') })
+    send(host, version, re === undefined ? CompactKind.errorNoRe : CompactKind.error, SYS_ERROR, nextId++, re ?? -1, to, '', '', toWireError(err),
+      (e) => { log.debug({ host, err: e.message }, 'could not send error reply') })
   }
 
-  const settle = (env: Envelope, host: string): void => {
-    const re = env.re
-    const p = re === undefined ? undefined : pending.get(re)
+  const settle = (host: string, type: string, re: number, body: unknown): void => {
+    const p = re < 0 ? undefined : pending.get(re)
     if (p === undefined || p.host !== host) {
-      if (env.type === SYS_ERROR) {
-        const wire = isWireError(env.body) ? env.body : { code: 'ERR_UNKNOWN', message: 'malformed error body' }
-          const gate = logGate.take(`${host}:reported:${wire.code}`)
-        if (gate !== false) log.warn({ host, re, code: wire.code, err: wire.message, ...suppressedField(gate) }, 'peer reported an error for a message we sent')
+      if (type === SYS_ERROR) {
+        const wire = isWireError(body) ? body : { code: 'ERR_UNKNOWN', message: 'malformed error body' }
+        const gate = logGate.take(`${host}:reported:${wire.code}`)
+        if (gate !== false) log.warn({ host, re: re < 0 ? undefined : re, code: wire.code, err: wire.message, ...suppressedField(gate) }, 'peer reported an error for a message we sent')
       }
       return
     }
-    pending.delete(re as number)
+    pending.delete(re)
     clock.clearTimeout(p.timer)
-    if (env.type === SYS_REPLY) {
-      p.resolve(env.body)
+    if (type === SYS_REPLY) {
+      p.resolve(body)
     } else {
-      p.reject(errorFromWire(isWireError(env.body) ? env.body : { code: 'ERR_UNKNOWN', message: 'malformed error body' }))
+      p.reject(errorFromWire(isWireError(body) ? body : { code: 'ERR_UNKNOWN', message: 'malformed error body' }))
     }
   }
 
@@ -102,36 +143,61 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     return fn
   }
 
+  const badFrame = (host: string, version: number, payload: Buffer, err: unknown): void => {
+    components.onBadFrame()
+    messages?.failed(host, 'frame', 'malformed')
+    const e = err instanceof RoostError ? err : new MalformedFrameError(String(err))
+    const id = e.details?.id as number | undefined
+    const gate = logGate.take(`${host}:${e.code}`)
+    if (gate !== false) log.warn({ host, code: e.code, err: e.message, bytes: payload.byteLength, ...suppressedField(gate) }, 'bad frame')
+    sendError(host, version, id, e)
+  }
+
+  /** Hands a decoded message on; `body` is what the target's schema checks (version 1: without `type`). */
+  const received = (host: string, version: number, kind: number, type: string, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, bytes: number): void => {
+    messages?.received(host, type, bytes)
+    if (kind === CompactKind.reply || kind === CompactKind.error || kind === CompactKind.errorNoRe) {
+      settle(host, type, re, body)
+      return
+    }
+    const reply: Reply = kind === CompactKind.dispatch
+      ? (err) => { if (err !== undefined) sendError(host, version, id, err, from, type) }
+      : (err, value) => {
+          if (err !== undefined) {
+            sendError(host, version, id, err, replyTo, type)
+            return
+          }
+          send(host, version, CompactKind.reply, SYS_REPLY, nextId++, id, replyTo, to, '', value ?? null,
+            (e) => { log.debug({ host, err: e.message }, 'could not send reply') })
+        }
+    components.deliver(to, type, body, reply, senderOf(host, from))
+  }
+
   const onFrame = (host: string, payload: Buffer): void => {
+    if (speaksCompact && payload[0] === COMPACT_TAG) {
+      try {
+        compact.decode(payload, cur)
+      } catch (err) {
+        // Answered in the version agreed with the host: a peer that never offered version 2 sent bytes, not an envelope.
+        badFrame(host, envelopeTo(host), payload, err)
+        return
+      }
+      const { kind, type, id, re, to, from, replyTo, body } = cur
+      cur.body = null
+      received(host, COMPACT_ENVELOPE_VERSION, kind, type, id, re, to, from, replyTo, body, payload.byteLength)
+      return
+    }
     let env: Envelope
     try {
       env = decodeEnvelope(codec, payload)
     } catch (err) {
-      components.onBadFrame()
-      messages?.failed(host, 'frame', 'malformed')
-      const e = err instanceof RoostError ? err : new MalformedFrameError(String(err))
-      const id = e.details?.id as number | undefined
-      const gate = logGate.take(`${host}:${e.code}`)
-      if (gate !== false) log.warn({ host, code: e.code, err: e.message, bytes: payload.byteLength, ...suppressedField(gate) }, 'bad frame')
-      sendError(host, id, e)
+      badFrame(host, envelopeTo(host), payload, err)
       return
     }
-    messages?.received(host, env.type, payload.byteLength)
-    if (env.type === SYS_REPLY || env.type === SYS_ERROR) {
-      settle(env, host)
-      return
-    }
-    const reply = env.replyTo === undefined
-      ? (err: Error | undefined) => { if (err !== undefined) sendError(host, env.id, err, env.from, env.type) }
-      : (err: Error | undefined, value?: unknown) => {
-          if (err !== undefined) {
-            sendError(host, env.id, err, env.replyTo, env.type)
-            return
-          }
-          send(host, { v: PROTOCOL_VERSION, type: SYS_REPLY, id: nextId++, from: env.to, to: env.replyTo as string, re: env.id, body: value ?? null },
-            (e) => { log.debug({ host, err: e.message }, 'could not send reply') })
-        }
-    components.deliver(env.to, env.type, env.body, reply, { host, path: env.from })
+    const kind = env.type === SYS_REPLY
+      ? CompactKind.reply
+      : env.type === SYS_ERROR ? CompactKind.error : env.replyTo === undefined ? CompactKind.dispatch : CompactKind.ask
+    received(host, 1, kind, env.type, env.id, env.re ?? -1, env.to, env.from, env.replyTo ?? '', env.body, payload.byteLength)
   }
 
   const onFrameError = (host: string, err: Error): void => {
@@ -139,10 +205,19 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     messages?.failed(host, 'frame', 'malformed')
     const gate = logGate.take(`${host}:${(err as RoostError).code}`)
     if (gate !== false) log.warn({ host, code: (err as RoostError).code, err: err.message, ...suppressedField(gate) }, 'bad frame')
-    sendError(host, undefined, err)
+    sendError(host, envelopeTo(host), undefined, err)
+  }
+
+  const onConnect = (peer: PeerInfo): void => {
+    const v = negotiateEnvelope(ours, peer.envelopes)
+    if (v === 1) versions.delete(peer.hostId)
+    else versions.set(peer.hostId, v)
   }
 
   const onDisconnect = (host: string): void => {
+    // The next connection may be to a restarted host of another version: until its hello, version 1.
+    versions.delete(host)
+    senders.delete(host)
     for (const [id, p] of pending) {
       if (p.host !== host) continue
       pending.delete(id)
@@ -156,13 +231,16 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       if (started) return
       started = true
       transport.on('frame', onFrame)
+      transport.on('connect', onConnect)
       transport.on('disconnect', onDisconnect)
       transport.on('frame-error', onFrameError)
+      for (const peer of transport.peers()) if (peer.connected) onConnect(peer)
     },
     async stop () {
       if (!started) return
       started = false
       transport.off('frame', onFrame)
+      transport.off('connect', onConnect)
       transport.off('disconnect', onDisconnect)
       transport.off('frame-error', onFrameError)
       for (const [id, p] of pending) {
@@ -171,26 +249,25 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
         p.reject(new HostUnreachableError('actor system stopped with the message in flight', { host: p.host }))
       }
     },
-    dispatch (host, path, type, body, from) {
-      const frame = codec.encode([PROTOCOL_VERSION, type, nextId++, from, path, null, null, body])
-      messages?.sent(host, type, frame.byteLength)
-      transport.send(host, frame, dispatchFailure(host))
+    dispatch (host, path, msg, from) {
+      send(host, envelopeTo(host), CompactKind.dispatch, msg.type, nextId++, -1, path, from, '', msg, dispatchFailure(host))
     },
-    async ask (host, path, type, body, opts) {
+    async ask (host, path, msg, opts) {
       const id = nextId++
       return await new Promise((resolve, reject) => {
         const timer = clock.setTimeout(() => {
           if (!pending.delete(id)) return
-          reject(new AskTimeoutError(`no reply from ${host.slice(0, 12)}${path} to ${type} within ${opts.timeoutMs} ms`, { host, path, type, timeoutMs: opts.timeoutMs }))
+          reject(new AskTimeoutError(`no reply from ${host.slice(0, 12)}${path} to ${msg.type} within ${opts.timeoutMs} ms`, { host, path, type: msg.type, timeoutMs: opts.timeoutMs }))
         }, opts.timeoutMs)
         pending.set(id, { host, resolve, reject, timer })
-        send(host, { v: PROTOCOL_VERSION, type, id, from: opts.from, to: path, replyTo: opts.from === '' ? '/ask' : opts.from, body }, (err) => {
+        send(host, envelopeTo(host), CompactKind.ask, msg.type, id, -1, path, opts.from, opts.from === '' ? '/ask' : opts.from, msg, (err) => {
           if (!pending.delete(id)) return
           clock.clearTimeout(timer)
           reject(err)
         })
       })
     },
+    envelopeTo,
     pending: () => pending.size
   }
 }

@@ -29,15 +29,6 @@ export interface AskOptions {
 
 export type { ReplyFn } from './mailbox.js'
 
-
-/** The wire body: the message less its `type`, which the envelope carries. */
-function withoutType (msg: { type: string }): Record<string, unknown> {
-  const { type: _type, ...body } = msg as { type: string } & Record<string, unknown>
-  return body
-}
-
-
-
 const RULE_TEXT = {
   self: 'the actor itself',
   owner: 'the actor that spawned it',
@@ -50,6 +41,8 @@ const RULE_TEXT = {
 export interface ActorSystemInit {
   hostId: string
   defaultAskTimeoutMs?: number
+  /** Envelope versions spoken with other hosts (remoting's `envelopes`; default all this code speaks). */
+  envelopes?: readonly number[]
 }
 
 export interface ActorSystemComponents {
@@ -174,7 +167,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     deliverLocal(path, msg, reply, true, sender, true)
   }
 
-  const remoting: Remoting = createRemoting({ hostId }, {
+  const remoting: Remoting = createRemoting({ hostId, ...(init.envelopes === undefined ? {} : { envelopes: init.envelopes }) }, {
     codec: components.codec,
     transport: components.transport,
     logger: components.logger,
@@ -231,7 +224,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
   const ask = async (host: string, path: string, msg: { type: string }, opts: AskOptions | undefined, validate: boolean): Promise<unknown> => {
     const timeoutMs = opts?.timeoutMs ?? defaultTimeout
     if (host !== hostId) {
-      return await remoting.ask(host, path, msg.type, withoutType(msg), { timeoutMs, from: opts?.from ?? '' })
+      return await remoting.ask(host, path, msg, { timeoutMs, from: opts?.from ?? '' })
     }
     return await new Promise((resolve, reject) => {
       let done = false
@@ -285,14 +278,14 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
         deliverLocal(to.path, msg, logDispatchFailure, false, opts?.from === undefined ? undefined : { host: hostId, path: opts.from })
         return
       }
-      remoting.dispatch(to.host, to.path, msg.type, withoutType(msg), opts?.from ?? '')
+      remoting.dispatch(to.host, to.path, msg, opts?.from ?? '')
     },
     async ask (to, msg, opts) {
       return await ask(to.host, to.path, msg, opts, false) as never
     },
     async askUntyped (host, path, type, body, opts) {
-      if (host !== hostId) return await remoting.ask(host, path, type, body, { timeoutMs: opts?.timeoutMs ?? defaultTimeout, from: opts?.from ?? '' })
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidArgumentError(`body of ${type} must be an object`, { type })
+      if (host !== hostId) return await remoting.ask(host, path, { ...body, type }, { timeoutMs: opts?.timeoutMs ?? defaultTimeout, from: opts?.from ?? '' })
       return await ask(host, path, { ...body, type }, opts, true)
     },
     deliverExternal,

@@ -14,7 +14,12 @@ export const HelloSchema = Type.Object({
   name: Type.String({ maxLength: 128 }),
   version: Type.String({ maxLength: 64 }),
   addresses: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 8 }),
-  proof: Type.Uint8Array({ minByteLength: 32, maxByteLength: 32 })
+  proof: Type.Uint8Array({ minByteLength: 32, maxByteLength: 32 }),
+  /**
+   * Envelope versions the host speaks (see codec/compact-envelope.ts); absent: version 1 only.
+   * Hosts from before it admit a hello that has it: their schema allows fields it does not name.
+   */
+  envelopes: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 255 }), { maxItems: 8 }))
 })
 
 /** The first frame each side sends on a new connection. */

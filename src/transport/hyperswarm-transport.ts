@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import HyperDHT from 'hyperdht'
 import Hyperswarm, { type NoiseStream } from 'hyperswarm'
 import type { Codec } from '../codec/codec.js'
+import { ENVELOPE_VERSIONS } from '../codec/compact-envelope.js'
 import { DEFAULT_MAX_FRAME_BYTES } from '../codec/frame.js'
 import { dhtPortOption } from '../dht/defaults.js'
 import { AdmissionError, HostUnreachableError, NotStartedError, UnknownHostError } from '../errors/errors.js'
@@ -41,6 +42,8 @@ export interface HyperswarmTransportInit {
   idleTimeoutMs?: number
   lookupIntervalMs?: number
   denyMs?: number
+  /** Envelope versions offered in the hello (default all this code speaks); `[1]` sends the hello of a host from before the offer. */
+  envelopes?: readonly number[]
 }
 
 export interface HyperswarmTransportComponents {
@@ -300,6 +303,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       addresses: this.addresses(),
       proof: helloProof(this.keys, stream.handshakeHash, this.keyPair.publicKey)
     }
+    const envelopes = this.init.envelopes ?? ENVELOPE_VERSIONS
+    if (envelopes.some(v => v !== 1)) hello.envelopes = [...envelopes]
     conn.writeNow(encodeHello(this.codec, hello))
   }
 
@@ -328,6 +333,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       admitted: true,
       unreachable: false
     }
+    if (hello.envelopes !== undefined) info.envelopes = hello.envelopes
     this.known.set(remote, info)
     this.conns.set(remote, conn)
     conn.admitted()

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { HostUnreachableError, UnknownHostError } from '../errors/errors.js'
+import { ENVELOPE_VERSIONS } from '../codec/compact-envelope.js'
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
 
 /** Options for one host on an in-memory network. */
@@ -7,6 +8,8 @@ export interface MemoryTransportInit {
   hostId: string
   name?: string
   version?: string
+  /** Envelope versions it offers, as in a hello (default all this code speaks; `[1]`: a host from before the offer). */
+  envelopes?: readonly number[]
 }
 
 /**
@@ -30,6 +33,7 @@ class MemoryTransport extends EventEmitter implements Transport {
   readonly hostId: string
   readonly name: string
   readonly version: string
+  readonly envelopes: readonly number[]
   private readonly net: NetworkState
 
   constructor (init: MemoryTransportInit, net: NetworkState) {
@@ -37,6 +41,7 @@ class MemoryTransport extends EventEmitter implements Transport {
     this.hostId = init.hostId
     this.name = init.name ?? init.hostId.slice(0, 8)
     this.version = init.version ?? '0.0.0'
+    this.envelopes = init.envelopes ?? ENVELOPE_VERSIONS
     this.net = net
   }
 
@@ -48,6 +53,8 @@ class MemoryTransport extends EventEmitter implements Transport {
       if (other.transport === this || !other.running) continue
       other.transport.emit('discover', this.hostId)
       this.emit('discover', other.transport.hostId)
+      other.transport.emit('connect', this.info(true))
+      this.emit('connect', other.transport.info(true))
     }
   }
 
@@ -85,20 +92,26 @@ class MemoryTransport extends EventEmitter implements Transport {
     })
   }
 
+  /** This host as another sees it (what its hello would say). */
+  info (running: boolean): PeerInfo {
+    const peer: PeerInfo = {
+      hostId: this.hostId,
+      name: this.name,
+      version: this.version,
+      addresses: [],
+      connected: running,
+      lastSeen: Date.now(),
+      admitted: true,
+      unreachable: !running
+    }
+    if (this.envelopes.some(v => v !== 1)) peer.envelopes = [...this.envelopes]
+    return peer
+  }
+
   peers (): PeerInfo[] {
-    const now = Date.now()
     return [...this.net.members.values()]
       .filter(m => m.transport !== this)
-      .map(m => ({
-        hostId: m.transport.hostId,
-        name: m.transport.name,
-        version: m.transport.version,
-        addresses: [],
-        connected: m.running,
-        lastSeen: now,
-        admitted: true,
-        unreachable: !m.running
-      }))
+      .map(m => m.transport.info(m.running))
   }
 
   addresses (): string[] {

@@ -15,6 +15,8 @@ export interface PeerInfo {
   admitted: boolean
   /** Last dial failed and nothing was heard since. */
   unreachable: boolean
+  /** Envelope versions its hello offered (absent: version 1 only, a host from before the offer). */
+  envelopes?: number[]
 }
 
 export interface TransportEvents {

@@ -150,3 +150,10 @@ test('a type\'s validator is compiled when its first message arrives, once', t =
     TypeCompiler.Compile = compile
   }
 })
+
+test('a body schema that refuses unnamed fields still takes the message whole, its type included (envelope version 2 sends it so)', t => {
+  const strict = defineProtocol('strict', { 's.x': { body: Type.Object({ n: Type.Integer() }, { additionalProperties: false }), reply: Type.Null() } })
+  t.deepEqual(strict.parse('s.x', { type: 's.x', n: 1 }), { type: 's.x', n: 1 })
+  t.deepEqual(strict.parse('s.x', { n: 2 }), { type: 's.x', n: 2 })
+  t.throws(() => strict.parse('s.x', { type: 's.x', n: 1, extra: true }), { instanceOf: InvalidMessageError })
+})

@@ -89,7 +89,7 @@ test('every exported error crosses an actor-message reply (sys.error envelope) a
   const asker = await remoting(a)
   await remoting(b)
   for (const [name, cls] of CLASSES) {
-    const got = await asker.ask(b, '/thrower', name, {}, { timeoutMs: 10_000, from: '' }).then(() => undefined, (err: unknown) => err)
+    const got = await asker.ask(b, '/thrower', { type: name }, { timeoutMs: 10_000, from: '' }).then(() => undefined, (err: unknown) => err)
     sameError(t, got, name, cls, 'sys.error')
   }
 })

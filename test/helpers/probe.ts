@@ -41,7 +41,9 @@ export async function startProbe (t: ExecutionContext, cluster: LocalCluster, op
     version: 'test',
     bootstrap: [cluster.bootstrap],
     host: '127.0.0.1',
-    connectTimeoutMs: 5_000
+    connectTimeoutMs: 5_000,
+    // The probe reads version-1 envelopes only, so its hello offers no other.
+    envelopes: [1]
   }, { logger: silentLogger(), codec })
   const transport = createMeshTransport({}, { logger: silentLogger(), stream })
   await transport.start()

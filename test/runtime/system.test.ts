@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { Type } from '@sinclair/typebox'
 import { createCodec } from '../../src/codec/codec.js'
+import { COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, type CompactEnvelope } from '../../src/codec/compact-envelope.js'
 import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, SYS_ERROR, type Envelope } from '../../src/codec/envelope.js'
 import { defineActorProtocol } from '../../src/runtime/senders.js'
 import {
@@ -306,11 +307,20 @@ test('asking a host whose transport is already stopped rejects with HostUnreacha
   await t.throwsAsync(a.ask(remote, { type: 'counter.get' }, { timeoutMs: 20_000 }), { instanceOf: HostUnreachableError })
 })
 
-/** Collects the envelopes a transport receives. */
+/** Collects the envelopes a transport receives, of either version. */
 function inbox (tr: Transport): Envelope[] {
   const codec = createCodec()
+  const compact = createCompactEnvelopeCodec({ codec })
   const got: Envelope[] = []
-  tr.on('frame', (_host, payload) => { got.push(decodeEnvelope(codec, payload)) })
+  tr.on('frame', (_host, payload) => {
+    if (payload[0] !== COMPACT_TAG) {
+      got.push(decodeEnvelope(codec, payload))
+      return
+    }
+    const c: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null }
+    compact.decode(payload, c)
+    got.push({ v: 2, type: c.type, id: c.id, from: c.from, to: c.to, body: c.body, ...(c.re < 0 ? {} : { re: c.re }), ...(c.kind === CompactKind.ask ? { replyTo: c.replyTo } : {}) })
+  })
   return got
 }
 

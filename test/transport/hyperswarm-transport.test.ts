@@ -243,7 +243,7 @@ test.serial('hyperswarm: each side decodes the other\'s hello once', async t => 
   const boot = await bootstrap(t)
   const count = (): Codec & { decodes: number } => {
     const base = createCodec()
-    const c = { decodes: 0, encode: base.encode, decode: (b: Uint8Array) => { c.decodes++; return base.decode(b) } }
+    const c = { decodes: 0, encode: base.encode, encodeAfter: base.encodeAfter, decodeFrom: base.decodeFrom, decode: (b: Uint8Array) => { c.decodes++; return base.decode(b) } }
     return c
   }
   const [ca, cb] = [count(), count()]

@@ -1,0 +1,38 @@
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
+
+/** Where the dispatch benches write main-thread CPU profiles of roost's rounds (unset: none). */
+export const CPU_PROF_DIR = process.env.MESSAGING_CPU_PROF
+
+/**
+ * Profiles this process's main thread between `start` and `stop` (node's inspector, as
+ * `--cpu-prof` does for a whole run); each `stop` writes `<dir>/<role>-<n>.cpuprofile`.
+ * Only the dispatch rounds of roost are profiled, so the raw peers' work stays out of it.
+ */
+export interface CpuProfiler {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+}
+
+export function createCpuProfiler (role: string, dir: string): CpuProfiler {
+  const session = new Session()
+  session.connect()
+  let n = 0
+  let running = false
+  return {
+    async start () {
+      if (running) return
+      running = true
+      await session.post('Profiler.enable')
+      await session.post('Profiler.setSamplingInterval', { interval: 100 })
+      await session.post('Profiler.start')
+    },
+    async stop () {
+      if (!running) return
+      running = false
+      const { profile } = await session.post('Profiler.stop')
+      await writeFile(join(dir, `${role}-${++n}.cpuprofile`), JSON.stringify(profile))
+    }
+  }
+}

@@ -1,0 +1,287 @@
+import { MalformedFrameError, UnencodableValueError } from '../errors/errors.js'
+import { MAX_RESERVE_BYTES, type Codec } from './codec.js'
+
+/**
+ * Envelope versions this code speaks, oldest first: 1 is the msgpack array of
+ * envelope.ts, 2 the compact envelope of this module. A host offers them in its hello
+ * and a pair uses the highest both offer ({@link negotiateEnvelope}).
+ */
+export const ENVELOPE_VERSIONS: readonly number[] = Object.freeze([1, 2])
+export const COMPACT_ENVELOPE_VERSION = 2
+
+/** First byte of a compact envelope: 0xc1 is never used in msgpack, so no version-1 envelope (a msgpack array) starts with it. */
+export const COMPACT_TAG = 0xc1
+
+/** What a compact envelope carries; the `sys.*` kinds answer an earlier message. */
+export const CompactKind = {
+  /** A one-way message: no reply wanted. */
+  dispatch: 0,
+  /** A message whose answer goes to `replyTo`. */
+  ask: 1,
+  /** `sys.reply` to message `re`. */
+  reply: 2,
+  /** `sys.error` about message `re`. */
+  error: 3,
+  /** `sys.error` about a frame whose id could not be read. */
+  errorNoRe: 4
+} as const
+
+/** Longest `to`, `from` or `replyTo` in bytes (version 1 allowed 1024 characters of mostly ASCII paths). */
+export const MAX_PATH_BYTES = 1024
+/** Longest message type, as in version 1. */
+export const MAX_TYPE_CHARS = 128
+/** ASCII paths up to this many bytes are kept by the decoder, as strings. */
+const CACHED_PATH_BYTES = 64
+const DECODE_CACHE_SLOTS = 256
+/** A safe integer needs at most 8 bytes of 7 bits. */
+const MAX_VARUINT_BYTES = 8
+const EMPTY = new Uint8Array(0)
+
+/**
+ * A decoded compact envelope. The decoder fills one such object per call (the caller's), so the
+ * hot path builds nothing besides the body; copy what must outlive the next decode.
+ */
+export interface CompactEnvelope {
+  kind: number
+  /** Sender-chosen id, unique per sending host for the life of its process. */
+  id: number
+  /** For `reply` and `error`: the id of the message answered (-1: none). */
+  re: number
+  to: string
+  from: string
+  /** For `ask`: where the answer goes; '' otherwise. */
+  replyTo: string
+  /** For `dispatch` and `ask`: the body's `type`; `sys.reply` / `sys.error` otherwise. */
+  type: string
+  /** For `dispatch` and `ask`, the whole message, `type` included; for the others, the reply value or wire error. */
+  body: unknown
+}
+
+/**
+ * Version 2 of the envelope: a binary header written directly — tag, kind, varint id (and `re`),
+ * length-prefixed UTF-8 paths — then the msgpack body in the same buffer, one encode per message.
+ * A message's `type` stays in its body: it is never split off and joined again. Nothing on the
+ * wire depends on earlier frames (no interning tables that a skipped or failed frame could put out
+ * of step); instead the decoder keeps the strings of recent paths, so a steady stream between two actors decodes to the same path strings without making new ones.
+ */
+export interface CompactEnvelopeCodec {
+  /**
+   * Encodes one envelope; `re` is -1 when absent, `replyTo` '' unless `kind` is `ask`. Throws
+   * {@link UnencodableValueError} for an unencodable body or a path over {@link MAX_PATH_BYTES}.
+   */
+  encode: (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown) => Buffer
+  /**
+   * Decodes and checks a frame that starts with {@link COMPACT_TAG} into `out`. Throws
+   * {@link MalformedFrameError}, with `details.id` once the id was read.
+   */
+  decode: (bytes: Uint8Array, out: CompactEnvelope) => void
+}
+
+export function createCompactEnvelopeCodec (components: { codec: Codec }): CompactEnvelopeCodec {
+  const { codec } = components
+  const recent = new Array<string>(DECODE_CACHE_SLOTS).fill('')
+
+  /** A frame of `header` free bytes followed by the encoded body. */
+  const withBody = (header: number, body: unknown): Buffer => {
+    if (header <= MAX_RESERVE_BYTES) return codec.encodeAfter(body, header)
+    const encoded = codec.encode(body)
+    const frame = Buffer.allocUnsafe(header + encoded.byteLength)
+    frame.set(encoded, header)
+    return frame
+  }
+
+  const utf8 = (s: string): Buffer => {
+    const b = Buffer.from(s, 'utf8')
+    if (b.byteLength > MAX_PATH_BYTES) throw new UnencodableValueError(`path of ${b.byteLength} bytes is longer than ${MAX_PATH_BYTES}`)
+    return b
+  }
+
+  const encodeUtf8 = (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown): Buffer => {
+    const toB = utf8(to)
+    const fromB = utf8(from)
+    const replyToB = kind === CompactKind.ask ? utf8(replyTo) : undefined
+    const hasRe = kind === CompactKind.reply || kind === CompactKind.error
+    let header = 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) +
+      varuintLength(toB.byteLength) + toB.byteLength + varuintLength(fromB.byteLength) + fromB.byteLength
+    if (replyToB !== undefined) header += varuintLength(replyToB.byteLength) + replyToB.byteLength
+    const frame = withBody(header, body)
+    frame[0] = COMPACT_TAG
+    frame[1] = kind
+    let pos = writeVaruint(frame, 2, id)
+    if (hasRe) pos = writeVaruint(frame, pos, re)
+    pos = writeBytes(frame, pos, toB)
+    pos = writeBytes(frame, pos, fromB)
+    if (replyToB !== undefined) writeBytes(frame, pos, replyToB)
+    return frame
+  }
+
+  // The decoder's state for the frame being read (decode is never re-entered).
+  let src: Uint8Array = EMPTY
+  let end = 0
+  let pos = 0
+  let readId = -1
+
+  /** The id is attached once read, so the error can still be answered. */
+  const malformed = (message: string): MalformedFrameError =>
+    new MalformedFrameError(message, readId < 0 ? undefined : { id: readId })
+
+  const readUint = (what: string): number => {
+    let n = 0
+    let scale = 1
+    for (let i = 0; i < MAX_VARUINT_BYTES; i++) {
+      if (pos >= end) throw malformed(`compact envelope ends inside its ${what}`)
+      const b = src[pos++] as number
+      n += (b & 0x7f) * scale
+      if (b < 0x80) {
+        if (!Number.isSafeInteger(n)) break
+        return n
+      }
+      scale *= 128
+    }
+    throw malformed(`compact envelope ${what} is not a safe integer`)
+  }
+
+  const readString = (what: string): string => {
+    const len = readUint(what)
+    if (len > MAX_PATH_BYTES) throw malformed(`compact envelope ${what} of ${len} bytes is longer than ${MAX_PATH_BYTES}`)
+    if (pos + len > end) throw malformed(`compact envelope ends inside its ${what}`)
+    const s = readPath(src, pos, len)
+    pos += len
+    return s
+  }
+
+  /** ASCII paths seen lately, in slots picked from their length and two bytes: a hit costs one comparison and makes nothing. */
+  const readPath = (bytes: Uint8Array, at: number, len: number): string => {
+    if (len === 0) return ''
+    const cacheable = len <= CACHED_PATH_BYTES
+    const slot = cacheable ? (len * 7 + (bytes[at + len - 1] as number) * 31 + (bytes[at + (len >> 1)] as number)) & (DECODE_CACHE_SLOTS - 1) : 0
+    if (cacheable) {
+      const hit = recent[slot] as string
+      if (hit.length === len) {
+        let i = 0
+        while (i < len && hit.charCodeAt(i) === bytes[at + i]) i++
+        if (i === len) return hit
+      }
+    }
+    let ascii = true
+    for (let i = at; i < at + len; i++) if ((bytes[i] as number) > 0x7f) { ascii = false; break }
+    const str = Buffer.from(bytes.buffer, bytes.byteOffset + at, len).toString(ascii ? 'latin1' : 'utf8')
+    if (cacheable && ascii) recent[slot] = str
+    return str
+  }
+
+  return {
+    encode (kind, id, re, to, from, replyTo, body) {
+      const isAsk = kind === CompactKind.ask
+      const hasRe = kind === CompactKind.reply || kind === CompactKind.error
+      // Paths are ASCII in practice: written from the string, no bytes made. Any other goes the long way.
+      if (!isAscii(to) || !isAscii(from) || (isAsk && !isAscii(replyTo))) return encodeUtf8(kind, id, re, to, from, replyTo, body)
+      let header = 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) + varuintLength(to.length) + to.length + varuintLength(from.length) + from.length
+      if (isAsk) header += varuintLength(replyTo.length) + replyTo.length
+      const frame = withBody(header, body)
+      frame[0] = COMPACT_TAG
+      frame[1] = kind
+      let pos = writeVaruint(frame, 2, id)
+      if (hasRe) pos = writeVaruint(frame, pos, re)
+      pos = writeAscii(frame, pos, to)
+      pos = writeAscii(frame, pos, from)
+      if (isAsk) writeAscii(frame, pos, replyTo)
+      return frame
+    },
+    decode (bytes, out) {
+      src = bytes
+      end = bytes.byteLength
+      if (end < 2 || bytes[0] !== COMPACT_TAG) throw new MalformedFrameError('frame is not a compact envelope')
+      const kind = bytes[1] as number
+      if (kind > CompactKind.errorNoRe) throw new MalformedFrameError(`compact envelope of unknown kind ${kind}`)
+      pos = 2
+      readId = -1
+      const id = readUint('id')
+      readId = id
+      out.kind = kind
+      out.id = id
+      out.re = kind === CompactKind.reply || kind === CompactKind.error ? readUint('re') : -1
+      out.to = readString('to')
+      out.from = readString('from')
+      out.replyTo = kind === CompactKind.ask ? readString('replyTo') : ''
+      if (pos >= end) throw malformed('compact envelope has no body')
+      let body: unknown
+      try {
+        body = codec.decodeFrom(bytes, pos)
+      } catch (err) {
+        throw malformed((err as Error).message)
+      } finally {
+        src = EMPTY
+      }
+      out.body = body
+      if (kind === CompactKind.reply) {
+        out.type = 'sys.reply'
+        return
+      }
+      if (kind === CompactKind.error || kind === CompactKind.errorNoRe) {
+        out.type = 'sys.error'
+        return
+      }
+      const type = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { type?: unknown }).type : undefined
+      if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE_CHARS) {
+        throw malformed('compact envelope body must be a map with a non-empty string type')
+      }
+      out.type = type
+    }
+  }
+}
+
+/** The envelope version a pair speaks: the highest both offer; 1 when the peer offers none (a host from before the offer). */
+export function negotiateEnvelope (ours: readonly number[], theirs: readonly number[] | undefined): number {
+  let best = 1
+  if (theirs === undefined) return best
+  for (const v of theirs) if (v > best && ours.includes(v)) best = v
+  return best
+}
+
+function varuintLength (n: number): number {
+  if (n < 0x80) return 1
+  if (n < 0x4000) return 2
+  if (n < 0x200000) return 3
+  let len = 1
+  while (n >= 128) { n = Math.floor(n / 128); len++ }
+  return len
+}
+
+function writeVaruint (buf: Uint8Array, pos: number, n: number): number {
+  if (n < 0x80000000) {
+    while (n >= 0x80) {
+      buf[pos++] = (n & 0x7f) | 0x80
+      n >>>= 7
+    }
+    buf[pos++] = n
+    return pos
+  }
+  while (n >= 128) {
+    buf[pos++] = (n % 128) | 0x80
+    n = Math.floor(n / 128)
+  }
+  buf[pos++] = n
+  return pos
+}
+
+function writeBytes (buf: Uint8Array, pos: number, b: Uint8Array): number {
+  pos = writeVaruint(buf, pos, b.byteLength)
+  buf.set(b, pos)
+  return pos + b.byteLength
+}
+
+/** ASCII and within {@link MAX_PATH_BYTES}: its bytes are its char codes. */
+function isAscii (s: string): boolean {
+  const n = s.length
+  if (n > MAX_PATH_BYTES) return false
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+function writeAscii (buf: Uint8Array, pos: number, s: string): number {
+  const n = s.length
+  pos = writeVaruint(buf, pos, n)
+  for (let i = 0; i < n; i++) buf[pos + i] = s.charCodeAt(i)
+  return pos + n
+}
