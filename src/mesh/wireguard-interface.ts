@@ -3,11 +3,11 @@ import { MeshError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import { ip } from '../vmm/ip-command.js'
 import { parseIpv6 } from './mesh-address.js'
-import { wg, wgWithFile } from './wg-command.js'
+import { wg } from './wg-command.js'
 import { parseWgDump, type WgInterfaceStatus } from './wg-dump.js'
 import { isWgKey, wgPublicKeyOf } from './wg-keys.js'
-import { uapiGet } from './wg-uapi.js'
-import { peerDiffArgs, primeHandshakeArgs, renderConfig, validatePeers, type WgPeerSpec } from './wg-peers.js'
+import { uapiGet, uapiSet } from './wg-uapi.js'
+import { uapiConfigSet, uapiPeersSet, uapiPrimeSets, validatePeers, type WgPeerSpec } from './wg-peers.js'
 import { killChild, linkExists, removeStale, spawnWireguardGo, waitForSocket } from './wireguard-process.js'
 
 export type { WgPeerSpec } from './wg-peers.js'
@@ -128,10 +128,10 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
 
   /** New peers handshake at once, so whichever side learnt of the other last need not wait for a rekey. */
   const primeHandshakes = async (peers: WgPeerSpec[]): Promise<void> => {
-    const prime = primeHandshakeArgs(peers)
+    const prime = uapiPrimeSets(peers)
     if (prime === null) return
     try {
-      for (const args of prime) await wg(['set', ifname, ...args])
+      for (const body of prime) await uapiSet(ifname, body)
     } catch (err) {
       // Only a speed-up: the handshakes still happen on first traffic.
       log.warn({ err }, 'could not prime handshakes')
@@ -150,9 +150,9 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
       await waitForSocket(ifname, c)
       if (spawnError !== undefined) throw spawnError
       const peers = desired
-      await wgWithFile(['setconf', ifname, '{file}'], renderConfig(init.privateKey, port, peers))
+      await uapiSet(ifname, uapiConfigSet(init.privateKey, port, peers))
       applied = peers
-      if (port === 0) port = Number((await wg(['show', ifname, 'listen-port'])).trim())
+      if (port === 0) port = (await uapiGet(ifname)).listenPort
       await ip(['-batch', '-'], [
         `address replace ${init.address}/128 dev ${ifname} nodad`,
         `link set dev ${ifname} mtu ${mtu} up`,
@@ -197,15 +197,15 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
     if (child === undefined) return
     const target = desired
     if (applied === null) {
-      await wgWithFile(['setconf', ifname, '{file}'], renderConfig(init.privateKey, port, target))
+      await uapiSet(ifname, uapiConfigSet(init.privateKey, port, target))
       applied = target
       return
     }
-    const args = peerDiffArgs(applied, target)
-    if (args.length === 0) return
+    const body = uapiPeersSet(applied, target)
+    if (body === '') return
     const known = new Set(applied.map(p => p.publicKey))
     try {
-      await wg(['set', ifname, ...args])
+      await uapiSet(ifname, body)
       applied = target
     } catch (err) {
       applied = null
