@@ -26,6 +26,7 @@ import { agentActor } from './agent-actor.js'
 import { createControlApi } from './control.js'
 import { loadApiToken, setupMachines, type MachinesSetup } from './machines-setup.js'
 import { systemClock } from '../../src/runtime/clock.js'
+import { createMilestones, distinctCounter } from '../../src/runtime/milestones.js'
 import { snapshotFromControl } from '../../src/status-page/snapshot.js'
 import { createStatusPageExtension } from '../../src/status-page/status-extension.js'
 import { createDataPlaneThread, type DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
@@ -60,6 +61,8 @@ export interface AgentHost {
 }
 
 export async function createAgentHost (options: AgentHostInit, components: AgentHostComponents): Promise<AgentHost> {
+  const milestones = createMilestones({ origin: performance.timeOrigin }, { clock: systemClock })
+  milestones.reach('agent.init')
   const init = resolveAgentOptions(options)
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
   const seed = await loadOrCreateHostSeed(init.dataDir)
@@ -80,12 +83,16 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     ...(init.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: init.idleTimeoutMs }),
     logLevel: logger.level,
     logBase: { name: init.name, thread: 'transport' }
-  }, { logger, onExit: (err) => { fatalStop(err) } })
+  }, { logger, milestones, onExit: (err) => { fatalStop(err) } })
+  const streamPeer = distinctCounter(milestones, 'stream.peers')
+  stream.on('connect', (peer) => { streamPeer(peer.hostId) })
   const wireguard = init.wireguard
   const mesh = wireguard === 'off'
     ? undefined
     : createMeshPath({ hostId: stream.hostId, keys: deriveClusterKeys(init.cluster, init.secret), port: init.meshPort, ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }) }, { logger, codec })
   const transport = createMeshTransport({}, { logger, stream, ...(mesh === undefined ? {} : { mesh }) })
+  const meshPeer = distinctCounter(milestones, 'mesh.peers')
+  mesh?.on('up', meshPeer)
   // Per agent, never prom-client's global registry: tests run several agents in one process.
   const metrics = createAgentMetrics()
   const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport, actors: metrics.actors, messages: metrics.messages })
@@ -159,6 +166,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       const token = await loadApiToken(init.dataDir, init.apiToken)
       await events.start()
       await transport.start()
+      milestones.reach('transport.started')
       await system.start()
       const keys = deriveClusterKeys(init.cluster, init.secret)
       const ca = await loadCa(init.caDir ?? join(init.dataDir, 'ca'))
@@ -195,6 +203,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         events,
         machines,
         mesh,
+        milestones,
         router: {
           init: { region: init.region, domain: init.domain, wireguard, hostAddress: init.host, backhaulPort: init.backhaulPort, autostopIntervalMs: init.autostopInterval * 1000, acmeHttpPort: init.acmeHttpPort },
           components: { dataPlane, ca, certKey: keys.certKey }
@@ -204,7 +213,8 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
           components: { certKey: keys.certKey }
         }
       }))
-      const controlApi = createControlApi({ system, transport, pathTo: transport.pathTo, name: init.name, shutdown: async () => { await stop() } })
+      milestones.reach('actors.spawned')
+      const controlApi = createControlApi({ system, transport, pathTo: transport.pathTo, name: init.name, milestones, shutdown: async () => { await stop() } })
       const apiExtensions: ApiExtension[] = [
         createEventsApi({}, { events, logger, clock: systemClock }),
         agentMetrics.endpoint({ public: init.metricsPublic }),
@@ -224,6 +234,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         api: controlApi
       })
       await control.start()
+      milestones.reach('agent.control')
       // Written aside and renamed: the CLI reads this file and must never see it half written.
       await writeFile(`${infoFile}.tmp`, JSON.stringify({
         hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses(), startedAt,

@@ -12,6 +12,7 @@ import { ref } from '../../src/runtime/ref.js'
 import { DEFAULT_MESH_PORT, type MeshPath } from '../../src/transport/mesh-path.js'
 import type { MeshTransport } from '../../src/transport/mesh-transport.js'
 import type { Logger } from '../../src/log/logger.js'
+import type { Milestones } from '../../src/runtime/milestones.js'
 import type { MembershipProtocol } from '../membership/messages.js'
 import { wireguardProtocol, type MeshPeerView, type WireguardProtocol, type WireguardStatus } from './messages.js'
 import { desiredPeers, meshRoutes, mustMove, peerSpecs, withoutDuplicateKeys, type MeshPeer, type WireguardRow } from './peers.js'
@@ -56,6 +57,12 @@ export interface WireguardActorComponents {
   mesh: MeshPath | undefined
   createInterface?: (init: WireguardInterfaceInit, components: { logger: Logger }) => WireguardInterface
   available?: WireguardAvailability
+  /**
+   * The start's milestones: `wireguard.boot`, `wireguard.up` (wireguard-go configured),
+   * `wireguard.published` (own row written), `wireguard.rows` n (peer rows seen),
+   * `wireguard.peers` n (peers configured), `wireguard.handshakes` n (peers with a handshake).
+   */
+  milestones: Pick<Milestones, 'reach'>
 }
 
 /** Whether WireGuard can run on this host, and if not why (`wireguardAvailable`'s shape). */
@@ -107,7 +114,7 @@ async function writeState (dataDir: string, state: SavedState): Promise<void> {
  * escalate.
  */
 export function wireguardActor (init: WireguardActorInit, components: WireguardActorComponents): ActorDefinition<WireguardProtocol> {
-  const { transport, mesh } = components
+  const { transport, mesh, milestones } = components
   const meshPort = init.meshPort ?? DEFAULT_MESH_PORT
   const prefix = meshPrefix(init.cluster)
   return defineActor({
@@ -182,6 +189,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
           await writeState(init.dataDir, { ...saved, salt, listenPort: iface.listenPort() })
           throw new MeshError(`mesh address ${me.address} collides with another host's; moving to salt ${salt}`, { address: me.address, salt })
         }
+        milestones.reach('wireguard.rows', next.length)
         if (signature(next) === signature(peers)) return
         const before = new Set(peers.map(p => p.hostId))
         const after = new Set(next.map(p => p.hostId))
@@ -189,6 +197,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         const removed = peers.filter(p => !after.has(p.hostId)).map(p => p.hostId.slice(0, 12))
         await iface.setPeers(peerSpecs(next))
         peers = next
+        milestones.reach('wireguard.peers', next.length)
         transport.setRoutes(meshRoutes(next, handshaken))
         pollUntil = Date.now() + HANDSHAKE_POLL_FOR_MS
         schedulePoll()
@@ -201,6 +210,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         if (iface === undefined) return
         dump = await iface.status()
         const now = new Set(dump.peers.filter(p => p.latestHandshake > 0).map(p => p.publicKey))
+        milestones.reach('wireguard.handshakes', peers.filter(p => now.has(p.row.publicKey)).length)
         if (peers.some(p => now.has(p.row.publicKey) !== handshaken.has(p.row.publicKey))) {
           handshaken = now
           transport.setRoutes(meshRoutes(peers, handshaken))
@@ -235,6 +245,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
       }
 
       const boot = async (): Promise<void> => {
+        milestones.reach('wireguard.boot')
         const key = await loadOrCreateWgKey(init.dataDir)
         saved = await readState(init.dataDir)
         const address = addressFor(key.publicKey, saved)
@@ -255,6 +266,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         iface.on('error', (info) => { fail(new MeshError(`wireguard-go cannot be restarted: ${String(info.err)}`)) })
         await iface.start()
         if (stopped) return
+        milestones.reach('wireguard.up')
         saved = { ...saved, listenPort: iface.listenPort() }
         await writeState(init.dataDir, saved)
         if (mesh !== undefined && mesh.listening()?.address !== address) {
@@ -266,6 +278,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         ctx.log.info({ ifname, address, endpoint: me.endpoint, publicKey: key.publicKey }, 'wireguard up: messages to peers go through the tunnels once connected')
         await ctx.system.ask(membership, { type: 'membership.subscribe', subscriber: ctx.path, table: 'wireguard' }, { timeoutMs: 5_000 })
         await publish(true)
+        milestones.reach('wireguard.published')
         await sync()
         const tick = setInterval(() => { serial(health) }, init.healthEveryMs ?? HEALTH_EVERY_MS)
         tick.unref()

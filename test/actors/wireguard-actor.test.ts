@@ -29,6 +29,8 @@ import { randomHostId } from '../helpers/fixtures.js'
 import { hostKeyOf } from '../helpers/host-keys.js'
 import { retry } from '../helpers/retry.js'
 import { memoryEventLog } from '../helpers/events.js'
+import { createMilestones, type Milestones } from '../../src/runtime/milestones.js'
+import { systemClock } from '../../src/runtime/clock.js'
 
 const CLUSTER = 'wg-test'
 
@@ -63,7 +65,7 @@ function fakeInterface (into: FakeIface[]) {
   }
 }
 
-interface Host { name: string, hostId: string, system: ActorSystem, transport: Transport, ifaces: FakeIface[], routes: Array<ReadonlyMap<string, MeshRoute>>, dataDir: string }
+interface Host { name: string, hostId: string, system: ActorSystem, transport: Transport, ifaces: FakeIface[], routes: Array<ReadonlyMap<string, MeshRoute>>, dataDir: string, milestones: Milestones }
 
 const fakeMesh = (): MeshPath => {
   let at: MeshRoute | undefined
@@ -100,6 +102,7 @@ async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string,
   await system.start()
   const ifaces: FakeIface[] = []
   const routes: Array<ReadonlyMap<string, MeshRoute>> = []
+  const milestones = createMilestones({}, { clock: systemClock })
   const routing: MeshRouting = {
     pathTo: () => 'hyperswarm',
     setRoutes: (r) => { routes.push(r) },
@@ -109,9 +112,9 @@ async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string,
   system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport, signer: hostKeyOf(hostId), capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }), events: await memoryEventLog(name) }))
   system.spawn('/agent', 'wireguard', wireguardActor(
     { cluster: CLUSTER, dataDir, mode: opts.mode ?? 'on', underlayHost: `10.0.0.${name.slice(1)}`, healthEveryMs: 200, ...(opts.faults === undefined ? {} : { faults: opts.faults }) },
-    { transport: routing, mesh: fakeMesh(), createInterface: fakeInterface(ifaces), available: opts.available ?? (() => ({ ok: true })) }
+    { transport: routing, mesh: fakeMesh(), createInterface: fakeInterface(ifaces), available: opts.available ?? (() => ({ ok: true })), milestones }
   ))
-  const host = { name, hostId, system, transport, ifaces, routes, dataDir }
+  const host = { name, hostId, system, transport, ifaces, routes, dataDir, milestones }
   t.teardown(async () => { await system.stop(); await transport.stop() })
   return host
 }
