@@ -13,7 +13,9 @@ import { createTransportThread } from '../../src/transport/transport-thread.js'
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { createMeshPath } from '../../src/transport/mesh-path.js'
 import { createMeshTransport, type MeshTransport } from '../../src/transport/mesh-transport.js'
-import { requireWireguard, type WireguardAvailability } from '../wireguard/wireguard-actor.js'
+import { requireWireguard, wireguardIfname, type WireguardAvailability } from '../wireguard/wireguard-actor.js'
+import { startWireguardHeadStart, type WireguardHeadStart } from '../wireguard/head-start.js'
+import { wireguardAvailable } from '../../src/mesh/wg-command.js'
 import { loadOrCreateHostSeed } from '../../src/transport/host-key.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { Transport } from '../../src/transport/transport.js'
@@ -106,6 +108,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
   let control: ControlServer | undefined
   let api: MachinesApiServer | undefined
   let machines: MachinesSetup | undefined
+  let headStart: WireguardHeadStart | undefined
   let apiUrl = ''
   const agentMetrics = setupAgentMetrics({ metrics, system, loopMonitor, machineStore: () => machines?.store, router: () => dataPlane })
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
@@ -132,6 +135,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       await new Promise(resolve => setTimeout(resolve, 150))
     }
     await system.stop().catch((err: unknown) => { logger.warn({ err }, 'actor system stop failed') })
+    await headStart?.stop()
     await events.stop()
     await dataPlane?.stop().catch((err: unknown) => { logger.warn({ err }, 'data plane stop failed') })
     await transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') })
@@ -161,6 +165,10 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       if (wireguard === 'on') requireWireguard(components.wireguardAvailable)
       state = 'running'
       const startedAt = Date.now()
+      // wireguard-go starts beside the transport and the data plane, not after them.
+      if (mesh !== undefined && (components.wireguardAvailable ?? wireguardAvailable)().ok) {
+        headStart = startWireguardHeadStart({ cluster: init.cluster, dataDir: init.dataDir, ifname: wireguardIfname(transport.hostId), faults: init.faults, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }) }, { logger, milestones })
+      }
       machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver, region: init.region, netnsPrefix: transport.hostId.slice(0, 8), capacity: { cpus: init.capacityCpus, memoryMb: init.capacityMemoryMb }, faults: init.faults, ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger, launches: agentMetrics.launches })
       logger.info({ driver: machines.init.defaultDriver, describe: machines.describe, drivers: Object.keys(machines.components.drivers) }, `machines use the ${machines.init.defaultDriver} driver`)
       const token = await loadApiToken(init.dataDir, init.apiToken)
@@ -204,6 +212,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         machines,
         mesh,
         milestones,
+        ...(headStart === undefined ? {} : { wireguardHeadStart: headStart }),
         router: {
           init: { region: init.region, domain: init.domain, wireguard, hostAddress: init.host, backhaulPort: init.backhaulPort, autostopIntervalMs: init.autostopInterval * 1000, acmeHttpPort: init.acmeHttpPort },
           components: { dataPlane, ca, certKey: keys.certKey }

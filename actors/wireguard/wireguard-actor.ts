@@ -1,7 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { MeshError } from '../../src/errors/errors.js'
-import { isMeshAddress, meshAddress, meshPrefix } from '../../src/mesh/mesh-address.js'
+import { meshPrefix } from '../../src/mesh/mesh-address.js'
 import { wireguardAvailable } from '../../src/mesh/wg-command.js'
 import type { WgInterfaceStatus } from '../../src/mesh/wg-dump.js'
 import { loadOrCreateWgKey } from '../../src/mesh/wg-keys.js'
@@ -15,6 +13,8 @@ import type { Logger } from '../../src/log/logger.js'
 import type { Milestones } from '../../src/runtime/milestones.js'
 import type { MembershipProtocol } from '../membership/messages.js'
 import { wireguardProtocol, type MeshPeerView, type WireguardProtocol, type WireguardStatus } from './messages.js'
+import type { WireguardHeadStart } from './head-start.js'
+import { addressFor, readState, writeState, type SavedState } from './wireguard-state.js'
 import { desiredPeers, meshRoutes, mustMove, peerSpecs, withoutDuplicateKeys, type MeshPeer, type WireguardRow } from './peers.js'
 
 export const HEALTH_EVERY_MS = 2_000
@@ -25,7 +25,6 @@ export const HANDSHAKE_POLL_MS = 50
 export const HANDSHAKE_POLL_FOR_MS = 30_000
 /** WireGuard drops a session this long after its last handshake (REJECT_AFTER_TIME). */
 export const HANDSHAKE_FRESH_S = 180
-const STATE_FILE = 'wireguard.json'
 
 export type WireguardMode = 'auto' | 'on' | 'off'
 
@@ -63,6 +62,8 @@ export interface WireguardActorComponents {
    * `wireguard.peers` n (peers configured), `wireguard.handshakes` n (peers with a handshake).
    */
   milestones: Pick<Milestones, 'reach'>
+  /** wireguard-go started by the agent before this actor (the first boot adopts it). */
+  headStart?: Pick<WireguardHeadStart, 'take'>
 }
 
 /** Whether WireGuard can run on this host, and if not why (`wireguardAvailable`'s shape). */
@@ -84,25 +85,6 @@ export function wireguardIfname (hostId: string): string {
 }
 
 const signature = (ps: readonly MeshPeer[]): string => ps.map(p => `${p.hostId} ${p.row.publicKey} ${p.row.endpoint} ${p.row.address} ${p.row.meshPort}`).join('\n')
-
-interface SavedState { salt: number, listenPort: number, faultAddress?: string }
-
-async function readState (dataDir: string): Promise<SavedState> {
-  try {
-    const v = JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as { salt?: unknown, listenPort?: unknown, faultAddress?: unknown }
-    return {
-      salt: Number.isInteger(v.salt) ? v.salt as number : 0,
-      listenPort: Number.isInteger(v.listenPort) ? v.listenPort as number : 0,
-      ...(typeof v.faultAddress === 'string' ? { faultAddress: v.faultAddress } : {})
-    }
-  } catch {
-    return { salt: 0, listenPort: 0 }
-  }
-}
-
-async function writeState (dataDir: string, state: SavedState): Promise<void> {
-  await writeFile(join(dataDir, STATE_FILE), JSON.stringify(state) + '\n', { mode: 0o600 })
-}
 
 /**
  * `/agent/wireguard`: this host's end of the mesh. It owns a keypair, a mesh address derived
@@ -235,22 +217,20 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         }, HANDSHAKE_POLL_MS)
       }
 
-      /** This host's address for its salt: its key's hash, or (tests, salt 0) the fault address it was given. */
-      const addressFor = (publicKey: string, state: SavedState): string => {
-        const forced = state.faultAddress
-        if (init.faults !== true || forced === undefined || state.salt !== 0) return meshAddress(init.cluster, publicKey, state.salt)
-        if (!isMeshAddress(init.cluster, forced)) throw new MeshError(`faultAddress ${forced} is not in the cluster's mesh prefix ${prefix}`)
-        ctx.log.warn({ address: forced }, 'fault injection: claiming a given mesh address at salt 0')
-        return forced
-      }
-
       const boot = async (): Promise<void> => {
         milestones.reach('wireguard.boot')
-        const key = await loadOrCreateWgKey(init.dataDir)
-        saved = await readState(init.dataDir)
-        const address = addressFor(key.publicKey, saved)
+        let early = await components.headStart?.take()
+        if (early !== undefined && early.iface.ifname !== ifname) {
+          await early.iface.stop()
+          early = undefined
+        }
+        const key = early?.key ?? await loadOrCreateWgKey(init.dataDir)
+        saved = early?.saved ?? await readState(init.dataDir)
+        const { address, forced } = addressFor(init.cluster, key.publicKey, saved, init.faults === true)
+        if (forced) ctx.log.warn({ address }, 'fault injection: claiming a given mesh address at salt 0')
         const make = components.createInterface ?? createWireguardInterface
-        iface = make({ ifname, privateKey: key.privateKey, listenPort: saved.listenPort !== 0 ? saved.listenPort : (init.listenPort ?? 0), address, routePrefix: prefix }, { logger: ctx.log })
+        iface = early?.address === address ? early.iface : make({ ifname, privateKey: key.privateKey, listenPort: saved.listenPort !== 0 ? saved.listenPort : (init.listenPort ?? 0), address, routePrefix: prefix }, { logger: ctx.log })
+        if (early !== undefined && iface !== early.iface) await early.iface.stop()
         iface.on('exit', (info) => { ctx.log.warn(info, 'wireguard-go exited; restarting it') })
         iface.on('restart', (info) => {
           ctx.log.info(info, 'wireguard-go restarted with its peers')

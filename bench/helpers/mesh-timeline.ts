@@ -7,6 +7,8 @@ interface Column { label: string, event: string, n: number | 'all' }
 const COLUMNS: Column[] = [
   { label: 'process', event: 'process', n: 1 },
   { label: 'init', event: 'agent.init', n: 1 },
+  { label: 'wgEarly', event: 'wireguard.head-start', n: 1 },
+  { label: 'wgGoUp', event: 'wireguard-go.up', n: 1 },
   { label: 'dht', event: 'dht.ready', n: 1 },
   { label: 'announce', event: 'dht.announced', n: 1 },
   { label: 'lookup1', event: 'dht.lookup', n: 1 },
