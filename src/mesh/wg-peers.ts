@@ -35,6 +35,16 @@ function samePeer (a: WgPeerSpec, b: WgPeerSpec): boolean {
     a.allowedIps.length === b.allowedIps.length && a.allowedIps.every((ip, i) => ip === b.allowedIps[i])
 }
 
+/**
+ * Whether this side starts the handshake with a peer both sides just added: the one with the
+ * smaller public key. When both initiate at once, each consumes the other's initiation as
+ * responder, which overwrites its own; both responses are then refused and the pair waits for
+ * the retransmit, REKEY_TIMEOUT (5 s), before a tunnel works.
+ */
+export function initiatesHandshake (ownPublicKey: string, peerPublicKey: string): boolean {
+  return ownPublicKey < peerPublicKey
+}
+
 const hex = (base64Key: string): string => Buffer.from(base64Key, 'base64').toString('hex')
 
 function peerLines (p: WgPeerSpec): string[] {

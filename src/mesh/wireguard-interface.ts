@@ -7,13 +7,15 @@ import { wg } from './wg-command.js'
 import { parseWgDump, type WgInterfaceStatus } from './wg-dump.js'
 import { isWgKey, wgPublicKeyOf } from './wg-keys.js'
 import { uapiGet, uapiSet } from './wg-uapi.js'
-import { uapiConfigSet, uapiPeersSet, uapiPrimeSets, validatePeers, type WgPeerSpec } from './wg-peers.js'
+import { initiatesHandshake, uapiConfigSet, uapiPeersSet, uapiPrimeSets, validatePeers, type WgPeerSpec } from './wg-peers.js'
 import { killChild, linkExists, removeStale, spawnWireguardGo, waitForSocket } from './wireguard-process.js'
 
 export type { WgPeerSpec } from './wg-peers.js'
 
 export const DEFAULT_MTU = 1420
 export const DEFAULT_RESTART_BACKOFF_MS = [100, 250, 500, 1000, 2000]
+/** How long the side that does not initiate (initiatesHandshake) waits for the other's handshake before it starts one itself. */
+export const DEFAULT_RESPONDER_WAIT_MS = 200
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/
 
 export interface WireguardInterfaceInit {
@@ -31,6 +33,13 @@ export interface WireguardInterfaceInit {
   mtu?: number
   /** Waits before each respawn attempt after wireguard-go dies; default [100, 250, 500, 1000, 2000]. */
   restartBackoffMs?: number[]
+  /**
+   * A peer added while the interface runs is handshaken by one side only: the other holds the
+   * peer's keepalive off for this long (default 200 ms), then turns it on, which starts a
+   * handshake only if none came (the other side's first initiation may have been dropped
+   * before this side knew it).
+   */
+  responderWaitMs?: number
 }
 
 export type WireguardEvent = 'exit' | 'restart' | 'error'
@@ -98,6 +107,10 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
   let everStarted = false
   let restartCount = 0
   let chain: Promise<unknown> = Promise.resolve()
+  const responderWaitMs = init.responderWaitMs ?? DEFAULT_RESPONDER_WAIT_MS
+  /** Peers whose keepalive is held off (this side waits for their handshake), by public key. */
+  const holding = new Set<string>()
+  const holdTimers = new Set<NodeJS.Timeout>()
 
   const serial = async <T>(fn: () => Promise<T>): Promise<T> => {
     const p = chain.then(fn)
@@ -139,6 +152,7 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
   }
 
   const bringUp = async (): Promise<void> => {
+    holding.clear()
     await removeStale(ifname, log)
     const c = spawnWireguardGo(ifname, log)
     child = c
@@ -193,17 +207,38 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
     emit('error', { attempts: backoff.length, err: lastErr })
   }
 
+  /** The peers as wireguard-go gets them now: the held ones with their keepalive off. */
+  const effective = (peers: WgPeerSpec[]): WgPeerSpec[] => peers.map(p => holding.has(p.publicKey) && (p.keepaliveS ?? 0) > 0 ? { ...p, keepaliveS: 0 } : p)
+
+  /** After the wait: keepalives back on (which starts a handshake where none came), a handshake now with peers that have none. */
+  const release = (keys: string[]): void => {
+    const timer = setTimeout(() => {
+      holdTimers.delete(timer)
+      for (const k of keys) holding.delete(k)
+      serial(async () => {
+        await applyPeers()
+        await primeHandshakes(desired.filter(p => keys.includes(p.publicKey) && (p.keepaliveS ?? 0) === 0))
+      }).catch((err: unknown) => { log.warn({ err }, 'could not start the handshakes of waiting peers') })
+    }, responderWaitMs)
+    holdTimers.add(timer)
+  }
+
   const applyPeers = async (): Promise<void> => {
     if (child === undefined) return
-    const target = desired
     if (applied === null) {
-      await uapiSet(ifname, uapiConfigSet(init.privateKey, port, target))
-      applied = target
+      holding.clear()
+      await uapiSet(ifname, uapiConfigSet(init.privateKey, port, desired))
+      applied = desired
       return
     }
+    const known = new Set(applied.map(p => p.publicKey))
+    const added = desired.filter(p => !known.has(p.publicKey))
+    const waiting = added.filter(p => !initiatesHandshake(ownPublicKey, p.publicKey)).map(p => p.publicKey)
+    for (const k of waiting) holding.add(k)
+    for (const k of holding) if (!desired.some(p => p.publicKey === k)) holding.delete(k)
+    const target = effective(desired)
     const body = uapiPeersSet(applied, target)
     if (body === '') return
-    const known = new Set(applied.map(p => p.publicKey))
     try {
       await uapiSet(ifname, body)
       applied = target
@@ -211,7 +246,8 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
       applied = null
       throw err
     }
-    await primeHandshakes(target.filter(p => !known.has(p.publicKey)))
+    if (waiting.length > 0) release(waiting)
+    await primeHandshakes(added.filter(p => initiatesHandshake(ownPublicKey, p.publicKey)))
   }
 
   return {
@@ -231,6 +267,9 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
     async stop () {
       wanted = false
       wakeBackoff?.()
+      for (const t of holdTimers) clearTimeout(t)
+      holdTimers.clear()
+      holding.clear()
       await serial(async () => {
         const c = child
         child = undefined

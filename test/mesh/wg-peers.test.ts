@@ -1,7 +1,7 @@
 import test from 'ava'
 import { MeshError } from '../../src/errors/errors.js'
 import { generateWgKeyPair } from '../../src/mesh/wg-keys.js'
-import { uapiConfigSet, uapiPeersSet, uapiPrimeSets, validatePeers, type WgPeerSpec } from '../../src/mesh/wg-peers.js'
+import { initiatesHandshake, uapiConfigSet, uapiPeersSet, uapiPrimeSets, validatePeers, type WgPeerSpec } from '../../src/mesh/wg-peers.js'
 
 const [a, b, c] = [1, 2, 3].map(() => generateWgKeyPair().publicKey) as [string, string, string]
 const h = (key: string): string => Buffer.from(key, 'base64').toString('hex')
@@ -44,4 +44,8 @@ test('uapiPrimeSets turns every peer\'s keepalive from off to on once, ending at
     [`public_key=${h(a)}`, 'persistent_keepalive_interval=1', `public_key=${h(b)}`, 'persistent_keepalive_interval=0', `public_key=${h(c)}`, 'persistent_keepalive_interval=1', ''].join('\n'),
     [`public_key=${h(a)}`, 'persistent_keepalive_interval=0', `public_key=${h(b)}`, 'persistent_keepalive_interval=25', `public_key=${h(c)}`, 'persistent_keepalive_interval=0', ''].join('\n')
   ])
+})
+
+test('of two peers exactly one starts the handshake', t => {
+  for (const [x, y] of [[a, b], [b, c], [a, c]] as const) t.true(initiatesHandshake(x, y) !== initiatesHandshake(y, x))
 })
