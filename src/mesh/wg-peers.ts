@@ -82,6 +82,15 @@ export function uapiPeersSet (from: readonly WgPeerSpec[], to: readonly WgPeerSp
 }
 
 /**
+ * The `set=1` body that removes these peers and adds them again as they are: a new peer has no
+ * handshake history, so wireguard-go (turning its keepalive on) starts a handshake at once,
+ * where the old one would wait out REKEY_TIMEOUT (5 s) after an initiation that got no answer.
+ */
+export function uapiRecreate (peers: readonly WgPeerSpec[]): string {
+  return body(peers.flatMap(p => [`public_key=${hex(p.publicKey)}`, 'remove=true', ...peerLines(p)]))
+}
+
+/**
  * Two `set=1` bodies that make wireguard-go handshake now with every peer: it sends a keepalive
  * (with no session: a handshake initiation) when a peer's persistent keepalive goes from off to
  * on while the interface is up. Peers without one are switched on then off; peers with one are

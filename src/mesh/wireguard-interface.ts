@@ -7,7 +7,7 @@ import { wg } from './wg-command.js'
 import { parseWgDump, type WgInterfaceStatus } from './wg-dump.js'
 import { isWgKey, wgPublicKeyOf } from './wg-keys.js'
 import { uapiGet, uapiSet } from './wg-uapi.js'
-import { initiatesHandshake, uapiConfigSet, uapiPeersSet, uapiPrimeSets, validatePeers, type WgPeerSpec } from './wg-peers.js'
+import { initiatesHandshake, uapiConfigSet, uapiPeersSet, uapiPrimeSets, uapiRecreate, validatePeers, type WgPeerSpec } from './wg-peers.js'
 import { killChild, linkExists, removeStale, spawnWireguardGo, waitForSocket } from './wireguard-process.js'
 
 export type { WgPeerSpec } from './wg-peers.js'
@@ -16,6 +16,8 @@ export const DEFAULT_MTU = 1420
 export const DEFAULT_RESTART_BACKOFF_MS = [100, 250, 500, 1000, 2000]
 /** How long the side that does not initiate (initiatesHandshake) waits for the other's handshake before it starts one itself. */
 export const DEFAULT_RESPONDER_WAIT_MS = 200
+/** While a peer this side initiates with has no handshake, it is re-created after each of these waits (then wireguard-go's own retries go on). */
+export const DEFAULT_RETRY_HANDSHAKE_MS = [1_000, 1_000, 1_000, 2_000, 2_000]
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/
 
 export interface WireguardInterfaceInit {
@@ -40,6 +42,13 @@ export interface WireguardInterfaceInit {
    * before this side knew it).
    */
   responderWaitMs?: number
+  /**
+   * A peer this side initiates with and that has no handshake yet is re-created after each of
+   * these waits (default 1, 1, 1, 2, 2 s): wireguard-go retries an unanswered initiation only
+   * after 5 s, and an initiation sent before the other side knew this one, lost, or crossed
+   * with the other side's is unanswered.
+   */
+  retryHandshakeMs?: number[]
 }
 
 export type WireguardEvent = 'exit' | 'restart' | 'error'
@@ -66,6 +75,8 @@ export interface WireguardInterface {
   pid: () => number | undefined
   /** How many times wireguard-go was respawned after dying. */
   restarts: () => number
+  /** How many peers were re-created because their handshake did not come (retryHandshakeMs). */
+  handshakeRetries: () => number
   /**
    * 'exit': wireguard-go died unexpectedly ({ code, signal, pid }); 'restart': it was respawned
    * and key, port, address, route and peers reapplied ({ pid, restarts, attempt }); 'error':
@@ -108,6 +119,8 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
   let restartCount = 0
   let chain: Promise<unknown> = Promise.resolve()
   const responderWaitMs = init.responderWaitMs ?? DEFAULT_RESPONDER_WAIT_MS
+  const retryHandshakeMs = init.retryHandshakeMs ?? DEFAULT_RETRY_HANDSHAKE_MS
+  let retried = 0
   /** Peers whose keepalive is held off (this side waits for their handshake), by public key. */
   const holding = new Set<string>()
   const holdTimers = new Set<NodeJS.Timeout>()
@@ -223,6 +236,27 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
     holdTimers.add(timer)
   }
 
+  /** Re-creates the peers among `keys` that still have no handshake, after each wait of retryHandshakeMs. */
+  const retryHandshakes = (keys: string[], round = 0): void => {
+    const wait = retryHandshakeMs[round]
+    if (keys.length === 0 || wait === undefined) return
+    const timer = setTimeout(() => {
+      holdTimers.delete(timer)
+      serial(async () => {
+        const current = applied
+        if (child === undefined || current === null) return
+        const status = await uapiGet(ifname)
+        const silent = current.filter(p => keys.includes(p.publicKey) && status.peers.find(x => x.publicKey === p.publicKey)?.latestHandshake === 0)
+        if (silent.length === 0) return
+        await uapiSet(ifname, uapiRecreate(silent))
+        retried += silent.length
+        log.debug({ peers: silent.length, round }, 'no handshake yet: peers re-created to handshake again now')
+        retryHandshakes(silent.map(p => p.publicKey), round + 1)
+      }).catch((err: unknown) => { log.warn({ err }, 'could not retry handshakes') })
+    }, wait)
+    holdTimers.add(timer)
+  }
+
   const applyPeers = async (): Promise<void> => {
     if (child === undefined) return
     if (applied === null) {
@@ -247,7 +281,9 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
       throw err
     }
     if (waiting.length > 0) release(waiting)
-    await primeHandshakes(added.filter(p => initiatesHandshake(ownPublicKey, p.publicKey)))
+    const initiating = added.filter(p => initiatesHandshake(ownPublicKey, p.publicKey))
+    await primeHandshakes(initiating)
+    retryHandshakes(initiating.map(p => p.publicKey))
   }
 
   return {
@@ -299,6 +335,7 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
     listenPort: () => port,
     pid: currentPid,
     restarts: () => restartCount,
+    handshakeRetries: () => retried,
     on (event, fn) {
       listeners[event].push(fn)
     }

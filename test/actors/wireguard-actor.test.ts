@@ -59,6 +59,7 @@ function fakeInterface (into: FakeIface[]) {
       listenPort: () => 51820,
       pid: () => 4242,
       restarts: () => 0,
+      handshakeRetries: () => 0,
       on: () => {}
     }
     into.push(f)

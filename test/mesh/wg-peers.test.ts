@@ -1,7 +1,7 @@
 import test from 'ava'
 import { MeshError } from '../../src/errors/errors.js'
 import { generateWgKeyPair } from '../../src/mesh/wg-keys.js'
-import { initiatesHandshake, uapiConfigSet, uapiPeersSet, uapiPrimeSets, validatePeers, type WgPeerSpec } from '../../src/mesh/wg-peers.js'
+import { initiatesHandshake, uapiConfigSet, uapiRecreate, uapiPeersSet, uapiPrimeSets, validatePeers, type WgPeerSpec } from '../../src/mesh/wg-peers.js'
 
 const [a, b, c] = [1, 2, 3].map(() => generateWgKeyPair().publicKey) as [string, string, string]
 const h = (key: string): string => Buffer.from(key, 'base64').toString('hex')
@@ -48,4 +48,11 @@ test('uapiPrimeSets turns every peer\'s keepalive from off to on once, ending at
 
 test('of two peers exactly one starts the handshake', t => {
   for (const [x, y] of [[a, b], [b, c], [a, c]] as const) t.true(initiatesHandshake(x, y) !== initiatesHandshake(y, x))
+})
+
+test('uapiRecreate removes each peer and adds it again as it is, in one set', t => {
+  t.is(uapiRecreate([peer(a, '10.0.0.1:1', ['fd00::1/128'], 15)]), [
+    `public_key=${h(a)}`, 'remove=true',
+    `public_key=${h(a)}`, 'endpoint=10.0.0.1:1', 'persistent_keepalive_interval=15', 'replace_allowed_ips=true', 'allowed_ip=fd00::1/128', ''
+  ].join('\n'))
 })

@@ -166,6 +166,20 @@ wgTest.serial('peers both sides add at once: only the side with the smaller key 
   await B.node!.call('setPeers', { peers: [peerOf(A)] })
 })
 
+wgTest.serial('an initiation the other side dropped (it did not know this side yet) is sent again by re-creating the peer', async t => {
+  const [active, passive] = initiatesHandshake(A.keys.publicKey, B.keys.publicKey) ? [A, B] : [B, A]
+  await Promise.all(hosts.map(async h => { await h.node!.call('setPeers', { peers: [] }) }))
+  const kept = (h: typeof A): WgPeerSpec => ({ ...peerOf(h), keepaliveS: 15 })
+  await active.node!.call('setPeers', { peers: [kept(passive)] })
+  await retry(async () => (await active.node!.call<{ handshakeRetries: number }>('info')).handshakeRetries >= 1, { timeoutMs: 10_000, what: 'a retry while the other side does not know this one' })
+  // The other side holds its own initiation for 2 s here (responderWaitMs): the next retry is what completes the handshake.
+  await passive.node!.call('setPeers', { peers: [kept(active)] })
+  await retry(async () => (peerIn(await active.node!.call<WgInterfaceStatus>('status'), passive.keys.publicKey)?.latestHandshake ?? 0) > 0, { timeoutMs: 20_000, what: 'the handshake' })
+  t.true((await active.node!.call<{ handshakeRetries: number }>('info')).handshakeRetries >= 1)
+  await A.node!.call('setPeers', { peers: [peerOf(B)] })
+  await B.node!.call('setPeers', { peers: [peerOf(A)] })
+})
+
 wgTest.serial('kill -9 of wireguard-go: restart event, same port, peers/address back, traffic again', async t => {
   const before = await B.node!.call<{ pid: number, listenPort: number }>('info')
   process.kill(before.pid, 'SIGKILL')
