@@ -10,6 +10,7 @@ import { createLab, labAvailable, LAB_DHT_PORT, type Lab, type LabHost } from '.
 import { createLogger } from '../src/log/logger.js'
 import { wireguardAvailable } from '../src/mesh/wg-command.js'
 import { benchNodeArgs, exitedCleanly, firstJsonLine, spawnDispatchProcess, type ReceiverReady } from './helpers/dispatch-processes.js'
+import { timelineLines } from './helpers/mesh-timeline.js'
 import { progress, report } from './helpers/report.js'
 
 const BIN = fileURLToPath(new URL('../bin/roost.js', import.meta.url))
@@ -70,6 +71,7 @@ async function remoteDispatchWg (): Promise<void> {
 async function meshUp (hosts: number): Promise<void> {
   await withLab(hosts, async (lab) => {
     const t0 = performance.now()
+    const t0Epoch = Date.now()
     const running = lab.hosts
     progress(`${hosts} agents started; waiting for every pair to have a handshake and a delivered message`)
     await pollUntil(async () => {
@@ -90,6 +92,9 @@ async function meshUp (hosts: number): Promise<void> {
     const meshUpMs = performance.now() - t0
     const after = await hyperswarmOut()
     const offTunnel = after.reduce((sum, n, i) => sum + n - (before[i] ?? 0), 0)
+    const timelines = await Promise.all(running.map(async h => ({ name: h.name, milestones: await call(h, async api => await api.timeline()) })))
+    for (const line of timelineLines(timelines, t0Epoch)) progress(line)
+    progress(`mesh-up ${hosts} hosts: handshakes and mesh connections at ${Math.round(handshakesMs)} ms, pings done at ${Math.round(meshUpMs)} ms`)
     if (offTunnel > 0) throw new Error(`mesh-up with ${hosts} hosts: ${offTunnel} frames went over hyperswarm while the pings ran, so not every ping is known to have crossed a tunnel`)
     report('mesh', { case: 'mesh-up', hosts, meshUpMs: Math.round(meshUpMs), handshakesMs: Math.round(handshakesMs), pings: hosts * (hosts - 1), pingsOverWireguard: true, targetMs: 3000 })
   })

@@ -1,5 +1,6 @@
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import type { LoopMonitor } from '../../src/runtime/loop-monitor.js'
+import type { Milestones } from '../../src/runtime/milestones.js'
 import type { EventLog } from '../../src/events/event-log.js'
 import { policies } from '../../src/runtime/policy.js'
 import type { RowSigner } from '../../src/gossip/row-signature.js'
@@ -17,6 +18,7 @@ import { membershipActor } from '../membership/membership-actor.js'
 import { acmeActor, type AcmeActorComponents, type AcmeActorInit } from '../acme/acme-actor.js'
 import { routerActor, type RouterActorComponents, type RouterActorInit } from '../router/router-actor.js'
 import { wireguardActor, type MeshRouting, type WireguardActorInit } from '../wireguard/wireguard-actor.js'
+import type { WireguardHeadStart } from '../wireguard/head-start.js'
 import { MAX_EVENT_REPLY_BYTES, MAX_EVENTS_PER_REPLY, agentProtocol, type AgentProtocol } from './messages.js'
 
 export interface AgentActorInit {
@@ -44,6 +46,10 @@ export interface AgentActorComponents {
   machines?: { init: MachinesActorInit, components: Omit<MachineComponents, 'events'> }
   /** Connections through the tunnels, started by the wireguard actor once its interface is up. */
   mesh?: MeshPath
+  /** Where the families record their start milestones (the tunnels' first peers and handshakes). */
+  milestones: Pick<Milestones, 'reach'>
+  /** wireguard-go started before the tree (see head-start.ts); the wireguard actor's first boot adopts it. */
+  wireguardHeadStart?: Pick<WireguardHeadStart, 'take'>
   /** The proxy: its settings and data plane; without it the host routes nothing (unit tests of other families). */
   router?: { init: RouterActorInit, components: Omit<RouterActorComponents, 'events'> }
   /** Certificates by ACME (needs the router: its listeners answer the challenges). */
@@ -92,7 +98,7 @@ export function agentActor (init: AgentActorInit, components: AgentActorComponen
       if (components.router !== undefined) ctx.spawn('router', routerActor(components.router.init, { ...components.router.components, events }))
       if (components.acme !== undefined) ctx.spawn('acme', acmeActor(components.acme.init, { ...components.acme.components, events }))
       const meshTransport: MeshRouting = 'pathTo' in components.transport ? components.transport as MeshTransport : streamsOnly
-      ctx.spawn('wireguard', wireguardActor(init.wireguard ?? { cluster: init.cluster, dataDir: init.dataDir ?? '/nonexistent', mode: 'off', underlayHost: '127.0.0.1' }, { transport: meshTransport, mesh: components.mesh }))
+      ctx.spawn('wireguard', wireguardActor(init.wireguard ?? { cluster: init.cluster, dataDir: init.dataDir ?? '/nonexistent', mode: 'off', underlayHost: '127.0.0.1' }, { transport: meshTransport, mesh: components.mesh, milestones: components.milestones, ...(components.wireguardHeadStart === undefined ? {} : { headStart: components.wireguardHeadStart }) }))
       return {
         handlers: {
           'agent.ping': (msg) => ({ host: ctx.system.hostId, seq: msg.seq, payload: msg.payload }),

@@ -1,5 +1,6 @@
 import type { ControlApi, MemberView, MeshView, RowView } from '../../src/api/control-api.js'
 import { InvalidArgumentError } from '../../src/errors/errors.js'
+import type { Milestones } from '../../src/runtime/milestones.js'
 import type { ActorSystem } from '../../src/runtime/system.js'
 import { parseTarget, ref } from '../../src/runtime/ref.js'
 import { resolveHost } from '../../src/transport/resolve-host.js'
@@ -14,6 +15,8 @@ export interface ControlApiComponents {
   /** The path messages to a host take now (the mesh transport's). */
   pathTo?: (host: string) => string
   name: string
+  /** The agent's start milestones (`timeline`). */
+  milestones: Pick<Milestones, 'list'>
   shutdown: () => Promise<void>
 }
 
@@ -33,6 +36,9 @@ export function createControlApi (components: ControlApiComponents): ControlApi 
       const { members } = await system.ask(ref<MembershipProtocol>(system.hostId, '/agent/membership'), { type: 'membership.list' })
       const names = new Map(members.map(m => [m.hostId, m.name]))
       return { ...status, peers: status.peers.map(p => ({ ...p, name: names.get(p.hostId) ?? '' })) } satisfies MeshView
+    },
+    async timeline () {
+      return components.milestones.list()
     },
     async state (table, opts) {
       const { rows } = await system.askUntyped(system.hostId, '/agent/membership', 'membership.state', { table, ...(opts?.includeDeleted === true ? { includeDeleted: true } : {}) }) as { rows: RowView[] }

@@ -13,7 +13,9 @@ import { createTransportThread } from '../../src/transport/transport-thread.js'
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { createMeshPath } from '../../src/transport/mesh-path.js'
 import { createMeshTransport, type MeshTransport } from '../../src/transport/mesh-transport.js'
-import { requireWireguard, type WireguardAvailability } from '../wireguard/wireguard-actor.js'
+import { requireWireguard, wireguardIfname, type WireguardAvailability } from '../wireguard/wireguard-actor.js'
+import { startWireguardHeadStart, type WireguardHeadStart } from '../wireguard/head-start.js'
+import { wireguardAvailable } from '../../src/mesh/wg-command.js'
 import { loadOrCreateHostSeed } from '../../src/transport/host-key.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { Transport } from '../../src/transport/transport.js'
@@ -26,6 +28,7 @@ import { agentActor } from './agent-actor.js'
 import { createControlApi } from './control.js'
 import { loadApiToken, setupMachines, type MachinesSetup } from './machines-setup.js'
 import { systemClock } from '../../src/runtime/clock.js'
+import { createMilestones, distinctCounter } from '../../src/runtime/milestones.js'
 import { snapshotFromControl } from '../../src/status-page/snapshot.js'
 import { createStatusPageExtension } from '../../src/status-page/status-extension.js'
 import { createDataPlaneThread, type DataPlaneThread } from '../../src/proxy/data-plane-thread.js'
@@ -61,6 +64,8 @@ export interface AgentHost {
 }
 
 export async function createAgentHost (options: AgentHostInit, components: AgentHostComponents): Promise<AgentHost> {
+  const milestones = createMilestones({ origin: performance.timeOrigin }, { clock: systemClock })
+  milestones.reach('agent.init')
   const init = resolveAgentOptions(options)
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
   const seed = await loadOrCreateHostSeed(init.dataDir)
@@ -81,12 +86,16 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     ...(init.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: init.idleTimeoutMs }),
     logLevel: logger.level,
     logBase: { name: init.name, thread: 'transport' }
-  }, { logger, onExit: (err) => { fatalStop(err) } })
+  }, { logger, milestones, onExit: (err) => { fatalStop(err) } })
+  const streamPeer = distinctCounter(milestones, 'stream.peers')
+  stream.on('connect', (peer) => { streamPeer(peer.hostId) })
   const wireguard = init.wireguard
   const mesh = wireguard === 'off'
     ? undefined
     : createMeshPath({ hostId: stream.hostId, keys: deriveClusterKeys(init.cluster, init.secret), port: init.meshPort, ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }) }, { logger, codec })
   const transport = createMeshTransport({}, { logger, stream, ...(mesh === undefined ? {} : { mesh }) })
+  const meshPeer = distinctCounter(milestones, 'mesh.peers')
+  mesh?.on('up', meshPeer)
   // Per agent, never prom-client's global registry: tests run several agents in one process.
   const metrics = createAgentMetrics()
   const system = createActorSystem({ hostId: transport.hostId }, { logger, codec, transport, actors: metrics.actors, messages: metrics.messages })
@@ -100,6 +109,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
   let control: ControlServer | undefined
   let api: MachinesApiServer | undefined
   let machines: MachinesSetup | undefined
+  let headStart: WireguardHeadStart | undefined
   let apiUrl = ''
   const agentMetrics = setupAgentMetrics({ metrics, system, loopMonitor, machineStore: () => machines?.store, router: () => dataPlane })
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
@@ -126,6 +136,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       await new Promise(resolve => setTimeout(resolve, 150))
     }
     await system.stop().catch((err: unknown) => { logger.warn({ err }, 'actor system stop failed') })
+    await headStart?.stop()
     await events.stop()
     await dataPlane?.stop().catch((err: unknown) => { logger.warn({ err }, 'data plane stop failed') })
     await transport.stop().catch((err: unknown) => { logger.warn({ err }, 'transport stop failed') })
@@ -155,11 +166,16 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       if (wireguard === 'on') requireWireguard(components.wireguardAvailable)
       state = 'running'
       const startedAt = Date.now()
+      // wireguard-go starts beside the transport and the data plane, not after them.
+      if (mesh !== undefined && (components.wireguardAvailable ?? wireguardAvailable)().ok) {
+        headStart = startWireguardHeadStart({ cluster: init.cluster, dataDir: init.dataDir, ifname: wireguardIfname(transport.hostId), faults: init.faults, ...(init.wireguardPort === undefined ? {} : { listenPort: init.wireguardPort }) }, { logger, milestones })
+      }
       machines = await setupMachines({ dataDir: init.dataDir, driver: init.driver, region: init.region, netnsPrefix: transport.hostId.slice(0, 8), capacity: { cpus: init.capacityCpus, memoryMb: init.capacityMemoryMb }, faults: init.faults, ...(init.imagesDir === undefined ? {} : { imagesDir: init.imagesDir }) }, { logger, launches: agentMetrics.launches })
       logger.info({ driver: machines.init.defaultDriver, describe: machines.describe, drivers: Object.keys(machines.components.drivers) }, `machines use the ${machines.init.defaultDriver} driver`)
       const token = await loadApiToken(init.dataDir, init.apiToken)
       await events.start()
       await transport.start()
+      milestones.reach('transport.started')
       await system.start()
       const keys = deriveClusterKeys(init.cluster, init.secret)
       const ca = await loadCa(init.caDir ?? join(init.dataDir, 'ca'))
@@ -196,6 +212,8 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         events,
         machines,
         mesh,
+        milestones,
+        ...(headStart === undefined ? {} : { wireguardHeadStart: headStart }),
         router: {
           init: { region: init.region, domain: init.domain, wireguard, hostAddress: init.host, backhaulPort: init.backhaulPort, autostopIntervalMs: init.autostopInterval * 1000, acmeHttpPort: init.acmeHttpPort },
           components: { dataPlane, ca, certKey: keys.certKey }
@@ -205,7 +223,8 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
           components: { certKey: keys.certKey }
         }
       }))
-      const controlApi = createControlApi({ system, transport, pathTo: transport.pathTo, name: init.name, shutdown: async () => { await stop() } })
+      milestones.reach('actors.spawned')
+      const controlApi = createControlApi({ system, transport, pathTo: transport.pathTo, name: init.name, milestones, shutdown: async () => { await stop() } })
       const apiExtensions: ApiExtension[] = [
         createEventsApi({}, { events, logger, clock: systemClock }),
         agentMetrics.endpoint({ public: init.metricsPublic }),
@@ -225,6 +244,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
         api: controlApi
       })
       await control.start()
+      milestones.reach('agent.control')
       // Written aside and renamed: the CLI reads this file and must never see it half written.
       await writeFile(`${infoFile}.tmp`, JSON.stringify({
         hostId: transport.hostId, name: init.name, pid: process.pid, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses(), startedAt,

@@ -1,7 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { MeshError } from '../../src/errors/errors.js'
-import { isMeshAddress, meshAddress, meshPrefix } from '../../src/mesh/mesh-address.js'
+import { meshPrefix } from '../../src/mesh/mesh-address.js'
 import { wireguardAvailable } from '../../src/mesh/wg-command.js'
 import type { WgInterfaceStatus } from '../../src/mesh/wg-dump.js'
 import { loadOrCreateWgKey } from '../../src/mesh/wg-keys.js'
@@ -12,8 +10,11 @@ import { ref } from '../../src/runtime/ref.js'
 import { DEFAULT_MESH_PORT, type MeshPath } from '../../src/transport/mesh-path.js'
 import type { MeshTransport } from '../../src/transport/mesh-transport.js'
 import type { Logger } from '../../src/log/logger.js'
+import type { Milestones } from '../../src/runtime/milestones.js'
 import type { MembershipProtocol } from '../membership/messages.js'
 import { wireguardProtocol, type MeshPeerView, type WireguardProtocol, type WireguardStatus } from './messages.js'
+import type { WireguardHeadStart } from './head-start.js'
+import { addressFor, readState, writeState, type SavedState } from './wireguard-state.js'
 import { desiredPeers, meshRoutes, mustMove, peerSpecs, withoutDuplicateKeys, type MeshPeer, type WireguardRow } from './peers.js'
 
 export const HEALTH_EVERY_MS = 2_000
@@ -24,7 +25,6 @@ export const HANDSHAKE_POLL_MS = 50
 export const HANDSHAKE_POLL_FOR_MS = 30_000
 /** WireGuard drops a session this long after its last handshake (REJECT_AFTER_TIME). */
 export const HANDSHAKE_FRESH_S = 180
-const STATE_FILE = 'wireguard.json'
 
 export type WireguardMode = 'auto' | 'on' | 'off'
 
@@ -56,6 +56,14 @@ export interface WireguardActorComponents {
   mesh: MeshPath | undefined
   createInterface?: (init: WireguardInterfaceInit, components: { logger: Logger }) => WireguardInterface
   available?: WireguardAvailability
+  /**
+   * The start's milestones: `wireguard.boot`, `wireguard.up` (wireguard-go configured),
+   * `wireguard.published` (own row written), `wireguard.rows` n (peer rows seen),
+   * `wireguard.peers` n (peers configured), `wireguard.handshakes` n (peers with a handshake).
+   */
+  milestones: Pick<Milestones, 'reach'>
+  /** wireguard-go started by the agent before this actor (the first boot adopts it). */
+  headStart?: Pick<WireguardHeadStart, 'take'>
 }
 
 /** Whether WireGuard can run on this host, and if not why (`wireguardAvailable`'s shape). */
@@ -78,25 +86,6 @@ export function wireguardIfname (hostId: string): string {
 
 const signature = (ps: readonly MeshPeer[]): string => ps.map(p => `${p.hostId} ${p.row.publicKey} ${p.row.endpoint} ${p.row.address} ${p.row.meshPort}`).join('\n')
 
-interface SavedState { salt: number, listenPort: number, faultAddress?: string }
-
-async function readState (dataDir: string): Promise<SavedState> {
-  try {
-    const v = JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as { salt?: unknown, listenPort?: unknown, faultAddress?: unknown }
-    return {
-      salt: Number.isInteger(v.salt) ? v.salt as number : 0,
-      listenPort: Number.isInteger(v.listenPort) ? v.listenPort as number : 0,
-      ...(typeof v.faultAddress === 'string' ? { faultAddress: v.faultAddress } : {})
-    }
-  } catch {
-    return { salt: 0, listenPort: 0 }
-  }
-}
-
-async function writeState (dataDir: string, state: SavedState): Promise<void> {
-  await writeFile(join(dataDir, STATE_FILE), JSON.stringify(state) + '\n', { mode: 0o600 })
-}
-
 /**
  * `/agent/wireguard`: this host's end of the mesh. It owns a keypair, a mesh address derived
  * from the public key, a wireguard-go interface (respawned with its peers when it dies), and
@@ -107,7 +96,7 @@ async function writeState (dataDir: string, state: SavedState): Promise<void> {
  * escalate.
  */
 export function wireguardActor (init: WireguardActorInit, components: WireguardActorComponents): ActorDefinition<WireguardProtocol> {
-  const { transport, mesh } = components
+  const { transport, mesh, milestones } = components
   const meshPort = init.meshPort ?? DEFAULT_MESH_PORT
   const prefix = meshPrefix(init.cluster)
   return defineActor({
@@ -182,6 +171,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
           await writeState(init.dataDir, { ...saved, salt, listenPort: iface.listenPort() })
           throw new MeshError(`mesh address ${me.address} collides with another host's; moving to salt ${salt}`, { address: me.address, salt })
         }
+        milestones.reach('wireguard.rows', next.length)
         if (signature(next) === signature(peers)) return
         const before = new Set(peers.map(p => p.hostId))
         const after = new Set(next.map(p => p.hostId))
@@ -189,6 +179,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         const removed = peers.filter(p => !after.has(p.hostId)).map(p => p.hostId.slice(0, 12))
         await iface.setPeers(peerSpecs(next))
         peers = next
+        milestones.reach('wireguard.peers', next.length)
         transport.setRoutes(meshRoutes(next, handshaken))
         pollUntil = Date.now() + HANDSHAKE_POLL_FOR_MS
         schedulePoll()
@@ -201,6 +192,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         if (iface === undefined) return
         dump = await iface.status()
         const now = new Set(dump.peers.filter(p => p.latestHandshake > 0).map(p => p.publicKey))
+        milestones.reach('wireguard.handshakes', peers.filter(p => now.has(p.row.publicKey)).length)
         if (peers.some(p => now.has(p.row.publicKey) !== handshaken.has(p.row.publicKey))) {
           handshaken = now
           transport.setRoutes(meshRoutes(peers, handshaken))
@@ -225,21 +217,20 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         }, HANDSHAKE_POLL_MS)
       }
 
-      /** This host's address for its salt: its key's hash, or (tests, salt 0) the fault address it was given. */
-      const addressFor = (publicKey: string, state: SavedState): string => {
-        const forced = state.faultAddress
-        if (init.faults !== true || forced === undefined || state.salt !== 0) return meshAddress(init.cluster, publicKey, state.salt)
-        if (!isMeshAddress(init.cluster, forced)) throw new MeshError(`faultAddress ${forced} is not in the cluster's mesh prefix ${prefix}`)
-        ctx.log.warn({ address: forced }, 'fault injection: claiming a given mesh address at salt 0')
-        return forced
-      }
-
       const boot = async (): Promise<void> => {
-        const key = await loadOrCreateWgKey(init.dataDir)
-        saved = await readState(init.dataDir)
-        const address = addressFor(key.publicKey, saved)
+        milestones.reach('wireguard.boot')
+        let early = await components.headStart?.take()
+        if (early !== undefined && early.iface.ifname !== ifname) {
+          await early.iface.stop()
+          early = undefined
+        }
+        const key = early?.key ?? await loadOrCreateWgKey(init.dataDir)
+        saved = early?.saved ?? await readState(init.dataDir)
+        const { address, forced } = addressFor(init.cluster, key.publicKey, saved, init.faults === true)
+        if (forced) ctx.log.warn({ address }, 'fault injection: claiming a given mesh address at salt 0')
         const make = components.createInterface ?? createWireguardInterface
-        iface = make({ ifname, privateKey: key.privateKey, listenPort: saved.listenPort !== 0 ? saved.listenPort : (init.listenPort ?? 0), address, routePrefix: prefix }, { logger: ctx.log })
+        iface = early?.address === address ? early.iface : make({ ifname, privateKey: key.privateKey, listenPort: saved.listenPort !== 0 ? saved.listenPort : (init.listenPort ?? 0), address, routePrefix: prefix }, { logger: ctx.log })
+        if (early !== undefined && iface !== early.iface) await early.iface.stop()
         iface.on('exit', (info) => { ctx.log.warn(info, 'wireguard-go exited; restarting it') })
         iface.on('restart', (info) => {
           ctx.log.info(info, 'wireguard-go restarted with its peers')
@@ -255,6 +246,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         iface.on('error', (info) => { fail(new MeshError(`wireguard-go cannot be restarted: ${String(info.err)}`)) })
         await iface.start()
         if (stopped) return
+        milestones.reach('wireguard.up')
         saved = { ...saved, listenPort: iface.listenPort() }
         await writeState(init.dataDir, saved)
         if (mesh !== undefined && mesh.listening()?.address !== address) {
@@ -266,6 +258,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         ctx.log.info({ ifname, address, endpoint: me.endpoint, publicKey: key.publicKey }, 'wireguard up: messages to peers go through the tunnels once connected')
         await ctx.system.ask(membership, { type: 'membership.subscribe', subscriber: ctx.path, table: 'wireguard' }, { timeoutMs: 5_000 })
         await publish(true)
+        milestones.reach('wireguard.published')
         await sync()
         const tick = setInterval(() => { serial(health) }, init.healthEveryMs ?? HEALTH_EVERY_MS)
         tick.unref()

@@ -48,6 +48,13 @@ export interface MeshView {
   stats: { framesOut: Record<string, number>, framesIn: Record<string, number>, switches: number, resent: number }
 }
 
+/** One milestone of the agent's start: `event` first reached count `n` at `at` (epoch ms). */
+export interface MilestoneView {
+  event: string
+  n: number
+  at: number
+}
+
 /** One row of `roost state <table>`. */
 export interface RowView {
   table: string
@@ -81,6 +88,8 @@ export interface ControlApi {
   send: (target: string, message: unknown, opts?: { timeoutMs?: number }) => Promise<SendResult>
   /** This host's WireGuard end, its peers, and which path messages take. */
   mesh: () => Promise<MeshView>
+  /** When this agent first got where on its way up (process start, DHT, streams, tunnels, mesh connections), in time order. */
+  timeline: () => Promise<MilestoneView[]>
   /** Stops the agent gracefully. */
   shutdown: () => Promise<void>
 }

@@ -11,6 +11,7 @@ export const CONTROL_METHODS: { readonly [K in keyof ControlApi]: true } = Objec
   state: true,
   send: true,
   mesh: true,
+  timeline: true,
   shutdown: true
 })
 

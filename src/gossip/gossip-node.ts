@@ -40,6 +40,12 @@ export type GossipMessage = SwimMessage | AntiEntropyMessage
 
 /** Default time between anti-entropy rounds with one random member. */
 export const DEFAULT_ANTI_ENTROPY_INTERVAL_MS = 2_000
+/**
+ * The first rounds that reach a member come after these waits instead: a host that joins after
+ * rows were written missed their broadcast, and a round is all it has to learn them (with 10
+ * hosts starting together, a late joiner waited 1–3 s for its tunnel peers' rows).
+ */
+export const STARTUP_ANTI_ENTROPY_MS = [100, 250, 500, 1_000]
 
 export interface GossipNodeInit {
   id: string
@@ -47,6 +53,8 @@ export interface GossipNodeInit {
   profile?: ProfileName | Partial<SwimConfig>
   incarnation?: number
   antiEntropyIntervalMs?: number
+  /** Waits before the first rounds that reach a member (default STARTUP_ANTI_ENTROPY_MS); then antiEntropyIntervalMs. */
+  startupAntiEntropyMs?: number[]
 }
 
 export interface GossipNodeComponents {
@@ -90,6 +98,9 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
   const swimInit = { id: init.id, meta: init.meta, ...(init.profile === undefined ? {} : { profile: init.profile }), ...(init.incarnation === undefined ? {} : { incarnation: init.incarnation }) }
   const swim = createSwim(swimInit, { clock, random, send, ...(components.logger === undefined ? {} : { logger: components.logger }) })
   const aeInterval = init.antiEntropyIntervalMs ?? DEFAULT_ANTI_ENTROPY_INTERVAL_MS
+  const startupRounds = init.startupAntiEntropyMs ?? STARTUP_ANTI_ENTROPY_MS
+  /** Startup rounds that reached a member so far. */
+  let startupDone = 0
   let aeTimer: unknown
   let running = false
   let unsubscribe: (() => void) | undefined
@@ -126,14 +137,18 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
     if (part.length > 0) send(to, { t: 'ae-rows', rows: part })
   }
 
-  const syncWith = (peer?: string): void => {
+  const syncWith = (peer?: string): boolean => {
     const target = peer ?? swim.randomLiveMember()
-    if (target !== undefined) send(target, { t: 'ae-digest', digest: replica.digest() })
+    if (target === undefined) return false
+    send(target, { t: 'ae-digest', digest: replica.digest() })
+    return true
   }
 
+  const nextRoundMs = (): number => startupRounds[startupDone] ?? aeInterval
+
   const antiEntropy = (): void => {
-    aeTimer = clock.setTimeout(antiEntropy, aeInterval)
-    syncWith()
+    if (syncWith() && startupDone < startupRounds.length) startupDone++
+    aeTimer = clock.setTimeout(antiEntropy, nextRoundMs())
   }
 
   const receiveAe = (from: string, msg: AntiEntropyMessage): void => {
@@ -182,7 +197,8 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
       if (running) return
       running = true
       swim.start()
-      aeTimer = clock.setTimeout(antiEntropy, aeInterval * (0.5 + random()))
+      startupDone = 0
+      aeTimer = clock.setTimeout(antiEntropy, nextRoundMs() * (0.5 + random()))
       unsubscribe = replica.subscribe({ where: (row) => row.owner === init.id }, (e) => {
         if (e.kind === 'upsert' || e.kind === 'delete') spread(e.row)
       })
@@ -207,7 +223,7 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
     onMemberChange: (cb) => { swim.onChange(cb) },
     write: (table, key, data) => replica.write(table, key, data),
     delete: (table, key) => replica.delete(table, key),
-    syncWith,
+    syncWith: (peer) => { syncWith(peer) },
     lastConverged: () => convergedAt
   }
 }

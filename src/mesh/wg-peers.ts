@@ -35,48 +35,71 @@ function samePeer (a: WgPeerSpec, b: WgPeerSpec): boolean {
     a.allowedIps.length === b.allowedIps.length && a.allowedIps.every((ip, i) => ip === b.allowedIps[i])
 }
 
-function peerArgs (p: WgPeerSpec): string[] {
-  return ['peer', p.publicKey, 'endpoint', p.endpoint, 'persistent-keepalive', String(p.keepaliveS ?? 0), 'allowed-ips', p.allowedIps.join(',')]
+/**
+ * Whether this side starts the handshake with a peer both sides just added: the one with the
+ * smaller public key. When both initiate at once, each consumes the other's initiation as
+ * responder, which overwrites its own; both responses are then refused and the pair waits for
+ * the retransmit, REKEY_TIMEOUT (5 s), before a tunnel works.
+ */
+export function initiatesHandshake (ownPublicKey: string, peerPublicKey: string): boolean {
+  return ownPublicKey < peerPublicKey
 }
 
+const hex = (base64Key: string): string => Buffer.from(base64Key, 'base64').toString('hex')
+
+function peerLines (p: WgPeerSpec): string[] {
+  return [
+    `public_key=${hex(p.publicKey)}`,
+    `endpoint=${p.endpoint}`,
+    `persistent_keepalive_interval=${p.keepaliveS ?? 0}`,
+    'replace_allowed_ips=true',
+    ...p.allowedIps.map(ip => `allowed_ip=${ip}`)
+  ]
+}
+
+const body = (lines: string[]): string => lines.length === 0 ? '' : lines.join('\n') + '\n'
+
 /**
- * The `wg set IF …` arguments that turn peer set `from` into `to` in one call (added and
- * changed peers in full, removed ones with `remove`), or [] when nothing changes.
+ * The body of a UAPI `set=1` (wireguard-go's control protocol; what `wg setconf` sends) that
+ * makes the device hold this key, port (0: it picks one) and exactly these peers. It holds the
+ * private key: it goes to the root-owned control socket only, never to argv or a file.
  */
-export function peerDiffArgs (from: WgPeerSpec[], to: WgPeerSpec[]): string[] {
+export function uapiConfigSet (privateKey: string, listenPort: number, peers: readonly WgPeerSpec[]): string {
+  return body([`private_key=${hex(privateKey)}`, `listen_port=${listenPort}`, 'replace_peers=true', ...peers.flatMap(peerLines)])
+}
+
+/** The `set=1` body that turns peer set `from` into `to` (added and changed peers in full, removed ones with `remove`), or '' when nothing changes. */
+export function uapiPeersSet (from: readonly WgPeerSpec[], to: readonly WgPeerSpec[]): string {
   const before = new Map(from.map(p => [p.publicKey, p]))
   const after = new Set(to.map(p => p.publicKey))
-  const args: string[] = []
+  const lines: string[] = []
   for (const p of to) {
     const old = before.get(p.publicKey)
-    if (old === undefined || !samePeer(old, p)) args.push(...peerArgs(p))
+    if (old === undefined || !samePeer(old, p)) lines.push(...peerLines(p))
   }
-  for (const key of before.keys()) if (!after.has(key)) args.push('peer', key, 'remove')
-  return args
-}
-
-/** A `wg setconf` configuration: the key, the port (0: wg picks) and every peer. Holds the private key. */
-export function renderConfig (privateKey: string, listenPort: number, peers: WgPeerSpec[]): string {
-  const lines = ['[Interface]', `PrivateKey = ${privateKey}`, `ListenPort = ${listenPort}`]
-  for (const p of peers) {
-    lines.push('', '[Peer]', `PublicKey = ${p.publicKey}`, `Endpoint = ${p.endpoint}`)
-    if (p.allowedIps.length > 0) lines.push(`AllowedIPs = ${p.allowedIps.join(', ')}`)
-    if ((p.keepaliveS ?? 0) > 0) lines.push(`PersistentKeepalive = ${p.keepaliveS}`)
-  }
-  return lines.join('\n') + '\n'
+  for (const key of before.keys()) if (!after.has(key)) lines.push(`public_key=${hex(key)}`, 'remove=true')
+  return body(lines)
 }
 
 /**
- * `wg set` argument lists that make wireguard-go handshake now with every peer: wireguard-go
- * sends a keepalive (with no session: a handshake initiation) when a peer's persistent keepalive
- * goes from off to on while the interface is up. Peers without one are switched on then off;
- * peers with one are switched off then back to their interval (configuring them before the link
- * was up sent nothing). Without this, a freshly (re)started side waits for the other side's rekey
- * timeout (~15 s) before traffic flows again.
+ * The `set=1` body that removes these peers and adds them again as they are: a new peer has no
+ * handshake history, so wireguard-go (turning its keepalive on) starts a handshake at once,
+ * where the old one would wait out REKEY_TIMEOUT (5 s) after an initiation that got no answer.
  */
-export function primeHandshakeArgs (peers: WgPeerSpec[]): [string[], string[]] | null {
+export function uapiRecreate (peers: readonly WgPeerSpec[]): string {
+  return body(peers.flatMap(p => [`public_key=${hex(p.publicKey)}`, 'remove=true', ...peerLines(p)]))
+}
+
+/**
+ * Two `set=1` bodies that make wireguard-go handshake now with every peer: it sends a keepalive
+ * (with no session: a handshake initiation) when a peer's persistent keepalive goes from off to
+ * on while the interface is up. Peers without one are switched on then off; peers with one are
+ * switched off then back to their interval (configuring them before the link was up sent
+ * nothing). Without this, a freshly (re)started side waits for the other side's rekey timeout
+ * (~15 s) before traffic flows again.
+ */
+export function uapiPrimeSets (peers: readonly WgPeerSpec[]): [string, string] | null {
   if (peers.length === 0) return null
-  const first = peers.flatMap(p => ['peer', p.publicKey, 'persistent-keepalive', (p.keepaliveS ?? 0) === 0 ? '1' : '0'])
-  const second = peers.flatMap(p => ['peer', p.publicKey, 'persistent-keepalive', String(p.keepaliveS ?? 0)])
-  return [first, second]
+  const flip = (p: WgPeerSpec, on: boolean): string[] => [`public_key=${hex(p.publicKey)}`, `persistent_keepalive_interval=${on ? (p.keepaliveS ?? 0) === 0 ? 1 : 0 : p.keepaliveS ?? 0}`]
+  return [body(peers.flatMap(p => flip(p, true))), body(peers.flatMap(p => flip(p, false)))]
 }

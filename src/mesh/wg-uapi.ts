@@ -5,6 +5,7 @@ import { socketPath } from './wireguard-process.js'
 
 export const UAPI_TIMEOUT_MS = 2_000
 const MAX_REPLY_BYTES = 16 * 1024 * 1024
+const MAX_SET_REPLY_BYTES = 4 * 1024
 
 const hexToBase64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64')
 
@@ -79,5 +80,38 @@ export async function uapiGet (ifname: string, timeoutMs = UAPI_TIMEOUT_MS): Pro
       clearTimeout(timer)
       try { resolve(parseUapiGet(Buffer.concat(chunks).toString('utf8'))) } catch (err) { reject(err) }
     })
+  })
+}
+
+/**
+ * Sends one `set=1` to the interface's control socket and resolves once wireguard-go answered
+ * `errno=0`; a MeshError otherwise. Saves a `wg` process per change: starting one costs tens of
+ * milliseconds on a loaded host, and a mesh coming up makes several changes per host.
+ */
+export async function uapiSet (ifname: string, body: string, timeoutMs = UAPI_TIMEOUT_MS): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let reply = ''
+    let settled = false
+    const s = createConnection({ path: socketPath(ifname) })
+    const finish = (err?: Error): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      s.destroy()
+      if (err === undefined) resolve()
+      else reject(err)
+    }
+    const timer = setTimeout(() => { finish(new MeshError(`UAPI set on ${ifname} timed out`, { ifname })) }, timeoutMs)
+    s.on('connect', () => { s.write(`set=1\n${body}\n`) })
+    s.on('data', (c: Buffer) => {
+      reply += c.toString('utf8')
+      if (reply.length > MAX_SET_REPLY_BYTES) { finish(new MeshError('UAPI reply too large', { ifname })); return }
+      const m = /errno=(-?\d+)\n/.exec(reply)
+      if (m === null) return
+      const errno = Number(m[1])
+      finish(errno === 0 ? undefined : new MeshError(`UAPI set on ${ifname} failed (errno ${errno})`, { ifname, errno }))
+    })
+    s.on('error', (err) => { finish(new MeshError(`UAPI set on ${ifname}: ${err.message}`, { ifname })) })
+    s.on('close', () => { finish(new MeshError(`UAPI set on ${ifname}: connection closed before an answer`, { ifname })) })
   })
 }

@@ -3,17 +3,21 @@ import { MeshError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import { ip } from '../vmm/ip-command.js'
 import { parseIpv6 } from './mesh-address.js'
-import { wg, wgWithFile } from './wg-command.js'
+import { wg } from './wg-command.js'
 import { parseWgDump, type WgInterfaceStatus } from './wg-dump.js'
 import { isWgKey, wgPublicKeyOf } from './wg-keys.js'
-import { uapiGet } from './wg-uapi.js'
-import { peerDiffArgs, primeHandshakeArgs, renderConfig, validatePeers, type WgPeerSpec } from './wg-peers.js'
+import { uapiGet, uapiSet } from './wg-uapi.js'
+import { initiatesHandshake, uapiConfigSet, uapiPeersSet, uapiPrimeSets, uapiRecreate, validatePeers, type WgPeerSpec } from './wg-peers.js'
 import { killChild, linkExists, removeStale, spawnWireguardGo, waitForSocket } from './wireguard-process.js'
 
 export type { WgPeerSpec } from './wg-peers.js'
 
 export const DEFAULT_MTU = 1420
 export const DEFAULT_RESTART_BACKOFF_MS = [100, 250, 500, 1000, 2000]
+/** How long the side that does not initiate (initiatesHandshake) waits for the other's handshake before it starts one itself. */
+export const DEFAULT_RESPONDER_WAIT_MS = 200
+/** While a peer this side initiates with has no handshake, it is re-created after each of these waits (then wireguard-go's own retries go on). */
+export const DEFAULT_RETRY_HANDSHAKE_MS = [1_000, 1_000, 1_000, 2_000, 2_000]
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/
 
 export interface WireguardInterfaceInit {
@@ -31,6 +35,20 @@ export interface WireguardInterfaceInit {
   mtu?: number
   /** Waits before each respawn attempt after wireguard-go dies; default [100, 250, 500, 1000, 2000]. */
   restartBackoffMs?: number[]
+  /**
+   * A peer added while the interface runs is handshaken by one side only: the other holds the
+   * peer's keepalive off for this long (default 200 ms), then turns it on, which starts a
+   * handshake only if none came (the other side's first initiation may have been dropped
+   * before this side knew it).
+   */
+  responderWaitMs?: number
+  /**
+   * A peer this side initiates with and that has no handshake yet is re-created after each of
+   * these waits (default 1, 1, 1, 2, 2 s): wireguard-go retries an unanswered initiation only
+   * after 5 s, and an initiation sent before the other side knew this one, lost, or crossed
+   * with the other side's is unanswered.
+   */
+  retryHandshakeMs?: number[]
 }
 
 export type WireguardEvent = 'exit' | 'restart' | 'error'
@@ -57,6 +75,8 @@ export interface WireguardInterface {
   pid: () => number | undefined
   /** How many times wireguard-go was respawned after dying. */
   restarts: () => number
+  /** How many peers were re-created because their handshake did not come (retryHandshakeMs). */
+  handshakeRetries: () => number
   /**
    * 'exit': wireguard-go died unexpectedly ({ code, signal, pid }); 'restart': it was respawned
    * and key, port, address, route and peers reapplied ({ pid, restarts, attempt }); 'error':
@@ -98,6 +118,12 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
   let everStarted = false
   let restartCount = 0
   let chain: Promise<unknown> = Promise.resolve()
+  const responderWaitMs = init.responderWaitMs ?? DEFAULT_RESPONDER_WAIT_MS
+  const retryHandshakeMs = init.retryHandshakeMs ?? DEFAULT_RETRY_HANDSHAKE_MS
+  let retried = 0
+  /** Peers whose keepalive is held off (this side waits for their handshake), by public key. */
+  const holding = new Set<string>()
+  const holdTimers = new Set<NodeJS.Timeout>()
 
   const serial = async <T>(fn: () => Promise<T>): Promise<T> => {
     const p = chain.then(fn)
@@ -128,10 +154,10 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
 
   /** New peers handshake at once, so whichever side learnt of the other last need not wait for a rekey. */
   const primeHandshakes = async (peers: WgPeerSpec[]): Promise<void> => {
-    const prime = primeHandshakeArgs(peers)
+    const prime = uapiPrimeSets(peers)
     if (prime === null) return
     try {
-      for (const args of prime) await wg(['set', ifname, ...args])
+      for (const body of prime) await uapiSet(ifname, body)
     } catch (err) {
       // Only a speed-up: the handshakes still happen on first traffic.
       log.warn({ err }, 'could not prime handshakes')
@@ -139,6 +165,7 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
   }
 
   const bringUp = async (): Promise<void> => {
+    holding.clear()
     await removeStale(ifname, log)
     const c = spawnWireguardGo(ifname, log)
     child = c
@@ -150,9 +177,9 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
       await waitForSocket(ifname, c)
       if (spawnError !== undefined) throw spawnError
       const peers = desired
-      await wgWithFile(['setconf', ifname, '{file}'], renderConfig(init.privateKey, port, peers))
+      await uapiSet(ifname, uapiConfigSet(init.privateKey, port, peers))
       applied = peers
-      if (port === 0) port = Number((await wg(['show', ifname, 'listen-port'])).trim())
+      if (port === 0) port = (await uapiGet(ifname)).listenPort
       await ip(['-batch', '-'], [
         `address replace ${init.address}/128 dev ${ifname} nodad`,
         `link set dev ${ifname} mtu ${mtu} up`,
@@ -193,25 +220,70 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
     emit('error', { attempts: backoff.length, err: lastErr })
   }
 
+  /** The peers as wireguard-go gets them now: the held ones with their keepalive off. */
+  const effective = (peers: WgPeerSpec[]): WgPeerSpec[] => peers.map(p => holding.has(p.publicKey) && (p.keepaliveS ?? 0) > 0 ? { ...p, keepaliveS: 0 } : p)
+
+  /** After the wait: keepalives back on (which starts a handshake where none came), a handshake now with peers that have none. */
+  const release = (keys: string[]): void => {
+    const timer = setTimeout(() => {
+      holdTimers.delete(timer)
+      for (const k of keys) holding.delete(k)
+      serial(async () => {
+        await applyPeers()
+        await primeHandshakes(desired.filter(p => keys.includes(p.publicKey) && (p.keepaliveS ?? 0) === 0))
+      }).catch((err: unknown) => { log.warn({ err }, 'could not start the handshakes of waiting peers') })
+    }, responderWaitMs)
+    holdTimers.add(timer)
+  }
+
+  /** Re-creates the peers among `keys` that still have no handshake, after each wait of retryHandshakeMs. */
+  const retryHandshakes = (keys: string[], round = 0): void => {
+    const wait = retryHandshakeMs[round]
+    if (keys.length === 0 || wait === undefined) return
+    const timer = setTimeout(() => {
+      holdTimers.delete(timer)
+      serial(async () => {
+        const current = applied
+        if (child === undefined || current === null) return
+        const status = await uapiGet(ifname)
+        const silent = current.filter(p => keys.includes(p.publicKey) && status.peers.find(x => x.publicKey === p.publicKey)?.latestHandshake === 0)
+        if (silent.length === 0) return
+        await uapiSet(ifname, uapiRecreate(silent))
+        retried += silent.length
+        log.debug({ peers: silent.length, round }, 'no handshake yet: peers re-created to handshake again now')
+        retryHandshakes(silent.map(p => p.publicKey), round + 1)
+      }).catch((err: unknown) => { log.warn({ err }, 'could not retry handshakes') })
+    }, wait)
+    holdTimers.add(timer)
+  }
+
   const applyPeers = async (): Promise<void> => {
     if (child === undefined) return
-    const target = desired
     if (applied === null) {
-      await wgWithFile(['setconf', ifname, '{file}'], renderConfig(init.privateKey, port, target))
-      applied = target
+      holding.clear()
+      await uapiSet(ifname, uapiConfigSet(init.privateKey, port, desired))
+      applied = desired
       return
     }
-    const args = peerDiffArgs(applied, target)
-    if (args.length === 0) return
     const known = new Set(applied.map(p => p.publicKey))
+    const added = desired.filter(p => !known.has(p.publicKey))
+    const waiting = added.filter(p => !initiatesHandshake(ownPublicKey, p.publicKey)).map(p => p.publicKey)
+    for (const k of waiting) holding.add(k)
+    for (const k of holding) if (!desired.some(p => p.publicKey === k)) holding.delete(k)
+    const target = effective(desired)
+    const body = uapiPeersSet(applied, target)
+    if (body === '') return
     try {
-      await wg(['set', ifname, ...args])
+      await uapiSet(ifname, body)
       applied = target
     } catch (err) {
       applied = null
       throw err
     }
-    await primeHandshakes(target.filter(p => !known.has(p.publicKey)))
+    if (waiting.length > 0) release(waiting)
+    const initiating = added.filter(p => initiatesHandshake(ownPublicKey, p.publicKey))
+    await primeHandshakes(initiating)
+    retryHandshakes(initiating.map(p => p.publicKey))
   }
 
   return {
@@ -231,6 +303,9 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
     async stop () {
       wanted = false
       wakeBackoff?.()
+      for (const t of holdTimers) clearTimeout(t)
+      holdTimers.clear()
+      holding.clear()
       await serial(async () => {
         const c = child
         child = undefined
@@ -260,6 +335,7 @@ export function createWireguardInterface (init: WireguardInterfaceInit, componen
     listenPort: () => port,
     pid: currentPid,
     restarts: () => restartCount,
+    handshakeRetries: () => retried,
     on (event, fn) {
       listeners[event].push(fn)
     }

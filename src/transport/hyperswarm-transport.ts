@@ -13,6 +13,7 @@ import { decodeFirstFrame, encodeHello, encodeRefusal, HELLO_VERSION, type Hello
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
 import { createHandshakePacer, paceServerHandshakes } from './handshake-pacer.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
+import type { Milestones } from '../runtime/milestones.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
 export const DEFAULT_HELLO_TIMEOUT_MS = 5_000
@@ -20,6 +21,7 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
 export const DEFAULT_LOOKUP_INTERVAL_MS = 15_000
 export const DEFAULT_DENY_MS = 30_000
 export const MAX_QUEUED_PER_HOST = 10_000
+const REPORTED_LOOKUPS = 8
 
 export interface HyperswarmTransportInit {
   cluster: string
@@ -49,6 +51,8 @@ export interface HyperswarmTransportInit {
 export interface HyperswarmTransportComponents {
   logger: Logger
   codec: Codec
+  /** Where the DHT milestones of the start go (`dht.ready`, `dht.announced`, `dht.lookup` n-th done, `dht.known` hosts known after it). */
+  milestones?: Pick<Milestones, 'reach'>
 }
 
 interface Waiting {
@@ -73,6 +77,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   /** Inbound Noise handshakes, a few per event-loop turn (see handshake-pacer.ts). */
   private readonly handshakes = createHandshakePacer()
   private readonly maxFrameBytes: number
+  private readonly milestones: Pick<Milestones, 'reach'> | undefined
+  private lookups = 0
   private swarm: Hyperswarm | undefined
   private dht: HyperDHT | undefined
   private readonly conns = new Map<string, Connection>()
@@ -95,6 +101,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     this.hostId = this.keyPair.publicKey.toString('hex')
     this.log = components.logger.child({ component: 'transport', transport: 'hyperswarm' })
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.milestones = components.milestones
   }
 
   async start (): Promise<void> {
@@ -112,6 +119,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       keyPair: this.keyPair
     })
     await dht.ready()
+    this.milestones?.reach('dht.ready')
     this.dht = dht
     const swarm = new Hyperswarm({
       dht,
@@ -124,6 +132,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     this.running = true
     const discovery = swarm.join(this.keys.topic, { server: true, client: false })
     await discovery.flushed()
+    this.milestones?.reach('dht.announced')
     this.log.info({ hostId: this.hostId, addresses: this.addresses(), bootstrap: this.init.bootstrap }, 'joined cluster topic')
     this.scheduleLookups()
     const idle = this.init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
@@ -419,6 +428,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
         this.emit('discover', hostId)
       }
     }
+    if (++this.lookups <= REPORTED_LOOKUPS) this.milestones?.reach('dht.lookup', this.lookups)
+    this.milestones?.reach('dht.known', this.known.size)
   }
 
   override on<E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]): this {

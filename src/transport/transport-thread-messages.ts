@@ -36,5 +36,7 @@ export type FromTransport =
   | { t: 'disconnect', host: string, reason: WireError | null }
   | { t: 'discover', host: string }
   | { t: 'peers', peers: PeerInfo[] }
+  /** The transport reached a milestone of its start (see runtime/milestones.ts); `at` is epoch ms. */
+  | { t: 'milestone', event: string, n: number, at: number }
   /** Sends whose fate is now known: `ok` reached a connection, `failed` each with its error. */
   | { t: 'settled', ok: number[], failed: Array<{ id: number, error: WireError }> }

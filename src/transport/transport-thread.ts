@@ -8,6 +8,7 @@ import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
+import type { Milestones } from '../runtime/milestones.js'
 
 export interface TransportThreadInit extends HyperswarmTransportInit {
   logLevel: string
@@ -20,6 +21,8 @@ export interface TransportThreadComponents {
   logger: Logger
   /** The thread died while running: the host cannot talk to its cluster any more. */
   onExit?: (err: Error) => void
+  /** Where the thread's start milestones (DHT ready, announced, lookups) are recorded. */
+  milestones?: Pick<Milestones, 'reach'>
 }
 
 const DEFAULT_TURN_BUDGET_MS = 4
@@ -185,6 +188,9 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
         return
       case 'peers':
         peers = m.peers
+        return
+      case 'milestone':
+        components.milestones?.reach(m.event, m.n, m.at)
         return
       case 'started':
       case 'start-failed':

@@ -14,7 +14,8 @@ const port = parentPort
 if (port === null) throw new Error('transport-worker must run as a worker thread')
 const post = (m: FromTransport, transfer: ArrayBuffer[] = []): void => { port.postMessage(m, transfer) }
 const logger = createLogger({ level: data.logLevel, base: data.logBase })
-const transport = createHyperswarmTransport({ ...data.init, seed: Buffer.from(data.init.seed) }, { logger, codec: createCodec() })
+const milestones = { reach: (event: string, n = 1, at = Date.now()): void => { post({ t: 'milestone', event, n, at }) } }
+const transport = createHyperswarmTransport({ ...data.init, seed: Buffer.from(data.init.seed) }, { logger, codec: createCodec(), milestones })
 
 const frames = createFrameBatcher()
 let ok: number[] = []

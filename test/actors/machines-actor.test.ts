@@ -22,6 +22,8 @@ import { retry } from '../helpers/retry.js'
 import { memoryEventLog } from '../helpers/events.js'
 import type { EventLog } from '../../src/events/event-log.js'
 import { createLoopMonitor } from '../../src/runtime/loop-monitor.js'
+import { createMilestones } from '../../src/runtime/milestones.js'
+import { systemClock } from '../../src/runtime/clock.js'
 
 /** A VM driver whose VMs are objects the test ends at will (unit tests of the actor's decisions only). */
 interface FakeVm { spec: GuestSpec, handle: VmHandle, exit: (info: ExitInfo) => void, alive: boolean, resumedFrom: string | null, run: VmStatus['run'] }
@@ -108,6 +110,7 @@ async function agent (t: ExecutionContext, store: MachineStore, driver: VmDriver
     signer: hostKeyOf(hostId),
     loopMonitor: createLoopMonitor(),
     events,
+    milestones: createMilestones({}, { clock: systemClock }),
     machines: { init: { machinesDir: join(dir, 'machines'), region: 'here', defaultDriver: 'qemu' }, components }
   }))
   const stop = async (): Promise<void> => { await system.stop(); await transport.stop() }

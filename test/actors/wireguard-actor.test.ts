@@ -8,7 +8,8 @@ import { membershipActor } from '../../actors/membership/membership-actor.js'
 import type { MembershipProtocol } from '../../actors/membership/messages.js'
 import type { WireguardProtocol } from '../../actors/wireguard/messages.js'
 import { desiredPeers, type WireguardRow } from '../../actors/wireguard/peers.js'
-import { requireWireguard, wireguardActor, type MeshRouting, type WireguardActorInit, type WireguardAvailability } from '../../actors/wireguard/wireguard-actor.js'
+import { startWireguardHeadStart } from '../../actors/wireguard/head-start.js'
+import { requireWireguard, wireguardActor, wireguardIfname, type MeshRouting, type WireguardActorInit, type WireguardAvailability } from '../../actors/wireguard/wireguard-actor.js'
 import { createCodec } from '../../src/codec/codec.js'
 import { defineActorProtocol } from '../../src/runtime/senders.js'
 import { silentLogger, type Logger } from '../../src/log/logger.js'
@@ -16,7 +17,7 @@ import { MeshError } from '../../src/errors/errors.js'
 import { pino } from 'pino'
 import { Writable } from 'node:stream'
 import { meshAddress } from '../../src/mesh/mesh-address.js'
-import { generateWgKeyPair } from '../../src/mesh/wg-keys.js'
+import { generateWgKeyPair, wgPublicKeyOf } from '../../src/mesh/wg-keys.js'
 import type { WgPeerSpec, WireguardInterface, WireguardInterfaceInit } from '../../src/mesh/wireguard-interface.js'
 import { defineActor } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
@@ -29,6 +30,8 @@ import { randomHostId } from '../helpers/fixtures.js'
 import { hostKeyOf } from '../helpers/host-keys.js'
 import { retry } from '../helpers/retry.js'
 import { memoryEventLog } from '../helpers/events.js'
+import { createMilestones, type Milestones } from '../../src/runtime/milestones.js'
+import { systemClock } from '../../src/runtime/clock.js'
 
 const CLUSTER = 'wg-test'
 
@@ -56,6 +59,7 @@ function fakeInterface (into: FakeIface[]) {
       listenPort: () => 51820,
       pid: () => 4242,
       restarts: () => 0,
+      handshakeRetries: () => 0,
       on: () => {}
     }
     into.push(f)
@@ -63,7 +67,7 @@ function fakeInterface (into: FakeIface[]) {
   }
 }
 
-interface Host { name: string, hostId: string, system: ActorSystem, transport: Transport, ifaces: FakeIface[], routes: Array<ReadonlyMap<string, MeshRoute>>, dataDir: string }
+interface Host { name: string, hostId: string, system: ActorSystem, transport: Transport, ifaces: FakeIface[], routes: Array<ReadonlyMap<string, MeshRoute>>, dataDir: string, milestones: Milestones, startedBeforeActor: number }
 
 const fakeMesh = (): MeshPath => {
   let at: MeshRoute | undefined
@@ -88,6 +92,8 @@ interface HostOpts {
   /** Whether WireGuard can run (default: it can). */
   available?: WireguardAvailability
   logger?: Logger
+  /** Start the interface before the actor, as the agent does (head-start.ts); the count of its start() calls then is `startedBeforeActor`. */
+  headStart?: boolean
 }
 
 async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string, opts: HostOpts & { faults?: boolean } = {}): Promise<Host> {
@@ -100,6 +106,7 @@ async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string,
   await system.start()
   const ifaces: FakeIface[] = []
   const routes: Array<ReadonlyMap<string, MeshRoute>> = []
+  const milestones = createMilestones({}, { clock: systemClock })
   const routing: MeshRouting = {
     pathTo: () => 'hyperswarm',
     setRoutes: (r) => { routes.push(r) },
@@ -107,11 +114,16 @@ async function startHost (t: ExecutionContext, net: MemoryNetwork, name: string,
   }
   system.spawn(null, 'agent', agentRoot)
   system.spawn('/agent', 'membership', membershipActor({ name, version: '0', region: 'r1' }, { transport, signer: hostKeyOf(hostId), capacity: createCapacityLedger({ cpus: 8, memoryMb: 4096 }), events: await memoryEventLog(name) }))
+  const headStart = opts.headStart === true
+    ? startWireguardHeadStart({ cluster: CLUSTER, dataDir, ifname: wireguardIfname(hostId), ...(opts.faults === undefined ? {} : { faults: opts.faults }) }, { logger: silentLogger(), milestones, createInterface: fakeInterface(ifaces) })
+    : undefined
+  if (headStart !== undefined) await retry(() => ifaces[0]?.started === 1, { timeoutMs: 5_000, what: 'the head start to start its interface' })
+  const startedBeforeActor = ifaces[0]?.started ?? 0
   system.spawn('/agent', 'wireguard', wireguardActor(
     { cluster: CLUSTER, dataDir, mode: opts.mode ?? 'on', underlayHost: `10.0.0.${name.slice(1)}`, healthEveryMs: 200, ...(opts.faults === undefined ? {} : { faults: opts.faults }) },
-    { transport: routing, mesh: fakeMesh(), createInterface: fakeInterface(ifaces), available: opts.available ?? (() => ({ ok: true })) }
+    { transport: routing, mesh: fakeMesh(), createInterface: fakeInterface(ifaces), available: opts.available ?? (() => ({ ok: true })), milestones, ...(headStart === undefined ? {} : { headStart }) }
   ))
-  const host = { name, hostId, system, transport, ifaces, routes, dataDir }
+  const host = { name, hostId, system, transport, ifaces, routes, dataDir, milestones, startedBeforeActor }
   t.teardown(async () => { await system.stop(); await transport.stop() })
   return host
 }
@@ -157,6 +169,21 @@ test('peers follow membership: added on join in batches, removed when a host die
   const back = await startHost(t, net, 'h3', { hostId: dead.hostId, dataDir: dead.dataDir })
   await retry(() => current(hosts[0]!).peers.length === 2 && current(back).peers.length === 2, { timeoutMs: 20_000, what: 'the host re-added when it returns' })
   t.true(current(hosts[0]!).peers.some(p => p.publicKey === views[2]?.publicKey), 'same key (persisted) after the restart')
+})
+
+test('the agent\'s head-started interface is adopted: no second interface, its key and address are the host\'s, peers reach it', async t => {
+  const net = createMemoryNetwork()
+  const hosts = [await startHost(t, net, 'h1', { headStart: true }), await startHost(t, net, 'h2', { headStart: true })]
+  await retry(() => hosts.every(h => current(h)?.peers.length === 1), { timeoutMs: 10_000, what: 'each host has the other as a peer' })
+  for (const h of hosts) {
+    t.is(h.startedBeforeActor, 1, `${h.name}: its interface was started before the actor existed`)
+    t.is(h.ifaces.length, 1, `${h.name}: the actor made no interface of its own`)
+    const s = await status(h)
+    t.true((await readFile(join(h.dataDir, 'wireguard.key'), 'utf8')).includes(current(h).init.privateKey), `${h.name}: the interface runs the data dir's key`)
+    t.is(s.publicKey, wgPublicKeyOf(current(h).init.privateKey))
+    t.is(s.address, current(h).init.address)
+    t.deepEqual(h.milestones.list().filter(m => m.event === 'wireguard.peers').map(m => m.n), [1])
+  }
 })
 
 test('an address collision moves the host with the larger id to its next salt', async t => {

@@ -32,6 +32,7 @@ async function serve (t: ExecutionContext, budgets: { connectionBudgetBytes?: nu
     state: async () => { calls.push('state'); return [] },
     send: async (target) => { calls.push('send'); return { host: 'h', path: target, type: 't', reply: null, elapsedMs: 0 } },
     mesh: async () => { throw new Error('not here') },
+    timeline: async () => { calls.push('timeline'); return [] },
     shutdown: async () => { calls.push('shutdown') }
   }
   const socketPath = join(dir, 'control.sock')

@@ -249,3 +249,31 @@ test('an anti-entropy digest of another shape is ignored and the host keeps work
   everywhere(t, c, 'services', 'still', () => true, 2_000)
   t.true(live(c).every(n => n.swim.member(receiver.id)?.state === 'alive'))
 })
+
+test('a host that joins after a row was spread learns it from its first anti-entropy rounds, not a regular round later', t => {
+  // Regular rounds a minute apart: only the startup rounds can bring the row within seconds.
+  const c = cluster(t, { hosts: 5, seed: 'late-joiner', antiEntropyIntervalMs: 60_000 })
+  c.sim.clock.runFor(2_000)
+  const writer = node(c, 0)
+  writer.write('services', 'web', service('web'))
+  everywhere(t, c, 'services', 'web', () => true, 2_000)
+  // Its broadcast is used up long before the newcomer arrives.
+  c.sim.clock.runFor(10_000)
+  const id = hostKey('late-joiner/newcomer').hostId
+  const rng = c.sim.rng.fork('newcomer')
+  const replica = createReplica({ hostId: id }, { logger: silentLogger(), clock: c.sim.clock, store: createMemoryStore(), signer: hostKeyOf(id) })
+  const endpoint = c.sim.network.attach(id, (from, msg) => { newcomer.receive(from, msg) })
+  const newcomer: GossipNode = createGossipNode({ id, meta: { name: 'newcomer', region: 'r0', addresses: [], version: 'sim' }, incarnation: 1, antiEntropyIntervalMs: 60_000 }, {
+    clock: c.sim.clock,
+    random: () => rng.next(),
+    send: (to, msg) => { endpoint.send(to, msg) },
+    replica,
+    sizeOf: (row) => 60 + JSON.stringify(row.data ?? null).length
+  })
+  replica.start()
+  newcomer.start()
+  t.teardown(() => { newcomer.stop(); c.sim.network.detach(id) })
+  newcomer.join([c.ids[1] as string])
+  until(t, c, 'the newcomer holds the row written before it joined', () => newcomer.replica.get('services', 'web') !== undefined, 5_000)
+  t.deepEqual(newcomer.replica.get('services', 'web')?.data, service('web'))
+})

@@ -58,6 +58,14 @@ meshTest('a 3-host lab forms the mesh; messages travel through the tunnels (coun
   t.not(v1.address, v2.address)
   t.true(v1.address?.startsWith(v1.prefix.split('::')[0] as string), `${v1.address} is in ${v1.prefix}`)
 
+  // Where the start went (the mesh bench prints these per host): each step once, in time order.
+  const timeline = await call(h1, async api => await api.timeline())
+  t.is(timeline[0]?.event, 'process')
+  t.deepEqual(timeline.map(m => m.at), [...timeline.map(m => m.at)].sort((a, b) => a - b))
+  for (const [event, n] of [['dht.announced', 1], ['transport.started', 1], ['stream.peers', 1], ['agent.control', 1], ['wireguard.up', 1], ['wireguard.rows', 2], ['wireguard.peers', 2], ['wireguard.handshakes', 2], ['mesh.peers', 2]] as const) {
+    t.true(timeline.some(m => m.event === event && m.n >= n), `h1's timeline has ${event} ≥ ${n}: ${JSON.stringify(timeline.map(m => `${m.event}=${m.n}`))}`)
+  }
+
   const members = JSON.parse((await roost(['members', '--json', '--data-dir', h1.dataDir])).stdout) as Array<{ name: string, path: string }>
   t.deepEqual(members.filter(m => m.name !== 'h1').map(m => m.path), ['wireguard', 'wireguard'], '`roost members` shows the path')
   const meshCli = await roost(['mesh', '--data-dir', h1.dataDir])

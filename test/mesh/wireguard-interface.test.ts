@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/log/logger.js'
 import { meshAddress, meshPrefix } from '../../src/mesh/mesh-address.js'
 import type { WgInterfaceStatus } from '../../src/mesh/wg-dump.js'
 import { generateWgKeyPair } from '../../src/mesh/wg-keys.js'
+import { initiatesHandshake } from '../../src/mesh/wg-peers.js'
 import { createWireguardInterface, type WgPeerSpec } from '../../src/mesh/wireguard-interface.js'
 import { socketPath } from '../../src/mesh/wireguard-process.js'
 import { ip } from '../../src/vmm/ip-command.js'
@@ -92,7 +93,7 @@ wgTest.before(async () => {
     await ip(['-n', h.ns, 'link', 'set', 'dev', h.veth, 'up'])
     await ip(['-n', h.ns, 'link', 'set', 'dev', 'lo', 'up'])
     h.node = spawnNode(h.ns)
-    await h.node.call('create', { init: { ifname: h.ifname, privateKey: h.keys.privateKey, address: h.address, routePrefix: meshPrefix(cluster), restartBackoffMs: [50, 100, 200, 400, 800, 1600] } })
+    await h.node.call('create', { init: { ifname: h.ifname, privateKey: h.keys.privateKey, address: h.address, routePrefix: meshPrefix(cluster), restartBackoffMs: [50, 100, 200, 400, 800, 1600], responderWaitMs: 2_000 } })
   }
 })
 
@@ -146,6 +147,37 @@ wgPingTest.serial('ICMPv6 crosses the tunnel too (ping -6 between mesh addresses
     spawn('ip', ['netns', 'exec', A.ns, 'ping', '-6', '-c', '1', '-W', '2', B.address], { stdio: 'ignore' }).on('exit', code => { resolve(code === 0) })
   }), { timeoutMs: 10_000, what: 'ping6 A→B' })
   t.true(ok)
+})
+
+wgTest.serial('peers both sides add at once: only the side with the smaller key starts the handshake, the other holds its keepalive off a while', async t => {
+  const [active, passive] = initiatesHandshake(A.keys.publicKey, B.keys.publicKey) ? [A, B] : [B, A]
+  await Promise.all(hosts.map(async h => { await h.node!.call('setPeers', { peers: [] }) }))
+  const kept = (h: typeof A): WgPeerSpec => ({ ...peerOf(h), keepaliveS: 15 })
+  await Promise.all([A.node!.call('setPeers', { peers: [kept(B)] }), B.node!.call('setPeers', { peers: [kept(A)] })])
+  t.is(peerIn(await passive.node!.call<WgInterfaceStatus>('status'), active.keys.publicKey)?.keepaliveS, null, 'the other side holds its keepalive off (it would start a handshake too)')
+  t.is(peerIn(await active.node!.call<WgInterfaceStatus>('status'), passive.keys.publicKey)?.keepaliveS, 15)
+  await retry(async () => {
+    const p = peerIn(await passive.node!.call<WgInterfaceStatus>('status'), active.keys.publicKey)
+    const a = peerIn(await active.node!.call<WgInterfaceStatus>('status'), passive.keys.publicKey)
+    return (p?.latestHandshake ?? 0) > 0 && (a?.latestHandshake ?? 0) > 0 && p?.keepaliveS === 15
+  }, { timeoutMs: 20_000, what: 'a handshake on both sides, then the keepalive on' })
+  t.is(await retry(async () => await echoVia(passive, active, 'both ways'), { timeoutMs: 15_000, what: 'echo over the new tunnel' }), 'both ways')
+  await A.node!.call('setPeers', { peers: [peerOf(B)] })
+  await B.node!.call('setPeers', { peers: [peerOf(A)] })
+})
+
+wgTest.serial('an initiation the other side dropped (it did not know this side yet) is sent again by re-creating the peer', async t => {
+  const [active, passive] = initiatesHandshake(A.keys.publicKey, B.keys.publicKey) ? [A, B] : [B, A]
+  await Promise.all(hosts.map(async h => { await h.node!.call('setPeers', { peers: [] }) }))
+  const kept = (h: typeof A): WgPeerSpec => ({ ...peerOf(h), keepaliveS: 15 })
+  await active.node!.call('setPeers', { peers: [kept(passive)] })
+  await retry(async () => (await active.node!.call<{ handshakeRetries: number }>('info')).handshakeRetries >= 1, { timeoutMs: 10_000, what: 'a retry while the other side does not know this one' })
+  // The other side holds its own initiation for 2 s here (responderWaitMs): the next retry is what completes the handshake.
+  await passive.node!.call('setPeers', { peers: [kept(active)] })
+  await retry(async () => (peerIn(await active.node!.call<WgInterfaceStatus>('status'), passive.keys.publicKey)?.latestHandshake ?? 0) > 0, { timeoutMs: 20_000, what: 'the handshake' })
+  t.true((await active.node!.call<{ handshakeRetries: number }>('info')).handshakeRetries >= 1)
+  await A.node!.call('setPeers', { peers: [peerOf(B)] })
+  await B.node!.call('setPeers', { peers: [peerOf(A)] })
 })
 
 wgTest.serial('kill -9 of wireguard-go: restart event, same port, peers/address back, traffic again', async t => {

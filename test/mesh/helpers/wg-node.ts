@@ -38,7 +38,7 @@ async function handle (req: Request): Promise<unknown> {
     case 'stop': await iface!.stop(); return null
     case 'setPeers': await iface!.setPeers(req.peers as Parameters<WireguardInterface['setPeers']>[0]); return null
     case 'status': return await iface!.status()
-    case 'info': return { pid: iface!.pid() ?? null, restarts: iface!.restarts(), listenPort: iface!.listenPort() }
+    case 'info': return { pid: iface!.pid() ?? null, restarts: iface!.restarts(), listenPort: iface!.listenPort(), handshakeRetries: iface!.handshakeRetries() }
     case 'listen': {
       const server = createServer(s => { s.pipe(s) })
       servers.push(server)
