@@ -1,6 +1,6 @@
 import { defineActor, type ActorDefinition } from '../../src/runtime/actor.js'
 import type { LoopMonitor } from '../../src/runtime/loop-monitor.js'
-import type { Milestones } from '../../src/runtime/milestones.js'
+import type { Milestones } from '../../src/log/milestones.js'
 import type { EventLog } from '../../src/events/event-log.js'
 import { policies } from '../../src/runtime/policy.js'
 import type { RowSigner } from '../../src/gossip/row-signature.js'

@@ -1,6 +1,6 @@
 import type { ControlApi, MemberView, MeshView, RowView } from '../../src/api/control-api.js'
 import { InvalidArgumentError } from '../../src/errors/errors.js'
-import type { Milestones } from '../../src/runtime/milestones.js'
+import type { Milestones } from '../../src/log/milestones.js'
 import type { ActorSystem } from '../../src/runtime/system.js'
 import { parseTarget, ref } from '../../src/runtime/ref.js'
 import { resolveHost } from '../../src/transport/resolve-host.js'

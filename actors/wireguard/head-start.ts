@@ -1,5 +1,5 @@
 import type { Logger } from '../../src/log/logger.js'
-import type { Milestones } from '../../src/runtime/milestones.js'
+import type { Milestones } from '../../src/log/milestones.js'
 import { meshPrefix } from '../../src/mesh/mesh-address.js'
 import { loadOrCreateWgKey, type WgKeyPair } from '../../src/mesh/wg-keys.js'
 import { createWireguardInterface, type WireguardInterface, type WireguardInterfaceInit } from '../../src/mesh/wireguard-interface.js'

@@ -13,7 +13,7 @@ import { decodeFirstFrame, encodeHello, encodeRefusal, HELLO_VERSION, type Hello
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
 import { createHandshakePacer, paceServerHandshakes } from './handshake-pacer.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
-import type { Milestones } from '../runtime/milestones.js'
+import type { Milestones } from '../log/milestones.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
 export const DEFAULT_HELLO_TIMEOUT_MS = 5_000

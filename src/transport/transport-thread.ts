@@ -8,7 +8,7 @@ import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
-import type { Milestones } from '../runtime/milestones.js'
+import type { Milestones } from '../log/milestones.js'
 
 export interface TransportThreadInit extends HyperswarmTransportInit {
   logLevel: string

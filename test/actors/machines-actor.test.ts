@@ -22,7 +22,7 @@ import { retry } from '../helpers/retry.js'
 import { memoryEventLog } from '../helpers/events.js'
 import type { EventLog } from '../../src/events/event-log.js'
 import { createLoopMonitor } from '../../src/runtime/loop-monitor.js'
-import { createMilestones } from '../../src/runtime/milestones.js'
+import { createMilestones } from '../../src/log/milestones.js'
 import { systemClock } from '../../src/runtime/clock.js'
 
 /** A VM driver whose VMs are objects the test ends at will (unit tests of the actor's decisions only). */

@@ -30,7 +30,7 @@ import { randomHostId } from '../helpers/fixtures.js'
 import { hostKeyOf } from '../helpers/host-keys.js'
 import { retry } from '../helpers/retry.js'
 import { memoryEventLog } from '../helpers/events.js'
-import { createMilestones, type Milestones } from '../../src/runtime/milestones.js'
+import { createMilestones, type Milestones } from '../../src/log/milestones.js'
 import { systemClock } from '../../src/runtime/clock.js'
 
 const CLUSTER = 'wg-test'

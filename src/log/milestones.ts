@@ -1,5 +1,3 @@
-import type { Clock } from './clock.js'
-
 /** Per event, a count is recorded this many times at most (a host never has more peers in a lab). */
 export const MAX_COUNTS_PER_EVENT = 256
 export const MAX_EVENTS = 64
@@ -25,7 +23,7 @@ export interface Milestones {
 }
 
 /** Milestones on `components.clock`; `init.origin` (epoch ms) is recorded as the event `process` (e.g. `performance.timeOrigin`). */
-export function createMilestones (init: { origin?: number }, components: { clock: Pick<Clock, 'now'> }): Milestones {
+export function createMilestones (init: { origin?: number }, components: { clock: { now: () => number } }): Milestones {
   const seen = new Map<string, Map<number, number>>()
   const reach = (event: string, n = 1, at = components.clock.now()): void => {
     let counts = seen.get(event)

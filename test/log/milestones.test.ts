@@ -1,5 +1,5 @@
 import test from 'ava'
-import { createMilestones, distinctCounter, MAX_COUNTS_PER_EVENT, MAX_EVENTS } from '../../src/runtime/milestones.js'
+import { createMilestones, distinctCounter, MAX_COUNTS_PER_EVENT, MAX_EVENTS } from '../../src/log/milestones.js'
 
 const clockAt = (start: number): { now: () => number, advance: (ms: number) => void } => {
   let now = start
