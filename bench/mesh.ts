@@ -82,11 +82,13 @@ async function meshUp (hosts: number): Promise<void> {
     // The pings go over the tunnel if no host's transport sends a frame on the hyperswarm path
     // meanwhile (the wireguard count alone would be satisfied by gossip).
     const hyperswarmOut = async (): Promise<number[]> => await Promise.all(running.map(async h => (await call(h, async api => await api.mesh())).stats.framesOut.hyperswarm ?? 0))
+    // Addressed by host id: a tunnel can be up before gossip has spread the other host's name.
+    const ids = await Promise.all(running.map(async h => String((await call(h, async api => await api.info())).hostId)))
     const before = await hyperswarmOut()
     await Promise.all(running.map(async h => {
-      for (const other of running) {
+      for (const [j, other] of running.entries()) {
         if (other === h) continue
-        await call(h, async api => await api.send(`${other.name}/agent`, { type: 'agent.ping', seq: 1 }, { timeoutMs: 10_000 }))
+        await call(h, async api => await api.send(`${ids[j] as string}/agent`, { type: 'agent.ping', seq: 1 }, { timeoutMs: 10_000 }))
       }
     }))
     const meshUpMs = performance.now() - t0
