@@ -2,6 +2,7 @@ import { createServer, createConnection, type Server, type Socket } from 'node:n
 import { chmod, unlink } from 'node:fs/promises'
 import { expose } from 'comlink'
 import type { Codec } from '../codec/codec.js'
+import { createLogLimiter, suppressedField, type LogLimiterClock } from '../log/log-limiter.js'
 import type { Logger } from '../log/logger.js'
 import { createByteBudget, type ByteBudgetStats } from './byte-budget.js'
 import { installComlinkErrorHandler } from './comlink-errors.js'
@@ -29,6 +30,8 @@ export interface ControlServerComponents {
   logger: Logger
   codec: Codec
   api: ControlApi
+  /** For the refused-call log's rate limit (wall clock by default). */
+  clock?: LogLimiterClock
 }
 
 export interface ControlServer {
@@ -53,6 +56,13 @@ async function socketInUse (path: string): Promise<boolean> {
  */
 export function createControlServer (init: ControlServerInit, components: ControlServerComponents): ControlServer {
   const log = components.logger.child({ component: 'control' })
+  // 5 lines per 10 s per kind and code: a client looping on bad calls must not become a log flood.
+  const logGate = createLogLimiter({}, components.clock === undefined ? {} : { clock: components.clock })
+  const warn = (kind: string, err: Error): void => {
+    const code = (err as { code?: string }).code
+    const gate = logGate.take(`${kind}:${code ?? ''}`)
+    if (gate !== false) log.warn({ err: err.message, code, ...suppressedField(gate) }, kind)
+  }
   let server: Server | undefined
   const sockets = new Set<Socket>()
   const perConnection = init.connectionBudgetBytes ?? CONTROL_CONNECTION_BUDGET_BYTES
@@ -67,12 +77,8 @@ export function createControlServer (init: ControlServerInit, components: Contro
         sockets.add(socket)
         socket.on('close', () => sockets.delete(socket))
         socket.on('error', () => {})
-        const endpoint = socketEndpoint(socket, components.codec, (err) => {
-          log.warn({ err: err.message, code: (err as { code?: string }).code }, 'bad control frame; connection closed')
-        }, { maxFrameBytes: Math.floor(perConnection / 2), account: budget.open() })
-        expose(components.api, guardControlEndpoint(endpoint, (err) => {
-          log.warn({ err: err.message, code: err.code }, 'refused a control call')
-        }))
+        const endpoint = socketEndpoint(socket, components.codec, (err) => { warn('bad control frame; connection closed', err) }, { maxFrameBytes: Math.floor(perConnection / 2), account: budget.open() })
+        expose(components.api, guardControlEndpoint(endpoint, (err) => { warn('refused a control call', err) }))
       })
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject)

@@ -10,7 +10,8 @@ import { createCodec } from '../../src/codec/codec.js'
 import { encodeFrame, FrameDecoder } from '../../src/codec/frame.js'
 import { ControlCallRefusedError } from '../../src/errors/errors.js'
 import { errorFromWire, type WireError } from '../../src/errors/roost-error.js'
-import { silentLogger } from '../../src/log/logger.js'
+import { silentLogger, type Logger } from '../../src/log/logger.js'
+import { pino } from 'pino'
 import { retry } from '../helpers/retry.js'
 
 const codec = createCodec()
@@ -22,7 +23,7 @@ interface Served {
   calls: string[]
 }
 
-async function serve (t: ExecutionContext, budgets: { connectionBudgetBytes?: number, totalBudgetBytes?: number } = {}): Promise<Served> {
+async function serve (t: ExecutionContext, budgets: { connectionBudgetBytes?: number, totalBudgetBytes?: number } = {}, logger: Logger = silentLogger()): Promise<Served> {
   const dir = await mkdtemp(join(tmpdir(), 'roost-control-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const calls: string[] = []
@@ -36,7 +37,7 @@ async function serve (t: ExecutionContext, budgets: { connectionBudgetBytes?: nu
     shutdown: async () => { calls.push('shutdown') }
   }
   const socketPath = join(dir, 'control.sock')
-  const server = createControlServer({ socketPath, ...budgets }, { logger: silentLogger(), codec, api })
+  const server = createControlServer({ socketPath, ...budgets }, { logger, codec, api })
   await server.start()
   t.teardown(async () => { await server.stop() })
   return { server, socketPath, calls }
@@ -111,6 +112,14 @@ test('the control socket refuses every comlink request but a call of a listed me
   t.is(thrown(ok), undefined)
   t.deepEqual((ok as { value: unknown }).value, { hello: 'world' })
   t.deepEqual(calls, ['info'])
+})
+
+test('refused calls log at most 5 lines per 10 s (a looping client is not a log flood), and every one is still answered', async t => {
+  const lines: Array<{ msg: string }> = []
+  const { socketPath } = await serve(t, {}, pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s) as never) } }))
+  const c = await rawClient(t, socketPath)
+  for (let i = 0; i < 30; i++) t.true(thrown(await c.call({ type: 'GET', path: ['info'] })) instanceof ControlCallRefusedError)
+  t.is(lines.filter(l => l.msg === 'refused a control call').length, 5)
 })
 
 test('the CLI client gets ControlCallRefusedError for a property walk, and its calls work', async t => {

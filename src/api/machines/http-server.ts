@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { RoostError } from '../../errors/roost-error.js'
+import { createLogLimiter, suppressedField, type LogLimiterClock } from '../../log/log-limiter.js'
 import type { Logger } from '../../log/logger.js'
 import type { ApiExtension } from './api-extension.js'
 import { createBearerCheck } from './auth.js'
@@ -42,6 +43,8 @@ export interface MachinesApiServerComponents {
   logger: Logger
   /** More routes on the same listener, asked before the Machines routes (see ApiExtension). */
   extensions?: readonly ApiExtension[]
+  /** For the failed-request log's rate limit (wall clock by default). */
+  clock?: LogLimiterClock
 }
 
 /** The Machines HTTP API (Fly Machines shape) over node:http. */
@@ -67,6 +70,9 @@ function errorBody (err: unknown, reqId: string): { status: number, body: ErrorB
 /** Serves the Machines API (routes in routes.ts) over HTTP with bearer auth, body limits and typed error answers. */
 export function createMachinesApiServer (init: MachinesApiServerInit, components: MachinesApiServerComponents): MachinesApiServer {
   const log = components.logger.child({ component: 'machines-api' })
+  // One line per failed request is an access log an attacker can turn into a log flood (each line
+  // a synchronous write on the actors' loop): per client and error code, 5 lines per 10 s.
+  const failGate = createLogLimiter({}, components.clock === undefined ? {} : { clock: components.clock })
   const maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
   const checkBearer = createBearerCheck(init.token)
   const router = createRouter(ROUTES)
@@ -150,8 +156,10 @@ export function createMachinesApiServer (init: MachinesApiServerInit, components
       // An unread or cut-off body would otherwise be parsed as the next request.
       if (!req.complete) headers.connection = 'close'
       send(res, reqId, status, body, headers)
-      if (status >= 500 && !(err instanceof RoostError)) log.error({ reqId, method: req.method, path, err }, 'request failed')
-      else log.warn({ reqId, method: req.method, path, status, code: body.code, error: body.error }, 'request failed')
+      const gate = failGate.take(`${req.socket.remoteAddress ?? ''}:${body.code}`)
+      if (gate === false) return
+      if (status >= 500 && !(err instanceof RoostError)) log.error({ reqId, method: req.method, path, err, ...suppressedField(gate) }, 'request failed')
+      else log.warn({ reqId, method: req.method, path, status, code: body.code, error: body.error, ...suppressedField(gate) }, 'request failed')
       log.debug({ reqId, method: req.method, path, status, ms: Math.round(performance.now() - started) }, 'request')
     })
   }

@@ -188,3 +188,22 @@ test('one debug line per request, a warn line per error, an error line with the 
   t.is(failures[1]?.reqId, requests[2]?.reqId)
   t.true(typeof failures[1]?.reqId === 'string')
 })
+
+test('failed requests log at most 5 lines per client and code per 10 s; the next line says how many were left out', async t => {
+  const lines: Array<{ msg: string, code?: string, suppressed?: number }> = []
+  const logger = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s) as never) } })
+  let now = 1_000_000
+  const server = createMachinesApiServer({ host: '127.0.0.1', port: 0, token: TOKEN }, { backend: createFakeBackend(), logger, clock: { now: () => now } })
+  t.teardown(async () => { await server.stop() })
+  await server.start()
+  const client = createMachinesClient({ url: `http://127.0.0.1:${server.address().port}`, token: TOKEN })
+  for (let i = 0; i < 40; i++) await t.throwsAsync(client.get(APP, '0123456789abcd'))
+  const failed = (): typeof lines => lines.filter(l => l.msg === 'request failed')
+  t.is(failed().length, 5, '40 failures, 5 lines')
+  now += 10_001
+  await t.throwsAsync(client.get(APP, '0123456789abcd'))
+  t.is(failed().length, 6)
+  t.is(failed()[5]?.suppressed, 35, 'the line after the window counts what was left out')
+  await t.throwsAsync(client.get(APP, EXPLODING))
+  t.is(failed().at(-1)?.code, undefined, 'another code has its own allowance (the 500 is logged at once)')
+})
