@@ -1,9 +1,8 @@
 import type { Logger } from '../../src/log/logger.js'
 import type { Milestones } from '../../src/log/milestones.js'
-import { meshPrefix } from '../../src/mesh/mesh-address.js'
 import { loadOrCreateWgKey, type WgKeyPair } from '../../src/mesh/wg-keys.js'
 import { createWireguardInterface, type WireguardInterface, type WireguardInterfaceInit } from '../../src/mesh/wireguard-interface.js'
-import { addressFor, readState, type SavedState } from './wireguard-state.js'
+import { addressFor, interfaceInit, readState, type SavedState } from './wireguard-state.js'
 
 /** What the head start prepared: the key, saved state and address it used, and the interface (started or starting). */
 export interface HeadStarted {
@@ -51,7 +50,7 @@ export function startWireguardHeadStart (init: HeadStartInit, components: HeadSt
     const saved = await readState(init.dataDir)
     const { address } = addressFor(init.cluster, key.publicKey, saved, init.faults === true)
     const make = components.createInterface ?? createWireguardInterface
-    const iface = make({ ifname: init.ifname, privateKey: key.privateKey, listenPort: saved.listenPort !== 0 ? saved.listenPort : (init.listenPort ?? 0), address, routePrefix: meshPrefix(init.cluster) }, { logger: log })
+    const iface = make(interfaceInit(init.cluster, init.ifname, key.privateKey, saved, address, init.listenPort), { logger: log })
     // The actor's own start() waits for this one and retries it if it failed.
     iface.start().then(() => { components.milestones.reach('wireguard-go.up') }, (err: unknown) => { log.warn({ err }, 'wireguard-go head start failed; the wireguard actor starts it again') })
     return { key, saved, address, iface }

@@ -14,7 +14,7 @@ import type { Milestones } from '../../src/log/milestones.js'
 import type { MembershipProtocol } from '../membership/messages.js'
 import { wireguardProtocol, type MeshPeerView, type WireguardProtocol, type WireguardStatus } from './messages.js'
 import type { WireguardHeadStart } from './head-start.js'
-import { addressFor, readState, writeState, type SavedState } from './wireguard-state.js'
+import { addressFor, interfaceInit, readState, writeState, type SavedState } from './wireguard-state.js'
 import { desiredPeers, meshRoutes, mustMove, peerSpecs, withoutDuplicateKeys, type MeshPeer, type WireguardRow } from './peers.js'
 
 export const HEALTH_EVERY_MS = 2_000
@@ -229,7 +229,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         const { address, forced } = addressFor(init.cluster, key.publicKey, saved, init.faults === true)
         if (forced) ctx.log.warn({ address }, 'fault injection: claiming a given mesh address at salt 0')
         const make = components.createInterface ?? createWireguardInterface
-        iface = early?.address === address ? early.iface : make({ ifname, privateKey: key.privateKey, listenPort: saved.listenPort !== 0 ? saved.listenPort : (init.listenPort ?? 0), address, routePrefix: prefix }, { logger: ctx.log })
+        iface = early?.address === address ? early.iface : make(interfaceInit(init.cluster, ifname, key.privateKey, saved, address, init.listenPort), { logger: ctx.log })
         if (early !== undefined && iface !== early.iface) await early.iface.stop()
         iface.on('exit', (info) => { ctx.log.warn(info, 'wireguard-go exited; restarting it') })
         iface.on('restart', (info) => {

@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MeshError } from '../../src/errors/errors.js'
 import { isMeshAddress, meshAddress, meshPrefix } from '../../src/mesh/mesh-address.js'
+import type { WireguardInterfaceInit } from '../../src/mesh/wireguard-interface.js'
 
 const STATE_FILE = 'wireguard.json'
 
@@ -34,4 +35,9 @@ export function addressFor (cluster: string, publicKey: string, state: SavedStat
   if (!faults || forced === undefined || state.salt !== 0) return { address: meshAddress(cluster, publicKey, state.salt), forced: false }
   if (!isMeshAddress(cluster, forced)) throw new MeshError(`faultAddress ${forced} is not in the cluster's mesh prefix ${meshPrefix(cluster)}`)
   return { address: forced, forced: true }
+}
+
+/** This host's interface: its key, the port it used last (else the configured one, else any), its address, the cluster's prefix routed in. */
+export function interfaceInit (cluster: string, ifname: string, privateKey: string, saved: SavedState, address: string, configuredPort: number | undefined): WireguardInterfaceInit {
+  return { ifname, privateKey, listenPort: saved.listenPort !== 0 ? saved.listenPort : (configuredPort ?? 0), address, routePrefix: meshPrefix(cluster) }
 }

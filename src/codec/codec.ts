@@ -46,6 +46,15 @@ export function createCodec (init: CodecInit = {}): Codec {
     variableMapSize: true
   })
   const from = { start: 0 }
+  const decodeFrom = (bytes: Uint8Array, start: number): unknown => {
+    scanMsgpack(bytes, limits, start)
+    from.start = start
+    try {
+      return packr.unpack(bytes, from)
+    } catch (err) {
+      throw new MalformedFrameError(`frame is not valid msgpack: ${cause(err)}`)
+    }
+  }
   const encode = (value: unknown, reserve: number): Buffer => {
     let bytes: Buffer
     try {
@@ -68,23 +77,8 @@ export function createCodec (init: CodecInit = {}): Codec {
       if (!Number.isInteger(reserve) || reserve < 0 || reserve > MAX_RESERVE_BYTES) throw new RangeError(`reserve must be 0–${MAX_RESERVE_BYTES} bytes, not ${reserve}`)
       return encode(value, reserve)
     },
-    decode: (bytes) => {
-      scanMsgpack(bytes, limits)
-      try {
-        return packr.unpack(bytes)
-      } catch (err) {
-        throw new MalformedFrameError(`frame is not valid msgpack: ${cause(err)}`)
-      }
-    },
-    decodeFrom: (bytes, start) => {
-      scanMsgpack(bytes, limits, start)
-      from.start = start
-      try {
-        return packr.unpack(bytes, from)
-      } catch (err) {
-        throw new MalformedFrameError(`frame is not valid msgpack: ${cause(err)}`)
-      }
-    }
+    decode: (bytes) => decodeFrom(bytes, 0),
+    decodeFrom
   }
 }
 

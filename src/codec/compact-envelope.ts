@@ -90,29 +90,12 @@ export function createCompactEnvelopeCodec (components: { codec: Codec }): Compa
     return frame
   }
 
-  const utf8 = (s: string): Buffer => {
+  /** A path as written: the string itself when ASCII (its bytes are its char codes), else its UTF-8 bytes. */
+  const field = (s: string): string | Buffer => {
+    if (isAscii(s)) return s
     const b = Buffer.from(s, 'utf8')
     if (b.byteLength > MAX_PATH_BYTES) throw new UnencodableValueError(`path of ${b.byteLength} bytes is longer than ${MAX_PATH_BYTES}`)
     return b
-  }
-
-  const encodeUtf8 = (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown): Buffer => {
-    const toB = utf8(to)
-    const fromB = utf8(from)
-    const replyToB = kind === CompactKind.ask ? utf8(replyTo) : undefined
-    const hasRe = kind === CompactKind.reply || kind === CompactKind.error
-    let header = 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) +
-      varuintLength(toB.byteLength) + toB.byteLength + varuintLength(fromB.byteLength) + fromB.byteLength
-    if (replyToB !== undefined) header += varuintLength(replyToB.byteLength) + replyToB.byteLength
-    const frame = withBody(header, body)
-    frame[0] = COMPACT_TAG
-    frame[1] = kind
-    let pos = writeVaruint(frame, 2, id)
-    if (hasRe) pos = writeVaruint(frame, pos, re)
-    pos = writeBytes(frame, pos, toB)
-    pos = writeBytes(frame, pos, fromB)
-    if (replyToB !== undefined) writeBytes(frame, pos, replyToB)
-    return frame
   }
 
   // The decoder's state for the frame being read (decode is never re-entered).
@@ -172,20 +155,21 @@ export function createCompactEnvelopeCodec (components: { codec: Codec }): Compa
 
   return {
     encode (kind, id, re, to, from, replyTo, body) {
-      const isAsk = kind === CompactKind.ask
       const hasRe = kind === CompactKind.reply || kind === CompactKind.error
-      // Paths are ASCII in practice: written from the string, no bytes made. Any other goes the long way.
-      if (!isAscii(to) || !isAscii(from) || (isAsk && !isAscii(replyTo))) return encodeUtf8(kind, id, re, to, from, replyTo, body)
-      let header = 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) + varuintLength(to.length) + to.length + varuintLength(from.length) + from.length
-      if (isAsk) header += varuintLength(replyTo.length) + replyTo.length
+      // Paths are ASCII in practice: written from the string, no bytes made.
+      const toF = field(to)
+      const fromF = field(from)
+      const replyToF = kind === CompactKind.ask ? field(replyTo) : undefined
+      let header = 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) + fieldBytes(toF) + fieldBytes(fromF)
+      if (replyToF !== undefined) header += fieldBytes(replyToF)
       const frame = withBody(header, body)
       frame[0] = COMPACT_TAG
       frame[1] = kind
       let pos = writeVaruint(frame, 2, id)
       if (hasRe) pos = writeVaruint(frame, pos, re)
-      pos = writeAscii(frame, pos, to)
-      pos = writeAscii(frame, pos, from)
-      if (isAsk) writeAscii(frame, pos, replyTo)
+      pos = writeField(frame, pos, toF)
+      pos = writeField(frame, pos, fromF)
+      if (replyToF !== undefined) writeField(frame, pos, replyToF)
       return frame
     },
     decode (bytes, out) {
@@ -265,10 +249,22 @@ function writeVaruint (buf: Uint8Array, pos: number, n: number): number {
   return pos
 }
 
-function writeBytes (buf: Uint8Array, pos: number, b: Uint8Array): number {
-  pos = writeVaruint(buf, pos, b.byteLength)
-  buf.set(b, pos)
-  return pos + b.byteLength
+/** A path's length prefix and bytes. */
+function fieldBytes (f: string | Uint8Array): number {
+  const n = typeof f === 'string' ? f.length : f.byteLength
+  return varuintLength(n) + n
+}
+
+function writeField (buf: Uint8Array, pos: number, f: string | Uint8Array): number {
+  if (typeof f !== 'string') {
+    pos = writeVaruint(buf, pos, f.byteLength)
+    buf.set(f, pos)
+    return pos + f.byteLength
+  }
+  const n = f.length
+  pos = writeVaruint(buf, pos, n)
+  for (let i = 0; i < n; i++) buf[pos + i] = f.charCodeAt(i)
+  return pos + n
 }
 
 /** ASCII and within {@link MAX_PATH_BYTES}: its bytes are its char codes. */
@@ -277,11 +273,4 @@ function isAscii (s: string): boolean {
   if (n > MAX_PATH_BYTES) return false
   for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return false
   return true
-}
-
-function writeAscii (buf: Uint8Array, pos: number, s: string): number {
-  const n = s.length
-  pos = writeVaruint(buf, pos, n)
-  for (let i = 0; i < n; i++) buf[pos + i] = s.charCodeAt(i)
-  return pos + n
 }

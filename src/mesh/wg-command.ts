@@ -1,7 +1,5 @@
 import { execFile } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MeshError } from '../errors/errors.js'
 
@@ -44,22 +42,6 @@ export async function wg (args: string[], input?: string): Promise<string> {
     child.stdin?.on('error', () => {})
     child.stdin?.end(input ?? '')
   })
-}
-
-/**
- * Runs `wg ARGS…` with the token `{file}` in args replaced by the path of a file holding
- * `content` (mode 0600 in a fresh 0700 directory, removed after). For what wg reads only from
- * a file (`setconf`, `private-key`): /dev/stdin does not work, as Node's stdin pipe is a socket.
- */
-export async function wgWithFile (args: string[], content: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'roost-wg-'))
-  try {
-    const file = join(dir, 'conf')
-    await writeFile(file, content, { mode: 0o600 })
-    return await wg(args.map(a => a === '{file}' ? file : a))
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
 }
 
 /** Whether this process can run userspace WireGuard: root, `wireguard-go` and `wg`, /dev/net/tun. */

@@ -23,9 +23,9 @@ const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/
 export interface WireguardInterfaceInit {
   /** ≤ 15 characters, unique on the machine (wireguard-go's control socket is machine-wide). */
   ifname: string
-  /** Base64; reaches `wg` in a 0600 temp file, never on argv. */
+  /** Base64; reaches wireguard-go over its root-only control socket, never on argv or in a file. */
   privateKey: string
-  /** 0/undefined: wg picks one, remembered so a restart reuses it. */
+  /** 0/undefined: wireguard-go picks one, remembered so a restart reuses it. */
   listenPort?: number
   /** This host's mesh /128 (address only). */
   address: string

@@ -33,6 +33,7 @@ const STOP_TIMEOUT_MS = 10_000
 
 /** A frame to hand on, or (payload undefined) a connection event to emit in its place in the order. */
 interface Inbound {
+  /** The frame's sender ('' for an event). */
   host: string
   payload: Buffer | undefined
   event: (() => void) | undefined
@@ -136,8 +137,8 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   }
 
   /** A connection event is emitted after every frame received before it, in the same budget. */
-  const queueEvent = (host: string, event: () => void): void => {
-    inbox.push({ host, payload: undefined, event })
+  const queueEvent = (event: () => void): void => {
+    inbox.push({ host: '', payload: undefined, event })
     schedule()
   }
 
@@ -169,18 +170,18 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       case 'frame-error': {
         const err = errorFromWire(m.error)
         if (m.head !== null) Object.defineProperty(err, 'head', { value: Buffer.from(m.head), enumerable: false })
-        queueEvent(m.host, () => { events.emit('frame-error', m.host, err) })
+        queueEvent(() => { events.emit('frame-error', m.host, err) })
         return
       }
       case 'connect': {
         const peer = m.peer
         upsert(peer)
-        queueEvent(peer.hostId, () => { events.emit('connect', peer) })
+        queueEvent(() => { events.emit('connect', peer) })
         return
       }
       case 'disconnect': {
         const reason = m.reason === null ? undefined : errorFromWire(m.reason)
-        queueEvent(m.host, () => { events.emit('disconnect', m.host, reason) })
+        queueEvent(() => { events.emit('disconnect', m.host, reason) })
         return
       }
       case 'discover':
