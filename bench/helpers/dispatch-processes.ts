@@ -45,7 +45,7 @@ export interface SenderConfig extends BenchAgentConfig {
 
 /** Starts the agent of a bench process (the process driver: no VMs here). */
 export async function startBenchAgent (cfg: BenchAgentConfig): Promise<AgentHost> {
-  const logger = createLogger({ level: 'warn', base: { node: cfg.name } })
+  const logger = createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'warn', base: { node: cfg.name } })
   const secret = (await readFile(cfg.secretFile, 'utf8')).trim()
   const agent = await createAgentHost({
     dataDir: cfg.dataDir, name: cfg.name, cluster: cfg.cluster, secret, bootstrap: [cfg.bootstrap], host: cfg.host, port: 0, version: ROOST_VERSION, api: { host: '127.0.0.1', port: 0 }, wireguard: cfg.wireguard, driver: 'process'

@@ -16,7 +16,7 @@ export interface CodecInit {
  * Bytes are scanned before msgpackr sees them (see {@link scanMsgpack}): extension types roost
  * does not write, over-deep nesting and trailing bytes are refused there, cheaply, so no input
  * reaches msgpackr's costly paths (BigInt parsing, a JSON view of the value in its error) and
- * no decoded value is cyclic.
+ * no decoded value is cyclic. Decoded byte strings are copies, never views of the input.
  */
 export interface Codec {
   /** Encodes one value; throws {@link UnencodableValueError} for a cyclic or over-deep value. */
@@ -43,7 +43,9 @@ export function createCodec (init: CodecInit = {}): Codec {
     moreTypes: false,
     structuredClone: false,
     int64AsType: 'number',
-    variableMapSize: true
+    variableMapSize: true,
+    // A decoded byte string is a copy: frames arrive in memory the transport reuses (frame-ring.ts), and a view would also keep a whole batch alive.
+    copyBuffers: true
   })
   const from = { start: 0 }
   const decodeFrom = (bytes: Uint8Array, start: number): unknown => {

@@ -1,3 +1,5 @@
+import type { RingReader, RingWriter } from './frame-ring.js'
+
 /** Small frames are copied into shared chunks of this size; bigger ones get a buffer each. */
 const CHUNK_BYTES = 64 * 1024
 const OWN_BUFFER_BYTES = 16 * 1024
@@ -13,10 +15,15 @@ const SPARE_COPY_BYTES = 8 * 1024
 export interface FramesBatch {
   hosts: string[]
   lens: number[]
-  /** Frame i is `lens[i]` bytes of `buffers[bufs[i]]`, right after the frames before it in that buffer. */
+  /**
+   * Frame i is `lens[i]` bytes of `buffers[bufs[i]]`, right after the frames before it in that
+   * buffer; or, where `bufs[i]` is -1, in the shared ring: the next pair of `ring` is its offset
+   * there and the mark to release once it is handed on.
+   */
   bufs: number[]
   /** Transferred with the batch. */
   buffers: Uint8Array[]
+  ring: number[]
 }
 
 /** Frames collected on the transport thread until the next post. */
@@ -26,14 +33,26 @@ export interface FrameBatcher {
   take: () => FramesBatch | null
 }
 
-export function createFrameBatcher (): FrameBatcher {
-  let batch: FramesBatch = { hosts: [], lens: [], bufs: [], buffers: [] }
+/**
+ * Small frames are copied into shared chunks (one buffer for many); a large one goes into `ring`
+ * while it has room, else into a buffer of its own.
+ */
+export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
+  let batch: FramesBatch = { hosts: [], lens: [], bufs: [], buffers: [], ring: [] }
   let chunk: Uint8Array | null = null
   let chunkUsed = 0
   let spare: Uint8Array | null = null
   return {
     add (host, payload) {
       const n = payload.byteLength
+      const slot = n > OWN_BUFFER_BYTES && ring !== undefined ? ring.put(payload) : null
+      if (slot !== null) {
+        batch.hosts.push(host)
+        batch.lens.push(n)
+        batch.bufs.push(-1)
+        batch.ring.push(slot.offset, slot.mark)
+        return
+      }
       if (n > OWN_BUFFER_BYTES) {
         const own = new Uint8Array(n)
         own.set(payload)
@@ -61,9 +80,32 @@ export function createFrameBatcher (): FrameBatcher {
         out.buffers[out.buffers.length - 1] = chunk.slice(0, chunkUsed)
         spare = chunk
       }
-      batch = { hosts: [], lens: [], bufs: [], buffers: [] }
+      batch = { hosts: [], lens: [], bufs: [], buffers: [], ring: [] }
       chunk = null
       return out
     }
+  }
+}
+
+/**
+ * Reads a batch on the agent's side: `fn` gets each frame in order with, for a frame in the
+ * ring, the mark to release once it is handed on (else -1).
+ */
+export function forEachFrame (batch: FramesBatch, ring: RingReader | undefined, fn: (host: string, payload: Buffer, mark: number) => void): void {
+  const offs = batch.buffers.length === 0 ? undefined : new Array<number>(batch.buffers.length).fill(0)
+  let r = 0
+  for (let i = 0; i < batch.hosts.length; i++) {
+    const n = batch.lens[i] as number
+    const b = batch.bufs[i] as number
+    if (b < 0) {
+      if (ring === undefined) throw new RangeError('a frame in the ring, and no ring to read it from')
+      fn(batch.hosts[i] as string, ring.view(batch.ring[r] as number, n), batch.ring[r + 1] as number)
+      r += 2
+      continue
+    }
+    const buf = batch.buffers[b] as Uint8Array
+    const off = (offs as number[])[b] as number
+    fn(batch.hosts[i] as string, Buffer.from(buf.buffer, buf.byteOffset + off, n), -1)
+    ;(offs as number[])[b] = off + n
   }
 }

@@ -300,6 +300,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
   }
 
   const forget = (r: RecvState): void => {
+    r.buffer.clear()
     if (r.ackTimer !== undefined) clearTimeout(r.ackTimer)
     if (r.releasing !== undefined) clearImmediate(r.releasing)
     r.ackTimer = undefined

@@ -10,6 +10,8 @@ export interface TransportWorkerData {
   logBase: Record<string, unknown>
   /** How often the thread sends its peer list when nothing else changed it (ms). */
   peersIntervalMs: number
+  /** The memory received frames are written into (frame-ring.ts). */
+  ring: SharedArrayBuffer
 }
 
 /** Agent → transport thread. `id` 0: the sender does not want to hear of a failure. */
@@ -21,15 +23,14 @@ export type ToTransport =
   | { t: 'host-down', host: string, reason: string }
 
 /**
- * Transport thread → agent. Frames come in batches, in arrival order: frame i is `lens[i]`
- * bytes of `buffers[bufs[i]]`, right after the frames before it in that buffer (a buffer may end
- * with unused bytes); the buffers are transferred.
+ * Transport thread → agent. Frames come in batches, in arrival order (see `FramesBatch` in
+ * frame-batch.ts): most in the shared ring, the rest in transferred buffers.
  */
 export type FromTransport =
   | { t: 'started', addresses: string[], peers: PeerInfo[] }
   | { t: 'start-failed', error: WireError }
   | { t: 'stopped' }
-  | { t: 'frames', hosts: string[], lens: number[], bufs: number[], buffers: Uint8Array[] }
+  | { t: 'frames', hosts: string[], lens: number[], bufs: number[], buffers: Uint8Array[], ring: number[] }
   /** `head`: the first bytes of the frame an oversized-frame error skipped (the session layer needs its sequence number). */
   | { t: 'frame-error', host: string, error: WireError, head: Uint8Array | null }
   | { t: 'connect', peer: PeerInfo }

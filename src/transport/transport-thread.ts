@@ -8,6 +8,8 @@ import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
+import { forEachFrame } from './frame-batch.js'
+import { createRingMemory, createRingReader, type RingReader, DEFAULT_RING_BYTES } from './frame-ring.js'
 import type { Milestones } from '../log/milestones.js'
 
 export interface TransportThreadInit extends HyperswarmTransportInit {
@@ -15,6 +17,8 @@ export interface TransportThreadInit extends HyperswarmTransportInit {
   logBase: Record<string, unknown>
   /** How long frames from one batch may be handed on before the rest wait for the next turn (ms). */
   turnBudgetMs?: number
+  /** Bytes of the ring received frames come through ({@link DEFAULT_RING_BYTES}). */
+  ringBytes?: number
 }
 
 export interface TransportThreadComponents {
@@ -37,6 +41,8 @@ interface Inbound {
   host: string
   payload: Buffer | undefined
   event: (() => void) | undefined
+  /** For a frame in the ring, the mark that lets the thread reuse its bytes once it is handed on; else -1. */
+  mark: number
 }
 
 /** The thread, on transport-worker.ts beside this module. */
@@ -51,7 +57,7 @@ function startWorker (data: TransportWorkerData): Worker {
  * actor loop at most one turn budget at a time. `start`/`stop` are idempotent.
  */
 export function createTransportThread (init: TransportThreadInit, components: TransportThreadComponents): Transport {
-  const { logLevel, logBase, turnBudgetMs, ...transportInit } = init
+  const { logLevel, logBase, turnBudgetMs, ringBytes, ...transportInit } = init
   const budget = turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS
   const log = components.logger.child({ component: 'transport', transport: 'hyperswarm-thread' })
   const hostId = hostIdFromSeed(init.seed)
@@ -62,6 +68,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   let inboxAt = 0
   let draining = false
   let worker: Worker | undefined
+  let ring: RingReader | undefined
   let running = false
   let starting: Promise<void> | undefined
   let stopping: Promise<void> | undefined
@@ -107,10 +114,20 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const handOn = (until: number): void => {
     while (inboxAt < inbox.length) {
       const f = inbox[inboxAt++] as Inbound
-      if (f.payload !== undefined) events.emit('frame', f.host, f.payload)
-      else f.event?.()
+      const payload = f.payload
+      if (payload === undefined) f.event?.()
+      else if (f.mark < 0 || ring === undefined) events.emit('frame', f.host, payload)
+      else {
+        ring.begin(payload, f.mark)
+        try {
+          events.emit('frame', f.host, payload)
+        } finally {
+          ring.end()
+        }
+      }
       if (performance.now() > until) break
     }
+    ring?.release()
     if (inboxAt === inbox.length) {
       inbox.length = 0
       inboxAt = 0
@@ -138,7 +155,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
 
   /** A connection event is emitted after every frame received before it, in the same budget. */
   const queueEvent = (event: () => void): void => {
-    inbox.push({ host: '', payload: undefined, event })
+    inbox.push({ host: '', payload: undefined, event, mark: -1 })
     schedule()
   }
 
@@ -146,19 +163,10 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
 
   const onMessage = (m: FromTransport): void => {
     switch (m.t) {
-      case 'frames': {
-        let b = -1
-        let off = 0
-        for (let i = 0; i < m.hosts.length; i++) {
-          const n = m.lens[i] as number
-          if (m.bufs[i] !== b) { b = m.bufs[i] as number; off = 0 }
-          const buf = m.buffers[b] as Uint8Array
-          inbox.push({ host: m.hosts[i] as string, payload: Buffer.from(buf.buffer, buf.byteOffset + off, n), event: undefined })
-          off += n
-        }
+      case 'frames':
+        forEachFrame(m, ring, (host, payload, mark) => { inbox.push({ host, payload, event: undefined, mark }) })
         schedule()
         return
-      }
       case 'settled':
         for (const id of m.ok) failures.delete(id)
         for (const f of m.failed) {
@@ -211,7 +219,9 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   }
 
   const doStart = async (): Promise<void> => {
-    const w = startWorker({ init: transportInit, logLevel, logBase, peersIntervalMs: PEERS_INTERVAL_MS })
+    const memory = createRingMemory(ringBytes ?? DEFAULT_RING_BYTES)
+    ring = createRingReader(memory)
+    const w = startWorker({ init: transportInit, logLevel, logBase, peersIntervalMs: PEERS_INTERVAL_MS, ring: memory.shared })
     worker = w
     w.on('message', onMessage)
     w.on('error', (err) => { log.error({ err }, 'transport thread failed') })

@@ -4,6 +4,7 @@ import { skippedFrameHead } from '../codec/frame.js'
 import { toWireError } from '../errors/roost-error.js'
 import { createLogger } from '../log/logger.js'
 import { createFrameBatcher } from './frame-batch.js'
+import { createRingWriter } from './frame-ring.js'
 import { createHyperswarmTransport } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 
@@ -17,7 +18,7 @@ const logger = createLogger({ level: data.logLevel, base: data.logBase })
 const milestones = { reach: (event: string, n = 1, at = Date.now()): void => { post({ t: 'milestone', event, n, at }) } }
 const transport = createHyperswarmTransport({ ...data.init, seed: Buffer.from(data.init.seed) }, { logger, codec: createCodec(), milestones })
 
-const frames = createFrameBatcher()
+const frames = createFrameBatcher(createRingWriter({ shared: data.ring }))
 let ok: number[] = []
 let failed: Array<{ id: number, error: ReturnType<typeof toWireError> }> = []
 /** Per host being dialed, the sends queued for it (settled when it connects or fails). */

@@ -42,6 +42,30 @@ test('round trip: binary data comes back as bytes with the same content', t => {
   t.deepEqual(Buffer.from(decoded.data), data)
 })
 
+test('a decoded byte string is a copy: reusing the input (as the transport ring does) does not change it', t => {
+  const bytes = codec.encode({ key: Buffer.alloc(100, 7), small: Buffer.from([1, 2, 3]) })
+  const decoded = codec.decode(bytes) as { key: Uint8Array, small: Uint8Array }
+  bytes.fill(0)
+  t.deepEqual(Buffer.from(decoded.key), Buffer.alloc(100, 7))
+  t.deepEqual(Buffer.from(decoded.small), Buffer.from([1, 2, 3]))
+  t.not(decoded.key.buffer, bytes.buffer)
+})
+
+test('a value in shared memory (the transport ring) decodes as from a plain buffer, long strings and byte strings too; the bytes are only read', t => {
+  const value = { type: 'x.y', long: 'é'.repeat(300), ascii: 'a'.repeat(70_000), bin: Buffer.alloc(5_000, 3), list: ['short', 'q'.repeat(40)] }
+  for (const prefix of [0, 13]) {
+    const bytes = codec.encode(value)
+    const shared = new SharedArrayBuffer(prefix + bytes.byteLength + 7)
+    const view = Buffer.from(shared, 0, prefix + bytes.byteLength)
+    bytes.copy(view, prefix)
+    const before = Buffer.from(view)
+    const decoded = codec.decodeFrom(view, prefix) as typeof value
+    t.deepEqual({ ...decoded, bin: Buffer.from(decoded.bin) }, value)
+    t.false(decoded.bin.buffer instanceof SharedArrayBuffer)
+    t.true(before.equals(view))
+  }
+})
+
 test('maps decode as plain objects, not Map instances', t => {
   const decoded = codec.decode(codec.encode({ a: 1 }))
   t.false(decoded instanceof Map)

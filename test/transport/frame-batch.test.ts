@@ -1,16 +1,12 @@
 import test from 'ava'
-import { createFrameBatcher, type FramesBatch } from '../../src/transport/frame-batch.js'
+import { createFrameBatcher, forEachFrame, type FramesBatch } from '../../src/transport/frame-batch.js'
+import { createRingMemory, createRingReader, createRingWriter, type RingReader } from '../../src/transport/frame-ring.js'
 
 /** The frames of a batch as the agent's side reads them: per host, the bytes as text. */
-function framesOf (b: FramesBatch): Array<[string, string]> {
-  const offsets = b.buffers.map(() => 0)
-  return b.hosts.map((host, i) => {
-    const buf = b.buffers[b.bufs[i] as number] as Uint8Array
-    const at = offsets[b.bufs[i] as number] as number
-    const n = b.lens[i] as number
-    offsets[b.bufs[i] as number] = at + n
-    return [host, Buffer.from(buf.buffer, buf.byteOffset + at, n).toString()]
-  })
+function framesOf (b: FramesBatch, ring?: RingReader): Array<[string, string]> {
+  const out: Array<[string, string]> = []
+  forEachFrame(b, ring, (host, payload) => { out.push([host, payload.toString()]) })
+  return out
 }
 
 test('a batch of a few small frames goes over in a buffer of their size, and the next batches read right', t => {
@@ -39,4 +35,31 @@ test('a busy batch fills 64 KB chunks and gives big frames their own buffer', t 
   t.deepEqual(b.buffers.map(x => x.byteLength), [65_536, 65_536, 20_000])
   t.is(b.lens.reduce((s, n) => s + n, 0), 120_000)
   t.deepEqual(framesOf(b).at(-1), ['b', 'y'.repeat(20_000)])
+})
+
+test('with a ring, large frames go there while it has room and into buffers of their own after; small ones into chunks; all read back in order', t => {
+  const memory = createRingMemory(96 * 1024)
+  const reader = createRingReader(memory)
+  const batcher = createFrameBatcher(createRingWriter(memory))
+  const sent: Array<[string, string]> = []
+  const add = (host: string, text: string): void => { batcher.add(host, Buffer.from(text)); sent.push([host, text]) }
+  add('a', 'one')
+  for (let i = 0; i < 5; i++) add('b', String(i).repeat(20_000 + i))
+  add('c', 'y'.repeat(70_000))
+  add('d', 'two')
+  const b = batcher.take()
+  if (b === null) { t.fail('no batch'); return }
+  t.deepEqual(b.bufs.map(x => x < 0), [false, true, true, true, true, false, false, false], 'small frames in a chunk; the ring (96 KiB, 24 KiB a frame at most) takes four 20 KB frames; the fifth finds no room, the 70 KB one is over its share')
+  t.deepEqual(framesOf(b, reader), sent)
+  const marks: number[] = []
+  forEachFrame(b, reader, (_h, _p, mark) => { marks.push(mark) })
+  t.deepEqual(marks.map(m => m >= 0), b.bufs.map(x => x < 0))
+  reader.begin(Buffer.alloc(0), Math.max(...marks))
+  reader.end()
+  reader.release()
+  batcher.add('f', Buffer.alloc(22_000, 'z'))
+  const next = batcher.take()
+  if (next === null) { t.fail('no batch'); return }
+  t.deepEqual(next.bufs, [-1], 'released: the ring takes frames again')
+  t.deepEqual(framesOf(next, reader), [['f', 'z'.repeat(22_000)]])
 })

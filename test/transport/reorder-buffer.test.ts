@@ -1,5 +1,6 @@
 import test from 'ava'
 import { FRAME_OVERHEAD_BYTES, ReorderBuffer } from '../../src/transport/reorder-buffer.js'
+import { createRingMemory, createRingReader, createRingWriter } from '../../src/transport/frame-ring.js'
 
 test('held frames are counted in bytes with their overhead, and let go of on take, dropBelow and clear', t => {
   const r = new ReorderBuffer(10_000)
@@ -55,4 +56,43 @@ test('a frame that is its whole buffer is held as it is; a slice of a larger chu
   const held = r.take(2)
   t.not(held?.buffer, chunk.buffer)
   t.deepEqual(held, slice)
+})
+
+test('a frame in shared memory (the transport ring) is held as a copy, even one that spans its whole buffer', t => {
+  const shared = new SharedArrayBuffer(64)
+  const frame = Buffer.from(shared)
+  frame.fill(5)
+  const b = new ReorderBuffer(1024 * 1024)
+  b.add(7, frame)
+  frame.fill(0)
+  t.deepEqual(b.take(7), Buffer.alloc(64, 5))
+})
+
+test('a frame being handed on from the transport ring is held in place, and the ring gets it back on take, dropBelow and clear', t => {
+  const memory = createRingMemory(64 * 1024)
+  const w = createRingWriter(memory)
+  const r = createRingReader(memory)
+  const b = new ReorderBuffer(1024 * 1024)
+  const receive = (seq: number, fill: number): void => {
+    const slot = w.put(Buffer.alloc(2000, fill))
+    if (slot === null) throw new Error('no room')
+    const view = r.view(slot.offset, 2000)
+    r.begin(view, slot.mark)
+    b.add(seq, view)
+    r.end()
+    r.release()
+  }
+  receive(5, 5)
+  receive(6, 6)
+  receive(7, 7)
+  t.is(w.used(), 6000, 'nothing copied, nothing released')
+  t.deepEqual(b.take(5), Buffer.alloc(2000, 5))
+  r.release()
+  t.is(w.used(), 4000)
+  b.dropBelow(7)
+  r.release()
+  t.is(w.used(), 2000)
+  b.clear()
+  r.release()
+  t.is(w.used(), 0)
 })

@@ -2,6 +2,7 @@ import test from 'ava'
 import { pino, type Logger } from 'pino'
 import { retry } from '../helpers/retry.js'
 import { HostUnreachableError, SessionBudgetError } from '../../src/errors/errors.js'
+import { createRingMemory, createRingReader, createRingWriter } from '../../src/transport/frame-ring.js'
 import { createSession, DEFAULT_MAX_REORDER_BYTES, DEFAULT_MAX_UNACKED_BYTES, SESSION_ACK, SESSION_DATA, SESSION_DATA_HEADER_BYTES, type Session, type SessionInit } from '../../src/transport/session.js'
 
 const logger = pino({ level: 'silent' })
@@ -281,4 +282,27 @@ test('a filled gap releases the frames held behind it a turn budget at a time, i
   t.deepEqual(delivered, [...Array(n).keys()].map(i => i + 1), 'in order, each once')
   t.true(Math.max(...perTurn.values()) < 50, `at most ${Math.max(...perTurn.values())} frames of 0.2 ms in one turn with a 1 ms budget`)
   t.is(receiver.stats().reorderBytes, 0, 'nothing left held')
+})
+
+test('frames held from the transport ring go back to it when the peer starts a new epoch (the old epoch\'s gap will never fill)', t => {
+  const memory = createRingMemory(64 * 1024)
+  const w = createRingWriter(memory)
+  const r = createRingReader(memory)
+  const delivered: string[] = []
+  const b = createSession({}, { logger, transmit: () => 'wireguard', deliver: (_h, p) => { delivered.push(p.toString()) }, badFrame: () => {}, resetPaths: () => {} })
+  t.teardown(() => { b.stop() })
+  const receive = (frame: Buffer): void => {
+    const slot = w.put(frame)
+    if (slot === null) throw new Error('no room')
+    const view = r.view(slot.offset, frame.byteLength)
+    r.begin(view, slot.mark)
+    b.receive('a', view)
+    r.end()
+    r.release()
+  }
+  for (let seq = 5; seq <= 8; seq++) receive(dataFrame(7, seq, 1, Buffer.alloc(1000, seq)))
+  t.is(w.used(), 4 * (SESSION_DATA_HEADER_BYTES + 1000), 'held in place, ahead of the gap at 1')
+  receive(dataFrame(8, 1, 1, Buffer.from('new epoch')))
+  t.deepEqual(delivered, ['new epoch'])
+  t.is(w.used(), 0, 'the old epoch\'s held frames are let go')
 })

@@ -39,6 +39,34 @@ test.serial('a burst of frames reaches the actor loop in order, a turn budget at
   t.true(turns > 10, `the loop turned ${turns} times while 6 MB came in`)
 })
 
+test.serial('large frames come through the shared ring intact and in order, many times its size, mixed with small ones', async t => {
+  const boot = await bootstrap(t)
+  const a = createTransportThread({ ...transportInit(boot), logLevel: 'silent', logBase: {}, ringBytes: 512 * 1024 }, { logger: silentLogger() })
+  const b = threaded(boot)
+  t.teardown(async () => { await a.stop(); await b.stop() })
+  await a.start()
+  await b.start()
+  const sent: Buffer[] = []
+  const got: Buffer[] = []
+  let held: { view: Buffer } | undefined
+  a.on('frame', (_from, payload) => {
+    got.push(Buffer.from(payload))
+    if (held === undefined && payload.buffer instanceof SharedArrayBuffer) held = { view: payload }
+  })
+  for (let i = 0; i < 60; i++) {
+    const size = i % 3 === 0 ? 200 : 20_000 + (i * 7919) % 110_000
+    const frame = randomBytes(size)
+    frame.writeUInt32BE(i, 0)
+    sent.push(frame)
+    b.send(a.hostId, frame, (err) => { t.fail(err.message) })
+  }
+  await retry(() => got.length === sent.length, { timeoutMs: 30_000, what: `${sent.length} frames` })
+  t.deepEqual(got.map(f => f.readUInt32BE(0)), [...sent.keys()], 'in the order sent')
+  t.true(got.every((f, i) => f.equals(sent[i] as Buffer)), 'every byte as sent')
+  if (held === undefined) { t.fail('no frame came by the ring'); return }
+  t.true(held.view.byteLength > 16 * 1024, 'only large frames take the ring')
+})
+
 test.serial('sends queued while dialing a host that never answers fail with HostUnreachableError; after stop a send fails at once', async t => {
   const boot = await bootstrap(t)
   const a = threaded(boot)
