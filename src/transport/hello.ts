@@ -1,43 +1,50 @@
-import { Type, type Static } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { Codec } from '../codec/codec.js'
 import { AdmissionError } from '../errors/errors.js'
+import { arrayOf, bytesOf, integer, literal, object, shapeFault, string } from './wire-shape.js'
 
 /** Version of the hello exchange. */
 export const HELLO_VERSION = 1
 
-/** Every bound here keeps the largest hello under `UNADMITTED_MAX_FRAME_BYTES` (test/transport/hello.test.ts checks). */
-export const HelloSchema = Type.Object({
-  hello: Type.Literal(HELLO_VERSION),
-  cluster: Type.String({ maxLength: 256 }),
-  hostId: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-  name: Type.String({ maxLength: 128 }),
-  version: Type.String({ maxLength: 64 }),
-  addresses: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 8 }),
-  proof: Type.Uint8Array({ minByteLength: 32, maxByteLength: 32 }),
+/** The first frame each side sends on a new connection. */
+export interface Hello {
+  hello: typeof HELLO_VERSION
+  cluster: string
+  /** The host's public key, 64 lowercase hex digits. */
+  hostId: string
+  name: string
+  version: string
+  addresses: string[]
+  proof: Uint8Array
   /**
    * Envelope versions the host speaks (see codec/compact-envelope.ts); absent: version 1 only.
-   * Hosts from before it admit a hello that has it: their schema allows fields it does not name.
+   * Hosts from before it admit a hello that has it: their check allows fields it does not name.
    */
-  envelopes: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 255 }), { maxItems: 8 }))
-})
+  envelopes?: number[]
+}
 
-/** The first frame each side sends on a new connection. */
-export type Hello = Static<typeof HelloSchema>
+/** Every bound here keeps the largest hello under `UNADMITTED_MAX_FRAME_BYTES` (test/transport/hello.test.ts checks). */
+const helloShape = object({
+  hello: literal(HELLO_VERSION),
+  cluster: string({ maxLength: 256 }),
+  hostId: string({ pattern: /^[0-9a-f]{64}$/ }),
+  name: string({ maxLength: 128 }),
+  version: string({ maxLength: 64 }),
+  addresses: arrayOf(string({ maxLength: 64 }), 8),
+  proof: bytesOf(32)
+}, {
+  envelopes: arrayOf(integer(1, 255), 8)
+})
 
 /** What a host sends instead of going on when it refuses the other's hello. */
-export const RefusalSchema = Type.Object({
-  refused: Type.String({ maxLength: 64 }),
-  message: Type.String({ maxLength: 256 })
-})
+export interface Refusal {
+  refused: string
+  message: string
+}
 
-export type Refusal = Static<typeof RefusalSchema>
+const refusalShape = object({ refused: string({ maxLength: 64 }), message: string({ maxLength: 256 }) })
 
 /** The first frame from a peer: its hello, or its refusal of ours. */
 export type FirstFrame = { kind: 'hello', hello: Hello } | { kind: 'refusal', refusal: Refusal }
-
-const checkHello = TypeCompiler.Compile(HelloSchema)
-const checkRefusal = TypeCompiler.Compile(RefusalSchema)
 
 export function encodeHello (codec: Codec, hello: Hello): Buffer {
   return codec.encode(hello)
@@ -58,14 +65,12 @@ export function decodeFirstFrame (codec: Codec, bytes: Uint8Array): FirstFrame {
   } catch {
     throw new AdmissionError('first frame is not a msgpack hello')
   }
-  if (checkRefusal.Check(value)) return { kind: 'refusal', refusal: value }
+  if (shapeFault(refusalShape, value) === undefined) return { kind: 'refusal', refusal: value as Refusal }
   if (value !== null && typeof value === 'object' && (value as { proof?: unknown }).proof instanceof Uint8Array) {
     const v = value as { proof: Uint8Array }
     if (!(v.proof instanceof Buffer)) v.proof = Buffer.from(v.proof)
   }
-  if (!checkHello.Check(value)) {
-    const first = checkHello.Errors(value).First()
-    throw new AdmissionError(`malformed hello${first === undefined ? '' : ` at '${first.path}': ${first.message}`}`)
-  }
-  return { kind: 'hello', hello: value }
+  const fault = shapeFault(helloShape, value)
+  if (fault !== undefined) throw new AdmissionError(`malformed hello at '${fault.path}': ${fault.message}`)
+  return { kind: 'hello', hello: value as Hello }
 }

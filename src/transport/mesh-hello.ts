@@ -1,20 +1,17 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { Type } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { Codec } from '../codec/codec.js'
 import { AdmissionError } from '../errors/errors.js'
 import type { ClusterKeys } from './cluster-keys.js'
+import { bytesOf, literal, object, shapeFault, string, type ShapeCheck } from './wire-shape.js'
 
 /** Protocol name in the first frame of a connection between mesh addresses. */
 export const MESH_HELLO = 'roost-mesh/1'
 
-const Bytes16 = Type.Uint8Array({ minByteLength: 16, maxByteLength: 16 })
-const Bytes32 = Type.Uint8Array({ minByteLength: 32, maxByteLength: 32 })
-const HostId = Type.String({ pattern: '^[0-9a-f]{64}$' })
+const hostId = string({ pattern: /^[0-9a-f]{64}$/ })
 
-const ClientHello = TypeCompiler.Compile(Type.Object({ m: Type.Literal(MESH_HELLO), host: HostId, to: HostId, nonce: Bytes16 }))
-const ServerHello = TypeCompiler.Compile(Type.Object({ m: Type.Literal(MESH_HELLO), host: HostId, nonce: Bytes16, proof: Bytes32 }))
-const ClientProof = TypeCompiler.Compile(Type.Object({ proof: Bytes32 }))
+const clientHello = object({ m: literal(MESH_HELLO), host: hostId, to: hostId, nonce: bytesOf(16) })
+const serverHello = object({ m: literal(MESH_HELLO), host: hostId, nonce: bytesOf(16), proof: bytesOf(32) })
+const clientProof = object({ proof: bytesOf(32) })
 
 export interface ClientHelloMsg { m: typeof MESH_HELLO, host: string, to: string, nonce: Buffer }
 export interface ServerHelloMsg { m: typeof MESH_HELLO, host: string, nonce: Buffer, proof: Buffer }
@@ -37,7 +34,7 @@ export function proofMatches (expected: Buffer, got: Uint8Array): boolean {
   return got.byteLength === expected.byteLength && timingSafeEqual(expected, got)
 }
 
-function decodeWith<T> (codec: Codec, bytes: Uint8Array, check: { Check: (v: unknown) => boolean }, what: string): T {
+function decodeWith<T> (codec: Codec, bytes: Uint8Array, shape: ShapeCheck, what: string): T {
   let v: unknown
   try {
     v = codec.decode(bytes)
@@ -50,10 +47,10 @@ function decodeWith<T> (codec: Codec, bytes: Uint8Array, check: { Check: (v: unk
       if (f instanceof Uint8Array && !(f instanceof Buffer)) (v as Record<string, unknown>)[k] = Buffer.from(f)
     }
   }
-  if (!check.Check(v)) throw new AdmissionError(`malformed ${what}`)
+  if (shapeFault(shape, v) !== undefined) throw new AdmissionError(`malformed ${what}`)
   return v as T
 }
 
-export const decodeClientHello = (codec: Codec, b: Uint8Array): ClientHelloMsg => decodeWith(codec, b, ClientHello, 'mesh client hello')
-export const decodeServerHello = (codec: Codec, b: Uint8Array): ServerHelloMsg => decodeWith(codec, b, ServerHello, 'mesh server hello')
-export const decodeClientProof = (codec: Codec, b: Uint8Array): { proof: Buffer } => decodeWith(codec, b, ClientProof, 'mesh client proof')
+export const decodeClientHello = (codec: Codec, b: Uint8Array): ClientHelloMsg => decodeWith(codec, b, clientHello, 'mesh client hello')
+export const decodeServerHello = (codec: Codec, b: Uint8Array): ServerHelloMsg => decodeWith(codec, b, serverHello, 'mesh server hello')
+export const decodeClientProof = (codec: Codec, b: Uint8Array): { proof: Buffer } => decodeWith(codec, b, clientProof, 'mesh client proof')
