@@ -1,5 +1,5 @@
 import { accountKey, challengeKey, CHALLENGE_TTL_MS } from '../../src/acme/acme-rows.js'
-import { newAcmeKey, orderCertificate, type IssuedCertificate, type PresentedChallenge } from '../../src/acme/acme-order.js'
+import type { IssuedCertificate, PresentedChallenge } from '../../src/acme/acme-order.js'
 import { probeAddress, probeChallenge } from '../../src/acme/challenge-probe.js'
 import { AcmeError } from '../../src/acme/errors.js'
 import { dueRenewals, renewalCandidates, retryDelay } from '../../src/acme/renewal.js'
@@ -41,6 +41,9 @@ export interface AcmeActorComponents {
 const PRESENT_TIMEOUT_MS = 15_000
 const PRESENT_POLL_MS = 200
 
+/** The ACME client, loaded on the first order: it brings node:https and node:tls (~1 MB of heap), which an agent that orders no certificate never needs. */
+const acmeOrder = async (): Promise<typeof import('../../src/acme/acme-order.js')> => await import('../../src/acme/acme-order.js')
+
 /**
  * `/agent/acme`: certificates from an ACME directory (HTTP-01). It keeps the cluster's account
  * (one `acme` row per directory, key sealed), publishes challenges as `acme` rows for every
@@ -74,7 +77,7 @@ export function acmeActor (init: AcmeActorInit, components: AcmeActorComponents)
         const key = accountKey(directory)
         const row = (await rowsOf('acme')).find(r => r.key === key && !r.deleted && r.data?.kind === 'account')
         if (row !== undefined) return openKey(components.certKey, (row.data as AcmeAccountRowData).keySealed)
-        const pem = await newAcmeKey()
+        const pem = await (await acmeOrder()).newAcmeKey()
         const data: AcmeAccountRowData = { kind: 'account', directory, keySealed: sealKey(components.certKey, pem), email: init.email, updatedAt: now() }
         await write('acme', key, data)
         ctx.log.info({ directory }, 'ACME: created the cluster\'s account key')
@@ -111,7 +114,7 @@ export function acmeActor (init: AcmeActorInit, components: AcmeActorComponents)
         if (hostname.startsWith('*.')) throw new AcmeError(`${hostname}: wildcard certificates need the dns-01 challenge, which roost does not answer (http-01 only)`, { hostname })
         const directory = directoryIn ?? init.directory
         const accountKeyPem = await accountKeyFor(directory)
-        const issued: IssuedCertificate = await orderCertificate({ directory, accountKeyPem, email: init.email, hostname }, { logger: ctx.log, present, withdraw })
+        const issued: IssuedCertificate = await (await acmeOrder()).orderCertificate({ directory, accountKeyPem, email: init.email, hostname }, { logger: ctx.log, present, withdraw })
         const at = now()
         const data: CertRowData = { hostname, app, certPem: issued.certPem, keySealed: sealKey(components.certKey, issued.keyPem), notAfter: issued.notAfter, source: 'acme', updatedAt: at, acmeDirectory: directory }
         const why = dataError('certs', data)

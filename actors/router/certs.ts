@@ -1,4 +1,3 @@
-import { createSecureContext } from 'node:tls'
 import { dataError } from '../../src/gossip/row-check.js'
 import type { CertRowData } from '../../src/gossip/rows.js'
 import { checkCert, parseChain, validity } from '../../src/proxy/tls/cert-check.js'
@@ -50,6 +49,8 @@ export async function addCert (msg: CertsAddBody, deps: CertsDeps): Promise<Cert
     // Only the certificate blocks travel: a key pasted into the certificate file must never be gossiped in the clear.
     certPem = checked.chain.map(c => c.toString()).join('')
     keyPem = checked.keyPem
+    // node:tls is loaded here, not with the router: an agent that serves no TLS has no use for it (~0.8 MB of heap).
+    const { createSecureContext } = await import('node:tls')
     try {
       createSecureContext({ cert: certPem, key: keyPem })
     } catch (err) {

@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Registry } from 'prom-client'
+import { createRequire } from 'node:module'
+import type { collectDefaultMetrics as CollectDefaultMetrics, Registry as PromRegistry } from 'prom-client'
 import type { MessageObserver } from '../runtime/observers.js'
 import { registerActorMetrics, type ActorMetrics } from './actor-metrics.js'
 import { registerMessageMetrics } from './message-metrics.js'
@@ -19,6 +20,13 @@ export interface AgentMetrics {
   text: () => Promise<string>
   readonly contentType: string
 }
+
+// prom-client's index loads all of it, the push gateway client with node:https and node:tls
+// (~1 MB of heap) and the cluster aggregator among it: an agent takes the two parts it uses.
+const require = createRequire(import.meta.url)
+const Registry = require('prom-client/lib/registry') as typeof PromRegistry
+const collectDefaultMetrics = require('prom-client/lib/defaultMetrics') as typeof CollectDefaultMetrics
+type Registry = PromRegistry
 
 export function createAgentMetrics (): AgentMetrics {
   const registry = new Registry()
