@@ -7,7 +7,7 @@ import { createCapacityLedger, type CapacityInit } from '../../src/placement/cap
 import { createHealthChecker } from '../../src/health/checker.js'
 import type { Logger } from '../../src/log/logger.js'
 import type { DriverKind, VmDriver } from '../../src/vmm/driver.js'
-import { createImageStore } from '../../src/vmm/image/image-store.js'
+import type { ImageStore } from '../../src/vmm/image/image-store.js'
 import { createSqliteMachineStore, type MachineStore } from '../../src/vmm/machine-store.js'
 import { createNetnsAllocator } from '../../src/vmm/netns.js'
 import { allocatePort } from '../../src/vmm/ports.js'
@@ -53,7 +53,12 @@ export async function setupMachines (init: MachinesSetupInit, components: { logg
   if (qemu.ok) drivers.qemu = createQemuDriver({ faults: init.faults === true }, { logger, netns })
   if (init.driver === 'qemu' && !qemu.ok) throw new ConfigError('--driver qemu: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)')
   const defaultDriver: DriverKind = init.driver === 'auto' ? (qemu.ok ? 'qemu' : 'process') : init.driver
-  const images = createImageStore({ imagesDir: init.imagesDir ?? join(init.dataDir, 'images') }, { logger })
+  // The image store (its builders: apt, cpio, kernel modules, ~0.5 MB of heap) loads with the first machine that needs an image.
+  let images: Promise<ImageStore> | undefined
+  const imageStore = async (): Promise<ImageStore> => {
+    images ??= import('../../src/vmm/image/image-store.js').then(m => m.createImageStore({ imagesDir: init.imagesDir ?? join(init.dataDir, 'images') }, { logger }))
+    return await images
+  }
   const store = createSqliteMachineStore({ path: join(init.dataDir, 'machines.db') })
   if (process.getuid?.() === 0) {
     const known = store.list().map(m => (m.record.runtime as { netns?: string } | null)?.netns).filter((n): n is string => n !== undefined)
@@ -66,7 +71,7 @@ export async function setupMachines (init: MachinesSetupInit, components: { logg
     components: {
       drivers,
       store,
-      images: { resolve: async (ref) => { const img = await images.resolve(ref); return { manifest: img, dir: img.dir } } },
+      images: { resolve: async (ref) => { const img = await (await imageStore()).resolve(ref); return { manifest: img, dir: img.dir } } },
       ports: allocatePort,
       ...(components.launches === undefined ? {} : { launches: components.launches }),
       capacity: createCapacityLedger(init.capacity),
