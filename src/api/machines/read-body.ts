@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { InvalidArgumentError } from '../../errors/errors.js'
 import { InvalidJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.js'
+import { jsonDepthWithin, MAX_JSON_DEPTH } from './json-depth.js'
 
 /** Reads a whole request body, failing with ERR_PAYLOAD_TOO_LARGE past `maxBytes` (checked against Content-Length first). */
 export async function readBody (req: IncomingMessage, maxBytes: number): Promise<Buffer> {
@@ -48,7 +49,8 @@ function isJsonMediaType (header: string | undefined): boolean {
 
 /**
  * The request's JSON body, or undefined when it has none and none is required. A body needs
- * `Content-Type: application/json`; an empty one counts as none.
+ * `Content-Type: application/json`; an empty one counts as none; one nested deeper than
+ * {@link MAX_JSON_DEPTH} is refused before it is parsed.
  */
 export async function readJsonBody (req: IncomingMessage, opts: { maxBytes: number, required: boolean }): Promise<unknown> {
   const raw = await readBody(req, opts.maxBytes)
@@ -59,6 +61,7 @@ export async function readJsonBody (req: IncomingMessage, opts: { maxBytes: numb
   if (!isJsonMediaType(req.headers['content-type'])) {
     throw new UnsupportedMediaTypeError(`request body must be sent with Content-Type: application/json (got ${req.headers['content-type'] ?? 'none'})`)
   }
+  if (!jsonDepthWithin(raw)) throw new InvalidJsonError(`request body nests deeper than ${MAX_JSON_DEPTH} arrays and objects`, { maxDepth: MAX_JSON_DEPTH })
   try {
     return JSON.parse(raw.toString('utf8'))
   } catch (err) {

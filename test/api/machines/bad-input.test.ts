@@ -55,6 +55,20 @@ test('schema violations are 400 ERR_INVALID_ARGUMENT listing TypeBox errors', as
   t.is(meta.status, 400)
 })
 
+test('a body nested deeper than 32 arrays or objects is 400 ERR_INVALID_JSON before it is parsed; 32 levels, and brackets inside strings, are fine', async t => {
+  const { url } = await startApi(t)
+  const create = `/v1/apps/${APP}/machines`
+  for (const body of ['['.repeat(100_000) + ']'.repeat(100_000), '{"config":' + '{"a":'.repeat(40) + '1' + '}'.repeat(41)]) {
+    const a = await request(url, 'POST', create, body, json)
+    t.is(a.status, 400)
+    t.is(a.body.code, 'ERR_INVALID_JSON')
+    t.regex(a.body.error, /deeper than 32/)
+  }
+  const ok = await request(url, 'POST', create, JSON.stringify({ config: { image: 'x', env: { A: '[[[[' + '{'.repeat(100) + '\\"' } }, extra: JSON.parse('['.repeat(30) + ']'.repeat(30)) }), json)
+  t.is(ok.body.code, 'ERR_INVALID_ARGUMENT', 'parsed, then refused by the schema for its extra property')
+  t.true((ok.body.details?.errors ?? []).some(e => e.path === '/extra'))
+})
+
 test('bad path and query parameters are 400', async t => {
   const { url } = await startApi(t)
   for (const [method, path, where] of [
