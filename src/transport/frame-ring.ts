@@ -80,7 +80,7 @@ export function createRingWriter (memory: RingMemory): RingWriter {
 
 /** The actors' thread's side. */
 export interface RingReader {
-  /** A view of `len` bytes at `offset` (valid until the frame is released, see `handOn`). */
+  /** A view of `len` bytes at `offset`, valid until the frame has been handed on (`end`) and `release` has run. */
   view: (offset: number, len: number) => Buffer
   /**
    * Brackets the handing on of one frame in the ring (`mark` as posted), `begin` before and `end`
