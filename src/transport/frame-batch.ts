@@ -47,13 +47,8 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
       const n = payload.byteLength
       const slot = n > OWN_BUFFER_BYTES && ring !== undefined ? ring.put(payload) : null
       if (slot !== null) {
-        batch.hosts.push(host)
-        batch.lens.push(n)
-        batch.bufs.push(-1)
         batch.ring.push(slot.offset, slot.mark)
-        return
-      }
-      if (n > OWN_BUFFER_BYTES) {
+      } else if (n > OWN_BUFFER_BYTES) {
         const own = new Uint8Array(n)
         own.set(payload)
         batch.buffers.push(own)
@@ -70,7 +65,7 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
       }
       batch.hosts.push(host)
       batch.lens.push(n)
-      batch.bufs.push(batch.buffers.length - 1)
+      batch.bufs.push(slot !== null ? -1 : batch.buffers.length - 1)
     },
     take () {
       if (batch.hosts.length === 0) return null
@@ -92,7 +87,7 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
  * ring, the mark to release once it is handed on (else -1).
  */
 export function forEachFrame (batch: FramesBatch, ring: RingReader | undefined, fn: (host: string, payload: Buffer, mark: number) => void): void {
-  const offs = batch.buffers.length === 0 ? undefined : new Array<number>(batch.buffers.length).fill(0)
+  const offs = new Array<number>(batch.buffers.length).fill(0)
   let r = 0
   for (let i = 0; i < batch.hosts.length; i++) {
     const n = batch.lens[i] as number
@@ -104,8 +99,8 @@ export function forEachFrame (batch: FramesBatch, ring: RingReader | undefined, 
       continue
     }
     const buf = batch.buffers[b] as Uint8Array
-    const off = (offs as number[])[b] as number
+    const off = offs[b] as number
     fn(batch.hosts[i] as string, Buffer.from(buf.buffer, buf.byteOffset + off, n), -1)
-    ;(offs as number[])[b] = off + n
+    offs[b] = off + n
   }
 }

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { createRingMemory, createRingReader, createRingWriter, holdInPlace, isSharedView, type RingReader } from '../../src/transport/frame-ring.js'
+import { createRingMemory, createRingReader, createRingWriter, holdInPlace, isSharedView, type RingReader, type RingWriter } from '../../src/transport/frame-ring.js'
 
 /** The reader has handed on everything up to `mark` and lets the writer reuse it. */
 function handedOn (r: RingReader, mark: number): void {
@@ -10,10 +10,14 @@ function handedOn (r: RingReader, mark: number): void {
 
 const bytes = (n: number, fill: number): Buffer => Buffer.alloc(n, fill)
 
+/** A ring of `size` bytes with its writer and reader. */
+function ringOf (size: number): { w: RingWriter, r: RingReader } {
+  const memory = createRingMemory(size)
+  return { w: createRingWriter(memory), r: createRingReader(memory) }
+}
+
 test('a frame put in the ring reads back at its offset, as a view of shared memory', t => {
-  const memory = createRingMemory(4096)
-  const w = createRingWriter(memory)
-  const r = createRingReader(memory)
+  const { w, r } = ringOf(4096)
   const slot = w.put(Buffer.from('hello'))
   if (slot === null) { t.fail('no room'); return }
   const v = r.view(slot.offset, 5)
@@ -23,9 +27,7 @@ test('a frame put in the ring reads back at its offset, as a view of shared memo
 })
 
 test('the writer never overwrites bytes the reader has not released, and reuses them once released', t => {
-  const memory = createRingMemory(4096)
-  const w = createRingWriter(memory)
-  const r = createRingReader(memory)
+  const { w, r } = ringOf(4096)
   const slots = []
   for (let i = 0; i < 4; i++) {
     const s = w.put(bytes(1000, i + 1))
@@ -43,9 +45,7 @@ test('the writer never overwrites bytes the reader has not released, and reuses 
 })
 
 test('a frame that would run past the end starts at the ring start; the skipped tail counts until released', t => {
-  const memory = createRingMemory(4096)
-  const w = createRingWriter(memory)
-  const r = createRingReader(memory)
+  const { w, r } = ringOf(4096)
   const a = w.put(bytes(1000, 1))
   const b = w.put(bytes(1000, 2))
   const c = w.put(bytes(1000, 3))
@@ -65,9 +65,7 @@ test('a frame that would run past the end starts at the ring start; the skipped 
 })
 
 test('an empty ring starts again at its start (a quiet agent keeps touching the same pages); a frame over a quarter of the ring is refused', t => {
-  const memory = createRingMemory(4096)
-  const w = createRingWriter(memory)
-  const r = createRingReader(memory)
+  const { w, r } = ringOf(4096)
   for (let i = 0; i < 5; i++) {
     const s = w.put(bytes(300, i))
     if (s === null) { t.fail('no room'); return }
@@ -80,9 +78,7 @@ test('an empty ring starts again at its start (a quiet agent keeps touching the 
 })
 
 test('positions stay right past 2^31 bytes written (they travel modulo 2^31)', t => {
-  const memory = createRingMemory(1024 * 1024)
-  const w = createRingWriter(memory)
-  const r = createRingReader(memory)
+  const { w, r } = ringOf(1024 * 1024)
   const frame = bytes(200 * 1024, 1)
   let last = null
   for (let i = 0; i < 11_000; i++) {
@@ -97,9 +93,7 @@ test('positions stay right past 2^31 bytes written (they travel modulo 2^31)', t
 })
 
 test('a frame held in place while it is handed on keeps the ring from reusing it until it is let go', t => {
-  const memory = createRingMemory(4096)
-  const w = createRingWriter(memory)
-  const r = createRingReader(memory)
+  const { w, r } = ringOf(4096)
   const a = w.put(bytes(1000, 1))
   const b = w.put(bytes(1000, 2))
   if (a === null || b === null) { t.fail('no room'); return }
@@ -129,9 +123,7 @@ test('a frame held in place while it is handed on keeps the ring from reusing it
 })
 
 test('held frames that keep over half the ring from the writer are copied out, oldest first, and the ring goes on', t => {
-  const memory = createRingMemory(8192)
-  const w = createRingWriter(memory)
-  const r = createRingReader(memory)
+  const { w, r } = ringOf(8192)
   const held = new Map<number, Buffer>()
   const letGos: Array<() => void> = []
   const receive = (i: number): void => {
