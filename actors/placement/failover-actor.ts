@@ -27,6 +27,8 @@ export interface FailoverActorInit {
   stableMs?: number
   /** …and at least a probe round of the region (its hosts × this gossip probe interval). */
   probeIntervalMs?: number
+  /** Once it sees its region's majority again, hosts it saw die meanwhile have this long to reappear. */
+  rejoinMs?: number
   /** Without its region's majority this long, the host stops routing to its replaceable machines… */
   leaseMs?: number
   /** …and this long, it stops them. */
@@ -45,6 +47,8 @@ const STEP_MS = 3_000
 const STABLE_MS = 600
 const LEASE_MS = 1_500
 const GRACE_MS = 5_000
+/** Two redials of a host out of reach: the transport's connect timeout (5 s) and SWIM's reconnect interval (1 s), twice. */
+const REJOIN_MS = 12_000
 const RETRY_MS = 15_000
 const ASK_MS = 30_000
 /** How long an evacuated machine's new copy may take to be started and passing its checks. */
@@ -88,6 +92,8 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
       let evacuating: string | null = null
       let draining = false
       const evacuationFailed = new Map<string, number>()
+      /** Per region, since when this host has seen its majority without a break. */
+      const majoritySince = new Map<string, number>()
 
       /** Host names as gossip last told them, for the events people read. */
       const names = new Map<string, string>()
@@ -135,7 +141,11 @@ export function failoverActor (init: FailoverActorInit, components: FailoverActo
         for (const m of members) if (m.name !== '') names.set(m.hostId, m.name)
         // A host gossip has not met yet counts as alive toward the majority (unless its rows say dead).
         const hosts = hostViews(hostRows.rows, members, self, 'alive')
-        const plan = planFailover({ self, stepMs, stableMs, probeIntervalMs: init.probeIntervalMs ?? 0 }, hosts, machineRows.rows)
+        for (const region of new Set(hosts.map(h => h.region))) {
+          if (!seesMajority(hosts, region)) majoritySince.delete(region)
+          else if (!majoritySince.has(region)) majoritySince.set(region, now)
+        }
+        const plan = planFailover({ self, stepMs, stableMs, probeIntervalMs: init.probeIntervalMs ?? 0, majoritySince, rejoinMs: init.rejoinMs ?? REJOIN_MS }, hosts, machineRows.rows)
         draining = hosts.find(h => h.id === self)?.draining === true
         if (draining && evacuating === null) {
           const next = currentMachineRows(machineRows.rows).find(r => {

@@ -58,6 +58,14 @@ export interface FailoverInit {
   stableMs?: number
   /** The gossip's probe interval: a probe round of n hosts takes n of them (default 0). */
   probeIntervalMs?: number
+  /**
+   * Per region, since when this host has seen its majority without a break (absent: it does not
+   * now). A death it recorded before then was seen from a minority, where the majority's hosts
+   * all look dead: such a host is given `rejoinMs` after the majority came back to reappear.
+   */
+  majoritySince?: ReadonlyMap<string, number>
+  /** How long a host seen dying from a minority has to come back once the majority is seen (default 0). */
+  rejoinMs?: number
 }
 
 /** Whether `self` sees a strict majority of its region's known hosts (left ones excluded) alive. */
@@ -74,7 +82,10 @@ export function seesMajority (hosts: readonly FailoverHost[], region: string): b
  * generation>`; the first acts at once, the k-th only after k steps (if the ones before it could
  * not). Nobody acts for a region where they do not see a majority alive, nor before their view
  * of the region has been still for `stableMs`: the minority side of a partition must not
- * re-create what the majority side may still be running.
+ * re-create what the majority side may still be running. Nor does a host that comes back from
+ * a minority act on the deaths it saw there before their hosts have had `rejoinMs` to reappear:
+ * a healed partition is rejoined one connection at a time, and the replacements the majority
+ * made are owned by hosts the returning side still holds dead.
  */
 export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[], machineRows: readonly MachineRowLike[]): { replacements: Replacement[], stale: StaleCopy[], blocked: string[] } {
   const byId = new Map(hosts.map(h => [h.id, h]))
@@ -106,6 +117,9 @@ export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[]
     const rank = rendezvousRank(`${id}:${generation}`, candidates).indexOf(init.self)
     if (rank < 0) continue
     const settled = (lastChange.get(region) ?? 0) + Math.max(init.stableMs ?? 0, (regionSize.get(region) ?? 0) * (init.probeIntervalMs ?? 0))
+    const since = init.majoritySince?.get(region)
+    const fell = owner === undefined ? 0 : owner.downSince !== undefined && owner.downSince > 0 ? owner.downSince : owner.changedAt
+    const rejoined = since !== undefined && fell < since ? since + (init.rejoinMs ?? 0) : 0
     replacements.push({
       id,
       app: typeof data.app === 'string' ? data.app : '',
@@ -114,7 +128,7 @@ export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[]
       generation,
       config: config as Record<string, unknown>,
       from: row.owner,
-      dueAt: Math.max((owner?.changedAt ?? 0) + rank * init.stepMs, settled)
+      dueAt: Math.max((owner?.changedAt ?? 0) + rank * init.stepMs, settled, rejoined)
     })
   }
   const stale: StaleCopy[] = []

@@ -260,8 +260,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     const remote = stream.remotePublicKey.toString('hex')
     let admitted = false
     const helloTimer = setTimeout(() => {
-      if (admitted) return
-      this.refuse(conn, remote, new AdmissionError('no hello within the timeout'))
+      if (admitted || conn.closed) return
+      this.dropSilent(conn, remote)
     }, this.init.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS)
     const conn: Connection = new Connection({
       stream,
@@ -356,6 +356,18 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     }
     this.emit('connect', { ...info })
     return true
+  }
+
+  /**
+   * A peer whose hello never came is closed, not refused: the Noise handshake can pass through
+   * the DHT while the data path is cut (a partition), and a deny window would keep the host out
+   * for denyMs after the network heals. Holding a silent connection costs it as much as us, and
+   * the next one starts with its own hello timeout; nothing is said to it (there may be no path).
+   */
+  private dropSilent (conn: Connection, remote: string): void {
+    const gate = this.refusedLog.take('hello-timeout')
+    if (gate !== false) this.log.info({ host: remote, ...suppressedField(gate) }, 'no hello within the timeout; closing the connection (data path cut?)')
+    conn.close()
   }
 
   private refuse (conn: Connection, remote: string, err: Error): void {

@@ -84,3 +84,23 @@ test('a dead host\'s fall counts from its first suspicion; the window is at leas
   t.is(planFailover({ self: first, stepMs: 3_000, stableMs: 600 }, peerBack, rows).replacements[0]?.dueAt, 5_500, 'another host\'s change in the window moves it on')
   t.is(planFailover({ self: first, stepMs: 3_000, stableMs: 600, probeIntervalMs: 1_000 }, hosts, rows).replacements[0]?.dueAt, 8_500, 'wan: four hosts probed at 1 s take 4 s')
 })
+
+test('back from a minority, a host gives the hosts it saw die there rejoinMs after the majority came back: the replacements made meanwhile belong to hosts it still holds dead', t => {
+  // a and b were cut off with c, d, e out of sight; d and e replaced m1 as generation 2, owned by e.
+  // At 20,000 the heal brings c back into a's view: three of five alive, a majority again, while e
+  // (dead in a's view since 4,000) has not reappeared yet.
+  const hosts = [host('a', { changedAt: 0 }), host('b', { changedAt: 0 }), host('c', { changedAt: 20_000 }),
+    host('d', { state: 'dead', changedAt: 4_000, downSince: 3_800 }), host('e', { state: 'dead', changedAt: 4_000, downSince: 3_800 })]
+  const rows = [machine('m1', 'a'), machine('m1', 'e', {}, 2)]
+  const since = new Map([['ams', 20_000]])
+  const due = (self: string, init: { majoritySince?: Map<string, number>, rejoinMs?: number }): number | undefined =>
+    planFailover({ self, stepMs: 3_000, stableMs: 600, ...init }, hosts, rows).replacements[0]?.dueAt
+  const first = rendezvousRank('m1:3', ['a', 'b', 'c'])[0] as string
+  t.is(due(first, {}), 20_600, 'without the rule: 600 ms after c came back, before e could')
+  t.is(due(first, { majoritySince: since, rejoinMs: 12_000 }), 32_000)
+  // A death seen while the majority was in sight is acted on as before.
+  const later = new Map([['ams', 1_000]])
+  t.is(due(first, { majoritySince: later, rejoinMs: 12_000 }), 20_600)
+  // The rule delays, it does not forbid: a host that really died stays dead and is replaced.
+  t.is(planFailover({ self: first, stepMs: 3_000, stableMs: 600, majoritySince: since, rejoinMs: 12_000 }, hosts, rows).replacements[0]?.generation, 3)
+})

@@ -8,6 +8,7 @@ import { encodeFrame, FrameDecoder, UNADMITTED_MAX_FRAME_BYTES } from '../../src
 import { DEFAULT_DHT_PORT, type DhtBootstrap } from '../../src/dht/bootstrap.js'
 import { AdmissionError, FrameTooLargeError, HostUnreachableError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
+import { HELLO_VERSION } from '../../src/transport/hello.js'
 import { HyperswarmTransport, type HyperswarmTransportInit } from '../../src/transport/hyperswarm-transport.js'
 import { retry } from '../helpers/retry.js'
 import { udpBoundAddresses } from '../helpers/udp-bound.js'
@@ -220,11 +221,13 @@ function capturingLogger (): { logger: Logger, lines: Array<Record<string, unkno
 }
 
 /** A bare hyperswarm peer (no secret, no hello) connected to `hostId`, keeping what it receives. */
-async function outsider (t: ExecutionContext, boot: DhtBootstrap, hostId: string): Promise<{ stream: NoiseStream, frames: unknown[], closed: () => boolean }> {
-  const dht = new HyperDHT({ bootstrap: [boot.address()], host: '127.0.0.1', firewalled: false })
+async function outsider (t: ExecutionContext, boot: DhtBootstrap, hostId: string, seed?: Buffer): Promise<{ stream: NoiseStream, frames: unknown[], closed: () => boolean, destroy: () => Promise<void> }> {
+  const keyPair = seed === undefined ? undefined : HyperDHT.keyPair(seed)
+  const dht = new HyperDHT({ bootstrap: [boot.address()], host: '127.0.0.1', firewalled: false, ...(keyPair === undefined ? {} : { keyPair }) })
   await dht.ready()
-  const swarm = new Hyperswarm({ dht })
-  t.teardown(async () => { await swarm.destroy(); await dht.destroy() })
+  const swarm = new Hyperswarm({ dht, ...(keyPair === undefined ? {} : { keyPair }) })
+  const destroy = async (): Promise<void> => { await swarm.destroy(); await dht.destroy() }
+  t.teardown(destroy)
   const stream = await new Promise<NoiseStream>(resolve => {
     swarm.once('connection', (s: NoiseStream) => { resolve(s) })
     swarm.joinPeer(Buffer.from(hostId, 'hex'))
@@ -236,7 +239,7 @@ async function outsider (t: ExecutionContext, boot: DhtBootstrap, hostId: string
   stream.on('data', (chunk: Buffer) => { decoder.push(chunk) })
   stream.on('error', () => {})
   stream.on('close', () => { closed = true })
-  return { stream, frames, closed: () => closed }
+  return { stream, frames, closed: () => closed, destroy }
 }
 
 test.serial('hyperswarm: each side decodes the other\'s hello once', async t => {
@@ -280,6 +283,28 @@ test.serial('hyperswarm: an outsider\'s oversized hello is refused as too large,
   peer.send(target.hostId, Buffer.from('still here'))
   await retry(() => atTarget.length === 1, { what: 'an admitted peer served' })
   t.deepEqual(atTarget.map(r => r.payload.toString()), ['still here'])
+})
+
+test.serial('hyperswarm: a peer silent past the hello timeout is closed, not refused nor denied: the same host speaking next is admitted at once (a hello lost while a partition cut the data path must not keep the healed host out)', async t => {
+  const boot = await bootstrap(t)
+  const { logger, lines } = capturingLogger()
+  const target = await started(t, boot, { helloTimeoutMs: 300, denyMs: 120_000 }, { logger })
+  const atTarget = collectFrames(target)
+  const seed = randomBytes(32)
+  const silent = await outsider(t, boot, target.hostId, seed)
+  await retry(() => silent.closed(), { what: 'the silent connection closed' })
+  t.is(silent.frames.length, 1, 'the target\'s hello and no refusal')
+  t.like(silent.frames[0], { hello: HELLO_VERSION, hostId: target.hostId })
+  await silent.destroy()
+  t.true(lines.some(l => /no hello within the timeout/.test(String(l.msg))))
+  t.false(lines.some(l => l.msg === 'refused host'))
+
+  const same = await started(t, boot, { seed })
+  let failure: Error | undefined
+  same.send(target.hostId, Buffer.from('back'), (err) => { failure = err })
+  await retry(() => atTarget.length === 1 || failure !== undefined, { timeoutMs: 15_000, what: 'the frame or a failure' })
+  t.is(failure, undefined)
+  t.deepEqual(atTarget.map(r => r.payload.toString()), ['back'])
 })
 
 test.serial('hyperswarm: frames larger than the pre-admission budget flow once the peer is admitted', async t => {
