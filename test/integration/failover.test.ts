@@ -2,10 +2,13 @@ import anyTest, { type TestFn } from 'ava'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { RowView } from '../../src/api/control-api.js'
 import type { MachineView } from '../../src/api/machines/schemas.js'
 import { localImagesDir, startLocalCluster, type LocalCluster, type LocalHost } from '../../src/cli/local-cluster.js'
 import type { RoostEvent } from '../../src/events/event-kinds.js'
+import { controlCall } from '../../src/lab/lab-agents.js'
 import { silentLogger } from '../../src/log/logger.js'
+import { machineIdOf } from '../../src/placement/machine-rows.js'
 import { buildImage } from '../../src/vmm/image/build.js'
 import { isSameProcess } from '../../src/vmm/proc-info.js'
 import { BIN, roost } from '../helpers/cli.js'
@@ -49,6 +52,14 @@ test.serial('a dead host\'s replaceable machine comes back once on a survivor, s
   t.is(web.generation, 1)
   await retry(async () => (await api.get('web', web.id)).state === 'started' && (await api.get('keep', keep.id)).state === 'started', { timeoutMs: 30_000, what: 'both started on h2' })
   t.is(live(h2.dataDir), 2)
+  // What survivors know of a dead host's machines is what gossip brought them before it died.
+  await retry(async () => {
+    for (const h of [h1, h3]) {
+      const rows = await controlCall(h.socketPath, async c => await c.state('machines'), 10_000) as RowView[]
+      for (const id of [web.id, keep.id]) if (!rows.some(r => machineIdOf(r) === id && r.data?.state === 'started')) return false
+    }
+    return true
+  }, { timeoutMs: 30_000, what: 'both machines started in h1\'s and h3\'s replicas' })
 
   const killedAt = Date.now()
   h2.process.kill('SIGKILL')
