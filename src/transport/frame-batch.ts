@@ -13,7 +13,13 @@ const SPARE_COPY_BYTES = 8 * 1024
 
 /** One batch of frames as the transport thread posts it (see `frames` in transport-thread-messages.ts). */
 export interface FramesBatch {
+  /**
+   * The senders, one per run of frames from the same host: `runs[j]` frames from `hosts[j]`. A
+   * flood from one peer is one string per batch, not one per frame (each string crossing the
+   * thread boundary is a copy, and a fresh string for the agent to hash).
+   */
   hosts: string[]
+  runs: number[]
   lens: number[]
   /**
    * Frame i is `lens[i]` bytes of `buffers[bufs[i]]`, right after the frames before it in that
@@ -38,7 +44,7 @@ export interface FrameBatcher {
  * while it has room, else into a buffer of its own.
  */
 export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
-  let batch: FramesBatch = { hosts: [], lens: [], bufs: [], buffers: [], ring: [] }
+  let batch: FramesBatch = { hosts: [], runs: [], lens: [], bufs: [], buffers: [], ring: [] }
   let chunk: Uint8Array | null = null
   let chunkUsed = 0
   let spare: Uint8Array | null = null
@@ -63,19 +69,21 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
         chunk.set(payload, chunkUsed)
         chunkUsed += n
       }
-      batch.hosts.push(host)
+      const last = batch.hosts.length - 1
+      if (last >= 0 && batch.hosts[last] === host) batch.runs[last] = (batch.runs[last] as number) + 1
+      else { batch.hosts.push(host); batch.runs.push(1) }
       batch.lens.push(n)
       batch.bufs.push(slot !== null ? -1 : batch.buffers.length - 1)
     },
     take () {
-      if (batch.hosts.length === 0) return null
+      if (batch.lens.length === 0) return null
       const out = batch
       // A chunk that is set is the batch's last buffer (a frame with its own buffer unsets it).
       if (chunk !== null && chunkUsed <= SPARE_COPY_BYTES) {
         out.buffers[out.buffers.length - 1] = chunk.slice(0, chunkUsed)
         spare = chunk
       }
-      batch = { hosts: [], lens: [], bufs: [], buffers: [], ring: [] }
+      batch = { hosts: [], runs: [], lens: [], bufs: [], buffers: [], ring: [] }
       chunk = null
       return out
     }
@@ -89,18 +97,28 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
 export function forEachFrame (batch: FramesBatch, ring: RingReader | undefined, fn: (host: string, payload: Buffer, mark: number) => void): void {
   const offs = new Array<number>(batch.buffers.length).fill(0)
   let r = 0
-  for (let i = 0; i < batch.hosts.length; i++) {
+  let run = 0
+  let left = batch.runs[0] ?? 0
+  let host = batch.hosts[0] as string
+  for (let i = 0; i < batch.lens.length; i++) {
+    while (left === 0) {
+      run++
+      if (run >= batch.runs.length) throw new RangeError('a batch with more frames than its runs of hosts')
+      left = batch.runs[run] as number
+      host = batch.hosts[run] as string
+    }
+    left--
     const n = batch.lens[i] as number
     const b = batch.bufs[i] as number
     if (b < 0) {
       if (ring === undefined) throw new RangeError('a frame in the ring, and no ring to read it from')
-      fn(batch.hosts[i] as string, ring.view(batch.ring[r] as number, n), batch.ring[r + 1] as number)
+      fn(host, ring.view(batch.ring[r] as number, n), batch.ring[r + 1] as number)
       r += 2
       continue
     }
     const buf = batch.buffers[b] as Uint8Array
     const off = offs[b] as number
-    fn(batch.hosts[i] as string, Buffer.from(buf.buffer, buf.byteOffset + off, n), -1)
+    fn(host, Buffer.from(buf.buffer, buf.byteOffset + off, n), -1)
     offs[b] = off + n
   }
 }

@@ -18,8 +18,12 @@ export interface TransportWorkerData {
 export type ToTransport =
   | { t: 'start' }
   | { t: 'stop' }
-  /** Payloads laid end to end in `bytes`, `lens[i]` bytes each, in the order they were sent. */
-  | { t: 'send', ids: number[], hosts: string[], lens: number[], bytes: Uint8Array }
+  /**
+   * Payloads laid end to end in `bytes`, `lens[i]` bytes each, in the order they were sent: the
+   * first `runs[0]` to `hosts[0]`, the next `runs[1]` to `hosts[1]`… (one string per run of sends
+   * to the same host, not one per payload).
+   */
+  | { t: 'send', ids: number[], hosts: string[], runs: number[], lens: number[], bytes: Uint8Array }
   | { t: 'host-down', host: string, reason: string }
 
 /**
@@ -30,7 +34,7 @@ export type FromTransport =
   | { t: 'started', addresses: string[], peers: PeerInfo[] }
   | { t: 'start-failed', error: WireError }
   | { t: 'stopped' }
-  | { t: 'frames', hosts: string[], lens: number[], bufs: number[], buffers: Uint8Array[], ring: number[] }
+  | { t: 'frames', hosts: string[], runs: number[], lens: number[], bufs: number[], buffers: Uint8Array[], ring: number[] }
   /** `head`: the first bytes of the frame an oversized-frame error skipped (the session layer needs its sequence number). */
   | { t: 'frame-error', host: string, error: WireError, head: Uint8Array | null }
   | { t: 'connect', peer: PeerInfo }

@@ -80,6 +80,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   let nextId = 1
   let outIds: number[] = []
   let outHosts: string[] = []
+  let outRuns: number[] = []
   let outParts: Uint8Array[] = []
   let outBytes = 0
   let outQueued = false
@@ -97,9 +98,10 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       off += p.byteLength
       lens[i] = p.byteLength
     }
-    const msg: ToTransport = { t: 'send', ids: outIds, hosts: outHosts, lens, bytes }
+    const msg: ToTransport = { t: 'send', ids: outIds, hosts: outHosts, runs: outRuns, lens, bytes }
     outIds = []
     outHosts = []
+    outRuns = []
     outParts = []
     outBytes = 0
     if (w === undefined) {
@@ -304,7 +306,9 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       const id = onFailure === undefined ? 0 : nextId++
       if (onFailure !== undefined) failures.set(id, onFailure)
       outIds.push(id)
-      outHosts.push(host)
+      const last = outHosts.length - 1
+      if (last >= 0 && outHosts[last] === host) outRuns[last] = (outRuns[last] as number) + 1
+      else { outHosts.push(host); outRuns.push(1) }
       outParts.push(payload)
       outBytes += payload.byteLength
       if (outBytes >= SEND_BATCH_BYTES) flushSends()

@@ -87,10 +87,14 @@ port.on('message', (m: ToTransport) => {
   switch (m.t) {
     case 'send': {
       let off = m.bytes.byteOffset
-      for (let i = 0; i < m.ids.length; i++) {
-        const n = m.lens[i] as number
-        send(m.ids[i] as number, m.hosts[i] as string, Buffer.from(m.bytes.buffer, off, n))
-        off += n
+      let i = 0
+      for (let run = 0; run < m.runs.length; run++) {
+        const host = m.hosts[run] as string
+        for (const end = i + (m.runs[run] as number); i < end; i++) {
+          const n = m.lens[i] as number
+          send(m.ids[i] as number, host, Buffer.from(m.bytes.buffer, off, n))
+          off += n
+        }
       }
       return
     }

@@ -63,3 +63,17 @@ test('with a ring, large frames go there while it has room and into buffers of t
   t.deepEqual(next.bufs, [-1], 'released: the ring takes frames again')
   t.deepEqual(framesOf(next, reader), [['f', 'z'.repeat(22_000)]])
 })
+
+test('senders go over once per run of frames from the same host, and every frame is read back with its own', t => {
+  const batcher = createFrameBatcher()
+  const sent: Array<[string, string]> = []
+  for (const [host, n] of [['a', 3], ['b', 1], ['a', 2], ['c', 4]] as const) {
+    for (let i = 0; i < n; i++) { batcher.add(host, Buffer.from(`${host}${i}`)); sent.push([host, `${host}${i}`]) }
+  }
+  const b = batcher.take()
+  if (b === null) { t.fail('no batch'); return }
+  t.deepEqual(b.hosts, ['a', 'b', 'a', 'c'])
+  t.deepEqual(b.runs, [3, 1, 2, 4])
+  t.deepEqual(framesOf(b), sent)
+  t.throws(() => { forEachFrame({ ...b, runs: [3, 1, 2, 3] }, undefined, () => {}) }, { instanceOf: RangeError })
+})
