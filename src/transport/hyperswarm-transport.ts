@@ -56,7 +56,7 @@ export interface HyperswarmTransportComponents {
 }
 
 interface Waiting {
-  queue: Array<{ payload: Uint8Array, onFailure: SendFailure | undefined }>
+  queue: Array<{ payload: Uint8Array, onFailure: SendFailure | undefined, token: number }>
   timer: NodeJS.Timeout
 }
 
@@ -153,7 +153,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     for (const [host, w] of this.waiting) {
       clearTimeout(w.timer)
       this.waiting.delete(host)
-      for (const q of w.queue) q.onFailure?.(new HostUnreachableError('transport stopped', { host }))
+      for (const q of w.queue) q.onFailure?.(new HostUnreachableError('transport stopped', { host }), q.token)
     }
     for (const conn of this.conns.values()) conn.close()
     this.conns.clear()
@@ -174,9 +174,9 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     return [...this.known.values()].map(p => ({ ...p, connected: this.conns.has(p.hostId) }))
   }
 
-  send (hostId: string, payload: Uint8Array, onFailure?: SendFailure): void {
+  send (hostId: string, payload: Uint8Array, onFailure?: SendFailure, token = 0): void {
     if (!this.running || this.swarm === undefined) {
-      onFailure?.(new NotStartedError('transport is not running'))
+      onFailure?.(new NotStartedError('transport is not running'), token)
       return
     }
     const conn = this.conns.get(hostId)
@@ -185,7 +185,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       return
     }
     if (!/^[0-9a-f]{64}$/.test(hostId) || hostId === this.hostId) {
-      onFailure?.(new UnknownHostError(`'${hostId}' is not a host id`, { host: hostId }))
+      onFailure?.(new UnknownHostError(`'${hostId}' is not a host id`, { host: hostId }), token)
       return
     }
     let w = this.waiting.get(hostId)
@@ -199,10 +199,10 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       this.log.debug({ host: hostId }, 'dialing')
     }
     if (w.queue.length >= MAX_QUEUED_PER_HOST) {
-      onFailure?.(new HostUnreachableError(`too many messages queued for ${hostId.slice(0, 12)} while dialing`, { host: hostId }))
+      onFailure?.(new HostUnreachableError(`too many messages queued for ${hostId.slice(0, 12)} while dialing`, { host: hostId }), token)
       return
     }
-    w.queue.push({ payload, onFailure })
+    w.queue.push({ payload, onFailure, token })
   }
 
   /** Whether payloads for `hostId` are queued while a connection to it is dialed. */
@@ -392,7 +392,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     clearTimeout(w.timer)
     this.waiting.delete(hostId)
     this.forget(hostId)
-    for (const q of w.queue) q.onFailure?.(err)
+    for (const q of w.queue) q.onFailure?.(err, q.token)
   }
 
   private sweepIdle (idleMs: number): void {

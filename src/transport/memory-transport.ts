@@ -70,19 +70,19 @@ class MemoryTransport extends EventEmitter implements Transport {
     }
   }
 
-  send (hostId: string, payload: Uint8Array, onFailure?: SendFailure): void {
+  send (hostId: string, payload: Uint8Array, onFailure?: SendFailure, token = 0): void {
     const target = this.net.members.get(hostId)
     const self = this.net.members.get(this.hostId)
     if (self === undefined || !self.running) {
-      setImmediate(() => onFailure?.(new HostUnreachableError('transport is stopped', { host: hostId })))
+      setImmediate(() => onFailure?.(new HostUnreachableError('transport is stopped', { host: hostId }), token))
       return
     }
     if (target === undefined) {
-      setImmediate(() => onFailure?.(new UnknownHostError(`unknown host ${hostId}`, { host: hostId })))
+      setImmediate(() => onFailure?.(new UnknownHostError(`unknown host ${hostId}`, { host: hostId }), token))
       return
     }
     if (!target.running) {
-      setImmediate(() => onFailure?.(new HostUnreachableError(`host ${hostId} is not running`, { host: hostId })))
+      setImmediate(() => onFailure?.(new HostUnreachableError(`host ${hostId} is not running`, { host: hostId }), token))
       return
     }
     if (this.net.filter !== undefined && !this.net.filter(this.hostId, hostId)) return

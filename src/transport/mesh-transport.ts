@@ -74,7 +74,21 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     events.emit('disconnect', host, reason)
   }
 
-  const transmit = (host: string, frame: Buffer, onFailure: SendFailure | undefined): PathKind => {
+  /** Per host, the session's failure function wrapped to also report the host gone (one per host, not per send). */
+  const streamFailures = new Map<string, { inner: SendFailure, outer: SendFailure }>()
+  const streamFailure = (host: string, inner: SendFailure): SendFailure => {
+    const known = streamFailures.get(host)
+    if (known?.inner === inner) return known.outer
+    if (streamFailures.size > 10_000) streamFailures.clear()
+    const outer: SendFailure = (err, token) => {
+      inner(err, token)
+      hostGone(host, err)
+    }
+    streamFailures.set(host, { inner, outer })
+    return outer
+  }
+
+  const transmit = (host: string, frame: Buffer, onFailure: SendFailure | undefined, token: number): PathKind => {
     if (mesh !== undefined && mesh.send(host, frame)) {
       stats.framesOut.wireguard++
       notePath(host, 'wireguard')
@@ -82,12 +96,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     }
     stats.framesOut.hyperswarm++
     notePath(host, 'hyperswarm')
-    stream.send(host, frame, onFailure === undefined
-      ? undefined
-      : (err) => {
-          onFailure(err)
-          hostGone(host, err)
-        })
+    stream.send(host, frame, onFailure === undefined ? undefined : streamFailure(host, onFailure), token)
     return 'hyperswarm'
   }
 
@@ -179,8 +188,8 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
       session.stop()
       wire('off')
     },
-    send (host, payload, onFailure) {
-      session.send(host, payload, onFailure)
+    send (host, payload, onFailure, token) {
+      session.send(host, payload, onFailure, token)
     },
     hostDown (host, reason) {
       const err = new HostUnreachableError(`host ${host.slice(0, 12)} is down (${reason})`, { host })

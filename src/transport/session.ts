@@ -28,27 +28,31 @@ export const DEFAULT_MAX_REORDER_BYTES = 32 * 1024 * 1024
 /** A gap filled after 32 MiB of frames arrived past it must not hand them all on in one turn of the actor loop. */
 export const DEFAULT_RELEASE_BUDGET_MS = 4
 
-const RELEASED = Buffer.alloc(0)
-
-/** One payload sent and not yet acknowledged by the receiving host. */
-interface Outbound {
-  seq: number
-  frame: Buffer
-  path: string
-  sentAt: number
-  onFailure: SendFailure | undefined
-  done: boolean
-}
-
+/**
+ * What this host sent one peer and the peer has not acknowledged, as parallel arrays from the
+ * oldest entry kept (`base` is its sequence number): no object or callback per payload, since
+ * under a flood hundreds of thousands are in flight and would all be promoted and collected.
+ * An entry is live while its frame is set; acknowledged or failed ones are null until compacted.
+ */
 interface SendState {
   nextSeq: number
-  queue: Outbound[]
+  /** Sequence number of index 0. */
+  base: number
+  /** Index of the oldest entry that may be live. */
   head: number
+  frames: Array<Buffer | null>
+  paths: string[]
+  sentAt: number[]
+  fails: Array<SendFailure | undefined>
+  /** The token each sender gave with its failure function. */
+  tokens: number[]
   live: number
   /** Bytes of the live frames. */
   bytes: number
   /** Sends are being refused for the unacked budget (logged once per episode). */
   full: boolean
+  /** The one failure function every transmission to this peer reports through (the token is the sequence number). */
+  failed: SendFailure
 }
 
 interface RecvState {
@@ -87,8 +91,8 @@ export interface SessionStats {
 
 export interface SessionComponents {
   logger: Logger
-  /** Writes a session frame to `host` over the best path now; returns the path's name. */
-  transmit: (host: string, frame: Buffer, onFailure: SendFailure | undefined) => string
+  /** Writes a session frame to `host` over the best path now (a failure is reported to `onFailure` with `token`); returns the path's name. */
+  transmit: (host: string, frame: Buffer, onFailure: SendFailure | undefined, token: number) => string
   /** A payload from `host`, in the order it was sent, exactly once. */
   deliver: (host: string, payload: Buffer) => void
   badFrame: (host: string, err: Error) => void
@@ -109,7 +113,8 @@ export interface SessionComponents {
  */
 export interface Session {
   readonly epoch: number
-  send: (host: string, payload: Uint8Array, onFailure?: SendFailure) => void
+  /** `onFailure` hears, with `token`, of a payload that could not be delivered. */
+  send: (host: string, payload: Uint8Array, onFailure?: SendFailure, token?: number) => void
   receive: (host: string, frame: Buffer) => void
   /** A frame from `host` was dropped below (over the size limit); `head` is its first bytes: its sequence number is used up, so later ones are not held back. */
   skipped: (host: string, head: Buffer) => void
@@ -145,41 +150,60 @@ export function createSession (init: SessionInit, components: SessionComponents)
   const sendState = (host: string): SendState => {
     let s = sending.get(host)
     if (s === undefined) {
-      s = { nextSeq: 1, queue: [], head: 0, live: 0, bytes: 0, full: false }
+      const state: SendState = { nextSeq: 1, base: 1, head: 0, frames: [], paths: [], sentAt: [], fails: [], tokens: [], live: 0, bytes: 0, full: false, failed: () => {} }
+      state.failed = (err, seq) => { failSeq(state, seq, err) }
+      s = state
       sending.set(host, s)
     }
     return s
   }
 
   const compact = (s: SendState): void => {
-    while (s.head < s.queue.length && (s.queue[s.head] as Outbound).done) s.head++
-    if (s.head > 1024 && s.head * 2 > s.queue.length) {
-      s.queue = s.queue.slice(s.head)
+    const frames = s.frames
+    while (s.head < frames.length && frames[s.head] === null) s.head++
+    if (s.head === frames.length) {
+      s.base += frames.length
+      s.head = 0
+      s.frames = []
+      s.paths = []
+      s.sentAt = []
+      s.fails = []
+      s.tokens = []
+    } else if (s.head > 1024 && s.head * 2 > frames.length) {
+      s.base += s.head
+      s.frames = frames.slice(s.head)
+      s.paths = s.paths.slice(s.head)
+      s.sentAt = s.sentAt.slice(s.head)
+      s.fails = s.fails.slice(s.head)
+      s.tokens = s.tokens.slice(s.head)
       s.head = 0
     }
   }
 
   const lowOf = (s: SendState): number => {
     compact(s)
-    return s.head < s.queue.length ? (s.queue[s.head] as Outbound).seq : s.nextSeq
+    return s.head < s.frames.length ? s.base + s.head : s.nextSeq
   }
 
   /** Acknowledged or failed: no longer live, and its bytes are let go even before `compact` reaches it. */
-  const finish = (s: SendState, o: Outbound): void => {
-    o.done = true
+  const finish = (s: SendState, i: number): void => {
     s.live--
-    s.bytes -= o.frame.byteLength + FRAME_OVERHEAD_BYTES
-    o.frame = RELEASED
+    s.bytes -= (s.frames[i] as Buffer).byteLength + FRAME_OVERHEAD_BYTES
+    s.frames[i] = null
+    s.fails[i] = undefined
     if (s.full && s.bytes <= maxUnackedBytes / 2) s.full = false
   }
 
-  const failer = (s: SendState, o: Outbound) => (err: Error): void => {
-    if (o.done) return
-    finish(s, o)
-    o.onFailure?.(err)
+  const failSeq = (s: SendState, seq: number, err: Error): void => {
+    const i = seq - s.base
+    if (i < s.head || i >= s.frames.length || s.frames[i] === null) return
+    const fn = s.fails[i]
+    const token = s.tokens[i] as number
+    finish(s, i)
+    fn?.(err, token)
   }
 
-  const refuseSend = (host: string, s: SendState, size: number, onFailure: SendFailure | undefined): void => {
+  const refuseSend = (host: string, s: SendState, size: number, onFailure: SendFailure | undefined, token: number): void => {
     counters.unackedRefusals++
     const err = new SessionBudgetError(`${s.bytes} bytes to ${host.slice(0, 12)} are unacknowledged; ${size} more would pass the ${maxUnackedBytes}-byte unacked budget`,
       { host, budget: 'unacked', bytes: s.bytes, limit: maxUnackedBytes })
@@ -187,7 +211,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
       s.full = true
       log.warn({ host, code: err.code, unackedBytes: s.bytes, limit: maxUnackedBytes }, 'peer acknowledges too little: sends to it refused until it does')
     }
-    onFailure?.(err)
+    onFailure?.(err, token)
   }
 
   const overflow = (host: string, r: RecvState, size: number): void => {
@@ -215,7 +239,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
       r.ackTimer = undefined
     }
     r.sinceAck = 0
-    components.transmit(host, ackFrame(host), undefined)
+    components.transmit(host, ackFrame(host), undefined, 0)
   }
 
   const scheduleAck = (host: string, r: RecvState): void => {
@@ -232,11 +256,8 @@ export function createSession (init: SessionInit, components: SessionComponents)
     const upTo = frame.readUInt32BE(5)
     const s = sending.get(host)
     if (s === undefined) return
-    for (let i = s.head; i < s.queue.length; i++) {
-      const o = s.queue[i] as Outbound
-      if (o.seq > upTo) break
-      if (!o.done) finish(s, o)
-    }
+    const end = Math.min(s.frames.length, upTo - s.base + 1)
+    for (let i = s.head; i < end; i++) if (s.frames[i] !== null) finish(s, i)
     compact(s)
   }
 
@@ -309,12 +330,12 @@ export function createSession (init: SessionInit, components: SessionComponents)
 
   return {
     epoch,
-    send (host, payload, onFailure) {
+    send (host, payload, onFailure, token = 0) {
       const s = sendState(host)
       const size = SESSION_DATA_HEADER_BYTES + payload.byteLength + FRAME_OVERHEAD_BYTES
       // One payload always goes when nothing is in flight, however large: the frame limit below judges it.
       if (s.live > 0 && s.bytes + size > maxUnackedBytes) {
-        refuseSend(host, s, size, onFailure)
+        refuseSend(host, s, size, onFailure, token)
         return
       }
       const frame = Buffer.allocUnsafe(SESSION_DATA_HEADER_BYTES + payload.byteLength)
@@ -324,11 +345,15 @@ export function createSession (init: SessionInit, components: SessionComponents)
       frame.writeUInt32BE(seq, 5)
       frame.writeUInt32BE(s.live === 0 ? seq : lowOf(s), 9)
       frame.set(payload, SESSION_DATA_HEADER_BYTES)
-      const o: Outbound = { seq, frame, path: '', sentAt: now, onFailure, done: false }
-      s.queue.push(o)
+      const i = s.frames.length
+      s.frames.push(frame)
+      s.paths.push('')
+      s.sentAt.push(now)
+      s.fails.push(onFailure)
+      s.tokens.push(token)
       s.live++
       s.bytes += size
-      o.path = components.transmit(host, frame, failer(s, o))
+      s.paths[i] = components.transmit(host, frame, s.failed, seq)
     },
     receive (host, frame) {
       try {
@@ -353,12 +378,12 @@ export function createSession (init: SessionInit, components: SessionComponents)
       let n = 0
       now = Date.now()
       const low = lowOf(s)
-      for (let i = s.head; i < s.queue.length; i++) {
-        const o = s.queue[i] as Outbound
-        if (o.done || o.path !== path) continue
-        o.frame.writeUInt32BE(low, 9)
-        o.sentAt = now
-        o.path = components.transmit(host, o.frame, failer(s, o))
+      for (let i = s.head; i < s.frames.length; i++) {
+        const frame = s.frames[i]
+        if (frame === null || frame === undefined || s.paths[i] !== path) continue
+        frame.writeUInt32BE(low, 9)
+        s.sentAt[i] = now
+        s.paths[i] = components.transmit(host, frame, s.failed, s.base + i)
         n++
       }
       if (n > 0) log.info({ host, path, resent: n }, 'path lost: unacknowledged messages sent again')
@@ -367,9 +392,8 @@ export function createSession (init: SessionInit, components: SessionComponents)
     oldestUnacked (host, path, at) {
       const s = sending.get(host)
       if (s === undefined || s.live === 0) return 0
-      for (let i = s.head; i < s.queue.length; i++) {
-        const o = s.queue[i] as Outbound
-        if (!o.done && o.path === path) return at - o.sentAt
+      for (let i = s.head; i < s.frames.length; i++) {
+        if (s.frames[i] !== null && s.paths[i] === path) return at - (s.sentAt[i] as number)
       }
       return 0
     },
@@ -377,15 +401,14 @@ export function createSession (init: SessionInit, components: SessionComponents)
     fail (host, err) {
       const s = sending.get(host)
       if (s === undefined || s.live === 0) return 0
-      const failed: Outbound[] = []
-      for (let i = s.head; i < s.queue.length; i++) {
-        const o = s.queue[i] as Outbound
-        if (o.done) continue
-        finish(s, o)
-        failed.push(o)
+      const failed: Array<[SendFailure | undefined, number]> = []
+      for (let i = s.head; i < s.frames.length; i++) {
+        if (s.frames[i] === null) continue
+        failed.push([s.fails[i], s.tokens[i] as number])
+        finish(s, i)
       }
       compact(s)
-      for (const o of failed) o.onFailure?.(err)
+      for (const [fn, token] of failed) fn?.(err, token)
       if (failed.length > 0) log.info({ host, failed: failed.length, code: (err as { code?: string }).code }, 'host gone: unacknowledged messages failed')
       return failed.length
     },

@@ -9,6 +9,7 @@ import type { FromTransport, ToTransport, TransportWorkerData } from './transpor
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
 import { forEachFrame } from './frame-batch.js'
+import { createPendingSends } from './pending-sends.js'
 import { createRingMemory, createRingReader, type RingReader, DEFAULT_RING_BYTES } from './frame-ring.js'
 import type { Milestones } from '../log/milestones.js'
 
@@ -38,16 +39,6 @@ const SEND_BATCH_BYTES = 256 * 1024
 const PEERS_INTERVAL_MS = 1_000
 const STOP_TIMEOUT_MS = 10_000
 
-/** A frame to hand on, or (payload undefined) a connection event to emit in its place in the order. */
-interface Inbound {
-  /** The frame's sender ('' for an event). */
-  host: string
-  payload: Buffer | undefined
-  event: (() => void) | undefined
-  /** For a frame in the ring, the mark that lets the thread reuse its bytes once it is handed on; else -1. */
-  mark: number
-}
-
 /** The thread, on transport-worker.ts beside this module. */
 function startWorker (data: TransportWorkerData): Worker {
   return startWorkerModule(import.meta.url, 'transport-worker', { workerData: data })
@@ -65,9 +56,17 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const log = components.logger.child({ component: 'transport', transport: 'hyperswarm-thread' })
   const hostId = hostIdFromSeed(init.seed)
   const events = new EventEmitter()
-  const failures = new Map<number, SendFailure>()
-  /** Frames and, in their order, the connection events that followed them. */
-  const inbox: Inbound[] = []
+  const pendingSends = createPendingSends()
+  /**
+   * Frames and, in their order, the connection events that followed them, as parallel arrays
+   * (no object per frame): a frame's sender, its bytes (undefined: an event, in `events` at the
+   * same index) and, for a frame in the ring, the mark that lets the thread reuse its bytes once
+   * it is handed on (else -1).
+   */
+  const inHosts: string[] = []
+  const inPayloads: Array<Buffer | undefined> = []
+  const inMarks: number[] = []
+  const inEvents = new Map<number, () => void>()
   let inboxAt = 0
   let draining = false
   let worker: Worker | undefined
@@ -77,7 +76,6 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   let stopping: Promise<void> | undefined
   let peers: PeerInfo[] = []
   let addresses: string[] = []
-  let nextId = 1
   let outIds: number[] = []
   let outHosts: string[] = []
   let outRuns: number[] = []
@@ -105,11 +103,8 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     outParts = []
     outBytes = 0
     if (w === undefined) {
-      for (const id of msg.ids) {
-        const fn = failures.get(id)
-        failures.delete(id)
-        fn?.(new NotStartedError('transport stopped'))
-      }
+      const err = new NotStartedError('transport stopped')
+      for (const id of msg.ids) pendingSends.fail(id, err)
       return
     }
     w.postMessage(msg, [bytes.buffer])
@@ -118,15 +113,19 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   /** Hands frames on, in order, until `until` (performance.now() ms) has passed. */
   const handOn = (until: number): void => {
     let unclocked = 0
-    while (inboxAt < inbox.length) {
-      const f = inbox[inboxAt++] as Inbound
-      const payload = f.payload
-      if (payload === undefined) f.event?.()
-      else if (f.mark < 0 || ring === undefined) events.emit('frame', f.host, payload)
+    while (inboxAt < inPayloads.length) {
+      const at = inboxAt++
+      const payload = inPayloads[at]
+      const mark = inMarks[at] as number
+      if (payload === undefined) {
+        const event = inEvents.get(at)
+        inEvents.delete(at)
+        event?.()
+      } else if (mark < 0 || ring === undefined) events.emit('frame', inHosts[at] as string, payload)
       else {
-        ring.begin(payload, f.mark)
+        ring.begin(payload, mark)
         try {
-          events.emit('frame', f.host, payload)
+          events.emit('frame', inHosts[at] as string, payload)
         } finally {
           ring.end()
         }
@@ -137,8 +136,10 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       if (performance.now() > until) break
     }
     ring?.release()
-    if (inboxAt === inbox.length) {
-      inbox.length = 0
+    if (inboxAt === inPayloads.length) {
+      inHosts.length = 0
+      inPayloads.length = 0
+      inMarks.length = 0
       inboxAt = 0
     }
   }
@@ -146,7 +147,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const drain = (): void => {
     draining = false
     handOn(performance.now() + budget)
-    if (inboxAt < inbox.length) {
+    if (inboxAt < inPayloads.length) {
       draining = true
       setImmediate(drain)
     }
@@ -164,25 +165,30 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
 
   /** A connection event is emitted after every frame received before it, in the same budget. */
   const queueEvent = (event: () => void): void => {
-    inbox.push({ host: '', payload: undefined, event, mark: -1 })
+    inEvents.set(inPayloads.length, event)
+    inHosts.push('')
+    inPayloads.push(undefined)
+    inMarks.push(-1)
     schedule()
   }
 
   const drainAll = (): void => { handOn(Infinity) }
 
+  const inboxFrame = (host: string, payload: Buffer, mark: number): void => {
+    inHosts.push(host)
+    inPayloads.push(payload)
+    inMarks.push(mark)
+  }
+
   const onMessage = (m: FromTransport): void => {
     switch (m.t) {
       case 'frames':
-        forEachFrame(m, ring, (host, payload, mark) => { inbox.push({ host, payload, event: undefined, mark }) })
+        forEachFrame(m, ring, inboxFrame)
         schedule()
         return
       case 'settled':
-        for (const id of m.ok) failures.delete(id)
-        for (const f of m.failed) {
-          const fn = failures.get(f.id)
-          failures.delete(f.id)
-          fn?.(errorFromWire(f.error))
-        }
+        for (const id of m.ok) pendingSends.settle(id)
+        for (const f of m.failed) pendingSends.fail(f.id, errorFromWire(f.error))
         return
       case 'frame-error': {
         const err = errorFromWire(m.error)
@@ -221,12 +227,6 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     peers = i < 0 ? [...peers, peer] : peers.map((p, j) => j === i ? peer : p)
   }
 
-  const failAll = (err: Error): void => {
-    const fns = [...failures.values()]
-    failures.clear()
-    for (const fn of fns) fn(err)
-  }
-
   const doStart = async (): Promise<void> => {
     const memory = createRingMemory(ringBytes ?? DEFAULT_RING_BYTES)
     ring = createRingReader(memory)
@@ -260,7 +260,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       running = false
       const err = new TransportError(`the transport thread exited with ${code}`)
       log.error({ code }, 'the transport thread exited')
-      failAll(err)
+      pendingSends.failAll(err)
       components.onExit?.(err)
     })
   }
@@ -282,7 +282,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     })
     drainAll()
     await w.terminate()
-    failAll(new NotStartedError('transport stopped'))
+    pendingSends.failAll(new NotStartedError('transport stopped'))
   }
 
   return {
@@ -297,14 +297,13 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       stopping ??= doStop().finally(() => { stopping = undefined })
       await stopping
     },
-    send (host, payload, onFailure) {
+    send (host, payload, onFailure, token = 0) {
       const w = worker
       if (!running || w === undefined) {
-        onFailure?.(new NotStartedError('transport is not running'))
+        onFailure?.(new NotStartedError('transport is not running'), token)
         return
       }
-      const id = onFailure === undefined ? 0 : nextId++
-      if (onFailure !== undefined) failures.set(id, onFailure)
+      const id = onFailure === undefined ? 0 : pendingSends.add(onFailure, token)
       outIds.push(id)
       const last = outHosts.length - 1
       if (last >= 0 && outHosts[last] === host) outRuns[last] = (outRuns[last] as number) + 1

@@ -49,7 +49,10 @@ transport.on('frame', (host, payload) => {
 transport.on('frame-error', (host, err) => { flush(); post({ t: 'frame-error', host, error: toWireError(err), head: skippedFrameHead(err) ?? null }) })
 transport.on('connect', (peer) => {
   const queued = dialing.get(peer.hostId)
-  if (queued !== undefined) { dialing.delete(peer.hostId); ok.push(...queued) }
+  if (queued !== undefined) {
+    dialing.delete(peer.hostId)
+    for (const id of queued) { dialHost.delete(id); ok.push(id) }
+  }
   flush()
   post({ t: 'connect', peer })
   peersNow()
@@ -58,22 +61,38 @@ transport.on('disconnect', (host, reason) => { flush(); post({ t: 'disconnect', 
 transport.on('discover', (host) => { flush(); post({ t: 'discover', host }); peersNow() })
 const peersTimer = setInterval(peersNow, data.peersIntervalMs)
 
-const send = (id: number, host: string, payload: Uint8Array): void => {
-  if (id === 0) { transport.send(host, payload); return }
-  let done = false
-  transport.send(host, payload, (err) => {
-    done = true
+/** Hosts of the sends queued while their host is dialed, by id (only those: the rest settle at once). */
+const dialHost = new Map<number, string>()
+/** The id being sent right now: a failure for it during `transport.send` is a synchronous one. */
+let sendingId = 0
+let failedNow = false
+
+/** One failure function for every send: the id comes back as the token. */
+const onSendFailure = (err: Error, id: number): void => {
+  if (id === sendingId) failedNow = true
+  const host = dialHost.get(id)
+  if (host !== undefined) {
+    dialHost.delete(id)
     const queued = dialing.get(host)
     if (queued !== undefined) {
       const i = queued.indexOf(id)
       if (i >= 0) queued.splice(i, 1)
       if (queued.length === 0) dialing.delete(host)
     }
-    failed.push({ id, error: toWireError(err) })
-    later()
-  })
-  if (done) return
+  }
+  failed.push({ id, error: toWireError(err) })
+  later()
+}
+
+const send = (id: number, host: string, payload: Uint8Array): void => {
+  if (id === 0) { transport.send(host, payload); return }
+  sendingId = id
+  failedNow = false
+  transport.send(host, payload, onSendFailure, id)
+  sendingId = 0
+  if (failedNow) return
   if (transport.isDialing(host)) {
+    dialHost.set(id, host)
     const queued = dialing.get(host)
     if (queued === undefined) dialing.set(host, [id])
     else queued.push(id)

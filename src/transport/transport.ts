@@ -32,8 +32,12 @@ export interface TransportEvents {
   discover: (hostId: string) => void
 }
 
-/** Called when a payload could not be handed to a connection (never for success). */
-export type SendFailure = (err: Error) => void
+/**
+ * Called when a payload could not be handed to a connection (never for success), with the
+ * `token` it was sent with: one function can serve many sends (the session layer's token is the
+ * payload's sequence number), so a send need not allocate a callback of its own.
+ */
+export type SendFailure = (err: Error, token: number) => void
 
 /**
  * Moves framed payloads between admitted hosts of one cluster. Connections are opened when a
@@ -44,8 +48,8 @@ export interface Transport {
   readonly kind: string
   start: () => Promise<void>
   stop: () => Promise<void>
-  /** Queues one payload for a host; `onFailure` fires if it can't be written (unknown host, dial timeout, closed). */
-  send: (hostId: string, payload: Uint8Array, onFailure?: SendFailure) => void
+  /** Queues one payload for a host; `onFailure` fires, with `token` (default 0), if it can't be written (unknown host, dial timeout, closed). */
+  send: (hostId: string, payload: Uint8Array, onFailure?: SendFailure, token?: number) => void
   /** Hosts discovered or met so far (not including this one). */
   peers: () => PeerInfo[]
   /** Addresses this host announces. */

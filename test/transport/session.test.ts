@@ -23,8 +23,8 @@ function pair (opts: { ackEvery?: number, a?: SessionInit, b?: SessionInit, logg
   let path = 'wireguard'
   const mk = (me: 'a' | 'b', other: 'a' | 'b'): Session => createSession({ ackEvery: opts.ackEvery ?? 1, ackDelayMs: 1, ...opts[me] }, {
     logger: opts.logger ?? logger,
-    transmit: (_host, frame, onFailure) => {
-      wires.a.push({ to: other, path, frame: Buffer.from(frame), ...(onFailure === undefined ? {} : { onFailure }) })
+    transmit: (_host, frame, onFailure, token) => {
+      wires.a.push({ to: other, path, frame: Buffer.from(frame), ...(onFailure === undefined ? {} : { onFailure: (e: Error) => { onFailure(e, token) } }) })
       return path
     },
     deliver: (_host, payload) => { delivered[me].push(payload.toString()) },
@@ -305,4 +305,22 @@ test('frames held from the transport ring go back to it when the peer starts a n
   receive(dataFrame(8, 1, 1, Buffer.from('new epoch')))
   t.deepEqual(delivered, ['new epoch'])
   t.is(w.used(), 0, 'the old epoch\'s held frames are let go')
+})
+
+test('a failure names the payload by its token, whichever of thousands in flight it is, and the sender\'s own token comes back', t => {
+  const p = pair({ ackEvery: 100_000 })
+  const failed: Array<[string, number]> = []
+  for (let i = 0; i < 5_000; i++) p.a.send('b', Buffer.from(`m${i}`), (e, token) => { failed.push([e.message, token]) }, 7_000 + i)
+  // Acknowledge the first 3,000 (so the sender compacts), then fail two of the rest from below.
+  for (const f of p.wires.a.slice(0, 3_000)) p.b.receive('a', f.frame)
+  p.a.receive('b', p.b.ackFrame('a'))
+  t.is(p.a.unacked('b'), 2_000)
+  p.wires.a[4_321]?.onFailure?.(new Error('gone'))
+  p.wires.a[3_000]?.onFailure?.(new Error('gone too'))
+  p.wires.a[10]?.onFailure?.(new Error('acknowledged already'))
+  t.deepEqual(failed, [['gone', 11_321], ['gone too', 10_000]])
+  t.is(p.a.unacked('b'), 1_998)
+  t.is(p.a.fail('b', new Error('host down')), 1_998)
+  t.is(failed.length, 2_000)
+  t.deepEqual(failed.at(-1), ['host down', 11_999])
 })
