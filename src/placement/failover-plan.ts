@@ -68,6 +68,11 @@ export interface FailoverInit {
   rejoinMs?: number
 }
 
+/** When `h` last changed for failover's purposes: a dead host from its first suspicion, else its last change. */
+function changedAtOf (h: FailoverHost): number {
+  return h.state === 'dead' && h.downSince !== undefined && h.downSince > 0 ? h.downSince : h.changedAt
+}
+
 /** Whether `self` sees a strict majority of its region's known hosts (left ones excluded) alive. */
 export function seesMajority (hosts: readonly FailoverHost[], region: string): boolean {
   const inRegion = hosts.filter(h => h.region === region && h.state !== 'left')
@@ -92,8 +97,7 @@ export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[]
   const lastChange = new Map<string, number>()
   const regionSize = new Map<string, number>()
   for (const h of hosts) {
-    const fell = h.state === 'dead' && h.downSince !== undefined && h.downSince > 0 ? h.downSince : h.changedAt
-    lastChange.set(h.region, Math.max(lastChange.get(h.region) ?? 0, fell))
+    lastChange.set(h.region, Math.max(lastChange.get(h.region) ?? 0, changedAtOf(h)))
     regionSize.set(h.region, (regionSize.get(h.region) ?? 0) + 1)
   }
   const current = currentMachineRows(machineRows)
@@ -118,7 +122,7 @@ export function planFailover (init: FailoverInit, hosts: readonly FailoverHost[]
     if (rank < 0) continue
     const settled = (lastChange.get(region) ?? 0) + Math.max(init.stableMs ?? 0, (regionSize.get(region) ?? 0) * (init.probeIntervalMs ?? 0))
     const since = init.majoritySince?.get(region)
-    const fell = owner === undefined ? 0 : owner.downSince !== undefined && owner.downSince > 0 ? owner.downSince : owner.changedAt
+    const fell = owner === undefined ? 0 : changedAtOf(owner)
     const rejoined = since !== undefined && fell < since ? since + (init.rejoinMs ?? 0) : 0
     replacements.push({
       id,

@@ -32,6 +32,13 @@ export interface FramesBatch {
   ring: number[]
 }
 
+/** Counts one more item for `host` in run-length form: a run per stretch of consecutive items for the same host. */
+export function addToRuns (hosts: string[], runs: number[], host: string): void {
+  const last = hosts.length - 1
+  if (last >= 0 && hosts[last] === host) runs[last] = (runs[last] as number) + 1
+  else { hosts.push(host); runs.push(1) }
+}
+
 /** Frames collected on the transport thread until the next post. */
 export interface FrameBatcher {
   add: (host: string, payload: Uint8Array) => void
@@ -69,9 +76,7 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
         chunk.set(payload, chunkUsed)
         chunkUsed += n
       }
-      const last = batch.hosts.length - 1
-      if (last >= 0 && batch.hosts[last] === host) batch.runs[last] = (batch.runs[last] as number) + 1
-      else { batch.hosts.push(host); batch.runs.push(1) }
+      addToRuns(batch.hosts, batch.runs, host)
       batch.lens.push(n)
       batch.bufs.push(slot !== null ? -1 : batch.buffers.length - 1)
     },
@@ -97,28 +102,23 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
 export function forEachFrame (batch: FramesBatch, ring: RingReader | undefined, fn: (host: string, payload: Buffer, mark: number) => void): void {
   const offs = new Array<number>(batch.buffers.length).fill(0)
   let r = 0
-  let run = 0
-  let left = batch.runs[0] ?? 0
-  let host = batch.hosts[0] as string
-  for (let i = 0; i < batch.lens.length; i++) {
-    while (left === 0) {
-      run++
-      if (run >= batch.runs.length) throw new RangeError('a batch with more frames than its runs of hosts')
-      left = batch.runs[run] as number
-      host = batch.hosts[run] as string
+  let i = 0
+  for (let run = 0; run < batch.runs.length && i < batch.lens.length; run++) {
+    const host = batch.hosts[run] as string
+    for (const end = Math.min(i + (batch.runs[run] as number), batch.lens.length); i < end; i++) {
+      const n = batch.lens[i] as number
+      const b = batch.bufs[i] as number
+      if (b < 0) {
+        if (ring === undefined) throw new RangeError('a frame in the ring, and no ring to read it from')
+        fn(host, ring.view(batch.ring[r] as number, n), batch.ring[r + 1] as number)
+        r += 2
+        continue
+      }
+      const buf = batch.buffers[b] as Uint8Array
+      const off = offs[b] as number
+      fn(host, Buffer.from(buf.buffer, buf.byteOffset + off, n), -1)
+      offs[b] = off + n
     }
-    left--
-    const n = batch.lens[i] as number
-    const b = batch.bufs[i] as number
-    if (b < 0) {
-      if (ring === undefined) throw new RangeError('a frame in the ring, and no ring to read it from')
-      fn(host, ring.view(batch.ring[r] as number, n), batch.ring[r + 1] as number)
-      r += 2
-      continue
-    }
-    const buf = batch.buffers[b] as Uint8Array
-    const off = offs[b] as number
-    fn(host, Buffer.from(buf.buffer, buf.byteOffset + off, n), -1)
-    offs[b] = off + n
   }
+  if (i < batch.lens.length) throw new RangeError('a batch with more frames than its runs of hosts')
 }

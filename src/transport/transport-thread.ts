@@ -8,7 +8,7 @@ import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
-import { forEachFrame } from './frame-batch.js'
+import { addToRuns, forEachFrame } from './frame-batch.js'
 import { createPendingSends } from './pending-sends.js'
 import { createRingMemory, createRingReader, type RingReader, DEFAULT_RING_BYTES } from './frame-ring.js'
 import type { Milestones } from '../log/milestones.js'
@@ -305,9 +305,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       }
       const id = onFailure === undefined ? 0 : pendingSends.add(onFailure, token)
       outIds.push(id)
-      const last = outHosts.length - 1
-      if (last >= 0 && outHosts[last] === host) outRuns[last] = (outRuns[last] as number) + 1
-      else { outHosts.push(host); outRuns.push(1) }
+      addToRuns(outHosts, outRuns, host)
       outParts.push(payload)
       outBytes += payload.byteLength
       if (outBytes >= SEND_BATCH_BYTES) flushSends()
