@@ -122,6 +122,8 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
         for (const w of memberWatchers.values()) ctx.system.dispatch(w, { type: 'members.changed', hostId: m.id, state: m.state }, { from: ctx.path })
         // What is in flight to a dead host fails now, not when its stream times out (seconds later).
         if (m.state === 'dead' && m.id !== self) transport.hostDown?.(m.id, 'declared dead by gossip')
+        // Back (a restart, a healed partition): a dial begun while it was away starts afresh.
+        if (m.state === 'alive' && previous !== 'alive' && m.id !== self) transport.hostUp?.(m.id)
       })
       writeHostRow()
       const offCapacity = components.capacity.onChange(writeHostRow)

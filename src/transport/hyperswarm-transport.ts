@@ -88,6 +88,10 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   private readonly denied = new Map<string, number>()
   /** Per denied host, the timer that lifts hyperswarm's ban when its deny window ends. */
   private readonly lifts = new Map<string, NodeJS.Timeout>()
+  /** Streams that reached onConnection (so not a connection attempt still under way). */
+  private readonly opened = new WeakSet<NoiseStream>()
+  /** Attempts whose end re-dials their host if it is still waited for. */
+  private readonly watched = new WeakSet<NoiseStream>()
   private timers: NodeJS.Timeout[] = []
   private starting: Promise<void> | undefined
   private running = false
@@ -196,7 +200,9 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       this.dialed.add(hostId)
       this.liftExpiredBan(hostId)
       this.swarm.joinPeer(Buffer.from(hostId, 'hex'))
-      this.log.debug({ host: hostId }, 'dialing')
+      const attempt = this.attemptFor(hostId)
+      if (attempt !== undefined) this.redialAfter(attempt, hostId)
+      this.log.debug({ host: hostId, ...(attempt === undefined ? {} : { behindAttempt: true }) }, 'dialing')
     }
     if (w.queue.length >= MAX_QUEUED_PER_HOST) {
       onFailure?.(new HostUnreachableError(`too many messages queued for ${hostId.slice(0, 12)} while dialing`, { host: hostId }), token)
@@ -213,6 +219,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   hostDown (hostId: string, reason: string): void {
     const err = new HostUnreachableError(`host ${hostId.slice(0, 12)} is down (${reason})`, { host: hostId })
     this.failWaiting(hostId, err)
+    this.abandonAttempt(hostId)
+    this.forgetRelays(hostId)
     const conn = this.conns.get(hostId)
     if (conn === undefined) return
     this.log.debug({ host: hostId, reason }, 'closing the connection to a host declared down')
@@ -222,9 +230,68 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     this.emit('disconnect', hostId, err)
   }
 
+  /**
+   * The host is back (gossip heard from it): a dial begun while it was away may be behind an
+   * attempt aimed at its old address, which takes ~8 s to fail; it starts afresh instead.
+   */
+  hostUp (hostId: string): void {
+    if (this.swarm === undefined || this.conns.has(hostId)) return
+    this.forgetRelays(hostId)
+    const w = this.waiting.get(hostId)
+    if (w !== undefined) {
+      const timeoutMs = this.init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+      clearTimeout(w.timer)
+      w.timer = setTimeout(() => { this.dialTimedOut(hostId, timeoutMs) }, timeoutMs)
+    }
+    const attempt = this.attemptFor(hostId)
+    if (attempt !== undefined) {
+      this.log.debug({ host: hostId }, 'host back: abandoning the connection attempt begun while it was away')
+      this.redialAfter(attempt, hostId)
+      attempt.destroy()
+    } else if (this.waiting.has(hostId)) {
+      this.swarm.joinPeer(Buffer.from(hostId, 'hex'))
+    }
+  }
+
+  /**
+   * hyperswarm's connection attempt to `hostId` still under way, if any. While it lasts hyperswarm
+   * ignores joinPeer, and drops the host's own connection to this one when this host's key sorts
+   * first; an attempt at a dead host's old address takes ~8 s to fail.
+   */
+  private attemptFor (hostId: string): NoiseStream | undefined {
+    const all = (this.swarm as unknown as { _allConnections?: { get: (key: string) => NoiseStream | undefined } } | undefined)?._allConnections
+    const s = all?.get(hostId)
+    return s === undefined || this.opened.has(s) ? undefined : s
+  }
+
+  /** When `attempt` ends, dials `hostId` again at once if it is still waited for (not after hyperswarm's seconds of backoff). */
+  private redialAfter (attempt: NoiseStream, hostId: string): void {
+    if (this.watched.has(attempt)) return
+    this.watched.add(attempt)
+    attempt.once('close', () => { if (this.waiting.has(hostId) && this.running) this.swarm?.joinPeer(Buffer.from(hostId, 'hex')) })
+  }
+
+  /**
+   * hyperdht remembers the DHT nodes through which it last reached a host and starts its next
+   * connect there; after the host died (or restarted elsewhere) those are stale, and a connect
+   * that begins with them waits out their timeouts: seconds.
+   */
+  private forgetRelays (hostId: string): void {
+    (this.dht as unknown as { _relayAddressesCache?: { delete: (key: string) => unknown } } | undefined)?._relayAddressesCache?.delete(hostId)
+  }
+
+  /** Ends an attempt no one waits for any more, so it cannot keep the host's next connection out. */
+  private abandonAttempt (hostId: string): void {
+    const attempt = this.attemptFor(hostId)
+    if (attempt === undefined) return
+    attempt.on('error', () => {})
+    attempt.destroy()
+  }
+
   private dialTimedOut (hostId: string, timeoutMs: number): void {
     const w = this.waiting.get(hostId)
     if (w === undefined) return
+    this.abandonAttempt(hostId)
     const peer = this.known.get(hostId)
     if (peer !== undefined) peer.unreachable = true
     this.log.warn({ host: hostId, timeoutMs, queued: w.queue.length }, 'host unreachable')
@@ -257,6 +324,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   }
 
   private onConnection (stream: NoiseStream): void {
+    this.opened.add(stream)
     const remote = stream.remotePublicKey.toString('hex')
     let admitted = false
     const helloTimer = setTimeout(() => {

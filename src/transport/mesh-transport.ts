@@ -191,6 +191,9 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     send (host, payload, onFailure, token) {
       session.send(host, payload, onFailure, token)
     },
+    hostUp (host) {
+      stream.hostUp?.(host)
+    },
     hostDown (host, reason) {
       const err = new HostUnreachableError(`host ${host.slice(0, 12)} is down (${reason})`, { host })
       session.fail(host, err)

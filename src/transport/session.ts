@@ -273,8 +273,11 @@ export function createSession (init: SessionInit, components: SessionComponents)
       receiving.set(host, r)
     }
     if (low > r.expected) {
+      // Everything below low is settled at the sender (acknowledged or failed): what was held
+      // behind the gap goes on now, or nothing after it would ever be delivered.
       r.expected = low
       r.buffer.dropBelow(low)
+      release(host, r)
     }
     if (seq < r.expected) {
       scheduleAck(host, r)

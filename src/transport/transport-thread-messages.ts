@@ -25,6 +25,7 @@ export type ToTransport =
    */
   | { t: 'send', ids: number[], hosts: string[], runs: number[], lens: number[], bytes: Uint8Array }
   | { t: 'host-down', host: string, reason: string }
+  | { t: 'host-up', host: string }
 
 /**
  * Transport thread → agent. Frames come in batches, in arrival order (see `FramesBatch` in

@@ -317,6 +317,9 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       flushSends()
       worker?.postMessage({ t: 'host-down', host, reason } satisfies ToTransport)
     },
+    hostUp (host) {
+      worker?.postMessage({ t: 'host-up', host } satisfies ToTransport)
+    },
     on (event, listener) { events.on(event, listener as (...args: unknown[]) => void) },
     off (event, listener) { events.off(event, listener as (...args: unknown[]) => void) }
   } satisfies Transport

@@ -120,6 +120,9 @@ port.on('message', (m: ToTransport) => {
     case 'host-down':
       transport.hostDown(m.host, m.reason)
       return
+    case 'host-up':
+      transport.hostUp(m.host)
+      return
     case 'start':
       transport.start().then(
         () => { post({ t: 'started', addresses: transport.addresses(), peers: transport.peers() }) },

@@ -60,6 +60,12 @@ export interface Transport {
    * dead peer's stream to time out. A later send dials afresh.
    */
   hostDown?: (hostId: string, reason: string) => void
+  /**
+   * The failure detector above heard from `hostId` again (it joined, or came back from suspect or
+   * dead): a dial to it that began while it was away starts afresh rather than wait out an
+   * attempt aimed at where it used to be.
+   */
+  hostUp?: (hostId: string) => void
   on: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void
   off: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void
 }

@@ -22,7 +22,8 @@ export async function roost (args: string[], opts: { timeoutMs?: number, env?: R
 
 export async function tempDir (t: ExecutionContext, prefix = 'roost-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  // ROOST_KEEP_LAB_DIR=1 keeps it (agent logs) for a look after a failure.
+  if (process.env.ROOST_KEEP_LAB_DIR !== '1') t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   return dir
 }
 

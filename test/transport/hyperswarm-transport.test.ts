@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import HyperDHT from 'hyperdht'
 import Hyperswarm, { type NoiseStream } from 'hyperswarm'
@@ -214,6 +215,33 @@ test.serial('hyperswarm: a host declared down has its connection closed and its 
   t.deepEqual(atB.map(r => r.payload.toString()), ['one', 'two'])
 })
 
+/** A transport in a child process (so it can die by SIGKILL, its DHT record left behind); its stdout says `ready` and then each frame it gets. */
+async function childHost (t: ExecutionContext, boot: DhtBootstrap, seed: Buffer): Promise<{ child: ChildProcess, frames: string[] }> {
+  const src = new URL('../../src/', import.meta.url).href
+  const code = `
+    import { HyperswarmTransport } from '${src}transport/hyperswarm-transport.ts'
+    import { createCodec } from '${src}codec/codec.ts'
+    import { silentLogger } from '${src}log/logger.ts'
+    const init = { ...${JSON.stringify({ ...transportInit(boot), seed: undefined })}, seed: Buffer.from('${seed.toString('hex')}', 'hex') }
+    const tr = new HyperswarmTransport(init, { logger: silentLogger(), codec: createCodec() })
+    tr.on('frame', (_host, payload) => { process.stdout.write('frame ' + payload.toString() + '\\n') })
+    await tr.start()
+    process.stdout.write('ready ' + tr.hostId + '\\n')`
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const frames: string[] = []
+  let ready = false
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) {
+      if (line.startsWith('ready ')) ready = true
+      else if (line.startsWith('frame ')) frames.push(line.slice(6))
+    }
+  })
+  await retry(() => ready || child.exitCode !== null, { timeoutMs: 20_000, what: 'child transport ready' })
+  if (!ready) throw new Error(`child transport exited with ${child.exitCode}`)
+  return { child, frames }
+}
+
 /** A logger that keeps its lines, parsed. */
 function capturingLogger (): { logger: Logger, lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = []
@@ -241,6 +269,28 @@ async function outsider (t: ExecutionContext, boot: DhtBootstrap, hostId: string
   stream.on('close', () => { closed = true })
   return { stream, frames, closed: () => closed, destroy }
 }
+
+test.serial('hyperswarm: a dial begun while the host was dead reaches it once it is back and said so (hostUp): the dial starts afresh, its timeout too, not behind an attempt at the old address (~8 s to fail) nor through stale relays (~4 s)', async t => {
+  const boot = await bootstrap(t)
+  const a = await started(t, boot, { connectTimeoutMs: 3_000 })
+  const seed = randomBytes(32)
+  const first = await childHost(t, boot, seed)
+  const bId = HyperDHT.keyPair(seed).publicKey.toString('hex')
+  a.send(bId, Buffer.from('before'))
+  await retry(() => first.frames.includes('before'), { what: 'a frame to the first incarnation' })
+  first.child.kill('SIGKILL')
+  await new Promise(resolve => first.child.once('exit', resolve))
+  a.hostDown(bId, 'test: killed')
+
+  const failures: Error[] = []
+  a.send(bId, Buffer.from('while away'), (err) => { failures.push(err) })
+  t.true(a.isDialing(bId))
+  const second = await childHost(t, boot, seed)
+  a.hostUp(bId)
+  await retry(() => second.frames.includes('while away') || failures.length > 0, { timeoutMs: 20_000, what: 'the frame sent while the host was away' })
+  t.deepEqual(failures, [], 'the host was back, yet the dial failed')
+  t.deepEqual(second.frames, ['while away'])
+})
 
 test.serial('hyperswarm: each side decodes the other\'s hello once', async t => {
   const boot = await bootstrap(t)

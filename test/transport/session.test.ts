@@ -153,6 +153,21 @@ test('a host gone: every unacknowledged payload fails once with the typed error,
   t.deepEqual(p.delivered.b, ['after'], 'the failed sequence numbers are skipped, not waited for')
 })
 
+test('a failure reported after later payloads went out naming it as their low: the receiver (a fresh one, say a restarted host) delivers them once the low moves past it', t => {
+  // The failure of "lost" comes back from the transport thread only after "held" and "next" were
+  // stamped with it as the lowest live sequence number: the receiver holds "held" waiting for it.
+  const p = pair({ ackEvery: 1000 })
+  p.a.send('b', Buffer.from('lost'))
+  p.a.send('b', Buffer.from('held'))
+  const [lost, held] = p.wires.a.splice(0, 2)
+  lost?.onFailure?.(new HostUnreachableError('dial timed out'))
+  p.b.receive('a', held!.frame)
+  t.deepEqual(p.delivered.b, [], 'held for the gap its low names')
+  p.a.send('b', Buffer.from('next'))
+  p.flush()
+  t.deepEqual(p.delivered.b, ['held', 'next'], 'the next frame\'s low says the gap is settled: what was held goes on, in order')
+})
+
 /** A session data frame as host `a` of `epoch` would send it. */
 function dataFrame (epoch: number, seq: number, low: number, payload: Buffer): Buffer {
   const f = Buffer.alloc(SESSION_DATA_HEADER_BYTES + payload.byteLength)
