@@ -23,6 +23,11 @@ export interface ControlApiComponents {
 /** The control API of one agent, in terms of its actors. */
 export function createControlApi (components: ControlApiComponents): ControlApi {
   const { system, transport } = components
+  /** Hosts gossip knows of, for names the transport has not met (none if membership does not answer). */
+  const gossipMembers = async (): Promise<Array<{ hostId: string, name: string }>> => {
+    const r = await system.ask(ref<MembershipProtocol>(system.hostId, '/agent/membership'), { type: 'membership.list' }, { timeoutMs: 1_000 }).catch(() => undefined)
+    return r?.members ?? []
+  }
   return {
     async info () {
       return await system.ask(ref<AgentProtocol>(system.hostId, '/agent'), { type: 'agent.info' }) as unknown as Record<string, unknown>
@@ -51,7 +56,7 @@ export function createControlApi (components: ControlApiComponents): ControlApi 
       }
       const { type, ...body } = message as { type?: unknown }
       if (typeof type !== 'string' || type.length === 0) throw new InvalidArgumentError('message must have a string "type"')
-      const hostId = resolveHost(host, system.hostId, components.name, transport)
+      const hostId = resolveHost(host, system.hostId, components.name, transport, await gossipMembers())
       const started = performance.now()
       const reply = await system.askUntyped(hostId, path, type, body, { timeoutMs: opts?.timeoutMs ?? 5_000, from: '/control' })
       return { host: hostId, path, type, reply, elapsedMs: performance.now() - started }

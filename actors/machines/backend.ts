@@ -110,7 +110,8 @@ export function createMachinesBackend (components: MachinesBackendComponents): M
         }, { timeoutMs: PLACE_ASK_MS }) as { machine: MachineView }
         return remember(machine)
       }
-      const host = resolveHost(req.host, self, components.name, components.transport)
+      const { members } = await system.ask(membership, { type: 'membership.list' }, { timeoutMs: 1_000 }).catch(() => ({ members: [] }))
+      const host = resolveHost(req.host, self, components.name, components.transport, members)
       return remember(await system.askUntyped(host, '/agent/machines', 'machines.create', {
         app,
         config: req.config,

@@ -4,17 +4,19 @@ import type { Transport } from './transport.js'
 /**
  * Resolves the host part of a target (`roost send h2/agent`, a create request's `host`) to a
  * host id: `local`, this host's name or id, a peer's id, name or id prefix (4+ hex digits), or
- * a full 64-digit id not yet met. Throws {@link UnknownHostError} when nothing or more than one
- * host matches.
+ * a full 64-digit id not yet met. Peers are those the transport has met and, from gossip,
+ * `members` (a host gossip knows of may never have connected to this one). Throws
+ * {@link UnknownHostError} when nothing or more than one host matches.
  */
-export function resolveHost (host: string, selfId: string, selfName: string, transport: Pick<Transport, 'peers'>): string {
+export function resolveHost (host: string, selfId: string, selfName: string, transport: Pick<Transport, 'peers'>, members: ReadonlyArray<{ hostId: string, name?: string }> = []): string {
   if (host === 'local' || host === selfName || host === selfId) return selfId
-  const peers = transport.peers()
+  const peers: ReadonlyArray<{ hostId: string, name?: string }> = [...transport.peers(), ...members]
   const exact = peers.find(p => p.hostId === host)
   if (exact !== undefined) return exact.hostId
   const candidates = new Set<string>()
   if (selfId.startsWith(host)) candidates.add(selfId)
   for (const p of peers) {
+    if (p.hostId === selfId) continue
     if (p.name === host || (host.length >= 4 && p.hostId.startsWith(host))) candidates.add(p.hostId)
   }
   if (candidates.size === 1) return [...candidates][0] as string

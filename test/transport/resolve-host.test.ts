@@ -36,3 +36,12 @@ test('a full 64-digit id not met yet is taken as it is', t => {
   const unknown = 'e'.repeat(64)
   t.is(resolve(unknown), unknown)
 })
+
+test('a host gossip knows of but the transport never met resolves by name and prefix too (members)', t => {
+  const H4 = 'f4' + 'e'.repeat(62)
+  const members = [{ hostId: SELF, name: 'h1' }, { hostId: H2, name: 'h2' }, { hostId: H4, name: 'h4' }]
+  t.is(resolveHost('h4', SELF, 'h1', transport, members), H4)
+  t.is(resolveHost('f4ee', SELF, 'h1', transport, members), H4)
+  t.is(resolveHost('h2', SELF, 'h1', transport, members), H2, 'a host both know is one host')
+  t.throws(() => resolveHost('h4', SELF, 'h1', transport), { instanceOf: UnknownHostError })
+})
