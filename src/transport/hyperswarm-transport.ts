@@ -92,6 +92,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   private readonly opened = new WeakSet<NoiseStream>()
   /** Attempts whose end re-dials their host if it is still waited for. */
   private readonly watched = new WeakSet<NoiseStream>()
+  /** Hosts declared down (hostDown) and not connected since: the ones hostUp restarts a dial to. */
+  private readonly down = new Set<string>()
   private timers: NodeJS.Timeout[] = []
   private starting: Promise<void> | undefined
   private running = false
@@ -221,6 +223,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     this.failWaiting(hostId, err)
     this.abandonAttempt(hostId)
     this.forgetRelays(hostId)
+    this.down.add(hostId)
     const conn = this.conns.get(hostId)
     if (conn === undefined) return
     this.log.debug({ host: hostId, reason }, 'closing the connection to a host declared down')
@@ -231,11 +234,13 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   }
 
   /**
-   * The host is back (gossip heard from it): a dial begun while it was away may be behind an
-   * attempt aimed at its old address, which takes ~8 s to fail; it starts afresh instead.
+   * The host is back (gossip heard from it after it was declared down): a dial begun while it was
+   * away may be behind an attempt aimed at its old address, which takes ~8 s to fail; it starts
+   * afresh instead, with a fresh timeout.
    */
   hostUp (hostId: string): void {
-    if (this.swarm === undefined || this.conns.has(hostId)) return
+    // Only for a host declared down: a joining host's dials are fresh, and an attempt under way is the quickest way there.
+    if (!this.down.delete(hostId) || this.swarm === undefined || this.conns.has(hostId)) return
     this.forgetRelays(hostId)
     const w = this.waiting.get(hostId)
     if (w !== undefined) {
@@ -413,6 +418,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     if (hello.envelopes !== undefined) info.envelopes = hello.envelopes
     this.known.set(remote, info)
     this.conns.set(remote, conn)
+    this.down.delete(remote)
     conn.admitted()
     if (previous === undefined) this.emit('discover', remote)
     this.log.debug({ host: remote, name: hello.name, version: hello.version }, 'admitted')
