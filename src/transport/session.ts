@@ -26,7 +26,7 @@ export const DEFAULT_MAX_UNACKED_BYTES = 64 * 1024 * 1024
 export const DEFAULT_MAX_REORDER_BYTES = 32 * 1024 * 1024
 
 /** A gap filled after 32 MiB of frames arrived past it must not hand them all on in one turn of the actor loop. */
-export const DEFAULT_RELEASE_BUDGET_MS = 4
+export const DEFAULT_RELEASE_BUDGET_MS = 2
 
 /**
  * What this host sent one peer and the peer has not acknowledged, as parallel arrays from the

@@ -30,7 +30,7 @@ export interface TransportThreadComponents {
   milestones?: Pick<Milestones, 'reach'>
 }
 
-const DEFAULT_TURN_BUDGET_MS = 4
+const DEFAULT_TURN_BUDGET_MS = 2
 /** While handing frames on, the clock is read after every this many frames under CLOCK_BYTES, and after each larger one or event. */
 const CLOCK_EVERY = 8
 const CLOCK_BYTES = 2048
