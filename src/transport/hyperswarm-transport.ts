@@ -156,6 +156,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     this.timers = []
     for (const t of this.lifts.values()) clearTimeout(t)
     this.lifts.clear()
+    this.down.clear()
     for (const [host, w] of this.waiting) {
       clearTimeout(w.timer)
       this.waiting.delete(host)
