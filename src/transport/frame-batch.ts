@@ -44,6 +44,8 @@ export interface FrameBatcher {
   add: (host: string, payload: Uint8Array) => void
   /** The frames added since the last take (null if none); its buffers belong to the caller. */
   take: () => FramesBatch | null
+  /** Frames added since the last take. */
+  size: () => number
 }
 
 /**
@@ -91,7 +93,8 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
       batch = { hosts: [], runs: [], lens: [], bufs: [], buffers: [], ring: [] }
       chunk = null
       return out
-    }
+    },
+    size: () => batch.lens.length
   }
 }
 

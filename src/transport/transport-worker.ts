@@ -42,9 +42,16 @@ const later = (): void => {
 }
 const peersNow = (): void => { post({ t: 'peers', peers: transport.peers() }) }
 
+/**
+ * Frames per batch posted to the agent: reading a batch (a view per frame) is one task of the
+ * actors' loop that no turn budget splits, so a flood must not make one of thousands of frames.
+ */
+const MAX_BATCH_FRAMES = 1024
+
 transport.on('frame', (host, payload) => {
   frames.add(host, payload)
-  later()
+  if (frames.size() >= MAX_BATCH_FRAMES) flush()
+  else later()
 })
 transport.on('frame-error', (host, err) => { flush(); post({ t: 'frame-error', host, error: toWireError(err), head: skippedFrameHead(err) ?? null }) })
 transport.on('connect', (peer) => {

@@ -77,3 +77,13 @@ test('senders go over once per run of frames from the same host, and every frame
   t.deepEqual(framesOf(b), sent)
   t.throws(() => { forEachFrame({ ...b, runs: [3, 1, 2, 3] }, undefined, () => {}) }, { instanceOf: RangeError })
 })
+
+test('size counts the frames added since the last take', t => {
+  const b = createFrameBatcher()
+  t.is(b.size(), 0)
+  b.add('h', Buffer.alloc(10))
+  b.add('h', Buffer.alloc(20_000))
+  t.is(b.size(), 2)
+  b.take()
+  t.is(b.size(), 0)
+})
