@@ -5,6 +5,7 @@ import type { ActorSystem } from '../../src/runtime/system.js'
 import { parseTarget, ref } from '../../src/runtime/ref.js'
 import { resolveHost } from '../../src/transport/resolve-host.js'
 import type { Transport } from '../../src/transport/transport.js'
+import { knownMembers } from '../membership/known-members.js'
 import type { MembershipProtocol } from '../membership/messages.js'
 import type { WireguardProtocol } from '../wireguard/messages.js'
 import type { AgentProtocol } from './messages.js'
@@ -23,11 +24,6 @@ export interface ControlApiComponents {
 /** The control API of one agent, in terms of its actors. */
 export function createControlApi (components: ControlApiComponents): ControlApi {
   const { system, transport } = components
-  /** Hosts gossip knows of, for names the transport has not met (none if membership does not answer). */
-  const gossipMembers = async (): Promise<Array<{ hostId: string, name: string }>> => {
-    const r = await system.ask(ref<MembershipProtocol>(system.hostId, '/agent/membership'), { type: 'membership.list' }, { timeoutMs: 1_000 }).catch(() => undefined)
-    return r?.members ?? []
-  }
   return {
     async info () {
       return await system.ask(ref<AgentProtocol>(system.hostId, '/agent'), { type: 'agent.info' }) as unknown as Record<string, unknown>
@@ -56,7 +52,7 @@ export function createControlApi (components: ControlApiComponents): ControlApi 
       }
       const { type, ...body } = message as { type?: unknown }
       if (typeof type !== 'string' || type.length === 0) throw new InvalidArgumentError('message must have a string "type"')
-      const hostId = resolveHost(host, system.hostId, components.name, transport, await gossipMembers())
+      const hostId = resolveHost(host, system.hostId, components.name, transport, await knownMembers(system))
       const started = performance.now()
       const reply = await system.askUntyped(hostId, path, type, body, { timeoutMs: opts?.timeoutMs ?? 5_000, from: '/control' })
       return { host: hostId, path, type, reply, elapsedMs: performance.now() - started }

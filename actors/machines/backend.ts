@@ -5,6 +5,7 @@ import { ref } from '../../src/runtime/ref.js'
 import { currentMachineRows, machineIdOf } from '../../src/placement/machine-rows.js'
 import { resolveHost } from '../../src/transport/resolve-host.js'
 import type { Transport } from '../../src/transport/transport.js'
+import { knownMembers } from '../membership/known-members.js'
 import type { MembershipProtocol } from '../membership/messages.js'
 import type { MachineProtocol } from './messages.js'
 import { viewFromRow } from './record.js'
@@ -110,8 +111,7 @@ export function createMachinesBackend (components: MachinesBackendComponents): M
         }, { timeoutMs: PLACE_ASK_MS }) as { machine: MachineView }
         return remember(machine)
       }
-      const { members } = await system.ask(membership, { type: 'membership.list' }, { timeoutMs: 1_000 }).catch(() => ({ members: [] }))
-      const host = resolveHost(req.host, self, components.name, components.transport, members)
+      const host = resolveHost(req.host, self, components.name, components.transport, await knownMembers(system))
       return remember(await system.askUntyped(host, '/agent/machines', 'machines.create', {
         app,
         config: req.config,

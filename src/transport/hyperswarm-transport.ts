@@ -197,8 +197,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     }
     let w = this.waiting.get(hostId)
     if (w === undefined) {
-      const timeoutMs = this.init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
-      w = { queue: [], timer: setTimeout(() => { this.dialTimedOut(hostId, timeoutMs) }, timeoutMs) }
+      w = { queue: [], timer: this.dialTimer(hostId) }
       this.waiting.set(hostId, w)
       this.dialed.add(hostId)
       this.liftExpiredBan(hostId)
@@ -245,9 +244,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     this.forgetRelays(hostId)
     const w = this.waiting.get(hostId)
     if (w !== undefined) {
-      const timeoutMs = this.init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
       clearTimeout(w.timer)
-      w.timer = setTimeout(() => { this.dialTimedOut(hostId, timeoutMs) }, timeoutMs)
+      w.timer = this.dialTimer(hostId)
     }
     const attempt = this.attemptFor(hostId)
     if (attempt !== undefined) {
@@ -292,6 +290,12 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     if (attempt === undefined) return
     attempt.on('error', () => {})
     attempt.destroy()
+  }
+
+  /** The timer that fails a dial to `hostId` not connected within the connect timeout. */
+  private dialTimer (hostId: string): NodeJS.Timeout {
+    const timeoutMs = this.init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+    return setTimeout(() => { this.dialTimedOut(hostId, timeoutMs) }, timeoutMs)
   }
 
   private dialTimedOut (hostId: string, timeoutMs: number): void {

@@ -61,9 +61,10 @@ export interface Transport {
    */
   hostDown?: (hostId: string, reason: string) => void
   /**
-   * The failure detector above heard from `hostId` again (it joined, or came back from suspect or
-   * dead): a dial to it that began while it was away starts afresh rather than wait out an
-   * attempt aimed at where it used to be.
+   * The failure detector above sees `hostId` alive (after any other state, or none). For a host
+   * it was told is down (`hostDown`) and has not connected to since, a dial that began while the
+   * host was away starts afresh rather than wait out an attempt aimed at where it used to be;
+   * otherwise nothing happens.
    */
   hostUp?: (hostId: string) => void
   on: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void
