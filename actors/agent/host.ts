@@ -252,7 +252,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       }, null, 2) + '\n')
       await rename(`${infoFile}.tmp`, infoFile)
       logger.info({ hostId: transport.hostId, name: init.name, cluster: init.cluster, socket: socketPath, api: apiUrl, driver: machines.init.defaultDriver, addresses: transport.addresses() }, 'agent started')
-      if (!hasAgentNodeOptions()) logger.info({ recommended: AGENT_NODE_OPTIONS.join(' ') }, 'started without the recommended Node.js options: the main thread\'s young generation may stay large at idle (the local cluster, the lab and the systemd unit set them in NODE_OPTIONS)')
+      if (!hasAgentNodeOptions()) logger.info({ recommended: AGENT_NODE_OPTIONS.join(' ') }, 'started without the recommended Node.js options: the main thread\'s young generation may stay large at idle, and its collector may wait for helper threads crowding the cores (the local cluster, the lab and the systemd unit set them in NODE_OPTIONS)')
       if (!hasAgentMallocEnv()) logger.info({ recommended: AGENT_MALLOC_ENV }, 'started without the recommended malloc setting: large transient buffers may keep memory fragmented (the local cluster, the lab and the systemd unit set it)')
     },
     stop: async () => { await stop() }

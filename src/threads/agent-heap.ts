@@ -11,8 +11,21 @@
  */
 export const AGENT_SEMI_SPACE_MB = 4
 
+/**
+ * Background threads V8 runs its collector's helper tasks on (Node's default is 4, whatever the
+ * cores). In a parallel phase (a scavenge, a mark-compact's atomic pause) the actors' thread
+ * joins the helpers and then waits for the tasks they took; on 2 cores, with the agent's own
+ * threads (transport, data plane) and whatever else the server runs, those helpers queued behind
+ * one another while the actors' thread slept: a scheduler trace of the fuzz bench caught the
+ * main thread asleep 16 ms while four helpers ran one after another on one core. One helper
+ * leaves the others' cores alone: fuzz session class (10,000 cases, seeds 20261208/09/10) worst
+ * stall 16.5/26/18 ms with 4, 12.3/12.2/15.8 with 2, 12.5/9.6/9.3 with 1; the messaging bench's
+ * CPU per message is unchanged. An agent's heaps are tens of MB, small for one helper.
+ */
+export const AGENT_GC_HELPER_THREADS = 1
+
 /** The Node.js options an agent process starts with. */
-export const AGENT_NODE_OPTIONS: readonly string[] = Object.freeze([`--max-semi-space-size=${AGENT_SEMI_SPACE_MB}`])
+export const AGENT_NODE_OPTIONS: readonly string[] = Object.freeze([`--max-semi-space-size=${AGENT_SEMI_SPACE_MB}`, `--v8-pool-size=${AGENT_GC_HELPER_THREADS}`])
 
 /** `NODE_OPTIONS` with the agent's options added, except those it already sets (by name). */
 export function withAgentNodeOptions (nodeOptions: string | undefined): string {

@@ -1,15 +1,18 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
-import { AGENT_SEMI_SPACE_MB, hasAgentNodeOptions, withAgentNodeOptions } from '../../src/threads/agent-heap.js'
+import { readdirSync } from 'node:fs'
+import { AGENT_GC_HELPER_THREADS, AGENT_SEMI_SPACE_MB, hasAgentNodeOptions, withAgentNodeOptions } from '../../src/threads/agent-heap.js'
 import { agentProcessEnv } from '../../src/threads/malloc-env.js'
 
 test('the agent\'s Node.js options join NODE_OPTIONS unless it sets them already', t => {
-  t.is(withAgentNodeOptions(undefined), `--max-semi-space-size=${AGENT_SEMI_SPACE_MB}`)
-  t.is(withAgentNodeOptions('--enable-source-maps'), `--enable-source-maps --max-semi-space-size=${AGENT_SEMI_SPACE_MB}`)
-  t.is(withAgentNodeOptions('--max-semi-space-size=16'), '--max-semi-space-size=16', 'an operator\'s own value wins')
+  const pool = `--v8-pool-size=${AGENT_GC_HELPER_THREADS}`
+  t.is(withAgentNodeOptions(undefined), `--max-semi-space-size=${AGENT_SEMI_SPACE_MB} ${pool}`)
+  t.is(withAgentNodeOptions('--enable-source-maps'), `--enable-source-maps --max-semi-space-size=${AGENT_SEMI_SPACE_MB} ${pool}`)
+  t.is(withAgentNodeOptions('--max-semi-space-size=16 --v8-pool-size=4'), '--max-semi-space-size=16 --v8-pool-size=4', 'an operator\'s own values win')
   t.false(hasAgentNodeOptions([], {}))
   t.true(hasAgentNodeOptions([], { NODE_OPTIONS: withAgentNodeOptions(undefined) }))
-  t.true(hasAgentNodeOptions(['--max-semi-space-size=8'], {}))
+  t.true(hasAgentNodeOptions(['--max-semi-space-size=8', '--v8-pool-size=2'], {}))
+  t.false(hasAgentNodeOptions(['--max-semi-space-size=8'], {}), 'each option counts')
 })
 
 // Allocates like a busy agent (many young objects, some surviving a while) and prints the
@@ -36,4 +39,22 @@ test('a process started with the agent\'s environment keeps its new space within
   const bytes = await newSpaceMax(agentProcessEnv(base))
   t.true(bytes <= 2 * AGENT_SEMI_SPACE_MB * 1024 * 1024, `new space grew to ${bytes} bytes`)
   t.true(await newSpaceMax(base) > 2 * AGENT_SEMI_SPACE_MB * 1024 * 1024, 'without it the same work grows it further')
+})
+
+async function threadsOf (env: NodeJS.ProcessEnv): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    execFile(process.execPath, ['-e', 'console.log(require("node:fs").readdirSync("/proc/self/task").length)'], { env, timeout: 30_000 }, (err, stdout) => {
+      if (err !== null) reject(err)
+      else resolve(Number(stdout.trim()))
+    })
+  })
+}
+
+const hasProcTasks = (() => { try { return readdirSync('/proc/self/task').length > 0 } catch { return false } })()
+const linux = hasProcTasks ? test : test.skip
+linux(`a process started with the agent's environment runs V8's collector helpers on ${AGENT_GC_HELPER_THREADS} thread(s), not Node's default 4${hasProcTasks ? '' : ' (skipped: no /proc/self/task to count threads)'}`, async t => {
+  const { NODE_OPTIONS: _, ...base } = process.env
+  const agent = await threadsOf(agentProcessEnv(base))
+  const plain = await threadsOf(base)
+  t.is(plain - agent, 4 - AGENT_GC_HELPER_THREADS, `threads: ${plain} with Node's default, ${agent} with the agent's options`)
 })
