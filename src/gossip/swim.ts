@@ -84,6 +84,10 @@ interface Member {
   rttMs: number | undefined
   suspicion: Suspicion | undefined
   removeTimer: unknown
+  /** Local ms of the last message it sent us itself (undefined: only hearsay so far). */
+  heardAt: number | undefined
+  /** Local ms when it was last alive again after being suspect or dead. */
+  backAt: number | undefined
 }
 
 interface Probe {
@@ -104,6 +108,8 @@ interface Relay {
   timer: unknown
 }
 
+/** How long (in probe intervals) a host back from being suspect or dead counts as just back. */
+const RECENTLY_BACK_PROBES = 20
 const UPDATE_SIZE = 90
 const META_SIZE = 120
 
@@ -203,7 +209,10 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     m.state = state
     m.inc = inc
     m.changedAt = clock.now()
-    if (state === ALIVE) m.downSince = 0
+    if (state === ALIVE) {
+      if (previous !== ALIVE) m.backAt = m.changedAt
+      m.downSince = 0
+    }
     else if (m.downSince === 0) m.downSince = m.changedAt
     if (state === DEAD) dead.add(m.id)
     else dead.delete(m.id)
@@ -256,6 +265,21 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     })
   }
 
+  /**
+   * Whether a death verdict about `m` is older than what we know: no suspicion can have run its
+   * course since `m` last spoke to us, or the host that reached it was down in our view or is
+   * just back (a host returning from isolation gossips the deaths it declared while cut off).
+   * Such a verdict only makes us suspect `m`, so it can answer, rather than drop it from every
+   * route at once.
+   */
+  const staleVerdict = (m: Member, by: string): boolean => {
+    const now = clock.now()
+    if (m.heardAt !== undefined && now - m.heardAt < suspicionBounds(cfg, clusterSize()).minMs) return true
+    const judge = members.get(by)
+    if (judge === undefined) return false
+    return judge.state !== ALIVE || (judge.backAt !== undefined && now - judge.backAt < cfg.probeIntervalMs * RECENTLY_BACK_PROBES)
+  }
+
   const apply = (u: Update, from: string): void => {
     if (u.id === self) {
       if (u.k === ALIVE) {
@@ -270,7 +294,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     switch (u.k) {
       case ALIVE: {
         if (m === undefined) {
-          m = { id: u.id, state: ALIVE, inc: u.inc, meta: u.meta, changedAt: clock.now(), downSince: 0, rttMs: undefined, suspicion: undefined, removeTimer: undefined }
+          m = { id: u.id, state: ALIVE, inc: u.inc, meta: u.meta, changedAt: clock.now(), downSince: 0, rttMs: undefined, suspicion: undefined, removeTimer: undefined, heardAt: undefined, backAt: undefined }
           members.set(u.id, m)
           emit(m, undefined)
           queueUpdate(u)
@@ -297,6 +321,10 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
       case DEAD:
       case LEFT: {
         if (m === undefined || u.inc < m.inc || m.state >= DEAD) return
+        if (u.k === DEAD && staleVerdict(m, u.by ?? from)) {
+          apply({ k: SUSPECT, id: u.id, inc: u.inc, by: u.by ?? from }, from)
+          return
+        }
         setState(m, u.k, u.inc)
         queueUpdate(u)
         return
@@ -440,7 +468,9 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
 
   const receive = (from: string, msg: SwimMessage): void => {
     if (!running) return
-    if (from !== self && msg.t !== 'sync' && !members.has(from)) introduce(from)
+    const sender = members.get(from)
+    if (sender !== undefined) sender.heardAt = clock.now()
+    else if (from !== self && msg.t !== 'sync') introduce(from)
     if ('u' in msg && msg.u !== undefined) for (const u of msg.u) apply(u, from)
     if ('x' in msg && msg.x !== undefined && msg.x.length > 0) userItems(from, msg.x)
     switch (msg.t) {

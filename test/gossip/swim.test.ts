@@ -180,6 +180,41 @@ test('a host cut off for 200 ms gets no healthy peer declared dead', t => {
   t.deepEqual(verdicts, [], describe(verdicts))
 })
 
+test('a host back from a cut longer than detection does not get healthy hosts declared dead with the verdicts it reached while cut off', t => {
+  const flips: Event[] = []
+  for (const seed of ['back-1', 'back-2', 'back-3', 'back-4']) {
+    const c = cluster(t, { hosts: 5, seed })
+    converge(t, c)
+    c.sim.clock.runFor(1_000)
+    const b = c.ids[2] as string
+    cut(c, b, true)
+    const isolated = c.sim.clock.runWhile(() => !c.ids.every(o => o === b || stateOf(c, b, o) === 'dead'), 30_000)
+    t.true(isolated, `the cut host declares everyone else dead (seed ${seed})`)
+    const events = record(c)
+    cut(c, b, false)
+    converge(t, c, 15_000)
+    c.sim.clock.runFor(3_000)
+    flips.push(...events.filter(e => e.observer !== b && e.id !== b && e.state === 'dead'))
+  }
+  t.deepEqual(flips, [], describe(flips))
+})
+
+test('a death claim about a member we have not heard from ourselves is taken at once; about one we just heard from, it only makes us suspect it', t => {
+  const clock = createVirtualClock()
+  const ids = ['a', 'b', 'c'].map(x => x.repeat(64))
+  const [self, quiet, chatty] = ids as [string, string, string]
+  const swim = createSwim({ id: self, meta: { name: 'a', region: 'r', addresses: [], version: '0' }, incarnation: 1 }, {
+    clock, random: () => 0.5, send: () => {}
+  })
+  swim.start()
+  t.teardown(() => { swim.stop() })
+  swim.receive(chatty, { t: 'gossip', u: [{ k: 0, id: quiet, inc: 1 }, { k: 0, id: chatty, inc: 1 }] })
+  swim.receive(chatty, { t: 'gossip', u: [{ k: DEAD, id: quiet, inc: 1, by: chatty }] })
+  t.is(swim.member(quiet)?.state, 'dead', 'known only by hearsay: the claim stands')
+  swim.receive(quiet, { t: 'gossip', u: [{ k: DEAD, id: chatty, inc: 1, by: quiet }] })
+  t.is(swim.member(chatty)?.state, 'suspect', 'heard from a moment ago: suspected, so it can answer')
+})
+
 test('an accusation about an incarnation already refuted is stale and is not refuted again', t => {
   const clock = createVirtualClock()
   const self = 'a'.repeat(64)
