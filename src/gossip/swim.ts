@@ -212,8 +212,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     if (state === ALIVE) {
       if (previous !== ALIVE) m.backAt = m.changedAt
       m.downSince = 0
-    }
-    else if (m.downSince === 0) m.downSince = m.changedAt
+    } else if (m.downSince === 0) m.downSince = m.changedAt
     if (state === DEAD) dead.add(m.id)
     else dead.delete(m.id)
     if (state !== SUSPECT) clearSuspicion(m)
