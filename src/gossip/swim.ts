@@ -320,8 +320,9 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
       case DEAD:
       case LEFT: {
         if (m === undefined || u.inc < m.inc || m.state >= DEAD) return
-        if (u.k === DEAD && staleVerdict(m, u.by ?? from)) {
-          apply({ k: SUSPECT, id: u.id, inc: u.inc, by: u.by ?? from }, from)
+        const by = u.by ?? from
+        if (u.k === DEAD && staleVerdict(m, by)) {
+          apply({ k: SUSPECT, id: u.id, inc: u.inc, by }, from)
           return
         }
         setState(m, u.k, u.inc)

@@ -25,14 +25,18 @@ for (let i = 0; i < 300000; i++) {
 }
 console.log(max)`
 
-async function newSpaceMax (env: NodeJS.ProcessEnv): Promise<number> {
+/** Runs `script` in a fresh node with `env` and reads the number it prints. */
+async function nodePrints (script: string, env: NodeJS.ProcessEnv): Promise<number> {
   return await new Promise((resolve, reject) => {
-    execFile(process.execPath, ['-e', ALLOCATE], { env, timeout: 30_000 }, (err, stdout) => {
+    execFile(process.execPath, ['-e', script], { env, timeout: 30_000 }, (err, stdout) => {
       if (err !== null) reject(err)
       else resolve(Number(stdout.trim()))
     })
   })
 }
+
+const newSpaceMax = async (env: NodeJS.ProcessEnv): Promise<number> => await nodePrints(ALLOCATE, env)
+const threadsOf = async (env: NodeJS.ProcessEnv): Promise<number> => await nodePrints('console.log(require("node:fs").readdirSync("/proc/self/task").length)', env)
 
 test('a process started with the agent\'s environment keeps its new space within the semi-space limit', async t => {
   const { NODE_OPTIONS: _, ...base } = process.env
@@ -40,15 +44,6 @@ test('a process started with the agent\'s environment keeps its new space within
   t.true(bytes <= 2 * AGENT_SEMI_SPACE_MB * 1024 * 1024, `new space grew to ${bytes} bytes`)
   t.true(await newSpaceMax(base) > 2 * AGENT_SEMI_SPACE_MB * 1024 * 1024, 'without it the same work grows it further')
 })
-
-async function threadsOf (env: NodeJS.ProcessEnv): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    execFile(process.execPath, ['-e', 'console.log(require("node:fs").readdirSync("/proc/self/task").length)'], { env, timeout: 30_000 }, (err, stdout) => {
-      if (err !== null) reject(err)
-      else resolve(Number(stdout.trim()))
-    })
-  })
-}
 
 const hasProcTasks = (() => { try { return readdirSync('/proc/self/task').length > 0 } catch { return false } })()
 const linux = hasProcTasks ? test : test.skip

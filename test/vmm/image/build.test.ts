@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
@@ -7,7 +7,7 @@ import { silentLogger } from '../../../src/log/logger.js'
 import { buildImage, type BuildProgress } from '../../../src/vmm/image/build.js'
 import { createImageStore } from '../../../src/vmm/image/image-store.js'
 import { pvhEntryOf } from '../../../src/vmm/image/kernel-elf.js'
-import { defaultCacheDir } from '../../../src/vmm/image/debian-packages.js'
+import { obtainGuestParts } from '../../../src/vmm/image/debian-packages.js'
 import { modinfoDepends } from '../../../src/vmm/image/kernel-modules.js'
 import type { ImageManifest } from '../../../src/vmm/image/manifest.js'
 import { tempDir } from '../../helpers/cli.js'
@@ -20,17 +20,11 @@ const CLI = fileURLToPath(new URL('./image-cli.ts', import.meta.url))
 const buildTest = await requireParts(test, ['debian-tools'])
 const minimalKernelTest = await requireParts(test, ['debian-tools', 'kernel-build-tools'])
 
-/** Each module's `depends=` in the distribution kernel's cache entry of `kernelVersion`. */
-async function cachedModuleDepends (kernelVersion: string): Promise<Map<string, string[]>> {
-  const root = join(defaultCacheDir(), 'kernel')
-  for (const entry of await readdir(root)) {
-    const meta = JSON.parse(await readFile(join(root, entry, 'kernel.json'), 'utf8').catch(() => '{}')) as { kernelVersion?: string, modules?: string[] }
-    if (meta.kernelVersion !== kernelVersion) continue
-    const out = new Map<string, string[]>()
-    for (const m of meta.modules ?? []) out.set(m, modinfoDepends(await readFile(join(root, entry, 'modules', `${m}.ko`))))
-    return out
-  }
-  throw new Error(`no kernel cache entry for ${kernelVersion} under ${root}`)
+/** Each guest module's `depends=`, from the distribution kernel's parts (cached by the build before). */
+async function moduleDepends (kernelVersion: string): Promise<Map<string, string[]>> {
+  const parts = await obtainGuestParts({}, { logger: silentLogger() })
+  if (parts.kernelVersion !== kernelVersion) throw new Error(`the cached kernel is ${parts.kernelVersion}, the image's ${kernelVersion}`)
+  return new Map(await Promise.all(parts.modules.map(async m => [m.name, modinfoDepends(await readFile(m.path))] as const)))
 }
 
 async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
@@ -52,7 +46,7 @@ buildTest('building reports every step, reuses equal images, and rebuilds anothe
   t.deepEqual(order, ['resolve', 'download-kernel', 'download-busybox', ...(order.includes('extract') ? ['extract'] : []), 'base-initramfs', 'pack-app', 'store'])
   t.deepEqual([...a.modules].sort(), ['button', 'evdev', 'failover', 'net_failover', 'virtio', 'virtio_mmio', 'virtio_net', 'virtio_ring'])
   // Which of virtio and virtio_ring comes first depends on the kernel release; each module after what it depends on does not.
-  const depends = await cachedModuleDepends(a.kernelVersion)
+  const depends = await moduleDepends(a.kernelVersion)
   t.true((depends.get('virtio_net') ?? []).length > 0, 'virtio_net depends on something, so the order below is checked')
   a.modules.forEach((m, i) => {
     for (const d of depends.get(m) ?? []) if (a.modules.includes(d)) t.true(a.modules.indexOf(d) < i, `${d} is loaded before ${m} (order: ${a.modules.join(', ')})`)
