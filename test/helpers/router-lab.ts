@@ -12,6 +12,7 @@ import { createLab, type Lab, type LabHost } from '../../src/lab/lab.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { parseWgDump } from '../../src/mesh/wg-dump.js'
 import type { RoutesView } from '../../src/proxy/data-plane-view.js'
+import { obtainGuestParts } from '../../src/vmm/image/debian-packages.js'
 import { CA_CERT_FILE, ensureDevCa } from '../../src/proxy/tls/dev-ca.js'
 import { BIN, type CliResult } from './cli.js'
 import type { Conversation, ConversationResult } from './netns-client.js'
@@ -35,6 +36,23 @@ export interface RouterLab {
   stop: () => Promise<void>
 }
 
+let guestParts: Promise<unknown> | undefined
+
+/**
+ * Fetches the Debian parts the lab's deploys build images from (`--kernel distribution`) into
+ * the shared cache, here in the host's namespace, once per test process: lab hosts have no DNS,
+ * so a deploy there can only use what is cached.
+ */
+export async function warmGuestParts (): Promise<void> {
+  guestParts ??= obtainGuestParts({}, { logger: silentLogger() })
+  try {
+    await guestParts
+  } catch (err) {
+    guestParts = undefined
+    throw err
+  }
+}
+
 /**
  * Starts hosts h1… (one per region given) in a network-namespace lab, each agent with
  * `--wireguard on --driver process --region <r> --ca-dir <CA>`, and waits for the membership and
@@ -42,6 +60,7 @@ export interface RouterLab {
  * ROOST_KEEP_LAB_DIR set it leaves the lab's dir (agent logs) for a look after a failure.
  */
 export async function startRouterLab (regions: string[], prefix: string, opts: { env?: Record<string, string> } = {}): Promise<RouterLab> {
+  await warmGuestParts()
   const dir = await mkdtemp(join(tmpdir(), prefix))
   const caDir = join(dir, 'ca')
   await ensureDevCa(caDir, CA_NAME)
