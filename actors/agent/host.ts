@@ -84,6 +84,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     port: init.port,
     ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }),
     ...(init.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: init.idleTimeoutMs }),
+    streamOnly: init.wireguard === 'off',
     logLevel: logger.level,
     logBase: { name: init.name, thread: 'transport' }
   }, { logger, milestones, onExit: (err) => { fatalStop(err) } })

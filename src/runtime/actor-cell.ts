@@ -5,7 +5,7 @@ import { RejectionError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
 import type { ActorContext, ActorDefinition, Behaviour, Sender } from './actor.js'
 import { sleep, type Clock } from './clock.js'
-import { createMailbox, type Letter, type Mailbox, type RunResult } from './mailbox.js'
+import { createMailbox, runResult, type Letter, type Mailbox } from './mailbox.js'
 import { createSupervisor } from './policy.js'
 import { childPath, ref, type Ref } from './ref.js'
 import type { ActorProtocol } from './senders.js'
@@ -177,13 +177,20 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
     w.reply?.(undefined, value)
   }
 
+  // The behaviour the running drain hands letters to, and one step function and result for every
+  // drain: a message handled allocates nothing here.
+  let current: Behaviour<ProtocolSpec> | undefined
+  const stepCurrent = (letter: Letter): PromiseLike<unknown> | undefined => step(current as Behaviour<ProtocolSpec>, letter)
+  const ran = runResult()
+
   const drain = async (state: Behaviour<ProtocolSpec>): Promise<void> => {
-    const stepIn = (letter: Letter): PromiseLike<unknown> | undefined => step(state, letter)
     for (let left = DRAIN_BUDGET; left > 0;) {
-      const r = rec.mailbox.run(left, stepIn)
+      current = state
+      const r = rec.mailbox.run(left, stepCurrent, ran)
       left -= r.handled
-      if (r.awaiting === undefined) break
-      await settle(r.awaiting.letter, r.awaiting.pending)
+      const awaiting = r.awaiting
+      if (awaiting === undefined) break
+      await settle(awaiting.letter, awaiting.pending)
     }
   }
 
@@ -205,18 +212,19 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
       return
     }
     rec.scheduled = true
-    let r: RunResult
+    let awaiting: Control['awaiting']
     try {
-      r = rec.mailbox.run(DRAIN_BUDGET, letter => step(state, letter))
+      current = state
+      awaiting = rec.mailbox.run(DRAIN_BUDGET, stepCurrent, ran).awaiting
     } catch (err) {
       nact.dispatch(rec.nactRef, { crash: err } satisfies Control as never)
       return
     }
-    if (r.awaiting !== undefined) {
+    if (awaiting !== undefined) {
       // settle() awaits it only on nact's next turn (a setImmediate away): a handler that
       // rejects before then would count as an unhandled rejection, which ends the process.
-      r.awaiting.pending.then(undefined, () => {})
-      nact.dispatch(rec.nactRef, { awaiting: r.awaiting } satisfies Control as never)
+      awaiting.pending.then(undefined, () => {})
+      nact.dispatch(rec.nactRef, { awaiting } satisfies Control as never)
       return
     }
     rec.scheduled = false

@@ -16,7 +16,12 @@ export interface Letter {
 export interface RunResult {
   handled: number
   /** The handler of this letter returned a promise: settle it before the next letter. */
-  awaiting?: { letter: Letter, pending: PromiseLike<unknown> }
+  awaiting: { letter: Letter, pending: PromiseLike<unknown> } | undefined
+}
+
+/** A fresh result for {@link Mailbox.run} to fill (a caller keeps one and passes it each time). */
+export function runResult (): RunResult {
+  return { handled: 0, awaiting: undefined }
 }
 
 /**
@@ -32,47 +37,73 @@ export interface Mailbox {
   /** Letters waiting. */
   size: () => number
   /**
-   * Hands up to `budget` letters to `step` in order, synchronously. Stops at the first whose
-   * handler returns a promise (returned as `awaiting`, counted as handled): the caller settles it
-   * before running again. Whatever `step` throws propagates, with the letter already taken.
+   * Hands up to `budget` letters to `step` in order, synchronously, and says in `out` what it did.
+   * Stops at the first whose handler returns a promise (`out.awaiting`, counted as handled): the
+   * caller settles it before running again. Whatever `step` throws propagates, with the letter
+   * already taken.
    */
-  run: (budget: number, step: (letter: Letter) => PromiseLike<unknown> | undefined) => RunResult
+  run: (budget: number, step: (letter: Letter) => PromiseLike<unknown> | undefined, out: RunResult) => RunResult
 }
 
-/** A queue that compacts as it is consumed: taking is O(1), and memory follows what still waits. */
+const MIN_SLOTS = 16
+/** A ring grown past this by a burst goes back to {@link MIN_SLOTS} once the burst is drained. */
+const KEEP_SLOTS = 1024
+
+/**
+ * A ring of letters that doubles when full: a message in and out allocates nothing (a queue that
+ * emptied and started again from a fresh array grew a new backing store for nearly every message
+ * an actor got from another host), and memory goes back once a burst is drained.
+ */
 export function createMailbox (): Mailbox {
-  let queue: Array<Letter | undefined> = []
+  let slots = new Array<Letter | undefined>(MIN_SLOTS).fill(undefined)
+  let mask = MIN_SLOTS - 1
   let head = 0
+  let count = 0
+
+  const grow = (): void => {
+    const bigger = new Array<Letter | undefined>(slots.length * 2).fill(undefined)
+    for (let i = 0; i < count; i++) bigger[i] = slots[(head + i) & mask]
+    slots = bigger
+    mask = bigger.length - 1
+    head = 0
+  }
 
   const take = (): Letter | undefined => {
-    if (head >= queue.length) return undefined
-    const letter = queue[head]
-    queue[head] = undefined
-    head++
-    if (head >= queue.length) {
-      queue = []
-      head = 0
-    } else if (head > 1024 && head * 2 > queue.length) {
-      queue = queue.slice(head)
+    if (count === 0) return undefined
+    const letter = slots[head]
+    slots[head] = undefined
+    head = (head + 1) & mask
+    count--
+    if (count === 0 && slots.length > KEEP_SLOTS) {
+      slots = new Array<Letter | undefined>(MIN_SLOTS).fill(undefined)
+      mask = MIN_SLOTS - 1
       head = 0
     }
     return letter
   }
 
   return {
-    push: (letter) => { queue.push(letter) },
+    push (letter) {
+      if (count === slots.length) grow()
+      slots[(head + count) & mask] = letter
+      count++
+    },
     take,
-    size: () => queue.length - head,
-    run (budget, step) {
-      let handled = 0
-      while (handled < budget) {
+    size: () => count,
+    run (budget, step, out) {
+      out.handled = 0
+      out.awaiting = undefined
+      while (out.handled < budget) {
         const letter = take()
         if (letter === undefined) break
-        handled++
+        out.handled++
         const pending = step(letter)
-        if (pending !== undefined) return { handled, awaiting: { letter, pending } }
+        if (pending !== undefined) {
+          out.awaiting = { letter, pending }
+          break
+        }
       }
-      return { handled }
+      return out
     }
   }
 }

@@ -20,6 +20,14 @@ export interface Hello {
    * Hosts from before it admit a hello that has it: their check allows fields it does not name.
    */
   envelopes?: number[]
+  /**
+   * The host reads payload frames that come without a session header (mesh-transport.ts sends
+   * them where a pair can only ever have one path). Absent: a host from before, which reads
+   * session frames only.
+   */
+  directFrames?: true
+  /** The host runs without a WireGuard path (`--wireguard off`): messages to it can only take the stream. */
+  streamOnly?: true
 }
 
 /** Every bound here keeps the largest hello under `UNADMITTED_MAX_FRAME_BYTES` (test/transport/hello.test.ts checks). */
@@ -32,7 +40,9 @@ const helloShape = object({
   addresses: arrayOf(string({ maxLength: 64 }), 8),
   proof: bytesOf(32)
 }, {
-  envelopes: arrayOf(integer(1, 255), 8)
+  envelopes: arrayOf(integer(1, 255), 8),
+  directFrames: literal(true),
+  streamOnly: literal(true)
 })
 
 /** What a host sends instead of going on when it refuses the other's hello. */

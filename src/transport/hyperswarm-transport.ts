@@ -46,6 +46,10 @@ export interface HyperswarmTransportInit {
   denyMs?: number
   /** Envelope versions offered in the hello (default all this code speaks); `[1]` sends the hello of a host from before the offer. */
   envelopes?: readonly number[]
+  /** Offer to read frames without a session header (default true; false: the hello of a host from before the offer). */
+  directFrames?: boolean
+  /** Say in the hello that this host has no WireGuard path (default false). */
+  streamOnly?: boolean
 }
 
 export interface HyperswarmTransportComponents {
@@ -392,6 +396,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     }
     const envelopes = this.init.envelopes ?? ENVELOPE_VERSIONS
     if (envelopes.some(v => v !== 1)) hello.envelopes = [...envelopes]
+    if (this.init.directFrames !== false) hello.directFrames = true
+    if (this.init.streamOnly === true) hello.streamOnly = true
     conn.writeNow(encodeHello(this.codec, hello))
   }
 
@@ -421,6 +427,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       unreachable: false
     }
     if (hello.envelopes !== undefined) info.envelopes = hello.envelopes
+    if (hello.directFrames === true) info.directFrames = true
+    if (hello.streamOnly === true) info.streamOnly = true
     this.known.set(remote, info)
     this.conns.set(remote, conn)
     this.down.delete(remote)

@@ -10,6 +10,10 @@ export interface MemoryTransportInit {
   version?: string
   /** Envelope versions it offers, as in a hello (default all this code speaks; `[1]`: a host from before the offer). */
   envelopes?: readonly number[]
+  /** Whether its hello offers to read frames without a session header (default true; false: a host from before the offer). */
+  directFrames?: boolean
+  /** Whether its hello says it has no WireGuard path (default false). */
+  streamOnly?: boolean
 }
 
 /**
@@ -34,6 +38,8 @@ class MemoryTransport extends EventEmitter implements Transport {
   readonly name: string
   readonly version: string
   readonly envelopes: readonly number[]
+  private readonly directFrames: boolean
+  private readonly streamOnly: boolean
   private readonly net: NetworkState
 
   constructor (init: MemoryTransportInit, net: NetworkState) {
@@ -42,6 +48,8 @@ class MemoryTransport extends EventEmitter implements Transport {
     this.name = init.name ?? init.hostId.slice(0, 8)
     this.version = init.version ?? '0.0.0'
     this.envelopes = init.envelopes ?? ENVELOPE_VERSIONS
+    this.directFrames = init.directFrames ?? true
+    this.streamOnly = init.streamOnly ?? false
     this.net = net
   }
 
@@ -105,6 +113,8 @@ class MemoryTransport extends EventEmitter implements Transport {
       unreachable: !running
     }
     if (this.envelopes.some(v => v !== 1)) peer.envelopes = [...this.envelopes]
+    if (this.directFrames) peer.directFrames = true
+    if (this.streamOnly) peer.streamOnly = true
     return peer
   }
 

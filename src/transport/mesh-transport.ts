@@ -3,7 +3,8 @@ import { skippedFrameHead } from '../codec/frame.js'
 import { HostUnreachableError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import type { MeshPath, MeshRoute } from './mesh-path.js'
-import { createSession, type Session, type SessionInit, type SessionStats } from './session.js'
+import { createFrameListeners } from './frame-listeners.js'
+import { createSession, SESSION_ACK, SESSION_DATA, type Session, type SessionInit, type SessionStats } from './session.js'
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 
@@ -34,7 +35,10 @@ export interface PathStats { framesOut: Record<PathKind, number>, framesIn: Reco
  * connections between mesh addresses, with a session layer over both so that a message is
  * delivered once and in order whichever path carried it. Messages to a host go through its
  * tunnel once a mesh connection to it is up, over the stream before that, and back over the
- * stream when the tunnel stops acknowledging.
+ * stream when the tunnel stops acknowledging. Between two hosts that can only ever have the
+ * stream (one of them runs without WireGuard), frames go without the session header: the
+ * stream is ordered, and a send a closing connection loses fails with a typed error, as any
+ * send to a host that went away.
  */
 export interface MeshTransport extends Transport {
   /** The path messages to `host` take now. */
@@ -50,11 +54,22 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   const log = components.logger.child({ component: 'transport', transport: 'mesh' })
   const logGate = createLogLimiter()
   const events = new EventEmitter()
+  const frames = createFrameListeners(events)
   const ackTimeoutMs = init.ackTimeoutMs ?? DEFAULT_MESH_ACK_TIMEOUT_MS
   const stats: Omit<PathStats, 'session'> = { framesOut: { wireguard: 0, hyperswarm: 0 }, framesIn: { wireguard: 0, hyperswarm: 0 }, switches: 0, resent: 0 }
   const lastPath = new Map<string, PathKind>()
   let sweep: NodeJS.Timeout | undefined
   let running = false
+  /**
+   * Hosts a pair can only ever reach over the stream while their connection lasts (this host has
+   * no WireGuard path, or the peer said it has none) and that read frames without a session
+   * header: the session layer, there to carry messages across a path switch, has nothing to do
+   * between them. `direct`: those whose messages go without it now — from the first send that
+   * finds nothing of the session's unacknowledged, so no direct frame can overtake a session
+   * frame that the session might still send again.
+   */
+  const oneLink = new Set<string>()
+  const direct = new Set<string>()
   /** The host whose connections `hostDown` is closing: its paths' down events resend and probe nothing. */
   let downing: string | undefined
 
@@ -104,7 +119,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   const session = createSession(sessionInit, {
     logger: components.logger,
     transmit,
-    deliver: (host, payload) => { events.emit('frame', host, payload) },
+    deliver: (host, payload) => { frames.emit(host, payload) },
     badFrame: (host, err) => {
       const gate = logGate.take(`${host}:${(err as HostUnreachableError).code}`)
       if (gate !== false) log.warn({ host, code: (err as HostUnreachableError).code, err: err.message, ...suppressedField(gate) }, 'bad session frame')
@@ -117,16 +132,30 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     }
   })
 
-  const onStreamFrame = (host: string, payload: Buffer): void => { stats.framesIn.hyperswarm++; session.receive(host, payload) }
+  const onStreamFrame = (host: string, payload: Buffer): void => {
+    stats.framesIn.hyperswarm++
+    const tag = payload[0]
+    if (tag === SESSION_DATA || tag === SESSION_ACK) session.receive(host, payload)
+    else frames.emit(host, payload)
+  }
   const onMeshFrame = (host: string, payload: Buffer): void => { stats.framesIn.wireguard++; session.receive(host, payload) }
   const onFrameError = (host: string, err: Error): void => {
     const head = skippedFrameHead(err)
     if (head !== undefined) session.skipped(host, head)
     events.emit('frame-error', host, err)
   }
-  const onConnect = (peer: PeerInfo): void => { events.emit('connect', peer) }
+  const onConnect = (peer: PeerInfo): void => {
+    if (peer.directFrames === true && (mesh === undefined || peer.streamOnly === true)) oneLink.add(peer.hostId)
+    else {
+      oneLink.delete(peer.hostId)
+      direct.delete(peer.hostId)
+    }
+    events.emit('connect', peer)
+  }
   const onDiscover = (host: string): void => { events.emit('discover', host) }
   const onStreamDisconnect = (host: string, reason: Error | undefined): void => {
+    oneLink.delete(host)
+    direct.delete(host)
     if (host === downing) return
     stats.resent += session.pathLost(host, 'hyperswarm')
     if (session.unacked(host) === 0) hostGone(host, reason)
@@ -189,7 +218,14 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
       wire('off')
     },
     send (host, payload, onFailure, token) {
-      session.send(host, payload, onFailure, token)
+      if (!direct.has(host) && !(oneLink.has(host) && session.unacked(host) === 0)) {
+        session.send(host, payload, onFailure, token)
+        return
+      }
+      direct.add(host)
+      stats.framesOut.hyperswarm++
+      notePath(host, 'hyperswarm')
+      stream.send(host, payload, onFailure === undefined ? undefined : streamFailure(host, onFailure), token)
     },
     hostUp (host) {
       stream.hostUp?.(host)
@@ -197,6 +233,8 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     hostDown (host, reason) {
       const err = new HostUnreachableError(`host ${host.slice(0, 12)} is down (${reason})`, { host })
       session.fail(host, err)
+      oneLink.delete(host)
+      direct.delete(host)
       downing = host
       try {
         mesh?.drop(host, reason)
@@ -211,7 +249,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     pathTo,
     setRoutes: (routes) => { mesh?.setRoutes(routes) },
     stats: () => ({ framesOut: { ...stats.framesOut }, framesIn: { ...stats.framesIn }, switches: stats.switches, resent: stats.resent, session: session.stats() }),
-    on: (e, fn) => { events.on(e, fn as (...a: unknown[]) => void) },
-    off: (e, fn) => { events.off(e, fn as (...a: unknown[]) => void) }
+    on: frames.on,
+    off: frames.off
   } satisfies MeshTransport & { on: <E extends keyof TransportEvents>(e: E, fn: TransportEvents[E]) => void }
 }

@@ -27,6 +27,8 @@ export const DEFAULT_MAX_REORDER_BYTES = 32 * 1024 * 1024
 
 /** A gap filled after 32 MiB of frames arrived past it must not hand them all on in one turn of the actor loop. */
 export const DEFAULT_RELEASE_BUDGET_MS = 2
+/** Unacknowledged-send slots per peer kept allocated once all are settled; a larger burst's arrays are let go. */
+const SEND_SLOTS_KEPT = 16 * 1024
 
 /**
  * What this host sent one peer and the peer has not acknowledged, as parallel arrays from the
@@ -40,6 +42,8 @@ interface SendState {
   base: number
   /** Index of the oldest entry that may be live. */
   head: number
+  /** Entries in use: the arrays keep their capacity past it (emptied, they grew a fresh backing store on every burst). */
+  end: number
   frames: Array<Buffer | null>
   paths: string[]
   sentAt: number[]
@@ -150,7 +154,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
   const sendState = (host: string): SendState => {
     let s = sending.get(host)
     if (s === undefined) {
-      const state: SendState = { nextSeq: 1, base: 1, head: 0, frames: [], paths: [], sentAt: [], fails: [], tokens: [], live: 0, bytes: 0, full: false, failed: () => {} }
+      const state: SendState = { nextSeq: 1, base: 1, head: 0, end: 0, frames: [], paths: [], sentAt: [], fails: [], tokens: [], live: 0, bytes: 0, full: false, failed: () => {} }
       state.failed = (err, seq) => { failSeq(state, seq, err) }
       s = state
       sending.set(host, s)
@@ -160,29 +164,41 @@ export function createSession (init: SessionInit, components: SessionComponents)
 
   const compact = (s: SendState): void => {
     const frames = s.frames
-    while (s.head < frames.length && frames[s.head] === null) s.head++
-    if (s.head === frames.length) {
-      s.base += frames.length
+    while (s.head < s.end && frames[s.head] === null) s.head++
+    if (s.head === s.end) {
+      s.base += s.end
       s.head = 0
-      s.frames = []
-      s.paths = []
-      s.sentAt = []
-      s.fails = []
-      s.tokens = []
-    } else if (s.head > 1024 && s.head * 2 > frames.length) {
-      s.base += s.head
-      s.frames = frames.slice(s.head)
-      s.paths = s.paths.slice(s.head)
-      s.sentAt = s.sentAt.slice(s.head)
-      s.fails = s.fails.slice(s.head)
-      s.tokens = s.tokens.slice(s.head)
+      s.end = 0
+      if (frames.length > SEND_SLOTS_KEPT) {
+        s.frames = []
+        s.paths = []
+        s.sentAt = []
+        s.fails = []
+        s.tokens = []
+      }
+    } else if (s.head > 1024 && s.head * 2 > s.end) {
+      const from = s.head
+      const live = s.end - from
+      for (let i = 0; i < live; i++) {
+        frames[i] = frames[from + i] as Buffer | null
+        s.paths[i] = s.paths[from + i] as string
+        s.sentAt[i] = s.sentAt[from + i] as number
+        s.fails[i] = s.fails[from + i]
+        s.tokens[i] = s.tokens[from + i] as number
+      }
+      for (let i = live; i < s.end; i++) {
+        frames[i] = null
+        s.fails[i] = undefined
+      }
+      s.base += from
+      s.end = live
       s.head = 0
     }
   }
 
   const lowOf = (s: SendState): number => {
     compact(s)
-    return s.head < s.frames.length ? s.base + s.head : s.nextSeq
+    return s.head < s.end ? s.base + s.head : s.nextSeq
   }
 
   /** Acknowledged or failed: no longer live, and its bytes are let go even before `compact` reaches it. */
@@ -196,7 +212,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
 
   const failSeq = (s: SendState, seq: number, err: Error): void => {
     const i = seq - s.base
-    if (i < s.head || i >= s.frames.length || s.frames[i] === null) return
+    if (i < s.head || i >= s.end || s.frames[i] === null) return
     const fn = s.fails[i]
     const token = s.tokens[i] as number
     finish(s, i)
@@ -256,7 +272,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
     const upTo = frame.readUInt32BE(5)
     const s = sending.get(host)
     if (s === undefined) return
-    const end = Math.min(s.frames.length, upTo - s.base + 1)
+    const end = Math.min(s.end, upTo - s.base + 1)
     for (let i = s.head; i < end; i++) if (s.frames[i] !== null) finish(s, i)
     compact(s)
   }
@@ -348,12 +364,12 @@ export function createSession (init: SessionInit, components: SessionComponents)
       frame.writeUInt32BE(seq, 5)
       frame.writeUInt32BE(s.live === 0 ? seq : lowOf(s), 9)
       frame.set(payload, SESSION_DATA_HEADER_BYTES)
-      const i = s.frames.length
-      s.frames.push(frame)
-      s.paths.push('')
-      s.sentAt.push(now)
-      s.fails.push(onFailure)
-      s.tokens.push(token)
+      const i = s.end++
+      s.frames[i] = frame
+      s.paths[i] = ''
+      s.sentAt[i] = now
+      s.fails[i] = onFailure
+      s.tokens[i] = token
       s.live++
       s.bytes += size
       s.paths[i] = components.transmit(host, frame, s.failed, seq)
@@ -381,7 +397,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
       let n = 0
       now = Date.now()
       const low = lowOf(s)
-      for (let i = s.head; i < s.frames.length; i++) {
+      for (let i = s.head; i < s.end; i++) {
         const frame = s.frames[i]
         if (frame === null || frame === undefined || s.paths[i] !== path) continue
         frame.writeUInt32BE(low, 9)
@@ -395,7 +411,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
     oldestUnacked (host, path, at) {
       const s = sending.get(host)
       if (s === undefined || s.live === 0) return 0
-      for (let i = s.head; i < s.frames.length; i++) {
+      for (let i = s.head; i < s.end; i++) {
         if (s.frames[i] !== null && s.paths[i] === path) return at - (s.sentAt[i] as number)
       }
       return 0
@@ -405,7 +421,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
       const s = sending.get(host)
       if (s === undefined || s.live === 0) return 0
       const failed: Array<[SendFailure | undefined, number]> = []
-      for (let i = s.head; i < s.frames.length; i++) {
+      for (let i = s.head; i < s.end; i++) {
         if (s.frames[i] === null) continue
         failed.push([s.fails[i], s.tokens[i] as number])
         finish(s, i)

@@ -9,6 +9,7 @@ import type { FromTransport, ToTransport, TransportWorkerData } from './transpor
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
 import { addToRuns, forEachFrame } from './frame-batch.js'
+import { createFrameListeners } from './frame-listeners.js'
 import { createPendingSends } from './pending-sends.js'
 import { createRingMemory, createRingReader, type RingReader, DEFAULT_RING_BYTES } from './frame-ring.js'
 import type { Milestones } from '../log/milestones.js'
@@ -37,6 +38,8 @@ const CLOCK_BYTES = 2048
 /** Sends are handed to the thread together at the end of the current task, or once this many bytes wait. */
 const SEND_BATCH_BYTES = 256 * 1024
 const PEERS_INTERVAL_MS = 1_000
+/** Inbox entries kept allocated once emptied; a larger burst's arrays are let go. */
+const INBOX_KEEP = 16 * 1024
 const STOP_TIMEOUT_MS = 10_000
 
 /** The thread, on transport-worker.ts beside this module. */
@@ -56,6 +59,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const log = components.logger.child({ component: 'transport', transport: 'hyperswarm-thread' })
   const hostId = hostIdFromSeed(init.seed)
   const events = new EventEmitter()
+  const frames = createFrameListeners(events)
   const pendingSends = createPendingSends()
   /**
    * Frames and, in their order, the connection events that followed them, as parallel arrays
@@ -68,6 +72,8 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const inMarks: number[] = []
   const inEvents = new Map<number, () => void>()
   let inboxAt = 0
+  /** Entries in the inbox arrays: they keep their capacity between batches (emptied, a fresh backing store grew back for every batch). */
+  let inCount = 0
   let draining = false
   let worker: Worker | undefined
   let ring: RingReader | undefined
@@ -113,19 +119,20 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   /** Hands frames on, in order, until `until` (performance.now() ms) has passed. */
   const handOn = (until: number): void => {
     let unclocked = 0
-    while (inboxAt < inPayloads.length) {
+    while (inboxAt < inCount) {
       const at = inboxAt++
       const payload = inPayloads[at]
+      inPayloads[at] = undefined
       const mark = inMarks[at] as number
       if (payload === undefined) {
         const event = inEvents.get(at)
         inEvents.delete(at)
         event?.()
-      } else if (mark < 0 || ring === undefined) events.emit('frame', inHosts[at] as string, payload)
+      } else if (mark < 0 || ring === undefined) frames.emit(inHosts[at] as string, payload)
       else {
         ring.begin(payload, mark)
         try {
-          events.emit('frame', inHosts[at] as string, payload)
+          frames.emit(inHosts[at] as string, payload)
         } finally {
           ring.end()
         }
@@ -136,18 +143,21 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       if (performance.now() > until) break
     }
     ring?.release()
-    if (inboxAt === inPayloads.length) {
-      inHosts.length = 0
-      inPayloads.length = 0
-      inMarks.length = 0
+    if (inboxAt === inCount) {
       inboxAt = 0
+      inCount = 0
+      if (inPayloads.length > INBOX_KEEP) {
+        inHosts.length = 0
+        inPayloads.length = 0
+        inMarks.length = 0
+      }
     }
   }
 
   const drain = (): void => {
     draining = false
     handOn(performance.now() + budget)
-    if (inboxAt < inPayloads.length) {
+    if (inboxAt < inCount) {
       draining = true
       setImmediate(drain)
     }
@@ -165,19 +175,19 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
 
   /** A connection event is emitted after every frame received before it, in the same budget. */
   const queueEvent = (event: () => void): void => {
-    inEvents.set(inPayloads.length, event)
-    inHosts.push('')
-    inPayloads.push(undefined)
-    inMarks.push(-1)
+    inEvents.set(inCount, event)
+    inHosts[inCount] = ''
+    inPayloads[inCount] = undefined
+    inMarks[inCount++] = -1
     schedule()
   }
 
   const drainAll = (): void => { handOn(Infinity) }
 
   const inboxFrame = (host: string, payload: Buffer, mark: number): void => {
-    inHosts.push(host)
-    inPayloads.push(payload)
-    inMarks.push(mark)
+    inHosts[inCount] = host
+    inPayloads[inCount] = payload
+    inMarks[inCount++] = mark
   }
 
   const onMessage = (m: FromTransport): void => {
@@ -320,7 +330,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     hostUp (host) {
       worker?.postMessage({ t: 'host-up', host } satisfies ToTransport)
     },
-    on (event, listener) { events.on(event, listener as (...args: unknown[]) => void) },
-    off (event, listener) { events.off(event, listener as (...args: unknown[]) => void) }
+    on: frames.on,
+    off: frames.off
   } satisfies Transport
 }

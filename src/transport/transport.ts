@@ -17,6 +17,10 @@ export interface PeerInfo {
   unreachable: boolean
   /** Envelope versions its hello offered (absent: version 1 only, a host from before the offer). */
   envelopes?: number[]
+  /** Its hello said it reads frames without a session header (see hello.ts). */
+  directFrames?: boolean
+  /** Its hello said it has no WireGuard path. */
+  streamOnly?: boolean
 }
 
 export interface TransportEvents {

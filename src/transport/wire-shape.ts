@@ -19,7 +19,7 @@ export type ShapeCheck = (value: unknown, path: string) => ShapeFault | undefine
 
 const fault = (path: string, message: string): ShapeFault => ({ path, message })
 
-export function literal (expected: string | number): ShapeCheck {
+export function literal (expected: string | number | boolean): ShapeCheck {
   return (v, path) => v === expected ? undefined : fault(path, `expected ${JSON.stringify(expected)}`)
 }
 

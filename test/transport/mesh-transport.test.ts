@@ -4,8 +4,9 @@ import { silentLogger } from '../../src/log/logger.js'
 import { deriveClusterKeys } from '../../src/transport/cluster-keys.js'
 import { createMeshPath, type MeshPath } from '../../src/transport/mesh-path.js'
 import { createMeshTransport, type MeshTransport, type MeshTransportInit } from '../../src/transport/mesh-transport.js'
-import { SESSION_DATA, SESSION_DATA_HEADER_BYTES } from '../../src/transport/session.js'
-import { createMemoryNetwork, type MemoryNetwork } from '../../src/transport/memory-transport.js'
+import { SESSION_ACK, SESSION_DATA, SESSION_DATA_HEADER_BYTES } from '../../src/transport/session.js'
+import { createMemoryNetwork, type MemoryNetwork, type MemoryTransportInit } from '../../src/transport/memory-transport.js'
+import type { PeerInfo } from '../../src/transport/transport.js'
 import { randomHostId } from '../helpers/fixtures.js'
 import { retry } from '../helpers/retry.js'
 
@@ -126,4 +127,101 @@ test('an admitted peer flooding frames ahead of a gap: the receiver holds at mos
   t.deepEqual(b.got, [])
   a.transport.send(b.id, Buffer.from('after'))
   await retry(() => b.got.includes('after'), { timeoutMs: 10_000, what: 'a real message delivered' })
+})
+
+/**
+ * A side whose stream transport's sends are recorded (the first byte of each frame) and whose
+ * `connect` events wait until `connect()` is called: messages sent before it take the session.
+ */
+async function recordedSide (t: ExecutionContext, net: MemoryNetwork, id: string, opts: { mesh: boolean, stream?: Partial<MemoryTransportInit> }): Promise<Side & { tags: number[], connect: () => void }> {
+  const stream = net.transport({ hostId: id, name: id.slice(0, 4), ...opts.stream })
+  const tags: number[] = []
+  const send = stream.send.bind(stream)
+  stream.send = (host, payload, onFailure, token) => { tags.push(payload[0] as number); send(host, payload, onFailure, token) }
+  const held: Array<() => void> = []
+  let connected = false
+  const on = stream.on.bind(stream)
+  stream.on = (event, listener) => {
+    if (event !== 'connect') { on(event, listener); return }
+    on('connect', (peer: PeerInfo) => {
+      if (connected) (listener as (p: PeerInfo) => void)(peer)
+      else held.push(() => { (listener as (p: PeerInfo) => void)(peer) })
+    })
+  }
+  const mesh = createMeshPath({ hostId: id, keys: deriveClusterKeys('c', 's'), port: 0 }, { logger: silentLogger(), codec: createCodec() })
+  const transport = createMeshTransport({ ackTimeoutMs: 500 }, { logger: silentLogger(), stream, ...(opts.mesh ? { mesh } : {}) })
+  await transport.start()
+  if (opts.mesh) await mesh.start('::1')
+  t.teardown(async () => { await transport.stop(); if (!opts.mesh) await mesh.stop() })
+  const got: string[] = []
+  transport.on('frame', (_h, p) => { got.push(p.toString()) })
+  return { id, transport, mesh, got, tags, connect: () => { connected = true; for (const fn of held.splice(0)) fn() } }
+}
+
+const isSessionTag = (tag: number): boolean => tag === SESSION_DATA || tag === SESSION_ACK
+
+test('between a host without WireGuard and one with it, messages go without the session header once the session has nothing unacknowledged, in order throughout, both ways', async t => {
+  const net = createMemoryNetwork()
+  const a = await recordedSide(t, net, randomHostId(), { mesh: false, stream: { streamOnly: true } })
+  const b = await recordedSide(t, net, randomHostId(), { mesh: true })
+  const sent: string[] = []
+  for (let i = 0; i < 50; i++) { sent.push(`m${i}`); a.transport.send(b.id, Buffer.from(`m${i}`)) }
+  a.connect()
+  b.connect()
+  for (let i = 50; i < 100; i++) { sent.push(`m${i}`); a.transport.send(b.id, Buffer.from(`m${i}`)) }
+  await retry(() => a.transport.session.unacked(b.id) === 0, { what: 'the session frames acknowledged' })
+  for (let i = 100; i < 200; i++) { sent.push(`m${i}`); a.transport.send(b.id, Buffer.from(`m${i}`)) }
+  b.transport.send(a.id, Buffer.from('back'))
+  await retry(() => b.got.length === 200 && a.got.length === 1, { what: 'all delivered' })
+  t.deepEqual(b.got, sent)
+  t.deepEqual(a.got, ['back'])
+  const data = a.tags.filter(tag => tag !== SESSION_ACK)
+  const firstDirect = data.findIndex(tag => !isSessionTag(tag))
+  t.true(firstDirect >= 50, `the first 50 (sent before the connection) in session frames: ${firstDirect}`)
+  t.false(data.slice(firstDirect).some(isSessionTag), 'no session frame after the first direct one')
+  t.is(data.length - firstDirect, 200 - firstDirect, 'each message one frame')
+  t.false(isSessionTag(b.tags.at(-1) as number), 'b, seeing a has no WireGuard, sends without the header too')
+  t.is(b.transport.pathTo(a.id), 'hyperswarm')
+})
+
+test('a host whose hello does not offer direct frames (one from before) gets session frames only', async t => {
+  const net = createMemoryNetwork()
+  const a = await recordedSide(t, net, randomHostId(), { mesh: false, stream: { streamOnly: true } })
+  const old = await recordedSide(t, net, randomHostId(), { mesh: false, stream: { streamOnly: true, directFrames: false } })
+  a.connect()
+  old.connect()
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 20; i++) a.transport.send(old.id, Buffer.from(`r${round}-${i}`))
+    await retry(() => a.transport.session.unacked(old.id) === 0, { what: 'acknowledged' })
+  }
+  await retry(() => old.got.length === 60, { what: 'all delivered' })
+  t.true(a.tags.length >= 60)
+  t.true(a.tags.every(isSessionTag), 'session frames only')
+})
+
+test('two hosts with WireGuard keep the session on the stream too (a tunnel may come up)', async t => {
+  const net = createMemoryNetwork()
+  const a = await recordedSide(t, net, randomHostId(), { mesh: true })
+  const b = await recordedSide(t, net, randomHostId(), { mesh: true })
+  a.connect()
+  b.connect()
+  for (let i = 0; i < 20; i++) a.transport.send(b.id, Buffer.from(`m${i}`))
+  await retry(() => b.got.length === 20, { what: 'all delivered' })
+  t.true(a.tags.every(isSessionTag))
+})
+
+test('a direct send to a host that stopped fails with a typed error', async t => {
+  const net = createMemoryNetwork()
+  const a = await recordedSide(t, net, randomHostId(), { mesh: false, stream: { streamOnly: true } })
+  const b = await recordedSide(t, net, randomHostId(), { mesh: false, stream: { streamOnly: true } })
+  a.connect()
+  b.connect()
+  a.transport.send(b.id, Buffer.from('first'))
+  await retry(() => b.got.includes('first'), { what: 'delivered' })
+  t.false(isSessionTag(a.tags.at(-1) as number))
+  await b.transport.stop()
+  const failures: string[] = []
+  a.transport.send(b.id, Buffer.from('lost'), (err) => { failures.push((err as { code?: string }).code ?? err.message) })
+  await retry(() => failures.length === 1, { what: 'the send failed' })
+  t.deepEqual(failures, ['ERR_HOST_UNREACHABLE'])
 })
