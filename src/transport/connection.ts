@@ -25,6 +25,8 @@ export class Connection {
   readonly remoteHex: string
   lastActivity = Date.now()
   closed = false
+  /** Either side ended the stream: what is written now would be lost, not sent. */
+  private ended = false
   private readonly writer: FrameWriter
   private readonly decoder: FrameDecoder
   private readonly maxFrameBytes: number
@@ -46,12 +48,25 @@ export class Connection {
     this.stream.on('error', () => {})
     // The peer closed its side (its close()): end ours too, so the stream closes now instead of
     // lingering half-open until the peer's forced destroy.
-    this.stream.on('end', () => { if (!this.closed) this.stream.end() })
+    this.stream.on('end', () => {
+      this.ended = true
+      if (!this.closed) this.stream.end()
+    })
     this.stream.on('close', () => {
       if (this.closed) return
       this.closed = true
       init.onClose(undefined)
     })
+  }
+
+  /**
+   * Writes can still reach the peer: neither side has ended the stream. A peer that closes an
+   * idle connection ends it first and reads until this side ends too, so a payload written
+   * before then arrives, and one sent after goes on a new connection instead of into a stream
+   * that is no longer sent on.
+   */
+  get writable (): boolean {
+    return !this.closed && !this.ended
   }
 
   /** The peer passed the hello: its later frames (even those already received) may be as large as `maxFrameBytes`. */
@@ -75,6 +90,7 @@ export class Connection {
     if (this.closed) return
     this.writer.flush()
     this.closed = true
+    this.ended = true
     if (err === undefined) this.stream.end()
     else this.stream.destroy(err)
     setTimeout(() => { this.stream.destroy() }, 1000).unref()

@@ -191,7 +191,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       return
     }
     const conn = this.conns.get(hostId)
-    if (conn !== undefined && !conn.closed) {
+    if (conn?.writable === true) {
       conn.write(payload)
       return
     }

@@ -180,6 +180,24 @@ test.serial('hyperswarm: the idle timeout closes a dialed connection and a later
   t.deepEqual(aConnects, [b.hostId, b.hostId, b.hostId])
 })
 
+test.serial('hyperswarm: a send made as the peer ends an idle connection goes on a new connection, not into the ended stream', async t => {
+  const boot = await bootstrap(t)
+  const a = await started(t, boot, { idleTimeoutMs: 500 })
+  const b = await started(t, boot)
+  const atA = collectFrames(a)
+  const atB = collectFrames(b)
+  a.send(b.hostId, Buffer.from('hello b'))
+  await retry(() => atB.length === 1, { what: 'first frame' })
+  // b's side of the connection a dialed: when a's end arrives (a's idle close), b sends at once.
+  const conn = (b as unknown as { conns: Map<string, { stream: { once: (e: string, fn: () => void) => void } }> }).conns.get(a.hostId)
+  t.truthy(conn, 'b holds the connection a dialed')
+  const failures: Error[] = []
+  conn?.stream.once('end', () => { b.send(a.hostId, Buffer.from('sent as it ended'), (err) => { failures.push(err) }) })
+  await retry(() => atA.length === 1 || failures.length > 0, { timeoutMs: 20_000, what: 'the frame sent as the connection ended' })
+  t.deepEqual(failures, [])
+  t.deepEqual(atA.map(r => r.payload.toString()), ['sent as it ended'])
+})
+
 test.serial('hyperswarm: host id is the hex public key of the seed; addresses are on loopback', async t => {
   const boot = await bootstrap(t)
   const seed = randomBytes(32)
