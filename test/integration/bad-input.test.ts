@@ -39,9 +39,14 @@ test('bad frames get typed errors back and a log line; the connection and the ag
   ping()
   await retry(() => errorOf(c => c === 'ERR_FRAME_TOO_LARGE'), { what: 'oversized frame answered' })
 
+  // A frame outside the session layer is a direct frame (between hosts without WireGuard): these bytes are no envelope.
   probe.stream.send(target, Buffer.from([0x01, 0x02, 0x03]))
   ping()
   await retry(() => probe.received.filter(e => e.type === SYS_ERROR && (e.body as { code: string }).code === 'ERR_MALFORMED_FRAME').length >= 3, { what: 'a frame outside the session layer answered' })
+  // A session frame cut short of its header.
+  probe.stream.send(target, Buffer.from([0xd5, 0x00, 0x01]))
+  ping()
+  await retry(() => probe.received.filter(e => e.type === SYS_ERROR && (e.body as { code: string }).code === 'ERR_MALFORMED_FRAME').length >= 4, { what: 'a truncated session frame answered' })
 
   const cases: Array<{ env: { type: string, to: string, body: unknown, v?: number }, code: string }> = [
     { env: { type: 'agent.ping', to: '/agent', body: {}, v: 99 }, code: 'ERR_UNSUPPORTED_VERSION' },
@@ -67,7 +72,7 @@ test('bad frames get typed errors back and a log line; the connection and the ag
 
   for (let i = 0; i < 50; i++) ping()
   await retry(() => pings.every(p => probe.received.some(e => e.re === p && e.type === SYS_REPLY)), { what: 'every ping answered' })
-  t.is(pings.length, 62)
+  t.is(pings.length, 63)
   for (const p of pings) {
     const reply = probe.received.find(e => e.re === p)!
     t.is((reply.body as { seq: number }).seq, p)
@@ -76,7 +81,8 @@ test('bad frames get typed errors back and a log line; the connection and the ag
   const log = await readFile(h1.logFile, 'utf8')
   t.regex(log, /"code":"ERR_MALFORMED_FRAME".*"msg":"bad frame"/)
   t.regex(log, /"code":"ERR_FRAME_TOO_LARGE".*"msg":"bad frame"/)
-  t.regex(log, /"code":"ERR_MALFORMED_FRAME".*unknown session frame tag.*"msg":"bad session frame"/)
+  t.regex(log, /"code":"ERR_MALFORMED_FRAME".*2 bytes after the value.*"msg":"bad frame"/)
+  t.regex(log, /"code":"ERR_MALFORMED_FRAME".*session frame of 3 bytes.*"msg":"bad session frame"/)
   t.regex(log, /"code":"ERR_UNSUPPORTED_VERSION".*"msg":"bad frame"/)
   t.regex(log, /"code":"ERR_UNKNOWN_MESSAGE_TYPE".*"msg":"rejected message"/)
   t.regex(log, /"code":"ERR_INVALID_MESSAGE".*"msg":"rejected message"/)
