@@ -179,7 +179,8 @@ export class EdgeHttpConnection extends HttpConnection {
         const appRoute = table.apps[route.app.app]
         const service = appRoute?.services[route.service.index]
         if (appRoute === undefined || service === undefined) { this.waiter = null; this.fail('PR02', true); return true }
-        const pick = pickMachines({ table, app: appRoute, service, inflight: this.ctx.loadOf, hints: this.hints })
+        // The machines this request already failed to reach stay out, as dispatch() keeps them out: else it goes ahead only to be parked again.
+        const pick = pickMachines({ table, app: appRoute, service, inflight: this.ctx.loadOf, hints: this.hints, ...(this.exclude === null ? {} : { exclude: this.exclude }) })
         if (pick.order.length === 0) {
           // A machine that was going down when the request came is down now: wake it.
           if (this.waitingFor === 'autostart' && pick.startable > 0 && service.autoStart) this.ctx.requestAutostart(appRoute.app, service.index, 'no-started-machine')

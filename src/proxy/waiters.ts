@@ -25,15 +25,25 @@ export interface Waiters {
 
 export function createWaiters (): Waiters {
   const byApp = new Map<string, Waiter[]>()
+  /**
+   * Only the waiters parked when the wake began are retried: one that goes ahead may be parked
+   * again at once (its dispatch still finds nothing it may use, e.g. every machine it could reach
+   * excluded after failed connects) as a new waiter at the end of the list, and retrying that one
+   * in the same wake looped forever, holding the data plane's thread.
+   */
   const wake = (app: string): void => {
     const list = byApp.get(app)
     if (list === undefined) return
-    while (list.length > 0) {
+    for (let left = list.length; left > 0 && list.length > 0; left--) {
       const w = list[0] as Waiter
       if (!w.retry()) break
-      list.shift()
+      if (list[0] === w) list.shift()
+      else {
+        const i = list.indexOf(w)
+        if (i >= 0) list.splice(i, 1)
+      }
     }
-    if (list.length === 0) byApp.delete(app)
+    if (list.length === 0 && byApp.get(app) === list) byApp.delete(app)
   }
   return {
     park (w) {
