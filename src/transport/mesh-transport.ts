@@ -70,6 +70,12 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
    */
   const oneLink = new Set<string>()
   const direct = new Set<string>()
+  const goesDirect = (host: string): boolean => {
+    if (direct.has(host)) return true
+    if (!oneLink.has(host) || session.unacked(host) > 0) return false
+    direct.add(host)
+    return true
+  }
   /** The host whose connections `hostDown` is closing: its paths' down events resend and probe nothing. */
   let downing: string | undefined
 
@@ -218,11 +224,10 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
       wire('off')
     },
     send (host, payload, onFailure, token) {
-      if (!direct.has(host) && !(oneLink.has(host) && session.unacked(host) === 0)) {
+      if (!goesDirect(host)) {
         session.send(host, payload, onFailure, token)
         return
       }
-      direct.add(host)
       stats.framesOut.hyperswarm++
       notePath(host, 'hyperswarm')
       stream.send(host, payload, onFailure === undefined ? undefined : streamFailure(host, onFailure), token)
