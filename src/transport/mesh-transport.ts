@@ -76,6 +76,10 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     direct.add(host)
     return true
   }
+  const forgetLink = (host: string): void => {
+    oneLink.delete(host)
+    direct.delete(host)
+  }
   /** The host whose connections `hostDown` is closing: its paths' down events resend and probe nothing. */
   let downing: string | undefined
 
@@ -109,7 +113,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     return outer
   }
 
-  const transmit = (host: string, frame: Buffer, onFailure: SendFailure | undefined, token: number): PathKind => {
+  const transmit = (host: string, frame: Uint8Array, onFailure: SendFailure | undefined, token: number): PathKind => {
     if (mesh !== undefined && mesh.send(host, frame)) {
       stats.framesOut.wireguard++
       notePath(host, 'wireguard')
@@ -152,16 +156,12 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   }
   const onConnect = (peer: PeerInfo): void => {
     if (peer.directFrames === true && (mesh === undefined || peer.streamOnly === true)) oneLink.add(peer.hostId)
-    else {
-      oneLink.delete(peer.hostId)
-      direct.delete(peer.hostId)
-    }
+    else forgetLink(peer.hostId)
     events.emit('connect', peer)
   }
   const onDiscover = (host: string): void => { events.emit('discover', host) }
   const onStreamDisconnect = (host: string, reason: Error | undefined): void => {
-    oneLink.delete(host)
-    direct.delete(host)
+    forgetLink(host)
     if (host === downing) return
     stats.resent += session.pathLost(host, 'hyperswarm')
     if (session.unacked(host) === 0) hostGone(host, reason)
@@ -224,13 +224,8 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
       wire('off')
     },
     send (host, payload, onFailure, token) {
-      if (!goesDirect(host)) {
-        session.send(host, payload, onFailure, token)
-        return
-      }
-      stats.framesOut.hyperswarm++
-      notePath(host, 'hyperswarm')
-      stream.send(host, payload, onFailure === undefined ? undefined : streamFailure(host, onFailure), token)
+      if (goesDirect(host)) transmit(host, payload, onFailure, token ?? 0)
+      else session.send(host, payload, onFailure, token)
     },
     hostUp (host) {
       stream.hostUp?.(host)
@@ -238,8 +233,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     hostDown (host, reason) {
       const err = new HostUnreachableError(`host ${host.slice(0, 12)} is down (${reason})`, { host })
       session.fail(host, err)
-      oneLink.delete(host)
-      direct.delete(host)
+      forgetLink(host)
       downing = host
       try {
         mesh?.drop(host, reason)
