@@ -177,13 +177,21 @@ export function createSession (init: SessionInit, components: SessionComponents)
         s.tokens = []
       }
     } else if (s.head > 1024 && s.head * 2 > s.end) {
-      const { head, end } = s
-      for (const a of [frames, s.paths, s.sentAt, s.fails, s.tokens] as unknown[][]) a.copyWithin(0, head, end)
-      // What moved down is not let go from its old slots until they are cleared.
-      frames.fill(null, end - head, end)
-      s.fails.fill(undefined, end - head, end)
-      s.base += head
-      s.end = end - head
+      const from = s.head
+      const live = s.end - from
+      for (let i = 0; i < live; i++) {
+        frames[i] = frames[from + i] as Buffer | null
+        s.paths[i] = s.paths[from + i] as string
+        s.sentAt[i] = s.sentAt[from + i] as number
+        s.fails[i] = s.fails[from + i]
+        s.tokens[i] = s.tokens[from + i] as number
+      }
+      for (let i = live; i < s.end; i++) {
+        frames[i] = null
+        s.fails[i] = undefined
+      }
+      s.base += from
+      s.end = live
       s.head = 0
     }
   }
