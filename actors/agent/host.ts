@@ -19,7 +19,7 @@ import { wireguardAvailable } from '../../src/mesh/wg-command.js'
 import { loadOrCreateHostSeed } from '../../src/transport/host-key.js'
 import { ref } from '../../src/runtime/ref.js'
 import type { Transport } from '../../src/transport/transport.js'
-import type { MembershipProtocol } from '../membership/messages.js'
+import { MEMBERSHIP_PATH, type MembershipProtocol } from '../membership/messages.js'
 import type { ApiExtension } from '../../src/api/machines/api-extension.js'
 import { createMachinesApiServer, type MachinesApiServer } from '../../src/api/machines/http-server.js'
 import { createMachinesBackend } from '../machines/backend.js'
@@ -85,6 +85,7 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
     ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }),
     ...(init.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: init.idleTimeoutMs }),
     streamOnly: init.wireguard === 'off',
+    priorityPaths: [MEMBERSHIP_PATH],
     logLevel: logger.level,
     logBase: { name: init.name, thread: 'transport' }
   }, { logger, milestones, onExit: (err) => { fatalStop(err) } })
@@ -132,8 +133,8 @@ export async function createAgentHost (options: AgentHostInit, components: Agent
       await system.ask(ref<MachinesProtocol>(transport.hostId, '/agent/machines'), { type: 'machines.shutdown', stopVms }, { timeoutMs: 30_000 })
         .catch((err: unknown) => { logger.warn({ err }, 'machines shutdown failed') })
     }
-    if (fatal === undefined && system.has('/agent/membership')) {
-      await system.ask(ref<MembershipProtocol>(transport.hostId, '/agent/membership'), { type: 'membership.leave' }, { timeoutMs: 1_000 }).catch(() => {})
+    if (fatal === undefined && system.has(MEMBERSHIP_PATH)) {
+      await system.ask(ref<MembershipProtocol>(transport.hostId, MEMBERSHIP_PATH), { type: 'membership.leave' }, { timeoutMs: 1_000 }).catch(() => {})
       await new Promise(resolve => setTimeout(resolve, 150))
     }
     await system.stop().catch((err: unknown) => { logger.warn({ err }, 'actor system stop failed') })

@@ -86,6 +86,7 @@ export function membershipActor (init: MembershipInit, components: MembershipCom
         send,
         replica,
         sizeOf: (row) => codec.encode(row).byteLength,
+        ...(transport.framesFrom === undefined ? {} : { framesFrom: transport.framesFrom }),
         logger: ctx.log
       })
 

@@ -4,6 +4,9 @@ import { TABLES } from '../../src/gossip/rows.js'
 import { SWIM_SCHEMAS } from '../../src/gossip/swim-messages.js'
 import { defineActorProtocol } from '../../src/runtime/senders.js'
 
+/** Where each host runs its membership actor (the agent spawns it as `membership`). */
+export const MEMBERSHIP_PATH = '/agent/membership'
+
 export const MemberSchema = Type.Object({
   hostId: Type.String(),
   name: Type.String(),

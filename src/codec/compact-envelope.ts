@@ -215,6 +215,31 @@ export function createCompactEnvelopeCodec (components: { codec: Codec }): Compa
   }
 }
 
+/**
+ * Whether `bytes` is a compact envelope addressed to the actor whose path, as ASCII bytes, is
+ * `path`: read from the header alone (tag, kind, id, `re`, `to`), nothing decoded or made. A
+ * frame that is not a well-formed compact header says false.
+ */
+export function compactEnvelopeTo (bytes: Uint8Array, path: Uint8Array): boolean {
+  const end = bytes.byteLength
+  if (end < 3 || bytes[0] !== COMPACT_TAG) return false
+  const kind = bytes[1] as number
+  if (kind > CompactKind.errorNoRe) return false
+  let pos = skipVaruint(bytes, 2, end)
+  if (pos > 0 && (kind === CompactKind.reply || kind === CompactKind.error)) pos = skipVaruint(bytes, pos, end)
+  if (pos < 0 || pos >= end) return false
+  const len = bytes[pos++] as number
+  if (len !== path.byteLength || pos + len > end) return false
+  for (let i = 0; i < len; i++) if (bytes[pos + i] !== path[i]) return false
+  return true
+}
+
+/** The position after the varint at `pos`, or -1 if it does not end within MAX_VARUINT_BYTES and `end`. */
+function skipVaruint (bytes: Uint8Array, pos: number, end: number): number {
+  for (let i = 0; i < MAX_VARUINT_BYTES && pos < end; i++) if ((bytes[pos++] as number) < 0x80) return pos
+  return -1
+}
+
 /** The envelope version a pair speaks: the highest both offer; 1 when the peer offers none (a host from before the offer). */
 export function negotiateEnvelope (ours: readonly number[], theirs: readonly number[] | undefined): number {
   let best = 1

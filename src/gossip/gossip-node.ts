@@ -64,6 +64,8 @@ export interface GossipNodeComponents {
   replica: Replica
   /** Size in bytes of a row on the wire, for the piggyback budget. */
   sizeOf: (row: Row) => number
+  /** Frames from a host that reached this process so far (SwimComponents.framesFrom). */
+  framesFrom?: (host: string) => number
   logger?: Logger
 }
 
@@ -96,7 +98,7 @@ export function createGossipNode (init: GossipNodeInit, components: GossipNodeCo
   const { clock, random, send, replica, sizeOf } = components
   const log = components.logger?.child({ component: 'gossip' })
   const swimInit = { id: init.id, meta: init.meta, ...(init.profile === undefined ? {} : { profile: init.profile }), ...(init.incarnation === undefined ? {} : { incarnation: init.incarnation }) }
-  const swim = createSwim(swimInit, { clock, random, send, ...(components.logger === undefined ? {} : { logger: components.logger }) })
+  const swim = createSwim(swimInit, { clock, random, send, ...(components.framesFrom === undefined ? {} : { framesFrom: components.framesFrom }), ...(components.logger === undefined ? {} : { logger: components.logger }) })
   const aeInterval = init.antiEntropyIntervalMs ?? DEFAULT_ANTI_ENTROPY_INTERVAL_MS
   const startupRounds = init.startupAntiEntropyMs ?? STARTUP_ANTI_ENTROPY_MS
   /** Startup rounds that reached a member so far. */

@@ -36,6 +36,13 @@ export interface SwimComponents {
   /** Uniform [0,1); seeded in simulations. */
   random: () => number
   send: (to: string, msg: SwimMessage) => void
+  /**
+   * Frames from `host` that have reached this process so far, counted as they arrive, before
+   * they wait their turn to be handled (Transport.framesFrom). A probed member whose frames keep
+   * arriving is alive even when its ack still waits behind them: a flood from it, or a backlog
+   * here, must not get it suspected. Absent: only acks count.
+   */
+  framesFrom?: (host: string) => number
   logger?: Logger
 }
 
@@ -88,6 +95,8 @@ interface Member {
   heardAt: number | undefined
   /** Local ms when it was last alive again after being suspect or dead. */
   backAt: number | undefined
+  /** framesFrom(id) when our current suspicion of it began. */
+  heardAtSuspicion: number
 }
 
 interface Probe {
@@ -98,6 +107,8 @@ interface Probe {
   nacks: number
   expectedNacks: number
   timers: unknown[]
+  /** framesFrom(target) when the probe was sent. */
+  heard: number
   /** The last check before declaring a suspect dead. */
   final?: boolean
 }
@@ -116,6 +127,10 @@ const META_SIZE = 120
 export function createSwim (init: SwimInit, components: SwimComponents): Swim {
   const cfg = resolveProfile(init.profile)
   const { clock, random, send } = components
+  const framesFrom = components.framesFrom
+  const heardNow = (host: string): number => framesFrom === undefined ? 0 : framesFrom(host)
+  /** Frames from the probed member reached us after the probe went out: it is alive, whatever became of the ack. */
+  const heardSince = (p: Probe): boolean => framesFrom !== undefined && framesFrom(p.target) > p.heard
   const log = components.logger?.child({ component: 'swim' })
   const self = init.id
   let selfInc = init.incarnation ?? 0
@@ -240,14 +255,15 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
    */
   const declareDead = (m: Member): void => {
     if (m.state !== SUSPECT || !running) return
-    const p: Probe = { seq: seq++, target: m.id, sentAt: clock.now(), acked: false, nacks: 0, expectedNacks: 0, timers: [], final: true }
+    const p: Probe = { seq: seq++, target: m.id, sentAt: clock.now(), acked: false, nacks: 0, expectedNacks: 0, timers: [], heard: heardNow(m.id), final: true }
     probes.set(p.seq, p)
     send(m.id, withBuddy(m.id, { t: 'ping', seq: p.seq, target: m.id, ...piggy(`m:${m.id}`) }))
     for (const h of pickRandom(2, new Set([m.id]))) send(h, { t: 'ping-req', seq: p.seq, target: m.id })
     p.timers.push(clock.setTimeout(() => {
       probes.delete(p.seq)
       if (m.state !== SUSPECT || members.get(m.id) !== m) return
-      if (p.acked) {
+      // Its frames reached us while we suspected it: its refutation may be waiting behind them.
+      if (p.acked || heardSince(p) || (framesFrom !== undefined && framesFrom(m.id) > m.heardAtSuspicion)) {
         startSuspicion(m, self)
         return
       }
@@ -259,6 +275,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
 
   const startSuspicion = (m: Member, by: string): void => {
     const { minMs, maxMs } = suspicionBounds(cfg, clusterSize())
+    m.heardAtSuspicion = heardNow(m.id)
     m.suspicion = createSuspicion({ by, minMs, maxMs, confirmations: cfg.suspicionConfirmations }, {
       clock, onTimeout: () => { declareDead(m) }
     })
@@ -293,7 +310,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     switch (u.k) {
       case ALIVE: {
         if (m === undefined) {
-          m = { id: u.id, state: ALIVE, inc: u.inc, meta: u.meta, changedAt: clock.now(), downSince: 0, rttMs: undefined, suspicion: undefined, removeTimer: undefined, heardAt: undefined, backAt: undefined }
+          m = { id: u.id, state: ALIVE, inc: u.inc, meta: u.meta, changedAt: clock.now(), downSince: 0, rttMs: undefined, suspicion: undefined, removeTimer: undefined, heardAt: undefined, backAt: undefined, heardAtSuspicion: 0 }
           members.set(u.id, m)
           emit(m, undefined)
           queueUpdate(u)
@@ -376,6 +393,9 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
     probes.delete(p.seq)
     if (p.acked) {
       lhm = Math.max(0, lhm - 1)
+    } else if (heardSince(p)) {
+      // Its frames arrive but its ack was not handled in time: the backlog is ours (Lifeguard: we are the slow one).
+      lhm = Math.min(cfg.maxLocalHealth, lhm + 1)
     } else {
       if (p.expectedNacks > 0 && p.nacks < p.expectedNacks) lhm = Math.min(cfg.maxLocalHealth, lhm + 1)
       suspect(p.target)
@@ -391,12 +411,12 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
       scheduleProbe(cfg.probeIntervalMs)
       return
     }
-    const p: Probe = { seq: seq++, target, sentAt: clock.now(), acked: false, nacks: 0, expectedNacks: 0, timers: [] }
+    const p: Probe = { seq: seq++, target, sentAt: clock.now(), acked: false, nacks: 0, expectedNacks: 0, timers: [], heard: heardNow(target) }
     probes.set(p.seq, p)
     send(target, withBuddy(target, { t: 'ping', seq: p.seq, target, ...piggy(`m:${target}`) }))
     const interval = cfg.probeIntervalMs * scale()
     p.timers.push(clock.setTimeout(() => {
-      if (p.acked || !running) return
+      if (p.acked || heardSince(p) || !running) return
       const helpers = pickRandom(cfg.indirectChecks, new Set([target]))
       p.expectedNacks = helpers.length
       for (const h of helpers) send(h, { t: 'ping-req', seq: p.seq, target, ...piggy() })

@@ -4,6 +4,7 @@ import { HostUnreachableError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import type { MeshPath, MeshRoute } from './mesh-path.js'
 import { createFrameListeners } from './frame-listeners.js'
+import { createFrameCounts } from './frame-counts.js'
 import { createSession, SESSION_ACK, SESSION_DATA, type Session, type SessionInit, type SessionStats } from './session.js'
 import type { PeerInfo, SendFailure, Transport, TransportEvents } from './transport.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
@@ -148,7 +149,8 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     if (tag === SESSION_DATA || tag === SESSION_ACK) session.receive(host, payload)
     else frames.emit(host, payload)
   }
-  const onMeshFrame = (host: string, payload: Buffer): void => { stats.framesIn.wireguard++; session.receive(host, payload) }
+  const meshHeard = createFrameCounts()
+  const onMeshFrame = (host: string, payload: Buffer): void => { stats.framesIn.wireguard++; meshHeard.add(host, 1); session.receive(host, payload) }
   const onFrameError = (host: string, err: Error): void => {
     const head = skippedFrameHead(err)
     if (head !== undefined) session.skipped(host, head)
@@ -230,6 +232,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     hostUp (host) {
       stream.hostUp?.(host)
     },
+    framesFrom: (host) => (stream.framesFrom?.(host) ?? 0) + meshHeard.of(host),
     hostDown (host, reason) {
       const err = new HostUnreachableError(`host ${host.slice(0, 12)} is down (${reason})`, { host })
       session.fail(host, err)

@@ -9,8 +9,10 @@ import type { FromTransport, ToTransport, TransportWorkerData } from './transpor
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
 import { addToRuns, forEachFrame } from './frame-batch.js'
+import { COMPACT_TAG, compactEnvelopeTo } from '../codec/compact-envelope.js'
 import { createFrameListeners } from './frame-listeners.js'
 import { createPendingSends } from './pending-sends.js'
+import { createFrameCounts } from './frame-counts.js'
 import { createRingMemory, createRingReader, type RingReader, DEFAULT_RING_BYTES } from './frame-ring.js'
 import type { Milestones } from '../log/milestones.js'
 
@@ -21,6 +23,15 @@ export interface TransportThreadInit extends HyperswarmTransportInit {
   turnBudgetMs?: number
   /** Bytes of the ring received frames come through ({@link DEFAULT_RING_BYTES}). */
   ringBytes?: number
+  /**
+   * Actor paths (ASCII, under 128 bytes) whose frames are handed on ahead of a backlog of other
+   * frames: the failure detector's (`/agent/membership`), so that its probes and acks are not
+   * answered seconds late behind a flood of other messages and a live host declared dead. Only
+   * compact envelopes sent without a session header qualify (a session's frames stay in order),
+   * and only while no connection event waits in the inbox, so no frame overtakes its host's
+   * `connect` or `disconnect`.
+   */
+  priorityPaths?: readonly string[]
 }
 
 export interface TransportThreadComponents {
@@ -54,13 +65,19 @@ function startWorker (data: TransportWorkerData): Worker {
  * actor loop at most one turn budget at a time. `start`/`stop` are idempotent.
  */
 export function createTransportThread (init: TransportThreadInit, components: TransportThreadComponents): Transport {
-  const { logLevel, logBase, turnBudgetMs, ringBytes, ...transportInit } = init
+  const { logLevel, logBase, turnBudgetMs, ringBytes, priorityPaths, ...transportInit } = init
+  const priority = (priorityPaths ?? []).map(p => {
+    const bytes = Buffer.from(p, 'latin1')
+    if (bytes.byteLength >= 128 || !/^[\x20-\x7e]*$/.test(p)) throw new RangeError(`priority path must be printable ASCII under 128 bytes: ${p}`)
+    return bytes
+  })
   const budget = turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS
   const log = components.logger.child({ component: 'transport', transport: 'hyperswarm-thread' })
   const hostId = hostIdFromSeed(init.seed)
   const events = new EventEmitter()
   const frames = createFrameListeners(events)
   const pendingSends = createPendingSends()
+  const heard = createFrameCounts()
   /**
    * Frames and, in their order, the connection events that followed them, as parallel arrays
    * (no object per frame): a frame's sender, its bytes (undefined: an event, in `events` at the
@@ -71,6 +88,9 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const inPayloads: Array<Buffer | undefined> = []
   const inMarks: number[] = []
   const inEvents = new Map<number, () => void>()
+  /** Frames to priority paths, handed on before the inbox (never ring frames: those are released in order). */
+  const prioHosts: string[] = []
+  const prioPayloads: Buffer[] = []
   let inboxAt = 0
   /** Entries in the inbox arrays: they keep their capacity between batches (emptied, a fresh backing store grew back for every batch). */
   let inCount = 0
@@ -119,6 +139,11 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   /** Hands frames on, in order, until `until` (performance.now() ms) has passed. */
   const handOn = (until: number): void => {
     let unclocked = 0
+    if (prioPayloads.length > 0) {
+      for (let i = 0; i < prioPayloads.length; i++) frames.emit(prioHosts[i] as string, prioPayloads[i] as Buffer)
+      prioHosts.length = 0
+      prioPayloads.length = 0
+    }
     while (inboxAt < inCount) {
       const at = inboxAt++
       const payload = inPayloads[at]
@@ -184,7 +209,17 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
 
   const drainAll = (): void => { handOn(Infinity) }
 
+  const isPriority = (payload: Buffer): boolean => {
+    for (let i = 0; i < priority.length; i++) if (compactEnvelopeTo(payload, priority[i] as Buffer)) return true
+    return false
+  }
+
   const inboxFrame = (host: string, payload: Buffer, mark: number): void => {
+    if (priority.length > 0 && mark < 0 && payload[0] === COMPACT_TAG && inEvents.size === 0 && isPriority(payload)) {
+      prioHosts.push(host)
+      prioPayloads.push(payload)
+      return
+    }
     inHosts[inCount] = host
     inPayloads[inCount] = payload
     inMarks[inCount++] = mark
@@ -193,6 +228,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const onMessage = (m: FromTransport): void => {
     switch (m.t) {
       case 'frames':
+        for (let j = 0; j < m.hosts.length; j++) heard.add(m.hosts[j] as string, m.runs[j] as number)
         forEachFrame(m, ring, inboxFrame)
         schedule()
         return
@@ -330,6 +366,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     hostUp (host) {
       worker?.postMessage({ t: 'host-up', host } satisfies ToTransport)
     },
+    framesFrom: heard.of,
     on: frames.on,
     off: frames.off
   } satisfies Transport

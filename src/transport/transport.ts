@@ -71,6 +71,13 @@ export interface Transport {
    * otherwise nothing happens.
    */
   hostUp?: (hostId: string) => void
+  /**
+   * Frames from `hostId` that have reached this process so far, counted as they arrive, before
+   * any queue they wait in to be handled: evidence for the failure detector that a host is alive
+   * while its answers still wait behind a backlog (see SwimComponents.framesFrom). A transport
+   * that hands every frame on as it arrives has no such backlog and may leave it out.
+   */
+  framesFrom?: (hostId: string) => number
   on: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void
   off: <E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]) => void
 }

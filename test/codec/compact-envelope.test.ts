@@ -1,7 +1,7 @@
 import test from 'ava'
 import { createCodec } from '../../src/codec/codec.js'
 import {
-  COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, ENVELOPE_VERSIONS, MAX_PATH_BYTES, negotiateEnvelope, type CompactEnvelope
+  COMPACT_TAG, CompactKind, compactEnvelopeTo, createCompactEnvelopeCodec, ENVELOPE_VERSIONS, MAX_PATH_BYTES, negotiateEnvelope, type CompactEnvelope
 } from '../../src/codec/compact-envelope.js'
 import { decodeEnvelope } from '../../src/codec/envelope.js'
 import { MalformedFrameError, UnencodableValueError } from '../../src/errors/errors.js'
@@ -118,4 +118,22 @@ test('a pair speaks the highest envelope version both offer; a host that offers 
   t.is(negotiateEnvelope(ENVELOPE_VERSIONS, [1, 2, 7]), 2)
   t.is(negotiateEnvelope([1], [1, 2]), 1)
   t.is(negotiateEnvelope(ENVELOPE_VERSIONS, [7]), 1)
+})
+
+test('compactEnvelopeTo reads the target from the header alone, for every kind, and says false for anything else', t => {
+  const compact = createCompactEnvelopeCodec({ codec })
+  const path = Buffer.from('/agent/membership')
+  const to = (bytes: Uint8Array): boolean => compactEnvelopeTo(bytes, path)
+  t.true(to(compact.encode(CompactKind.dispatch, 1, -1, '/agent/membership', '/a', '', { type: 'x.y' })))
+  t.true(to(compact.encode(CompactKind.ask, 300, -1, '/agent/membership', '/a', '/ask', { type: 'x.y' })))
+  t.true(to(compact.encode(CompactKind.reply, 2 ** 40, 123_456, '/agent/membership', '/a', '', null)), 'past a long id and a re')
+  t.false(to(compact.encode(CompactKind.dispatch, 1, -1, '/agent/membershi', '/a', '', { type: 'x.y' })), 'a prefix')
+  t.false(to(compact.encode(CompactKind.dispatch, 1, -1, '/agent/membershipX', '/a', '', { type: 'x.y' })), 'longer')
+  t.false(to(compact.encode(CompactKind.dispatch, 1, -1, '/agent/machines', '/a', '', { type: 'x.y' })))
+  t.false(to(compact.encode(CompactKind.dispatch, 1, -1, '/x'.repeat(100), '/a', '', { type: 'x.y' })), 'a path whose length takes two bytes')
+  const whole = compact.encode(CompactKind.dispatch, 1, -1, '/agent/membership', '/a', '', { type: 'x.y' })
+  for (let cut = 0; cut < 20; cut++) t.false(to(whole.subarray(0, cut)), `cut at ${cut}`)
+  t.false(to(Buffer.from([0xd5, 0, 1, 17])), 'a session frame')
+  t.false(to(Buffer.from([0xc1, 9, 1, 17])), 'an unknown kind')
+  t.false(to(Buffer.from([0xc1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])), 'an id that never ends')
 })

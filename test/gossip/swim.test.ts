@@ -323,3 +323,73 @@ test('two clusters built with the same seed produce the same membership events',
   const other = run('swim-determinism-2')
   t.notDeepEqual(other, first, 'a different seed gives a different run')
 })
+
+/**
+ * `n` hosts; from when they have formed, everything sent to the last one (the flooded host)
+ * reaches it at once (its frames are counted on arrival) but is handled only `backlogMs` later,
+ * as behind a flood of actor messages in its inbox, while the first host's flood keeps frames
+ * arriving there every millisecond.
+ */
+function backloggedCluster (n: number, withFrameCounts: boolean, backlogMs: number): { views: () => Array<MemberState | undefined>, clock: ReturnType<typeof createVirtualClock>, stop: () => void } {
+  const clock = createVirtualClock()
+  const ids = Array.from({ length: n }, (_, i) => String.fromCharCode(97 + i).repeat(64))
+  const flooder = ids[0] as string
+  const flooded = ids[n - 1] as string
+  const counts = new Map<string, number>()
+  const bump = (key: string): void => { counts.set(key, (counts.get(key) ?? 0) + 1) }
+  let flooding = false
+  const swims = new Map<string, ReturnType<typeof createSwim>>()
+  for (const id of ids) {
+    swims.set(id, createSwim({ id, meta: { name: id.slice(0, 1), region: 'r', addresses: [], version: '0' }, incarnation: 1 }, {
+      clock,
+      random: () => 0.5,
+      send: (to, msg) => {
+        clock.setTimeout(() => {
+          bump(`${id}>${to}`)
+          clock.setTimeout(() => { swims.get(to)?.receive(id, msg) }, to === flooded && flooding ? backlogMs : 0)
+        }, 1)
+      },
+      ...(withFrameCounts ? { framesFrom: (host: string) => counts.get(`${host}>${id}`) ?? 0 } : {})
+    }))
+  }
+  for (const s of swims.values()) s.start()
+  for (const id of ids.slice(1)) swims.get(id)?.join([flooder])
+  clock.runFor(2_000)
+  flooding = true
+  const flood = (): void => {
+    if (!flooding) return
+    bump(`${flooder}>${flooded}`)
+    clock.setTimeout(flood, 1)
+  }
+  flood()
+  return {
+    clock,
+    views: () => ids.flatMap(o => ids.filter(id => id !== o).map(id => swims.get(o)?.member(id)?.state)),
+    stop: () => { flooding = false; for (const s of swims.values()) s.stop() }
+  }
+}
+
+/** Every state any host had of any other, sampled every 50 ms for `ms`. */
+function statesOver (c: ReturnType<typeof backloggedCluster>, ms: number): Set<string> {
+  const seen = new Set<string>()
+  for (let at = 0; at < ms; at += 50) {
+    c.clock.runFor(50)
+    for (const s of c.views()) seen.add(s ?? 'unknown')
+  }
+  return seen
+}
+
+test('a host whose frames keep arriving is not suspected while its acks wait behind a backlog; without the frame counts it is declared dead', t => {
+  const formed = backloggedCluster(2, false, 0)
+  t.deepEqual([...statesOver(formed, 1_000)], ['alive'], 'the pair formed')
+  formed.stop()
+
+  const counted = backloggedCluster(2, true, 3_000)
+  t.teardown(counted.stop)
+  t.deepEqual([...statesOver(counted, 10_000)], ['alive'], 'ten seconds of a 3 s backlog: neither host ever suspected the other')
+
+  const uncounted = backloggedCluster(2, false, 3_000)
+  t.teardown(uncounted.stop)
+  const seen = statesOver(uncounted, 10_000)
+  t.true(seen.has('dead'), `the same backlog without frame counts: the flooded host declares the flooder dead, what the counts prevent (seen: ${[...seen].join(', ')})`)
+})

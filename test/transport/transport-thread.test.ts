@@ -7,6 +7,9 @@ import { silentLogger } from '../../src/log/logger.js'
 import { createTransportThread } from '../../src/transport/transport-thread.js'
 import type { Transport } from '../../src/transport/transport.js'
 import { retry } from '../helpers/retry.js'
+import { createCodec } from '../../src/codec/codec.js'
+import { CompactKind, createCompactEnvelopeCodec, type CompactEnvelope } from '../../src/codec/compact-envelope.js'
+import { MEMBERSHIP_PATH } from '../../actors/membership/messages.js'
 import { collectFrames, transportComplianceSuite } from './transport-suite.js'
 import { bootstrap, transportInit } from './dht-harness.js'
 
@@ -135,4 +138,50 @@ test.serial('a peer that sends a burst and goes away: its frames, then its disco
   t.true(frames.length >= 200, `a burst worth the name arrived (${frames.length} frames)`)
   const most = Math.max(...perTurn.values())
   t.true(most <= 50, `at most ${most} frames of 0.2 ms in one turn with a 1 ms budget`)
+})
+
+test.serial('frames to a priority path are handed on ahead of a backlog; everything else stays in order, and without the option nothing overtakes', async t => {
+  const boot = await bootstrap(t)
+  const codec = createCompactEnvelopeCodec({ codec: createCodec() })
+  const envelope = (to: string, i: number): Buffer => codec.encode(CompactKind.dispatch, i + 1, -1, to, '/sender', '', { type: 'test.n', i })
+  const n = 6000
+  const urgentAt = n - 100
+  const run = async (priorityPaths: string[] | undefined): Promise<number[]> => {
+    const a = createTransportThread({ ...transportInit(boot), logLevel: 'silent', logBase: {}, turnBudgetMs: 1, ...(priorityPaths === undefined ? {} : { priorityPaths }) }, { logger: silentLogger() })
+    const b = threaded(boot)
+    t.teardown(async () => { await a.stop(); await b.stop() })
+    await a.start()
+    await b.start()
+    const order: number[] = []
+    const decoder = createCompactEnvelopeCodec({ codec: createCodec() })
+    const out: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null }
+    a.on('frame', (_from, payload) => {
+      decoder.decode(payload, out)
+      order.push((out.body as { i: number }).i)
+    })
+    b.send(a.hostId, envelope('/warm', -1))
+    await retry(() => order.length === 1, { timeoutMs: 15_000, what: 'the connection' })
+    order.length = 0
+    for (let i = 0; i < n; i++) b.send(a.hostId, envelope(i === urgentAt ? MEMBERSHIP_PATH : '/bench/sink', i), (err) => { t.fail(err.message) })
+    await new Promise(resolve => setImmediate(resolve))
+    // The actor loop is busy while every frame arrives: they all wait in its inbox.
+    const until = Date.now() + 1_500
+    while (Date.now() < until) { /* the backlog builds */ }
+    await retry(() => order.length === n, { timeoutMs: 30_000, what: `${n} frames` })
+    t.is(a.framesFrom?.(b.hostId), n + 1, 'every frame from b counted as it arrived')
+    t.is(a.framesFrom?.(a.hostId), 0)
+    await a.stop()
+    await b.stop()
+    return order
+  }
+  const withLane = await run([MEMBERSHIP_PATH])
+  const at = withLane.indexOf(urgentAt)
+  t.true(at >= 0 && at < urgentAt - 1000, `the membership frame (sent ${urgentAt}th) was handed on ${at}th, ahead of the backlog`)
+  t.deepEqual(withLane.filter(i => i !== urgentAt), [...Array(n).keys()].filter(i => i !== urgentAt), 'the others in the order sent')
+  const without = await run(undefined)
+  t.deepEqual(without, [...Array(n).keys()], 'without priority paths: exactly the order sent')
+})
+
+test('a priority path must be printable ASCII under 128 bytes', t => {
+  t.throws(() => createTransportThread({ seed: randomBytes(32), cluster: 'c', secret: 's', name: 'n', version: '0', bootstrap: [], logLevel: 'silent', logBase: {}, priorityPaths: ['/x'.repeat(64)] }, { logger: silentLogger() }), { instanceOf: RangeError })
 })
