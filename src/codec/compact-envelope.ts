@@ -216,16 +216,15 @@ export function createCompactEnvelopeCodec (components: { codec: Codec }): Compa
 }
 
 /**
- * Whether `bytes` is a compact envelope addressed to the actor whose path, as ASCII bytes, is
- * `path`: read from the header alone (tag, kind, id, `re`, `to`), nothing decoded or made. A
- * frame that is not a well-formed compact header says false.
+ * Whether `bytes[start, end)` is a compact envelope addressed to the actor whose path, as ASCII
+ * bytes, is `path`: read from the header alone (tag, kind, id, `re`, `to`), nothing decoded or
+ * made. A frame that is not a well-formed compact header says false.
  */
-export function compactEnvelopeTo (bytes: Uint8Array, path: Uint8Array): boolean {
-  const end = bytes.byteLength
-  if (end < 3 || bytes[0] !== COMPACT_TAG) return false
-  const kind = bytes[1] as number
+export function compactEnvelopeTo (bytes: Uint8Array, path: Uint8Array, start = 0, end = bytes.byteLength): boolean {
+  if (end - start < 3 || bytes[start] !== COMPACT_TAG) return false
+  const kind = bytes[start + 1] as number
   if (kind > CompactKind.errorNoRe) return false
-  let pos = skipVaruint(bytes, 2, end)
+  let pos = skipVaruint(bytes, start + 2, end)
   if (pos > 0 && (kind === CompactKind.reply || kind === CompactKind.error)) pos = skipVaruint(bytes, pos, end)
   if (pos < 0 || pos >= end) return false
   const len = bytes[pos++] as number

@@ -99,29 +99,103 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
 }
 
 /**
- * Reads a batch on the agent's side: `fn` gets each frame in order with, for a frame in the
- * ring, the mark to release once it is handed on (else -1).
+ * Reads a batch on the agent's side one frame at a time: a frame's view is made only when it is
+ * taken, so a batch waiting its turn is its transferred buffers and a few arrays, not a view
+ * object per frame that every scavenge would copy while a backlog waits.
  */
-export function forEachFrame (batch: FramesBatch, ring: RingReader | undefined, fn: (host: string, payload: Buffer, mark: number) => void): void {
+export interface FrameCursor {
+  /** Moves to the next frame (frames taken by `takeWhere` are passed over); false at the end. Throws RangeError for a batch with more frames than its runs of hosts. */
+  next: () => boolean
+  /** The current frame's sender, bytes and, for a frame in the ring, the mark to release once it is handed on (else -1). */
+  host: string
+  payload: Buffer
+  mark: number
+  /**
+   * Takes out, ahead of their turn, the frames not in the ring for which `test` (the frame's
+   * bytes as `bytes[start, end)`, no view made) says true, handing each to `take`; `next` then
+   * passes over them. Returns how many were taken.
+   */
+  takeWhere: (test: (bytes: Uint8Array, start: number, end: number) => boolean, take: (host: string, payload: Buffer) => void) => number
+}
+
+const EMPTY = Buffer.alloc(0)
+
+export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefined): FrameCursor {
+  const n = batch.lens.length
   const offs = new Array<number>(batch.buffers.length).fill(0)
-  let r = 0
+  let taken: Uint8Array | undefined
   let i = 0
-  for (let run = 0; run < batch.runs.length && i < batch.lens.length; run++) {
-    const host = batch.hosts[run] as string
-    for (const end = Math.min(i + (batch.runs[run] as number), batch.lens.length); i < end; i++) {
-      const n = batch.lens[i] as number
-      const b = batch.bufs[i] as number
-      if (b < 0) {
-        if (ring === undefined) throw new RangeError('a frame in the ring, and no ring to read it from')
-        fn(host, ring.view(batch.ring[r] as number, n), batch.ring[r + 1] as number)
-        r += 2
-        continue
+  let r = 0
+  let run = -1
+  let runEnd = 0
+  let runHost = ''
+  const cursor: FrameCursor = {
+    host: '',
+    payload: EMPTY,
+    mark: -1,
+    next () {
+      for (;;) {
+        if (i >= n) return false
+        while (i >= runEnd) {
+          if (++run >= batch.runs.length) throw new RangeError('a batch with more frames than its runs of hosts')
+          runHost = batch.hosts[run] as string
+          runEnd += batch.runs[run] as number
+        }
+        const len = batch.lens[i] as number
+        const b = batch.bufs[i] as number
+        const skip = taken !== undefined && taken[i] === 1
+        i++
+        if (b < 0) {
+          if (ring === undefined) throw new RangeError('a frame in the ring, and no ring to read it from')
+          const at = r
+          r += 2
+          if (skip) continue
+          cursor.host = runHost
+          cursor.payload = ring.view(batch.ring[at] as number, len)
+          cursor.mark = batch.ring[at + 1] as number
+          return true
+        }
+        const buf = batch.buffers[b] as Uint8Array
+        const off = offs[b] as number
+        offs[b] = off + len
+        if (skip) continue
+        cursor.host = runHost
+        cursor.payload = Buffer.from(buf.buffer, buf.byteOffset + off, len)
+        cursor.mark = -1
+        return true
       }
-      const buf = batch.buffers[b] as Uint8Array
-      const off = offs[b] as number
-      fn(host, Buffer.from(buf.buffer, buf.byteOffset + off, n), -1)
-      offs[b] = off + n
+    },
+    takeWhere (test, take) {
+      const at = new Array<number>(batch.buffers.length).fill(0)
+      let count = 0
+      let k = 0
+      for (let j = 0; j < batch.runs.length && k < n; j++) {
+        const host = batch.hosts[j] as string
+        for (const end = Math.min(k + (batch.runs[j] as number), n); k < end; k++) {
+          const b = batch.bufs[k] as number
+          if (b < 0) continue
+          const len = batch.lens[k] as number
+          const buf = batch.buffers[b] as Uint8Array
+          const off = at[b] as number
+          at[b] = off + len
+          if (k < i || !test(buf, off, off + len)) continue
+          taken ??= new Uint8Array(n)
+          taken[k] = 1
+          count++
+          take(host, Buffer.from(buf.buffer, buf.byteOffset + off, len))
+        }
+      }
+      return count
     }
   }
-  if (i < batch.lens.length) throw new RangeError('a batch with more frames than its runs of hosts')
+  return cursor
+}
+
+/**
+ * Reads a whole batch at once: `fn` gets each frame in order with, for a frame in the ring, the
+ * mark to release once it is handed on (else -1).
+ */
+export function forEachFrame (batch: FramesBatch, ring: RingReader | undefined, fn: (host: string, payload: Buffer, mark: number) => void): void {
+  const c = createFrameCursor(batch, ring)
+  while (c.next()) fn(c.host, c.payload, c.mark)
 }

@@ -8,7 +8,7 @@ import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
-import { addToRuns, forEachFrame } from './frame-batch.js'
+import { addToRuns, createFrameCursor, type FrameCursor } from './frame-batch.js'
 import { COMPACT_TAG, compactEnvelopeTo } from '../codec/compact-envelope.js'
 import { createFrameListeners } from './frame-listeners.js'
 import { createPendingSends } from './pending-sends.js'
@@ -49,8 +49,8 @@ const CLOCK_BYTES = 2048
 /** Sends are handed to the thread together at the end of the current task, or once this many bytes wait. */
 const SEND_BATCH_BYTES = 256 * 1024
 const PEERS_INTERVAL_MS = 1_000
-/** Inbox entries kept allocated once emptied; a larger burst's arrays are let go. */
-const INBOX_KEEP = 16 * 1024
+/** Inbox entries (batches and events) kept allocated once emptied; a larger burst's array is let go. */
+const INBOX_KEEP = 1024
 const STOP_TIMEOUT_MS = 10_000
 
 /** The thread, on transport-worker.ts beside this module. */
@@ -79,21 +79,18 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const pendingSends = createPendingSends()
   const heard = createFrameCounts()
   /**
-   * Frames and, in their order, the connection events that followed them, as parallel arrays
-   * (no object per frame): a frame's sender, its bytes (undefined: an event, in `events` at the
-   * same index) and, for a frame in the ring, the mark that lets the thread reuse its bytes once
-   * it is handed on (else -1).
+   * Batches of frames, each read lazily through its cursor (a view is made only as a frame is
+   * handed on), and in their order the connection events that followed them. The array keeps its
+   * capacity between bursts (emptied, a fresh backing store grew back every time).
    */
-  const inHosts: string[] = []
-  const inPayloads: Array<Buffer | undefined> = []
-  const inMarks: number[] = []
-  const inEvents = new Map<number, () => void>()
+  const inbox: Array<FrameCursor | (() => void) | undefined> = []
+  let inboxAt = 0
+  let inCount = 0
+  /** Connection events waiting in the inbox. */
+  let inEvents = 0
   /** Frames to priority paths, handed on before the inbox (never ring frames: those are released in order). */
   const prioHosts: string[] = []
   const prioPayloads: Buffer[] = []
-  let inboxAt = 0
-  /** Entries in the inbox arrays: they keep their capacity between batches (emptied, a fresh backing store grew back for every batch). */
-  let inCount = 0
   let draining = false
   let worker: Worker | undefined
   let ring: RingReader | undefined
@@ -136,6 +133,19 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     w.postMessage(msg, [bytes.buffer])
   }
 
+  const handFrame = (c: FrameCursor): void => {
+    if (c.mark < 0 || ring === undefined) {
+      frames.emit(c.host, c.payload)
+      return
+    }
+    ring.begin(c.payload, c.mark)
+    try {
+      frames.emit(c.host, c.payload)
+    } finally {
+      ring.end()
+    }
+  }
+
   /** Hands frames on, in order, until `until` (performance.now() ms) has passed. */
   const handOn = (until: number): void => {
     let unclocked = 0
@@ -144,38 +154,31 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       prioHosts.length = 0
       prioPayloads.length = 0
     }
-    while (inboxAt < inCount) {
-      const at = inboxAt++
-      const payload = inPayloads[at]
-      inPayloads[at] = undefined
-      const mark = inMarks[at] as number
-      if (payload === undefined) {
-        const event = inEvents.get(at)
-        inEvents.delete(at)
-        event?.()
-      } else if (mark < 0 || ring === undefined) frames.emit(inHosts[at] as string, payload)
-      else {
-        ring.begin(payload, mark)
-        try {
-          frames.emit(inHosts[at] as string, payload)
-        } finally {
-          ring.end()
-        }
+    outer: while (inboxAt < inCount) {
+      const item = inbox[inboxAt] as FrameCursor | (() => void)
+      if (typeof item === 'function') {
+        inbox[inboxAt++] = undefined
+        inEvents--
+        item()
+        unclocked = 0
+        if (performance.now() > until) break
+        continue
       }
-      // A clock read costs about as much as handing on a small frame: read it every few small ones.
-      if (payload !== undefined && payload.byteLength < CLOCK_BYTES && ++unclocked < CLOCK_EVERY) continue
-      unclocked = 0
-      if (performance.now() > until) break
+      while (item.next()) {
+        const bytes = item.payload.byteLength
+        handFrame(item)
+        // A clock read costs about as much as handing on a small frame: read it every few small ones.
+        if (bytes < CLOCK_BYTES && ++unclocked < CLOCK_EVERY) continue
+        unclocked = 0
+        if (performance.now() > until) break outer
+      }
+      inbox[inboxAt++] = undefined
     }
     ring?.release()
     if (inboxAt === inCount) {
       inboxAt = 0
       inCount = 0
-      if (inPayloads.length > INBOX_KEEP) {
-        inHosts.length = 0
-        inPayloads.length = 0
-        inMarks.length = 0
-      }
+      if (inbox.length > INBOX_KEEP) inbox.length = 0
     }
   }
 
@@ -200,38 +203,34 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
 
   /** A connection event is emitted after every frame received before it, in the same budget. */
   const queueEvent = (event: () => void): void => {
-    inEvents.set(inCount, event)
-    inHosts[inCount] = ''
-    inPayloads[inCount] = undefined
-    inMarks[inCount++] = -1
+    inbox[inCount++] = event
+    inEvents++
     schedule()
   }
 
   const drainAll = (): void => { handOn(Infinity) }
 
-  const isPriority = (payload: Buffer): boolean => {
-    for (let i = 0; i < priority.length; i++) if (compactEnvelopeTo(payload, priority[i] as Buffer)) return true
+  const isPriority = (bytes: Uint8Array, start: number, end: number): boolean => {
+    if (bytes[start] !== COMPACT_TAG) return false
+    for (let i = 0; i < priority.length; i++) if (compactEnvelopeTo(bytes, priority[i] as Buffer, start, end)) return true
     return false
   }
-
-  const inboxFrame = (host: string, payload: Buffer, mark: number): void => {
-    if (priority.length > 0 && mark < 0 && payload[0] === COMPACT_TAG && inEvents.size === 0 && isPriority(payload)) {
-      prioHosts.push(host)
-      prioPayloads.push(payload)
-      return
-    }
-    inHosts[inCount] = host
-    inPayloads[inCount] = payload
-    inMarks[inCount++] = mark
+  const takePriority = (host: string, payload: Buffer): void => {
+    prioHosts.push(host)
+    prioPayloads.push(payload)
   }
 
   const onMessage = (m: FromTransport): void => {
     switch (m.t) {
-      case 'frames':
+      case 'frames': {
         for (let j = 0; j < m.hosts.length; j++) heard.add(m.hosts[j] as string, m.runs[j] as number)
-        forEachFrame(m, ring, inboxFrame)
+        const cursor = createFrameCursor(m, ring)
+        // No frame overtakes a connection event still waiting (its host's connect or disconnect).
+        if (priority.length > 0 && inEvents === 0) cursor.takeWhere(isPriority, takePriority)
+        inbox[inCount++] = cursor
         schedule()
         return
+      }
       case 'settled':
         for (const id of m.ok) pendingSends.settle(id)
         for (const f of m.failed) pendingSends.fail(f.id, errorFromWire(f.error))

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { createFrameBatcher, forEachFrame, type FramesBatch } from '../../src/transport/frame-batch.js'
+import { createFrameBatcher, createFrameCursor, forEachFrame, type FramesBatch } from '../../src/transport/frame-batch.js'
 import { createRingMemory, createRingReader, createRingWriter, type RingReader } from '../../src/transport/frame-ring.js'
 
 /** The frames of a batch as the agent's side reads them: per host, the bytes as text. */
@@ -86,4 +86,28 @@ test('size counts the frames added since the last take', t => {
   t.is(b.size(), 2)
   b.take()
   t.is(b.size(), 0)
+})
+
+test('a cursor takes chosen frames out ahead of their turn (never from the ring, never one already read) and then passes over them', t => {
+  const memory = createRingMemory(96 * 1024)
+  const reader = createRingReader(memory)
+  const batcher = createFrameBatcher(createRingWriter(memory))
+  const sent: Array<[string, string]> = [['a', 'one'], ['a', '!urgent-1'], ['b', 'two'], ['b', '!' + 'r'.repeat(20_000)], ['c', '!urgent-2'], ['c', 'three']]
+  for (const [h, text] of sent) batcher.add(h, Buffer.from(text))
+  const b = batcher.take()
+  if (b === null) { t.fail('no batch'); return }
+  const cursor = createFrameCursor(b, reader)
+  t.true(cursor.next())
+  t.deepEqual([cursor.host, cursor.payload.toString()], ['a', 'one'])
+  const urgent = (bytes: Uint8Array, start: number): boolean => bytes[start] === 0x21
+  const early: Array<[string, string]> = []
+  t.is(cursor.takeWhere(urgent, (host, payload) => { early.push([host, payload.toString()]) }), 2)
+  t.deepEqual(early, [['a', '!urgent-1'], ['c', '!urgent-2']], 'the small urgent ones, in order; the large one stays in the ring, in its turn')
+  const rest: string[] = []
+  while (cursor.next()) rest.push(`${cursor.host}:${cursor.payload.toString().slice(0, 5)}:${cursor.mark >= 0 ? 'ring' : 'chunk'}`)
+  t.deepEqual(rest, ['b:two:chunk', 'b:!rrrr:ring', 'c:three:chunk'])
+  t.false(cursor.next(), 'stays at the end')
+  const again = createFrameCursor(b, reader)
+  again.next()
+  t.is(again.takeWhere((bytes, start) => bytes[start] === 0x6f, () => {}), 0, "'one' was read already: not taken again")
 })
