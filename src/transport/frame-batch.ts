@@ -20,14 +20,14 @@ export interface FramesBatch {
    */
   hosts: string[]
   runs: number[]
-  lens: number[]
+  lens: Int32Array | number[]
   /**
    * Frame i is `lens[i]` bytes of `buffers[bufs[i]]`, right after the frames before it in that
    * buffer; or, where `bufs[i]` is -1, in the shared ring: the next pair of `ring` is its offset
    * there and the mark to release once it is handed on.
    */
-  bufs: number[]
-  /** Transferred with the batch. */
+  bufs: Int32Array | number[]
+  /** Transferred with the batch (as are `lens` and `bufs` when typed: a typed array crosses threads as one block, a plain array element by element). */
   buffers: Uint8Array[]
   ring: number[]
 }
@@ -37,6 +37,21 @@ export function addToRuns (hosts: string[], runs: number[], host: string): void 
   const last = hosts.length - 1
   if (last >= 0 && hosts[last] === host) runs[last] = (runs[last] as number) + 1
   else { hosts.push(host); runs.push(1) }
+}
+
+/**
+ * Below this many numbers a plain array crosses threads for less than a typed one (whose
+ * backing store is allocated, transferred and tracked); above it, far less (one block copy
+ * instead of a serialization per element).
+ */
+export const TYPED_FROM = 64
+
+/** The first `count` numbers of `all`, as a typed array when there are many, else as an array. */
+export function packed (all: Int32Array, count: number): Int32Array | number[] {
+  if (count >= TYPED_FROM) return all.slice(0, count)
+  const out = new Array<number>(count)
+  for (let i = 0; i < count; i++) out[i] = all[i] as number
+  return out
 }
 
 /** Frames collected on the transport thread until the next post. */
@@ -53,7 +68,11 @@ export interface FrameBatcher {
  * while it has room, else into a buffer of its own.
  */
 export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
-  let batch: FramesBatch = { hosts: [], runs: [], lens: [], bufs: [], buffers: [], ring: [] }
+  let batch: Omit<FramesBatch, 'lens' | 'bufs'> = { hosts: [], runs: [], buffers: [], ring: [] }
+  /** The lengths and buffer indexes of the `count` frames added so far (kept between batches, grown by doubling). */
+  let lens = new Int32Array(256)
+  let bufs = new Int32Array(256)
+  let count = 0
   let chunk: Uint8Array | null = null
   let chunkUsed = 0
   let spare: Uint8Array | null = null
@@ -79,22 +98,31 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
         chunkUsed += n
       }
       addToRuns(batch.hosts, batch.runs, host)
-      batch.lens.push(n)
-      batch.bufs.push(slot !== null ? -1 : batch.buffers.length - 1)
+      if (count === lens.length) {
+        const more = new Int32Array(count * 2)
+        more.set(lens)
+        lens = more
+        const moreBufs = new Int32Array(count * 2)
+        moreBufs.set(bufs)
+        bufs = moreBufs
+      }
+      lens[count] = n
+      bufs[count++] = slot !== null ? -1 : batch.buffers.length - 1
     },
     take () {
-      if (batch.lens.length === 0) return null
-      const out = batch
+      if (count === 0) return null
+      const out: FramesBatch = { ...batch, lens: packed(lens, count), bufs: packed(bufs, count) }
+      count = 0
       // A chunk that is set is the batch's last buffer (a frame with its own buffer unsets it).
       if (chunk !== null && chunkUsed <= SPARE_COPY_BYTES) {
         out.buffers[out.buffers.length - 1] = chunk.slice(0, chunkUsed)
         spare = chunk
       }
-      batch = { hosts: [], runs: [], lens: [], bufs: [], buffers: [], ring: [] }
+      batch = { hosts: [], runs: [], buffers: [], ring: [] }
       chunk = null
       return out
     },
-    size: () => batch.lens.length
+    size: () => count
   }
 }
 

@@ -23,7 +23,7 @@ export type ToTransport =
    * first `runs[0]` to `hosts[0]`, the next `runs[1]` to `hosts[1]`… (one string per run of sends
    * to the same host, not one per payload).
    */
-  | { t: 'send', ids: number[], hosts: string[], runs: number[], lens: number[], bytes: Uint8Array }
+  | { t: 'send', ids: Float64Array | number[], hosts: string[], runs: number[], lens: Int32Array | number[], bytes: Uint8Array }
   | { t: 'host-down', host: string, reason: string }
   | { t: 'host-up', host: string }
 
@@ -35,7 +35,7 @@ export type FromTransport =
   | { t: 'started', addresses: string[], peers: PeerInfo[] }
   | { t: 'start-failed', error: WireError }
   | { t: 'stopped' }
-  | { t: 'frames', hosts: string[], runs: number[], lens: number[], bufs: number[], buffers: Uint8Array[], ring: number[] }
+  | { t: 'frames', hosts: string[], runs: number[], lens: Int32Array | number[], bufs: Int32Array | number[], buffers: Uint8Array[], ring: number[] }
   /** `head`: the first bytes of the frame an oversized-frame error skipped (the session layer needs its sequence number). */
   | { t: 'frame-error', host: string, error: WireError, head: Uint8Array | null }
   | { t: 'connect', peer: PeerInfo }
@@ -45,4 +45,4 @@ export type FromTransport =
   /** The transport reached a milestone of its start (see runtime/milestones.ts); `at` is epoch ms. */
   | { t: 'milestone', event: string, n: number, at: number }
   /** Sends whose fate is now known: `ok` reached a connection, `failed` each with its error. */
-  | { t: 'settled', ok: number[], failed: Array<{ id: number, error: WireError }> }
+  | { t: 'settled', ok: Float64Array | number[], failed: Array<{ id: number, error: WireError }> }

@@ -8,7 +8,7 @@ import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
-import { addToRuns, createFrameCursor, type FrameCursor } from './frame-batch.js'
+import { addToRuns, TYPED_FROM, createFrameCursor, type FrameCursor } from './frame-batch.js'
 import { COMPACT_TAG, compactEnvelopeTo } from '../codec/compact-envelope.js'
 import { createFrameListeners } from './frame-listeners.js'
 import { createPendingSends } from './pending-sends.js'
@@ -111,7 +111,8 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     const w = worker
     if (outParts.length === 0) return
     const bytes = new Uint8Array(outBytes)
-    const lens = new Array<number>(outParts.length)
+    const many = outParts.length >= TYPED_FROM
+    const lens = many ? new Int32Array(outParts.length) : new Array<number>(outParts.length)
     let off = 0
     for (let i = 0; i < outParts.length; i++) {
       const p = outParts[i] as Uint8Array
@@ -119,7 +120,8 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       off += p.byteLength
       lens[i] = p.byteLength
     }
-    const msg: ToTransport = { t: 'send', ids: outIds, hosts: outHosts, runs: outRuns, lens, bytes }
+    const ids = many ? Float64Array.from(outIds) : outIds
+    const msg: ToTransport = { t: 'send', ids, hosts: outHosts, runs: outRuns, lens, bytes }
     outIds = []
     outHosts = []
     outRuns = []
@@ -130,7 +132,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       for (const id of msg.ids) pendingSends.fail(id, err)
       return
     }
-    w.postMessage(msg, [bytes.buffer])
+    w.postMessage(msg, many ? [bytes.buffer, (ids as Float64Array).buffer as ArrayBuffer, (lens as Int32Array).buffer as ArrayBuffer] : [bytes.buffer])
   }
 
   const handFrame = (c: FrameCursor): void => {

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { createFrameBatcher, createFrameCursor, forEachFrame, type FramesBatch } from '../../src/transport/frame-batch.js'
+import { createFrameBatcher, createFrameCursor, forEachFrame, TYPED_FROM, type FramesBatch } from '../../src/transport/frame-batch.js'
 import { createRingMemory, createRingReader, createRingWriter, type RingReader } from '../../src/transport/frame-ring.js'
 
 /** The frames of a batch as the agent's side reads them: per host, the bytes as text. */
@@ -17,6 +17,7 @@ test('a batch of a few small frames goes over in a buffer of their size, and the
   const first = batcher.take()
   if (first === null) { t.fail('no batch'); return }
   t.deepEqual(first.buffers.map(b => b.byteLength), [7], 'not a 64 KB chunk for 7 bytes')
+  t.true(Array.isArray(first.lens) && Array.isArray(first.bufs), 'a few frames: plain arrays')
   t.deepEqual(framesOf(first), [['a', 'ping'], ['b', 'ack']])
   batcher.add('c', Buffer.from('later'))
   const second = batcher.take()
@@ -33,7 +34,8 @@ test('a busy batch fills 64 KB chunks and gives big frames their own buffer', t 
   const b = batcher.take()
   if (b === null) { t.fail('no batch'); return }
   t.deepEqual(b.buffers.map(x => x.byteLength), [65_536, 65_536, 20_000])
-  t.is(b.lens.reduce((s, n) => s + n, 0), 120_000)
+  t.is([...b.lens].reduce((s, n) => s + n, 0), 120_000)
+  t.true(b.lens instanceof Int32Array && b.bufs instanceof Int32Array, `${TYPED_FROM}+ frames: their lengths cross as typed arrays`)
   t.deepEqual(framesOf(b).at(-1), ['b', 'y'.repeat(20_000)])
 })
 
@@ -49,18 +51,18 @@ test('with a ring, large frames go there while it has room and into buffers of t
   add('d', 'two')
   const b = batcher.take()
   if (b === null) { t.fail('no batch'); return }
-  t.deepEqual(b.bufs.map(x => x < 0), [false, true, true, true, true, false, false, false], 'small frames in a chunk; the ring (96 KiB, 24 KiB a frame at most) takes four 20 KB frames; the fifth finds no room, the 70 KB one is over its share')
+  t.deepEqual([...b.bufs].map(x => x < 0), [false, true, true, true, true, false, false, false], 'small frames in a chunk; the ring (96 KiB, 24 KiB a frame at most) takes four 20 KB frames; the fifth finds no room, the 70 KB one is over its share')
   t.deepEqual(framesOf(b, reader), sent)
   const marks: number[] = []
   forEachFrame(b, reader, (_h, _p, mark) => { marks.push(mark) })
-  t.deepEqual(marks.map(m => m >= 0), b.bufs.map(x => x < 0))
+  t.deepEqual(marks.map(m => m >= 0), [...b.bufs].map(x => x < 0))
   reader.begin(Buffer.alloc(0), Math.max(...marks))
   reader.end()
   reader.release()
   batcher.add('f', Buffer.alloc(22_000, 'z'))
   const next = batcher.take()
   if (next === null) { t.fail('no batch'); return }
-  t.deepEqual(next.bufs, [-1], 'released: the ring takes frames again')
+  t.deepEqual([...next.bufs], [-1], 'released: the ring takes frames again')
   t.deepEqual(framesOf(next, reader), [['f', 'z'.repeat(22_000)]])
 })
 
