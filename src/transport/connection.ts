@@ -86,6 +86,14 @@ export class Connection {
     this.writer.write(payload)
   }
 
+  /** Writes whole frames (length prefixes included) after whatever `write` has queued. */
+  writeFramed (framed: Uint8Array): void {
+    if (this.closed) return
+    this.lastActivity = Date.now()
+    this.writer.flush()
+    this.stream.write(framed)
+  }
+
   close (err?: Error): void {
     if (this.closed) return
     this.writer.flush()

@@ -217,6 +217,19 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     w.queue.push({ payload, onFailure, token })
   }
 
+  /**
+   * Writes `framed` (whole frames, length prefixes included, as encodeFrames makes them) to the
+   * open connection to `hostId` in one write, after anything already queued on it; false, having
+   * written nothing, when there is no open connection (then send each payload instead).
+   */
+  writeFramed (hostId: string, framed: Uint8Array): boolean {
+    if (!this.running) return false
+    const conn = this.conns.get(hostId)
+    if (conn?.writable !== true) return false
+    conn.writeFramed(framed)
+    return true
+  }
+
   /** Whether payloads for `hostId` are queued while a connection to it is dialed. */
   isDialing (hostId: string): boolean {
     return this.waiting.has(hostId)

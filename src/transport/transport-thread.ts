@@ -10,6 +10,7 @@ import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
 import { addToRuns, TYPED_FROM, createFrameCursor, type FrameCursor } from './frame-batch.js'
 import { COMPACT_TAG, compactEnvelopeTo } from '../codec/compact-envelope.js'
+import { FRAME_HEADER_BYTES } from '../codec/frame.js'
 import { createFrameListeners } from './frame-listeners.js'
 import { createPendingSends } from './pending-sends.js'
 import { createFrameCounts } from './frame-counts.js'
@@ -110,14 +111,16 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     outQueued = false
     const w = worker
     if (outParts.length === 0) return
-    const bytes = new Uint8Array(outBytes)
+    // Framed as they go on the wire (a length prefix each): the thread writes a run to a connected host as it is. Not from Buffer's pool: the memory is transferred.
+    const bytes = Buffer.allocUnsafeSlow(outBytes + FRAME_HEADER_BYTES * outParts.length)
     const many = outParts.length >= TYPED_FROM
     const lens = many ? new Int32Array(outParts.length) : new Array<number>(outParts.length)
     let off = 0
     for (let i = 0; i < outParts.length; i++) {
       const p = outParts[i] as Uint8Array
-      bytes.set(p, off)
-      off += p.byteLength
+      bytes.writeUInt32BE(p.byteLength, off)
+      bytes.set(p, off + FRAME_HEADER_BYTES)
+      off += FRAME_HEADER_BYTES + p.byteLength
       lens[i] = p.byteLength
     }
     const ids = many ? Float64Array.from(outIds) : outIds

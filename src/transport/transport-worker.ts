@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { createCodec } from '../codec/codec.js'
-import { skippedFrameHead } from '../codec/frame.js'
+import { FRAME_HEADER_BYTES, skippedFrameHead } from '../codec/frame.js'
 import { toWireError } from '../errors/roost-error.js'
 import { createLogger } from '../log/logger.js'
 import { createFrameBatcher, TYPED_FROM } from './frame-batch.js'
@@ -120,14 +120,25 @@ const send = (id: number, host: string, payload: Uint8Array): void => {
 port.on('message', (m: ToTransport) => {
   switch (m.t) {
     case 'send': {
+      // Payloads arrive framed (length prefix included): a run to a host with an open connection
+      // is written as it is, in one write; otherwise each payload is sent on its own.
       let off = m.bytes.byteOffset
       let i = 0
       for (let run = 0; run < m.runs.length; run++) {
         const host = m.hosts[run] as string
-        for (const end = i + (m.runs[run] as number); i < end; i++) {
+        const end = i + (m.runs[run] as number)
+        let runBytes = 0
+        for (let j = i; j < end; j++) runBytes += FRAME_HEADER_BYTES + (m.lens[j] as number)
+        if (transport.writeFramed(host, Buffer.from(m.bytes.buffer, off, runBytes))) {
+          for (; i < end; i++) if (m.ids[i] !== 0) ok.push(m.ids[i] as number)
+          off += runBytes
+          later()
+          continue
+        }
+        for (; i < end; i++) {
           const n = m.lens[i] as number
-          send(m.ids[i] as number, host, Buffer.from(m.bytes.buffer, off, n))
-          off += n
+          send(m.ids[i] as number, host, Buffer.from(m.bytes.buffer, off + FRAME_HEADER_BYTES, n))
+          off += FRAME_HEADER_BYTES + n
         }
       }
       return
