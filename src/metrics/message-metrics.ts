@@ -22,7 +22,12 @@ export function registerMessageMetrics (registry: Registry): MessageObserver {
   const series: Array<{ peer: string, type: string, c: Counts }> = []
   const capType = createLabelCap(MAX_MESSAGE_TYPES)
   const capPeer = createLabelCap(MAX_PEERS)
+  /** The last pair looked up: a stream of one type from one peer costs two string comparisons, not two hashes of fresh strings. */
+  let lastHost = ''
+  let lastType = ''
+  let last: Counts | undefined
   const counts = (host: string, type: string): Counts => {
+    if (last !== undefined && type === lastType && host === lastHost) return last
     let types = byHost.get(host)
     if (types === undefined) {
       types = new Map()
@@ -41,8 +46,12 @@ export function registerMessageMetrics (registry: Registry): MessageObserver {
         series.push({ peer, type: label, c })
       }
       // A type past the cap is looked up anew each time rather than remembered, so made-up types take no memory.
-      if (label === type) types.set(type, c)
+      if (label !== type) return c
+      types.set(type, c)
     }
+    lastHost = host
+    lastType = type
+    last = c
     return c
   }
   const collect = (pick: (c: Counts) => Array<[Record<string, string>, number]>): ValueSample[] => {
