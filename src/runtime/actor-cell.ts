@@ -121,7 +121,7 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
   }
 
   const crashed = (w: Letter, err: unknown): CrashOf => {
-    w.reply?.(new ActorCrashedError(`${path} crashed handling ${w.msg.type}: ${(err as Error)?.message ?? String(err)}`, { path, type: w.msg.type }))
+    w.reply?.(new ActorCrashedError(`${path} crashed handling ${w.msg.type}: ${(err as Error)?.message ?? String(err)}`, { path, type: w.msg.type }), undefined, w)
     return new CrashOf(err, w.msg.type)
   }
 
@@ -132,7 +132,7 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
   const step = (state: Behaviour<ProtocolSpec>, w: Letter): PromiseLike<unknown> | undefined => {
     const handler = state.handlers[w.msg.type] as ((m: unknown, c: unknown, s: Sender) => unknown) | undefined
     if (handler === undefined) {
-      w.reply?.(new ActorCrashedError(`${path} has no handler for ${w.msg.type}`))
+      w.reply?.(new ActorCrashedError(`${path} has no handler for ${w.msg.type}`), undefined, w)
       return undefined
     }
     const timer = rec.timer
@@ -143,7 +143,7 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
     } catch (err) {
       timer?.observe((performance.now() - t0) / 1000)
       if (err instanceof RejectionError) {
-        w.reply?.(err)
+        w.reply?.(err, undefined, w)
         return undefined
       }
       throw crashed(w, err)
@@ -153,7 +153,7 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
       return value
     }
     timer?.observe((performance.now() - t0) / 1000)
-    w.reply?.(undefined, value)
+    w.reply?.(undefined, value, w)
     return undefined
   }
 
@@ -168,13 +168,13 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
     } catch (err) {
       timed(w)
       if (err instanceof RejectionError) {
-        w.reply?.(err)
+        w.reply?.(err, undefined, w)
         return
       }
       throw crashed(w, err)
     }
     timed(w)
-    w.reply?.(undefined, value)
+    w.reply?.(undefined, value, w)
   }
 
   // The behaviour the running drain hands letters to, and one step function and result for every
@@ -289,7 +289,7 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
     releaseBehaviour(state ?? rec.behaviour)
     rec.behaviour = undefined
     for (let w = rec.mailbox.take(); w !== undefined; w = rec.mailbox.take()) {
-      w.reply?.(new ActorStoppedError(`${path} stopped before handling ${w.msg.type}`, { path }))
+      w.reply?.(new ActorStoppedError(`${path} stopped before handling ${w.msg.type}`, { path }), undefined, w)
     }
     rec.log.debug('actor stopped')
   }

@@ -1,13 +1,18 @@
 import type { Sender } from './actor.js'
 
-/** Reply callback carried with a message inside this process. */
-export type ReplyFn = (err: Error | undefined, value?: unknown) => void
+/**
+ * Reply callback carried with a message inside this process; the system passes the letter it
+ * answers, so one function can answer many letters (remoting's, for messages from another host).
+ */
+export type ReplyFn = (err: Error | undefined, value?: unknown, letter?: Letter) => void
 
 /** One queued message, with where its answer goes and who sent it. */
 export interface Letter {
   msg: { type: string }
   reply?: ReplyFn
   sender?: Sender
+  /** For a message from another host: its id there, which an answer refers to. */
+  re?: number
   /** When handling began (performance.now), while an asynchronous handler runs and handling is timed. */
   t0?: number
 }

@@ -6,6 +6,7 @@ import { errorFromWire, isWireError, RoostError, toWireError } from '../errors/r
 import type { Logger } from '../log/logger.js'
 import type { PeerInfo, Transport } from '../transport/transport.js'
 import type { Sender } from './actor.js'
+import type { ReplyFn } from './mailbox.js'
 import type { Clock } from './clock.js'
 import type { MessageObserver } from './observers.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
@@ -25,7 +26,8 @@ export interface RemotingComponents {
   logger: Logger
   clock: Clock
   /** Hands a validated-to-be message to the local actor at `path`. */
-  deliver: (path: string, type: string, body: unknown, reply: ((err: Error | undefined, value?: unknown) => void) | undefined, sender: Sender) => void
+  /** `re`: the message's id on its host, given back to `reply` with the letter it answers (`Letter.re`). */
+  deliver: (path: string, type: string, body: unknown, reply: ReplyFn | undefined, sender: Sender, re: number) => void
   onBadFrame: () => void
   /** Metrics: counts every message sent and received, by peer and type. */
   messages?: MessageObserver
@@ -61,7 +63,7 @@ function withoutType (msg: { type: string }): Record<string, unknown> {
   return body
 }
 
-type Reply = (err: Error | undefined, value?: unknown) => void
+type Reply = ReplyFn
 
 export function createRemoting (init: RemotingInit, components: RemotingComponents): Remoting {
   const { codec, transport, clock, messages } = components
@@ -143,6 +145,30 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     return fn
   }
 
+  const dispatchReplies = new Map<string, Reply>()
+  /**
+   * One answer function per host and envelope version for its one-way messages: it tells the
+   * sender of a failure only, and reads the message's id, sender and type from the letter it
+   * answers, so a message allocates no closure of its own.
+   */
+  const dispatchReply = (host: string, version: number): Reply => {
+    const key = version === COMPACT_ENVELOPE_VERSION ? host : `${version}:${host}`
+    let fn = dispatchReplies.get(key)
+    if (fn === undefined) {
+      if (dispatchReplies.size > 10_000) dispatchReplies.clear()
+      fn = (err, _value, letter) => {
+        if (err === undefined) return
+        if (letter?.re === undefined) {
+          log.debug({ host, code: (err as RoostError).code, err: err.message }, 'a failed one-way message without its letter: not reported back')
+          return
+        }
+        sendError(host, version, letter.re, err, letter.sender?.path ?? '', letter.msg.type)
+      }
+      dispatchReplies.set(key, fn)
+    }
+    return fn
+  }
+
   const badFrame = (host: string, version: number, payload: Buffer, err: unknown): void => {
     components.onBadFrame()
     messages?.failed(host, 'frame', 'malformed')
@@ -161,7 +187,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       return
     }
     const reply: Reply = kind === CompactKind.dispatch
-      ? (err) => { if (err !== undefined) sendError(host, version, id, err, from, type) }
+      ? dispatchReply(host, version)
       : (err, value) => {
           if (err !== undefined) {
             sendError(host, version, id, err, replyTo, type)
@@ -170,7 +196,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
           send(host, version, CompactKind.reply, SYS_REPLY, nextId++, id, replyTo, to, '', value ?? null,
             (e) => { log.debug({ host, err: e.message }, 'could not send reply') })
         }
-    components.deliver(to, type, body, reply, senderOf(host, from))
+    components.deliver(to, type, body, reply, senderOf(host, from), id)
   }
 
   const onFrame = (host: string, payload: Buffer): void => {

@@ -14,7 +14,7 @@ import { childPath, type Ref } from './ref.js'
 import { createRemoting, type Remoting } from './remoting.js'
 import { senderAllowed } from './senders.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
-import type { ReplyFn } from './mailbox.js'
+import type { Letter, ReplyFn } from './mailbox.js'
 import { DRAIN, spawnCell, type ActorRecord, type CellEnv } from './actor-cell.js'
 import type { ActorObserver, MessageObserver } from './observers.js'
 
@@ -83,8 +83,8 @@ export interface ActorSystem {
   ask: <S extends ProtocolSpec, K extends keyof S & string>(to: Ref<S>, msg: MessageOfType<S, K>, opts?: AskOptions) => Promise<ReplyOf<S, K>>
   /** For untyped callers (control socket): the body is validated by the target's protocol. */
   askUntyped: (host: string, path: string, type: string, body: unknown, opts?: AskOptions) => Promise<unknown>
-  /** Delivers a message that arrived from outside the process; validates it first. */
-  deliverExternal: (path: string, type: string, body: unknown, reply: ReplyFn | undefined, sender?: Sender) => void
+  /** Delivers a message that arrived from outside the process; validates it first. `re`: its id where it came from, handed to `reply` with the letter. */
+  deliverExternal: (path: string, type: string, body: unknown, reply: ReplyFn | undefined, sender?: Sender, re?: number) => void
   has: (path: string) => boolean
   actors: () => string[]
   /** Called when a root actor fails beyond its policy (the process should exit). */
@@ -107,12 +107,15 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
 
   const localSender: Sender = Object.freeze({ host: hostId, path: '' })
 
+  /** The letter a message refused before it reached a mailbox is answered as (only refusals make one). */
+  const unqueued = (type: string, sender: Sender | undefined, re: number | undefined): Letter => re === undefined ? { msg: { type }, sender } : { msg: { type }, sender, re }
+
   /**
    * Refuses a message whose sender its type's rule does not allow (one log line, a typed error
    * to the caller); true when it was refused. Types the protocol does not know pass: parse
    * refuses those.
    */
-  const refused = (rec: ActorRecord, type: string, sender: Sender | undefined, reply: ReplyFn | undefined): boolean => {
+  const refused = (rec: ActorRecord, type: string, sender: Sender | undefined, reply: ReplyFn | undefined, re?: number): boolean => {
     const rule = rec.protocol.senderRule(type)
     const from = sender ?? localSender
     if (rule === undefined || senderAllowed(rule, from, { hostId, path: rec.path, parent: rec.parent })) return false
@@ -120,19 +123,19 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     const details = { type, path: rec.path, rule, senderHost: from.host, senderPath: from.path }
     const gate = logGate.take(`refused:${from.host}:${rec.path}:${type}`)
     if (gate !== false) rec.log.warn({ ...details, code: SenderNotAllowedError.code, ...suppressedField(gate) }, 'refused a message from a sender its type does not allow')
-    reply?.(new SenderNotAllowedError(`${type} to ${rec.path} is accepted only from ${RULE_TEXT[rule]}; it came from ${from.host === hostId ? 'this host' : `host ${from.host.slice(0, 12)}`}${from.path === '' ? '' : ` (${from.path})`}`, details))
+    reply?.(new SenderNotAllowedError(`${type} to ${rec.path} is accepted only from ${RULE_TEXT[rule]}; it came from ${from.host === hostId ? 'this host' : `host ${from.host.slice(0, 12)}`}${from.path === '' ? '' : ` (${from.path})`}`, details), undefined, unqueued(type, sender, re))
     return true
   }
 
-  const deliverLocal = (path: string, msg: { type: string }, reply: ReplyFn | undefined, inline = false, sender?: Sender, checked = false): void => {
+  const deliverLocal = (path: string, msg: { type: string }, reply: ReplyFn | undefined, inline = false, sender?: Sender, checked = false, re?: number): void => {
     const rec = records.get(path)
     if (rec === undefined || rec.stopped || rec.nactRef === undefined) {
-      reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }))
+      reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }), undefined, unqueued(msg.type, sender, re))
       return
     }
-    if (!checked && refused(rec, msg.type, sender, reply)) return
+    if (!checked && refused(rec, msg.type, sender, reply, re)) return
     stats.delivered++
-    rec.mailbox.push({ msg, reply, sender })
+    rec.mailbox.push(re === undefined ? { msg, reply, sender } : { msg, reply, sender, re })
     if (inline && !rec.scheduled) rec.drainInline()
     else scheduleDrain(rec)
   }
@@ -143,14 +146,14 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
     nact.dispatch(rec.nactRef, DRAIN as never)
   }
 
-  const deliverExternal = (path: string, type: string, body: unknown, reply: ReplyFn | undefined, sender?: Sender): void => {
+  const deliverExternal = (path: string, type: string, body: unknown, reply: ReplyFn | undefined, sender?: Sender, re?: number): void => {
     const rec = records.get(path)
     if (rec === undefined || rec.stopped) {
       stats.rejected++
-      reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }))
+      reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }), undefined, unqueued(type, sender, re))
       return
     }
-    if (refused(rec, type, sender, reply)) return
+    if (refused(rec, type, sender, reply, re)) return
     let msg: { type: string }
     try {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -161,10 +164,10 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       stats.rejected++
       const gate = logGate.take(`rejected:${sender?.host ?? ''}:${path}:${(err as RoostError).code}`)
       if (gate !== false) rec.log.warn({ code: (err as RoostError).code, type, err: (err as Error).message, ...suppressedField(gate) }, 'rejected message')
-      reply?.(err as Error)
+      reply?.(err as Error, undefined, unqueued(type, sender, re))
       return
     }
-    deliverLocal(path, msg, reply, true, sender, true)
+    deliverLocal(path, msg, reply, true, sender, true, re)
   }
 
   const remoting: Remoting = createRemoting({ hostId, ...(init.envelopes === undefined ? {} : { envelopes: init.envelopes }) }, {

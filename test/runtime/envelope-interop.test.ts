@@ -2,7 +2,8 @@ import test, { type ExecutionContext } from 'ava'
 import { Type } from '@sinclair/typebox'
 import { createCodec } from '../../src/codec/codec.js'
 import { COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, type CompactEnvelope } from '../../src/codec/compact-envelope.js'
-import { UnknownMessageTypeError } from '../../src/errors/errors.js'
+import { UnencodableValueError, UnknownMessageTypeError } from '../../src/errors/errors.js'
+import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION } from '../../src/codec/envelope.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { defineActor } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
@@ -128,3 +129,53 @@ test.serial('a malformed version-2 envelope between current hosts is answered wi
   t.is(b.system.stats.badFrames, 1)
   t.is((await a.system.ask(target, { type: 'echo.say', text: 'still' }, { timeoutMs: 20_000 })).text, 'still')
 })
+
+const refuser = defineActor({
+  protocol: defineActorProtocol('refuser', {
+    'refuser.no': { body: Type.Object({}), reply: Type.Void(), from: 'member' }
+  }),
+  policy: policies.resume(),
+  create: () => ({ handlers: { 'refuser.no': () => { throw new UnencodableValueError('refused on purpose') } } })
+})
+
+for (const envelopes of [undefined, [1]]) {
+  test.serial(`a one-way message that fails on another host is answered with a typed sys.error naming its id and sender path, whether refused before its mailbox or by its handler (receiver speaks ${envelopes === undefined ? 'version 2' : 'version 1 only'})`, async t => {
+    const boot = await bootstrap(t)
+    const a = await host(t, boot)
+    const b = await host(t, boot, envelopes)
+    b.system.spawn(null, 'refuser', refuser)
+    const target = ref<typeof echoProtocol.specs>(b.system.hostId, '/echo')
+    t.is((await a.system.ask(target, { type: 'echo.say', text: 'up' }, { timeoutMs: 20_000 })).text, 'up')
+    const version = a.system.remoting.envelopeTo(b.system.hostId)
+    t.is(version, envelopes === undefined ? 2 : 1)
+    const compact = createCompactEnvelopeCodec({ codec: createCodec() })
+    const answers: Array<{ re: number, to: string, code: string }> = []
+    a.transport.on('frame', (_from, payload) => {
+      if (payload[0] === COMPACT_TAG) {
+        const out: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null }
+        compact.decode(payload, out)
+        if (out.type === 'sys.error') answers.push({ re: out.re, to: out.to, code: (out.body as { code: string }).code })
+        return
+      }
+      const env = decodeEnvelope(createCodec(), payload)
+      if (env.type === 'sys.error') answers.push({ re: env.re ?? -1, to: env.to, code: (env.body as { code: string }).code })
+    })
+    const send = (id: number, to: string, body: { type: string } & Record<string, unknown>): void => {
+      if (version === 2) {
+        a.transport.send(b.system.hostId, compact.encode(CompactKind.dispatch, id, -1, to, '/probe', '', body))
+        return
+      }
+      const { type, ...rest } = body
+      a.transport.send(b.system.hostId, encodeEnvelope(createCodec(), { v: PROTOCOL_VERSION, type, id, from: '/probe', to, body: rest }))
+    }
+    send(90_001, '/echo', { type: 'echo.strict', n: 'not a number' })
+    send(90_002, '/nobody', { type: 'echo.note', text: 'x' })
+    send(90_003, '/refuser', { type: 'refuser.no' })
+    await retry(() => answers.length >= 3, { what: 'three answers' })
+    t.deepEqual(answers.sort((x, y) => x.re - y.re), [
+      { re: 90_001, to: '/probe', code: 'ERR_INVALID_MESSAGE' },
+      { re: 90_002, to: '/probe', code: 'ERR_ACTOR_NOT_FOUND' },
+      { re: 90_003, to: '/probe', code: 'ERR_UNENCODABLE_VALUE' }
+    ])
+  })
+}
