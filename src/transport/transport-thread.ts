@@ -53,6 +53,9 @@ const PEERS_INTERVAL_MS = 1_000
 /** Inbox entries (batches and events) kept allocated once emptied; a larger burst's array is let go. */
 const INBOX_KEEP = 1024
 const STOP_TIMEOUT_MS = 10_000
+/** Priority frames waiting before a batch's are left in their turn (a failure detector sends a few a second per peer). */
+const MAX_PRIORITY_WAITING = 1024
+const EMPTY = Buffer.alloc(0)
 
 /** The thread, on transport-worker.ts beside this module. */
 function startWorker (data: TransportWorkerData): Worker {
@@ -89,9 +92,14 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   let inCount = 0
   /** Connection events waiting in the inbox. */
   let inEvents = 0
-  /** Frames to priority paths, handed on before the inbox (never ring frames: those are released in order). */
+  /**
+   * Frames to priority paths, handed on before the inbox, a turn budget at a time like the rest
+   * (never ring frames: those are released in order). Past MAX_PRIORITY_WAITING, frames stay in
+   * the inbox in their turn: a peer cannot buy its way ahead with a flood of them.
+   */
   const prioHosts: string[] = []
   const prioPayloads: Buffer[] = []
+  let prioAt = 0
   let draining = false
   let worker: Worker | undefined
   let ring: RingReader | undefined
@@ -154,8 +162,17 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   /** Hands frames on, in order, until `until` (performance.now() ms) has passed. */
   const handOn = (until: number): void => {
     let unclocked = 0
-    if (prioPayloads.length > 0) {
-      for (let i = 0; i < prioPayloads.length; i++) frames.emit(prioHosts[i] as string, prioPayloads[i] as Buffer)
+    while (prioAt < prioPayloads.length) {
+      const at = prioAt++
+      const payload = prioPayloads[at] as Buffer
+      prioPayloads[at] = EMPTY
+      frames.emit(prioHosts[at] as string, payload)
+      if (++unclocked < CLOCK_EVERY) continue
+      unclocked = 0
+      if (performance.now() > until) return
+    }
+    if (prioAt > 0) {
+      prioAt = 0
       prioHosts.length = 0
       prioPayloads.length = 0
     }
@@ -190,7 +207,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const drain = (): void => {
     draining = false
     handOn(performance.now() + budget)
-    if (inboxAt < inCount) {
+    if (inboxAt < inCount || prioAt < prioPayloads.length) {
       draining = true
       setImmediate(drain)
     }
@@ -231,7 +248,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
         for (let j = 0; j < m.hosts.length; j++) heard.add(m.hosts[j] as string, m.runs[j] as number)
         const cursor = createFrameCursor(m, ring)
         // No frame overtakes a connection event still waiting (its host's connect or disconnect).
-        if (priority.length > 0 && inEvents === 0) cursor.takeWhere(isPriority, takePriority)
+        if (priority.length > 0 && inEvents === 0 && prioPayloads.length - prioAt < MAX_PRIORITY_WAITING) cursor.takeWhere(isPriority, takePriority)
         inbox[inCount++] = cursor
         schedule()
         return

@@ -185,3 +185,34 @@ test.serial('frames to a priority path are handed on ahead of a backlog; everyth
 test('a priority path must be printable ASCII under 128 bytes', t => {
   t.throws(() => createTransportThread({ seed: randomBytes(32), cluster: 'c', secret: 's', name: 'n', version: '0', bootstrap: [], logLevel: 'silent', logBase: {}, priorityPaths: ['/x'.repeat(64)] }, { logger: silentLogger() }), { instanceOf: RangeError })
 })
+
+test.serial('a flood of frames to a priority path is handed on a turn budget at a time too, all of them, in order', async t => {
+  const boot = await bootstrap(t)
+  const a = createTransportThread({ ...transportInit(boot), logLevel: 'silent', logBase: {}, turnBudgetMs: 1, priorityPaths: [MEMBERSHIP_PATH] }, { logger: silentLogger() })
+  const b = threaded(boot)
+  t.teardown(async () => { await a.stop(); await b.stop() })
+  await a.start()
+  await b.start()
+  const codec = createCompactEnvelopeCodec({ codec: createCodec() })
+  const decoder = createCompactEnvelopeCodec({ codec: createCodec() })
+  const out: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null }
+  const got: number[] = []
+  a.on('frame', (_from, payload) => {
+    decoder.decode(payload, out)
+    got.push((out.body as { i: number }).i)
+  })
+  b.send(a.hostId, codec.encode(CompactKind.dispatch, 1, -1, '/warm', '/x', '', { type: 'test.n', i: -1 }))
+  await retry(() => got.length === 1, { timeoutMs: 15_000, what: 'the connection' })
+  got.length = 0
+  let turns = 0
+  let counting = true
+  const tick = (): void => { turns++; if (counting) setImmediate(tick) }
+  tick()
+  const n = 3000
+  const pad = 'p'.repeat(2000)
+  for (let i = 0; i < n; i++) b.send(a.hostId, codec.encode(CompactKind.dispatch, i + 2, -1, MEMBERSHIP_PATH, '/x', '', { type: 'test.n', i, pad }))
+  await retry(() => got.length === n, { timeoutMs: 30_000, what: `${n} frames` })
+  counting = false
+  t.deepEqual(got, [...Array(n).keys()], 'every one, in the order sent')
+  t.true(turns > 10, `the loop turned ${turns} times while 6 MB of priority frames came in`)
+})
