@@ -25,8 +25,10 @@ export interface RemotingComponents {
   transport: Transport
   logger: Logger
   clock: Clock
-  /** Hands a validated-to-be message to the local actor at `path`. */
-  /** `re`: the message's id on its host, given back to `reply` with the letter it answers (`Letter.re`). */
+  /**
+   * Hands a validated-to-be message to the local actor at `path`; `re` is the message's id on its
+   * host, given back to `reply` with the letter it answers (`Letter.re`).
+   */
   deliver: (path: string, type: string, body: unknown, reply: ReplyFn | undefined, sender: Sender, re: number) => void
   onBadFrame: () => void
   /** Metrics: counts every message sent and received, by peer and type. */
@@ -62,8 +64,6 @@ function withoutType (msg: { type: string }): Record<string, unknown> {
   const { type: _type, ...body } = msg as { type: string } & Record<string, unknown>
   return body
 }
-
-type Reply = ReplyFn
 
 export function createRemoting (init: RemotingInit, components: RemotingComponents): Remoting {
   const { codec, transport, clock, messages } = components
@@ -145,13 +145,13 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     return fn
   }
 
-  const dispatchReplies = new Map<string, Reply>()
+  const dispatchReplies = new Map<string, ReplyFn>()
   /**
    * One answer function per host and envelope version for its one-way messages: it tells the
    * sender of a failure only, and reads the message's id, sender and type from the letter it
    * answers, so a message allocates no closure of its own.
    */
-  const dispatchReply = (host: string, version: number): Reply => {
+  const dispatchReply = (host: string, version: number): ReplyFn => {
     const key = version === COMPACT_ENVELOPE_VERSION ? host : `${version}:${host}`
     let fn = dispatchReplies.get(key)
     if (fn === undefined) {
@@ -186,7 +186,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       settle(host, type, re, body)
       return
     }
-    const reply: Reply = kind === CompactKind.dispatch
+    const reply: ReplyFn = kind === CompactKind.dispatch
       ? dispatchReply(host, version)
       : (err, value) => {
           if (err !== undefined) {
