@@ -59,12 +59,12 @@ export function benchNodeArgs (): string[] {
   return [...AGENT_NODE_OPTIONS, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(a => a.length > 0)]
 }
 
-/** Starts `bench/helpers/dispatch-<role>.ts` with its config (inside `netns` if given). */
-export function spawnDispatchProcess (role: 'sender' | 'receiver', cfg: SenderConfig | ReceiverConfig, opts: { netns?: string } = {}): ChildProcess {
+/** Starts `bench/helpers/dispatch-<role>.ts` with its config (inside `netns` if given; its stderr piped to the caller if `stderr` is 'pipe'). */
+export function spawnDispatchProcess (role: 'sender' | 'receiver', cfg: SenderConfig | ReceiverConfig, opts: { netns?: string, stderr?: 'pipe' | 'inherit' } = {}): ChildProcess {
   const script = fileURLToPath(new URL(`./dispatch-${role}.ts`, import.meta.url))
   const argv = [process.execPath, ...benchNodeArgs(), '--import=tsx', script, JSON.stringify(cfg)]
   const [cmd, ...args] = opts.netns === undefined ? argv : ['ip', 'netns', 'exec', opts.netns, ...argv]
-  return spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  return spawn(cmd as string, args, { stdio: ['ignore', 'pipe', opts.stderr ?? 'inherit'] })
 }
 
 /** The first stdout line of a bench process, parsed; rejects if it exits without one. */
