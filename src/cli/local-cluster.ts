@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
-import { mkdir, open, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { connectControl } from '../api/control-client.js'
 import { controlSocketPath, type MemberView } from '../api/control-api.js'
@@ -181,8 +181,10 @@ export async function startLocalCluster (init: LocalClusterInit): Promise<LocalC
       if (child.exitCode !== null) throw new Error(`agent ${name} exited with ${child.exitCode}; see ${logFile}`)
       const c = await connectControl(host.socketPath)
       try { await c.call(async api => await api.info()) } finally { c.close() }
-      return true
-    }, 30_000, `agent ${name} to answer on ${host.socketPath}`)
+      // Its control socket answers before its agent.json is written, and an agent killed with -9 leaves its own behind: wait for this one's.
+      const info = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8')) as { pid?: unknown }
+      return info.pid === child.pid ? true : undefined
+    }, 30_000, `agent ${name} to answer on ${host.socketPath} and write its agent.json`)
     return host
   }
 
