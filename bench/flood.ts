@@ -1,13 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { exited, freeUdpPort } from '../src/cli/local-cluster.js'
-import { createDhtBootstrap } from '../src/dht/bootstrap.js'
-import { createLogger } from '../src/log/logger.js'
-import { exitedCleanly, firstJsonLine, spawnDispatchProcess, type ReceiverReady } from './helpers/dispatch-processes.js'
+import { exitedCleanly, firstJsonLine, type ReceiverReady } from './helpers/dispatch-processes.js'
+import { withLoopbackCluster } from './helpers/loopback-cluster.js'
 import { progress, report } from './helpers/report.js'
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 5)
@@ -25,11 +19,9 @@ const VERDICTS: Record<string, 'suspicions' | 'deaths'> = { 'member suspect': 's
  */
 export async function run (): Promise<void> {
   process.env.BENCH_LOG_LEVEL ??= 'info'
-  const dir = await mkdtemp(join(tmpdir(), 'roost-bench-flood-'))
-  const children: ChildProcess[] = []
   const counts = { suspicions: 0, deaths: 0 }
-  const watch = (c: ChildProcess): void => {
-    if (c.stderr === null) return
+  const watch = (c: ChildProcess): ChildProcess => {
+    if (c.stderr === null) return c
     createInterface({ input: c.stderr }).on('line', (line) => {
       if (!line.startsWith('{')) { process.stderr.write(line + '\n'); return }
       let msg: unknown
@@ -37,29 +29,17 @@ export async function run (): Promise<void> {
       const kind = typeof msg === 'string' ? VERDICTS[msg] : undefined
       if (kind !== undefined) counts[kind]++
     })
+    return c
   }
-  const boot = createDhtBootstrap({ host: '127.0.0.1', port: await freeUdpPort() }, { logger: createLogger({ level: 'warn' }) })
-  await boot.start()
-  const secretFile = join(dir, 'secret')
-  await writeFile(secretFile, randomBytes(24).toString('base64url'), { mode: 0o600 })
-  try {
-    const common = { cluster: 'flood', secretFile, bootstrap: boot.address(), host: '127.0.0.1', wireguard: 'off' as const }
-    const start = (name: string): ChildProcess => {
-      const c = spawnDispatchProcess('receiver', { ...common, name, dataDir: join(dir, name), raw: { kind: 'hyperswarm' } }, { stderr: 'pipe' })
-      children.push(c)
-      watch(c)
-      return c
-    }
+  await withLoopbackCluster('flood', async ({ common, dataDir, spawn }) => {
+    const start = (name: string): ChildProcess => watch(spawn('receiver', { ...common, name, dataDir: dataDir(name), raw: { kind: 'hyperswarm' } }, { stderr: 'pipe' }))
     progress(`starting ${HOSTS - 1} receiving agents (the first holds the sink)`)
-    const sinkHost = start('flood-b')
-    const ready = await firstJsonLine<ReceiverReady>(sinkHost, 'the sink host')
+    const ready = await firstJsonLine<ReceiverReady>(start('flood-b'), 'the sink host')
     await Promise.all(Array.from({ length: HOSTS - 2 }, async (_, i) => await firstJsonLine<ReceiverReady>(start(`flood-${i + 3}`), `host ${i + 3}`)))
     progress(`starting the sender: ${MESSAGES} messages to the sink`)
-    const sender = spawnDispatchProcess('sender', {
-      ...common, name: 'flood-a', dataDir: join(dir, 'a'), receiver: ready, messages: MESSAGES, rounds: 1, latencySamples: 100, warmup: { latency: 100, dispatch: 1_000 }
-    }, { stderr: 'pipe' })
-    children.push(sender)
-    watch(sender)
+    const sender = watch(spawn('sender', {
+      ...common, name: 'flood-a', dataDir: dataDir('a'), receiver: ready, messages: MESSAGES, rounds: 1, latencySamples: 100, warmup: { latency: 100, dispatch: 1_000 }
+    }, { stderr: 'pipe' }))
     const result = await firstJsonLine<Record<string, number>>(sender, 'the sender').catch((err: Error) => {
       throw new Error(`${err.message}; meanwhile ${counts.suspicions} suspicions and ${counts.deaths} deaths were declared`)
     })
@@ -74,10 +54,5 @@ export async function run (): Promise<void> {
       senderCpuUsPerMsg: result.senderCpuUsPerMsg,
       receiverCpuUsPerMsg: result.receiverCpuUsPerMsg
     })
-  } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
-    await Promise.all(children.map(async c => { await exited(c) }))
-    await boot.stop()
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 }

@@ -1,13 +1,10 @@
-import type { ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { exited, freeUdpPort, startLocalCluster } from '../src/cli/local-cluster.js'
-import { createDhtBootstrap } from '../src/dht/bootstrap.js'
-import { createLogger } from '../src/log/logger.js'
-import { benchNodeArgs, exitedCleanly, firstJsonLine, spawnDispatchProcess, type ReceiverReady } from './helpers/dispatch-processes.js'
+import { startLocalCluster } from '../src/cli/local-cluster.js'
+import { benchNodeArgs, exitedCleanly, firstJsonLine, type ReceiverReady } from './helpers/dispatch-processes.js'
+import { withLoopbackCluster } from './helpers/loopback-cluster.js'
 import { progress, report, round, rssMbOf } from './helpers/report.js'
 
 const BIN = fileURLToPath(new URL('../bin/roost.js', import.meta.url))
@@ -21,33 +18,18 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
  * (bench/helpers/dispatch-processes.ts); this one only starts them and prints the result.
  */
 async function remoteDispatch (): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'roost-bench-'))
-  const children: ChildProcess[] = []
-  const logger = createLogger({ level: 'warn' })
-  const boot = createDhtBootstrap({ host: '127.0.0.1', port: await freeUdpPort() }, { logger })
-  await boot.start()
-  const secretFile = join(dir, 'secret')
-  await writeFile(secretFile, randomBytes(24).toString('base64url'), { mode: 0o600 })
-  try {
-    const common = { cluster: 'bench', secretFile, bootstrap: boot.address(), host: '127.0.0.1', wireguard: 'off' as const }
+  await withLoopbackCluster('bench', async ({ common, dataDir, spawn }) => {
     progress('starting the receiver (agent B with a sink actor, the raw hyperswarm server)')
-    const receiver = spawnDispatchProcess('receiver', { ...common, name: 'bench-b', dataDir: join(dir, 'b'), raw: { kind: 'hyperswarm' } })
-    children.push(receiver)
+    const receiver = spawn('receiver', { ...common, name: 'bench-b', dataDir: dataDir('b'), raw: { kind: 'hyperswarm' } })
     const ready = await firstJsonLine<ReceiverReady>(receiver, 'the receiver')
     progress('starting the sender (agent A with a driver actor, the raw client)')
-    const sender = spawnDispatchProcess('sender', {
-      ...common, name: 'bench-a', dataDir: join(dir, 'a'), receiver: ready, messages: DISPATCH_MESSAGES, rounds: ROUNDS, latencySamples: LATENCY_SAMPLES, warmup: { latency: 2_000, dispatch: 20_000 }
+    const sender = spawn('sender', {
+      ...common, name: 'bench-a', dataDir: dataDir('a'), receiver: ready, messages: DISPATCH_MESSAGES, rounds: ROUNDS, latencySamples: LATENCY_SAMPLES, warmup: { latency: 2_000, dispatch: 20_000 }
     })
-    children.push(sender)
     const result = await firstJsonLine<Record<string, unknown>>(sender, 'the sender')
     await exitedCleanly(sender, 'the sender')
     report('messaging', { case: 'remote-dispatch', ...result, nodeArgs: benchNodeArgs().join(' ') })
-  } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
-    await Promise.all(children.map(async c => { await exited(c) }))
-    await boot.stop()
-    await rm(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 async function idleRss (): Promise<void> {

@@ -18,17 +18,27 @@ export function encodeFrame (payload: Uint8Array): Buffer {
   return out
 }
 
-/** Concatenates several payloads into one buffer of frames (one write for many messages). */
-export function encodeFrames (payloads: readonly Uint8Array[]): Buffer {
+/** Bytes `payloads` take as frames. */
+export function framedLength (payloads: readonly Uint8Array[]): number {
   let total = 0
   for (const p of payloads) total += FRAME_HEADER_BYTES + p.byteLength
-  const out = Buffer.allocUnsafe(total)
+  return total
+}
+
+/** Writes `payloads` as frames, end to end, into `out` (at least {@link framedLength} bytes) from its start. */
+export function writeFrames (out: Buffer, payloads: readonly Uint8Array[]): void {
   let offset = 0
   for (const p of payloads) {
     out.writeUInt32BE(p.byteLength, offset)
     out.set(p, offset + FRAME_HEADER_BYTES)
     offset += FRAME_HEADER_BYTES + p.byteLength
   }
+}
+
+/** Concatenates several payloads into one buffer of frames (one write for many messages). */
+export function encodeFrames (payloads: readonly Uint8Array[]): Buffer {
+  const out = Buffer.allocUnsafe(framedLength(payloads))
+  writeFrames(out, payloads)
   return out
 }
 

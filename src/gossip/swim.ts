@@ -129,8 +129,10 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
   const { clock, random, send } = components
   const framesFrom = components.framesFrom
   const heardNow = (host: string): number => framesFrom === undefined ? 0 : framesFrom(host)
+  /** Frames from `host` reached us since the count was `count`. */
+  const heardAfter = (host: string, count: number): boolean => framesFrom !== undefined && framesFrom(host) > count
   /** Frames from the probed member reached us after the probe went out: it is alive, whatever became of the ack. */
-  const heardSince = (p: Probe): boolean => framesFrom !== undefined && framesFrom(p.target) > p.heard
+  const heardSince = (p: Probe): boolean => heardAfter(p.target, p.heard)
   const log = components.logger?.child({ component: 'swim' })
   const self = init.id
   let selfInc = init.incarnation ?? 0
@@ -263,7 +265,7 @@ export function createSwim (init: SwimInit, components: SwimComponents): Swim {
       probes.delete(p.seq)
       if (m.state !== SUSPECT || members.get(m.id) !== m) return
       // Its frames reached us while we suspected it: its refutation may be waiting behind them.
-      if (p.acked || heardSince(p) || (framesFrom !== undefined && framesFrom(m.id) > m.heardAtSuspicion)) {
+      if (p.acked || heardSince(p) || heardAfter(m.id, m.heardAtSuspicion)) {
         startSuspicion(m, self)
         return
       }

@@ -65,6 +65,20 @@ function withoutType (msg: { type: string }): Record<string, unknown> {
   return body
 }
 
+/** Hosts a per-host table keeps before it starts afresh (a bound against made-up host ids). */
+const MAX_PER_HOST = 10_000
+
+/** `table`'s entry for `key`, made by `make` the first time. */
+function perHost<V> (table: Map<string, V>, key: string, make: () => V): V {
+  let v = table.get(key)
+  if (v === undefined) {
+    if (table.size > MAX_PER_HOST) table.clear()
+    v = make()
+    table.set(key, v)
+  }
+  return v
+}
+
 export function createRemoting (init: RemotingInit, components: RemotingComponents): Remoting {
   const { codec, transport, clock, messages } = components
   const log = components.logger.child({ component: 'remoting' })
@@ -132,18 +146,10 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
 
   const failureLoggers = new Map<string, (err: Error) => void>()
   /** One logger per host, so a dispatch allocates nothing for the failure path. */
-  const dispatchFailure = (host: string): ((err: Error) => void) => {
-    let fn = failureLoggers.get(host)
-    if (fn === undefined) {
-      if (failureLoggers.size > 10_000) failureLoggers.clear()
-      fn = (err: Error) => {
-        messages?.failed(host, 'dispatch', 'undelivered')
-        log.warn({ host, code: (err as RoostError).code, err: err.message }, 'dispatch not delivered')
-      }
-      failureLoggers.set(host, fn)
-    }
-    return fn
-  }
+  const dispatchFailure = (host: string): ((err: Error) => void) => perHost(failureLoggers, host, () => (err: Error) => {
+    messages?.failed(host, 'dispatch', 'undelivered')
+    log.warn({ host, code: (err as RoostError).code, err: err.message }, 'dispatch not delivered')
+  })
 
   const dispatchReplies = new Map<string, ReplyFn>()
   /**
@@ -151,23 +157,14 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
    * sender of a failure only, and reads the message's id, sender and type from the letter it
    * answers, so a message allocates no closure of its own.
    */
-  const dispatchReply = (host: string, version: number): ReplyFn => {
-    const key = version === COMPACT_ENVELOPE_VERSION ? host : `${version}:${host}`
-    let fn = dispatchReplies.get(key)
-    if (fn === undefined) {
-      if (dispatchReplies.size > 10_000) dispatchReplies.clear()
-      fn = (err, _value, letter) => {
-        if (err === undefined) return
-        if (letter?.re === undefined) {
-          log.debug({ host, code: (err as RoostError).code, err: err.message }, 'a failed one-way message without its letter: not reported back')
-          return
-        }
-        sendError(host, version, letter.re, err, letter.sender?.path ?? '', letter.msg.type)
-      }
-      dispatchReplies.set(key, fn)
+  const dispatchReply = (host: string, version: number): ReplyFn => perHost(dispatchReplies, version === COMPACT_ENVELOPE_VERSION ? host : `${version}:${host}`, () => (err, _value, letter) => {
+    if (err === undefined) return
+    if (letter?.re === undefined) {
+      log.debug({ host, code: (err as RoostError).code, err: err.message }, 'a failed one-way message without its letter: not reported back')
+      return
     }
-    return fn
-  }
+    sendError(host, version, letter.re, err, letter.sender?.path ?? '', letter.msg.type)
+  })
 
   const badFrame = (host: string, version: number, payload: Buffer, err: unknown): void => {
     components.onBadFrame()

@@ -54,6 +54,18 @@ export function packed (all: Int32Array, count: number): Int32Array | number[] {
   return out
 }
 
+/** `list` as a typed array of `typed`'s kind when it holds {@link TYPED_FROM} or more numbers, else as it is. */
+export function packedList<T extends Int32Array | Float64Array> (list: number[], typed: { from: (numbers: number[]) => T }): T | number[] {
+  return list.length >= TYPED_FROM ? typed.from(list) : list
+}
+
+/** The buffers of those of `lists` that are typed arrays (each its own, never pooled), to transfer with them. */
+export function typedBuffers (...lists: Array<ArrayLike<number>>): ArrayBuffer[] {
+  const out: ArrayBuffer[] = []
+  for (const l of lists) if (!Array.isArray(l)) out.push((l as Int32Array | Float64Array).buffer as ArrayBuffer)
+  return out
+}
+
 /** Frames collected on the transport thread until the next post. */
 export interface FrameBatcher {
   add: (host: string, payload: Uint8Array) => void

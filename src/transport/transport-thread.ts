@@ -8,9 +8,9 @@ import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
-import { addToRuns, TYPED_FROM, createFrameCursor, type FrameCursor } from './frame-batch.js'
+import { addToRuns, createFrameCursor, packedList, typedBuffers, type FrameCursor } from './frame-batch.js'
 import { COMPACT_TAG, compactEnvelopeTo } from '../codec/compact-envelope.js'
-import { FRAME_HEADER_BYTES } from '../codec/frame.js'
+import { FRAME_HEADER_BYTES, writeFrames } from '../codec/frame.js'
 import { createFrameListeners } from './frame-listeners.js'
 import { createPendingSends } from './pending-sends.js'
 import { createFrameCounts } from './frame-counts.js'
@@ -119,19 +119,11 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
     outQueued = false
     const w = worker
     if (outParts.length === 0) return
-    // Framed as they go on the wire (a length prefix each): the thread writes a run to a connected host as it is. Not from Buffer's pool: the memory is transferred.
+    // Framed as they go on the wire: the thread writes a run to a connected host as it is. Not from Buffer's pool: the memory is transferred.
     const bytes = Buffer.allocUnsafeSlow(outBytes + FRAME_HEADER_BYTES * outParts.length)
-    const many = outParts.length >= TYPED_FROM
-    const lens = many ? new Int32Array(outParts.length) : new Array<number>(outParts.length)
-    let off = 0
-    for (let i = 0; i < outParts.length; i++) {
-      const p = outParts[i] as Uint8Array
-      bytes.writeUInt32BE(p.byteLength, off)
-      bytes.set(p, off + FRAME_HEADER_BYTES)
-      off += FRAME_HEADER_BYTES + p.byteLength
-      lens[i] = p.byteLength
-    }
-    const ids = many ? Float64Array.from(outIds) : outIds
+    writeFrames(bytes, outParts)
+    const lens = packedList(outParts.map(p => p.byteLength), Int32Array)
+    const ids = packedList(outIds, Float64Array)
     const msg: ToTransport = { t: 'send', ids, hosts: outHosts, runs: outRuns, lens, bytes }
     outIds = []
     outHosts = []
@@ -143,7 +135,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       for (const id of msg.ids) pendingSends.fail(id, err)
       return
     }
-    w.postMessage(msg, many ? [bytes.buffer, (ids as Float64Array).buffer as ArrayBuffer, (lens as Int32Array).buffer as ArrayBuffer] : [bytes.buffer])
+    w.postMessage(msg, [bytes.buffer, ...typedBuffers(ids, lens)])
   }
 
   const handFrame = (c: FrameCursor): void => {

@@ -3,7 +3,7 @@ import { createCodec } from '../codec/codec.js'
 import { FRAME_HEADER_BYTES, skippedFrameHead } from '../codec/frame.js'
 import { toWireError } from '../errors/roost-error.js'
 import { createLogger } from '../log/logger.js'
-import { createFrameBatcher, TYPED_FROM } from './frame-batch.js'
+import { createFrameBatcher, packedList, typedBuffers } from './frame-batch.js'
 import { createRingWriter } from './frame-ring.js'
 import { createHyperswarmTransport } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
@@ -28,17 +28,10 @@ let flushQueued = false
 const flush = (): void => {
   flushQueued = false
   const batch = frames.take()
-  if (batch !== null) {
-    const transfer = batch.buffers.map(b => b.buffer as ArrayBuffer)
-    if (!Array.isArray(batch.lens)) transfer.push(batch.lens.buffer as ArrayBuffer)
-    if (!Array.isArray(batch.bufs)) transfer.push(batch.bufs.buffer as ArrayBuffer)
-    post({ t: 'frames', ...batch }, transfer)
-  }
+  if (batch !== null) post({ t: 'frames', ...batch }, [...batch.buffers.map(b => b.buffer as ArrayBuffer), ...typedBuffers(batch.lens, batch.bufs)])
   if (ok.length > 0 || failed.length > 0) {
-    if (ok.length >= TYPED_FROM) {
-      const settled = Float64Array.from(ok)
-      post({ t: 'settled', ok: settled, failed }, [settled.buffer])
-    } else post({ t: 'settled', ok, failed })
+    const settled = packedList(ok, Float64Array)
+    post({ t: 'settled', ok: settled, failed }, typedBuffers(settled))
     ok = []
     failed = []
   }
