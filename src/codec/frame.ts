@@ -53,6 +53,12 @@ export function skippedFrameHead (err: Error): Buffer | undefined {
 export interface FrameDecoderInit {
   maxFrameBytes?: number
   onFrame: (payload: Buffer) => void
+  /**
+   * Once {@link FrameDecoder.runs} is on, whole frames are handed here instead of to `onFrame`:
+   * `bytes[start, end)` holds one or more of them, length prefixes included, in order (a chunk's
+   * complete frames in one call, not one view per frame).
+   */
+  onRun?: (bytes: Buffer, start: number, end: number) => void
   /** Called for a frame over the limit; its bytes are skipped and decoding goes on. */
   onError: (err: FrameTooLargeError) => void
 }
@@ -65,13 +71,21 @@ export class FrameDecoder {
   private maxFrameBytes: number
   private readonly onFrame: (payload: Buffer) => void
   private readonly onError: (err: FrameTooLargeError) => void
+  private readonly onRun: ((bytes: Buffer, start: number, end: number) => void) | undefined
   private pending: Buffer | null = null
   private skip = 0
+  private runsOn = false
 
   constructor (init: FrameDecoderInit) {
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.onFrame = init.onFrame
+    this.onRun = init.onRun
     this.onError = init.onError
+  }
+
+  /** Hands frames on in runs (to `onRun`, when given) from the next frame on, including those of the chunk being split. */
+  runs (): void {
+    this.runsOn = this.onRun !== undefined
   }
 
   push (chunk: Buffer): void {
@@ -89,9 +103,14 @@ export class FrameDecoder {
       this.pending = null
     }
     let offset = 0
+    let run = -1
     while (buf.byteLength - offset >= FRAME_HEADER_BYTES) {
       const length = buf.readUInt32BE(offset)
       if (length > this.maxFrameBytes) {
+        if (run >= 0) {
+          (this.onRun as (bytes: Buffer, start: number, end: number) => void)(buf, run, offset)
+          run = -1
+        }
         const available = buf.byteLength - offset - FRAME_HEADER_BYTES
         const err = new FrameTooLargeError(`frame of ${length} bytes is over the ${this.maxFrameBytes}-byte limit`, { length, max: this.maxFrameBytes })
         const headStart = offset + FRAME_HEADER_BYTES
@@ -106,9 +125,14 @@ export class FrameDecoder {
       }
       const end = offset + FRAME_HEADER_BYTES + length
       if (end > buf.byteLength) break
-      this.onFrame(buf.subarray(offset + FRAME_HEADER_BYTES, end))
+      if (this.runsOn) {
+        if (run < 0) run = offset
+      } else {
+        this.onFrame(buf.subarray(offset + FRAME_HEADER_BYTES, end))
+      }
       offset = end
     }
+    if (run >= 0) (this.onRun as (bytes: Buffer, start: number, end: number) => void)(buf, run, offset)
     if (offset < buf.byteLength) this.pending = Buffer.from(buf.subarray(offset))
   }
 

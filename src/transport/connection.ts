@@ -10,6 +10,8 @@ export interface ConnectionInit {
   /** Limit on frames before that: the hello and anything before it (default {@link UNADMITTED_MAX_FRAME_BYTES}). */
   unadmittedMaxFrameBytes?: number
   onFrame: (payload: Buffer) => void
+  /** Once admitted, frames go here in runs instead of to `onFrame` one by one (see `FrameDecoderInit.onRun`). */
+  onRun?: (bytes: Buffer, start: number, end: number) => void
   onFrameError: (err: FrameTooLargeError) => void
   onClose: (err: Error | undefined) => void
 }
@@ -39,6 +41,7 @@ export class Connection {
     this.decoder = new FrameDecoder({
       maxFrameBytes: Math.min(init.maxFrameBytes, init.unadmittedMaxFrameBytes ?? UNADMITTED_MAX_FRAME_BYTES),
       onFrame: init.onFrame,
+      ...(init.onRun === undefined ? {} : { onRun: init.onRun }),
       onError: init.onFrameError
     })
     this.stream.on('data', (chunk: Buffer) => {
@@ -69,9 +72,10 @@ export class Connection {
     return !this.closed && !this.ended
   }
 
-  /** The peer passed the hello: its later frames (even those already received) may be as large as `maxFrameBytes`. */
+  /** The peer passed the hello: its later frames (even those already received) may be as large as `maxFrameBytes`, and go to `onRun` when given. */
   admitted (): void {
     this.decoder.setMaxFrameBytes(this.maxFrameBytes)
+    this.decoder.runs()
   }
 
   /** Writes at once, ahead of anything queued (used for the hello). */

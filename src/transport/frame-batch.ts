@@ -1,3 +1,4 @@
+import { FRAME_HEADER_BYTES } from '../codec/frame.js'
 import type { RingReader, RingWriter } from './frame-ring.js'
 
 /** Small frames are copied into shared chunks of this size; bigger ones get a buffer each. */
@@ -22,8 +23,8 @@ export interface FramesBatch {
   runs: number[]
   lens: Int32Array | number[]
   /**
-   * Frame i is `lens[i]` bytes of `buffers[bufs[i]]`, right after the frames before it in that
-   * buffer; or, where `bufs[i]` is -1, in the shared ring: the next pair of `ring` is its offset
+   * Frame i is `lens[i]` bytes of `buffers[bufs[i]]` after a 4-byte length prefix, right after
+   * the frames before it in that buffer; or, where `bufs[i]` is -1, in the shared ring: the next pair of `ring` is its offset
    * there and the mark to release once it is handed on.
    */
   bufs: Int32Array | number[]
@@ -32,11 +33,11 @@ export interface FramesBatch {
   ring: number[]
 }
 
-/** Counts one more item for `host` in run-length form: a run per stretch of consecutive items for the same host. */
-export function addToRuns (hosts: string[], runs: number[], host: string): void {
+/** Counts `n` more items for `host` in run-length form: a run per stretch of consecutive items for the same host. */
+export function addToRuns (hosts: string[], runs: number[], host: string, n = 1): void {
   const last = hosts.length - 1
-  if (last >= 0 && hosts[last] === host) runs[last] = (runs[last] as number) + 1
-  else { hosts.push(host); runs.push(1) }
+  if (last >= 0 && hosts[last] === host) runs[last] = (runs[last] as number) + n
+  else { hosts.push(host); runs.push(n) }
 }
 
 /**
@@ -69,6 +70,12 @@ export function typedBuffers (...lists: Array<ArrayLike<number>>): ArrayBuffer[]
 /** Frames collected on the transport thread until the next post. */
 export interface FrameBatcher {
   add: (host: string, payload: Uint8Array) => void
+  /**
+   * Adds the whole frames of `bytes[start, end)` (length prefixes included, as received) from
+   * `host` until the batch holds `maxFrames`; returns where it stopped (`end` once all are in).
+   * Small frames are copied a stretch at a time, prefixes and all: no view per frame.
+   */
+  addRun: (host: string, bytes: Uint8Array, start: number, end: number, maxFrames: number) => number
   /** The frames added since the last take (null if none); its buffers belong to the caller. */
   take: () => FramesBatch | null
   /** Frames added since the last take. */
@@ -77,7 +84,8 @@ export interface FrameBatcher {
 
 /**
  * Small frames are copied into shared chunks (one buffer for many); a large one goes into `ring`
- * while it has room, else into a buffer of its own.
+ * while it has room, else into a buffer of its own. In a batch's buffers each frame keeps its
+ * 4-byte length prefix (a received stretch of frames is copied as it is); the ring holds payloads only.
  */
 export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
   let batch: Omit<FramesBatch, 'lens' | 'bufs'> = { hosts: [], runs: [], buffers: [], ring: [] }
@@ -88,38 +96,90 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
   let chunk: Uint8Array | null = null
   let chunkUsed = 0
   let spare: Uint8Array | null = null
+
+  const record = (n: number, buf: number): void => {
+    if (count === lens.length) {
+      const more = new Int32Array(count * 2)
+      more.set(lens)
+      lens = more
+      const moreBufs = new Int32Array(count * 2)
+      moreBufs.set(bufs)
+      bufs = moreBufs
+    }
+    lens[count] = n
+    bufs[count++] = buf
+  }
+  /** A chunk with room for `bytes` more (the current one, or a new one made the batch's last buffer). */
+  const room = (bytes: number): Uint8Array => {
+    if (chunk !== null && chunkUsed + bytes <= chunk.byteLength) return chunk
+    chunk = spare ?? new Uint8Array(CHUNK_BYTES)
+    spare = null
+    chunkUsed = 0
+    batch.buffers.push(chunk)
+    return chunk
+  }
+  /** A frame over {@link OWN_BUFFER_BYTES}: into the ring if it has room, else a buffer of its own (framed). */
+  const large = (payload: Uint8Array): void => {
+    const slot = ring?.put(payload) ?? null
+    if (slot !== null) {
+      batch.ring.push(slot.offset, slot.mark)
+      record(payload.byteLength, -1)
+      return
+    }
+    const own = new Uint8Array(FRAME_HEADER_BYTES + payload.byteLength)
+    writeLength(own, 0, payload.byteLength)
+    own.set(payload, FRAME_HEADER_BYTES)
+    batch.buffers.push(own)
+    chunk = null
+    record(payload.byteLength, batch.buffers.length - 1)
+  }
+
   return {
     add (host, payload) {
       const n = payload.byteLength
-      const slot = n > OWN_BUFFER_BYTES && ring !== undefined ? ring.put(payload) : null
-      if (slot !== null) {
-        batch.ring.push(slot.offset, slot.mark)
-      } else if (n > OWN_BUFFER_BYTES) {
-        const own = new Uint8Array(n)
-        own.set(payload)
-        batch.buffers.push(own)
-        chunk = null
+      if (n > OWN_BUFFER_BYTES) {
+        large(payload)
       } else {
-        if (chunk === null || chunkUsed + n > chunk.byteLength) {
-          chunk = spare ?? new Uint8Array(CHUNK_BYTES)
-          spare = null
-          chunkUsed = 0
-          batch.buffers.push(chunk)
-        }
-        chunk.set(payload, chunkUsed)
-        chunkUsed += n
+        const c = room(FRAME_HEADER_BYTES + n)
+        writeLength(c, chunkUsed, n)
+        c.set(payload, chunkUsed + FRAME_HEADER_BYTES)
+        chunkUsed += FRAME_HEADER_BYTES + n
+        record(n, batch.buffers.length - 1)
       }
       addToRuns(batch.hosts, batch.runs, host)
-      if (count === lens.length) {
-        const more = new Int32Array(count * 2)
-        more.set(lens)
-        lens = more
-        const moreBufs = new Int32Array(count * 2)
-        moreBufs.set(bufs)
-        bufs = moreBufs
+    },
+    addRun (host, bytes, start, end, maxFrames) {
+      const before = count
+      let pos = start
+      /** Where the stretch of small frames not yet copied begins. */
+      let from = pos
+      const copy = (to: number): void => {
+        if (to === from) return
+        (chunk as Uint8Array).set(bytes.subarray(from, to), chunkUsed)
+        chunkUsed += to - from
       }
-      lens[count] = n
-      bufs[count++] = slot !== null ? -1 : batch.buffers.length - 1
+      while (pos < end && count < maxFrames) {
+        const n = readLength(bytes, pos)
+        const next = pos + FRAME_HEADER_BYTES + n
+        if (next > end) throw new RangeError('a run that ends inside a frame')
+        if (n > OWN_BUFFER_BYTES) {
+          copy(pos)
+          large(bytes.subarray(pos + FRAME_HEADER_BYTES, next))
+          from = pos = next
+          continue
+        }
+        if (chunk === null || chunkUsed + (next - from) > chunk.byteLength) {
+          copy(pos)
+          from = pos
+          room(next - pos)
+        }
+        record(n, batch.buffers.length - 1)
+        pos = next
+      }
+      copy(pos)
+      const added = count - before
+      if (added > 0) addToRuns(batch.hosts, batch.runs, host, added)
+      return pos
     },
     take () {
       if (count === 0) return null
@@ -136,6 +196,17 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
     },
     size: () => count
   }
+}
+
+function writeLength (buf: Uint8Array, at: number, n: number): void {
+  buf[at] = n >>> 24
+  buf[at + 1] = (n >>> 16) & 0xff
+  buf[at + 2] = (n >>> 8) & 0xff
+  buf[at + 3] = n & 0xff
+}
+
+function readLength (buf: Uint8Array, at: number): number {
+  return (buf[at] as number) * 0x1000000 + (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number))
 }
 
 /**
@@ -196,7 +267,7 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
           return true
         }
         const buf = batch.buffers[b] as Uint8Array
-        const off = offs[b] as number
+        const off = (offs[b] as number) + FRAME_HEADER_BYTES
         offs[b] = off + len
         if (skip) continue
         cursor.host = runHost
@@ -216,7 +287,7 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
           if (b < 0) continue
           const len = batch.lens[k] as number
           const buf = batch.buffers[b] as Uint8Array
-          const off = at[b] as number
+          const off = (at[b] as number) + FRAME_HEADER_BYTES
           at[b] = off + len
           if (k < i || !test(buf, off, off + len)) continue
           taken ??= new Uint8Array(n)

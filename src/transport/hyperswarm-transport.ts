@@ -59,6 +59,9 @@ export interface HyperswarmTransportComponents {
   milestones?: Pick<Milestones, 'reach'>
 }
 
+/** Receives an admitted peer's frames: `bytes[start, end)` is one or more whole frames, length prefixes included. */
+export type FrameRunSink = (host: string, bytes: Buffer, start: number, end: number) => void
+
 interface Waiting {
   queue: Array<{ payload: Uint8Array, onFailure: SendFailure | undefined, token: number }>
   timer: NodeJS.Timeout
@@ -101,6 +104,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   private timers: NodeJS.Timeout[] = []
   private starting: Promise<void> | undefined
   private running = false
+  private runSink: FrameRunSink | undefined
 
   constructor (init: HyperswarmTransportInit, components: HyperswarmTransportComponents) {
     super()
@@ -173,6 +177,14 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     await swarm?.destroy().catch(() => {})
     await this.dht?.destroy().catch(() => {})
     this.dht = undefined
+  }
+
+  /**
+   * From connections made after this call, an admitted peer's frames go to `sink` a run at a time
+   * (each received chunk's whole frames at once) instead of as `frame` events, one per frame.
+   */
+  onFrameRuns (sink: FrameRunSink): void {
+    this.runSink = sink
   }
 
   addresses (): string[] {
@@ -376,6 +388,13 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
           this.refuse(conn, remote, err as Error)
         }
       },
+      ...(this.runSink === undefined
+        ? {}
+        : {
+            onRun: (bytes: Buffer, start: number, end: number) => {
+              if (admitted) (this.runSink as FrameRunSink)(remote, bytes, start, end)
+            }
+          }),
       onFrameError: (err) => {
         if (admitted) {
           this.emit('frame-error', remote, err)

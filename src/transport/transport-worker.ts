@@ -54,6 +54,11 @@ transport.on('frame', (host, payload) => {
   if (frames.size() >= MAX_BATCH_FRAMES) flush()
   else later()
 })
+transport.onFrameRuns((host, bytes, start, end) => {
+  for (let at = frames.addRun(host, bytes, start, end, MAX_BATCH_FRAMES); at < end; at = frames.addRun(host, bytes, at, end, MAX_BATCH_FRAMES)) flush()
+  if (frames.size() >= MAX_BATCH_FRAMES) flush()
+  else later()
+})
 transport.on('frame-error', (host, err) => { flush(); post({ t: 'frame-error', host, error: toWireError(err), head: skippedFrameHead(err) ?? null }) })
 transport.on('connect', (peer) => {
   const queued = dialing.get(peer.hostId)

@@ -193,3 +193,47 @@ test('a raised limit applies from the next frame, even one already in the chunk 
   t.is(errors.length, 1)
   t.like(errors[0]?.details, { length: 2001, max: 2000 })
 })
+
+/** A decoder whose frames go to onRun once `runs()` is called; the runs are split back into frames (copied) in order, with the calls seen. */
+function collectRuns (maxFrameBytes: number): Collected & { calls: string[] } {
+  const c = collect(maxFrameBytes)
+  const calls: string[] = []
+  const decoder = new FrameDecoder({
+    maxFrameBytes,
+    onFrame: (p) => { calls.push('frame'); c.frames.push(Buffer.from(p)) },
+    onRun: (bytes, start, end) => {
+      calls.push('run')
+      for (let at = start; at < end;) {
+        const n = bytes.readUInt32BE(at)
+        c.frames.push(Buffer.from(bytes.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + n)))
+        at += FRAME_HEADER_BYTES + n
+      }
+    },
+    onError: (e) => { calls.push('error'); c.errors.push(e) }
+  })
+  return { ...c, decoder, calls }
+}
+
+test('once runs are on, a chunk\'s whole frames go out in one run; a frame split across chunks and an oversized one keep their order', t => {
+  const c = collectRuns(1_000)
+  const first = encodeFrame(Buffer.from('hello'))
+  // The hello's handler turns runs on: the frames after it in the same chunk come as a run.
+  const decoder = c.decoder
+  const onFirst = c.calls.length
+  decoder.push(first)
+  t.deepEqual(c.calls.slice(onFirst), ['frame'], 'runs off: one frame at a time')
+  decoder.runs()
+  const stream = Buffer.concat([encodeFrames([Buffer.from('a'), Buffer.from('bb')]), encodeFrame(Buffer.alloc(2_000, 1)), encodeFrames([Buffer.from('ccc'), Buffer.alloc(600, 2)])])
+  decoder.push(stream.subarray(0, stream.byteLength - 100))
+  decoder.push(stream.subarray(stream.byteLength - 100))
+  t.deepEqual(c.calls, ['frame', 'run', 'error', 'run', 'run'], 'the run before the oversized frame goes out before its error; the split frame arrives in a run of its own')
+  t.deepEqual(c.frames.map(f => f.byteLength), [5, 1, 2, 3, 600])
+  t.is(c.errors.length, 1)
+})
+
+test('without onRun, runs() changes nothing', t => {
+  const c = collect()
+  c.decoder.runs()
+  c.decoder.push(encodeFrames([Buffer.from('x'), Buffer.from('yz')]))
+  t.deepEqual(c.frames.map(f => f.toString()), ['x', 'yz'])
+})

@@ -1,4 +1,5 @@
 import test from 'ava'
+import { encodeFrames } from '../../src/codec/frame.js'
 import { createFrameBatcher, createFrameCursor, forEachFrame, TYPED_FROM, type FramesBatch } from '../../src/transport/frame-batch.js'
 import { createRingMemory, createRingReader, createRingWriter, type RingReader } from '../../src/transport/frame-ring.js'
 
@@ -16,7 +17,7 @@ test('a batch of a few small frames goes over in a buffer of their size, and the
   batcher.add('b', Buffer.from('ack'))
   const first = batcher.take()
   if (first === null) { t.fail('no batch'); return }
-  t.deepEqual(first.buffers.map(b => b.byteLength), [7], 'not a 64 KB chunk for 7 bytes')
+  t.deepEqual(first.buffers.map(b => b.byteLength), [15], 'not a 64 KB chunk for two frames of 7 bytes and their length prefixes')
   t.true(Array.isArray(first.lens) && Array.isArray(first.bufs), 'a few frames: plain arrays')
   t.deepEqual(framesOf(first), [['a', 'ping'], ['b', 'ack']])
   batcher.add('c', Buffer.from('later'))
@@ -33,7 +34,7 @@ test('a busy batch fills 64 KB chunks and gives big frames their own buffer', t 
   batcher.add('b', Buffer.alloc(20_000, 'y'))
   const b = batcher.take()
   if (b === null) { t.fail('no batch'); return }
-  t.deepEqual(b.buffers.map(x => x.byteLength), [65_536, 65_536, 20_000])
+  t.deepEqual(b.buffers.map(x => x.byteLength), [65_536, 65_536, 20_004], '65 frames of 1,004 bytes a chunk; the big one framed in its own')
   t.is([...b.lens].reduce((s, n) => s + n, 0), 120_000)
   t.true(b.lens instanceof Int32Array && b.bufs instanceof Int32Array, `${TYPED_FROM}+ frames: their lengths cross as typed arrays`)
   t.deepEqual(framesOf(b).at(-1), ['b', 'y'.repeat(20_000)])
@@ -112,4 +113,59 @@ test('a cursor takes chosen frames out ahead of their turn (never from the ring,
   const again = createFrameCursor(b, reader)
   again.next()
   t.is(again.takeWhere((bytes, start) => bytes[start] === 0x6f, () => {}), 0, "'one' was read already: not taken again")
+})
+
+/** Frames as a stream carries them (length prefixes included), with `lead` bytes of something else before them. */
+function framed (payloads: string[], lead = 0): { bytes: Buffer, start: number, end: number } {
+  const frames = encodeFrames(payloads.map(p => Buffer.from(p)))
+  return { bytes: Buffer.concat([Buffer.alloc(lead, 0xee), frames, Buffer.alloc(3, 0xee)]), start: lead, end: lead + frames.byteLength }
+}
+
+test('a received run of frames goes in a stretch at a time and reads back frame by frame, between frames added one by one', t => {
+  const memory = createRingMemory(96 * 1024)
+  const reader = createRingReader(memory)
+  const batcher = createFrameBatcher(createRingWriter(memory))
+  batcher.add('a', Buffer.from('before'))
+  const texts = ['one', 'two', 'r'.repeat(20_000), 'three', 'o'.repeat(22_000), 'four', 'b'.repeat(30_000), 'five']
+  const run = framed(texts, 5)
+  t.is(batcher.addRun('b', run.bytes, run.start, run.end, 1_024), run.end)
+  batcher.add('b', Buffer.from('after'))
+  t.is(batcher.size(), 10)
+  const b = batcher.take()
+  if (b === null) { t.fail('no batch'); return }
+  t.deepEqual(b.hosts, ['a', 'b'])
+  t.deepEqual(b.runs, [1, 9])
+  t.deepEqual([...b.bufs].map(x => x < 0), [false, false, false, true, false, true, false, false, false, false], 'two large frames in the ring; one over its share (24 KiB) in a buffer of its own')
+  t.deepEqual(framesOf(b, reader), [['a', 'before'], ...texts.map(x => ['b', x] as [string, string]), ['b', 'after']])
+})
+
+test('a run stops at the batch limit and goes on from where it stopped; one longer than a chunk spans chunks', t => {
+  const batcher = createFrameBatcher()
+  const texts = Array.from({ length: 300 }, (_, i) => `${i}:`.padEnd(500, 'x'))
+  const run = framed(texts)
+  const got: Array<[string, string]> = []
+  let at = run.start
+  let batches = 0
+  while (at < run.end) {
+    at = batcher.addRun('h', run.bytes, at, run.end, 128)
+    const b = batcher.take()
+    if (b === null) { t.fail('no batch'); return }
+    batches++
+    t.true(b.lens.length <= 128)
+    got.push(...framesOf(b))
+  }
+  t.is(batches, 3)
+  t.deepEqual(got, texts.map(x => ['h', x]))
+  const whole = batcher.addRun('h', run.bytes, run.start, run.end, 1_024)
+  const b = batcher.take()
+  if (b === null) { t.fail('no batch'); return }
+  t.is(whole, run.end)
+  t.is(b.buffers.length, 3, '300 frames of 504 bytes: three 64 KiB chunks')
+  t.deepEqual(framesOf(b), texts.map(x => ['h', x]))
+})
+
+test('a run that ends inside a frame is refused', t => {
+  const batcher = createFrameBatcher()
+  const run = framed(['abc', 'defg'])
+  t.throws(() => batcher.addRun('h', run.bytes, run.start, run.end - 1, 1_024), { instanceOf: RangeError })
 })
