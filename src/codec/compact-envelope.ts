@@ -33,6 +33,9 @@ export const MAX_TYPE_CHARS = 128
 /** ASCII paths up to this many bytes are kept by the decoder, as strings. */
 const CACHED_PATH_BYTES = 64
 const DECODE_CACHE_SLOTS = 256
+const ENCODE_CACHE_SLOTS = 64
+/** The field of an empty path: its length, 0. */
+const ZERO_LENGTH = new Uint8Array(1)
 /** A safe integer needs at most 8 bytes of 7 bits. */
 const MAX_VARUINT_BYTES = 8
 const EMPTY = new Uint8Array(0)
@@ -90,12 +93,35 @@ export function createCompactEnvelopeCodec (components: { codec: Codec }): Compa
     return frame
   }
 
-  /** A path as written: the string itself when ASCII (its bytes are its char codes), else its UTF-8 bytes. */
-  const field = (s: string): string | Buffer => {
-    if (isAscii(s)) return s
+  /** A path as written, its length prefix included. */
+  const encodePath = (s: string): Uint8Array => {
+    if (isAscii(s)) {
+      const out = new Uint8Array(varuintLength(s.length) + s.length)
+      const at = writeVaruint(out, 0, s.length)
+      for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i)
+      return out
+    }
     const b = Buffer.from(s, 'utf8')
     if (b.byteLength > MAX_PATH_BYTES) throw new UnencodableValueError(`path of ${b.byteLength} bytes is longer than ${MAX_PATH_BYTES}`)
-    return b
+    const out = new Uint8Array(varuintLength(b.byteLength) + b.byteLength)
+    out.set(b, writeVaruint(out, 0, b.byteLength))
+    return out
+  }
+  // The encoded bytes of recent paths, in slots picked from the string's length and two of its
+  // characters: an actor sending to another writes their paths from here, not character by character.
+  const pathKeys = new Array<string>(ENCODE_CACHE_SLOTS).fill('')
+  const pathBytes = new Array<Uint8Array>(ENCODE_CACHE_SLOTS).fill(EMPTY)
+  const field = (s: string): Uint8Array => {
+    const n = s.length
+    if (n === 0) return ZERO_LENGTH
+    const slot = (n * 7 + s.charCodeAt(n - 1) * 31 + s.charCodeAt(n >> 1)) & (ENCODE_CACHE_SLOTS - 1)
+    if (pathKeys[slot] === s) return pathBytes[slot] as Uint8Array
+    const bytes = encodePath(s)
+    if (n <= CACHED_PATH_BYTES) {
+      pathKeys[slot] = s
+      pathBytes[slot] = bytes
+    }
+    return bytes
   }
 
   // The decoder's state for the frame being read (decode is never re-entered).
@@ -160,8 +186,8 @@ export function createCompactEnvelopeCodec (components: { codec: Codec }): Compa
       const toF = field(to)
       const fromF = field(from)
       const replyToF = kind === CompactKind.ask ? field(replyTo) : undefined
-      let header = 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) + fieldBytes(toF) + fieldBytes(fromF)
-      if (replyToF !== undefined) header += fieldBytes(replyToF)
+      let header = 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) + toF.byteLength + fromF.byteLength
+      if (replyToF !== undefined) header += replyToF.byteLength
       const frame = withBody(header, body)
       frame[0] = COMPACT_TAG
       frame[1] = kind
@@ -273,21 +299,10 @@ function writeVaruint (buf: Uint8Array, pos: number, n: number): number {
   return pos
 }
 
-/** A path's length prefix and bytes. */
-function fieldBytes (f: string | Uint8Array): number {
-  const n = typeof f === 'string' ? f.length : f.byteLength
-  return varuintLength(n) + n
-}
-
-function writeField (buf: Uint8Array, pos: number, f: string | Uint8Array): number {
-  if (typeof f !== 'string') {
-    pos = writeVaruint(buf, pos, f.byteLength)
-    buf.set(f, pos)
-    return pos + f.byteLength
-  }
-  const n = f.length
-  pos = writeVaruint(buf, pos, n)
-  for (let i = 0; i < n; i++) buf[pos + i] = f.charCodeAt(i)
+/** A path as {@link encodePath} made it (length prefix and bytes), copied in at `pos`. */
+function writeField (buf: Uint8Array, pos: number, f: Uint8Array): number {
+  const n = f.byteLength
+  for (let i = 0; i < n; i++) buf[pos + i] = f[i] as number
   return pos + n
 }
 

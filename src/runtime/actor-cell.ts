@@ -5,7 +5,7 @@ import { RejectionError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
 import type { ActorContext, ActorDefinition, Behaviour, Sender } from './actor.js'
 import { sleep, type Clock } from './clock.js'
-import { createMailbox, runResult, type Letter, type Mailbox } from './mailbox.js'
+import { createMailbox, runResult, type Letter, type Mailbox, type ReplyFn } from './mailbox.js'
 import { createSupervisor } from './policy.js'
 import { childPath, ref, type Ref } from './ref.js'
 import type { ActorProtocol } from './senders.js'
@@ -52,6 +52,11 @@ export interface ActorRecord {
   scheduled: boolean
   /** Handles queued messages now, on the caller's stack (for messages from outside the process). */
   drainInline: () => void
+  /**
+   * Handles one message now, on the caller's stack, when nothing is queued and the actor is idle
+   * (a message from outside the process): no letter is made unless its handler goes asynchronous.
+   */
+  handleNow: (msg: { type: string }, reply: ReplyFn | undefined, sender: Sender | undefined, re: number | undefined) => void
   /** The family's handling-time timer (when the system has an observer). */
   timer: HandlingTimer | undefined
 }
@@ -92,6 +97,7 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
     mailbox: createMailbox(),
     scheduled: false,
     drainInline: () => {},
+    handleNow: () => {},
     timer: env.actors?.timerFor(path)
   }
   const supervisor = createSupervisor(def.policy, clock)
@@ -227,6 +233,45 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
       nact.dispatch(rec.nactRef, { awaiting } satisfies Control as never)
       return
     }
+    rec.scheduled = false
+    scheduleDrain(rec)
+  }
+
+  /** The letter {@link ActorRecord.handleNow} fills: read only while its handler runs synchronously. */
+  const scratch: Letter = { msg: DRAIN as unknown as { type: string }, reply: undefined, sender: undefined, re: undefined, t0: undefined }
+  const release = (): Letter => {
+    const kept: Letter = { msg: scratch.msg, reply: scratch.reply, sender: scratch.sender, re: scratch.re, t0: scratch.t0 }
+    scratch.reply = scratch.sender = scratch.re = scratch.t0 = undefined
+    scratch.msg = DRAIN as unknown as { type: string }
+    return kept
+  }
+
+  rec.handleNow = (msg, reply, sender, re) => {
+    const state = rec.behaviour
+    if (state === undefined || rec.nactRef === undefined) {
+      rec.mailbox.push(re === undefined ? { msg, reply, sender } : { msg, reply, sender, re })
+      scheduleDrain(rec)
+      return
+    }
+    rec.scheduled = true
+    scratch.msg = msg
+    scratch.reply = reply
+    scratch.sender = sender
+    scratch.re = re
+    let pending: PromiseLike<unknown> | undefined
+    try {
+      pending = step(state, scratch)
+    } catch (err) {
+      release()
+      nact.dispatch(rec.nactRef, { crash: err } satisfies Control as never)
+      return
+    }
+    if (pending !== undefined) {
+      pending.then(undefined, () => {})
+      nact.dispatch(rec.nactRef, { awaiting: { letter: release(), pending } } satisfies Control as never)
+      return
+    }
+    release()
     rec.scheduled = false
     scheduleDrain(rec)
   }

@@ -129,15 +129,35 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
 
   const deliverLocal = (path: string, msg: { type: string }, reply: ReplyFn | undefined, inline = false, sender?: Sender, checked = false, re?: number): void => {
     const rec = records.get(path)
-    if (rec === undefined || rec.stopped || rec.nactRef === undefined) {
+    if (rec === undefined || rec.stopped) {
       reply?.(new ActorNotFoundError(`no actor at ${path} on host ${hostId.slice(0, 12)}`, { path }), undefined, unqueued(msg.type, sender, re))
       return
     }
     if (!checked && refused(rec, msg.type, sender, reply, re)) return
+    enqueue(rec, msg, reply, inline, sender, re)
+  }
+
+  /**
+   * Queues a checked message for `rec`; one from outside the process that finds the actor idle
+   * is handled at once, on this stack, without a letter of its own ({@link ActorRecord.handleNow}).
+   */
+  const enqueue = (rec: ActorRecord, msg: { type: string }, reply: ReplyFn | undefined, inline: boolean, sender: Sender | undefined, re: number | undefined): void => {
+    if (rec.nactRef === undefined) {
+      reply?.(new ActorNotFoundError(`no actor at ${rec.path} on host ${hostId.slice(0, 12)}`, { path: rec.path }), undefined, unqueued(msg.type, sender, re))
+      return
+    }
     stats.delivered++
+    if (inline && !rec.scheduled) {
+      if (rec.mailbox.size() === 0) {
+        rec.handleNow(msg, reply, sender, re)
+        return
+      }
+      rec.mailbox.push(re === undefined ? { msg, reply, sender } : { msg, reply, sender, re })
+      rec.drainInline()
+      return
+    }
     rec.mailbox.push(re === undefined ? { msg, reply, sender } : { msg, reply, sender, re })
-    if (inline && !rec.scheduled) rec.drainInline()
-    else scheduleDrain(rec)
+    scheduleDrain(rec)
   }
 
   const scheduleDrain = (rec: ActorRecord): void => {
@@ -167,7 +187,7 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
       reply?.(err as Error, undefined, unqueued(type, sender, re))
       return
     }
-    deliverLocal(path, msg, reply, true, sender, true, re)
+    enqueue(rec, msg, reply, true, sender, re)
   }
 
   const remoting: Remoting = createRemoting({ hostId, ...(init.envelopes === undefined ? {} : { envelopes: init.envelopes }) }, {

@@ -5,7 +5,7 @@ import { COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, type CompactEnvel
 import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, SYS_ERROR, type Envelope } from '../../src/codec/envelope.js'
 import { defineActorProtocol } from '../../src/runtime/senders.js'
 import {
-  ActorNotFoundError, AskTimeoutError, HostUnreachableError, InvalidArgumentError, InvalidMessageError,
+  ActorCrashedError, ActorNotFoundError, AskTimeoutError, HostUnreachableError, InvalidArgumentError, InvalidMessageError,
   UnknownMessageTypeError, UnsupportedVersionError
 } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
@@ -24,7 +24,8 @@ const counterProtocol = defineActorProtocol('counter', {
   'counter.get': { body: Type.Object({}), reply: Type.Integer(), from: 'member' },
   'counter.bad': { body: Type.Object({ reason: Type.String() }), reply: Type.Null(), from: 'member' },
   'counter.hang': { body: Type.Object({}), reply: Type.Null(), from: 'member' },
-  'counter.refuse': { body: Type.Object({ reason: Type.String() }), reply: Type.Null(), from: 'member' }
+  'counter.refuse': { body: Type.Object({ reason: Type.String() }), reply: Type.Null(), from: 'member' },
+  'counter.boom': { body: Type.Object({}), reply: Type.Null(), from: 'member' }
 })
 
 /** A counter whose `counter.hang` handler waits for `release()`; `entered` counts hangs started. */
@@ -45,6 +46,7 @@ function makeCounter (): { def: ReturnType<typeof defineActor<typeof counterProt
           'counter.get': () => count,
           'counter.bad': (msg) => { throw new InvalidArgumentError(`bad: ${msg.reason}`, { reason: msg.reason }) },
           'counter.refuse': async (msg) => { throw new InvalidArgumentError(`refused: ${msg.reason}`, { reason: msg.reason }) },
+          'counter.boom': () => { throw new Error('boom') },
           'counter.hang': async () => {
             hanging++
             if (!released) await new Promise<void>(resolve => { waiters.push(resolve) })
@@ -217,6 +219,25 @@ test('remote ask and dispatch behave like local ones, replies routed back', asyn
   // The same ref asked locally on its own host sees the same state.
   t.is(await b.ask(remote, { type: 'counter.get' }), 10)
   t.is(a.remoting.pending(), 0)
+})
+
+test('messages from another host keep their order around an asynchronous handler, and a crash on one leaves the next handled', async t => {
+  const [a, b] = await cluster(t, 2)
+  if (a === undefined || b === undefined) return t.fail()
+  const c = makeCounter()
+  const remote = b.spawn(null, 'counter', c.def)
+  // An idle actor handles a message from outside at once; one that goes asynchronous holds the rest in its mailbox.
+  a.dispatch(remote, { type: 'counter.hang' })
+  for (let i = 1; i <= 3; i++) a.dispatch(remote, { type: 'counter.inc', by: i })
+  await retry(async () => c.hanging() === 1, { what: 'the hang started' })
+  t.is(await b.ask(remote, { type: 'counter.get' }, { timeoutMs: 200 }).catch(() => -1), -1, 'nothing overtakes the hanging handler')
+  c.release()
+  t.is(await a.ask(remote, { type: 'counter.get' }), 6)
+  const crash = await t.throwsAsync(a.ask(remote, { type: 'counter.boom' }), { instanceOf: ActorCrashedError })
+  t.regex(crash?.message ?? '', /boom/)
+  t.is(await a.ask(remote, { type: 'counter.inc', by: 4 }), 10, 'resumed with its state')
+  t.is(b.stats.crashes, 1)
+  t.is(c.created(), 1)
 })
 
 test('remote dispatch alone reaches the actor', async t => {
