@@ -1,5 +1,6 @@
 import { MalformedFrameError, UnencodableValueError } from '../errors/errors.js'
 import { MAX_RESERVE_BYTES, type Codec } from './codec.js'
+import { flatBodies, type FlatBodies } from './flat-bodies.js'
 
 /**
  * Envelope versions this code speaks, oldest first: 1 is the msgpack array of
@@ -80,12 +81,23 @@ export interface CompactEnvelopeCodec {
   decode: (bytes: Uint8Array, out: CompactEnvelope) => void
 }
 
-export function createCompactEnvelopeCodec (components: { codec: Codec }): CompactEnvelopeCodec {
+export interface CompactEnvelopeComponents {
+  codec: Codec
+  /** Flat message bodies written and read without msgpackr (default: this process's table, flat-bodies.ts). */
+  bodies?: FlatBodies
+}
+
+export function createCompactEnvelopeCodec (components: CompactEnvelopeComponents): CompactEnvelopeCodec {
   const { codec } = components
+  const bodies = components.bodies ?? flatBodies
   const recent = new Array<string>(DECODE_CACHE_SLOTS).fill('')
 
   /** A frame of `header` free bytes followed by the encoded body. */
-  const withBody = (header: number, body: unknown): Buffer => {
+  const withBody = (header: number, kind: number, body: unknown): Buffer => {
+    if (kind <= CompactKind.ask && typeof body === 'object' && body !== null) {
+      const flat = bodies.encoder((body as { type: string }).type)?.encode(body, header)
+      if (flat !== undefined && flat !== null) return flat
+    }
     if (header <= MAX_RESERVE_BYTES) return codec.encodeAfter(body, header)
     const encoded = codec.encode(body)
     const frame = Buffer.allocUnsafe(header + encoded.byteLength)
@@ -188,7 +200,7 @@ export function createCompactEnvelopeCodec (components: { codec: Codec }): Compa
       const replyToF = kind === CompactKind.ask ? field(replyTo) : undefined
       let header = 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) + toF.byteLength + fromF.byteLength
       if (replyToF !== undefined) header += replyToF.byteLength
-      const frame = withBody(header, body)
+      const frame = withBody(header, kind, body)
       frame[0] = COMPACT_TAG
       frame[1] = kind
       let pos = writeVaruint(frame, 2, id)
@@ -217,7 +229,7 @@ export function createCompactEnvelopeCodec (components: { codec: Codec }): Compa
       if (pos >= end) throw malformed('compact envelope has no body')
       let body: unknown
       try {
-        body = codec.decodeFrom(bytes, pos)
+        body = (kind <= CompactKind.ask ? bodies.decode(bytes, pos, end) : undefined) ?? codec.decodeFrom(bytes, pos)
       } catch (err) {
         throw malformed((err as Error).message)
       } finally {

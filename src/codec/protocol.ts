@@ -1,6 +1,7 @@
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { InvalidMessageError, UnknownMessageTypeError } from '../errors/errors.js'
+import { flatBodies } from './flat-bodies.js'
 
 /** One message type: the schema of its body (without `type`) and of its reply. */
 export interface MessageSpec<B extends TObject = TObject, R extends TSchema = TSchema> {
@@ -44,6 +45,7 @@ export function defineProtocol<S extends ProtocolSpec> (name: string, specs: S):
   for (const [type, spec] of Object.entries(specs)) {
     if (spec.body.properties.type !== undefined) throw new TypeError(`${name}: body of ${type} must not declare 'type'`)
     checks.set(type, null)
+    flatBodies.register(type, spec.body)
   }
   const has = (type: string): type is keyof S & string => checks.has(type)
   const compiled = (type: string): TypeCheck<TObject> => {

@@ -1,0 +1,353 @@
+import { Kind, OptionalKind, type TObject, type TSchema } from '@sinclair/typebox'
+
+/** What a field of a flat body holds, as msgpack writes it. */
+type FieldKind = 'number' | 'string' | 'boolean' | 'null'
+
+interface Field {
+  key: string
+  kind: FieldKind
+  optional: boolean
+}
+
+/** Longest key a flat body may have (a msgpack fixstr). */
+const MAX_KEY_BYTES = 31
+/** Most fields a flat body may have (a msgpack fixmap, `type` included). */
+const MAX_FIELDS = 15
+/** Bytes of the slabs encoded bodies are cut from (msgpackr's own buffers are 8 KiB). */
+const SLAB_BYTES = 16 * 1024
+/** Strings up to this many bytes are kept by the decoder, as msgpackr keeps its keys. */
+const CACHED_STRING_BYTES = 64
+const STRING_CACHE_SLOTS = 512
+
+/**
+ * Encoder and decoder of one message type whose body is flat: a map of `type` and fields that
+ * are numbers, ASCII strings, booleans or null, nothing nested. Generated from the type's schema
+ * with monomorphic property reads, where msgpackr's generic walk slows down as an agent's many
+ * message shapes make its property accesses megamorphic (a body of three fields: ~880 ns with
+ * msgpackr and its output scan in a warmed-up agent, ~220 ns generated). Both are exact stand-ins
+ * for msgpackr on what they accept and hand anything else back (null, undefined), so what goes on
+ * the wire and what comes off it does not depend on whether a host has the type compiled.
+ */
+export interface FlatBodyCodec {
+  readonly type: string
+  /**
+   * The bytes msgpackr writes for `body`, after `reserve` free bytes; null (use msgpackr) unless
+   * `body` is a plain object whose keys are `type` then fields of this type in schema order (any
+   * optional ones left out), each value of its field's kind, strings ASCII.
+   */
+  encode: (body: unknown, reserve: number) => Buffer | null
+  /**
+   * Reads the `entries` map entries after `type` from `bytes[pos, end)`: the value msgpackr
+   * decodes from them, or undefined (use msgpackr) unless they are this type's fields in schema
+   * order, each of its kind, strings ASCII, ending exactly at `end`. Nothing is validated beyond
+   * that: the schema's checks still run.
+   */
+  decode: (bytes: Uint8Array, pos: number, end: number, entries: number, type: string) => Record<string, unknown> | undefined
+}
+
+/** The codec of a message type whose body schema is flat; null for any other schema. */
+export function compileFlatBody (type: string, body: TObject): FlatBodyCodec | null {
+  if (!isAsciiKey(type, 255)) return null
+  const fields = flatFields(body)
+  if (fields === null) return null
+  const keyBytes = new Map<string, Uint8Array>([['type', encodeKey('type')], ...fields.map(f => [f.key, encodeKey(f.key)] as [string, Uint8Array])])
+  const encode = generateEncoder(fields)(HELPERS, fields.map(f => f.key), keyBytes.get('type'), ...fields.map(f => keyBytes.get(f.key))) as FlatBodyCodec['encode']
+  const decode = generateDecoder(fields)(HELPERS, ...fields.map(f => keyBytes.get(f.key))) as FlatBodyCodec['decode']
+  return { type, encode, decode }
+}
+
+/** A signature of what the codec of `body` reads and writes (two schemas with one signature share a codec); null when not flat. */
+export function flatSignature (body: TObject): string | null {
+  const fields = flatFields(body)
+  return fields === null ? null : fields.map(f => `${f.key}:${f.kind}${f.optional ? '?' : ''}`).join(',')
+}
+
+/**
+ * Reads the start of a flat body at `bytes[pos, end)`: a fixmap whose first key is `type` with a
+ * string value. Returns the type and where its fields begin, or null (then it is for msgpackr).
+ */
+export function readFlatHead (bytes: Uint8Array, pos: number, end: number, out: { type: string, pos: number, entries: number }): boolean {
+  if (end - pos < 7) return false
+  const head = bytes[pos] as number
+  if ((head & 0xf0) !== 0x80 || head === 0x80) return false
+  if (bytes[pos + 1] !== 0xa4 || bytes[pos + 2] !== 0x74 || bytes[pos + 3] !== 0x79 || bytes[pos + 4] !== 0x70 || bytes[pos + 5] !== 0x65) return false
+  const at = readString(bytes, pos + 6, end)
+  if (at < 0) return false
+  out.type = HELPERS.value as string
+  out.pos = at
+  out.entries = (head & 0x0f) - 1
+  return true
+}
+
+function flatFields (body: TObject): Field[] | null {
+  if (body[Kind] !== 'Object' || body.patternProperties !== undefined) return null
+  const fields: Field[] = []
+  for (const [key, schema] of Object.entries(body.properties as Record<string, TSchema>)) {
+    if (key === 'type' || key === '__proto__' || !isAsciiKey(key, MAX_KEY_BYTES)) return null
+    const kind = fieldKind(schema)
+    if (kind === null) return null
+    fields.push({ key, kind, optional: schema[OptionalKind] === 'Optional' })
+  }
+  return fields.length + 1 <= MAX_FIELDS ? fields : null
+}
+
+function fieldKind (schema: TSchema): FieldKind | null {
+  switch (schema[Kind]) {
+    case 'Integer': case 'Number': return 'number'
+    case 'String': return 'string'
+    case 'Boolean': return 'boolean'
+    case 'Null': return 'null'
+    case 'Literal': {
+      const c = (schema as { const?: unknown }).const
+      return typeof c === 'number' ? 'number' : typeof c === 'string' ? 'string' : typeof c === 'boolean' ? 'boolean' : null
+    }
+    default: return null
+  }
+}
+
+function isAsciiKey (s: string, max: number): boolean {
+  if (s.length === 0 || s.length > max) return false
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+function encodeKey (key: string): Uint8Array {
+  const out = new Uint8Array(1 + key.length)
+  out[0] = 0xa0 | key.length
+  for (let i = 0; i < key.length; i++) out[1 + i] = key.charCodeAt(i)
+  return out
+}
+
+/** Worst-case bytes of a value of `kind` (a string's are added from its length). */
+const MAX_VALUE_BYTES: Record<FieldKind, number> = { number: 9, string: 5, boolean: 1, null: 1 }
+
+const TYPE_CHECK: Record<FieldKind, (v: string) => string> = {
+  number: v => `typeof ${v} !== 'number'`,
+  string: v => `typeof ${v} !== 'string'`,
+  boolean: v => `typeof ${v} !== 'boolean'`,
+  null: v => `${v} !== null`
+}
+
+const WRITE: Record<FieldKind, (v: string) => string> = {
+  number: v => `p = H.num(b, p, ${v})`,
+  string: v => `p = H.str(b, p, ${v}); if (p < 0) return H.abort()`,
+  boolean: v => `b[p++] = ${v} ? 0xc3 : 0xc2`,
+  null: () => 'b[p++] = 0xc0'
+}
+
+const READ: Record<FieldKind, string> = {
+  number: 'p = H.readNumber(bytes, p, end)',
+  string: 'p = H.readString(bytes, p, end)',
+  boolean: 'p = H.readBoolean(bytes, p, end)',
+  null: 'p = H.readNull(bytes, p, end)'
+}
+
+// The generated code reads properties by name (a named load per field, monomorphic per type); names
+// are written with JSON.stringify and are ASCII, and no value is ever evaluated.
+function generateEncoder (fields: Field[]): (...args: unknown[]) => unknown {
+  const lines: string[] = [
+    'return function encode (v, reserve) {',
+    '  if (v === null || typeof v !== "object" || Object.getPrototypeOf(v) !== Object.prototype) return null',
+    '  let n = 0',
+    '  let j = 0',
+    '  for (const k in v) {',
+    '    if (n++ === 0) { if (k !== "type") return null; continue }',
+    '    while (j < keys.length && keys[j] !== k) { if (!optional[j]) return null; j++ }',
+    '    if (j++ === keys.length) return null',
+    '  }',
+    `  const t = v.type`,
+    '  if (typeof t !== "string") return null',
+    `  let size = reserve + ${1 + 5 + 5 + fields.reduce((s, f) => s + 1 + f.key.length + MAX_VALUE_BYTES[f.kind], 0)} + t.length`,
+    '  let count = 1'
+  ]
+  fields.forEach((f, i) => {
+    const v = `v${i}`
+    lines.push(`  const ${v} = v[${JSON.stringify(f.key)}]`)
+    const check = `${TYPE_CHECK[f.kind](v)}) return null`
+    const grow = f.kind === 'string' ? `; size += ${v}.length` : ''
+    if (f.optional) lines.push(`  if (${v} !== undefined) { if (${check}; count++${grow} }`)
+    else lines.push(`  if (${check}`, `  count++${grow}`)
+  })
+  lines.push(
+    '  if (count !== n) return null',
+    '  const b = H.take(size)',
+    '  let p = H.at + reserve',
+    '  b[p++] = 0x80 | count',
+    '  p = H.raw(b, p, kType)',
+    '  p = H.str(b, p, t)',
+    '  if (p < 0) return H.abort()'
+  )
+  fields.forEach((f, i) => {
+    const body = `p = H.raw(b, p, k${i}); ${WRITE[f.kind](`v${i}`)}`
+    lines.push(f.optional ? `  if (v${i} !== undefined) { ${body} }` : `  ${body}`)
+  })
+  lines.push('  return H.done(p)', '}')
+  const params = ['H', 'keys', 'kType', ...fields.map((_, i) => `k${i}`)]
+  const optional = JSON.stringify(fields.map(f => f.optional))
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function(...params, `const optional = ${optional}\n${lines.join('\n')}`) as (...args: unknown[]) => unknown
+}
+
+function generateDecoder (fields: Field[]): (...args: unknown[]) => unknown {
+  const lines: string[] = ['return function decode (bytes, p, end, n, type) {', '  const o = { type }']
+  fields.forEach((f, i) => {
+    const key = JSON.stringify(f.key)
+    lines.push(
+      `  if (n > 0 && H.keyIs(bytes, p, end, k${i})) {`,
+      `    p += k${i}.length`,
+      '    n--',
+      `    ${READ[f.kind]}`,
+      '    if (p < 0) return undefined',
+      `    o[${key}] = H.value`,
+      f.optional ? '  }' : '  } else return undefined'
+    )
+  })
+  lines.push('  if (n !== 0 || p !== end) return undefined', '  return o', '}')
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('H', ...fields.map((_, i) => `k${i}`), lines.join('\n')) as (...args: unknown[]) => unknown
+}
+
+/** Shared by every generated codec: the slab being cut, the value last read, the writers and readers. */
+interface Helpers {
+  slab: Buffer
+  used: number
+  /** Where the body being encoded starts in the slab. */
+  at: number
+  /** The value the last read* call read. */
+  value: unknown
+  take: (size: number) => Buffer
+  done: (end: number) => Buffer
+  abort: () => null
+  raw: (b: Uint8Array, p: number, bytes: Uint8Array) => number
+  str: (b: Uint8Array, p: number, s: string) => number
+  num: (b: Uint8Array, p: number, n: number) => number
+  keyIs: (bytes: Uint8Array, p: number, end: number, key: Uint8Array) => boolean
+  readNumber: (bytes: Uint8Array, p: number, end: number) => number
+  readString: (bytes: Uint8Array, p: number, end: number) => number
+  readBoolean: (bytes: Uint8Array, p: number, end: number) => number
+  readNull: (bytes: Uint8Array, p: number, end: number) => number
+}
+
+const strings = new Array<string>(STRING_CACHE_SLOTS).fill('')
+const scratch = new DataView(new ArrayBuffer(8))
+
+const HELPERS: Helpers = {
+  slab: Buffer.allocUnsafeSlow(SLAB_BYTES),
+  used: 0,
+  at: 0,
+  value: undefined,
+  take (size) {
+    if (HELPERS.used + size > HELPERS.slab.byteLength) {
+      HELPERS.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, size))
+      HELPERS.used = 0
+    }
+    HELPERS.at = HELPERS.used
+    return HELPERS.slab
+  },
+  done (end) {
+    const out = HELPERS.slab.subarray(HELPERS.at, end)
+    HELPERS.used = end
+    return out
+  },
+  abort: () => null,
+  raw (b, p, bytes) {
+    for (let i = 0; i < bytes.length; i++) b[p + i] = bytes[i] as number
+    return p + bytes.length
+  },
+  // As msgpackr writes an ASCII string: its header from the length, then its bytes; -1 for any other string.
+  str (b, p, s) {
+    const n = s.length
+    if (n < 0x20) b[p++] = 0xa0 | n
+    else if (n < 0x100) { b[p++] = 0xd9; b[p++] = n } else if (n < 0x10000) { b[p++] = 0xda; b[p++] = n >> 8; b[p++] = n & 0xff } else { b[p++] = 0xdb; b[p++] = n >>> 24; b[p++] = (n >> 16) & 0xff; b[p++] = (n >> 8) & 0xff; b[p++] = n & 0xff }
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c > 0x7f) return -1
+      b[p + i] = c
+    }
+    return p + n
+  },
+  // As msgpackr writes a number (useRecords off, no float32): the smallest integer form for 32-bit integers, else a float64.
+  num (b, p, n) {
+    if (n >>> 0 === n) {
+      if (n < 0x80) b[p++] = n
+      else if (n < 0x100) { b[p++] = 0xcc; b[p++] = n } else if (n < 0x10000) { b[p++] = 0xcd; b[p++] = n >> 8; b[p++] = n & 0xff } else { b[p++] = 0xce; b[p++] = n >>> 24; b[p++] = (n >> 16) & 0xff; b[p++] = (n >> 8) & 0xff; b[p++] = n & 0xff }
+      return p
+    }
+    if (n >> 0 === n) {
+      if (n >= -0x20) b[p++] = 0x100 + n
+      else if (n >= -0x80) { b[p++] = 0xd0; b[p++] = n + 0x100 } else if (n >= -0x8000) { b[p++] = 0xd1; b[p++] = (n >> 8) & 0xff; b[p++] = n & 0xff } else { b[p++] = 0xd2; b[p++] = (n >>> 24) & 0xff; b[p++] = (n >> 16) & 0xff; b[p++] = (n >> 8) & 0xff; b[p++] = n & 0xff }
+      return p
+    }
+    b[p++] = 0xcb
+    scratch.setFloat64(0, n)
+    for (let i = 0; i < 8; i++) b[p + i] = scratch.getUint8(i)
+    return p + 8
+  },
+  keyIs (bytes, p, end, key) {
+    const n = key.length
+    if (p + n > end) return false
+    for (let i = 0; i < n; i++) if (bytes[p + i] !== key[i]) return false
+    return true
+  },
+  readNumber (bytes, p, end) {
+    if (p >= end) return -1
+    const t = bytes[p++] as number
+    if (t < 0x80) { HELPERS.value = t; return p }
+    if (t >= 0xe0) { HELPERS.value = t - 0x100; return p }
+    const w = t === 0xcc || t === 0xd0 ? 1 : t === 0xcd || t === 0xd1 ? 2 : t === 0xce || t === 0xd2 ? 4 : t === 0xcb ? 8 : 0
+    if (w === 0 || p + w > end) return -1
+    const b0 = bytes[p] as number
+    switch (t) {
+      case 0xcc: HELPERS.value = b0; break
+      case 0xd0: HELPERS.value = b0 > 0x7f ? b0 - 0x100 : b0; break
+      case 0xcd: HELPERS.value = b0 << 8 | (bytes[p + 1] as number); break
+      case 0xd1: HELPERS.value = ((b0 << 8 | (bytes[p + 1] as number)) << 16) >> 16; break
+      case 0xce: HELPERS.value = b0 * 0x1000000 + ((bytes[p + 1] as number) << 16 | (bytes[p + 2] as number) << 8 | (bytes[p + 3] as number)); break
+      case 0xd2: HELPERS.value = b0 << 24 | (bytes[p + 1] as number) << 16 | (bytes[p + 2] as number) << 8 | (bytes[p + 3] as number); break
+      default:
+        for (let i = 0; i < 8; i++) scratch.setUint8(i, bytes[p + i] as number)
+        HELPERS.value = scratch.getFloat64(0)
+    }
+    return p + w
+  },
+  readString,
+  readBoolean (bytes, p, end) {
+    if (p >= end) return -1
+    const t = bytes[p]
+    if (t !== 0xc2 && t !== 0xc3) return -1
+    HELPERS.value = t === 0xc3
+    return p + 1
+  },
+  readNull (bytes, p, end) {
+    if (p >= end || bytes[p] !== 0xc0) return -1
+    HELPERS.value = null
+    return p + 1
+  }
+}
+
+/** An ASCII string (fixstr, str 8/16/32) at `p` into HELPERS.value: the position after it, or -1. Recent short ones come from a cache, as msgpackr's keys do. */
+function readString (bytes: Uint8Array, p: number, end: number): number {
+  if (p >= end) return -1
+  const t = bytes[p++] as number
+  let n: number
+  if ((t & 0xe0) === 0xa0) n = t & 0x1f
+  else if (t === 0xd9 && p < end) n = bytes[p++] as number
+  else if (t === 0xda && p + 2 <= end) { n = (bytes[p] as number) << 8 | (bytes[p + 1] as number); p += 2 } else if (t === 0xdb && p + 4 <= end) { n = (bytes[p] as number) * 0x1000000 + ((bytes[p + 1] as number) << 16 | (bytes[p + 2] as number) << 8 | (bytes[p + 3] as number)); p += 4 } else return -1
+  if (p + n > end) return -1
+  if (n === 0) { HELPERS.value = ''; return p }
+  const cacheable = n <= CACHED_STRING_BYTES
+  const slot = cacheable ? (n * 7 + (bytes[p + n - 1] as number) * 31 + (bytes[p + (n >> 1)] as number) * 3 + (bytes[p] as number)) & (STRING_CACHE_SLOTS - 1) : 0
+  if (cacheable) {
+    const hit = strings[slot] as string
+    if (hit.length === n) {
+      let i = 0
+      while (i < n && hit.charCodeAt(i) === bytes[p + i]) i++
+      if (i === n) { HELPERS.value = hit; return p + n }
+    }
+  }
+  for (let i = p; i < p + n; i++) if ((bytes[i] as number) > 0x7f) return -1
+  const s = Buffer.from(bytes.buffer, bytes.byteOffset + p, n).toString('latin1')
+  if (cacheable) strings[slot] = s
+  HELPERS.value = s
+  return p + n
+}
