@@ -50,9 +50,8 @@ export function compileFlatBody (type: string, body: TObject): FlatBodyCodec | n
   if (!isAsciiKey(type, 255)) return null
   const fields = flatFields(body)
   if (fields === null) return null
-  const keyBytes = new Map<string, Uint8Array>([['type', encodeKey('type')], ...fields.map(f => [f.key, encodeKey(f.key)] as [string, Uint8Array])])
-  const encode = generateEncoder(fields)(HELPERS, fields.map(f => f.key), keyBytes.get('type'), ...fields.map(f => keyBytes.get(f.key))) as FlatBodyCodec['encode']
-  const decode = generateDecoder(fields)(HELPERS, ...fields.map(f => keyBytes.get(f.key))) as FlatBodyCodec['decode']
+  const encode = generateEncoder(fields)(HELPERS, fields.map(f => f.key)) as FlatBodyCodec['encode']
+  const decode = generateDecoder(fields)(HELPERS) as FlatBodyCodec['decode']
   return { type, encode, decode }
 }
 
@@ -173,19 +172,31 @@ function generateEncoder (fields: Field[]): (...args: unknown[]) => unknown {
     '  const b = H.take(size)',
     '  let p = H.at + reserve',
     '  b[p++] = 0x80 | count',
-    '  p = H.raw(b, p, kType)',
+    `  ${unrolled('type')}`,
     '  p = H.str(b, p, t)',
     '  if (p < 0) return H.abort()'
   )
   fields.forEach((f, i) => {
-    const body = `p = H.raw(b, p, k${i}); ${WRITE[f.kind](`v${i}`)}`
+    const body = `${unrolled(f.key)} ${WRITE[f.kind](`v${i}`)}`
     lines.push(f.optional ? `  if (v${i} !== undefined) { ${body} }` : `  ${body}`)
   })
   lines.push('  return H.done(p)', '}')
-  const params = ['H', 'keys', 'kType', ...fields.map((_, i) => `k${i}`)]
+  const params = ['H', 'keys']
   const optional = JSON.stringify(fields.map(f => f.optional))
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function(...params, `const optional = ${optional}\n${lines.join('\n')}`) as (...args: unknown[]) => unknown
+}
+
+/** Code that writes `key` (ASCII, a fixstr) at `b[p]` byte by byte and moves `p` past it. */
+function unrolled (key: string): string {
+  const bytes = encodeKey(key)
+  return `${[...bytes].map((x, i) => `b[p${i === 0 ? '' : ` + ${i}`}] = ${x};`).join(' ')} p += ${bytes.length};`
+}
+
+/** Code that is true when `bytes[p]` on holds `key` as a fixstr, within `end`. */
+function keyTest (key: string): string {
+  const bytes = encodeKey(key)
+  return `p + ${bytes.length} <= end && ${[...bytes].map((x, i) => `bytes[p${i === 0 ? '' : ` + ${i}`}] === ${x}`).join(' && ')}`
 }
 
 function generateDecoder (fields: Field[]): (...args: unknown[]) => unknown {
@@ -193,8 +204,8 @@ function generateDecoder (fields: Field[]): (...args: unknown[]) => unknown {
   fields.forEach((f, i) => {
     const key = JSON.stringify(f.key)
     lines.push(
-      `  if (n > 0 && H.keyIs(bytes, p, end, k${i})) {`,
-      `    p += k${i}.length`,
+      `  if (n > 0 && ${keyTest(f.key)}) {`,
+      `    p += ${1 + f.key.length}`,
       '    n--',
       `    ${READ[f.kind]}`,
       '    if (p < 0) return undefined',
@@ -204,7 +215,7 @@ function generateDecoder (fields: Field[]): (...args: unknown[]) => unknown {
   })
   lines.push('  if (n !== 0 || p !== end) return undefined', '  return o', '}')
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('H', ...fields.map((_, i) => `k${i}`), lines.join('\n')) as (...args: unknown[]) => unknown
+  return new Function('H', lines.join('\n')) as (...args: unknown[]) => unknown
 }
 
 /** Shared by every generated codec: the slab being cut, the value last read, the writers and readers. */
@@ -218,10 +229,8 @@ interface Helpers {
   take: (size: number) => Buffer
   done: (end: number) => Buffer
   abort: () => null
-  raw: (b: Uint8Array, p: number, bytes: Uint8Array) => number
   str: (b: Uint8Array, p: number, s: string) => number
   num: (b: Uint8Array, p: number, n: number) => number
-  keyIs: (bytes: Uint8Array, p: number, end: number, key: Uint8Array) => boolean
   readNumber: (bytes: Uint8Array, p: number, end: number) => number
   readString: (bytes: Uint8Array, p: number, end: number) => number
   readBoolean: (bytes: Uint8Array, p: number, end: number) => number
@@ -245,15 +254,12 @@ const HELPERS: Helpers = {
     return HELPERS.slab
   },
   done (end) {
-    const out = HELPERS.slab.subarray(HELPERS.at, end)
+    const slab = HELPERS.slab
+    const out = Buffer.from(slab.buffer, slab.byteOffset + HELPERS.at, end - HELPERS.at)
     HELPERS.used = end
     return out
   },
   abort: () => null,
-  raw (b, p, bytes) {
-    for (let i = 0; i < bytes.length; i++) b[p + i] = bytes[i] as number
-    return p + bytes.length
-  },
   // As msgpackr writes an ASCII string: its header from the length, then its bytes; -1 for any other string.
   str (b, p, s) {
     const n = s.length
@@ -282,12 +288,6 @@ const HELPERS: Helpers = {
     scratch.setFloat64(0, n)
     for (let i = 0; i < 8; i++) b[p + i] = scratch.getUint8(i)
     return p + 8
-  },
-  keyIs (bytes, p, end, key) {
-    const n = key.length
-    if (p + n > end) return false
-    for (let i = 0; i < n; i++) if (bytes[p + i] !== key[i]) return false
-    return true
   },
   readNumber (bytes, p, end) {
     if (p >= end) return -1

@@ -233,7 +233,12 @@ const EMPTY = Buffer.alloc(0)
 
 export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefined): FrameCursor {
   const n = batch.lens.length
+  const lens = batch.lens
+  const bufs = batch.bufs
   const offs = new Array<number>(batch.buffers.length).fill(0)
+  // Each buffer's memory and where it starts there, read once per batch rather than per frame.
+  const memory = batch.buffers.map(b => b.buffer as ArrayBuffer)
+  const bases = batch.buffers.map(b => b.byteOffset)
   let taken: Uint8Array | undefined
   let i = 0
   let r = 0
@@ -252,8 +257,8 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
           runHost = batch.hosts[run] as string
           runEnd += batch.runs[run] as number
         }
-        const len = batch.lens[i] as number
-        const b = batch.bufs[i] as number
+        const len = lens[i] as number
+        const b = bufs[i] as number
         const skip = taken !== undefined && taken[i] === 1
         i++
         if (b < 0) {
@@ -266,12 +271,11 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
           cursor.mark = batch.ring[at + 1] as number
           return true
         }
-        const buf = batch.buffers[b] as Uint8Array
         const off = (offs[b] as number) + FRAME_HEADER_BYTES
         offs[b] = off + len
         if (skip) continue
         cursor.host = runHost
-        cursor.payload = Buffer.from(buf.buffer, buf.byteOffset + off, len)
+        cursor.payload = Buffer.from(memory[b] as ArrayBuffer, (bases[b] as number) + off, len)
         cursor.mark = -1
         return true
       }
