@@ -46,6 +46,8 @@ export interface TransportThreadComponents {
 const DEFAULT_TURN_BUDGET_MS = 2
 /** While handing frames on, the clock is read after every this many frames under CLOCK_BYTES, and after each larger one or event. */
 const CLOCK_EVERY = 8
+/** Host id strings kept for reuse (more hosts than this start the table over). */
+const MAX_HOST_STRINGS = 4096
 const CLOCK_BYTES = 2048
 /** Sends are handed to the thread together at the end of the current task, or once this many bytes wait. */
 const SEND_BATCH_BYTES = 256 * 1024
@@ -82,6 +84,19 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const frames = createFrameListeners(events)
   const pendingSends = createPendingSends()
   const heard = createFrameCounts()
+  /**
+   * One string per host: a batch's host ids arrive as fresh strings, and every table a frame
+   * passes on its way in (remoting, metrics, the actor system) is keyed by host, where equal
+   * strings that are not the same string are compared character by character (64 of them).
+   */
+  const hostStrings = new Map<string, string>()
+  const sameHost = (host: string): string => {
+    const known = hostStrings.get(host)
+    if (known !== undefined) return known
+    if (hostStrings.size >= MAX_HOST_STRINGS) hostStrings.clear()
+    hostStrings.set(host, host)
+    return host
+  }
   /**
    * Batches of frames, each read lazily through its cursor (a view is made only as a frame is
    * handed on), and in their order the connection events that followed them. The array keeps its
@@ -237,7 +252,11 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const onMessage = (m: FromTransport): void => {
     switch (m.t) {
       case 'frames': {
-        for (let j = 0; j < m.hosts.length; j++) heard.add(m.hosts[j] as string, m.runs[j] as number)
+        for (let j = 0; j < m.hosts.length; j++) {
+          const host = sameHost(m.hosts[j] as string)
+          m.hosts[j] = host
+          heard.add(host, m.runs[j] as number)
+        }
         const cursor = createFrameCursor(m, ring)
         // No frame overtakes a connection event still waiting (its host's connect or disconnect).
         if (priority.length > 0 && inEvents === 0 && prioPayloads.length - prioAt < MAX_PRIORITY_WAITING) cursor.takeWhere(isPriority, takePriority)
