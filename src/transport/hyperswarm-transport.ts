@@ -17,6 +17,8 @@ import type { Milestones } from '../log/milestones.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
 export const DEFAULT_HELLO_TIMEOUT_MS = 5_000
+/** How long a connection to a host being dialed may go without the host's hello (see dropUnanswered). */
+export const DIALED_HELLO_TIMEOUT_MS = 1_500
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
 export const DEFAULT_LOOKUP_INTERVAL_MS = 15_000
 export const DEFAULT_DENY_MS = 30_000
@@ -105,6 +107,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   private starting: Promise<void> | undefined
   private running = false
   private runSink: FrameRunSink | undefined
+  /** Per host, its latest connection still waiting for the host's hello. */
+  private readonly unanswered = new Map<string, { conn: Connection, since: number }>()
 
   constructor (init: HyperswarmTransportInit, components: HyperswarmTransportComponents) {
     super()
@@ -217,6 +221,8 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       this.waiting.set(hostId, w)
       this.dialed.add(hostId)
       this.liftExpiredBan(hostId)
+      const stale = this.unanswered.get(hostId)
+      if (stale !== undefined && Date.now() - stale.since >= DIALED_HELLO_TIMEOUT_MS) this.dropUnanswered(stale.conn, hostId)
       this.swarm.joinPeer(Buffer.from(hostId, 'hex'))
       const attempt = this.attemptFor(hostId)
       if (attempt !== undefined) this.redialAfter(attempt, hostId)
@@ -370,6 +376,12 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
       if (admitted || conn.closed) return
       this.dropSilent(conn, remote)
     }, this.init.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS)
+    const dialedHelloTimer = setTimeout(() => { this.dropUnanswered(conn, remote) }, DIALED_HELLO_TIMEOUT_MS)
+    const helloSeen = (): void => {
+      clearTimeout(helloTimer)
+      clearTimeout(dialedHelloTimer)
+      if (this.unanswered.get(remote)?.conn === conn) this.unanswered.delete(remote)
+    }
     const conn: Connection = new Connection({
       stream,
       maxFrameBytes: this.maxFrameBytes,
@@ -381,7 +393,7 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
         }
         // Refused already: what the peer sent after its hello is not looked at.
         if (conn.closed) return
-        clearTimeout(helloTimer)
+        helloSeen()
         try {
           admitted = this.admit(conn, remote, payload)
         } catch (err) {
@@ -401,11 +413,11 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
           return
         }
         if (conn.closed) return
-        clearTimeout(helloTimer)
+        helloSeen()
         this.refuse(conn, remote, err)
       },
       onClose: () => {
-        clearTimeout(helloTimer)
+        helloSeen()
         if (!admitted || this.conns.get(remote) !== conn) return
         this.conns.delete(remote)
         this.forget(remote)
@@ -413,10 +425,14 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
         this.emit('disconnect', remote, undefined)
       }
     })
+    this.unanswered.set(remote, { conn, since: Date.now() })
     // hyperswarm ignores joinPeer while it still holds a connection to the peer, so a dial that
     // began while this one was closing (e.g. just after an idle close) would wait for its retry
     // backoff, seconds: ask again once it is gone. (Connection's onClose skips local closes.)
-    stream.on('close', () => { if (this.waiting.has(remote)) this.swarm?.joinPeer(stream.remotePublicKey) })
+    stream.on('close', () => {
+      helloSeen()
+      if (this.waiting.has(remote)) this.swarm?.joinPeer(stream.remotePublicKey)
+    })
     const hello: Hello = {
       hello: HELLO_VERSION,
       cluster: this.keys.cluster,
@@ -483,6 +499,21 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
    * for denyMs after the network heals. Holding a silent connection costs it as much as us, and
    * the next one starts with its own hello timeout; nothing is said to it (there may be no path).
    */
+  /**
+   * Closes `conn` if it still has no hello from `remote` while a dial to `remote` waits. When two
+   * hosts dial each other at once, hyperswarm on each end keeps one of the two connections, and
+   * the ends can keep different ones: the one kept here may be one the peer destroyed before it
+   * opened on its side, so its hello never comes, and while it is open hyperswarm dials the host
+   * no other way (a 10-host lab lost pairs for the whole connect timeout this way). Hellos
+   * normally come within milliseconds; the stream's close dials again at once.
+   */
+  private dropUnanswered (conn: Connection, remote: string): void {
+    if (conn.closed || !this.waiting.has(remote) || this.unanswered.get(remote)?.conn !== conn) return
+    this.unanswered.delete(remote)
+    this.log.debug({ host: remote }, 'no hello on a connection to a host being dialed: closing it and dialing again')
+    conn.close(new AdmissionError('no hello from a host being dialed'))
+  }
+
   private dropSilent (conn: Connection, remote: string): void {
     const gate = this.refusedLog.take('hello-timeout')
     if (gate !== false) this.log.info({ host: remote, ...suppressedField(gate) }, 'no hello within the timeout; closing the connection (data path cut?)')

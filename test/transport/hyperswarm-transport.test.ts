@@ -10,7 +10,7 @@ import { DEFAULT_DHT_PORT, type DhtBootstrap } from '../../src/dht/bootstrap.js'
 import { AdmissionError, FrameTooLargeError, HostUnreachableError } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { HELLO_VERSION } from '../../src/transport/hello.js'
-import { HyperswarmTransport, type HyperswarmTransportInit } from '../../src/transport/hyperswarm-transport.js'
+import { DEFAULT_HELLO_TIMEOUT_MS, DIALED_HELLO_TIMEOUT_MS, HyperswarmTransport, type HyperswarmTransportInit } from '../../src/transport/hyperswarm-transport.js'
 import { retry } from '../helpers/retry.js'
 import { udpBoundAddresses } from '../helpers/udp-bound.js'
 import { collectFrames, transportComplianceSuite } from './transport-suite.js'
@@ -390,4 +390,27 @@ test.serial('hyperswarm: frames larger than the pre-admission budget flow once t
   a.send(b.hostId, Buffer.from('after'))
   await retry(() => atB.length === 2, { what: 'both frames' })
   t.deepEqual(atB.map(r => r.payload), [big, Buffer.from('after')])
+})
+
+test.serial('hyperswarm: a connection without the hello of a host being dialed is closed after a short wait, not the hello timeout, so the dial can make another (two hosts dialing each other at once can each keep a connection the other destroyed)', async t => {
+  const boot = await bootstrap(t)
+  const { logger, lines } = capturingLogger()
+  const target = await started(t, boot, { connectTimeoutMs: 20_000 }, { logger })
+  const seed = randomBytes(32)
+  const silentId = HyperDHT.keyPair(seed).publicKey.toString('hex')
+  const silent = await outsider(t, boot, target.hostId, seed)
+  await new Promise(resolve => setTimeout(resolve, DIALED_HELLO_TIMEOUT_MS + 500))
+  t.false(silent.closed(), 'no dial waits for that host: the connection has the whole hello timeout')
+  const sentAt = Date.now()
+  target.send(silentId, Buffer.from('to the silent one'))
+  await retry(() => silent.closed(), { timeoutMs: DEFAULT_HELLO_TIMEOUT_MS, what: 'the silent connection closed' })
+  t.true(Date.now() - sentAt < DIALED_HELLO_TIMEOUT_MS, 'older than the short wait already: closed as the dial began')
+  t.true(lines.some(l => /no hello on a connection to a host being dialed/.test(String(l.msg))))
+
+  const seed2 = randomBytes(32)
+  const openedAt = Date.now()
+  const fresh = await outsider(t, boot, target.hostId, seed2)
+  target.send(HyperDHT.keyPair(seed2).publicKey.toString('hex'), Buffer.from('to the next one'))
+  await retry(() => fresh.closed(), { timeoutMs: DEFAULT_HELLO_TIMEOUT_MS, what: 'the second silent connection closed' })
+  t.true(Date.now() - openedAt < DEFAULT_HELLO_TIMEOUT_MS, 'closed by the short wait, before the hello timeout')
 })
