@@ -3,7 +3,8 @@ import { compileFlatBody, flatSignature, readFlatHead, type FlatBodyCodec } from
 
 /**
  * The flat message types this process knows (flat-body.ts), by type name: every protocol
- * registers its types as it is defined (codec/protocol.ts). A codec is only ever a faster way to
+ * registers its types as it is defined (codec/protocol.ts), and a type's codec is generated
+ * when its first message is written or read (most of an agent's ~90 types never are). A codec is only ever a faster way to
  * the bytes and values msgpackr gives, so one process-wide table is safe: a type this process
  * does not know, or knows under two different shapes, simply goes through msgpackr.
  */
@@ -17,23 +18,36 @@ export interface FlatBodies {
 }
 
 export function createFlatBodies (): FlatBodies {
-  const codecs = new Map<string, FlatBodyCodec | null>()
+  /** Per type: its schema while it may be compiled, null once it may not (not flat, or two shapes). */
+  const schemas = new Map<string, TObject | null>()
   const signatures = new Map<string, string | null>()
+  const compiled = new Map<string, FlatBodyCodec | null>()
   const head = { type: '', pos: 0, entries: 0 }
+  const codecOf = (type: string): FlatBodyCodec | undefined => {
+    const known = compiled.get(type)
+    if (known !== undefined) return known ?? undefined
+    const schema = schemas.get(type)
+    if (schema === undefined || schema === null) return undefined
+    const codec = compileFlatBody(type, schema)
+    compiled.set(type, codec)
+    return codec ?? undefined
+  }
   return {
     register (type, body) {
       const signature = flatSignature(body)
       if (!signatures.has(type)) {
         signatures.set(type, signature)
-        codecs.set(type, signature === null ? null : compileFlatBody(type, body))
+        schemas.set(type, signature === null ? null : body)
         return
       }
-      if (signatures.get(type) !== signature) codecs.set(type, null)
+      if (signatures.get(type) === signature) return
+      schemas.set(type, null)
+      compiled.delete(type)
     },
-    encoder: (type) => codecs.get(type) ?? undefined,
+    encoder: codecOf,
     decode (bytes, pos, end) {
       if (!readFlatHead(bytes, pos, end, head)) return undefined
-      return codecs.get(head.type)?.decode(bytes, head.pos, end, head.entries, head.type)
+      return codecOf(head.type)?.decode(bytes, head.pos, end, head.entries, head.type)
     }
   }
 }

@@ -1,4 +1,12 @@
-import { Kind, OptionalKind, type TObject, type TSchema } from '@sinclair/typebox'
+import type { TObject, TSchema } from '@sinclair/typebox'
+
+/**
+ * TypeBox's markers of a schema's kind and of an optional property, which it registers with
+ * `Symbol.for`: named here so that this module (which the transport thread loads through the
+ * envelope's version list) does not load TypeBox itself, ~2.5 MB of that thread's heap.
+ */
+export const KIND = Symbol.for('TypeBox.Kind')
+export const OPTIONAL = Symbol.for('TypeBox.Optional')
 
 /** What a field of a flat body holds, as msgpack writes it. */
 type FieldKind = 'number' | 'string' | 'boolean' | 'null'
@@ -79,19 +87,19 @@ export function readFlatHead (bytes: Uint8Array, pos: number, end: number, out: 
 }
 
 function flatFields (body: TObject): Field[] | null {
-  if (body[Kind] !== 'Object' || body.patternProperties !== undefined) return null
+  if (marker(body, KIND) !== 'Object' || body.patternProperties !== undefined) return null
   const fields: Field[] = []
   for (const [key, schema] of Object.entries(body.properties as Record<string, TSchema>)) {
     if (key === 'type' || key === '__proto__' || !isAsciiKey(key, MAX_KEY_BYTES)) return null
     const kind = fieldKind(schema)
     if (kind === null) return null
-    fields.push({ key, kind, optional: schema[OptionalKind] === 'Optional' })
+    fields.push({ key, kind, optional: marker(schema, OPTIONAL) === 'Optional' })
   }
   return fields.length + 1 <= MAX_FIELDS ? fields : null
 }
 
 function fieldKind (schema: TSchema): FieldKind | null {
-  switch (schema[Kind]) {
+  switch (marker(schema, KIND)) {
     case 'Integer': case 'Number': return 'number'
     case 'String': return 'string'
     case 'Boolean': return 'boolean'
@@ -102,6 +110,10 @@ function fieldKind (schema: TSchema): FieldKind | null {
     }
     default: return null
   }
+}
+
+function marker (schema: TSchema, key: symbol): unknown {
+  return (schema as unknown as Record<symbol, unknown>)[key]
 }
 
 function isAsciiKey (s: string, max: number): boolean {

@@ -1,9 +1,9 @@
 import test from 'ava'
 import fc from 'fast-check'
-import { Type } from '@sinclair/typebox'
+import { Kind, OptionalKind, Type } from '@sinclair/typebox'
 import { createCodec } from '../../src/codec/codec.js'
 import { createCompactEnvelopeCodec, CompactKind, type CompactEnvelope } from '../../src/codec/compact-envelope.js'
-import { compileFlatBody } from '../../src/codec/flat-body.js'
+import { compileFlatBody, KIND, OPTIONAL } from '../../src/codec/flat-body.js'
 import { createFlatBodies } from '../../src/codec/flat-bodies.js'
 
 const codec = createCodec()
@@ -50,6 +50,8 @@ function decodeFlat (bytes: Uint8Array): Record<string, unknown> | undefined {
 }
 
 test('a flat schema compiles; nested, union or too wide ones do not', t => {
+  t.is<symbol, symbol>(KIND, Kind, "TypeBox's kind marker, without loading TypeBox")
+  t.is<symbol, symbol>(OPTIONAL, OptionalKind)
   t.not(flat, null)
   t.is(compileFlatBody('x.nested', Type.Object({ a: Type.Object({ b: Type.Integer() }) })), null)
   t.is(compileFlatBody('x.array', Type.Object({ a: Type.Array(Type.String()) })), null)
