@@ -72,7 +72,6 @@ test('encoding writes exactly the bytes msgpackr writes, and decoding reads back
     t.deepEqual(read, reference)
     return read !== undefined && Object.keys(read).join() === Object.keys(reference).join()
   }), { numRuns: 2_000, seed: 20261206 })
-  t.pass('2,000 bodies: bytes and values identical to msgpackr')
 })
 
 test('encoding hands back (null) whatever it does not write exactly as msgpackr would', t => {
