@@ -1,6 +1,7 @@
 import { MalformedFrameError, UnencodableValueError } from '../errors/errors.js'
 import { MAX_RESERVE_BYTES, type Codec } from './codec.js'
 import { flatBodies, type FlatBodies } from './flat-bodies.js'
+import { createRecentStrings } from './recent-strings.js'
 
 /**
  * Envelope versions this code speaks, oldest first: 1 is the msgpack array of
@@ -90,7 +91,7 @@ export interface CompactEnvelopeComponents {
 export function createCompactEnvelopeCodec (components: CompactEnvelopeComponents): CompactEnvelopeCodec {
   const { codec } = components
   const bodies = components.bodies ?? flatBodies
-  const recent = new Array<string>(DECODE_CACHE_SLOTS).fill('')
+  const recent = createRecentStrings(DECODE_CACHE_SLOTS, CACHED_PATH_BYTES)
 
   /** A frame of `header` free bytes followed by the encoded body. */
   const withBody = (header: number, kind: number, body: unknown): Buffer => {
@@ -171,25 +172,9 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
     return s
   }
 
-  /** ASCII paths seen lately, in slots picked from their length and two bytes: a hit costs one comparison and makes nothing. */
-  const readPath = (bytes: Uint8Array, at: number, len: number): string => {
-    if (len === 0) return ''
-    const cacheable = len <= CACHED_PATH_BYTES
-    const slot = cacheable ? (len * 7 + (bytes[at + len - 1] as number) * 31 + (bytes[at + (len >> 1)] as number)) & (DECODE_CACHE_SLOTS - 1) : 0
-    if (cacheable) {
-      const hit = recent[slot] as string
-      if (hit.length === len) {
-        let i = 0
-        while (i < len && hit.charCodeAt(i) === bytes[at + i]) i++
-        if (i === len) return hit
-      }
-    }
-    let ascii = true
-    for (let i = at; i < at + len; i++) if ((bytes[i] as number) > 0x7f) { ascii = false; break }
-    const str = Buffer.from(bytes.buffer, bytes.byteOffset + at, len).toString(ascii ? 'latin1' : 'utf8')
-    if (cacheable && ascii) recent[slot] = str
-    return str
-  }
+  /** A path: ASCII ones through the cache of recent ones, others decoded as UTF-8. */
+  const readPath = (bytes: Uint8Array, at: number, len: number): string =>
+    recent.read(bytes, at, len) ?? Buffer.from(bytes.buffer, bytes.byteOffset + at, len).toString('utf8')
 
   return {
     encode (kind, id, re, to, from, replyTo, body) {

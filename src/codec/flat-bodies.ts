@@ -4,9 +4,10 @@ import { compileFlatBody, flatSignature, readFlatHead, type FlatBodyCodec } from
 /**
  * The flat message types this process knows (flat-body.ts), by type name: every protocol
  * registers its types as it is defined (codec/protocol.ts), and a type's codec is generated
- * when its first message is written or read (most of an agent's ~90 types never are). A codec is only ever a faster way to
- * the bytes and values msgpackr gives, so one process-wide table is safe: a type this process
- * does not know, or knows under two different shapes, simply goes through msgpackr.
+ * when its first message is written or read (most of an agent's ~90 types never are). A codec is
+ * only ever a faster way to the bytes and values msgpackr gives, so one process-wide table is
+ * safe: a type this process does not know, or knows under two different shapes, simply goes
+ * through msgpackr.
  */
 export interface FlatBodies {
   /** Registers `type`'s body schema; a second, different shape under the same name turns the type's codec off. */
@@ -18,31 +19,24 @@ export interface FlatBodies {
 }
 
 export function createFlatBodies (): FlatBodies {
-  /** Per type: its schema while it may be compiled, null once it may not (not flat, or two shapes). */
-  const schemas = new Map<string, TObject | null>()
-  const signatures = new Map<string, string | null>()
-  const compiled = new Map<string, FlatBodyCodec | null>()
+  /**
+   * Per type: its shape's signature (null: not flat), its schema while it may still be compiled
+   * (null once two shapes were registered under its name), and its codec once compiled.
+   */
+  const types = new Map<string, { signature: string | null, schema: TObject | null, codec?: FlatBodyCodec | null }>()
   const head = { type: '', pos: 0, entries: 0 }
   const codecOf = (type: string): FlatBodyCodec | undefined => {
-    const known = compiled.get(type)
-    if (known !== undefined) return known ?? undefined
-    const schema = schemas.get(type)
-    if (schema === undefined || schema === null) return undefined
-    const codec = compileFlatBody(type, schema)
-    compiled.set(type, codec)
-    return codec ?? undefined
+    const t = types.get(type)
+    if (t === undefined || t.schema === null) return undefined
+    if (t.codec === undefined) t.codec = compileFlatBody(type, t.schema)
+    return t.codec ?? undefined
   }
   return {
     register (type, body) {
       const signature = flatSignature(body)
-      if (!signatures.has(type)) {
-        signatures.set(type, signature)
-        schemas.set(type, signature === null ? null : body)
-        return
-      }
-      if (signatures.get(type) === signature) return
-      schemas.set(type, null)
-      compiled.delete(type)
+      const known = types.get(type)
+      if (known === undefined) types.set(type, { signature, schema: signature === null ? null : body })
+      else if (known.signature !== signature) types.set(type, { signature: known.signature, schema: null })
     },
     encoder: codecOf,
     decode (bytes, pos, end) {

@@ -2,6 +2,8 @@
 // cut from, msgpackr-exact writers of strings and numbers, and readers that leave their value in
 // HELPERS.value (one shared slot: the generated code reads it at once, nothing is re-entered).
 
+import { createRecentStrings } from './recent-strings.js'
+
 /** Bytes of the slabs encoded bodies are cut from (msgpackr's own buffers are 8 KiB). */
 const SLAB_BYTES = 16 * 1024
 /** Strings up to this many bytes are kept by the decoder, as msgpackr keeps its keys. */
@@ -27,7 +29,7 @@ export interface Helpers {
   readNull: (bytes: Uint8Array, p: number, end: number) => number
 }
 
-const strings = new Array<string>(STRING_CACHE_SLOTS).fill('')
+const strings = createRecentStrings(STRING_CACHE_SLOTS, CACHED_STRING_BYTES)
 const scratch = new DataView(new ArrayBuffer(8))
 
 export const HELPERS: Helpers = {
@@ -124,20 +126,8 @@ export function readString (bytes: Uint8Array, p: number, end: number): number {
   else if (t === 0xd9 && p < end) n = bytes[p++] as number
   else if (t === 0xda && p + 2 <= end) { n = (bytes[p] as number) << 8 | (bytes[p + 1] as number); p += 2 } else if (t === 0xdb && p + 4 <= end) { n = (bytes[p] as number) * 0x1000000 + ((bytes[p + 1] as number) << 16 | (bytes[p + 2] as number) << 8 | (bytes[p + 3] as number)); p += 4 } else return -1
   if (p + n > end) return -1
-  if (n === 0) { HELPERS.value = ''; return p }
-  const cacheable = n <= CACHED_STRING_BYTES
-  const slot = cacheable ? (n * 7 + (bytes[p + n - 1] as number) * 31 + (bytes[p + (n >> 1)] as number) * 3 + (bytes[p] as number)) & (STRING_CACHE_SLOTS - 1) : 0
-  if (cacheable) {
-    const hit = strings[slot] as string
-    if (hit.length === n) {
-      let i = 0
-      while (i < n && hit.charCodeAt(i) === bytes[p + i]) i++
-      if (i === n) { HELPERS.value = hit; return p + n }
-    }
-  }
-  for (let i = p; i < p + n; i++) if ((bytes[i] as number) > 0x7f) return -1
-  const s = Buffer.from(bytes.buffer, bytes.byteOffset + p, n).toString('latin1')
-  if (cacheable) strings[slot] = s
+  const s = strings.read(bytes, p, n)
+  if (s === null) return -1
   HELPERS.value = s
   return p + n
 }

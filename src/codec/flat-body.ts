@@ -190,10 +190,9 @@ function generateEncoder (fields: Field[]): (...args: unknown[]) => unknown {
     lines.push(f.optional ? `  if (v${i} !== undefined) { ${body} }` : `  ${body}`)
   })
   lines.push('  return H.done(p)', '}')
-  const params = ['H', 'keys']
   const optional = JSON.stringify(fields.map(f => f.optional))
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function(...params, `const optional = ${optional}\n${lines.join('\n')}`) as (...args: unknown[]) => unknown
+  return new Function('H', 'keys', `const optional = ${optional}\n${lines.join('\n')}`) as (...args: unknown[]) => unknown
 }
 
 /** Code that writes `key` (ASCII, a fixstr) at `b[p]` byte by byte and moves `p` past it. */

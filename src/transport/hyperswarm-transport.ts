@@ -494,12 +494,6 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
   }
 
   /**
-   * A peer whose hello never came is closed, not refused: the Noise handshake can pass through
-   * the DHT while the data path is cut (a partition), and a deny window would keep the host out
-   * for denyMs after the network heals. Holding a silent connection costs it as much as us, and
-   * the next one starts with its own hello timeout; nothing is said to it (there may be no path).
-   */
-  /**
    * Closes `conn` if it still has no hello from `remote` while a dial to `remote` waits. When two
    * hosts dial each other at once, hyperswarm on each end keeps one of the two connections, and
    * the ends can keep different ones: the one kept here may be one the peer destroyed before it
@@ -514,6 +508,12 @@ export class HyperswarmTransport extends EventEmitter implements Transport {
     conn.close(new AdmissionError('no hello from a host being dialed'))
   }
 
+  /**
+   * A peer whose hello never came is closed, not refused: the Noise handshake can pass through
+   * the DHT while the data path is cut (a partition), and a deny window would keep the host out
+   * for denyMs after the network heals. Holding a silent connection costs it as much as us, and
+   * the next one starts with its own hello timeout; nothing is said to it (there may be no path).
+   */
   private dropSilent (conn: Connection, remote: string): void {
     const gate = this.refusedLog.take('hello-timeout')
     if (gate !== false) this.log.info({ host: remote, ...suppressedField(gate) }, 'no hello within the timeout; closing the connection (data path cut?)')

@@ -46,9 +46,9 @@ export interface TransportThreadComponents {
 const DEFAULT_TURN_BUDGET_MS = 2
 /** While handing frames on, the clock is read after every this many frames under CLOCK_BYTES, and after each larger one or event. */
 const CLOCK_EVERY = 8
+const CLOCK_BYTES = 2048
 /** Host id strings kept for reuse (more hosts than this start the table over). */
 const MAX_HOST_STRINGS = 4096
-const CLOCK_BYTES = 2048
 /** Sends are handed to the thread together at the end of the current task, or once this many bytes wait. */
 const SEND_BATCH_BYTES = 256 * 1024
 const PEERS_INTERVAL_MS = 1_000

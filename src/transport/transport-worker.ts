@@ -49,15 +49,18 @@ const peersNow = (): void => { post({ t: 'peers', peers: transport.peers() }) }
  */
 const MAX_BATCH_FRAMES = 1024
 
-transport.on('frame', (host, payload) => {
-  frames.add(host, payload)
+/** After frames were added: a full batch goes now, else at the end of this turn. */
+const added = (): void => {
   if (frames.size() >= MAX_BATCH_FRAMES) flush()
   else later()
+}
+transport.on('frame', (host, payload) => {
+  frames.add(host, payload)
+  added()
 })
 transport.onFrameRuns((host, bytes, start, end) => {
   for (let at = frames.addRun(host, bytes, start, end, MAX_BATCH_FRAMES); at < end; at = frames.addRun(host, bytes, at, end, MAX_BATCH_FRAMES)) flush()
-  if (frames.size() >= MAX_BATCH_FRAMES) flush()
-  else later()
+  added()
 })
 transport.on('frame-error', (host, err) => { flush(); post({ t: 'frame-error', host, error: toWireError(err), head: skippedFrameHead(err) ?? null }) })
 transport.on('connect', (peer) => {
