@@ -31,7 +31,16 @@ export interface FramesBatch {
   /** Transferred with the batch (as are `lens` and `bufs` when typed: a typed array crosses threads as one block, a plain array element by element). */
   buffers: Uint8Array[]
   ring: number[]
+  /**
+   * The frames the batcher's test found urgent (frame-batch's {@link UrgentTest}), never ring ones:
+   * per frame, its index, its buffer and where its bytes start there. The transport thread reads
+   * them out, so the agent's thread does not scan every frame of a flood for a few urgent ones.
+   */
+  urgent: number[]
 }
+
+/** Whether the frame `bytes[start, end)` should be handed on ahead of its turn (read on the transport thread as it is batched). */
+export type UrgentTest = (bytes: Uint8Array, start: number, end: number) => boolean
 
 /** Counts `n` more items for `host` in run-length form: a run per stretch of consecutive items for the same host. */
 export function addToRuns (hosts: string[], runs: number[], host: string, n = 1): void {
@@ -87,8 +96,8 @@ export interface FrameBatcher {
  * while it has room, else into a buffer of its own. In a batch's buffers each frame keeps its
  * 4-byte length prefix (a received stretch of frames is copied as it is); the ring holds payloads only.
  */
-export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
-  let batch: Omit<FramesBatch, 'lens' | 'bufs'> = { hosts: [], runs: [], buffers: [], ring: [] }
+export function createFrameBatcher (ring?: RingWriter, urgent?: UrgentTest): FrameBatcher {
+  let batch: Omit<FramesBatch, 'lens' | 'bufs'> = { hosts: [], runs: [], buffers: [], ring: [], urgent: [] }
   /** The lengths and buffer indexes of the `count` frames added so far (kept between batches, grown by doubling). */
   let lens = new Int32Array(256)
   let bufs = new Int32Array(256)
@@ -131,6 +140,7 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
     own.set(payload, FRAME_HEADER_BYTES)
     batch.buffers.push(own)
     chunk = null
+    if (urgent?.(own, FRAME_HEADER_BYTES, own.byteLength) === true) batch.urgent.push(count, batch.buffers.length - 1, FRAME_HEADER_BYTES)
     record(payload.byteLength, batch.buffers.length - 1)
   }
 
@@ -143,6 +153,7 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
         const c = room(FRAME_HEADER_BYTES + n)
         writeLength(c, chunkUsed, n)
         c.set(payload, chunkUsed + FRAME_HEADER_BYTES)
+        if (urgent?.(payload, 0, n) === true) batch.urgent.push(count, batch.buffers.length - 1, chunkUsed + FRAME_HEADER_BYTES)
         chunkUsed += FRAME_HEADER_BYTES + n
         record(n, batch.buffers.length - 1)
       }
@@ -173,6 +184,7 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
           from = pos
           room(next - pos)
         }
+        if (urgent?.(bytes, pos + FRAME_HEADER_BYTES, next) === true) batch.urgent.push(count, batch.buffers.length - 1, chunkUsed + (pos - from) + FRAME_HEADER_BYTES)
         record(n, batch.buffers.length - 1)
         pos = next
       }
@@ -190,7 +202,7 @@ export function createFrameBatcher (ring?: RingWriter): FrameBatcher {
         out.buffers[out.buffers.length - 1] = chunk.slice(0, chunkUsed)
         spare = chunk
       }
-      batch = { hosts: [], runs: [], buffers: [], ring: [] }
+      batch = { hosts: [], runs: [], buffers: [], ring: [], urgent: [] }
       chunk = null
       return out
     },
@@ -222,11 +234,10 @@ export interface FrameCursor {
   payload: Buffer
   mark: number
   /**
-   * Takes out, ahead of their turn, the frames not in the ring for which `test` (the frame's
-   * bytes as `bytes[start, end)`, no view made) says true, handing each to `take`; `next` then
-   * passes over them. Returns how many were taken.
+   * Takes out, ahead of their turn, the batch's urgent frames (see `FramesBatch.urgent`) not read
+   * yet, handing each to `take`; `next` then passes over them. Returns how many were taken.
    */
-  takeWhere: (test: (bytes: Uint8Array, start: number, end: number) => boolean, take: (host: string, payload: Buffer) => void) => number
+  takeUrgent: (take: (host: string, payload: Buffer) => void) => number
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -280,25 +291,21 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
         return true
       }
     },
-    takeWhere (test, take) {
-      const at = new Array<number>(batch.buffers.length).fill(0)
+    takeUrgent (take) {
+      const list = batch.urgent
       let count = 0
-      let k = 0
-      for (let j = 0; j < batch.runs.length && k < n; j++) {
-        const host = batch.hosts[j] as string
-        for (const end = Math.min(k + (batch.runs[j] as number), n); k < end; k++) {
-          const b = batch.bufs[k] as number
-          if (b < 0) continue
-          const len = batch.lens[k] as number
-          const buf = batch.buffers[b] as Uint8Array
-          const off = (at[b] as number) + FRAME_HEADER_BYTES
-          at[b] = off + len
-          if (k < i || !test(buf, off, off + len)) continue
-          taken ??= new Uint8Array(n)
-          taken[k] = 1
-          count++
-          take(host, Buffer.from(buf.buffer, buf.byteOffset + off, len))
-        }
+      let j = 0
+      let runAt = 0
+      for (let u = 0; u < list.length; u += 3) {
+        const k = list[u] as number
+        if (k < i || k >= n) continue
+        while (j < batch.runs.length && runAt + (batch.runs[j] as number) <= k) runAt += batch.runs[j++] as number
+        if (j >= batch.runs.length) throw new RangeError('a batch with more frames than its runs of hosts')
+        taken ??= new Uint8Array(n)
+        taken[k] = 1
+        count++
+        const b = list[u + 1] as number
+        take(batch.hosts[j] as string, Buffer.from(memory[b] as ArrayBuffer, (bases[b] as number) + (list[u + 2] as number), lens[k] as number))
       }
       return count
     }

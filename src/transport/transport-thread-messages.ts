@@ -12,6 +12,8 @@ export interface TransportWorkerData {
   peersIntervalMs: number
   /** The memory received frames are written into (frame-ring.ts). */
   ring: SharedArrayBuffer
+  /** Actor paths whose compact envelopes the thread lists as urgent in each batch (`TransportThreadInit.priorityPaths`). */
+  priorityPaths: string[]
 }
 
 /** Agent → transport thread. `id` 0: the sender does not want to hear of a failure. */
@@ -35,7 +37,7 @@ export type FromTransport =
   | { t: 'started', addresses: string[], peers: PeerInfo[] }
   | { t: 'start-failed', error: WireError }
   | { t: 'stopped' }
-  | { t: 'frames', hosts: string[], runs: number[], lens: Int32Array | number[], bufs: Int32Array | number[], buffers: Uint8Array[], ring: number[] }
+  | { t: 'frames', hosts: string[], runs: number[], lens: Int32Array | number[], bufs: Int32Array | number[], buffers: Uint8Array[], ring: number[], urgent: number[] }
   /** `head`: the first bytes of the frame an oversized-frame error skipped (the session layer needs its sequence number). */
   | { t: 'frame-error', host: string, error: WireError, head: Uint8Array | null }
   | { t: 'connect', peer: PeerInfo }

@@ -9,7 +9,6 @@ import type { FromTransport, ToTransport, TransportWorkerData } from './transpor
 import type { PeerInfo, SendFailure, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
 import { addToRuns, createFrameCursor, packedList, typedBuffers, type FrameCursor } from './frame-batch.js'
-import { COMPACT_TAG, compactEnvelopeTo } from '../codec/compact-envelope.js'
 import { FRAME_HEADER_BYTES, writeFrames } from '../codec/frame.js'
 import { createFrameListeners } from './frame-listeners.js'
 import { createPendingSends } from './pending-sends.js'
@@ -72,11 +71,8 @@ function startWorker (data: TransportWorkerData): Worker {
  */
 export function createTransportThread (init: TransportThreadInit, components: TransportThreadComponents): Transport {
   const { logLevel, logBase, turnBudgetMs, ringBytes, priorityPaths, ...transportInit } = init
-  const priority = (priorityPaths ?? []).map(p => {
-    const bytes = Buffer.from(p, 'latin1')
-    if (bytes.byteLength >= 128 || !/^[\x20-\x7e]*$/.test(p)) throw new RangeError(`priority path must be printable ASCII under 128 bytes: ${p}`)
-    return bytes
-  })
+  const priority = [...(priorityPaths ?? [])]
+  for (const p of priority) if (p.length >= 128 || !/^[\x20-\x7e]*$/.test(p)) throw new RangeError(`priority path must be printable ASCII under 128 bytes: ${p}`)
   const budget = turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS
   const log = components.logger.child({ component: 'transport', transport: 'hyperswarm-thread' })
   const hostId = hostIdFromSeed(init.seed)
@@ -239,11 +235,6 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
 
   const drainAll = (): void => { handOn(Infinity) }
 
-  const isPriority = (bytes: Uint8Array, start: number, end: number): boolean => {
-    if (bytes[start] !== COMPACT_TAG) return false
-    for (let i = 0; i < priority.length; i++) if (compactEnvelopeTo(bytes, priority[i] as Buffer, start, end)) return true
-    return false
-  }
   const takePriority = (host: string, payload: Buffer): void => {
     prioHosts.push(host)
     prioPayloads.push(payload)
@@ -259,7 +250,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
         }
         const cursor = createFrameCursor(m, ring)
         // No frame overtakes a connection event still waiting (its host's connect or disconnect).
-        if (priority.length > 0 && inEvents === 0 && prioPayloads.length - prioAt < MAX_PRIORITY_WAITING) cursor.takeWhere(isPriority, takePriority)
+        if (priority.length > 0 && inEvents === 0 && prioPayloads.length - prioAt < MAX_PRIORITY_WAITING) cursor.takeUrgent(takePriority)
         inbox[inCount++] = cursor
         schedule()
         return
@@ -308,7 +299,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   const doStart = async (): Promise<void> => {
     const memory = createRingMemory(ringBytes ?? DEFAULT_RING_BYTES)
     ring = createRingReader(memory)
-    const w = startWorker({ init: transportInit, logLevel, logBase, peersIntervalMs: PEERS_INTERVAL_MS, ring: memory.shared })
+    const w = startWorker({ init: transportInit, logLevel, logBase, peersIntervalMs: PEERS_INTERVAL_MS, ring: memory.shared, priorityPaths: priority })
     worker = w
     w.on('message', onMessage)
     w.on('error', (err) => { log.error({ err }, 'transport thread failed') })

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { createCodec } from '../codec/codec.js'
+import { COMPACT_TAG, compactEnvelopeTo } from '../codec/compact-envelope.js'
 import { FRAME_HEADER_BYTES, skippedFrameHead } from '../codec/frame.js'
 import { toWireError } from '../errors/roost-error.js'
 import { createLogger } from '../log/logger.js'
@@ -18,7 +19,13 @@ const logger = createLogger({ level: data.logLevel, base: data.logBase })
 const milestones = { reach: (event: string, n = 1, at = Date.now()): void => { post({ t: 'milestone', event, n, at }) } }
 const transport = createHyperswarmTransport({ ...data.init, seed: Buffer.from(data.init.seed) }, { logger, codec: createCodec(), milestones })
 
-const frames = createFrameBatcher(createRingWriter({ shared: data.ring }))
+const priority = data.priorityPaths.map(p => Buffer.from(p, 'latin1'))
+const urgent = (bytes: Uint8Array, start: number, end: number): boolean => {
+  if (bytes[start] !== COMPACT_TAG) return false
+  for (let i = 0; i < priority.length; i++) if (compactEnvelopeTo(bytes, priority[i] as Buffer, start, end)) return true
+  return false
+}
+const frames = createFrameBatcher(createRingWriter({ shared: data.ring }), priority.length === 0 ? undefined : urgent)
 let ok: number[] = []
 let failed: Array<{ id: number, error: ReturnType<typeof toWireError> }> = []
 /** Per host being dialed, the sends queued for it (settled when it connects or fails). */

@@ -91,10 +91,11 @@ test('size counts the frames added since the last take', t => {
   t.is(b.size(), 0)
 })
 
-test('a cursor takes chosen frames out ahead of their turn (never from the ring, never one already read) and then passes over them', t => {
+test('a cursor takes the frames the batcher found urgent out ahead of their turn (never from the ring, never one already read) and then passes over them', t => {
   const memory = createRingMemory(96 * 1024)
   const reader = createRingReader(memory)
-  const batcher = createFrameBatcher(createRingWriter(memory))
+  const urgent = (bytes: Uint8Array, start: number): boolean => bytes[start] === 0x21
+  const batcher = createFrameBatcher(createRingWriter(memory), urgent)
   const sent: Array<[string, string]> = [['a', 'one'], ['a', '!urgent-1'], ['b', 'two'], ['b', '!' + 'r'.repeat(20_000)], ['c', '!urgent-2'], ['c', 'three']]
   for (const [h, text] of sent) batcher.add(h, Buffer.from(text))
   const b = batcher.take()
@@ -102,9 +103,8 @@ test('a cursor takes chosen frames out ahead of their turn (never from the ring,
   const cursor = createFrameCursor(b, reader)
   t.true(cursor.next())
   t.deepEqual([cursor.host, cursor.payload.toString()], ['a', 'one'])
-  const urgent = (bytes: Uint8Array, start: number): boolean => bytes[start] === 0x21
   const early: Array<[string, string]> = []
-  t.is(cursor.takeWhere(urgent, (host, payload) => { early.push([host, payload.toString()]) }), 2)
+  t.is(cursor.takeUrgent((host, payload) => { early.push([host, payload.toString()]) }), 2)
   t.deepEqual(early, [['a', '!urgent-1'], ['c', '!urgent-2']], 'the small urgent ones, in order; the large one stays in the ring, in its turn')
   const rest: string[] = []
   while (cursor.next()) rest.push(`${cursor.host}:${cursor.payload.toString().slice(0, 5)}:${cursor.mark >= 0 ? 'ring' : 'chunk'}`)
@@ -112,7 +112,30 @@ test('a cursor takes chosen frames out ahead of their turn (never from the ring,
   t.false(cursor.next(), 'stays at the end')
   const again = createFrameCursor(b, reader)
   again.next()
-  t.is(again.takeWhere((bytes, start) => bytes[start] === 0x6f, () => {}), 0, "'one' was read already: not taken again")
+  again.next()
+  t.is(again.takeUrgent(() => {}), 1, "'!urgent-1' was read already: only '!urgent-2' is taken")
+})
+
+test('urgent frames found in received runs, across chunks and in buffers of their own, are read at their place', t => {
+  const urgent = (bytes: Uint8Array, start: number, end: number): boolean => bytes[start] === 0x21 && end - start > 1
+  const batcher = createFrameBatcher(undefined, urgent)
+  batcher.add('a', Buffer.from('!first'))
+  const texts = Array.from({ length: 300 }, (_, i) => (i % 37 === 5 ? `!${i}:` : `${i}:`).padEnd(500, 'x'))
+  texts.splice(150, 0, '!' + 'z'.repeat(20_000))
+  const run = framed(texts, 3)
+  t.is(batcher.addRun('b', run.bytes, run.start, run.end, 1_024), run.end)
+  batcher.add('c', Buffer.from('!last'))
+  const b = batcher.take()
+  if (b === null) { t.fail('no batch'); return }
+  t.true(b.buffers.length > 3, 'the run spans chunks and one frame has a buffer of its own')
+  const cursor = createFrameCursor(b, undefined)
+  const early: Array<[string, string]> = []
+  const want = [['a', '!first'], ...texts.filter(x => x.startsWith('!')).map(x => ['b', x]), ['c', '!last']]
+  t.is(cursor.takeUrgent((host, payload) => { early.push([host, payload.toString()]) }), want.length)
+  t.deepEqual(early, want)
+  const rest: string[] = []
+  while (cursor.next()) rest.push(cursor.payload.toString())
+  t.deepEqual(rest, texts.filter(x => !x.startsWith('!')))
 })
 
 /** Frames as a stream carries them (length prefixes included), with `lead` bytes of something else before them. */
