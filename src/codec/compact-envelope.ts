@@ -76,6 +76,11 @@ export interface CompactEnvelopeCodec {
    */
   encode: (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown) => Buffer
   /**
+   * As `encode`, in place at `bytes[at, ...)`, for a flat body (flat-body.ts) that fits before
+   * the end of `bytes`: returns where the frame ends, or -1 (nothing written; use `encode`).
+   */
+  encodeTo: (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, bytes: Uint8Array, at: number) => number
+  /**
    * Decodes and checks a frame that starts with {@link COMPACT_TAG} into `out`. Throws
    * {@link MalformedFrameError}, with `details.id` once the id was read.
    */
@@ -178,22 +183,25 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
 
   return {
     encode (kind, id, re, to, from, replyTo, body) {
-      const hasRe = kind === CompactKind.reply || kind === CompactKind.error
       // Paths are ASCII in practice: written from the string, no bytes made.
       const toF = field(to)
       const fromF = field(from)
       const replyToF = kind === CompactKind.ask ? field(replyTo) : undefined
-      let header = 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) + toF.byteLength + fromF.byteLength
-      if (replyToF !== undefined) header += replyToF.byteLength
-      const frame = withBody(header, kind, body)
-      frame[0] = COMPACT_TAG
-      frame[1] = kind
-      let pos = writeVaruint(frame, 2, id)
-      if (hasRe) pos = writeVaruint(frame, pos, re)
-      pos = writeField(frame, pos, toF)
-      pos = writeField(frame, pos, fromF)
-      if (replyToF !== undefined) writeField(frame, pos, replyToF)
+      const frame = withBody(headerLength(kind, id, re, toF, fromF, replyToF), kind, body)
+      writeHeader(frame, 0, kind, id, re, toF, fromF, replyToF)
       return frame
+    },
+    encodeTo (kind, id, re, to, from, replyTo, body, bytes, at) {
+      if (kind > CompactKind.ask || typeof body !== 'object' || body === null) return -1
+      const codec = bodies.encoder((body as { type: string }).type)
+      if (codec === undefined) return -1
+      const toF = field(to)
+      const fromF = field(from)
+      const replyToF = kind === CompactKind.ask ? field(replyTo) : undefined
+      const end = codec.encodeTo(body, headerLength(kind, id, re, toF, fromF, replyToF), bytes, at)
+      if (end < 0) return -1
+      writeHeader(bytes, at, kind, id, re, toF, fromF, replyToF)
+      return end
     },
     decode (bytes, out) {
       src = bytes
@@ -301,6 +309,23 @@ function writeField (buf: Uint8Array, pos: number, f: Uint8Array): number {
   const n = f.byteLength
   for (let i = 0; i < n; i++) buf[pos + i] = f[i] as number
   return pos + n
+}
+
+/** Bytes of a compact header with these fields (paths as {@link writeField} writes them). */
+function headerLength (kind: number, id: number, re: number, to: Uint8Array, from: Uint8Array, replyTo: Uint8Array | undefined): number {
+  const hasRe = kind === CompactKind.reply || kind === CompactKind.error
+  return 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) + to.byteLength + from.byteLength + (replyTo === undefined ? 0 : replyTo.byteLength)
+}
+
+/** Writes a compact header at `buf[pos]`: tag, kind, id, `re` (for a reply or error), the paths. */
+function writeHeader (buf: Uint8Array, pos: number, kind: number, id: number, re: number, to: Uint8Array, from: Uint8Array, replyTo: Uint8Array | undefined): void {
+  buf[pos++] = COMPACT_TAG
+  buf[pos++] = kind
+  pos = writeVaruint(buf, pos, id)
+  if (kind === CompactKind.reply || kind === CompactKind.error) pos = writeVaruint(buf, pos, re)
+  pos = writeField(buf, pos, to)
+  pos = writeField(buf, pos, from)
+  if (replyTo !== undefined) writeField(buf, pos, replyTo)
 }
 
 /** ASCII and within {@link MAX_PATH_BYTES}: its bytes are its char codes. */

@@ -18,9 +18,10 @@ export interface Helpers {
   at: number
   /** The value the last read* call read. */
   value: unknown
-  take: (size: number) => Buffer
+  /** A new slab, empty, made the one bodies are cut from (for a body that did not fit in the last). */
+  fresh: () => Buffer
+  /** Keeps `slab[at, end)` (the body just written) as a view, the slab advanced past it. */
   done: (end: number) => Buffer
-  abort: () => null
   str: (b: Uint8Array, p: number, s: string) => number
   num: (b: Uint8Array, p: number, n: number) => number
   readNumber: (bytes: Uint8Array, p: number, end: number) => number
@@ -37,12 +38,9 @@ export const HELPERS: Helpers = {
   used: 0,
   at: 0,
   value: undefined,
-  take (size) {
-    if (HELPERS.used + size > HELPERS.slab.byteLength) {
-      HELPERS.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, size))
-      HELPERS.used = 0
-    }
-    HELPERS.at = HELPERS.used
+  fresh () {
+    HELPERS.slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+    HELPERS.used = 0
     return HELPERS.slab
   },
   done (end) {
@@ -51,7 +49,6 @@ export const HELPERS: Helpers = {
     HELPERS.used = end
     return out
   },
-  abort: () => null,
   // As msgpackr writes an ASCII string: its header from the length, then its bytes; -1 for any other string.
   str (b, p, s) {
     const n = s.length

@@ -37,9 +37,15 @@ export interface FlatBodyCodec {
   /**
    * The bytes msgpackr writes for `body`, after `reserve` free bytes; null (use msgpackr) unless
    * `body` is a plain object whose keys are `type` then fields of this type in schema order (any
-   * optional ones left out), each value of its field's kind, strings ASCII.
+   * optional ones left out), each value of its field's kind, strings ASCII, and fits a slab.
    */
   encode: (body: unknown, reserve: number) => Buffer | null
+  /**
+   * As `encode`, in place: `reserve` free bytes then the body, written at `bytes[at, ...)`.
+   * Returns where the body ends; -1 where `encode` says null; -2 when it might not fit before
+   * the end of `bytes` (nothing written: encode it elsewhere).
+   */
+  encodeTo: (body: unknown, reserve: number, bytes: Uint8Array, at: number) => number
   /**
    * Reads the `entries` map entries after `type` from `bytes[pos, end)`: the value msgpackr
    * decodes from them, or undefined (use msgpackr) unless they are this type's fields in schema
@@ -54,9 +60,16 @@ export function compileFlatBody (type: string, body: TObject): FlatBodyCodec | n
   if (!isAsciiKey(type, 255)) return null
   const fields = flatFields(body)
   if (fields === null) return null
-  const encode = generateEncoder(fields)(HELPERS, fields.map(f => f.key)) as FlatBodyCodec['encode']
+  const encodeTo = generateEncoder(fields)(HELPERS, fields.map(f => f.key)) as FlatBodyCodec['encodeTo']
   const decode = generateDecoder(fields)(HELPERS) as FlatBodyCodec['decode']
-  return { type, encode, decode }
+  const encode = (body: unknown, reserve: number): Buffer | null => {
+    let end = encodeTo(body, reserve, HELPERS.slab, HELPERS.used)
+    if (end === -2) end = encodeTo(body, reserve, HELPERS.fresh(), 0)
+    if (end < 0) return null
+    HELPERS.at = HELPERS.used
+    return HELPERS.done(end)
+  }
+  return { type, encode, encodeTo, decode }
 }
 
 /** A signature of what the codec of `body` reads and writes (two schemas with one signature share a codec); null when not flat. */
@@ -138,7 +151,7 @@ const TYPE_CHECK: Record<FieldKind, (v: string) => string> = {
 
 const WRITE: Record<FieldKind, (v: string) => string> = {
   number: v => `p = H.num(b, p, ${v})`,
-  string: v => `p = H.str(b, p, ${v}); if (p < 0) return H.abort()`,
+  string: v => `p = H.str(b, p, ${v}); if (p < 0) return -1`,
   boolean: v => `b[p++] = ${v} ? 0xc3 : 0xc2`,
   null: () => 'b[p++] = 0xc0'
 }
@@ -154,42 +167,42 @@ const READ: Record<FieldKind, string> = {
 // are written with JSON.stringify and are ASCII, and no value is ever evaluated.
 function generateEncoder (fields: Field[]): (...args: unknown[]) => unknown {
   const lines: string[] = [
-    'return function encode (v, reserve) {',
-    '  if (v === null || typeof v !== "object" || Object.getPrototypeOf(v) !== Object.prototype) return null',
+    'return function encodeTo (v, reserve, b, at) {',
+    '  if (v === null || typeof v !== "object" || Object.getPrototypeOf(v) !== Object.prototype) return -1',
     '  let n = 0',
     '  let j = 0',
     '  for (const k in v) {',
-    '    if (n++ === 0) { if (k !== "type") return null; continue }',
-    '    while (j < keys.length && keys[j] !== k) { if (!optional[j]) return null; j++ }',
-    '    if (j++ === keys.length) return null',
+    '    if (n++ === 0) { if (k !== "type") return -1; continue }',
+    '    while (j < keys.length && keys[j] !== k) { if (!optional[j]) return -1; j++ }',
+    '    if (j++ === keys.length) return -1',
     '  }',
     `  const t = v.type`,
-    '  if (typeof t !== "string") return null',
+    '  if (typeof t !== "string") return -1',
     `  let size = reserve + ${1 + 5 + 5 + fields.reduce((s, f) => s + 1 + f.key.length + MAX_VALUE_BYTES[f.kind], 0)} + t.length`,
     '  let count = 1'
   ]
   fields.forEach((f, i) => {
     const v = `v${i}`
     lines.push(`  const ${v} = v[${JSON.stringify(f.key)}]`)
-    const check = `${TYPE_CHECK[f.kind](v)}) return null`
+    const check = `${TYPE_CHECK[f.kind](v)}) return -1`
     const grow = f.kind === 'string' ? `; size += ${v}.length` : ''
     if (f.optional) lines.push(`  if (${v} !== undefined) { if (${check}; count++${grow} }`)
     else lines.push(`  if (${check}`, `  count++${grow}`)
   })
   lines.push(
-    '  if (count !== n) return null',
-    '  const b = H.take(size)',
-    '  let p = H.at + reserve',
+    '  if (count !== n) return -1',
+    '  if (at + size > b.length) return -2',
+    '  let p = at + reserve',
     '  b[p++] = 0x80 | count',
     `  ${unrolled('type')}`,
     '  p = H.str(b, p, t)',
-    '  if (p < 0) return H.abort()'
+    '  if (p < 0) return -1'
   )
   fields.forEach((f, i) => {
     const body = `${unrolled(f.key)} ${WRITE[f.kind](`v${i}`)}`
     lines.push(f.optional ? `  if (v${i} !== undefined) { ${body} }` : `  ${body}`)
   })
-  lines.push('  return H.done(p)', '}')
+  lines.push('  return p', '}')
   const optional = JSON.stringify(fields.map(f => f.optional))
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('H', 'keys', `const optional = ${optional}\n${lines.join('\n')}`) as (...args: unknown[]) => unknown

@@ -96,6 +96,14 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   let started = false
 
   const envelopeTo = (host: string): number => versions.get(host) ?? 1
+  /** The host last dispatched to, its envelope version and failure function: a stream of one-way messages to one host looks neither up per message. */
+  let lastTo = ''
+  let lastVersion = 1
+  let lastFailure: ((err: Error) => void) | undefined
+  const forgetLastTo = (): void => {
+    lastTo = ''
+    lastFailure = undefined
+  }
 
   const senderOf = (host: string, path: string): Sender => {
     const last = senders.get(host)
@@ -106,6 +114,16 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   }
 
   const send = (host: string, version: number, kind: number, type: string, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, onFailure?: (err: Error) => void): void => {
+    const target = version === COMPACT_ENVELOPE_VERSION ? transport.sendTarget?.(host) : undefined
+    if (target !== undefined) {
+      // A flat body goes straight into the transport's outgoing memory.
+      const end = compact.encodeTo(kind, id, re, to, from, replyTo, body, target.bytes, target.at)
+      if (end >= 0) {
+        messages?.sent(host, type, end - target.at)
+        transport.commitSend?.(host, end, onFailure)
+        return
+      }
+    }
     let frame: Buffer
     if (version === COMPACT_ENVELOPE_VERSION) {
       frame = compact.encode(kind, id, re, to, from, replyTo, body)
@@ -232,12 +250,14 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   }
 
   const onConnect = (peer: PeerInfo): void => {
+    forgetLastTo()
     const v = negotiateEnvelope(ours, peer.envelopes)
     if (v === 1) versions.delete(peer.hostId)
     else versions.set(peer.hostId, v)
   }
 
   const onDisconnect = (host: string): void => {
+    forgetLastTo()
     // The next connection may be to a restarted host of another version: until its hello, version 1.
     versions.delete(host)
     senders.delete(host)
@@ -273,7 +293,12 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       }
     },
     dispatch (host, path, msg, from) {
-      send(host, envelopeTo(host), CompactKind.dispatch, msg.type, nextId++, -1, path, from, '', msg, dispatchFailure(host))
+      if (host !== lastTo || lastFailure === undefined) {
+        lastVersion = envelopeTo(host)
+        lastFailure = dispatchFailure(host)
+        lastTo = host
+      }
+      send(host, lastVersion, CompactKind.dispatch, msg.type, nextId++, -1, path, from, '', msg, lastFailure)
     },
     async ask (host, path, msg, opts) {
       const id = nextId++

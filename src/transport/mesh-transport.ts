@@ -229,6 +229,16 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
       if (goesDirect(host)) transmit(host, payload, onFailure, token ?? 0)
       else session.send(host, payload, onFailure, token)
     },
+    // In place only where the payload goes as it is: over the stream, without a session header.
+    sendTarget (host) {
+      if (stream.sendTarget === undefined || mesh?.connected(host) === true || !goesDirect(host)) return undefined
+      return stream.sendTarget(host)
+    },
+    commitSend (host, end, onFailure, token) {
+      stats.framesOut.hyperswarm++
+      notePath(host, 'hyperswarm')
+      stream.commitSend?.(host, end, onFailure === undefined ? undefined : streamFailure(host, onFailure), token)
+    },
     hostUp (host) {
       stream.hostUp?.(host)
     },

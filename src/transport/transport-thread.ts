@@ -6,10 +6,10 @@ import { NotStartedError, TransportError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import type { HyperswarmTransportInit } from './hyperswarm-transport.js'
 import type { FromTransport, ToTransport, TransportWorkerData } from './transport-thread-messages.js'
-import type { PeerInfo, SendFailure, Transport } from './transport.js'
+import type { PeerInfo, SendFailure, SendTarget, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
 import { addToRuns, createFrameCursor, packedList, typedBuffers, type FrameCursor } from './frame-batch.js'
-import { FRAME_HEADER_BYTES, writeFrames } from '../codec/frame.js'
+import { FRAME_HEADER_BYTES } from '../codec/frame.js'
 import { createFrameListeners } from './frame-listeners.js'
 import { createPendingSends } from './pending-sends.js'
 import { createFrameCounts } from './frame-counts.js'
@@ -50,6 +50,11 @@ const CLOCK_BYTES = 2048
 const MAX_HOST_STRINGS = 4096
 /** Sends are handed to the thread together at the end of the current task, or once this many bytes wait. */
 const SEND_BATCH_BYTES = 256 * 1024
+/**
+ * The buffer sends are framed into: a batch's worth and room to spare, so that the place
+ * sendTarget lends has tens of KB after it (a payload that does not fit there is sent with `send`).
+ */
+const OUT_BYTES = SEND_BATCH_BYTES + 64 * 1024
 const PEERS_INTERVAL_MS = 1_000
 /** Inbox entries (batches and events) kept allocated once emptied; a larger burst's array is let go. */
 const INBOX_KEEP = 1024
@@ -122,31 +127,60 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   let outIds: number[] = []
   let outHosts: string[] = []
   let outRuns: number[] = []
-  let outParts: Uint8Array[] = []
-  let outBytes = 0
+  /**
+   * Sends waiting for the end of the task, framed as they go on the wire (the thread writes a run
+   * to a connected host as it is). A payload is copied in as it is sent, or written here in the
+   * first place (sendTarget). Not from Buffer's pool: the memory is transferred.
+   */
+  let out = Buffer.allocUnsafeSlow(OUT_BYTES)
+  let outUsed = 0
+  let outLens: number[] = []
   let outQueued = false
+  const target: SendTarget = { bytes: out, at: 0 }
 
   const flushSends = (): void => {
     outQueued = false
     const w = worker
-    if (outParts.length === 0) return
-    // Framed as they go on the wire: the thread writes a run to a connected host as it is. Not from Buffer's pool: the memory is transferred.
-    const bytes = Buffer.allocUnsafeSlow(outBytes + FRAME_HEADER_BYTES * outParts.length)
-    writeFrames(bytes, outParts)
-    const lens = packedList(outParts.map(p => p.byteLength), Int32Array)
+    if (outLens.length === 0) return
+    let bytes: Buffer
+    if (outUsed * 2 >= out.byteLength) {
+      bytes = out.subarray(0, outUsed)
+      out = Buffer.allocUnsafeSlow(OUT_BYTES)
+    } else {
+      // A small batch goes in a copy of its size; the buffer stays for the next.
+      bytes = Buffer.allocUnsafeSlow(outUsed)
+      bytes.set(out.subarray(0, outUsed))
+    }
+    const lens = packedList(outLens, Int32Array)
     const ids = packedList(outIds, Float64Array)
     const msg: ToTransport = { t: 'send', ids, hosts: outHosts, runs: outRuns, lens, bytes }
     outIds = []
     outHosts = []
     outRuns = []
-    outParts = []
-    outBytes = 0
+    outLens = []
+    outUsed = 0
     if (w === undefined) {
       const err = new NotStartedError('transport stopped')
       for (const id of msg.ids) pendingSends.fail(id, err)
       return
     }
-    w.postMessage(msg, [bytes.buffer, ...typedBuffers(ids, lens)])
+    w.postMessage(msg, [bytes.buffer as ArrayBuffer, ...typedBuffers(ids, lens)])
+  }
+
+  /** Records the payload at `out[outUsed + FRAME_HEADER_BYTES, end)` as the next frame to `host`. */
+  const commit = (host: string, end: number, onFailure: SendFailure | undefined, token: number): void => {
+    const at = outUsed
+    const n = end - at - FRAME_HEADER_BYTES
+    out[at] = n >>> 24
+    out[at + 1] = (n >>> 16) & 0xff
+    out[at + 2] = (n >>> 8) & 0xff
+    out[at + 3] = n & 0xff
+    outUsed = end
+    outIds.push(onFailure === undefined ? 0 : pendingSends.add(onFailure, token))
+    addToRuns(outHosts, outRuns, host)
+    outLens.push(n)
+    if (outUsed >= SEND_BATCH_BYTES) flushSends()
+    else if (!outQueued) { outQueued = true; queueMicrotask(flushSends) }
   }
 
   const handFrame = (c: FrameCursor): void => {
@@ -367,18 +401,26 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       await stopping
     },
     send (host, payload, onFailure, token = 0) {
-      const w = worker
-      if (!running || w === undefined) {
+      if (!running || worker === undefined) {
         onFailure?.(new NotStartedError('transport is not running'), token)
         return
       }
-      const id = onFailure === undefined ? 0 : pendingSends.add(onFailure, token)
-      outIds.push(id)
-      addToRuns(outHosts, outRuns, host)
-      outParts.push(payload)
-      outBytes += payload.byteLength
-      if (outBytes >= SEND_BATCH_BYTES) flushSends()
-      else if (!outQueued) { outQueued = true; queueMicrotask(flushSends) }
+      const need = FRAME_HEADER_BYTES + payload.byteLength
+      if (outUsed + need > out.byteLength) {
+        flushSends()
+        if (need > out.byteLength) out = Buffer.allocUnsafeSlow(need)
+      }
+      out.set(payload, outUsed + FRAME_HEADER_BYTES)
+      commit(host, outUsed + need, onFailure, token)
+    },
+    sendTarget () {
+      if (!running || worker === undefined) return undefined
+      target.bytes = out
+      target.at = outUsed + FRAME_HEADER_BYTES
+      return target
+    },
+    commitSend (host, end, onFailure, token = 0) {
+      commit(host, end, onFailure, token)
     },
     peers () { return peers.map(p => ({ ...p })) },
     addresses () { return running ? [...addresses] : [] },

@@ -43,6 +43,12 @@ export interface TransportEvents {
  */
 export type SendFailure = (err: Error, token: number) => void
 
+/** Memory a transport lends for the next payload (see {@link Transport.sendTarget}); good until that payload is committed. */
+export interface SendTarget {
+  bytes: Uint8Array
+  at: number
+}
+
 /**
  * Moves framed payloads between admitted hosts of one cluster. Connections are opened when a
  * payload is sent to a host, not kept to every host.
@@ -54,6 +60,15 @@ export interface Transport {
   stop: () => Promise<void>
   /** Queues one payload for a host; `onFailure` fires, with `token` (default 0), if it can't be written (unknown host, dial timeout, closed). */
   send: (hostId: string, payload: Uint8Array, onFailure?: SendFailure, token?: number) => void
+  /**
+   * Where the next payload to `hostId` may be written in place, for a transport that can take it
+   * there (no view made, nothing copied): write from `at`, at most to the end of `bytes`, then
+   * call {@link Transport.commitSend} with where it ends, before anything else is sent. Undefined:
+   * use `send`. Optional, with `commitSend`.
+   */
+  sendTarget?: (hostId: string) => SendTarget | undefined
+  /** Sends the payload written at the target {@link Transport.sendTarget} gave, up to `end`; as `send` otherwise. */
+  commitSend?: (hostId: string, end: number, onFailure?: SendFailure, token?: number) => void
   /** Hosts discovered or met so far (not including this one). */
   peers: () => PeerInfo[]
   /** Addresses this host announces. */

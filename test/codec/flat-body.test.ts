@@ -150,3 +150,24 @@ test('a compact envelope with a flat body reads the same on a host that knows th
     t.deepEqual([out.type, out.to, out.from, out.id, out.body], ['test.flat', '/sink', '/driver', 9, msg])
   }
 })
+
+test('a compact envelope with a flat body is written in place with the bytes encode gives; anything else, or one that might not fit, is left to encode', t => {
+  const bodies = createFlatBodies()
+  bodies.register('test.flat', schema)
+  const envelopes = createCompactEnvelopeCodec({ codec, bodies })
+  const msg = { type: 'test.flat', seq: 70_000, payload: 'abc', none: null, kind: 'hit', last: 'z'.repeat(40) }
+  const memory = Buffer.alloc(256, 0xee)
+  for (const [kind, replyTo] of [[CompactKind.dispatch, ''], [CompactKind.ask, '/ask']] as const) {
+    const whole = envelopes.encode(kind, 123_456, -1, '/sink', '/driver', replyTo, msg)
+    const end = envelopes.encodeTo(kind, 123_456, -1, '/sink', '/driver', replyTo, msg, memory, 10)
+    t.is(end, 10 + whole.byteLength)
+    t.true(memory.subarray(10, end).equals(whole), 'the same bytes as encode')
+    t.is(memory[9], 0xee, 'nothing before the place given')
+  }
+  const untouched = Buffer.alloc(256, 0xee)
+  t.is(envelopes.encodeTo(CompactKind.dispatch, 1, -1, '/sink', '/driver', '', { ...msg, extra: 1 }, untouched, 0), -1, 'a field the type does not have')
+  t.is(envelopes.encodeTo(CompactKind.dispatch, 1, -1, '/sink', '/driver', '', { type: 'test.unknown', x: 1 }, untouched, 0), -1, 'a type without a flat codec')
+  t.is(envelopes.encodeTo(CompactKind.reply, 1, 5, '/sink', '', '', msg, untouched, 0), -1, 'a reply')
+  t.is(envelopes.encodeTo(CompactKind.dispatch, 1, -1, '/sink', '/driver', '', msg, untouched, 200), -1, 'too little room left')
+  t.true(untouched.every(b => b === 0xee), 'nothing written when it says -1')
+})

@@ -70,6 +70,35 @@ test.serial('large frames come through the shared ring intact and in order, many
   t.true(held.view.byteLength > 16 * 1024, 'only large frames take the ring')
 })
 
+test.serial('payloads written in place (sendTarget, commitSend) go out in order with those sent as buffers, over many batches; none before start', async t => {
+  const boot = await bootstrap(t)
+  const a = threaded(boot)
+  const b = threaded(boot)
+  t.teardown(async () => { await a.stop(); await b.stop() })
+  t.is(b.sendTarget?.(a.hostId), undefined, 'not running: nothing to write into')
+  await a.start()
+  await b.start()
+  const got = collectFrames(a)
+  const sent: Buffer[] = []
+  const n = 6000
+  for (let i = 0; i < n; i++) {
+    if (i % 1000 === 999) await new Promise(resolve => setImmediate(resolve))
+    const payload = randomBytes(i % 500 === 7 ? 70_000 : 20 + (i * 131) % 300)
+    payload.writeUInt32BE(i, 0)
+    sent.push(payload)
+    const target = i % 3 === 0 ? undefined : b.sendTarget?.(a.hostId)
+    if (target === undefined || target.at + payload.byteLength > target.bytes.byteLength) {
+      b.send(a.hostId, payload, (err) => { t.fail(err.message) })
+      continue
+    }
+    target.bytes.set(payload, target.at)
+    b.commitSend?.(a.hostId, target.at + payload.byteLength, (err) => { t.fail(err.message) })
+  }
+  await retry(() => got.length === n, { timeoutMs: 30_000, what: `${n} frames` })
+  t.deepEqual(got.map(f => f.payload.readUInt32BE(0)), [...sent.keys()], 'in the order sent')
+  t.true(got.every((f, i) => f.payload.equals(sent[i] as Buffer)), 'every byte as sent')
+})
+
 test.serial('sends queued while dialing a host that never answers fail with HostUnreachableError; after stop a send fails at once', async t => {
   const boot = await bootstrap(t)
   const a = threaded(boot)
