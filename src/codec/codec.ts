@@ -28,8 +28,8 @@ export interface Codec {
    * for the caller's header: a frame is built with one encode and no copy.
    */
   encodeAfter: (value: unknown, reserve: number) => Buffer
-  /** As `decode`, of the value that starts at `start` and runs to the end of `bytes`. */
-  decodeFrom: (bytes: Uint8Array, start: number) => unknown
+  /** As `decode`, of the value that starts at `start` and runs to `end` (default: the end of `bytes`). */
+  decodeFrom: (bytes: Uint8Array, start: number, end?: number) => unknown
 }
 
 /** Most bytes {@link Codec.encodeAfter} can leave free before a value. */
@@ -47,10 +47,11 @@ export function createCodec (init: CodecInit = {}): Codec {
     // A decoded byte string is a copy: frames arrive in memory the transport reuses (frame-ring.ts), and a view would also keep a whole batch alive.
     copyBuffers: true
   })
-  const from = { start: 0 }
-  const decodeFrom = (bytes: Uint8Array, start: number): unknown => {
-    scanMsgpack(bytes, limits, start)
+  const from = { start: 0, end: 0 }
+  const decodeFrom = (bytes: Uint8Array, start: number, end = bytes.byteLength): unknown => {
+    scanMsgpack(bytes, limits, start, end)
     from.start = start
+    from.end = end
     try {
       return packr.unpack(bytes, from)
     } catch (err) {

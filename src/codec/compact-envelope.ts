@@ -81,10 +81,10 @@ export interface CompactEnvelopeCodec {
    */
   encodeTo: (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, bytes: Uint8Array, at: number) => number
   /**
-   * Decodes and checks a frame that starts with {@link COMPACT_TAG} into `out`. Throws
-   * {@link MalformedFrameError}, with `details.id` once the id was read.
+   * Decodes and checks a frame that starts with {@link COMPACT_TAG} into `out`: `bytes[start, end)`
+   * (default: all of `bytes`). Throws {@link MalformedFrameError}, with `details.id` once the id was read.
    */
-  decode: (bytes: Uint8Array, out: CompactEnvelope) => void
+  decode: (bytes: Uint8Array, out: CompactEnvelope, start?: number, end?: number) => void
 }
 
 export interface CompactEnvelopeComponents {
@@ -203,13 +203,13 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
       writeHeader(bytes, at, kind, id, re, toF, fromF, replyToF)
       return end
     },
-    decode (bytes, out) {
+    decode (bytes, out, start = 0, stop = bytes.byteLength) {
       src = bytes
-      end = bytes.byteLength
-      if (end < 2 || bytes[0] !== COMPACT_TAG) throw new MalformedFrameError('frame is not a compact envelope')
-      const kind = bytes[1] as number
+      end = stop
+      if (end - start < 2 || bytes[start] !== COMPACT_TAG) throw new MalformedFrameError('frame is not a compact envelope')
+      const kind = bytes[start + 1] as number
       if (kind > CompactKind.errorNoRe) throw new MalformedFrameError(`compact envelope of unknown kind ${kind}`)
-      pos = 2
+      pos = start + 2
       readId = -1
       const id = readUint('id')
       readId = id
@@ -222,7 +222,7 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
       if (pos >= end) throw malformed('compact envelope has no body')
       let body: unknown
       try {
-        body = (kind <= CompactKind.ask ? bodies.decode(bytes, pos, end) : undefined) ?? codec.decodeFrom(bytes, pos)
+        body = (kind <= CompactKind.ask ? bodies.decode(bytes, pos, end) : undefined) ?? codec.decodeFrom(bytes, pos, end)
       } catch (err) {
         throw malformed((err as Error).message)
       } finally {

@@ -20,8 +20,7 @@ export interface ScanLimits {
  * the value. Its cost is linear in the number of values and does not depend on their content,
  * and its errors say where, never what: msgpackr's own error path may stringify the value.
  */
-export function scanMsgpack (bytes: Uint8Array, limits: ScanLimits, start = 0): void {
-  const end = bytes.byteLength
+export function scanMsgpack (bytes: Uint8Array, limits: ScanLimits, start = 0, end = bytes.byteLength): void {
   const maxDepth = limits.maxDepth
   // remaining[d]: values still to read in the container open at depth d (depth 0: the top level).
   // The scan never calls out, so one scratch stack serves every call.

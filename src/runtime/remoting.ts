@@ -184,13 +184,13 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     sendError(host, version, letter.re, err, letter.sender?.path ?? '', letter.msg.type)
   })
 
-  const badFrame = (host: string, version: number, payload: Buffer, err: unknown): void => {
+  const badFrame = (host: string, version: number, bytes: number, err: unknown): void => {
     components.onBadFrame()
     messages?.failed(host, 'frame', 'malformed')
     const e = err instanceof RoostError ? err : new MalformedFrameError(String(err))
     const id = e.details?.id as number | undefined
     const gate = logGate.take(`${host}:${e.code}`)
-    if (gate !== false) log.warn({ host, code: e.code, err: e.message, bytes: payload.byteLength, ...suppressedField(gate) }, 'bad frame')
+    if (gate !== false) log.warn({ host, code: e.code, err: e.message, bytes, ...suppressedField(gate) }, 'bad frame')
     sendError(host, version, id, e)
   }
 
@@ -214,25 +214,28 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     components.deliver(to, type, body, reply, senderOf(host, from), id)
   }
 
-  const onFrame = (host: string, payload: Buffer): void => {
-    if (speaksCompact && payload[0] === COMPACT_TAG) {
+  const onFrame = (host: string, payload: Buffer): void => { onFrameRange(host, payload, 0, payload.byteLength) }
+
+  const onFrameRange = (host: string, bytes: Uint8Array, start: number, end: number): void => {
+    if (speaksCompact && bytes[start] === COMPACT_TAG) {
       try {
-        compact.decode(payload, cur)
+        compact.decode(bytes, cur, start, end)
       } catch (err) {
         // Answered in the version agreed with the host: a peer that never offered version 2 sent bytes, not an envelope.
-        badFrame(host, envelopeTo(host), payload, err)
+        badFrame(host, envelopeTo(host), end - start, err)
         return
       }
       const { kind, type, id, re, to, from, replyTo, body } = cur
       cur.body = null
-      received(host, COMPACT_ENVELOPE_VERSION, kind, type, id, re, to, from, replyTo, body, payload.byteLength)
+      received(host, COMPACT_ENVELOPE_VERSION, kind, type, id, re, to, from, replyTo, body, end - start)
       return
     }
+    const payload = start === 0 && end === bytes.byteLength ? bytes : bytes.subarray(start, end)
     let env: Envelope
     try {
       env = decodeEnvelope(codec, payload)
     } catch (err) {
-      badFrame(host, envelopeTo(host), payload, err)
+      badFrame(host, envelopeTo(host), payload.byteLength, err)
       return
     }
     const kind = env.type === SYS_REPLY
@@ -273,7 +276,8 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     async start () {
       if (started) return
       started = true
-      transport.on('frame', onFrame)
+      if (transport.framesAsRanges === true) transport.on('frame-range', onFrameRange)
+      else transport.on('frame', onFrame)
       transport.on('connect', onConnect)
       transport.on('disconnect', onDisconnect)
       transport.on('frame-error', onFrameError)
@@ -282,7 +286,8 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     async stop () {
       if (!started) return
       started = false
-      transport.off('frame', onFrame)
+      if (transport.framesAsRanges === true) transport.off('frame-range', onFrameRange)
+      else transport.off('frame', onFrame)
       transport.off('connect', onConnect)
       transport.off('disconnect', onDisconnect)
       transport.off('frame-error', onFrameError)

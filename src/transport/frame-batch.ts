@@ -222,17 +222,24 @@ function readLength (buf: Uint8Array, at: number): number {
 }
 
 /**
- * Reads a batch on the agent's side one frame at a time: a frame's view is made only when it is
- * taken, so a batch waiting its turn is its transferred buffers and a few arrays, not a view
- * object per frame that every scavenge would copy while a backlog waits.
+ * Reads a batch on the agent's side one frame at a time. No view is made for a frame in the
+ * batch's buffers unless asked for (`payload`): a batch waiting its turn is its transferred
+ * buffers and a few arrays, not a view object per frame that every scavenge would copy while a
+ * backlog waits, and a reader that takes `bytes[start, end)` makes none at all.
  */
 export interface FrameCursor {
-  /** Moves to the next frame (frames taken by `takeWhere` are passed over); false at the end. Throws RangeError for a batch with more frames than its runs of hosts. */
+  /** Moves to the next frame (frames taken by `takeUrgent` are passed over); false at the end. Throws RangeError for a batch with more frames than its runs of hosts. */
   next: () => boolean
-  /** The current frame's sender, bytes and, for a frame in the ring, the mark to release once it is handed on (else -1). */
+  /** The current frame's sender. */
   host: string
-  payload: Buffer
+  /** For a frame in the ring, the mark to release once it is handed on; else -1. */
   mark: number
+  /** The current frame is `bytes[start, end)`: the batch buffer it is in, or for a frame in the ring its view there. */
+  bytes: Uint8Array
+  start: number
+  end: number
+  /** The current frame as a view of its own (the ring's view for a ring frame; made on each read otherwise). */
+  readonly payload: Buffer
   /**
    * Takes out, ahead of their turn, the batch's urgent frames (see `FramesBatch.urgent`) not read
    * yet, handing each to `take`; `next` then passes over them. Returns how many were taken.
@@ -247,19 +254,28 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
   const lens = batch.lens
   const bufs = batch.bufs
   const offs = new Array<number>(batch.buffers.length).fill(0)
+  const buffers = batch.buffers
   // Each buffer's memory and where it starts there, read once per batch rather than per frame.
-  const memory = batch.buffers.map(b => b.buffer as ArrayBuffer)
-  const bases = batch.buffers.map(b => b.byteOffset)
+  const memory = buffers.map(b => b.buffer as ArrayBuffer)
+  const bases = buffers.map(b => b.byteOffset)
   let taken: Uint8Array | undefined
   let i = 0
   let r = 0
   let run = -1
   let runEnd = 0
   let runHost = ''
+  let ringView: Buffer = EMPTY
   const cursor: FrameCursor = {
     host: '',
-    payload: EMPTY,
     mark: -1,
+    bytes: EMPTY,
+    start: 0,
+    end: 0,
+    get payload (): Buffer {
+      if (cursor.mark >= 0) return ringView
+      const b = cursor.bytes
+      return Buffer.from(b.buffer, b.byteOffset + cursor.start, cursor.end - cursor.start)
+    },
     next () {
       for (;;) {
         if (i >= n) return false
@@ -277,17 +293,22 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
           const at = r
           r += 2
           if (skip) continue
+          ringView = ring.view(batch.ring[at] as number, len)
           cursor.host = runHost
-          cursor.payload = ring.view(batch.ring[at] as number, len)
           cursor.mark = batch.ring[at + 1] as number
+          cursor.bytes = ringView
+          cursor.start = 0
+          cursor.end = len
           return true
         }
         const off = (offs[b] as number) + FRAME_HEADER_BYTES
         offs[b] = off + len
         if (skip) continue
         cursor.host = runHost
-        cursor.payload = Buffer.from(memory[b] as ArrayBuffer, (bases[b] as number) + off, len)
         cursor.mark = -1
+        cursor.bytes = buffers[b] as Uint8Array
+        cursor.start = off
+        cursor.end = off + len
         return true
       }
     },

@@ -149,6 +149,12 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     if (tag === SESSION_DATA || tag === SESSION_ACK) session.receive(host, payload)
     else frames.emit(host, payload)
   }
+  const onStreamRange = (host: string, bytes: Uint8Array, start: number, end: number): void => {
+    stats.framesIn.hyperswarm++
+    const tag = bytes[start]
+    if (tag === SESSION_DATA || tag === SESSION_ACK) session.receive(host, Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start))
+    else frames.emitRange(host, bytes, start, end)
+  }
   const meshHeard = createFrameCounts()
   const onMeshFrame = (host: string, payload: Buffer): void => { stats.framesIn.wireguard++; meshHeard.add(host, 1); session.receive(host, payload) }
   const onFrameError = (host: string, err: Error): void => {
@@ -181,7 +187,8 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
 
   /** Subscribes to (or unsubscribes from) both paths' events. */
   const wire = (how: 'on' | 'off'): void => {
-    stream[how]('frame', onStreamFrame)
+    if (stream.framesAsRanges === true) stream[how]('frame-range', onStreamRange)
+    else stream[how]('frame', onStreamFrame)
     stream[how]('frame-error', onFrameError)
     stream[how]('connect', onConnect)
     stream[how]('discover', onDiscover)
@@ -204,6 +211,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
 
   return {
     kind: 'mesh',
+    framesAsRanges: true,
     hostId: stream.hostId,
     session,
     async start () {

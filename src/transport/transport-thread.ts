@@ -185,7 +185,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
 
   const handFrame = (c: FrameCursor): void => {
     if (c.mark < 0 || ring === undefined) {
-      frames.emit(c.host, c.payload)
+      frames.emitRange(c.host, c.bytes, c.start, c.end)
       return
     }
     ring.begin(c.payload, c.mark)
@@ -224,7 +224,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
         continue
       }
       while (item.next()) {
-        const bytes = item.payload.byteLength
+        const bytes = item.end - item.start
         handFrame(item)
         // A clock read costs about as much as handing on a small frame: read it every few small ones.
         if (bytes < CLOCK_BYTES && ++unclocked < CLOCK_EVERY) continue
@@ -391,6 +391,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   return {
     hostId,
     kind: 'hyperswarm',
+    framesAsRanges: true,
     async start () {
       if (running) return
       starting ??= doStart()

@@ -26,6 +26,12 @@ export interface PeerInfo {
 export interface TransportEvents {
   /** One frame's payload from an admitted host. */
   frame: (hostId: string, payload: Buffer) => void
+  /**
+   * As `frame`, the payload being `bytes[start, end)` (no view of its own made for it): emitted
+   * only by a transport whose `framesAsRanges` is true, for every frame. Read it before returning;
+   * copy what is kept, as with `frame`.
+   */
+  'frame-range': (hostId: string, bytes: Uint8Array, start: number, end: number) => void
   /** A frame from an admitted host that could not be taken (over the size limit); it was skipped. */
   'frame-error': (hostId: string, err: Error) => void
   /** A connection to this host passed the hello. */
@@ -56,6 +62,8 @@ export interface SendTarget {
 export interface Transport {
   readonly hostId: string
   readonly kind: string
+  /** Its `frame-range` event carries every frame (a listener takes one event or the other, not both). */
+  readonly framesAsRanges?: boolean
   start: () => Promise<void>
   stop: () => Promise<void>
   /** Queues one payload for a host; `onFailure` fires, with `token` (default 0), if it can't be written (unknown host, dial timeout, closed). */
