@@ -239,10 +239,14 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
 
   /** The letter {@link ActorRecord.handleNow} fills: read only while its handler runs synchronously. */
   const scratch: Letter = { msg: DRAIN as unknown as { type: string }, reply: undefined, sender: undefined, re: undefined, t0: undefined }
-  const release = (): Letter => {
-    const kept: Letter = { msg: scratch.msg, reply: scratch.reply, sender: scratch.sender, re: scratch.re, t0: scratch.t0 }
+  const clearScratch = (): void => {
     scratch.reply = scratch.sender = scratch.re = scratch.t0 = undefined
     scratch.msg = DRAIN as unknown as { type: string }
+  }
+  /** The scratch letter's contents as a letter of its own (for a handler that went asynchronous or crashed). */
+  const release = (): Letter => {
+    const kept: Letter = { msg: scratch.msg, reply: scratch.reply, sender: scratch.sender, re: scratch.re, t0: scratch.t0 }
+    clearScratch()
     return kept
   }
 
@@ -262,7 +266,7 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
     try {
       pending = step(state, scratch)
     } catch (err) {
-      release()
+      clearScratch()
       nact.dispatch(rec.nactRef, { crash: err } satisfies Control as never)
       return
     }
@@ -271,7 +275,7 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
       nact.dispatch(rec.nactRef, { awaiting: { letter: release(), pending } } satisfies Control as never)
       return
     }
-    release()
+    clearScratch()
     rec.scheduled = false
     scheduleDrain(rec)
   }
