@@ -235,11 +235,11 @@ export interface FrameCursor {
   /** For a frame in the ring, the mark to release once it is handed on; else -1. */
   mark: number
   /** The current frame is `bytes[start, end)`: the batch buffer it is in, or for a frame in the ring its view there. */
-  bytes: Uint8Array
+  bytes: Buffer
   start: number
   end: number
-  /** The current frame as a view of its own (the ring's view for a ring frame; made on each read otherwise). */
-  readonly payload: Buffer
+  /** The current frame as a view of its own (the ring's view for a ring frame; made on each call otherwise). */
+  view: () => Buffer
   /**
    * Takes out, ahead of their turn, the batch's urgent frames (see `FramesBatch.urgent`) not read
    * yet, handing each to `take`; `next` then passes over them. Returns how many were taken.
@@ -254,10 +254,8 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
   const lens = batch.lens
   const bufs = batch.bufs
   const offs = new Array<number>(batch.buffers.length).fill(0)
-  const buffers = batch.buffers
-  // Each buffer's memory and where it starts there, read once per batch rather than per frame.
-  const memory = buffers.map(b => b.buffer as ArrayBuffer)
-  const bases = buffers.map(b => b.byteOffset)
+  // As Buffers, like the ring's views: whoever reads a frame's bytes sees one kind of array.
+  const buffers = batch.buffers.map(b => Buffer.from(b.buffer, b.byteOffset, b.byteLength))
   let taken: Uint8Array | undefined
   let i = 0
   let r = 0
@@ -271,7 +269,7 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
     bytes: EMPTY,
     start: 0,
     end: 0,
-    get payload (): Buffer {
+    view () {
       if (cursor.mark >= 0) return ringView
       const b = cursor.bytes
       return Buffer.from(b.buffer, b.byteOffset + cursor.start, cursor.end - cursor.start)
@@ -306,7 +304,7 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
         if (skip) continue
         cursor.host = runHost
         cursor.mark = -1
-        cursor.bytes = buffers[b] as Uint8Array
+        cursor.bytes = buffers[b] as Buffer
         cursor.start = off
         cursor.end = off + len
         return true
@@ -326,7 +324,9 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
         taken[k] = 1
         count++
         const b = list[u + 1] as number
-        take(batch.hosts[j] as string, Buffer.from(memory[b] as ArrayBuffer, (bases[b] as number) + (list[u + 2] as number), lens[k] as number))
+        const buf = buffers[b] as Buffer
+        const at = list[u + 2] as number
+        take(batch.hosts[j] as string, buf.subarray(at, at + (lens[k] as number)))
       }
       return count
     }
@@ -340,5 +340,5 @@ export function createFrameCursor (batch: FramesBatch, ring: RingReader | undefi
  */
 export function forEachFrame (batch: FramesBatch, ring: RingReader | undefined, fn: (host: string, payload: Buffer, mark: number) => void): void {
   const c = createFrameCursor(batch, ring)
-  while (c.next()) fn(c.host, c.payload, c.mark)
+  while (c.next()) fn(c.host, c.view(), c.mark)
 }

@@ -188,9 +188,9 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
       frames.emitRange(c.host, c.bytes, c.start, c.end)
       return
     }
-    ring.begin(c.payload, c.mark)
+    ring.begin(c.view(), c.mark)
     try {
-      frames.emit(c.host, c.payload)
+      frames.emit(c.host, c.view())
     } finally {
       ring.end()
     }

@@ -102,12 +102,12 @@ test('a cursor takes the frames the batcher found urgent out ahead of their turn
   if (b === null) { t.fail('no batch'); return }
   const cursor = createFrameCursor(b, reader)
   t.true(cursor.next())
-  t.deepEqual([cursor.host, cursor.payload.toString()], ['a', 'one'])
+  t.deepEqual([cursor.host, cursor.view().toString()], ['a', 'one'])
   const early: Array<[string, string]> = []
   t.is(cursor.takeUrgent((host, payload) => { early.push([host, payload.toString()]) }), 2)
   t.deepEqual(early, [['a', '!urgent-1'], ['c', '!urgent-2']], 'the small urgent ones, in order; the large one stays in the ring, in its turn')
   const rest: string[] = []
-  while (cursor.next()) rest.push(`${cursor.host}:${cursor.payload.toString().slice(0, 5)}:${cursor.mark >= 0 ? 'ring' : 'chunk'}`)
+  while (cursor.next()) rest.push(`${cursor.host}:${cursor.view().toString().slice(0, 5)}:${cursor.mark >= 0 ? 'ring' : 'chunk'}`)
   t.deepEqual(rest, ['b:two:chunk', 'b:!rrrr:ring', 'c:three:chunk'])
   t.false(cursor.next(), 'stays at the end')
   const again = createFrameCursor(b, reader)
@@ -134,7 +134,7 @@ test('urgent frames found in received runs, across chunks and in buffers of thei
   t.is(cursor.takeUrgent((host, payload) => { early.push([host, payload.toString()]) }), want.length)
   t.deepEqual(early, want)
   const rest: string[] = []
-  while (cursor.next()) rest.push(cursor.payload.toString())
+  while (cursor.next()) rest.push(cursor.view().toString())
   t.deepEqual(rest, texts.filter(x => !x.startsWith('!')))
 })
 
