@@ -47,13 +47,15 @@ export function createCodec (init: CodecInit = {}): Codec {
     // A decoded byte string is a copy: frames arrive in memory the transport reuses (frame-ring.ts), and a view would also keep a whole batch alive.
     copyBuffers: true
   })
-  const from = { start: 0, end: 0 }
+  const from = { start: 0 }
   const decodeFrom = (bytes: Uint8Array, start: number, end = bytes.byteLength): unknown => {
     scanMsgpack(bytes, limits, start, end)
+    // msgpackr caches a DataView on what it reads (a property added to it): it gets a view of its
+    // own, never a buffer that goes on to other readers, whose element loads would see a second shape.
+    const source = Buffer.from(bytes.buffer, bytes.byteOffset, end)
     from.start = start
-    from.end = end
     try {
-      return packr.unpack(bytes, from)
+      return packr.unpack(source, from)
     } catch (err) {
       throw new MalformedFrameError(`frame is not valid msgpack: ${cause(err)}`)
     }
