@@ -153,6 +153,7 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
     new MalformedFrameError(message, readId < 0 ? undefined : { id: readId })
 
   const readUint = (what: string): number => {
+    if (pos < end && (src[pos] as number) < 0x80) return src[pos++] as number
     let n = 0
     let scale = 1
     for (let i = 0; i < MAX_VARUINT_BYTES; i++) {

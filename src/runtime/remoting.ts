@@ -105,11 +105,16 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     lastFailure = undefined
   }
 
+  /** The sender of the last message received: a stream from one actor looks nothing up. */
+  let lastSender: Sender = Object.freeze({ host: '', path: '' })
   const senderOf = (host: string, path: string): Sender => {
-    const last = senders.get(host)
-    if (last !== undefined && last.path === path) return last
-    const s: Sender = Object.freeze({ host, path })
-    senders.set(host, s)
+    if (lastSender.host === host && lastSender.path === path) return lastSender
+    let s = senders.get(host)
+    if (s === undefined || s.path !== path) {
+      s = Object.freeze({ host, path })
+      senders.set(host, s)
+    }
+    lastSender = s
     return s
   }
 
@@ -170,6 +175,10 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   })
 
   const dispatchReplies = new Map<string, ReplyFn>()
+  /** The answer function last used, for its host and version: a stream of one-way messages from one host looks nothing up. */
+  let lastReplyHost = ''
+  let lastReplyVersion = 0
+  let lastReply: ReplyFn | undefined
   /**
    * One answer function per host and envelope version for its one-way messages: it tells the
    * sender of a failure only, and reads the message's id, sender and type from the letter it
@@ -201,16 +210,24 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       settle(host, type, re, body)
       return
     }
-    const reply: ReplyFn = kind === CompactKind.dispatch
-      ? dispatchReply(host, version)
-      : (err, value) => {
-          if (err !== undefined) {
-            sendError(host, version, id, err, replyTo, type)
-            return
-          }
-          send(host, version, CompactKind.reply, SYS_REPLY, nextId++, id, replyTo, to, '', value ?? null,
-            (e) => { log.debug({ host, err: e.message }, 'could not send reply') })
+    let reply: ReplyFn
+    if (kind === CompactKind.dispatch) {
+      if (lastReply === undefined || host !== lastReplyHost || version !== lastReplyVersion) {
+        lastReply = dispatchReply(host, version)
+        lastReplyHost = host
+        lastReplyVersion = version
+      }
+      reply = lastReply
+    } else {
+      reply = (err, value) => {
+        if (err !== undefined) {
+          sendError(host, version, id, err, replyTo, type)
+          return
         }
+        send(host, version, CompactKind.reply, SYS_REPLY, nextId++, id, replyTo, to, '', value ?? null,
+          (e) => { log.debug({ host, err: e.message }, 'could not send reply') })
+      }
+    }
     components.deliver(to, type, body, reply, senderOf(host, from), id)
   }
 
@@ -254,6 +271,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
 
   const onConnect = (peer: PeerInfo): void => {
     forgetLastTo()
+    lastReply = undefined
     const v = negotiateEnvelope(ours, peer.envelopes)
     if (v === 1) versions.delete(peer.hostId)
     else versions.set(peer.hostId, v)
@@ -261,6 +279,8 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
 
   const onDisconnect = (host: string): void => {
     forgetLastTo()
+    lastReply = undefined
+    if (lastSender.host === host) lastSender = Object.freeze({ host: '', path: '' })
     // The next connection may be to a restarted host of another version: until its hello, version 1.
     versions.delete(host)
     senders.delete(host)
