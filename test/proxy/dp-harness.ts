@@ -13,17 +13,7 @@ import type { CaMaterial } from '../../src/proxy/tls/dev-ca.js'
 export const BACKHAUL_KEY = Buffer.alloc(32, 3)
 export const CERT_KEY = Buffer.alloc(32, 4)
 
-/** A free TCP port on 127.0.0.1 (bound and released). */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => { resolve(typeof a === 'object' && a !== null ? a.port : 0) })
-    })
-  })
-}
+export { freePort } from '../helpers/free-port.js'
 
 export interface Backend {
   name: string

@@ -14,6 +14,7 @@ import { createQemuDriver } from '../../src/vmm/qemu-driver.js'
 import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
 import { releaseVmLock, vmLockFor, type VmLock } from '../helpers/vm-lock.js'
+import { freePort } from '../helpers/free-port.js'
 
 interface Ctx {
   root: string
@@ -42,17 +43,6 @@ test.after.always(async t => {
   if (t.context.root !== undefined) await rm(t.context.root, { recursive: true, force: true })
 })
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 let machines = 0
 async function guestSpec (t: ExecutionContext<Ctx>): Promise<GuestSpec> {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import { createCpioGz, S_IFDIR, S_IFREG, shellEnvFile } from '../../../src/vmm/image/cpio.js'
@@ -8,6 +8,7 @@ import type { ImageManifest } from '../../../src/vmm/image/manifest.js'
 import { hostCpuKhz } from '../../../src/vmm/host-cpu.js'
 import { buildQemuArgs } from '../../../src/vmm/qemu-args.js'
 import { retry } from '../../helpers/retry.js'
+import { freePort } from '../../helpers/free-port.js'
 
 /** A QEMU microvm started by a test with a plain spawn (not the driver). */
 export interface TestVm {
@@ -30,16 +31,6 @@ export async function within<T> (p: Promise<T>, ms: number): Promise<T | undefin
   }
 }
 
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => { resolve(typeof addr === 'object' && addr !== null ? addr.port : 0) })
-    })
-  })
-}
 
 async function qmpCommand (socket: string, command: string): Promise<unknown> {
   return await new Promise((resolve, reject) => {
