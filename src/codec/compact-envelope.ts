@@ -77,7 +77,8 @@ export interface CompactEnvelopeCodec {
   encode: (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown) => Buffer
   /**
    * As `encode`, in place at `bytes[at, ...)`, for a flat body (flat-body.ts) that fits before
-   * the end of `bytes`: returns where the frame ends, or -1 (nothing written; use `encode`).
+   * the end of `bytes`: returns where the frame ends, or -1 (use `encode`; bytes from `at` on
+   * may have been written over, e.g. up to a non-ASCII string).
    */
   encodeTo: (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, bytes: Uint8Array, at: number) => number
   /**
@@ -194,12 +195,12 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
     },
     encodeTo (kind, id, re, to, from, replyTo, body, bytes, at) {
       if (kind > CompactKind.ask || typeof body !== 'object' || body === null) return -1
-      const codec = bodies.encoder((body as { type: string }).type)
-      if (codec === undefined) return -1
+      const flat = bodies.encoder((body as { type: string }).type)
+      if (flat === undefined) return -1
       const toF = field(to)
       const fromF = field(from)
       const replyToF = kind === CompactKind.ask ? field(replyTo) : undefined
-      const end = codec.encodeTo(body, headerLength(kind, id, re, toF, fromF, replyToF), bytes, at)
+      const end = flat.encodeTo(body, headerLength(kind, id, re, toF, fromF, replyToF), bytes, at)
       if (end < 0) return -1
       writeHeader(bytes, at, kind, id, re, toF, fromF, replyToF)
       return end

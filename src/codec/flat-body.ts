@@ -42,8 +42,9 @@ export interface FlatBodyCodec {
   encode: (body: unknown, reserve: number) => Buffer | null
   /**
    * As `encode`, in place: `reserve` free bytes then the body, written at `bytes[at, ...)`.
-   * Returns where the body ends; -1 where `encode` says null; -2 when it might not fit before
-   * the end of `bytes` (nothing written: encode it elsewhere).
+   * Returns where the body ends; -1 where `encode` says null (what was written from `at` on is
+   * not a body); -2 when it might not fit before the end of `bytes` (nothing written: encode it
+   * elsewhere).
    */
   encodeTo: (body: unknown, reserve: number, bytes: Uint8Array, at: number) => number
   /**
