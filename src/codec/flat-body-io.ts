@@ -1,27 +1,17 @@
-// The run-time half of the generated flat-body codecs (flat-body.ts): the slab encoded bodies are
-// cut from, msgpackr-exact writers of strings and numbers, and readers that leave their value in
-// HELPERS.value (one shared slot: the generated code reads it at once, nothing is re-entered).
+// The run-time half of the generated flat-body codecs (flat-body.ts): msgpackr-exact writers of
+// strings and numbers, and readers that leave their value in HELPERS.value (one shared slot: the
+// generated code reads it at once, nothing is re-entered).
 
 import { createRecentStrings } from './recent-strings.js'
 
-/** Bytes of the slabs encoded bodies are cut from (msgpackr's own buffers are 8 KiB). */
-const SLAB_BYTES = 16 * 1024
 /** Strings up to this many bytes are kept by the decoder, as msgpackr keeps its keys. */
 const CACHED_STRING_BYTES = 64
 const STRING_CACHE_SLOTS = 512
 
-/** Shared by every generated codec: the slab being cut, the value last read, the writers and readers. */
+/** Shared by every generated codec: the value last read, the writers and readers. */
 export interface Helpers {
-  slab: Buffer
-  used: number
-  /** Where the body being encoded starts in the slab. */
-  at: number
   /** The value the last read* call read. */
   value: unknown
-  /** A new slab, empty, made the one bodies are cut from (for a body that did not fit in the last). */
-  fresh: () => Buffer
-  /** Keeps `slab[at, end)` (the body just written) as a view, the slab advanced past it. */
-  done: (end: number) => Buffer
   str: (b: Uint8Array, p: number, s: string) => number
   num: (b: Uint8Array, p: number, n: number) => number
   readNumber: (bytes: Uint8Array, p: number, end: number) => number
@@ -34,21 +24,7 @@ const strings = createRecentStrings(STRING_CACHE_SLOTS, CACHED_STRING_BYTES)
 const scratch = new DataView(new ArrayBuffer(8))
 
 export const HELPERS: Helpers = {
-  slab: Buffer.allocUnsafeSlow(SLAB_BYTES),
-  used: 0,
-  at: 0,
   value: undefined,
-  fresh () {
-    HELPERS.slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
-    HELPERS.used = 0
-    return HELPERS.slab
-  },
-  done (end) {
-    const slab = HELPERS.slab
-    const out = Buffer.from(slab.buffer, slab.byteOffset + HELPERS.at, end - HELPERS.at)
-    HELPERS.used = end
-    return out
-  },
   // As msgpackr writes an ASCII string: its header from the length, then its bytes; -1 for any other string.
   str (b, p, s) {
     const n = s.length

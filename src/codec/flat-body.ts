@@ -18,6 +18,11 @@ interface Field {
   optional: boolean
 }
 
+/** Bytes of the slab `encode` cuts bodies from, shared by every codec (msgpackr's own buffers are 8 KiB). */
+const SLAB_BYTES = 16 * 1024
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+let slabUsed = 0
+
 /** Longest key a flat body may have (a msgpack fixstr). */
 const MAX_KEY_BYTES = 31
 /** Most fields a flat body may have (a msgpack fixmap, `type` included). */
@@ -64,11 +69,16 @@ export function compileFlatBody (type: string, body: TObject): FlatBodyCodec | n
   const encodeTo = generateEncoder(fields)(HELPERS, fields.map(f => f.key)) as FlatBodyCodec['encodeTo']
   const decode = generateDecoder(fields)(HELPERS) as FlatBodyCodec['decode']
   const encode = (body: unknown, reserve: number): Buffer | null => {
-    let end = encodeTo(body, reserve, HELPERS.slab, HELPERS.used)
-    if (end === -2) end = encodeTo(body, reserve, HELPERS.fresh(), 0)
+    let start = slabUsed
+    let end = encodeTo(body, reserve, slab, start)
+    if (end === -2) {
+      slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+      slabUsed = start = 0
+      end = encodeTo(body, reserve, slab, start)
+    }
     if (end < 0) return null
-    HELPERS.at = HELPERS.used
-    return HELPERS.done(end)
+    slabUsed = end
+    return Buffer.from(slab.buffer, slab.byteOffset + start, end - start)
   }
   return { type, encode, encodeTo, decode }
 }

@@ -11,6 +11,19 @@ export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
  */
 export const UNADMITTED_MAX_FRAME_BYTES = 4 * 1024
 
+/** Writes a frame's length prefix, `n`, at `buf[at]`. */
+export function writeFrameLength (buf: Uint8Array, at: number, n: number): void {
+  buf[at] = n >>> 24
+  buf[at + 1] = (n >>> 16) & 0xff
+  buf[at + 2] = (n >>> 8) & 0xff
+  buf[at + 3] = n & 0xff
+}
+
+/** The length prefix of the frame at `buf[at]`. */
+export function readFrameLength (buf: Uint8Array, at: number): number {
+  return (buf[at] as number) * 0x1000000 + (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number))
+}
+
 export function encodeFrame (payload: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.byteLength)
   out.writeUInt32BE(payload.byteLength, 0)

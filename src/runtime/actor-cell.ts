@@ -5,7 +5,7 @@ import { RejectionError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
 import type { ActorContext, ActorDefinition, Behaviour, Sender } from './actor.js'
 import { sleep, type Clock } from './clock.js'
-import { createMailbox, runResult, type Letter, type Mailbox, type ReplyFn } from './mailbox.js'
+import { createMailbox, letterOf, runResult, type Letter, type Mailbox, type ReplyFn } from './mailbox.js'
 import { createSupervisor } from './policy.js'
 import { childPath, ref, type Ref } from './ref.js'
 import type { ActorProtocol } from './senders.js'
@@ -253,7 +253,7 @@ export function spawnCell<S extends ProtocolSpec> (parentNact: nact.Ref<unknown>
   rec.handleNow = (msg, reply, sender, re) => {
     const state = rec.behaviour
     if (state === undefined || rec.nactRef === undefined) {
-      rec.mailbox.push(re === undefined ? { msg, reply, sender } : { msg, reply, sender, re })
+      rec.mailbox.push(letterOf(msg, reply, sender, re))
       scheduleDrain(rec)
       return
     }

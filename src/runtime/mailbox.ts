@@ -17,6 +17,11 @@ export interface Letter {
   t0?: number
 }
 
+/** A letter for `msg`; `re` is set only when there is one, so letters keep one shape. */
+export function letterOf (msg: { type: string }, reply: ReplyFn | undefined, sender: Sender | undefined, re: number | undefined): Letter {
+  return re === undefined ? { msg, reply, sender } : { msg, reply, sender, re }
+}
+
 /** What {@link Mailbox.run} did: how many letters it took, and the one whose handler is still running, if any. */
 export interface RunResult {
   handled: number

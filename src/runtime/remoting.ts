@@ -65,6 +65,9 @@ function withoutType (msg: { type: string }): Record<string, unknown> {
   return body
 }
 
+/** No sender yet (remoting's last-sender cache when empty). */
+const NO_SENDER: Sender = Object.freeze({ host: '', path: '' })
+
 /** Hosts a per-host table keeps before it starts afresh (a bound against made-up host ids). */
 const MAX_PER_HOST = 10_000
 
@@ -100,13 +103,9 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   let lastTo = ''
   let lastVersion = 1
   let lastFailure: ((err: Error) => void) | undefined
-  const forgetLastTo = (): void => {
-    lastTo = ''
-    lastFailure = undefined
-  }
 
   /** The sender of the last message received: a stream from one actor looks nothing up. */
-  let lastSender: Sender = Object.freeze({ host: '', path: '' })
+  let lastSender: Sender = NO_SENDER
   const senderOf = (host: string, path: string): Sender => {
     if (lastSender.host === host && lastSender.path === path) return lastSender
     let s = senders.get(host)
@@ -247,7 +246,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       received(host, COMPACT_ENVELOPE_VERSION, kind, type, id, re, to, from, replyTo, body, end - start)
       return
     }
-    const payload = start === 0 && end === bytes.byteLength ? bytes : bytes.subarray(start, end)
+    const payload = bytes.subarray(start, end)
     let env: Envelope
     try {
       env = decodeEnvelope(codec, payload)
@@ -269,18 +268,22 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     sendError(host, envelopeTo(host), undefined, err)
   }
 
-  const onConnect = (peer: PeerInfo): void => {
-    forgetLastTo()
+  /** A host's connection came or went (its version may change, its senders are new): the last-used lookups are looked up again. */
+  const forgetLast = (host: string): void => {
+    lastFailure = undefined
     lastReply = undefined
+    if (lastSender.host === host) lastSender = NO_SENDER
+  }
+
+  const onConnect = (peer: PeerInfo): void => {
+    forgetLast(peer.hostId)
     const v = negotiateEnvelope(ours, peer.envelopes)
     if (v === 1) versions.delete(peer.hostId)
     else versions.set(peer.hostId, v)
   }
 
   const onDisconnect = (host: string): void => {
-    forgetLastTo()
-    lastReply = undefined
-    if (lastSender.host === host) lastSender = Object.freeze({ host: '', path: '' })
+    forgetLast(host)
     // The next connection may be to a restarted host of another version: until its hello, version 1.
     versions.delete(host)
     senders.delete(host)

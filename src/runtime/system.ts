@@ -14,7 +14,7 @@ import { childPath, type Ref } from './ref.js'
 import { createRemoting, type Remoting } from './remoting.js'
 import { senderAllowed } from './senders.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
-import type { Letter, ReplyFn } from './mailbox.js'
+import { letterOf, type Letter, type ReplyFn } from './mailbox.js'
 import { DRAIN, spawnCell, type ActorRecord, type CellEnv } from './actor-cell.js'
 import type { ActorObserver, MessageObserver } from './observers.js'
 
@@ -152,11 +152,11 @@ export function createActorSystem (init: ActorSystemInit, components: ActorSyste
         rec.handleNow(msg, reply, sender, re)
         return
       }
-      rec.mailbox.push(re === undefined ? { msg, reply, sender } : { msg, reply, sender, re })
+      rec.mailbox.push(letterOf(msg, reply, sender, re))
       rec.drainInline()
       return
     }
-    rec.mailbox.push(re === undefined ? { msg, reply, sender } : { msg, reply, sender, re })
+    rec.mailbox.push(letterOf(msg, reply, sender, re))
     scheduleDrain(rec)
   }
 

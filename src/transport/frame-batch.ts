@@ -1,4 +1,4 @@
-import { FRAME_HEADER_BYTES } from '../codec/frame.js'
+import { FRAME_HEADER_BYTES, readFrameLength, writeFrameLength } from '../codec/frame.js'
 import type { RingReader, RingWriter } from './frame-ring.js'
 
 /** Small frames are copied into shared chunks of this size; bigger ones get a buffer each. */
@@ -136,7 +136,7 @@ export function createFrameBatcher (ring?: RingWriter, urgent?: UrgentTest): Fra
       return
     }
     const own = new Uint8Array(FRAME_HEADER_BYTES + payload.byteLength)
-    writeLength(own, 0, payload.byteLength)
+    writeFrameLength(own, 0, payload.byteLength)
     own.set(payload, FRAME_HEADER_BYTES)
     batch.buffers.push(own)
     chunk = null
@@ -151,7 +151,7 @@ export function createFrameBatcher (ring?: RingWriter, urgent?: UrgentTest): Fra
         large(payload)
       } else {
         const c = room(FRAME_HEADER_BYTES + n)
-        writeLength(c, chunkUsed, n)
+        writeFrameLength(c, chunkUsed, n)
         c.set(payload, chunkUsed + FRAME_HEADER_BYTES)
         if (urgent?.(payload, 0, n) === true) batch.urgent.push(count, batch.buffers.length - 1, chunkUsed + FRAME_HEADER_BYTES)
         chunkUsed += FRAME_HEADER_BYTES + n
@@ -170,7 +170,7 @@ export function createFrameBatcher (ring?: RingWriter, urgent?: UrgentTest): Fra
         chunkUsed += to - from
       }
       while (pos < end && count < maxFrames) {
-        const n = readLength(bytes, pos)
+        const n = readFrameLength(bytes, pos)
         const next = pos + FRAME_HEADER_BYTES + n
         if (next > end) throw new RangeError('a run that ends inside a frame')
         if (n > OWN_BUFFER_BYTES) {
@@ -210,20 +210,9 @@ export function createFrameBatcher (ring?: RingWriter, urgent?: UrgentTest): Fra
   }
 }
 
-function writeLength (buf: Uint8Array, at: number, n: number): void {
-  buf[at] = n >>> 24
-  buf[at + 1] = (n >>> 16) & 0xff
-  buf[at + 2] = (n >>> 8) & 0xff
-  buf[at + 3] = n & 0xff
-}
-
-function readLength (buf: Uint8Array, at: number): number {
-  return (buf[at] as number) * 0x1000000 + (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number))
-}
-
 /**
  * Reads a batch on the agent's side one frame at a time. No view is made for a frame in the
- * batch's buffers unless asked for (`payload`): a batch waiting its turn is its transferred
+ * batch's buffers unless asked for (`view`): a batch waiting its turn is its transferred
  * buffers and a few arrays, not a view object per frame that every scavenge would copy while a
  * backlog waits, and a reader that takes `bytes[start, end)` makes none at all.
  */

@@ -9,7 +9,7 @@ import type { FromTransport, ToTransport, TransportWorkerData } from './transpor
 import type { PeerInfo, SendFailure, SendTarget, Transport } from './transport.js'
 import { startWorkerModule } from '../threads/worker-module.js'
 import { addToRuns, createFrameCursor, packedList, typedBuffers, type FrameCursor } from './frame-batch.js'
-import { FRAME_HEADER_BYTES } from '../codec/frame.js'
+import { FRAME_HEADER_BYTES, writeFrameLength } from '../codec/frame.js'
 import { createFrameListeners } from './frame-listeners.js'
 import { createPendingSends } from './pending-sends.js'
 import { createFrameCounts } from './frame-counts.js'
@@ -169,12 +169,8 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
 
   /** Records the payload at `out[outUsed + FRAME_HEADER_BYTES, end)` as the next frame to `host`. */
   const commit = (host: string, end: number, onFailure: SendFailure | undefined, token: number): void => {
-    const at = outUsed
-    const n = end - at - FRAME_HEADER_BYTES
-    out[at] = n >>> 24
-    out[at + 1] = (n >>> 16) & 0xff
-    out[at + 2] = (n >>> 8) & 0xff
-    out[at + 3] = n & 0xff
+    const n = end - outUsed - FRAME_HEADER_BYTES
+    writeFrameLength(out, outUsed, n)
     outUsed = end
     outIds.push(onFailure === undefined ? 0 : pendingSends.add(onFailure, token))
     addToRuns(outHosts, outRuns, host)
