@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import type { Codec } from '../codec/codec.js'
-import { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_BYTES, UNADMITTED_MAX_FRAME_BYTES } from '../codec/frame.js'
+import { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, readFrameLength, UNADMITTED_MAX_FRAME_BYTES } from '../codec/frame.js'
 import { FrameWriter } from '../codec/frame-writer.js'
 import { AdmissionError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
@@ -37,6 +37,8 @@ export interface MeshPathComponents { logger: Logger, codec: Codec }
 
 export interface MeshPathEvents {
   frame: (host: string, payload: Buffer) => void
+  /** As `frame`, the payload being `bytes[start, end)` (no view made for it); read it before returning. Every frame reaches both kinds of listener. */
+  'frame-range': (host: string, bytes: Buffer, start: number, end: number) => void
   'frame-error': (host: string, err: Error) => void
   up: (host: string) => void
   down: (host: string, reason: string) => void
@@ -59,6 +61,12 @@ export interface MeshPath {
   connected: (host: string) => boolean
   /** Writes a payload if a connection to `host` is up; false otherwise. */
   send: (host: string, payload: Uint8Array) => boolean
+  /**
+   * As `send`, for a payload whose length prefix is written in the 4 bytes before it in its
+   * buffer: payloads sent one after another in the same memory are written without a copy.
+   * Neither it nor its prefix may change before the next turn.
+   */
+  sendFramed: (host: string, payload: Uint8Array) => boolean
   /** Closes the connection to `host` (e.g. it stopped acknowledging); it is dialled again later. */
   drop: (host: string, reason: string) => void
   connections: () => MeshConnectionView[]
@@ -78,7 +86,8 @@ interface Conn {
   framesOut: number
 }
 
-type SwitchableDecoder = FrameDecoder & { onFrameReplace: (fn: (p: Buffer) => void) => void }
+type RunHandler = (bytes: Buffer, start: number, end: number) => void
+type SwitchableDecoder = FrameDecoder & { onFrameReplace: (fn: (p: Buffer) => void) => void, onRunReplace: (fn: RunHandler) => void }
 
 /** Canonical text of an IP address (IPv4-mapped IPv6 unwrapped), for comparisons. */
 export function canonicalIp (a: string): string {
@@ -105,6 +114,18 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
   let running = false
 
   const emit = <E extends keyof MeshPathEvents>(e: E, ...args: Parameters<MeshPathEvents[E]>): void => { events.emit(e, ...args) }
+  /** `frame` and `frame-range` listeners, called directly (emit gathers its arguments into an array per call). */
+  let frameFns: ReadonlyArray<MeshPathEvents['frame']> = []
+  let rangeFns: ReadonlyArray<MeshPathEvents['frame-range']> = []
+  const emitFrame = (host: string, bytes: Buffer, start: number, end: number): void => {
+    const fns = frameFns
+    if (fns.length > 0) {
+      const payload = start === 0 && end === bytes.byteLength ? bytes : bytes.subarray(start, end)
+      for (let i = 0; i < fns.length; i++) (fns[i] as MeshPathEvents['frame'])(host, payload)
+    }
+    const rs = rangeFns
+    for (let i = 0; i < rs.length; i++) (rs[i] as MeshPathEvents['frame-range'])(host, bytes, start, end)
+  }
 
   const backoff = (host: string): void => {
     const prev = nextDial.get(host)
@@ -123,7 +144,16 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
     nextDial.delete(host)
     socket.setTimeout(0)
     decoder.setMaxFrameBytes(maxFrameBytes)
-    decoder.onFrameReplace((payload) => { conn.framesIn++; emit('frame', host, payload) })
+    decoder.onFrameReplace((payload) => { conn.framesIn++; emitFrame(host, payload, 0, payload.byteLength) })
+    decoder.onRunReplace((bytes, start, end) => {
+      for (let at = start; at < end;) {
+        const from = at + FRAME_HEADER_BYTES
+        at = from + readFrameLength(bytes, at)
+        conn.framesIn++
+        emitFrame(host, bytes, from, at)
+      }
+    })
+    decoder.runs()
     socket.once('close', () => {
       if (conns.get(host) !== conn) return
       conns.delete(host)
@@ -143,10 +173,12 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
   /** Frame plumbing shared by both sides: until `established`, frames go to the hello step, held to the pre-admission limit. */
   const frameSocket = (socket: Socket, onHello: (payload: Buffer) => void, host: () => string | undefined): SwitchableDecoder => {
     let handler = onHello
+    let runHandler: RunHandler = () => {}
     const decoder = new FrameDecoder({
       maxFrameBytes: helloMaxFrameBytes,
       // A refused socket is destroyed: the rest of a chunk it sent is not looked at.
       onFrame: (p) => { if (handler !== onHello || !socket.destroyed) handler(p) },
+      onRun: (bytes, start, end) => { runHandler(bytes, start, end) },
       onError: (err) => {
         const h = host()
         if (h !== undefined && conns.get(h)?.socket === socket) emit('frame-error', h, err)
@@ -155,7 +187,7 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
     })
     socket.on('data', (chunk: Buffer) => { decoder.push(chunk) })
     socket.on('error', () => {})
-    return Object.assign(decoder, { onFrameReplace: (fn: (p: Buffer) => void) => { handler = fn } })
+    return Object.assign(decoder, { onFrameReplace: (fn: (p: Buffer) => void) => { handler = fn }, onRunReplace: (fn: RunHandler) => { runHandler = fn } })
   }
 
   const accept = (socket: Socket): void => {
@@ -284,6 +316,13 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
       c.writer.write(payload)
       return true
     },
+    sendFramed (host, payload) {
+      const c = conns.get(host)
+      if (c === undefined || c.socket.destroyed) return false
+      c.framesOut++
+      c.writer.writeFramed(payload)
+      return true
+    },
     drop (host, reason) {
       const c = conns.get(host)
       if (c === undefined) return
@@ -295,7 +334,15 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
     },
     connections: () => [...conns.values()].map(c => ({ host: c.host, address: c.address, initiator: c.initiator, since: c.since, framesIn: c.framesIn, framesOut: c.framesOut })),
     listening: () => listenAt,
-    on: (e, fn) => { events.on(e, fn) },
-    off: (e, fn) => { events.off(e, fn) }
+    on: (e, fn) => {
+      if (e === 'frame') frameFns = [...frameFns, fn as MeshPathEvents['frame']]
+      else if (e === 'frame-range') rangeFns = [...rangeFns, fn as MeshPathEvents['frame-range']]
+      else events.on(e, fn)
+    },
+    off: (e, fn) => {
+      if (e === 'frame') frameFns = frameFns.filter(f => f !== fn)
+      else if (e === 'frame-range') rangeFns = rangeFns.filter(f => f !== fn)
+      else events.off(e, fn)
+    }
   }
 }

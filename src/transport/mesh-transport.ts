@@ -81,6 +81,8 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     oneLink.delete(host)
     direct.delete(host)
   }
+  /** The last `sendTarget` was the session's (else the stream's). */
+  let lentBySession = false
   /** The host whose connections `hostDown` is closing: its paths' down events resend and probe nothing. */
   let downing: string | undefined
 
@@ -115,7 +117,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   }
 
   const transmit = (host: string, frame: Uint8Array, onFailure: SendFailure | undefined, token: number): PathKind => {
-    if (mesh !== undefined && mesh.send(host, frame)) {
+    if (mesh !== undefined && mesh.sendFramed(host, frame)) {
       stats.framesOut.wireguard++
       notePath(host, 'wireguard')
       return 'wireguard'
@@ -130,7 +132,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   const session = createSession(sessionInit, {
     logger: components.logger,
     transmit,
-    deliver: (host, payload) => { frames.emit(host, payload) },
+    deliver: (host, bytes, start, end) => { frames.emitRange(host, bytes, start, end) },
     badFrame: (host, err) => {
       const gate = logGate.take(`${host}:${(err as HostUnreachableError).code}`)
       if (gate !== false) log.warn({ host, code: (err as HostUnreachableError).code, err: err.message, ...suppressedField(gate) }, 'bad session frame')
@@ -152,11 +154,11 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   const onStreamRange = (host: string, bytes: Uint8Array, start: number, end: number): void => {
     stats.framesIn.hyperswarm++
     const tag = bytes[start]
-    if (tag === SESSION_DATA || tag === SESSION_ACK) session.receive(host, Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start))
+    if (tag === SESSION_DATA || tag === SESSION_ACK) session.receiveRange(host, bytes, start, end)
     else frames.emitRange(host, bytes, start, end)
   }
   const meshHeard = createFrameCounts()
-  const onMeshFrame = (host: string, payload: Buffer): void => { stats.framesIn.wireguard++; meshHeard.add(host, 1); session.receive(host, payload) }
+  const onMeshRange = (host: string, bytes: Buffer, start: number, end: number): void => { stats.framesIn.wireguard++; meshHeard.add(host, 1); session.receiveRange(host, bytes, start, end) }
   const onFrameError = (host: string, err: Error): void => {
     const head = skippedFrameHead(err)
     if (head !== undefined) session.skipped(host, head)
@@ -194,7 +196,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     stream[how]('discover', onDiscover)
     stream[how]('disconnect', onStreamDisconnect)
     if (mesh === undefined) return
-    mesh[how]('frame', onMeshFrame)
+    mesh[how]('frame-range', onMeshRange)
     mesh[how]('frame-error', onFrameError)
     mesh[how]('up', onMeshUp)
     mesh[how]('down', onMeshDown)
@@ -237,12 +239,18 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
       if (goesDirect(host)) transmit(host, payload, onFailure, token ?? 0)
       else session.send(host, payload, onFailure, token)
     },
-    // In place only where the payload goes as it is: over the stream, without a session header.
+    // A session frame is written in place in the memory the session keeps it in; a direct one in the stream's.
     sendTarget (host) {
-      if (stream.sendTarget === undefined || mesh?.connected(host) === true || !goesDirect(host)) return undefined
+      lentBySession = !goesDirect(host)
+      if (lentBySession) return session.sendTarget()
+      if (stream.sendTarget === undefined || mesh?.connected(host) === true) return undefined
       return stream.sendTarget(host)
     },
     commitSend (host, end, onFailure, token) {
+      if (lentBySession) {
+        session.commit(host, end, onFailure, token)
+        return
+      }
       stats.framesOut.hyperswarm++
       notePath(host, 'hyperswarm')
       stream.commitSend?.(host, end, onFailure === undefined ? undefined : streamFailure(host, onFailure), token)

@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto'
+import { FRAME_HEADER_BYTES, readFrameLength as readU32, writeFrameLength as writeU32 } from '../codec/frame.js'
 import { MalformedFrameError, SessionBudgetError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
 import { FRAME_OVERHEAD_BYTES, heldBytes, ReorderBuffer } from './reorder-buffer.js'
-import type { SendFailure } from './transport.js'
+import type { SendFailure, SendTarget } from './transport.js'
 
 /** First byte of a session data frame: tag, sender epoch (u32), seq (u32), lowest live seq (u32), payload. */
 export const SESSION_DATA = 0xd5
@@ -29,6 +30,12 @@ export const DEFAULT_MAX_REORDER_BYTES = 32 * 1024 * 1024
 export const DEFAULT_RELEASE_BUDGET_MS = 2
 /** Unacknowledged-send slots per peer kept allocated once all are settled; a larger burst's arrays are let go. */
 const SEND_SLOTS_KEPT = 16 * 1024
+/** Frames are cut from slabs of this size; a payload over a quarter of it gets a buffer of its own. */
+const SLAB_BYTES = 256 * 1024
+/** Room a slab must have left to lend for an in-place send; less, and a new slab is started. */
+const SLAB_MIN_ROOM = 16 * 1024
+/** Before a data frame's header in its buffer: the stream's length prefix. */
+const PREFIX = FRAME_HEADER_BYTES
 
 /**
  * What this host sent one peer and the peer has not acknowledged, as parallel arrays from the
@@ -95,10 +102,15 @@ export interface SessionStats {
 
 export interface SessionComponents {
   logger: Logger
-  /** Writes a session frame to `host` over the best path now (a failure is reported to `onFailure` with `token`); returns the path's name. */
+  /**
+   * Writes a session frame to `host` over the best path now (a failure is reported to `onFailure`
+   * with `token`); returns the path's name. Every frame the session makes has its stream length
+   * prefix written in the 4 bytes before it in its buffer, so a path that frames its writes can
+   * send it as it is (`FrameWriter.writeFramed`).
+   */
   transmit: (host: string, frame: Buffer, onFailure: SendFailure | undefined, token: number) => string
-  /** A payload from `host`, in the order it was sent, exactly once. */
-  deliver: (host: string, payload: Buffer) => void
+  /** A payload from `host`, `bytes[start, end)`, in the order it was sent, exactly once; read it before returning (copy what is kept). */
+  deliver: (host: string, bytes: Uint8Array, start: number, end: number) => void
   badFrame: (host: string, err: Error) => void
   /**
    * Closes every path to `host`: its reorder buffer went over budget and was dropped. Everything
@@ -119,7 +131,17 @@ export interface Session {
   readonly epoch: number
   /** `onFailure` hears, with `token`, of a payload that could not be delivered. */
   send: (host: string, payload: Uint8Array, onFailure?: SendFailure, token?: number) => void
+  /**
+   * Where the next payload may be written in place (as {@link Transport.sendTarget}; any host):
+   * after room for the frame's length prefix and session header, in the memory the frame is kept
+   * in until acknowledged. {@link Session.commit} sends it.
+   */
+  sendTarget: () => SendTarget
+  /** Sends the payload written at the last {@link Session.sendTarget}, up to `end`, to `host`; as `send` otherwise. */
+  commit: (host: string, end: number, onFailure?: SendFailure, token?: number) => void
   receive: (host: string, frame: Buffer) => void
+  /** As `receive`, the frame being `bytes[start, end)`. */
+  receiveRange: (host: string, bytes: Uint8Array, start: number, end: number) => void
   /** A frame from `host` was dropped below (over the size limit); `head` is its first bytes: its sequence number is used up, so later ones are not held back. */
   skipped: (host: string, head: Buffer) => void
   /** Sends again, on the best path now, everything to `host` that went out on `path` and is not acknowledged. */
@@ -240,13 +262,24 @@ export function createSession (init: SessionInit, components: SessionComponents)
     components.resetPaths(host, err)
   }
 
+  let slab = Buffer.allocUnsafe(0)
+  let slabAt = 0
+  const target: SendTarget = { bytes: slab, at: 0 }
+  /** Makes sure the slab has `bytes` left from `slabAt`. */
+  const slabRoom = (bytes: number): void => {
+    if (slab.byteLength - slabAt >= bytes) return
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+    slabAt = 0
+  }
+
   const ackFrame = (host: string): Buffer => {
     const r = receiving.get(host)
-    const b = Buffer.allocUnsafe(SESSION_ACK_BYTES)
-    b[0] = SESSION_ACK
-    b.writeUInt32BE(r?.epoch ?? 0, 1)
-    b.writeUInt32BE(r === undefined ? 0 : r.expected - 1, 5)
-    return b
+    const b = Buffer.allocUnsafe(PREFIX + SESSION_ACK_BYTES)
+    writeU32(b, 0, SESSION_ACK_BYTES)
+    b[PREFIX] = SESSION_ACK
+    b.writeUInt32BE(r?.epoch ?? 0, PREFIX + 1)
+    b.writeUInt32BE(r === undefined ? 0 : r.expected - 1, PREFIX + 5)
+    return b.subarray(PREFIX)
   }
 
   const sendAck = (host: string, r: RecvState): void => {
@@ -266,22 +299,22 @@ export function createSession (init: SessionInit, components: SessionComponents)
     r.ackTimer ??= setTimeout(() => { r.ackTimer = undefined; sendAck(host, r) }, ackDelayMs)
   }
 
-  const onAck = (host: string, frame: Buffer): void => {
-    if (frame.byteLength !== SESSION_ACK_BYTES) throw new MalformedFrameError(`session ack of ${frame.byteLength} bytes`)
-    if (frame.readUInt32BE(1) !== epoch) return
-    const upTo = frame.readUInt32BE(5)
+  const onAck = (host: string, bytes: Uint8Array, start: number, end: number): void => {
+    if (end - start !== SESSION_ACK_BYTES) throw new MalformedFrameError(`session ack of ${end - start} bytes`)
+    if (readU32(bytes, start + 1) !== epoch) return
+    const upTo = readU32(bytes, start + 5)
     const s = sending.get(host)
     if (s === undefined) return
-    const end = Math.min(s.end, upTo - s.base + 1)
-    for (let i = s.head; i < end; i++) if (s.frames[i] !== null) finish(s, i)
+    const last = Math.min(s.end, upTo - s.base + 1)
+    for (let i = s.head; i < last; i++) if (s.frames[i] !== null) finish(s, i)
     compact(s)
   }
 
-  const onData = (host: string, frame: Buffer, skipped = false): void => {
-    if (frame.byteLength < SESSION_DATA_HEADER_BYTES) throw new MalformedFrameError(`session frame of ${frame.byteLength} bytes`)
-    const e = frame.readUInt32BE(1)
-    const seq = frame.readUInt32BE(5)
-    const low = frame.readUInt32BE(9)
+  const onData = (host: string, bytes: Uint8Array, start: number, end: number, skipped: boolean): void => {
+    if (end - start < SESSION_DATA_HEADER_BYTES) throw new MalformedFrameError(`session frame of ${end - start} bytes`)
+    const e = readU32(bytes, start + 1)
+    const seq = readU32(bytes, start + 5)
+    const low = readU32(bytes, start + 9)
     let r = receiving.get(host)
     if (r === undefined || r.epoch !== e) {
       if (r !== undefined) forget(r)
@@ -300,7 +333,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
       return
     }
     if (seq > r.expected) {
-      const held = skipped ? null : frame
+      const held = skipped ? null : Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start)
       if (r.buffer.has(seq)) return
       if (!r.buffer.fits(held)) {
         overflow(host, r, heldBytes(held))
@@ -313,7 +346,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
       release(host, r)
       return
     }
-    if (!skipped) components.deliver(host, frame.subarray(SESSION_DATA_HEADER_BYTES))
+    if (!skipped) components.deliver(host, bytes, start + SESSION_DATA_HEADER_BYTES, end)
     r.expected++
     scheduleAck(host, r)
     release(host, r)
@@ -326,7 +359,7 @@ export function createSession (init: SessionInit, components: SessionComponents)
     for (;;) {
       const next = r.buffer.take(r.expected)
       if (next === undefined) return
-      if (next !== null) components.deliver(host, next.subarray(SESSION_DATA_HEADER_BYTES))
+      if (next !== null) components.deliver(host, next, SESSION_DATA_HEADER_BYTES, next.byteLength)
       r.expected++
       scheduleAck(host, r)
       if (performance.now() > until && r.buffer.has(r.expected)) {
@@ -347,46 +380,79 @@ export function createSession (init: SessionInit, components: SessionComponents)
     r.releasing = undefined
   }
 
+  /**
+   * Sends the payload at `buf[at + PREFIX + header, end)` as the next data frame to `host`: writes
+   * the length prefix and header before it and keeps the frame until acknowledged. False: refused
+   * for the unacked budget (reported to `onFailure`), nothing kept.
+   */
+  const enqueue = (host: string, buf: Buffer, at: number, end: number, onFailure: SendFailure | undefined, token: number): boolean => {
+    const s = sendState(host)
+    const size = end - at - PREFIX + FRAME_OVERHEAD_BYTES
+    // One payload always goes when nothing is in flight, however large: the frame limit below judges it.
+    if (s.live > 0 && s.bytes + size > maxUnackedBytes) {
+      refuseSend(host, s, size, onFailure, token)
+      return false
+    }
+    const seq = s.nextSeq++
+    writeU32(buf, at, end - at - PREFIX)
+    buf[at + PREFIX] = SESSION_DATA
+    writeU32(buf, at + PREFIX + 1, epoch)
+    writeU32(buf, at + PREFIX + 5, seq)
+    writeU32(buf, at + PREFIX + 9, s.live === 0 ? seq : lowOf(s))
+    const frame = buf.subarray(at + PREFIX, end)
+    const i = s.end++
+    s.frames[i] = frame
+    s.paths[i] = ''
+    s.sentAt[i] = now
+    s.fails[i] = onFailure
+    s.tokens[i] = token
+    s.live++
+    s.bytes += size
+    s.paths[i] = components.transmit(host, frame, s.failed, seq)
+    return true
+  }
+
+  const receiveRange = (host: string, bytes: Uint8Array, start: number, end: number): void => {
+    try {
+      const tag = bytes[start]
+      if (tag === SESSION_DATA) onData(host, bytes, start, end, false)
+      else if (tag === SESSION_ACK) onAck(host, bytes, start, end)
+      else throw new MalformedFrameError(`unknown session frame tag 0x${(tag ?? 0).toString(16)}`)
+    } catch (err) {
+      components.badFrame(host, err as Error)
+    }
+  }
+
+  const HEAD = PREFIX + SESSION_DATA_HEADER_BYTES
   return {
     epoch,
     send (host, payload, onFailure, token = 0) {
-      const s = sendState(host)
-      const size = SESSION_DATA_HEADER_BYTES + payload.byteLength + FRAME_OVERHEAD_BYTES
-      // One payload always goes when nothing is in flight, however large: the frame limit below judges it.
-      if (s.live > 0 && s.bytes + size > maxUnackedBytes) {
-        refuseSend(host, s, size, onFailure, token)
+      const n = payload.byteLength
+      if (HEAD + n > SLAB_BYTES / 4) {
+        const own = Buffer.allocUnsafe(HEAD + n)
+        own.set(payload, HEAD)
+        enqueue(host, own, 0, HEAD + n, onFailure, token)
         return
       }
-      const frame = Buffer.allocUnsafe(SESSION_DATA_HEADER_BYTES + payload.byteLength)
-      const seq = s.nextSeq++
-      frame[0] = SESSION_DATA
-      frame.writeUInt32BE(epoch, 1)
-      frame.writeUInt32BE(seq, 5)
-      frame.writeUInt32BE(s.live === 0 ? seq : lowOf(s), 9)
-      frame.set(payload, SESSION_DATA_HEADER_BYTES)
-      const i = s.end++
-      s.frames[i] = frame
-      s.paths[i] = ''
-      s.sentAt[i] = now
-      s.fails[i] = onFailure
-      s.tokens[i] = token
-      s.live++
-      s.bytes += size
-      s.paths[i] = components.transmit(host, frame, s.failed, seq)
+      slabRoom(HEAD + n)
+      slab.set(payload, slabAt + HEAD)
+      if (enqueue(host, slab, slabAt, slabAt + HEAD + n, onFailure, token)) slabAt += HEAD + n
     },
-    receive (host, frame) {
-      try {
-        if (frame[0] === SESSION_DATA) onData(host, frame)
-        else if (frame[0] === SESSION_ACK) onAck(host, frame)
-        else throw new MalformedFrameError(`unknown session frame tag 0x${(frame[0] ?? 0).toString(16)}`)
-      } catch (err) {
-        components.badFrame(host, err as Error)
-      }
+    sendTarget () {
+      slabRoom(SLAB_MIN_ROOM)
+      target.bytes = slab
+      target.at = slabAt + HEAD
+      return target
     },
+    commit (host, end, onFailure, token = 0) {
+      if (enqueue(host, slab, slabAt, end, onFailure, token)) slabAt = end
+    },
+    receive (host, frame) { receiveRange(host, frame, 0, frame.byteLength) },
+    receiveRange,
     skipped (host, head) {
       if (head[0] !== SESSION_DATA || head.byteLength < SESSION_DATA_HEADER_BYTES) return
       try {
-        onData(host, head.subarray(0, SESSION_DATA_HEADER_BYTES), true)
+        onData(host, head, 0, SESSION_DATA_HEADER_BYTES, true)
       } catch (err) {
         components.badFrame(host, err as Error)
       }

@@ -78,6 +78,7 @@ const fakeMesh = (): MeshPath => {
     setRoutes: () => {},
     connected: () => false,
     send: () => false,
+    sendFramed: () => false,
     drop: () => {},
     connections: () => [],
     on: () => {},

@@ -27,7 +27,7 @@ function pair (opts: { ackEvery?: number, a?: SessionInit, b?: SessionInit, logg
       wires.a.push({ to: other, path, frame: Buffer.from(frame), ...(onFailure === undefined ? {} : { onFailure: (e: Error) => { onFailure(e, token) } }) })
       return path
     },
-    deliver: (_host, payload) => { delivered[me].push(payload.toString()) },
+    deliver: (_host, bytes, start, end) => { delivered[me].push(Buffer.from(bytes.subarray(start, end)).toString()) },
     badFrame: (_host, err) => { bad.push(err) },
     resetPaths: (_host, err) => { resets.push({ at: me, err }); onReset(me) }
   })
@@ -186,7 +186,7 @@ test('1,000 out-of-order 1 MiB frames: the reorder buffer stays within its byte 
   const b = createSession({}, {
     logger: log,
     transmit: () => 'wireguard',
-    deliver: (_h, p) => { delivered.push(p.readUInt32BE(0)) },
+    deliver: (_h, bytes, start) => { delivered.push(Buffer.from(bytes.buffer, bytes.byteOffset).readUInt32BE(start)) },
     badFrame: () => {},
     resetPaths: (_h, err) => { resets.push(err) }
   })
@@ -266,11 +266,11 @@ test('a filled gap releases the frames held behind it a turn budget at a time, i
   const receiver = createSession({ releaseBudgetMs: 1, ackEvery: 1_000_000 }, {
     logger,
     transmit: () => 'test',
-    deliver: (_host, payload) => {
+    deliver: (_host, bytes, start) => {
       const until = performance.now() + 0.2
       while (performance.now() < until);
       perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
-      delivered.push(payload.readUInt32BE(0))
+      delivered.push(Buffer.from(bytes.buffer, bytes.byteOffset).readUInt32BE(start))
     },
     badFrame: (_host, err) => { t.fail(err.message) },
     resetPaths: () => { t.fail('no reset') }
@@ -304,7 +304,7 @@ test('frames held from the transport ring go back to it when the peer starts a n
   const w = createRingWriter(memory)
   const r = createRingReader(memory)
   const delivered: string[] = []
-  const b = createSession({}, { logger, transmit: () => 'wireguard', deliver: (_h, p) => { delivered.push(p.toString()) }, badFrame: () => {}, resetPaths: () => {} })
+  const b = createSession({}, { logger, transmit: () => 'wireguard', deliver: (_h, bytes, start, end) => { delivered.push(Buffer.from(bytes.subarray(start, end)).toString()) }, badFrame: () => {}, resetPaths: () => {} })
   t.teardown(() => { b.stop() })
   const receive = (frame: Buffer): void => {
     const slot = w.put(frame)
@@ -338,4 +338,68 @@ test('a failure names the payload by its token, whichever of thousands in flight
   t.is(p.a.fail('b', new Error('host down')), 1_998)
   t.is(failed.length, 2_000)
   t.deepEqual(failed.at(-1), ['host down', 11_999])
+})
+
+test('payloads written in place and sent as buffers, small and large, across many slabs: every frame carries its length prefix before it, and they arrive byte-exact and in order, read as ranges inside larger buffers', t => {
+  let wire: Buffer[] = []
+  const got: string[] = []
+  const a = createSession({}, {
+    logger,
+    transmit: (_h, frame) => {
+      t.is(Buffer.from(frame.buffer, frame.byteOffset - 4, 4).readUInt32BE(0), frame.byteLength, 'the 4 bytes before a frame are its length')
+      wire.push(Buffer.from(frame))
+      return 'wireguard'
+    },
+    deliver: () => { t.fail('a only sends') },
+    badFrame: (_h, err) => { t.fail(err.message) },
+    resetPaths: () => { t.fail('no reset') }
+  })
+  const b = createSession({ ackEvery: 1_000_000 }, {
+    logger,
+    transmit: () => 'wireguard',
+    deliver: (_h, bytes, start, end) => { got.push(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1')) },
+    badFrame: (_h, err) => { t.fail(err.message) },
+    resetPaths: () => { t.fail('no reset') }
+  })
+  t.teardown(() => { a.stop(); b.stop() })
+  const sent: string[] = []
+  for (let i = 0; i < 3_000; i++) {
+    const size = i % 500 === 7 ? 70_000 + i : 1 + (i * 37) % 900
+    const text = `${i}:`.padEnd(size, String.fromCharCode(97 + i % 26))
+    sent.push(text)
+    if (i % 3 === 0 || size > 16_000) {
+      a.send('b', Buffer.from(text, 'latin1'))
+      continue
+    }
+    const target = a.sendTarget()
+    t.true(target.bytes.byteLength - target.at >= 1_000, 'at least the room a small body needs')
+    const end = target.at + Buffer.from(target.bytes.buffer, target.bytes.byteOffset).write(text, target.at, 'latin1')
+    a.commit('b', end)
+  }
+  t.is(wire.length, sent.length)
+  for (const [i, frame] of wire.entries()) {
+    const junk = 1 + i % 5
+    const inside = Buffer.concat([Buffer.alloc(junk, 0xc1), frame, Buffer.alloc(junk, 0xd5)])
+    b.receiveRange('a', inside, junk, junk + frame.byteLength)
+  }
+  t.is(got.length, sent.length)
+  t.true(got.every((g, i) => g === sent[i]), 'byte-exact, in order')
+  t.is(a.unacked('b'), sent.length)
+  const first = wire
+  wire = []
+  t.is(a.pathLost('b', 'wireguard'), sent.length, 'all sent again')
+  t.true(wire.every((f, i) => f.subarray(SESSION_DATA_HEADER_BYTES).equals((first[i] as Buffer).subarray(SESSION_DATA_HEADER_BYTES))), 'the frames kept for sending again are intact')
+})
+
+test('an in-place send refused for the unacked budget keeps nothing and reports the failure', t => {
+  const failures: Error[] = []
+  const a = createSession({ maxUnackedBytes: 1_000 }, { logger, transmit: () => 'wireguard', deliver: () => {}, badFrame: () => {}, resetPaths: () => {} })
+  t.teardown(() => { a.stop() })
+  a.send('b', Buffer.alloc(900))
+  const target = a.sendTarget()
+  target.bytes.fill(1, target.at, target.at + 500)
+  a.commit('b', target.at + 500, (err) => { failures.push(err) })
+  t.is(failures.length, 1)
+  t.true(failures[0] instanceof SessionBudgetError)
+  t.is(a.unacked('b'), 1)
 })
