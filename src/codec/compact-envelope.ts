@@ -1,15 +1,18 @@
-import { MalformedFrameError, UnencodableValueError } from '../errors/errors.js'
+import { MalformedFrameError, UnencodableValueError, UnknownTemplateError } from '../errors/errors.js'
 import { MAX_RESERVE_BYTES, type Codec } from './codec.js'
+import type { ReceiverTemplates, SenderTemplates } from './envelope-templates.js'
 import { flatBodies, type FlatBodies } from './flat-bodies.js'
 import { createRecentStrings } from './recent-strings.js'
 
 /**
  * Envelope versions this code speaks, oldest first: 1 is the msgpack array of
- * envelope.ts, 2 the compact envelope of this module. A host offers them in its hello
- * and a pair uses the highest both offer ({@link negotiateEnvelope}).
+ * envelope.ts, 2 the compact envelope of this module, 3 the compact envelope with templates
+ * (envelope-templates.ts). A host offers them in its hello and a pair uses the highest both
+ * offer ({@link negotiateEnvelope}).
  */
-export const ENVELOPE_VERSIONS: readonly number[] = Object.freeze([1, 2])
+export const ENVELOPE_VERSIONS: readonly number[] = Object.freeze([1, 2, 3])
 export const COMPACT_ENVELOPE_VERSION = 2
+export const TEMPLATE_ENVELOPE_VERSION = 3
 
 /** First byte of a compact envelope: 0xc1 is never used in msgpack, so no version-1 envelope (a msgpack array) starts with it. */
 export const COMPACT_TAG = 0xc1
@@ -25,8 +28,18 @@ export const CompactKind = {
   /** `sys.error` about message `re`. */
   error: 3,
   /** `sys.error` about a frame whose id could not be read. */
-  errorNoRe: 4
+  errorNoRe: 4,
+  /** Version 3: the templates its receiver learned; the body is `[nonce, ...numbers]`, the paths empty. */
+  learned: 5
 } as const
+
+/**
+ * Version 3: a dispatch or ask that defines a template: after the id, the template's number and
+ * the sender table's nonce (u32), then the paths and body as usual.
+ */
+export const KIND_DEFINES = 0x10
+/** Version 3: a dispatch or ask by template: after the id, its number, the ask's `replyTo`, then the fields' values alone. */
+export const KIND_TEMPLATED = 0x20
 
 /** Longest `to`, `from` or `replyTo` in bytes (version 1 allowed 1024 characters of mostly ASCII paths). */
 export const MAX_PATH_BYTES = 1024
@@ -41,6 +54,8 @@ const ZERO_LENGTH = new Uint8Array(1)
 /** A safe integer needs at most 8 bytes of 7 bits. */
 const MAX_VARUINT_BYTES = 8
 const EMPTY = new Uint8Array(0)
+/** Bytes of the slab templated frames are cut from when not written in place. */
+const TEMPLATE_SLAB_BYTES = 16 * 1024
 
 /**
  * A decoded compact envelope. The decoder fills one such object per call (the caller's), so the
@@ -60,6 +75,9 @@ export interface CompactEnvelope {
   type: string
   /** For `dispatch` and `ask`, the whole message, `type` included; for the others, the reply value or wire error. */
   body: unknown
+  /** Version 3: the template this frame defined and the receiver learned (-1: none), and its table's nonce (set by every decode given templates). */
+  learned?: number
+  nonce?: number
 }
 
 /**
@@ -74,18 +92,21 @@ export interface CompactEnvelopeCodec {
    * Encodes one envelope; `re` is -1 when absent, `replyTo` '' unless `kind` is `ask`. Throws
    * {@link UnencodableValueError} for an unencodable body or a path over {@link MAX_PATH_BYTES}.
    */
-  encode: (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown) => Buffer
+  encode: (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, templates?: SenderTemplates) => Buffer
   /**
    * As `encode`, in place at `bytes[at, ...)`, for a flat body (flat-body.ts) that fits before
    * the end of `bytes`: returns where the frame ends, or -1 (use `encode`; bytes from `at` on
    * may have been written over, e.g. up to a non-ASCII string).
    */
-  encodeTo: (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, bytes: Uint8Array, at: number) => number
+  encodeTo: (kind: number, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, bytes: Uint8Array, at: number, templates?: SenderTemplates) => number
   /**
    * Decodes and checks a frame that starts with {@link COMPACT_TAG} into `out`: `bytes[start, end)`
    * (default: all of `bytes`). Throws {@link MalformedFrameError}, with `details.id` once the id was read.
+   * With the sending peer's `templates` (version 3), reads templated frames, learns the templates
+   * defined, and reads `learned` frames; without, those are malformed. A template not known
+   * throws {@link UnknownTemplateError}.
    */
-  decode: (bytes: Uint8Array, out: CompactEnvelope, start?: number, end?: number) => void
+  decode: (bytes: Uint8Array, out: CompactEnvelope, start?: number, end?: number, templates?: ReceiverTemplates) => void
 }
 
 export interface CompactEnvelopeComponents {
@@ -179,12 +200,85 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
     return s
   }
 
+  /** The rest of a templated frame (after its id) into `out`. */
+  const readTemplated = (out: CompactEnvelope, kind: number, templates: ReceiverTemplates): void => {
+    const ref = readUint('template')
+    const t = templates.get(ref)
+    if (t === undefined) throw new UnknownTemplateError(`compact envelope names template ${ref}, which its sender never defined here`, { id: out.id, ref })
+    out.re = -1
+    out.to = t.to
+    out.from = t.from
+    out.replyTo = kind === CompactKind.ask ? readString('replyTo') : ''
+    const body = t.decode(src, pos, end, t.type)
+    src = EMPTY
+    if (body === undefined) throw malformed(`templated ${t.type} body does not hold its template's fields`)
+    out.body = body
+    out.type = t.type
+  }
+
   /** A path: ASCII ones through the cache of recent ones, others decoded as UTF-8. */
   const readPath = (bytes: Uint8Array, at: number, len: number): string =>
     recent.read(bytes, at, len) ?? Buffer.from(bytes.buffer, bytes.byteOffset + at, len).toString('utf8')
 
+  /**
+   * Version 3: a dispatch or ask of a flat type without optional fields, by its template (or
+   * defining it) at `bytes[at, ...)`: where it ends, -1 when it cannot be templated, -2 when it
+   * might not fit.
+   */
+  const templatedTo = (kind: number, id: number, to: string, from: string, replyTo: string, body: unknown, templates: SenderTemplates, bytes: Uint8Array, at: number): number => {
+    if (kind > CompactKind.ask || typeof body !== 'object' || body === null) return -1
+    const type = (body as { type?: unknown }).type
+    if (typeof type !== 'string') return -1
+    const flat = bodies.encoder(type)
+    if (flat?.encodeValuesTo == null) return -1
+    const t = templates.entry(to, from, type)
+    if (t === undefined) return -1
+    const replyToF = kind === CompactKind.ask ? field(replyTo) : ZERO_LENGTH
+    const replyLen = kind === CompactKind.ask ? replyToF.byteLength : 0
+    const lead = 2 + varuintLength(id) + varuintLength(t.ref)
+    if (t.confirmed) {
+      const end = flat.encodeValuesTo(body, lead + replyLen, bytes, at)
+      if (end < 0) return end
+      bytes[at] = COMPACT_TAG
+      bytes[at + 1] = kind | KIND_TEMPLATED
+      const p = writeVaruint(bytes, writeVaruint(bytes, at + 2, id), t.ref)
+      if (replyLen > 0) writeField(bytes, p, replyToF)
+      return end
+    }
+    const toF = field(to)
+    const fromF = field(from)
+    const end = flat.encodeTo(body, lead + 4 + toF.byteLength + fromF.byteLength + replyLen, bytes, at)
+    if (end < 0) return end
+    bytes[at] = COMPACT_TAG
+    bytes[at + 1] = kind | KIND_DEFINES
+    let p = writeVaruint(bytes, writeVaruint(bytes, at + 2, id), t.ref)
+    const n = templates.nonce
+    bytes[p] = n >>> 24
+    bytes[p + 1] = (n >>> 16) & 0xff
+    bytes[p + 2] = (n >>> 8) & 0xff
+    bytes[p + 3] = n & 0xff
+    p = writeField(bytes, writeField(bytes, p + 4, toF), fromF)
+    if (replyLen > 0) writeField(bytes, p, replyToF)
+    return end
+  }
+  let slab = Buffer.allocUnsafeSlow(TEMPLATE_SLAB_BYTES)
+  let slabUsed = 0
+
   return {
-    encode (kind, id, re, to, from, replyTo, body) {
+    encode (kind, id, re, to, from, replyTo, body, templates) {
+      if (templates !== undefined) {
+        let start = slabUsed
+        let end = templatedTo(kind, id, to, from, replyTo, body, templates, slab, start)
+        if (end === -2) {
+          slab = Buffer.allocUnsafeSlow(TEMPLATE_SLAB_BYTES)
+          slabUsed = start = 0
+          end = templatedTo(kind, id, to, from, replyTo, body, templates, slab, start)
+        }
+        if (end >= 0) {
+          slabUsed = end
+          return Buffer.from(slab.buffer, slab.byteOffset + start, end - start)
+        }
+      }
       // Paths are ASCII in practice: written from the string, no bytes made.
       const toF = field(to)
       const fromF = field(from)
@@ -193,7 +287,11 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
       writeHeader(frame, 0, kind, id, re, toF, fromF, replyToF)
       return frame
     },
-    encodeTo (kind, id, re, to, from, replyTo, body, bytes, at) {
+    encodeTo (kind, id, re, to, from, replyTo, body, bytes, at, templates) {
+      if (templates !== undefined) {
+        const end = templatedTo(kind, id, to, from, replyTo, body, templates, bytes, at)
+        if (end !== -1) return end < 0 ? -1 : end
+      }
       if (kind > CompactKind.ask || typeof body !== 'object' || body === null) return -1
       const flat = bodies.encoder((body as { type: string }).type)
       if (flat === undefined) return -1
@@ -205,18 +303,38 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
       writeHeader(bytes, at, kind, id, re, toF, fromF, replyToF)
       return end
     },
-    decode (bytes, out, start = 0, stop = bytes.byteLength) {
+    decode (bytes, out, start = 0, stop = bytes.byteLength, templates) {
       src = bytes
       end = stop
       if (end - start < 2 || bytes[start] !== COMPACT_TAG) throw new MalformedFrameError('frame is not a compact envelope')
-      const kind = bytes[start + 1] as number
-      if (kind > CompactKind.errorNoRe) throw new MalformedFrameError(`compact envelope of unknown kind ${kind}`)
+      const kindByte = bytes[start + 1] as number
+      const kind = kindByte & 0x0f
+      const form = kindByte & 0xf0
+      if (kind > (templates === undefined ? CompactKind.errorNoRe : CompactKind.learned) || (form !== 0 && (templates === undefined || kind > CompactKind.ask || (form !== KIND_DEFINES && form !== KIND_TEMPLATED)))) {
+        throw new MalformedFrameError(`compact envelope of unknown kind ${kindByte}`)
+      }
       pos = start + 2
       readId = -1
       const id = readUint('id')
       readId = id
       out.kind = kind
       out.id = id
+      if (templates !== undefined) {
+        out.learned = -1
+        out.nonce = 0
+      }
+      if (form === KIND_TEMPLATED) {
+        readTemplated(out, kind, templates as ReceiverTemplates)
+        return
+      }
+      let ref = -1
+      let nonce = 0
+      if (form === KIND_DEFINES) {
+        ref = readUint('template')
+        if (pos + 4 > end) throw malformed('compact envelope ends inside its template nonce')
+        nonce = out.nonce = (src[pos] as number) * 0x1000000 + (((src[pos + 1] as number) << 16) | ((src[pos + 2] as number) << 8) | (src[pos + 3] as number))
+        pos += 4
+      }
       out.re = kind === CompactKind.reply || kind === CompactKind.error ? readUint('re') : -1
       out.to = readString('to')
       out.from = readString('from')
@@ -239,11 +357,19 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
         out.type = 'sys.error'
         return
       }
+      if (kind === CompactKind.learned) {
+        out.type = 'sys.learned'
+        return
+      }
       const type = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { type?: unknown }).type : undefined
       if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE_CHARS) {
         throw malformed('compact envelope body must be a map with a non-empty string type')
       }
       out.type = type
+      if (ref >= 0) {
+        const keys = Object.keys(body as object)
+        if (keys[0] === 'type' && (templates as ReceiverTemplates).learn(nonce, ref, out.to, out.from, type, keys.slice(1))) out.learned = ref
+      }
     }
   }
 }

@@ -18,6 +18,8 @@ export interface Helpers {
   readString: (bytes: Uint8Array, p: number, end: number) => number
   readBoolean: (bytes: Uint8Array, p: number, end: number) => number
   readNull: (bytes: Uint8Array, p: number, end: number) => number
+  /** Any value a flat body holds: a number, ASCII string, boolean or null. */
+  readValue: (bytes: Uint8Array, p: number, end: number) => number
 }
 
 const strings = createRecentStrings(STRING_CACHE_SLOTS, CACHED_STRING_BYTES)
@@ -87,6 +89,14 @@ export const HELPERS: Helpers = {
     if (p >= end || bytes[p] !== 0xc0) return -1
     HELPERS.value = null
     return p + 1
+  },
+  readValue (bytes, p, end) {
+    if (p >= end) return -1
+    const t = bytes[p] as number
+    if ((t & 0xe0) === 0xa0 || t === 0xd9 || t === 0xda || t === 0xdb) return readString(bytes, p, end)
+    if (t === 0xc2 || t === 0xc3) return HELPERS.readBoolean(bytes, p, end)
+    if (t === 0xc0) return HELPERS.readNull(bytes, p, end)
+    return HELPERS.readNumber(bytes, p, end)
   }
 }
 

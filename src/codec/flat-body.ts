@@ -59,6 +59,14 @@ export interface FlatBodyCodec {
    * that: the schema's checks still run.
    */
   decode: (bytes: Uint8Array, pos: number, end: number, entries: number, type: string) => Record<string, unknown> | undefined
+  /** The field keys in schema order (`type` not included). */
+  readonly keys: readonly string[]
+  /**
+   * For a type without optional fields, as `encodeTo` but writing the fields' values alone, in
+   * schema order (no map header, no keys, no `type`): a templated envelope's body
+   * (envelope-templates.ts), read with {@link compileValuesDecoder}. Null for other types.
+   */
+  encodeValuesTo: ((body: unknown, reserve: number, bytes: Uint8Array, at: number) => number) | null
 }
 
 /** The codec of a message type whose body schema is flat; null for any other schema. */
@@ -66,7 +74,9 @@ export function compileFlatBody (type: string, body: TObject): FlatBodyCodec | n
   if (!isAsciiKey(type, 255)) return null
   const fields = flatFields(body)
   if (fields === null) return null
-  const encodeTo = generateEncoder(fields)(HELPERS, fields.map(f => f.key)) as FlatBodyCodec['encodeTo']
+  const keys = fields.map(f => f.key)
+  const encodeTo = generateEncoder(fields, false)(HELPERS, keys) as FlatBodyCodec['encodeTo']
+  const encodeValuesTo = fields.some(f => f.optional) ? null : generateEncoder(fields, true)(HELPERS, keys) as NonNullable<FlatBodyCodec['encodeValuesTo']>
   const decode = generateDecoder(fields)(HELPERS) as FlatBodyCodec['decode']
   const encode = (body: unknown, reserve: number): Buffer | null => {
     let start = slabUsed
@@ -80,8 +90,26 @@ export function compileFlatBody (type: string, body: TObject): FlatBodyCodec | n
     slabUsed = end
     return Buffer.from(slab.buffer, slab.byteOffset + start, end - start)
   }
-  return { type, encode, encodeTo, decode }
+  return { type, encode, encodeTo, decode, keys, encodeValuesTo }
 }
+
+/**
+ * Reads a body written by `encodeValuesTo` for these keys (ASCII, as a flat type's): the values
+ * alone, each a number, ASCII string, boolean or null, ending exactly at `end`; returns the
+ * message (`type` first, then the keys in order) or undefined. Generated, so a template's
+ * messages share one shape.
+ */
+export function compileValuesDecoder (keys: readonly string[]): ValuesDecoder | null {
+  if (keys.length + 1 > MAX_FIELDS || keys.some(k => k === 'type' || k === '__proto__' || !isAsciiKey(k, MAX_KEY_BYTES))) return null
+  const lines = ['return function decodeValues (bytes, p, end, type) {', '  const o = { type }']
+  for (const k of keys) lines.push('  p = H.readValue(bytes, p, end)', '  if (p < 0) return undefined', `  o[${JSON.stringify(k)}] = H.value`)
+  lines.push('  if (p !== end) return undefined', '  return o', '}')
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return (new Function('H', lines.join('\n')) as (h: typeof HELPERS) => ValuesDecoder)(HELPERS)
+}
+
+/** A templated body's reader ({@link compileValuesDecoder}). */
+export type ValuesDecoder = (bytes: Uint8Array, p: number, end: number, type: string) => Record<string, unknown> | undefined
 
 /** A signature of what the codec of `body` reads and writes (two schemas with one signature share a codec); null when not flat. */
 export function flatSignature (body: TObject): string | null {
@@ -176,7 +204,7 @@ const READ: Record<FieldKind, string> = {
 
 // The generated code reads properties by name (a named load per field, monomorphic per type); names
 // are written with JSON.stringify and are ASCII, and no value is ever evaluated.
-function generateEncoder (fields: Field[]): (...args: unknown[]) => unknown {
+function generateEncoder (fields: Field[], valuesOnly: boolean): (...args: unknown[]) => unknown {
   const lines: string[] = [
     'return function encodeTo (v, reserve, b, at) {',
     '  if (v === null || typeof v !== "object" || Object.getPrototypeOf(v) !== Object.prototype) return -1',
@@ -204,13 +232,17 @@ function generateEncoder (fields: Field[]): (...args: unknown[]) => unknown {
     '  if (count !== n) return -1',
     '  if (at + size > b.length) return -2',
     '  let p = at + reserve',
-    '  b[p++] = 0x80 | count',
-    `  ${unrolled('type')}`,
-    '  p = H.str(b, p, t)',
-    '  if (p < 0) return -1'
+    ...(valuesOnly
+      ? []
+      : [
+          '  b[p++] = 0x80 | count',
+          `  ${unrolled('type')}`,
+          '  p = H.str(b, p, t)',
+          '  if (p < 0) return -1'
+        ])
   )
   fields.forEach((f, i) => {
-    const body = `${unrolled(f.key)} ${WRITE[f.kind](`v${i}`)}`
+    const body = `${valuesOnly ? '' : `${unrolled(f.key)} `}${WRITE[f.kind](`v${i}`)}`
     lines.push(f.optional ? `  if (v${i} !== undefined) { ${body} }` : `  ${body}`)
   })
   lines.push('  return p', '}')

@@ -28,6 +28,9 @@ export function defineError<C extends string> (name: string, code: C, base: type
 /** A frame could not be decoded as msgpack, or its envelope is not one. */
 export const MalformedFrameError = defineError('MalformedFrameError', 'ERR_MALFORMED_FRAME', RoostError, { stackless: true })
 export type MalformedFrameError = InstanceType<typeof MalformedFrameError>
+/** A compact envelope names a template its sender never defined to this host (this host restarted since): the sender starts its templates afresh. */
+export const UnknownTemplateError = defineError('UnknownTemplateError', 'ERR_UNKNOWN_TEMPLATE', RoostError, { stackless: true })
+export type UnknownTemplateError = InstanceType<typeof UnknownTemplateError>
 /** A frame's declared length is over the configured maximum. */
 export const FrameTooLargeError = defineError('FrameTooLargeError', 'ERR_FRAME_TOO_LARGE', RoostError, { stackless: true })
 export type FrameTooLargeError = InstanceType<typeof FrameTooLargeError>

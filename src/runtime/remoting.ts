@@ -1,7 +1,8 @@
 import type { Codec } from '../codec/codec.js'
-import { COMPACT_ENVELOPE_VERSION, COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, ENVELOPE_VERSIONS, negotiateEnvelope, type CompactEnvelope } from '../codec/compact-envelope.js'
+import { COMPACT_ENVELOPE_VERSION, COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, ENVELOPE_VERSIONS, negotiateEnvelope, TEMPLATE_ENVELOPE_VERSION, type CompactEnvelope } from '../codec/compact-envelope.js'
+import { createReceiverTemplates, createSenderTemplates, type ReceiverTemplates, type SenderTemplates } from '../codec/envelope-templates.js'
 import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, SYS_ERROR, SYS_REPLY, type Envelope } from '../codec/envelope.js'
-import { AskTimeoutError, HostUnreachableError, MalformedFrameError } from '../errors/errors.js'
+import { AskTimeoutError, HostUnreachableError, MalformedFrameError, UnknownTemplateError } from '../errors/errors.js'
 import { errorFromWire, isWireError, RoostError, toWireError } from '../errors/roost-error.js'
 import type { Logger } from '../log/logger.js'
 import type { PeerInfo, Transport } from '../transport/transport.js'
@@ -94,7 +95,58 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   /** The last sender seen per host, so a stream from one actor makes one Sender, not one per message. */
   const senders = new Map<string, Sender>()
   const pending = new Map<number, Pending>()
-  const cur: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null }
+  const cur: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null, learned: -1, nonce: 0 }
+  const speaksTemplates = ours.includes(TEMPLATE_ENVELOPE_VERSION)
+  /** Paths the transport reads from headers: never templated. */
+  const literal = new Set(transport.priorityPaths ?? [])
+  /** Version 3: per host, the templates of what this host sends it and of what it sends this host. */
+  const sentTemplates = new Map<string, SenderTemplates>()
+  const heardTemplates = new Map<string, ReceiverTemplates>()
+  let lastSentHost = ''
+  let lastSent: SenderTemplates | undefined
+  const templatesTo = (host: string): SenderTemplates => {
+    if (lastSent !== undefined && lastSentHost === host) return lastSent
+    lastSent = perHost(sentTemplates, host, createSenderTemplates)
+    lastSentHost = host
+    return lastSent
+  }
+  let lastHeardHost = ''
+  let lastHeard: ReceiverTemplates | undefined
+  const templatesFrom = (host: string): ReceiverTemplates => {
+    if (lastHeard !== undefined && lastHeardHost === host) return lastHeard
+    lastHeard = perHost(heardTemplates, host, createReceiverTemplates)
+    lastHeardHost = host
+    return lastHeard
+  }
+  /** Templates learned per host and not yet reported back (one `learned` frame per host and turn). */
+  const toReport = new Map<string, { nonce: number, refs: Set<number> }>()
+  let reportQueued = false
+  const reportLearned = (): void => {
+    reportQueued = false
+    for (const [host, { nonce, refs }] of toReport) {
+      if (envelopeTo(host) < TEMPLATE_ENVELOPE_VERSION) continue
+      send(host, envelopeTo(host), CompactKind.learned, 'sys.learned', nextId++, -1, '', '', '', [nonce, ...refs],
+        (e) => { log.debug({ host, err: e.message }, 'could not report learned templates') })
+    }
+    toReport.clear()
+  }
+  /** Reports a definition learned (again: the sender defines until it hears, so a lost report is made up for). */
+  const learned = (host: string, nonce: number, ref: number): void => {
+    let r = toReport.get(host)
+    if (r === undefined || r.nonce !== nonce) {
+      r = { nonce, refs: new Set() }
+      toReport.set(host, r)
+    }
+    r.refs.add(ref)
+    if (!reportQueued) {
+      reportQueued = true
+      queueMicrotask(reportLearned)
+    }
+  }
+  /** A host's templates of what this host sends it start afresh. */
+  const forgetTemplates = (host: string): void => {
+    sentTemplates.get(host)?.reset()
+  }
   let nextId = 1
   let started = false
 
@@ -118,10 +170,11 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   }
 
   const send = (host: string, version: number, kind: number, type: string, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, onFailure?: (err: Error) => void): void => {
-    const target = version === COMPACT_ENVELOPE_VERSION ? transport.sendTarget?.(host) : undefined
+    const templates = version >= TEMPLATE_ENVELOPE_VERSION && kind <= CompactKind.ask && !literal.has(to) ? templatesTo(host) : undefined
+    const target = version >= COMPACT_ENVELOPE_VERSION ? transport.sendTarget?.(host) : undefined
     if (target !== undefined) {
       // A flat body goes straight into the transport's outgoing memory.
-      const end = compact.encodeTo(kind, id, re, to, from, replyTo, body, target.bytes, target.at)
+      const end = compact.encodeTo(kind, id, re, to, from, replyTo, body, target.bytes, target.at, templates)
       if (end >= 0) {
         messages?.sent(host, type, end - target.at)
         transport.commitSend?.(host, end, onFailure)
@@ -129,15 +182,15 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       }
     }
     let frame: Buffer
-    if (version === COMPACT_ENVELOPE_VERSION) {
-      frame = compact.encode(kind, id, re, to, from, replyTo, body)
+    if (version >= COMPACT_ENVELOPE_VERSION) {
+      frame = compact.encode(kind, id, re, to, from, replyTo, body, templates)
     } else {
       const env: Envelope = { v: PROTOCOL_VERSION, type, id, from, to, body: kind === CompactKind.dispatch || kind === CompactKind.ask ? withoutType(body as { type: string }) : body }
       if (kind === CompactKind.ask) env.replyTo = replyTo
       if (re >= 0) env.re = re
       frame = encodeEnvelope(codec, env)
     }
-    messages?.sent(host, type, frame.byteLength)
+    if (kind !== CompactKind.learned) messages?.sent(host, type, frame.byteLength)
     transport.send(host, frame, onFailure)
   }
 
@@ -149,6 +202,14 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
 
   const settle = (host: string, type: string, re: number, body: unknown): void => {
     const p = re < 0 ? undefined : pending.get(re)
+    if (type === SYS_ERROR && isWireError(body) && body.code === UnknownTemplateError.code) {
+      const ref = body.details?.ref
+      // Only about a template of the table as it is: reports on ones sent before it started afresh change nothing.
+      if (typeof ref === 'number' && sentTemplates.get(host)?.has(ref) === true) {
+        log.info({ host, ref }, 'peer does not know a template it learned (it restarted): templates to it start afresh')
+        forgetTemplates(host)
+      }
+    }
     if (p === undefined || p.host !== host) {
       if (type === SYS_ERROR) {
         const wire = isWireError(body) ? body : { code: 'ERR_UNKNOWN', message: 'malformed error body' }
@@ -235,7 +296,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   const onFrameRange = (host: string, bytes: Uint8Array, start: number, end: number): void => {
     if (speaksCompact && bytes[start] === COMPACT_TAG) {
       try {
-        compact.decode(bytes, cur, start, end)
+        compact.decode(bytes, cur, start, end, speaksTemplates ? templatesFrom(host) : undefined)
       } catch (err) {
         // Answered in the version agreed with the host: a peer that never offered version 2 sent bytes, not an envelope.
         badFrame(host, envelopeTo(host), end - start, err)
@@ -243,6 +304,12 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       }
       const { kind, type, id, re, to, from, replyTo, body } = cur
       cur.body = null
+      if (kind === CompactKind.learned) {
+        const refs = Array.isArray(body) ? body : []
+        if (typeof refs[0] === 'number' && refs.every(r => typeof r === 'number')) templatesTo(host).confirm(refs[0], refs.slice(1) as number[])
+        return
+      }
+      if ((cur.learned as number) >= 0) learned(host, cur.nonce as number, cur.learned as number)
       received(host, COMPACT_ENVELOPE_VERSION, kind, type, id, re, to, from, replyTo, body, end - start)
       return
     }
@@ -277,6 +344,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
 
   const onConnect = (peer: PeerInfo): void => {
     forgetLast(peer.hostId)
+    forgetTemplates(peer.hostId)
     const v = negotiateEnvelope(ours, peer.envelopes)
     if (v === 1) versions.delete(peer.hostId)
     else versions.set(peer.hostId, v)
@@ -286,6 +354,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     forgetLast(host)
     // The next connection may be to a restarted host of another version: until its hello, version 1.
     versions.delete(host)
+    forgetTemplates(host)
     senders.delete(host)
     for (const [id, p] of pending) {
       if (p.host !== host) continue

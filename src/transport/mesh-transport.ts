@@ -214,6 +214,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   return {
     kind: 'mesh',
     framesAsRanges: true,
+    ...(stream.priorityPaths === undefined ? {} : { priorityPaths: stream.priorityPaths }),
     hostId: stream.hostId,
     session,
     async start () {

@@ -385,6 +385,7 @@ export function createTransportThread (init: TransportThreadInit, components: Tr
   }
 
   return {
+    priorityPaths: priority,
     hostId,
     kind: 'hyperswarm',
     framesAsRanges: true,

@@ -62,6 +62,11 @@ export interface SendTarget {
 export interface Transport {
   readonly hostId: string
   readonly kind: string
+  /**
+   * Actor paths the transport reads from compact envelopes' headers (the transport thread's
+   * urgent frames): messages to them keep `to` written out, never templated.
+   */
+  readonly priorityPaths?: readonly string[]
   /** Its `frame-range` event carries every frame (a listener takes one event or the other, not both). */
   readonly framesAsRanges?: boolean
   start: () => Promise<void>

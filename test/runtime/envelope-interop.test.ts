@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava'
 import { Type } from '@sinclair/typebox'
 import { createCodec } from '../../src/codec/codec.js'
 import { COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, type CompactEnvelope } from '../../src/codec/compact-envelope.js'
+import { createReceiverTemplates } from '../../src/codec/envelope-templates.js'
 import { UnencodableValueError, UnknownMessageTypeError } from '../../src/errors/errors.js'
 import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION } from '../../src/codec/envelope.js'
 import { silentLogger } from '../../src/log/logger.js'
@@ -68,7 +69,7 @@ async function exchange (t: ExecutionContext, from: Host, to: Host): Promise<voi
   t.true(err instanceof UnknownMessageTypeError, String(err))
 }
 
-test.serial('a host that speaks only envelope version 1 and a current host exchange messages both ways; two current hosts use version 2', async t => {
+test.serial('a host that speaks only envelope version 1 and a current host exchange messages both ways; two current hosts use version 3', async t => {
   const boot = await bootstrap(t)
   const old = await host(t, boot, [1])
   const a = await host(t, boot)
@@ -85,9 +86,9 @@ test.serial('a host that speaks only envelope version 1 and a current host excha
   const before = b.firstBytes.length
   await exchange(t, a, b)
   await exchange(t, b, a)
-  t.is(a.system.remoting.envelopeTo(b.system.hostId), 2)
-  t.is(b.system.remoting.envelopeTo(a.system.hostId), 2)
-  // The first frames may go before the hello is seen (version 1); once it is, only version 2.
+  t.is(a.system.remoting.envelopeTo(b.system.hostId), 3)
+  t.is(b.system.remoting.envelopeTo(a.system.hostId), 3)
+  // The first frames may go before the hello is seen (version 1); once it is, only compact ones.
   t.is(b.firstBytes.at(-1), COMPACT_TAG)
   t.true(b.firstBytes.slice(before).includes(COMPACT_TAG))
 })
@@ -112,13 +113,14 @@ test.serial('a malformed version-2 envelope between current hosts is answered wi
   const b = await host(t, boot)
   const target = ref<typeof echoProtocol.specs>(b.system.hostId, '/echo')
   t.is((await a.system.ask(target, { type: 'echo.say', text: 'up' }, { timeoutMs: 20_000 })).text, 'up')
-  t.is(a.system.remoting.envelopeTo(b.system.hostId), 2)
+  t.is(a.system.remoting.envelopeTo(b.system.hostId), 3)
   const compact = createCompactEnvelopeCodec({ codec: createCodec() })
+  const templates = createReceiverTemplates()
   const answers: CompactEnvelope[] = []
   a.transport.on('frame', (_from, payload) => {
     if (payload[0] !== COMPACT_TAG) return
     const out: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null }
-    compact.decode(payload, out)
+    compact.decode(payload, out, 0, payload.byteLength, templates)
     answers.push(out)
   })
   // A message body without its type: the header (and so the id) reads, the message does not.
@@ -139,7 +141,7 @@ const refuser = defineActor({
 })
 
 for (const envelopes of [undefined, [1]]) {
-  test.serial(`a one-way message that fails on another host is answered with a typed sys.error naming its id and sender path, whether refused before its mailbox or by its handler (receiver speaks ${envelopes === undefined ? 'version 2' : 'version 1 only'})`, async t => {
+  test.serial(`a one-way message that fails on another host is answered with a typed sys.error naming its id and sender path, whether refused before its mailbox or by its handler (receiver speaks ${envelopes === undefined ? 'version 3' : 'version 1 only'})`, async t => {
     const boot = await bootstrap(t)
     const a = await host(t, boot)
     const b = await host(t, boot, envelopes)
@@ -147,13 +149,14 @@ for (const envelopes of [undefined, [1]]) {
     const target = ref<typeof echoProtocol.specs>(b.system.hostId, '/echo')
     t.is((await a.system.ask(target, { type: 'echo.say', text: 'up' }, { timeoutMs: 20_000 })).text, 'up')
     const version = a.system.remoting.envelopeTo(b.system.hostId)
-    t.is(version, envelopes === undefined ? 2 : 1)
+    t.is(version, envelopes === undefined ? 3 : 1)
     const compact = createCompactEnvelopeCodec({ codec: createCodec() })
+    const templates = createReceiverTemplates()
     const answers: Array<{ re: number, to: string, code: string }> = []
     a.transport.on('frame', (_from, payload) => {
       if (payload[0] === COMPACT_TAG) {
         const out: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null }
-        compact.decode(payload, out)
+        compact.decode(payload, out, 0, payload.byteLength, templates)
         if (out.type === 'sys.error') answers.push({ re: out.re, to: out.to, code: (out.body as { code: string }).code })
         return
       }
@@ -161,7 +164,7 @@ for (const envelopes of [undefined, [1]]) {
       if (env.type === 'sys.error') answers.push({ re: env.re ?? -1, to: env.to, code: (env.body as { code: string }).code })
     })
     const send = (id: number, to: string, body: { type: string } & Record<string, unknown>): void => {
-      if (version === 2) {
+      if (version >= 2) {
         a.transport.send(b.system.hostId, compact.encode(CompactKind.dispatch, id, -1, to, '/probe', '', body))
         return
       }

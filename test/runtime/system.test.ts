@@ -2,11 +2,12 @@ import test, { type ExecutionContext } from 'ava'
 import { Type } from '@sinclair/typebox'
 import { createCodec } from '../../src/codec/codec.js'
 import { COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, type CompactEnvelope } from '../../src/codec/compact-envelope.js'
+import { createReceiverTemplates } from '../../src/codec/envelope-templates.js'
 import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, SYS_ERROR, type Envelope } from '../../src/codec/envelope.js'
 import { defineActorProtocol } from '../../src/runtime/senders.js'
 import {
   ActorCrashedError, ActorNotFoundError, AskTimeoutError, HostUnreachableError, InvalidArgumentError, InvalidMessageError,
-  UnknownMessageTypeError, UnsupportedVersionError
+  UnknownMessageTypeError, UnknownTemplateError, UnsupportedVersionError
 } from '../../src/errors/errors.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { defineActor } from '../../src/runtime/actor.js'
@@ -332,6 +333,7 @@ test('asking a host whose transport is already stopped rejects with HostUnreacha
 function inbox (tr: Transport): Envelope[] {
   const codec = createCodec()
   const compact = createCompactEnvelopeCodec({ codec })
+  const templates = createReceiverTemplates()
   const got: Envelope[] = []
   tr.on('frame', (_host, payload) => {
     if (payload[0] !== COMPACT_TAG) {
@@ -339,7 +341,13 @@ function inbox (tr: Transport): Envelope[] {
       return
     }
     const c: CompactEnvelope = { kind: 0, id: 0, re: -1, to: '', from: '', replyTo: '', type: '', body: null }
-    compact.decode(payload, c)
+    try {
+      compact.decode(payload, c, 0, payload.byteLength, templates)
+    } catch (err) {
+      if (err instanceof UnknownTemplateError) return // by a template defined before this inbox listened: not an answer the tests look for
+      throw err
+    }
+    if (c.kind === CompactKind.learned) return
     got.push({ v: 2, type: c.type, id: c.id, from: c.from, to: c.to, body: c.body, ...(c.re < 0 ? {} : { re: c.re }), ...(c.kind === CompactKind.ask ? { replyTo: c.replyTo } : {}) })
   })
   return got
