@@ -1,6 +1,7 @@
 import { MalformedFrameError, UnencodableValueError, UnknownTemplateError } from '../errors/errors.js'
 import { MAX_RESERVE_BYTES, type Codec } from './codec.js'
 import type { ReceiverTemplates, SenderTemplates } from './envelope-templates.js'
+import type { FlatBodyCodec } from './flat-body.js'
 import { flatBodies, type FlatBodies } from './flat-bodies.js'
 import { createRecentStrings } from './recent-strings.js'
 
@@ -367,8 +368,10 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
       }
       out.type = type
       if (ref >= 0) {
-        const keys = Object.keys(body as object)
-        if (keys[0] === 'type' && (templates as ReceiverTemplates).learn(nonce, ref, out.to, out.from, type, keys.slice(1))) out.learned = ref
+        // Learned only for a type this host reads as the sender writes it: the same fields, in order.
+        const own = bodies.encoder(type)
+        const decode = own?.decodeValues
+        if (decode != null && sameFields(body as Record<string, unknown>, (own as FlatBodyCodec).keys) && (templates as ReceiverTemplates).learn(nonce, ref, out.to, out.from, type, decode)) out.learned = ref
       }
     }
   }
@@ -454,6 +457,16 @@ function writeHeader (buf: Uint8Array, pos: number, kind: number, id: number, re
   pos = writeField(buf, pos, to)
   pos = writeField(buf, pos, from)
   if (replyTo !== undefined) writeField(buf, pos, replyTo)
+}
+
+/** Whether `body`'s keys are `type` then `keys`, in that order. */
+function sameFields (body: Record<string, unknown>, keys: readonly string[]): boolean {
+  let i = -1
+  for (const k in body) {
+    if (i === -1 ? k !== 'type' : k !== keys[i]) return false
+    i++
+  }
+  return i === keys.length
 }
 
 /** ASCII and within {@link MAX_PATH_BYTES}: its bytes are its char codes. */

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto'
-import { compileValuesDecoder, type ValuesDecoder } from './flat-body.js'
+import type { ValuesDecoder } from './flat-body.js'
 
 /**
  * Most templates kept per peer, either way: a bound against a peer that defines them without end.
@@ -92,27 +92,13 @@ export interface ReceivedTemplate {
 export interface ReceiverTemplates {
   get: (ref: number) => ReceivedTemplate | undefined
   /**
-   * Learns a definition; a nonce other than the table's starts the table afresh (the peer's
-   * table was reset, or it is a new process). False when it was not learned (the table is full,
-   * or the fields cannot be a template's): the peer is then never told it was.
+   * Learns a definition, read with `decode` (the values decoder of this host's own codec for the
+   * type: no code is made for what a peer defines); a nonce other than the table's starts the
+   * table afresh (the peer's table was reset, or it is a new process). False when it was not
+   * learned (the table is full): the peer is then never told it was.
    */
-  learn: (nonce: number, ref: number, to: string, from: string, type: string, keys: readonly string[]) => boolean
+  learn: (nonce: number, ref: number, to: string, from: string, type: string, decode: ValuesDecoder) => boolean
   readonly size: number
-}
-
-/** Values decoders by their keys, shared by every peer's table (bounded: cleared when full). */
-const decoders = new Map<string, ValuesDecoder | null>()
-const MAX_DECODERS = 512
-
-function valuesDecoder (keys: readonly string[]): ValuesDecoder | null {
-  const sig = JSON.stringify(keys)
-  let d = decoders.get(sig)
-  if (d === undefined) {
-    if (decoders.size >= MAX_DECODERS) decoders.clear()
-    d = compileValuesDecoder(keys)
-    decoders.set(sig, d)
-  }
-  return d
 }
 
 export function createReceiverTemplates (): ReceiverTemplates {
@@ -120,7 +106,7 @@ export function createReceiverTemplates (): ReceiverTemplates {
   const byRef = new Map<number, ReceivedTemplate>()
   return {
     get: (ref) => byRef.get(ref),
-    learn (n, ref, to, from, type, keys) {
+    learn (n, ref, to, from, type, decode) {
       if (n !== nonce) {
         byRef.clear()
         nonce = n
@@ -128,8 +114,6 @@ export function createReceiverTemplates (): ReceiverTemplates {
       const known = byRef.get(ref)
       if (known !== undefined) return known.to === to && known.from === from && known.type === type
       if (byRef.size >= MAX_TEMPLATES) return false
-      const decode = valuesDecoder(keys)
-      if (decode === null) return false
       byRef.set(ref, { to, from, type, decode })
       return true
     },

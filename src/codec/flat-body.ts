@@ -67,6 +67,8 @@ export interface FlatBodyCodec {
    * (envelope-templates.ts), read with {@link compileValuesDecoder}. Null for other types.
    */
   encodeValuesTo: ((body: unknown, reserve: number, bytes: Uint8Array, at: number) => number) | null
+  /** Reads what `encodeValuesTo` writes (made on first use); null where that is null. */
+  readonly decodeValues: ValuesDecoder | null
 }
 
 /** The codec of a message type whose body schema is flat; null for any other schema. */
@@ -90,7 +92,19 @@ export function compileFlatBody (type: string, body: TObject): FlatBodyCodec | n
     slabUsed = end
     return Buffer.from(slab.buffer, slab.byteOffset + start, end - start)
   }
-  return { type, encode, encodeTo, decode, keys, encodeValuesTo }
+  let values: ValuesDecoder | null | undefined
+  return {
+    type,
+    encode,
+    encodeTo,
+    decode,
+    keys,
+    encodeValuesTo,
+    get decodeValues () {
+      if (values === undefined) values = encodeValuesTo === null ? null : compileValuesDecoder(keys)
+      return values
+    }
+  }
 }
 
 /**

@@ -146,6 +146,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   /** A host's templates of what this host sends it start afresh. */
   const forgetTemplates = (host: string): void => {
     sentTemplates.get(host)?.reset()
+    if (lastSentHost === host) lastSent = undefined
   }
   let nextId = 1
   let started = false

@@ -115,7 +115,7 @@ test('both tables are bounded: past the limit messages go untemplated, and still
   t.is(form(frame), 0)
   t.like(receive(frame), { to: '/over', body: hit(5) })
   const other = createSenderTemplates()
-  t.false(heard.learn(other.nonce === sent.nonce ? other.nonce + 1 : sent.nonce, 99_999, '/x', '/y', 'tpl.hit', ['seq']), 'a full receiver learns nothing more')
+  t.false(heard.learn(other.nonce === sent.nonce ? other.nonce + 1 : sent.nonce, 99_999, '/x', '/y', 'tpl.hit', () => undefined), 'a full receiver learns nothing more')
 })
 
 test('what cannot be templated goes as version 2 writes it: optional fields, a field too many, non-flat values, replies', t => {
@@ -148,5 +148,21 @@ test('a templated body is read strictly: a value cut short, one missing, a byte 
   for (const b of bad) {
     const err = t.throws(() => { receive(b) }, { instanceOf: MalformedFrameError })
     t.like(err?.details, { id: 77 })
+  }
+})
+
+test('a definition of a type the receiver does not read the same way (unknown here, or other fields) is delivered but not learned: the sender goes on defining', t => {
+  const other = createFlatBodies()
+  other.register('tpl.hit', Type.Object({ seq: Type.Integer(), payload: Type.String() }))
+  const reader = createCompactEnvelopeCodec({ codec, bodies: other })
+  const stranger = createCompactEnvelopeCodec({ codec, bodies: createFlatBodies() })
+  for (const c of [reader, stranger]) {
+    const sent = createSenderTemplates()
+    const heard = createReceiverTemplates()
+    const frame = compact.encode(CompactKind.dispatch, 1, -1, '/sink', '/driver', '', hit(1), sent)
+    const out = blank()
+    c.decode(frame, out, 0, frame.byteLength, heard)
+    t.like(out, { to: '/sink', body: hit(1), learned: -1 })
+    t.is(heard.size, 0)
   }
 })
