@@ -1,6 +1,5 @@
 import type { Codec } from '../codec/codec.js'
 import { COMPACT_ENVELOPE_VERSION, COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, ENVELOPE_VERSIONS, negotiateEnvelope, TEMPLATE_ENVELOPE_VERSION, type CompactEnvelope } from '../codec/compact-envelope.js'
-import { createReceiverTemplates, createSenderTemplates, type ReceiverTemplates, type SenderTemplates } from '../codec/envelope-templates.js'
 import { decodeEnvelope, encodeEnvelope, PROTOCOL_VERSION, SYS_ERROR, SYS_REPLY, type Envelope } from '../codec/envelope.js'
 import { AskTimeoutError, HostUnreachableError, MalformedFrameError, UnknownTemplateError } from '../errors/errors.js'
 import { errorFromWire, isWireError, RoostError, toWireError } from '../errors/roost-error.js'
@@ -10,6 +9,8 @@ import type { Sender } from './actor.js'
 import type { ReplyFn } from './mailbox.js'
 import type { Clock } from './clock.js'
 import type { MessageObserver } from './observers.js'
+import { createPeerTemplates } from './peer-templates.js'
+import { perHost } from './per-host.js'
 import { createLogLimiter, suppressedField } from '../log/log-limiter.js'
 
 export interface RemotingInit {
@@ -69,20 +70,6 @@ function withoutType (msg: { type: string }): Record<string, unknown> {
 /** No sender yet (remoting's last-sender cache when empty). */
 const NO_SENDER: Sender = Object.freeze({ host: '', path: '' })
 
-/** Hosts a per-host table keeps before it starts afresh (a bound against made-up host ids). */
-const MAX_PER_HOST = 10_000
-
-/** `table`'s entry for `key`, made by `make` the first time. */
-function perHost<V> (table: Map<string, V>, key: string, make: () => V): V {
-  let v = table.get(key)
-  if (v === undefined) {
-    if (table.size > MAX_PER_HOST) table.clear()
-    v = make()
-    table.set(key, v)
-  }
-  return v
-}
-
 export function createRemoting (init: RemotingInit, components: RemotingComponents): Remoting {
   const { codec, transport, clock, messages } = components
   const log = components.logger.child({ component: 'remoting' })
@@ -100,54 +87,13 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   /** Paths the transport reads from headers: never templated. */
   const literal = new Set(transport.priorityPaths ?? [])
   /** Version 3: per host, the templates of what this host sends it and of what it sends this host. */
-  const sentTemplates = new Map<string, SenderTemplates>()
-  const heardTemplates = new Map<string, ReceiverTemplates>()
-  let lastSentHost = ''
-  let lastSent: SenderTemplates | undefined
-  const templatesTo = (host: string): SenderTemplates => {
-    if (lastSent !== undefined && lastSentHost === host) return lastSent
-    lastSent = perHost(sentTemplates, host, createSenderTemplates)
-    lastSentHost = host
-    return lastSent
-  }
-  let lastHeardHost = ''
-  let lastHeard: ReceiverTemplates | undefined
-  const templatesFrom = (host: string): ReceiverTemplates => {
-    if (lastHeard !== undefined && lastHeardHost === host) return lastHeard
-    lastHeard = perHost(heardTemplates, host, createReceiverTemplates)
-    lastHeardHost = host
-    return lastHeard
-  }
-  /** Templates learned per host and not yet reported back (one `learned` frame per host and turn). */
-  const toReport = new Map<string, { nonce: number, refs: Set<number> }>()
-  let reportQueued = false
-  const reportLearned = (): void => {
-    reportQueued = false
-    for (const [host, { nonce, refs }] of toReport) {
-      if (envelopeTo(host) < TEMPLATE_ENVELOPE_VERSION) continue
-      send(host, envelopeTo(host), CompactKind.learned, 'sys.learned', nextId++, -1, '', '', '', [nonce, ...refs],
+  const templates = createPeerTemplates({
+    report: (host, body) => {
+      if (envelopeTo(host) < TEMPLATE_ENVELOPE_VERSION) return
+      send(host, envelopeTo(host), CompactKind.learned, 'sys.learned', nextId++, -1, '', '', '', body,
         (e) => { log.debug({ host, err: e.message }, 'could not report learned templates') })
     }
-    toReport.clear()
-  }
-  /** Reports a definition learned (again: the sender defines until it hears, so a lost report is made up for). */
-  const learned = (host: string, nonce: number, ref: number): void => {
-    let r = toReport.get(host)
-    if (r === undefined || r.nonce !== nonce) {
-      r = { nonce, refs: new Set() }
-      toReport.set(host, r)
-    }
-    r.refs.add(ref)
-    if (!reportQueued) {
-      reportQueued = true
-      queueMicrotask(reportLearned)
-    }
-  }
-  /** A host's templates of what this host sends it start afresh. */
-  const forgetTemplates = (host: string): void => {
-    sentTemplates.get(host)?.reset()
-    if (lastSentHost === host) lastSent = undefined
-  }
+  })
   let nextId = 1
   let started = false
 
@@ -171,11 +117,11 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   }
 
   const send = (host: string, version: number, kind: number, type: string, id: number, re: number, to: string, from: string, replyTo: string, body: unknown, onFailure?: (err: Error) => void): void => {
-    const templates = version >= TEMPLATE_ENVELOPE_VERSION && kind <= CompactKind.ask && !literal.has(to) ? templatesTo(host) : undefined
+    const table = version >= TEMPLATE_ENVELOPE_VERSION && kind <= CompactKind.ask && !literal.has(to) ? templates.to(host) : undefined
     const target = version >= COMPACT_ENVELOPE_VERSION ? transport.sendTarget?.(host) : undefined
     if (target !== undefined) {
       // A flat body goes straight into the transport's outgoing memory.
-      const end = compact.encodeTo(kind, id, re, to, from, replyTo, body, target.bytes, target.at, templates)
+      const end = compact.encodeTo(kind, id, re, to, from, replyTo, body, target.bytes, target.at, table)
       if (end >= 0) {
         messages?.sent(host, type, end - target.at)
         transport.commitSend?.(host, end, onFailure)
@@ -184,7 +130,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     }
     let frame: Buffer
     if (version >= COMPACT_ENVELOPE_VERSION) {
-      frame = compact.encode(kind, id, re, to, from, replyTo, body, templates)
+      frame = compact.encode(kind, id, re, to, from, replyTo, body, table)
     } else {
       const env: Envelope = { v: PROTOCOL_VERSION, type, id, from, to, body: kind === CompactKind.dispatch || kind === CompactKind.ask ? withoutType(body as { type: string }) : body }
       if (kind === CompactKind.ask) env.replyTo = replyTo
@@ -203,13 +149,8 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
 
   const settle = (host: string, type: string, re: number, body: unknown): void => {
     const p = re < 0 ? undefined : pending.get(re)
-    if (type === SYS_ERROR && isWireError(body) && body.code === UnknownTemplateError.code) {
-      const ref = body.details?.ref
-      // Only about a template of the table as it is: reports on ones sent before it started afresh change nothing.
-      if (typeof ref === 'number' && sentTemplates.get(host)?.has(ref) === true) {
-        log.info({ host, ref }, 'peer does not know a template it learned (it restarted): templates to it start afresh')
-        forgetTemplates(host)
-      }
+    if (type === SYS_ERROR && isWireError(body) && body.code === UnknownTemplateError.code && templates.unknown(host, body.details?.ref)) {
+      log.info({ host, ref: body.details?.ref }, 'peer does not know a template it learned (it restarted): templates to it start afresh')
     }
     if (p === undefined || p.host !== host) {
       if (type === SYS_ERROR) {
@@ -297,7 +238,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   const onFrameRange = (host: string, bytes: Uint8Array, start: number, end: number): void => {
     if (speaksCompact && bytes[start] === COMPACT_TAG) {
       try {
-        compact.decode(bytes, cur, start, end, speaksTemplates ? templatesFrom(host) : undefined)
+        compact.decode(bytes, cur, start, end, speaksTemplates ? templates.from(host) : undefined)
       } catch (err) {
         // Answered in the version agreed with the host: a peer that never offered version 2 sent bytes, not an envelope.
         badFrame(host, envelopeTo(host), end - start, err)
@@ -306,11 +247,10 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
       const { kind, type, id, re, to, from, replyTo, body } = cur
       cur.body = null
       if (kind === CompactKind.learned) {
-        const refs = Array.isArray(body) ? body : []
-        if (typeof refs[0] === 'number' && refs.every(r => typeof r === 'number')) templatesTo(host).confirm(refs[0], refs.slice(1) as number[])
+        templates.confirmed(host, body)
         return
       }
-      if ((cur.learned as number) >= 0) learned(host, cur.nonce as number, cur.learned as number)
+      if ((cur.learned as number) >= 0) templates.learned(host, cur.nonce as number, cur.learned as number)
       received(host, COMPACT_ENVELOPE_VERSION, kind, type, id, re, to, from, replyTo, body, end - start)
       return
     }
@@ -345,7 +285,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
 
   const onConnect = (peer: PeerInfo): void => {
     forgetLast(peer.hostId)
-    forgetTemplates(peer.hostId)
+    templates.forget(peer.hostId)
     const v = negotiateEnvelope(ours, peer.envelopes)
     if (v === 1) versions.delete(peer.hostId)
     else versions.set(peer.hostId, v)
@@ -355,7 +295,7 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
     forgetLast(host)
     // The next connection may be to a restarted host of another version: until its hello, version 1.
     versions.delete(host)
-    forgetTemplates(host)
+    templates.forget(host)
     senders.delete(host)
     for (const [id, p] of pending) {
       if (p.host !== host) continue

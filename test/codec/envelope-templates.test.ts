@@ -1,4 +1,5 @@
 import test from 'ava'
+import fc from 'fast-check'
 import { Type } from '@sinclair/typebox'
 import { createCodec } from '../../src/codec/codec.js'
 import { COMPACT_TAG, CompactKind, createCompactEnvelopeCodec, KIND_DEFINES, KIND_TEMPLATED, type CompactEnvelope } from '../../src/codec/compact-envelope.js'
@@ -165,4 +166,39 @@ test('a definition of a type the receiver does not read the same way (unknown he
     t.like(out, { to: '/sink', body: hit(1), learned: -1 })
     t.is(heard.size, 0)
   }
+})
+
+test('hostile version-3 frames (valid defining, templated, learned and plain frames with bytes changed, cut or added): a typed error or a message, never anything else, and the reader goes on', t => {
+  const { sent, heard, receive } = pair()
+  const def = compact.encode(CompactKind.ask, 1, -1, '/sink', '/driver', '/r', hit(1), sent)
+  receive(def)
+  const seeds = [
+    def,
+    compact.encode(CompactKind.dispatch, 2, -1, '/sink', '/driver', '', hit(2), sent),
+    compact.encode(CompactKind.ask, 3, -1, '/sink', '/driver', '/r', hit(3), sent),
+    compact.encode(CompactKind.learned, 4, -1, '', '', '', [sent.nonce, 1, 2]),
+    compact.encode(CompactKind.dispatch, 5, -1, '/sink', '/other', '', { type: 'tpl.opt', seq: 5, note: 'n' }, sent)
+  ]
+  const edit = fc.record({
+    seed: fc.integer({ min: 0, max: seeds.length - 1 }),
+    writes: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+    cut: fc.option(fc.nat(), { nil: undefined }),
+    tail: fc.uint8Array({ maxLength: 8 })
+  })
+  let typed = 0
+  fc.assert(fc.property(edit, ({ seed, writes, cut, tail }) => {
+    const base = Buffer.from(seeds[seed] as Buffer)
+    for (const [at, v] of writes) base[1 + (at % (base.byteLength - 1))] = v
+    const frame = Buffer.concat([cut === undefined ? base : base.subarray(0, 1 + (cut % base.byteLength)), tail])
+    const out = blank()
+    try {
+      compact.decode(frame, out, 0, frame.byteLength, heard)
+    } catch (err) {
+      typed++
+      return err instanceof MalformedFrameError || err instanceof UnknownTemplateError
+    }
+    return typeof out.type === 'string' && out.kind >= 0 && out.kind <= CompactKind.learned
+  }), { numRuns: 5_000, seed: 20261206 })
+  t.true(typed > 1_000, `${typed} of 5,000 refused`)
+  t.like(receive(compact.encode(CompactKind.dispatch, 9, -1, '/sink', '/driver', '', hit(9), sent)), { body: hit(9) }, 'the reader goes on')
 })
