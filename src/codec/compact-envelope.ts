@@ -4,6 +4,7 @@ import type { ReceiverTemplates, SenderTemplates } from './envelope-templates.js
 import type { FlatBodyCodec } from './flat-body.js'
 import { flatBodies, type FlatBodies } from './flat-bodies.js'
 import { createRecentStrings } from './recent-strings.js'
+import { COMPACT_TAG, CompactKind, headerLength, KIND_DEFINES, KIND_TEMPLATED, MAX_VARUINT_BYTES, skipVaruint, varuintLength, writeField, writeHeader, writeTemplateHeader, writeVaruint } from './compact-header.js'
 
 /**
  * Envelope versions this code speaks, oldest first: 1 is the msgpack array of
@@ -15,32 +16,7 @@ export const ENVELOPE_VERSIONS: readonly number[] = Object.freeze([1, 2, 3])
 export const COMPACT_ENVELOPE_VERSION = 2
 export const TEMPLATE_ENVELOPE_VERSION = 3
 
-/** First byte of a compact envelope: 0xc1 is never used in msgpack, so no version-1 envelope (a msgpack array) starts with it. */
-export const COMPACT_TAG = 0xc1
-
-/** What a compact envelope carries; the `sys.*` kinds answer an earlier message. */
-export const CompactKind = {
-  /** A one-way message: no reply wanted. */
-  dispatch: 0,
-  /** A message whose answer goes to `replyTo`. */
-  ask: 1,
-  /** `sys.reply` to message `re`. */
-  reply: 2,
-  /** `sys.error` about message `re`. */
-  error: 3,
-  /** `sys.error` about a frame whose id could not be read. */
-  errorNoRe: 4,
-  /** Version 3: the templates its receiver learned; the body is `[nonce, ...numbers]`, the paths empty. */
-  learned: 5
-} as const
-
-/**
- * Version 3: a dispatch or ask that defines a template: after the id, the template's number and
- * the sender table's nonce (u32), then the paths and body as usual.
- */
-export const KIND_DEFINES = 0x10
-/** Version 3: a dispatch or ask by template: after the id, its number, the ask's `replyTo`, then the fields' values alone. */
-export const KIND_TEMPLATED = 0x20
+export { COMPACT_TAG, CompactKind, KIND_DEFINES, KIND_TEMPLATED } from './compact-header.js'
 
 /** Longest `to`, `from` or `replyTo` in bytes (version 1 allowed 1024 characters of mostly ASCII paths). */
 export const MAX_PATH_BYTES = 1024
@@ -52,8 +28,6 @@ const DECODE_CACHE_SLOTS = 256
 const ENCODE_CACHE_SLOTS = 64
 /** The field of an empty path: its length, 0. */
 const ZERO_LENGTH = new Uint8Array(1)
-/** A safe integer needs at most 8 bytes of 7 bits. */
-const MAX_VARUINT_BYTES = 8
 const EMPTY = new Uint8Array(0)
 /** Bytes of the slab templated frames are cut from when not written in place. */
 const TEMPLATE_SLAB_BYTES = 16 * 1024
@@ -240,26 +214,14 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
     if (t.confirmed) {
       const end = flat.encodeValuesTo(body, lead + replyLen, bytes, at)
       if (end < 0) return end
-      bytes[at] = COMPACT_TAG
-      bytes[at + 1] = kind | KIND_TEMPLATED
-      const p = writeVaruint(bytes, writeVaruint(bytes, at + 2, id), t.ref)
-      if (replyLen > 0) writeField(bytes, p, replyToF)
+      writeTemplateHeader(bytes, at, kind | KIND_TEMPLATED, id, t.ref, -1, undefined, undefined, replyLen > 0 ? replyToF : undefined)
       return end
     }
     const toF = field(to)
     const fromF = field(from)
     const end = flat.encodeTo(body, lead + 4 + toF.byteLength + fromF.byteLength + replyLen, bytes, at)
     if (end < 0) return end
-    bytes[at] = COMPACT_TAG
-    bytes[at + 1] = kind | KIND_DEFINES
-    let p = writeVaruint(bytes, writeVaruint(bytes, at + 2, id), t.ref)
-    const n = templates.nonce
-    bytes[p] = n >>> 24
-    bytes[p + 1] = (n >>> 16) & 0xff
-    bytes[p + 2] = (n >>> 8) & 0xff
-    bytes[p + 3] = n & 0xff
-    p = writeField(bytes, writeField(bytes, p + 4, toF), fromF)
-    if (replyLen > 0) writeField(bytes, p, replyToF)
+    writeTemplateHeader(bytes, at, kind | KIND_DEFINES, id, t.ref, templates.nonce, toF, fromF, replyLen > 0 ? replyToF : undefined)
     return end
   }
   let slab = Buffer.allocUnsafeSlow(TEMPLATE_SLAB_BYTES)
@@ -395,68 +357,12 @@ export function compactEnvelopeTo (bytes: Uint8Array, path: Uint8Array, start = 
   return true
 }
 
-/** The position after the varint at `pos`, or -1 if it does not end within MAX_VARUINT_BYTES and `end`. */
-function skipVaruint (bytes: Uint8Array, pos: number, end: number): number {
-  for (let i = 0; i < MAX_VARUINT_BYTES && pos < end; i++) if ((bytes[pos++] as number) < 0x80) return pos
-  return -1
-}
-
 /** The envelope version a pair speaks: the highest both offer; 1 when the peer offers none (a host from before the offer). */
 export function negotiateEnvelope (ours: readonly number[], theirs: readonly number[] | undefined): number {
   let best = 1
   if (theirs === undefined) return best
   for (const v of theirs) if (v > best && ours.includes(v)) best = v
   return best
-}
-
-function varuintLength (n: number): number {
-  if (n < 0x80) return 1
-  if (n < 0x4000) return 2
-  if (n < 0x200000) return 3
-  let len = 1
-  while (n >= 128) { n = Math.floor(n / 128); len++ }
-  return len
-}
-
-function writeVaruint (buf: Uint8Array, pos: number, n: number): number {
-  if (n < 0x80000000) {
-    while (n >= 0x80) {
-      buf[pos++] = (n & 0x7f) | 0x80
-      n >>>= 7
-    }
-    buf[pos++] = n
-    return pos
-  }
-  while (n >= 128) {
-    buf[pos++] = (n % 128) | 0x80
-    n = Math.floor(n / 128)
-  }
-  buf[pos++] = n
-  return pos
-}
-
-/** A path as {@link encodePath} made it (length prefix and bytes), copied in at `pos`. */
-function writeField (buf: Uint8Array, pos: number, f: Uint8Array): number {
-  const n = f.byteLength
-  for (let i = 0; i < n; i++) buf[pos + i] = f[i] as number
-  return pos + n
-}
-
-/** Bytes of a compact header with these fields (paths as {@link writeField} writes them). */
-function headerLength (kind: number, id: number, re: number, to: Uint8Array, from: Uint8Array, replyTo: Uint8Array | undefined): number {
-  const hasRe = kind === CompactKind.reply || kind === CompactKind.error
-  return 2 + varuintLength(id) + (hasRe ? varuintLength(re) : 0) + to.byteLength + from.byteLength + (replyTo === undefined ? 0 : replyTo.byteLength)
-}
-
-/** Writes a compact header at `buf[pos]`: tag, kind, id, `re` (for a reply or error), the paths. */
-function writeHeader (buf: Uint8Array, pos: number, kind: number, id: number, re: number, to: Uint8Array, from: Uint8Array, replyTo: Uint8Array | undefined): void {
-  buf[pos++] = COMPACT_TAG
-  buf[pos++] = kind
-  pos = writeVaruint(buf, pos, id)
-  if (kind === CompactKind.reply || kind === CompactKind.error) pos = writeVaruint(buf, pos, re)
-  pos = writeField(buf, pos, to)
-  pos = writeField(buf, pos, from)
-  if (replyTo !== undefined) writeField(buf, pos, replyTo)
 }
 
 /** Whether `body`'s keys are `type` then `keys`, in that order. */

@@ -255,6 +255,16 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
     }, () => host)
   }
 
+  /** Queues `payload` (already framed or not) on the connection to `host`; false when there is none. */
+  const write = (host: string, payload: Uint8Array, framed: boolean): boolean => {
+    const c = conns.get(host)
+    if (c === undefined || c.socket.destroyed) return false
+    c.framesOut++
+    if (framed) c.writer.writeFramed(payload)
+    else c.writer.write(payload)
+    return true
+  }
+
   const maintain = (): void => {
     if (!running) return
     const now = Date.now()
@@ -309,20 +319,8 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
       maintain()
     },
     connected: (host) => conns.has(host),
-    send (host, payload) {
-      const c = conns.get(host)
-      if (c === undefined || c.socket.destroyed) return false
-      c.framesOut++
-      c.writer.write(payload)
-      return true
-    },
-    sendFramed (host, payload) {
-      const c = conns.get(host)
-      if (c === undefined || c.socket.destroyed) return false
-      c.framesOut++
-      c.writer.writeFramed(payload)
-      return true
-    },
+    send: (host, payload) => write(host, payload, false),
+    sendFramed: (host, payload) => write(host, payload, true),
     drop (host, reason) {
       const c = conns.get(host)
       if (c === undefined) return
