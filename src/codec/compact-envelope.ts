@@ -208,20 +208,20 @@ export function createCompactEnvelopeCodec (components: CompactEnvelopeComponent
     if (flat?.encodeValuesTo == null) return -1
     const t = templates.entry(to, from, type)
     if (t === undefined) return -1
-    const replyToF = kind === CompactKind.ask ? field(replyTo) : ZERO_LENGTH
-    const replyLen = kind === CompactKind.ask ? replyToF.byteLength : 0
+    const replyToF = kind === CompactKind.ask ? field(replyTo) : undefined
+    const replyLen = replyToF?.byteLength ?? 0
     const lead = 2 + varuintLength(id) + varuintLength(t.ref)
     if (t.confirmed) {
       const end = flat.encodeValuesTo(body, lead + replyLen, bytes, at)
       if (end < 0) return end
-      writeTemplateHeader(bytes, at, kind | KIND_TEMPLATED, id, t.ref, -1, undefined, undefined, replyLen > 0 ? replyToF : undefined)
+      writeTemplateHeader(bytes, at, kind | KIND_TEMPLATED, id, t.ref, -1, undefined, undefined, replyToF)
       return end
     }
     const toF = field(to)
     const fromF = field(from)
     const end = flat.encodeTo(body, lead + 4 + toF.byteLength + fromF.byteLength + replyLen, bytes, at)
     if (end < 0) return end
-    writeTemplateHeader(bytes, at, kind | KIND_DEFINES, id, t.ref, templates.nonce, toF, fromF, replyLen > 0 ? replyToF : undefined)
+    writeTemplateHeader(bytes, at, kind | KIND_DEFINES, id, t.ref, templates.nonce, toF, fromF, replyToF)
     return end
   }
   let slab = Buffer.allocUnsafeSlow(TEMPLATE_SLAB_BYTES)

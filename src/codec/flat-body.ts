@@ -64,7 +64,7 @@ export interface FlatBodyCodec {
   /**
    * For a type without optional fields, as `encodeTo` but writing the fields' values alone, in
    * schema order (no map header, no keys, no `type`): a templated envelope's body
-   * (envelope-templates.ts), read with {@link compileValuesDecoder}. Null for other types.
+   * (envelope-templates.ts), read with `decodeValues`. Null for other types.
    */
   encodeValuesTo: ((body: unknown, reserve: number, bytes: Uint8Array, at: number) => number) | null
   /** Reads what `encodeValuesTo` writes (made on first use); null where that is null. */
@@ -108,13 +108,12 @@ export function compileFlatBody (type: string, body: TObject): FlatBodyCodec | n
 }
 
 /**
- * Reads a body written by `encodeValuesTo` for these keys (ASCII, as a flat type's): the values
- * alone, each a number, ASCII string, boolean or null, ending exactly at `end`; returns the
- * message (`type` first, then the keys in order) or undefined. Generated, so a template's
- * messages share one shape.
+ * Reads a body written by `encodeValuesTo` for these keys (a flat type's, checked by
+ * `flatFields`): the values alone, each a number, ASCII string, boolean or null, ending exactly
+ * at `end`; returns the message (`type` first, then the keys in order) or undefined. Generated,
+ * so a template's messages share one shape.
  */
-export function compileValuesDecoder (keys: readonly string[]): ValuesDecoder | null {
-  if (keys.length + 1 > MAX_FIELDS || keys.some(k => k === 'type' || k === '__proto__' || !isAsciiKey(k, MAX_KEY_BYTES))) return null
+function compileValuesDecoder (keys: readonly string[]): ValuesDecoder {
   const lines = ['return function decodeValues (bytes, p, end, type) {', '  const o = { type }']
   for (const k of keys) lines.push('  p = H.readValue(bytes, p, end)', '  if (p < 0) return undefined', `  o[${JSON.stringify(k)}] = H.value`)
   lines.push('  if (p !== end) return undefined', '  return o', '}')
@@ -122,7 +121,7 @@ export function compileValuesDecoder (keys: readonly string[]): ValuesDecoder | 
   return (new Function('H', lines.join('\n')) as (h: typeof HELPERS) => ValuesDecoder)(HELPERS)
 }
 
-/** A templated body's reader ({@link compileValuesDecoder}). */
+/** A templated body's reader (`FlatBodyCodec.decodeValues`). */
 export type ValuesDecoder = (bytes: Uint8Array, p: number, end: number, type: string) => Record<string, unknown> | undefined
 
 /** A signature of what the codec of `body` reads and writes (two schemas with one signature share a codec); null when not flat. */

@@ -89,8 +89,9 @@ export function createRemoting (init: RemotingInit, components: RemotingComponen
   /** Version 3: per host, the templates of what this host sends it and of what it sends this host. */
   const templates = createPeerTemplates({
     report: (host, body) => {
-      if (envelopeTo(host) < TEMPLATE_ENVELOPE_VERSION) return
-      send(host, envelopeTo(host), CompactKind.learned, 'sys.learned', nextId++, -1, '', '', '', body,
+      const version = envelopeTo(host)
+      if (version < TEMPLATE_ENVELOPE_VERSION) return
+      send(host, version, CompactKind.learned, 'sys.learned', nextId++, -1, '', '', '', body,
         (e) => { log.debug({ host, err: e.message }, 'could not report learned templates') })
     }
   })

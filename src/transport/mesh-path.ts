@@ -87,7 +87,7 @@ interface Conn {
 }
 
 type RunHandler = (bytes: Buffer, start: number, end: number) => void
-type SwitchableDecoder = FrameDecoder & { onFrameReplace: (fn: (p: Buffer) => void) => void, onRunReplace: (fn: RunHandler) => void }
+type SwitchableDecoder = FrameDecoder & { onRunReplace: (fn: RunHandler) => void }
 
 /** Canonical text of an IP address (IPv4-mapped IPv6 unwrapped), for comparisons. */
 export function canonicalIp (a: string): string {
@@ -144,7 +144,7 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
     nextDial.delete(host)
     socket.setTimeout(0)
     decoder.setMaxFrameBytes(maxFrameBytes)
-    decoder.onFrameReplace((payload) => { conn.framesIn++; emitFrame(host, payload, 0, payload.byteLength) })
+    // From here on every frame, the rest of this chunk's included, comes in runs.
     decoder.onRunReplace((bytes, start, end) => {
       for (let at = start; at < end;) {
         const from = at + FRAME_HEADER_BYTES
@@ -172,12 +172,11 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
 
   /** Frame plumbing shared by both sides: until `established`, frames go to the hello step, held to the pre-admission limit. */
   const frameSocket = (socket: Socket, onHello: (payload: Buffer) => void, host: () => string | undefined): SwitchableDecoder => {
-    let handler = onHello
     let runHandler: RunHandler = () => {}
     const decoder = new FrameDecoder({
       maxFrameBytes: helloMaxFrameBytes,
       // A refused socket is destroyed: the rest of a chunk it sent is not looked at.
-      onFrame: (p) => { if (handler !== onHello || !socket.destroyed) handler(p) },
+      onFrame: (p) => { if (!socket.destroyed) onHello(p) },
       onRun: (bytes, start, end) => { runHandler(bytes, start, end) },
       onError: (err) => {
         const h = host()
@@ -187,7 +186,7 @@ export function createMeshPath (init: MeshPathInit, components: MeshPathComponen
     })
     socket.on('data', (chunk: Buffer) => { decoder.push(chunk) })
     socket.on('error', () => {})
-    return Object.assign(decoder, { onFrameReplace: (fn: (p: Buffer) => void) => { handler = fn }, onRunReplace: (fn: RunHandler) => { runHandler = fn } })
+    return Object.assign(decoder, { onRunReplace: (fn: RunHandler) => { runHandler = fn } })
   }
 
   const accept = (socket: Socket): void => {

@@ -116,8 +116,9 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
     return outer
   }
 
-  const transmit = (host: string, frame: Uint8Array, onFailure: SendFailure | undefined, token: number): PathKind => {
-    if (mesh !== undefined && mesh.sendFramed(host, frame)) {
+  /** Sends `frame` on the best path now; `framed`: its length prefix is in the 4 bytes before it (every session frame). */
+  const transmit = (host: string, frame: Uint8Array, onFailure: SendFailure | undefined, token: number, framed: boolean): PathKind => {
+    if (mesh !== undefined && (framed ? mesh.sendFramed(host, frame) : mesh.send(host, frame))) {
       stats.framesOut.wireguard++
       notePath(host, 'wireguard')
       return 'wireguard'
@@ -131,7 +132,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
   const { ackTimeoutMs: _, ...sessionInit } = init
   const session = createSession(sessionInit, {
     logger: components.logger,
-    transmit,
+    transmit: (host, frame, onFailure, token) => transmit(host, frame, onFailure, token, true),
     deliver: (host, bytes, start, end) => { frames.emitRange(host, bytes, start, end) },
     badFrame: (host, err) => {
       const gate = logGate.take(`${host}:${(err as HostUnreachableError).code}`)
@@ -237,7 +238,7 @@ export function createMeshTransport (init: MeshTransportInit, components: MeshTr
       wire('off')
     },
     send (host, payload, onFailure, token) {
-      if (goesDirect(host)) transmit(host, payload, onFailure, token ?? 0)
+      if (goesDirect(host)) transmit(host, payload, onFailure, token ?? 0, false)
       else session.send(host, payload, onFailure, token)
     },
     // A session frame is written in place in the memory the session keeps it in; a direct one in the stream's.
