@@ -5,9 +5,10 @@
  * idle agent held a 32 MB new space it had no use for. The actors' hot path keeps its
  * throughput at this size (bench/messaging.ts, remote-dispatch). Like the malloc setting it is
  * read once at start, so whatever spawns an agent gives it (agentProcessEnv, the systemd unit).
- * V8 flags hold for every isolate of the process: the worker threads get this semi-space too (the
- * flag takes precedence over their `resourceLimits`, see worker-module.ts). At 2 MB the actors'
- * thread spent ~15% more CPU per remote message; at 4 MB as much as with V8's default.
+ * V8 flags hold for every isolate of the process and take precedence over a worker's
+ * `resourceLimits`: worker-module.ts sets the flag to each worker's own size while its isolate is
+ * made. At 1–2 MB the actors' thread spent 10–15% more CPU per remote message (sender and
+ * receiver, A/B runs of 2026-12-06); at 4 MB as much as with V8's default.
  */
 export const AGENT_SEMI_SPACE_MB = 4
 
