@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, constants as fsConstants, existsSync, openSync } from 'node:fs'
-import { access, open } from 'node:fs/promises'
+import { access, mkdir, open, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { VmmError } from '../errors/errors.js'
 import type { Logger } from '../log/logger.js'
@@ -11,8 +11,8 @@ import { createProcessHandle } from './process-handle.js'
 
 export const CONSOLE_LOG = 'console.log'
 export const DEFAULT_LOG_BYTES = 64 * 1024
-/** Taken from the agent's environment unless the init says otherwise; the user's env wins over them. */
-export const DEFAULT_INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR']
+/** Taken from the agent's environment unless the init says otherwise; the user's env wins over them (TMPDIR is the machine's own, {@link MACHINE_TMP}). */
+export const DEFAULT_INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ']
 const DEFAULT_NETNS_PREFIX = 'p'
 
 export interface ProcessDriverInit {
@@ -62,7 +62,7 @@ export function createProcessDriver (init: ProcessDriverInit, components: Proces
       const v = process.env[name]
       if (v !== undefined) env[name] = v
     }
-    Object.assign(env, spec.env, { PORT: String(port), ROOST_MACHINE_ID: spec.machineId })
+    Object.assign(env, { TMPDIR: join(spec.dir, MACHINE_TMP) }, spec.env, { PORT: String(port), ROOST_MACHINE_ID: spec.machineId })
     if (ns !== undefined) Object.assign(env, { ROOST_IP: `${ns.nsAddress}/30`, ROOST_GW: ns.hostAddress })
     return env
   }
@@ -85,6 +85,7 @@ export function createProcessDriver (init: ProcessDriverInit, components: Proces
       endpoint = { host: ns.nsAddress, port: spec.guestPort }
     }
     const consoleLog = join(spec.dir, CONSOLE_LOG)
+    await freshTmp(spec.dir)
     let child: ChildProcess
     let pidStartTicks: number | null = null
     try {
@@ -150,6 +151,20 @@ export function createProcessDriver (init: ProcessDriverInit, components: Proces
     adopt,
     logs: async (spec, maxBytes = DEFAULT_LOG_BYTES) => await readTail(join(spec.dir, CONSOLE_LOG), maxBytes)
   }
+}
+
+/**
+ * A machine's temporary directory under the process driver (its TMPDIR, unless its env sets
+ * one): inside the machine's own directory, so it goes when the machine is destroyed, and made
+ * afresh at every start, like a guest's /tmp. An app killed outright (SIGKILL, a lost host) leaves
+ * nothing behind in the host's /tmp.
+ */
+export const MACHINE_TMP = 'tmp'
+
+async function freshTmp (machineDir: string): Promise<void> {
+  const tmp = join(machineDir, MACHINE_TMP)
+  await rm(tmp, { recursive: true, force: true })
+  await mkdir(tmp, { recursive: true, mode: 0o700 })
 }
 
 /** The last `maxBytes` of a file as UTF-8 ('' when it does not exist). */

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
@@ -12,7 +13,7 @@ import type { ImageManifest } from '../../src/vmm/image/manifest.js'
 import { createNetnsAllocator, listNamespaces } from '../../src/vmm/netns.js'
 import { readStartTicks } from '../../src/vmm/proc-info.js'
 import { liveGroupMembers } from '../../src/vmm/proc-tree.js'
-import { createProcessDriver } from '../../src/vmm/process-driver.js'
+import { createProcessDriver, MACHINE_TMP } from '../../src/vmm/process-driver.js'
 import { allocatePort } from '../../src/vmm/ports.js'
 import { requireParts } from '../helpers/requirements.js'
 import { retry } from '../helpers/retry.js'
@@ -67,8 +68,7 @@ async function guestSpec (t: ExecutionContext, appDir: string, network?: Network
     imageDir,
     cpus: 1,
     memoryMb: 64,
-    // The counter keeps its state under TMPDIR: keep it in the sandbox.
-    env: { TMPDIR: root, GREETING: 'hi' },
+    env: { GREETING: 'hi' },
     guestPort: 8080,
     network: network ?? { mode: 'forward', hostPort: await allocatePort() }
   }
@@ -125,6 +125,38 @@ test('start serves HTTP on 127.0.0.1:hostPort; stop → stopped; output and mark
   t.regex(logs, /counter: listening on port \d+/)
   t.regex(logs, /\nroost-exit: \d+\n$/)
   t.is(await driver.logs(spec, 13), logs.slice(-13))
+})
+
+test('an app\'s TMPDIR is its machine\'s own, made afresh at each start: an app killed outright leaves nothing in the host\'s /tmp', async t => {
+  const spec = await guestSpec(t, COUNTER_APP)
+  const driver = createProcessDriver({}, { logger: silentLogger() })
+  const tmp = join(spec.dir, MACHINE_TMP)
+  const state = join(tmp, `roost-counter-${spec.machineId}`)
+  const first = await driver.start(spec)
+  reap(t, first)
+  t.deepEqual(await answering(first, '/cgi-bin/count'), { status: 200, body: '1\n' })
+  t.is(await readFile(join(state, 'count'), 'utf8'), '1\n', 'the counter keeps its state under the machine\'s TMPDIR')
+  t.false(existsSync(join(tmpdir(), `roost-counter-${spec.machineId}`)))
+  await first.kill()
+  t.true(existsSync(state), 'SIGKILL: the app\'s own clean-up did not run')
+  await writeFile(join(tmp, 'stale'), 'x')
+  const second = await driver.start(spec)
+  reap(t, second)
+  t.is((await answering(second)).status, 200)
+  t.false(existsSync(join(tmp, 'stale')), 'a new start begins with an empty TMPDIR')
+  await second.stop()
+})
+
+test('a TMPDIR in the machine\'s env wins over its own', async t => {
+  const spec = await guestSpec(t, COUNTER_APP)
+  const mine = join(spec.dir, 'mine')
+  await mkdir(mine)
+  const driver = createProcessDriver({}, { logger: silentLogger() })
+  const handle = await driver.start({ ...spec, env: { ...spec.env, TMPDIR: mine } })
+  reap(t, handle)
+  t.deepEqual(await answering(handle, '/cgi-bin/count'), { status: 200, body: '1\n' })
+  t.true(existsSync(join(mine, `roost-counter-${spec.machineId}`, 'count')))
+  await handle.stop()
 })
 
 test('the app exiting with code N → guest-exit N, marker in the log', async t => {
