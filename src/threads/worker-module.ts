@@ -35,7 +35,7 @@ let starting = 0
  * the agent's (agent-heap.ts, sized for the actors' thread) every worker would get the main
  * thread's young generation. V8 reads the flag once, when an isolate is made, so it is set to
  * the worker's size while its isolate is made and set back once the thread is online (or
- * failed). Workers started before an earlier one is online get the latest size asked.
+ * has exited). Workers started before an earlier one is online get the latest size asked.
  */
 function withSemiSpace (youngMb: number, make: () => Worker): Worker {
   const processMb = processSemiSpaceMb()
@@ -55,8 +55,8 @@ function withSemiSpace (youngMb: number, make: () => Worker): Worker {
     settle()
     throw err
   }
+  // Not 'error': a listener would keep an unhandled error from surfacing; 'exit' follows it anyway.
   worker.once('online', settle)
-  worker.once('error', settle)
   worker.once('exit', settle)
   return worker
 }
