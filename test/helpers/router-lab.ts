@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +14,7 @@ import { silentLogger } from '../../src/log/logger.js'
 import { parseWgDump } from '../../src/mesh/wg-dump.js'
 import type { RoutesView } from '../../src/proxy/data-plane-view.js'
 import { obtainGuestParts } from '../../src/vmm/image/debian-packages.js'
+import { MACHINE_TMP } from '../../src/vmm/process-driver.js'
 import { CA_CERT_FILE, ensureDevCa } from '../../src/proxy/tls/dev-ca.js'
 import { BIN, type CliResult } from './cli.js'
 import type { Conversation, ConversationResult } from './netns-client.js'
@@ -31,8 +33,6 @@ export interface RouterLab {
   dir: string
   caFile: string
   hosts: LabHost[]
-  /** Machines deployed so far (their state dirs are removed by stop()). */
-  machines: Set<string>
   stop: () => Promise<void>
 }
 
@@ -62,19 +62,18 @@ export async function warmGuestParts (): Promise<void> {
 export async function startRouterLab (regions: string[], prefix: string, opts: { env?: Record<string, string> } = {}): Promise<RouterLab> {
   await warmGuestParts()
   const dir = await mkdtemp(join(tmpdir(), prefix))
+  labDirs.add(dir)
   const caDir = join(dir, 'ca')
   await ensureDevCa(caDir, CA_NAME)
   const lab = createLab({ hosts: 0, binPath: BIN, dir, logLevel: 'debug', ...(opts.env === undefined ? {} : { env: opts.env }), agentArgs: ['--driver', 'process', '--wireguard', 'on', '--ca-dir', caDir] }, { logger: silentLogger() })
-  const machines = new Set<string>()
   const rl: RouterLab = {
     lab,
     dir,
     caFile: join(caDir, CA_CERT_FILE),
     hosts: lab.hosts,
-    machines,
     async stop () {
       await lab.stop()
-      for (const id of machines) await rm(stateDir(id), { recursive: true, force: true })
+      labDirs.delete(dir)
       if (process.env.ROOST_KEEP_LAB_DIR === undefined) await rm(dir, { recursive: true, force: true })
     }
   }
@@ -97,9 +96,22 @@ export async function startRouterLab (regions: string[], prefix: string, opts: {
   return rl
 }
 
-/** Where the router-echo app of a machine keeps its request log and flags (the process driver shares /tmp). */
+/** The dirs of the router labs running in this process (where their hosts' data dirs are). */
+const labDirs = new Set<string>()
+
+/**
+ * Where the router-echo app of a machine keeps its request log and flags: its TMPDIR, which the
+ * process driver makes inside the machine's own directory (`<host data dir>/machines/<id>/tmp`).
+ * Throws while no host of a running lab has it.
+ */
 export function stateDir (machineId: string): string {
-  return join(tmpdir(), `roost-router-echo-${machineId}`)
+  for (const lab of labDirs) {
+    for (const host of readdirSync(lab)) {
+      const dir = join(lab, host, 'machines', machineId, MACHINE_TMP, `roost-router-echo-${machineId}`)
+      if (existsSync(dir)) return dir
+    }
+  }
+  throw new Error(`no router-echo state for machine ${machineId} in any running lab`)
 }
 
 /** A request as the router-echo app recorded it. */
@@ -107,7 +119,13 @@ export interface Recorded { at: number, method: string, path: string, proxy: unk
 
 /** What a machine's app received, health checks left out. */
 export async function received (machineId: string): Promise<Recorded[]> {
-  const text = await readFile(join(stateDir(machineId), 'requests.jsonl'), 'utf8').catch(() => '')
+  let dir: string
+  try {
+    dir = stateDir(machineId)
+  } catch {
+    return []
+  }
+  const text = await readFile(join(dir, 'requests.jsonl'), 'utf8').catch(() => '')
   return text.split('\n').filter(l => l !== '').map(l => JSON.parse(l) as Recorded).filter(r => r.path !== '/health')
 }
 
@@ -126,12 +144,11 @@ export async function deployRaw (h: LabHost, config: string, args: string[] = []
   return await roostIn(h, ['deploy', ECHO_APP_DIR, '--config', join(ECHO_APP_DIR, config), '--data-dir', h.dataDir, '--kernel', 'distribution', '--wait-timeout', '90', '--json', ...args], DEPLOY_TIMEOUT_MS)
 }
 
-/** `roost deploy` that must succeed; its machines are remembered for clean-up. */
+/** `roost deploy` that must succeed. */
 export async function deploy (rl: RouterLab, h: LabHost, config: string, args: string[] = []): Promise<DeployResult> {
   const r = await deployRaw(h, config, args)
   if (r.code !== 0) throw new Error(`roost deploy ${config} failed (${r.code}): ${r.stderr}`)
   const result = JSON.parse(r.stdout) as DeployResult
-  for (const m of result.machines) rl.machines.add(m.id)
   return result
 }
 

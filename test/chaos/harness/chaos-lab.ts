@@ -215,7 +215,6 @@ export async function runChaos (t: ExecutionContext<unknown>, file: string, opts
       async converged (desired, o = {}) {
         const hosts = o.among === undefined ? lab.hosts : o.among.map(n => lab.host(n))
         const census = await converged(hosts, desired, o.timeoutMs)
-        for (const id of census.live.map(l => l.id)) routerLab.machines.add(id)
         mark(`converged${o.among === undefined ? '' : ` among ${o.among.join(',')}`}`)
         return census
       },
