@@ -99,6 +99,10 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
   const { transport, mesh, milestones } = components
   const meshPort = init.meshPort ?? DEFAULT_MESH_PORT
   const prefix = meshPrefix(init.cluster)
+  // wireguard-go restarts before this incarnation: its interfaces' respawns, and one for each
+  // interface made anew after a crash. Reported as one count that only grows, like a pod's.
+  let earlierRestarts = 0
+  let boots = 0
   return defineActor({
     protocol: wireguardProtocol,
     policy: policies.restart({ backoff: { initialMs: 250, maxMs: 5_000, factor: 2 }, maxRestarts: 10, withinMs: 60_000, onExhausted: 'escalate' }),
@@ -123,6 +127,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
       const timers: NodeJS.Timeout[] = []
       let chain: Promise<void> = Promise.resolve()
 
+      const restarts = (): number => earlierRestarts + (iface?.restarts() ?? 0)
       const fail = (err: unknown): void => {
         if (stopped) return
         const e = err as { message?: string, code?: string }
@@ -137,7 +142,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
         const nowS = Math.floor(Date.now() / 1000)
         const dumped = dump?.peers ?? []
         const up = dumped.filter(p => p.latestHandshake > 0 && nowS - p.latestHandshake < HANDSHAKE_FRESH_S).length
-        const summary = `${peers.length}/${up}/${iface.restarts()}/${me.address}/${me.endpoint}`
+        const summary = `${peers.length}/${up}/${restarts()}/${me.address}/${me.endpoint}`
         if (!force && summary === lastPublished && Date.now() - lastPublishAt < (init.publishEveryMs ?? PUBLISH_EVERY_MS)) return
         lastPublished = summary
         lastPublishAt = Date.now()
@@ -155,7 +160,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
             up,
             rxBytes: dumped.reduce((n, p) => n + p.rxBytes, 0),
             txBytes: dumped.reduce((n, p) => n + p.txBytes, 0),
-            restarts: iface.restarts(),
+            restarts: restarts(),
             updatedAt: Date.now()
           }
         }, { timeoutMs: 5_000 })
@@ -219,6 +224,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
 
       const boot = async (): Promise<void> => {
         milestones.reach('wireguard.boot')
+        if (boots++ > 0) earlierRestarts++
         let early = await components.headStart?.take()
         if (early !== undefined && early.iface.ifname !== ifname) {
           await early.iface.stop()
@@ -312,7 +318,7 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
               meshPort: me === undefined ? null : meshPort,
               endpoint: me?.endpoint ?? null,
               pid: iface?.pid() ?? null,
-              restarts: iface?.restarts() ?? 0,
+              restarts: restarts(),
               collisions,
               peers: peers.map(peerView),
               stats: transport.stats()
@@ -332,7 +338,9 @@ export function wireguardActor (init: WireguardActorInit, components: WireguardA
           await chain.catch(() => {})
           transport.setRoutes(new Map())
           await ctx.system.ask(membership, { type: 'membership.unsubscribe', subscriber: ctx.path }, { timeoutMs: 1_000 }).catch(() => {})
+          earlierRestarts += iface?.restarts() ?? 0
           await iface?.stop().catch((err: unknown) => { ctx.log.warn({ err }, 'wireguard interface stop failed') })
+          iface = undefined
         }
       }
     }

@@ -18,7 +18,7 @@ import { pino } from 'pino'
 import { Writable } from 'node:stream'
 import { meshAddress } from '../../src/mesh/mesh-address.js'
 import { generateWgKeyPair, wgPublicKeyOf } from '../../src/mesh/wg-keys.js'
-import type { WgPeerSpec, WireguardInterface, WireguardInterfaceInit } from '../../src/mesh/wireguard-interface.js'
+import type { WgPeerSpec, WireguardEvent, WireguardInterface, WireguardInterfaceInit } from '../../src/mesh/wireguard-interface.js'
 import { defineActor } from '../../src/runtime/actor.js'
 import { policies } from '../../src/runtime/policy.js'
 import { ref } from '../../src/runtime/ref.js'
@@ -42,15 +42,27 @@ const agentRoot = defineActor({
 })
 
 /** A WireGuard interface that records what it was told (unit tests of the actor's decisions). */
-interface FakeIface extends WireguardInterface { init: WireguardInterfaceInit, peers: WgPeerSpec[], batches: number, started: number, stopped: number }
+interface FakeIface extends WireguardInterface {
+  init: WireguardInterfaceInit
+  peers: WgPeerSpec[]
+  batches: number
+  started: number
+  stopped: number
+  respawns: number
+  /** Calls the actor's listeners as the real interface would. */
+  emit: (event: WireguardEvent, info: Record<string, unknown>) => void
+}
 function fakeInterface (into: FakeIface[]) {
   return (init: WireguardInterfaceInit): WireguardInterface => {
+    const listeners: Array<{ event: WireguardEvent, fn: (info: Record<string, unknown>) => void }> = []
     const f: FakeIface = {
       init,
       peers: [],
       batches: 0,
       started: 0,
       stopped: 0,
+      respawns: 0,
+      emit: (event, info) => { for (const l of listeners) if (l.event === event) l.fn(info) },
       ifname: init.ifname,
       start: async () => { f.started++ },
       stop: async () => { f.stopped++ },
@@ -58,9 +70,9 @@ function fakeInterface (into: FakeIface[]) {
       status: async () => ({ publicKey: '', listenPort: 51820, peers: f.peers.map(p => ({ publicKey: p.publicKey, endpoint: p.endpoint, allowedIps: p.allowedIps, latestHandshake: Math.floor(Date.now() / 1000), rxBytes: 10, txBytes: 20, keepaliveS: p.keepaliveS ?? null })) }),
       listenPort: () => 51820,
       pid: () => 4242,
-      restarts: () => 0,
+      restarts: () => f.respawns,
       handshakeRetries: () => 0,
-      on: () => {}
+      on: (event, fn) => { listeners.push({ event, fn }) }
     }
     into.push(f)
     return f
@@ -185,6 +197,23 @@ test('the agent\'s head-started interface is adopted: no second interface, its k
     t.is(s.address, current(h).init.address)
     t.deepEqual(h.milestones.list().filter(m => m.event === 'wireguard.peers').map(m => m.n), [1])
   }
+})
+
+test('wireguard-go restarts are one count that only grows: an interface\'s respawns, and a new interface after the actor\'s crash', async t => {
+  const net = createMemoryNetwork()
+  const a = await startHost(t, net, 'h1')
+  await retry(async () => (await status(a)).mode === 'wireguard', { timeoutMs: 5_000, what: 'the interface up' })
+  t.is((await status(a)).restarts, 0)
+  const first = current(a)
+  first.respawns = 2
+  first.emit('restart', { pid: 4242, restarts: 2, attempt: 1 })
+  t.is((await status(a)).restarts, 2)
+  first.emit('error', { attempts: 5, err: new Error('no wireguard-go') })
+  await retry(() => a.ifaces.length === 2 && current(a).started === 1, { timeoutMs: 5_000, what: 'the actor restarted with a new interface' })
+  t.is(first.stopped, 1, 'the interface it gave up on is stopped')
+  await retry(async () => (await status(a).catch(() => undefined))?.restarts === 3, { timeoutMs: 5_000, what: 'the count carried over, plus the new interface' })
+  current(a).respawns = 1
+  t.is((await status(a)).restarts, 4)
 })
 
 test('an address collision moves the host with the larger id to its next salt', async t => {
