@@ -75,6 +75,7 @@ export function createProcessDriver (init: ProcessDriverInit, components: Proces
     } catch {
       throw new VmmError(`the image has no executable ${run}`, { machineId: spec.machineId })
     }
+    await freshTmp(spec.dir).catch((err: Error) => { throw new VmmError(`cannot make the machine's TMPDIR: ${err.message}`, { machineId: spec.machineId }) })
     let ns: Netns | undefined
     let endpoint: { host: string, port: number }
     if (spec.network.mode === 'forward') {
@@ -85,7 +86,6 @@ export function createProcessDriver (init: ProcessDriverInit, components: Proces
       endpoint = { host: ns.nsAddress, port: spec.guestPort }
     }
     const consoleLog = join(spec.dir, CONSOLE_LOG)
-    await freshTmp(spec.dir)
     let child: ChildProcess
     let pidStartTicks: number | null = null
     try {
