@@ -1,8 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startLocalCluster } from '../src/cli/local-cluster.js'
+import { agentProcessEnv } from '../src/threads/malloc-env.js'
 import { benchNodeArgs, exitedCleanly, firstJsonLine, type ReceiverReady } from './helpers/dispatch-processes.js'
 import { withLoopbackCluster } from './helpers/loopback-cluster.js'
 import { progress, report, round, rssMbOf } from './helpers/report.js'
@@ -32,24 +34,48 @@ async function remoteDispatch (): Promise<void> {
   })
 }
 
+/** Seconds after the membership formed at which `idle-3-hosts` reads RSS again, once V8 has given back what start-up grew. */
+const SETTLED_AFTER_S = Number(process.env.BENCH_SETTLED_AFTER_S ?? 20)
+
+/**
+ * The floor an agent stands on: a bare `node` with one idle worker thread (the agent has one at
+ * idle, the transport's), started with the agent's environment and read when the agents are.
+ */
+function bareNode (): ChildProcess {
+  const script = "new (require('node:worker_threads').Worker)('setInterval(() => {}, 1e6)', { eval: true }); setInterval(() => {}, 1e6)"
+  return spawn(process.execPath, ['-e', script], { stdio: 'ignore', env: agentProcessEnv(process.env) })
+}
+
 async function idleRss (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'roost-bench-rss-'))
   progress('starting a bootstrap and 3 agent processes for the idle RSS reading')
   const cluster = await startLocalCluster({ binPath: BIN, hosts: 3, dir, logLevel: 'warn' })
+  let bare: ChildProcess | undefined
   try {
     await cluster.waitForMembership()
+    const formed = Date.now()
+    bare = bareNode()
     await new Promise(resolve => setTimeout(resolve, 5_000))
-    const rss: number[] = []
-    for (const h of cluster.hosts) rss.push(await rssMbOf(h.process.pid!))
+    const read = async (): Promise<number[]> => await Promise.all(cluster.hosts.map(async h => await rssMbOf(h.process.pid!)))
+    const rss = await read()
+    const bareMb = await rssMbOf(bare.pid!)
+    progress(`read ${rss.map(r => round(r, 1)).join(', ')} MB; again ${SETTLED_AFTER_S} s after the membership formed`)
+    await new Promise(resolve => setTimeout(resolve, Math.max(0, formed + SETTLED_AFTER_S * 1000 - Date.now())))
+    const settled = await read()
     const info = JSON.parse(await readFile(join(cluster.hosts[0]!.dataDir, 'agent.json'), 'utf8')) as { pid: number }
     report('messaging', {
       case: 'idle-3-hosts',
       hosts: 3,
       rssMb: round(Math.max(...rss), 1),
       rssMbPerHost: rss.map(r => round(r, 1)),
+      bareNodeRssMb: round(bareMb, 1),
+      rssMbSettled: round(Math.max(...settled), 1),
+      rssMbSettledPerHost: settled.map(r => round(r, 1)),
+      settledAfterS: SETTLED_AFTER_S,
       samplePid: info.pid
     })
   } finally {
+    bare?.kill('SIGKILL')
     await cluster.stop()
     await rm(dir, { recursive: true, force: true })
   }
