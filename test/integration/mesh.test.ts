@@ -108,6 +108,9 @@ meshTest('a 3-host lab forms the mesh; messages travel through the tunnels (coun
     return v.pid !== null && v.pid !== oldPid && v.restarts >= 1 && v.peers.length === 2 && v.peers.every(p => p.path === 'wireguard') ? v : undefined
   }, { timeoutMs: 45_000, intervalMs: 200, what: 'wireguard-go restarted with its peers and the mesh connections back' }).catch(async (err: unknown) => {
     for (const h of [h1, h2, h3]) t.log(h.name, JSON.stringify(await meshOf(h).catch(e => String(e))))
+    // Whether the killed process is gone, a zombie its parent has not reaped, or stuck (D state).
+    const status = await readFile(`/proc/${oldPid}/status`, 'utf8').catch((e: Error) => e.message)
+    t.log(`pid ${oldPid} after SIGKILL:`, status.split('\n').filter(l => /^(Name|State|PPid):/.test(l)).join(' ') || status)
     throw err
   })
   t.is((await wgDump(lab, h1, ifname)).peers.length, 2, 'peers reapplied to the new wireguard-go')
