@@ -145,11 +145,10 @@ export async function deployRaw (h: LabHost, config: string, args: string[] = []
 }
 
 /** `roost deploy` that must succeed. */
-export async function deploy (rl: RouterLab, h: LabHost, config: string, args: string[] = []): Promise<DeployResult> {
+export async function deploy (h: LabHost, config: string, args: string[] = []): Promise<DeployResult> {
   const r = await deployRaw(h, config, args)
   if (r.code !== 0) throw new Error(`roost deploy ${config} failed (${r.code}): ${r.stderr}`)
-  const result = JSON.parse(r.stdout) as DeployResult
-  return result
+  return JSON.parse(r.stdout) as DeployResult
 }
 
 /** The deployed machine of `result` on the host called `name`. */

@@ -44,9 +44,9 @@ const app = (t: ExecutionContext<Ctx>, name: string): DeployResult => {
 lab2.serial('the apps deploy: two checked machines, one limited machine, two flaky ones', async t => {
   const { rl, apps } = t.context
   const [h1, h2] = hosts(t)
-  apps.checked = await deploy(rl, h1, 'checked.roost.toml', ['--host', 'h1,h2', '--count', '2'])
-  apps.limited = await deploy(rl, h2, 'limited.roost.toml', ['--host', 'h1', '--count', '1'])
-  apps.flaky = await deploy(rl, h1, 'flaky.roost.toml', ['--host', 'h1,h2', '--count', '2'])
+  apps.checked = await deploy(h1, 'checked.roost.toml', ['--host', 'h1,h2', '--count', '2'])
+  apps.limited = await deploy(h2, 'limited.roost.toml', ['--host', 'h1', '--count', '1'])
+  apps.flaky = await deploy(h1, 'flaky.roost.toml', ['--host', 'h1,h2', '--count', '2'])
   for (const h of [h1, h2]) {
     for (const [name, r] of Object.entries(apps)) await routable(h, name, r.machines.map(m => m.id))
   }
@@ -203,12 +203,12 @@ lab2.serial('bad services rows are rejected and logged while routing goes on; ro
 
   // The app holding the port may redeploy (from h1: the router there hands it to h2, the row's
   // owner), and keeps the port; sharing it by Host is legitimate too.
-  const again = await deploy(rl, h1, 'limited.roost.toml')
+  const again = await deploy(h1, 'limited.roost.toml')
   t.deepEqual(again.machines.map(m => m.action), ['unchanged'])
   t.is(again.deployVersion, 2)
   const held = await retry(async () => { const v = await routesOf(h1); return v.apps.some(a => a.app === 'limited' && a.ports.length === 1) && v.rejected.some(r => r.key === 'a-squatter') && v }, { timeoutMs: 20_000, what: 'h1 routing the redeployed limited' })
   t.true(held.listeners.some(l => l.port === 8082 && l.http && l.apps.includes('limited')), 'limited keeps port 8082 after its redeploy')
-  const shares = await deploy(rl, h1, 'shares.roost.toml', ['--host', 'h2'])
+  const shares = await deploy(h1, 'shares.roost.toml', ['--host', 'h2'])
   await routable(h1, 'shares', shares.machines.map(m => m.id))
   // No checks: the machine is a candidate once started, perhaps before its app listens.
   const first = await retry(async () => { const a = await curlIn(rl.lab, h2, `http://${h1.address}:8082/`, ['-H', `Host: shares.${LAB_DOMAIN}`]); return a.status === 200 && a }, { timeoutMs: 20_000, what: 'shares answering' })

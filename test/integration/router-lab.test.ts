@@ -43,9 +43,9 @@ const hosts = (t: ExecutionContext<Ctx>): [LabHost, LabHost, LabHost] => t.conte
 lab3.serial('roost deploy publishes the apps through the router; every host listens on their ports; roost routes shows listeners and candidates', async t => {
   const { rl } = t.context
   const [h1, h2, h3] = hosts(t)
-  const web = await deploy(rl, h1, 'roost.toml', ['--host', 'h1,h2,h3', '--count', '3'])
+  const web = await deploy(h1, 'roost.toml', ['--host', 'h1,h2,h3', '--count', '3'])
   t.deepEqual(web.machines.map(m => `${m.action}@${m.hostName}/${m.region}`).sort(), ['created@h1/ams', 'created@h2/ams', 'created@h3/sin'])
-  const echo = await deploy(rl, h3, 'echo.roost.toml', ['--host', 'h2', '--count', '1'])
+  const echo = await deploy(h3, 'echo.roost.toml', ['--host', 'h2', '--count', '1'])
   t.deepEqual(echo.machines.map(m => `${m.action}@${m.hostName}`), ['created@h2'])
   t.context.apps.web = web
   t.context.apps.echo = echo

@@ -163,7 +163,7 @@ export async function runChaos (t: ExecutionContext<unknown>, file: string, opts
       get load () { return load },
       set load (l) { load = l },
       async deployChaosApp (hosts) {
-        const result = await deploy(routerLab, lab.host(hosts[0] ?? LOAD_HOST), CHAOS_CONFIG, ['--host', hosts.join(','), '--count', String(hosts.length)])
+        const result = await deploy(lab.host(hosts[0] ?? LOAD_HOST), CHAOS_CONFIG, ['--host', hosts.join(','), '--count', String(hosts.length)])
         await routable(lab.host(LOAD_HOST), CHAOS_APP, result.machines.map(m => m.id), 60_000)
         mark(`deployed ${CHAOS_APP} on ${hosts.join(',')}`)
         return result
