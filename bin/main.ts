@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url'
 import { runCli } from '../src/cli/main.js'
 
 // The composition root: the only place that joins the CLI (src/) with the agent's actor tree (actors/).
-// From bin/main.ts the script is ./roost.js; from dist/bin/main.js it is ../../bin/roost.js.
-const binPath = [new URL('./roost.js', import.meta.url), new URL('../../bin/roost.js', import.meta.url)]
-  .map(u => fileURLToPath(u)).find(p => p.endsWith('/bin/roost.js') && !p.includes('/dist/') && existsSync(p))
+// From bin/main.ts and from the build's dist/main.js alike, the script is ../bin/roost.js.
+const script = fileURLToPath(new URL('../bin/roost.js', import.meta.url))
+const binPath = existsSync(script) ? script : undefined
 
 await runCli(process.argv, {
   binPath: binPath ?? process.argv[1] ?? 'roost',

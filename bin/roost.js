@@ -3,7 +3,7 @@
 // falls back to compiling the TypeScript on the fly, which starts about three times slower.
 import { existsSync } from 'node:fs'
 
-const compiled = new URL('../dist/bin/main.js', import.meta.url)
+const compiled = new URL('../dist/main.js', import.meta.url)
 if (existsSync(compiled) && process.env.ROOST_FROM_SOURCE !== '1') {
   await import(compiled.href)
 } else {
