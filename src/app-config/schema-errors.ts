@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox'
-import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
-import { Value } from '@sinclair/typebox/value'
+import { Errors, ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
+import { Check } from '@sinclair/typebox/value'
 import { keyPathFromPointer } from './key-path.js'
 
 /** One violation of the document schema, in words a roost.toml author understands. */
@@ -93,10 +93,10 @@ function describe (e: ValueError): string {
 
 /** The document's violations of `schema` (at most 50), as key paths and messages. */
 export function documentErrors (schema: TSchema, document: unknown): DocError[] {
-  if (Value.Check(schema, document)) return []
+  if (Check(schema, document)) return []
   const out: DocError[] = []
   const seen = new Set<string>()
-  for (const raw of Value.Errors(schema, document)) {
+  for (const raw of Errors(schema, document)) {
     const e = raw.type === ValueErrorType.Union ? resolveUnion(raw) : raw
     // A missing key also fails its own type check: one error per key is enough.
     if (seen.has(e.path)) continue

@@ -1,5 +1,6 @@
 import type { TSchema } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
+import { Check } from '@sinclair/typebox/value'
+import { Errors } from '@sinclair/typebox/errors'
 import { InvalidArgumentError } from '../../errors/errors.js'
 import { API_SCHEMAS, PATH_PARAMS, type ApiSchemaName, type RouteSpec } from './routes.js'
 
@@ -14,9 +15,9 @@ const MAX_LISTED_ERRORS = 20
 
 /** TypeBox's errors for `value` (at most 20), or an empty list when it conforms. */
 export function schemaErrors (schema: TSchema, value: unknown, where: FieldError['in'], prefix = ''): FieldError[] {
-  if (Value.Check(schema, value)) return []
+  if (Check(schema, value)) return []
   const out: FieldError[] = []
-  for (const e of Value.Errors(schema, value)) {
+  for (const e of Errors(schema, value)) {
     out.push({ in: where, path: `${prefix}${e.path}`, message: e.message })
     if (out.length >= MAX_LISTED_ERRORS) break
   }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { chmod, copyFile, link, mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Value } from '@sinclair/typebox/value'
+import { Check } from '@sinclair/typebox/value'
+import { Errors } from '@sinclair/typebox/errors'
 import { ImageError } from '../../errors/errors.js'
 import type { Logger } from '../../log/logger.js'
 import { APP_ROOT } from './app-layer.js'
@@ -59,8 +60,8 @@ export async function readManifest (dir: string): Promise<StoredImage> {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message
     throw new ImageError(`corrupt image ${file}: ${why}`, { path: file })
   }
-  if (!Value.Check(ImageManifestSchema, value)) {
-    const first = Value.Errors(ImageManifestSchema, value).First()
+  if (!Check(ImageManifestSchema, value)) {
+    const first = Errors(ImageManifestSchema, value).First()
     throw new ImageError(`corrupt image ${file}: ${first === undefined ? 'invalid' : `${first.path || '/'} ${first.message}`}`, { path: file })
   }
   return { ...value, dir }
