@@ -1,16 +1,18 @@
 /**
  * The semi-space of the agent's main thread (MB; its new space is two of them). V8's default
  * lets it grow to 16 MB each during the start-up burst (module loading, the replica's first
- * sync), and it shrinks back only when a memory-reducing GC runs, 15–30 s later or never: an
- * idle agent held a 32 MB new space it had no use for. The actors' hot path keeps its
- * throughput at this size (bench/messaging.ts, remote-dispatch). Like the malloc setting it is
- * read once at start, so whatever spawns an agent gives it (agentProcessEnv, the systemd unit).
- * V8 flags hold for every isolate of the process and take precedence over a worker's
- * `resourceLimits`: worker-module.ts sets the flag to each worker's own size while its isolate is
- * made. At 1–2 MB the actors' thread spent 10–15% more CPU per remote message (sender and
- * receiver, A/B runs of 2026-12-06); at 4 MB as much as with V8's default.
+ * sync), and it shrinks back only when a memory-reducing GC runs, 8–30 s later or never: an
+ * idle agent held a 32 MB new space it had no use for. Like the malloc setting it is read once
+ * at start, so whatever spawns an agent gives it (agentProcessEnv, the systemd unit). V8 flags
+ * hold for every isolate of the process and take precedence over a worker's `resourceLimits`:
+ * worker-module.ts sets the flag to each worker's own size while its isolate is made.
+ * At 2 MB the actors' hot path keeps its throughput and CPU per message (bench/messaging.ts,
+ * remote-dispatch, three alternated pairs on 2026-12-06: 1,054k / 910k / 888k msg/s against
+ * 922k / 889k / 832k at 4 MB; sender 0.93 / 0.97 / 0.98 µs against 0.92 / 0.89 / 1.07, receiver
+ * 0.95 / 1.23 / 1.05 against 1.00 / 1.12 / 1.22), and the idle agent's new space at the bench's
+ * reading is 4 MB, not 8. At 1 MB the actors spent 10–15% more CPU per remote message.
  */
-export const AGENT_SEMI_SPACE_MB = 4
+export const AGENT_SEMI_SPACE_MB = 2
 
 /**
  * Background threads V8 runs its collector's helper tasks on (Node's default is 4, whatever the
