@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module'
-import type { collectDefaultMetrics as CollectDefaultMetrics, Registry as PromRegistry } from 'prom-client'
+import type { Registry as PromRegistry } from 'prom-client'
 import type { MessageObserver } from '../runtime/observers.js'
 import { registerActorMetrics, type ActorMetrics } from './actor-metrics.js'
 import { registerMessageMetrics } from './message-metrics.js'
+import { registerDefaultMetrics } from './default-metrics.js'
 import { createScrapeClock, type ScrapeClock } from './scrape-cache.js'
 
 /**
@@ -25,12 +26,11 @@ export interface AgentMetrics {
 // (~1 MB of heap) and the cluster aggregator among it: an agent takes the two parts it uses.
 const require = createRequire(import.meta.url)
 const Registry = require('prom-client/lib/registry') as typeof PromRegistry
-const collectDefaultMetrics = require('prom-client/lib/defaultMetrics') as typeof CollectDefaultMetrics
 type Registry = PromRegistry
 
 export function createAgentMetrics (): AgentMetrics {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
+  const defaults = registerDefaultMetrics(registry)
   const actors = registerActorMetrics(registry)
   const messages = registerMessageMetrics(registry)
   const scrapes = createScrapeClock()
@@ -41,6 +41,7 @@ export function createAgentMetrics (): AgentMetrics {
     scrapes,
     text: async () => {
       scrapes.next()
+      defaults.beforeScrape()
       return await registry.metrics()
     },
     contentType: registry.contentType
