@@ -20,12 +20,14 @@ export const BUNDLE_ENTRIES: Readonly<Record<string, string>> = Object.freeze({
  * files (better-sqlite3, sodium-native, udx-native, msgpackr-extract and the bare-* modules
  * hyperswarm's stack pulls in through require-addon); what those require that bundled code uses
  * too (streamx and its parts, b4a), so that one copy is loaded, not a bundled one beside theirs;
- * and pino-pretty, loaded only for a terminal's logs.
+ * the packages roost loads with `import()` on first use (@peculiar/x509, reflect-metadata,
+ * acme-client: CommonJS, whose named exports a bundle's `import()` would not give, only its
+ * default); and pino-pretty, loaded only for a terminal's logs.
  */
 export const BUNDLE_EXTERNAL: readonly string[] = Object.freeze([
   'better-sqlite3', 'bindings', 'sodium-native', 'which-runtime', 'udx-native', 'msgpackr-extract',
   'node-gyp-build', 'require-addon', 'bare-*', 'streamx', 'events-universal', 'fast-fifo',
-  'text-decoder', 'b4a', 'pino-pretty'
+  'text-decoder', 'b4a', '@peculiar/x509', 'reflect-metadata', 'acme-client', 'pino-pretty'
 ])
 
 /** CommonJS packages bundled into ES modules still call `require` and read `__filename`/`__dirname`. */

@@ -36,18 +36,34 @@ test('packages with native addons stay in node_modules, and the agent code is in
   t.true(inputs.some(i => i.includes('node_modules/hyperswarm/')), 'pure-JS packages are bundled')
 })
 
-test('the agent host is loaded on first use, not with the CLI', t => {
-  const main = metafile.outputs[`${outdir}/main.js`]!
-  const staticClosure = new Set<string>()
+/** The inputs of `output` and of every chunk it imports statically: what loading it loads. */
+function loadedWith (output: string): Set<string> {
+  const outputs = new Set<string>()
   const visit = (out: string): void => {
-    if (staticClosure.has(out)) return
-    staticClosure.add(out)
+    if (outputs.has(out)) return
+    outputs.add(out)
     for (const i of metafile.outputs[out]!.imports) if (i.kind === 'import-statement' && metafile.outputs[i.path] !== undefined) visit(i.path)
   }
-  visit(`${outdir}/main.js`)
-  const loaded = [...staticClosure].flatMap(o => Object.keys(metafile.outputs[o]!.inputs))
-  t.false(loaded.includes('actors/agent/host.ts'))
-  t.true(main.imports.some(i => i.kind === 'dynamic-import'))
+  visit(output)
+  return new Set([...outputs].flatMap(o => Object.keys(metafile.outputs[o]!.inputs)))
+}
+const outputOf = (input: string): string => Object.keys(metafile.outputs).find(o => metafile.outputs[o]!.inputs[input] !== undefined)!
+
+test('every package the source loads with import() stays in node_modules (a bundle would hand a CommonJS one over with its default export only)', async t => {
+  const sources = await Promise.all(Object.keys(metafile.inputs).filter(i => /^(src|actors|bin)\//.test(i)).map(async i => await readFile(join(root, i), 'utf8')))
+  const packages = new Set(sources.flatMap(s => [...s.matchAll(/\bimport\('([^.'][^']*)'\)/g)].map(m => m[1]!)).filter(p => !p.startsWith('node:')))
+  t.true(packages.has('@peculiar/x509'))
+  t.deepEqual([...packages].filter(p => !BUNDLE_EXTERNAL.includes(p)), [])
+})
+
+test('what the source loads on first use stays a chunk of its own: the agent host, and each CLI command', t => {
+  const cli = loadedWith(`${outdir}/main.js`)
+  t.false(cli.has('actors/agent/host.ts'))
+  t.false(cli.has('src/cli/commands/agent.ts'))
+  const agentCommand = loadedWith(outputOf('src/cli/commands/agent.ts'))
+  t.false(agentCommand.has('src/cli/commands/lab.ts'), '`roost agent` does not load the other commands')
+  t.false(agentCommand.has('actors/agent/host.ts'), 'nor the agent until it starts one')
+  t.true(loadedWith(outputOf('actors/agent/host.ts')).has('src/runtime/system.ts'))
 })
 
 test('no class of roost\'s is renamed by the bundle (esbuild renames a top-level name two bundled modules share; defineError\'s classes name themselves)', async t => {

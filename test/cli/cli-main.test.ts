@@ -4,12 +4,15 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BIN, tempDir } from '../helpers/cli.js'
 
-/** Runs `roost <args>` with a module hook that writes every file URL it loads to `log`. */
+/**
+ * Runs `roost <args>` from source with a module hook that writes every file URL it loads to
+ * `log` (the build keeps the same dynamic imports as chunks: test/build/bundle.test.ts).
+ */
 async function loadedBy (args: string[], log: string): Promise<{ stdout: string, urls: string[] }> {
   const hook = `export async function load (url, ctx, next) { if (url.startsWith('file:')) (await import('node:fs')).appendFileSync(${JSON.stringify(log)}, url + '\\n'); return await next(url, ctx) }`
   const register = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}))`
   const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, BIN, ...args], { timeout: 30_000 }, (err, out) => {
+    execFile(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, BIN, ...args], { timeout: 30_000, env: { ...process.env, ROOST_FROM_SOURCE: '1' } }, (err, out) => {
       if (err !== null) reject(err)
       else resolve(out)
     })
