@@ -74,10 +74,17 @@ async function meshUp (hosts: number): Promise<void> {
     const t0Epoch = Date.now()
     const running = lab.hosts
     progress(`${hosts} agents started; waiting for every pair to have a handshake and a delivered message`)
+    let views: MeshView[] = []
     await pollUntil(async () => {
-      const views = await Promise.all(running.map(async h => await call(h, async api => await api.mesh())))
+      views = await Promise.all(running.map(async h => await call(h, async api => await api.mesh())))
       return views.every((v: MeshView) => v.peers.length === hosts - 1 && v.peers.every(p => p.latestHandshake > 0 && p.path === 'wireguard')) ? true : undefined
-    }, 60_000, 'every tunnel and mesh connection')
+    }, 60_000, 'every tunnel and mesh connection').catch((err: unknown) => {
+      for (const [i, v] of views.entries()) {
+        const short = v.peers.filter(p => p.latestHandshake === 0 || p.path !== 'wireguard').map(p => `${p.name} (${p.latestHandshake === 0 ? 'no handshake' : 'handshake'}, path ${p.path})`)
+        progress(`${running[i]?.name ?? '?'}: mode ${v.mode}, ${v.peers.length} of ${hosts - 1} peers${short.length === 0 ? '' : `; not yet: ${short.join(', ')}`}`)
+      }
+      throw err
+    })
     const handshakesMs = performance.now() - t0
     // The pings go over the tunnel if no host's transport sends a frame on the hyperswarm path
     // meanwhile (the wireguard count alone would be satisfied by gossip).
