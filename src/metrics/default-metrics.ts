@@ -17,7 +17,7 @@ export const DEFAULT_METRIC_MODULES: readonly string[] = Object.freeze([
 ])
 
 /** prom-client's module for `nodejs_eventloop_lag_*`. */
-export const LOOP_LAG_MODULE = 'eventLoopLag'
+const LOOP_LAG_MODULE = 'eventLoopLag'
 
 export interface DefaultMetrics {
   /**
@@ -33,14 +33,15 @@ type RegisterMetric = (registry: Registry, config: object) => void
 
 /** Node's default metrics on `registry`: prom-client's modules and {@link registerProcessCpu}. */
 export function registerDefaultMetrics (registry: Registry): DefaultMetrics {
+  const register = (name: string): void => { (require(`prom-client/lib/metrics/${name}`) as RegisterMetric)(registry, config) }
   registerProcessCpu(registry)
-  for (const name of DEFAULT_METRIC_MODULES) (require(`prom-client/lib/metrics/${name}`) as RegisterMetric)(registry, config)
+  for (const name of DEFAULT_METRIC_MODULES) register(name)
   let lag = false
   return {
     beforeScrape () {
       if (lag) return
       lag = true
-      ;(require(`prom-client/lib/metrics/${LOOP_LAG_MODULE}`) as RegisterMetric)(registry, config)
+      register(LOOP_LAG_MODULE)
     }
   }
 }

@@ -10,7 +10,8 @@
  * remote-dispatch, three alternated pairs on 2026-12-06: 1,054k / 910k / 888k msg/s against
  * 922k / 889k / 832k at 4 MB; sender 0.93 / 0.97 / 0.98 µs against 0.92 / 0.89 / 1.07, receiver
  * 0.95 / 1.23 / 1.05 against 1.00 / 1.12 / 1.22), and the idle agent's new space at the bench's
- * reading is 4 MB, not 8. At 1 MB the actors spent 10–15% more CPU per remote message.
+ * reading is 4 MB, not 8. At 1 MB the actors spent ~5 % more CPU per remote message (three more
+ * pairs) and the flood bench ran at half its rate (377k / 378k against 717k / 649k msg/s).
  */
 export const AGENT_SEMI_SPACE_MB = 2
 

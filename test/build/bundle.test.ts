@@ -12,9 +12,15 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 // Under the package root: the bundle finds its externals in the root's node_modules.
 const outdir = `.test-dist-${process.pid}`
 let metafile: Metafile
+/** roost's own source files in the bundle, and the bundle's code files, read once. */
+let sources: string[]
+let chunks: string[]
 
 test.before(async () => {
   metafile = (await build({ ...bundleOptions(root, outdir), metafile: true, logLevel: 'silent' })).metafile
+  const read = async (files: string[]): Promise<string[]> => await Promise.all(files.map(async f => await readFile(join(root, f), 'utf8')))
+  sources = await read(Object.keys(metafile.inputs).filter(i => /^(src|actors|bin)\//.test(i)))
+  chunks = await read(Object.keys(metafile.outputs).filter(o => o.endsWith('.js')))
 })
 test.after.always(async () => { await rm(join(root, outdir), { recursive: true, force: true }) })
 
@@ -22,7 +28,7 @@ test('every entry is a module at the top of the output, beside every chunk (work
   const files = (await readdir(join(root, outdir))).filter(f => f.endsWith('.js'))
   for (const name of Object.keys(BUNDLE_ENTRIES)) t.true(files.includes(`${name}.js`), name)
   t.true(files.length > Object.keys(BUNDLE_ENTRIES).length, 'shared code and lazily loaded modules are chunks of their own')
-  t.deepEqual(Object.keys(metafile.outputs).filter(o => o.endsWith('.js') && !o.startsWith(`${outdir}/`) ), [])
+  t.deepEqual(Object.keys(metafile.outputs).filter(o => o.endsWith('.js') && !o.startsWith(`${outdir}/`)), [])
   t.deepEqual(Object.keys(metafile.outputs).filter(o => o.endsWith('.js') && o.slice(outdir.length + 1).includes('/')), [])
 })
 
@@ -49,8 +55,7 @@ function loadedWith (output: string): Set<string> {
 }
 const outputOf = (input: string): string => Object.keys(metafile.outputs).find(o => metafile.outputs[o]!.inputs[input] !== undefined)!
 
-test('every package the source loads with import() stays in node_modules (a bundle would hand a CommonJS one over with its default export only)', async t => {
-  const sources = await Promise.all(Object.keys(metafile.inputs).filter(i => /^(src|actors|bin)\//.test(i)).map(async i => await readFile(join(root, i), 'utf8')))
+test('every package the source loads with import() stays in node_modules (a bundle would hand a CommonJS one over with its default export only)', t => {
   const packages = new Set(sources.flatMap(s => [...s.matchAll(/\bimport\('([^.'][^']*)'\)/g)].map(m => m[1]!)).filter(p => !p.startsWith('node:')))
   t.true(packages.has('@peculiar/x509'))
   t.deepEqual([...packages].filter(p => !BUNDLE_EXTERNAL.includes(p)), [])
@@ -66,11 +71,10 @@ test('what the source loads on first use stays a chunk of its own: the agent hos
   t.true(loadedWith(outputOf('actors/agent/host.ts')).has('src/runtime/system.ts'))
 })
 
-test('no class of roost\'s is renamed by the bundle (esbuild renames a top-level name two bundled modules share; defineError\'s classes name themselves)', async t => {
-  const sources = await Promise.all(Object.keys(metafile.inputs).filter(i => /^(src|actors|bin)\//.test(i)).map(async i => await readFile(join(root, i), 'utf8')))
+test('no class of roost\'s is renamed by the bundle (esbuild renames a top-level name two bundled modules share; defineError\'s classes name themselves)', t => {
   const classes = new Set(sources.flatMap(s => [...s.matchAll(/\bclass ([A-Z][A-Za-z0-9]*)/g)].map(m => m[1]!)))
   t.true(classes.has('RoostError') && classes.size > 10, `found ${classes.size} classes`)
-  const code = (await Promise.all(Object.keys(metafile.outputs).filter(o => o.endsWith('.js')).map(async o => await readFile(join(root, o), 'utf8')))).join('\n')
+  const code = chunks.join('\n')
   const renamed = [...classes].filter(c => [...code.matchAll(new RegExp(`\\b${c}\\d+\\b`, 'g'))].some(m => !classes.has(m[0])))
   t.deepEqual(renamed, [])
 })
@@ -80,7 +84,6 @@ test('the built CLI runs, and typed errors keep their class names', async t => {
   t.regex(stdout, /^\d+\.\d+\.\d+/)
   const err = await run(process.execPath, [join(root, outdir, 'main.js'), 'agent', 'start', '--name', 'x', '--data-dir', join(root, outdir, 'none')], { env: { ...process.env, ROOST_SECRET: '' } }).catch((e: { stdout: string, stderr: string }) => e)
   t.regex(`${err.stdout}${err.stderr}`, /"type":"ConfigError"/)
-  const chunks = await Promise.all(Object.keys(metafile.outputs).filter(o => o.endsWith('.js')).map(async o => await readFile(join(root, o), 'utf8')))
   t.true(chunks.some(c => c.includes('--v8-pool-size=')), 'agent-heap.ts is in the bundle')
   t.false(chunks.some(c => c.includes('during the start-up burst')), 'its TSDoc is not: V8 keeps every module source it loads')
 })
