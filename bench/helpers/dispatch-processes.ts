@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { AGENT_NODE_OPTIONS } from '../../src/threads/agent-heap.js'
+import { AGENT_NODE_OPTIONS, AGENT_V8_FLAGS } from '../../src/threads/agent-heap.js'
 import { createAgentHost, type AgentHost } from '../../actors/agent/host.js'
 import { ROOST_VERSION } from '../../src/cli/config.js'
 import { createLogger } from '../../src/log/logger.js'
@@ -54,9 +54,9 @@ export async function startBenchAgent (cfg: BenchAgentConfig): Promise<AgentHost
   return agent
 }
 
-/** The node arguments of both bench processes: an agent's own (agent-heap.ts), then BENCH_NODE_ARGS (space-separated; a repeated V8 flag's last value wins). */
+/** The node arguments of both bench processes: an agent's own options and V8 flags (agent-heap.ts), then BENCH_NODE_ARGS (space-separated; a repeated V8 flag's last value wins). */
 export function benchNodeArgs (): string[] {
-  return [...AGENT_NODE_OPTIONS, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(a => a.length > 0)]
+  return [...AGENT_NODE_OPTIONS, ...AGENT_V8_FLAGS, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(a => a.length > 0)]
 }
 
 /** Starts `bench/helpers/dispatch-<role>.ts` with its config (inside `netns` if given; its stderr piped to the caller if `stderr` is 'pipe'). */

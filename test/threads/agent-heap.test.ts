@@ -1,7 +1,8 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
 import { readdirSync } from 'node:fs'
-import { AGENT_GC_HELPER_THREADS, AGENT_SEMI_SPACE_MB, hasAgentNodeOptions, withAgentNodeOptions } from '../../src/threads/agent-heap.js'
+import { fileURLToPath } from 'node:url'
+import { AGENT_GC_HELPER_THREADS, AGENT_SEMI_SPACE_MB, AGENT_V8_FLAGS, applyAgentV8Flags, hasAgentNodeOptions, withAgentNodeOptions } from '../../src/threads/agent-heap.js'
 import { agentProcessEnv } from '../../src/threads/malloc-env.js'
 
 test('the agent\'s Node.js options join NODE_OPTIONS unless it sets them already', t => {
@@ -52,4 +53,30 @@ linux(`a process started with the agent's environment runs V8's collector helper
   const agent = await threadsOf(agentProcessEnv(base))
   const plain = await threadsOf(base)
   t.is(plain - agent, 4 - AGENT_GC_HELPER_THREADS, `threads: ${plain} with Node's default, ${agent} with the agent's options`)
+})
+
+test('the agent sets its V8 flags unless its node arguments give them either way', t => {
+  const set: string[] = []
+  t.deepEqual(applyAgentV8Flags([], f => set.push(f)), [...AGENT_V8_FLAGS])
+  t.deepEqual(set, [...AGENT_V8_FLAGS])
+  t.deepEqual(applyAgentV8Flags(['--sparkplug'], () => t.fail('set')), [], 'an operator\'s --sparkplug wins')
+  t.deepEqual(applyAgentV8Flags(['--no_sparkplug', '--max-semi-space-size=2'], () => t.fail('set')), [], 'underscores name the same flag')
+  t.deepEqual(applyAgentV8Flags(['--max-semi-space-size=2', '--enable-source-maps'], () => {}), [...AGENT_V8_FLAGS], 'other arguments leave them be')
+})
+
+const BASELINE_PROBE = fileURLToPath(new URL('./fixtures/baseline-probe.ts', import.meta.url))
+
+/** Whether a warm function got baseline code in a fresh node (`plain`: without the agent's V8 flags). */
+async function baselineCode (mode: 'agent' | 'plain'): Promise<boolean> {
+  return await new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--allow-natives-syntax', '--import=tsx', BASELINE_PROBE, mode], { timeout: 30_000 }, (err, stdout) => {
+      if (err !== null) reject(err)
+      else resolve((JSON.parse(stdout.trim()) as { baseline: boolean }).baseline)
+    })
+  })
+}
+
+test('with the agent\'s V8 flags set as it runs, a warm function gets no baseline code', async t => {
+  t.true(await baselineCode('plain'), 'without them it does')
+  t.false(await baselineCode('agent'))
 })
