@@ -34,8 +34,9 @@ export const AGENT_GC_HELPER_THREADS = 1
 export const AGENT_NODE_OPTIONS: readonly string[] = Object.freeze([`--max-semi-space-size=${AGENT_SEMI_SPACE_MB}`, `--v8-pool-size=${AGENT_GC_HELPER_THREADS}`])
 
 /**
- * V8 flags an agent process sets on itself as it starts, before its actors are loaded
- * (`NODE_OPTIONS` takes no V8 flags; a flag holds for every thread of the process).
+ * V8 flags a roost process sets on itself first thing (bin/main.ts), before the CLI's modules
+ * and the agent's run (`NODE_OPTIONS` takes no V8 flags; a flag holds for every thread of the
+ * process).
  *
  * `--no-sparkplug`: V8's baseline compiler turns every function that has run a little into
  * machine code beside its bytecode. An idle agent runs ~750 such functions now and then (start-up,
@@ -46,7 +47,8 @@ export const AGENT_NODE_OPTIONS: readonly string[] = Object.freeze([`--max-semi-
  * 73.7 / 74.0 settled). What the agent runs hot (the envelope, the codec, the session, the proxy)
  * is optimized by TurboFan either way, which never waits for baseline code: the remote-dispatch
  * bench, three alternated pairs, 783k / 813k / 933k msg/s without against 739k / 767k / 927k with,
- * CPU per message within noise (sender 1.22 / 1.05 / 0.90 µs against 1.17 / 1.02 / 0.97).
+ * CPU per message within noise (sender 1.22 / 1.05 / 0.90 µs against 1.17 / 1.02 / 0.97); the
+ * router's http and conn-churn cases, the flood and mesh-up likewise (README, Performance).
  */
 export const AGENT_V8_FLAGS: readonly string[] = Object.freeze(['--no-sparkplug'])
 
