@@ -26,15 +26,18 @@ for (let i = 0; i < 300000; i++) {
 }
 console.log(max)`
 
-/** Runs `script` in a fresh node with `env` and reads the number it prints. */
-async function nodePrints (script: string, env: NodeJS.ProcessEnv): Promise<number> {
+/** Runs a fresh node with `args` (and `env`) and returns what it printed, trimmed. */
+async function nodeOutput (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return await new Promise((resolve, reject) => {
-    execFile(process.execPath, ['-e', script], { env, timeout: 30_000 }, (err, stdout) => {
+    execFile(process.execPath, args, { env, timeout: 30_000 }, (err, stdout) => {
       if (err !== null) reject(err)
-      else resolve(Number(stdout.trim()))
+      else resolve(stdout.trim())
     })
   })
 }
+
+/** Runs `script` in a fresh node with `env` and reads the number it prints. */
+const nodePrints = async (script: string, env: NodeJS.ProcessEnv): Promise<number> => Number(await nodeOutput(['-e', script], env))
 
 const newSpaceMax = async (env: NodeJS.ProcessEnv): Promise<number> => await nodePrints(ALLOCATE, env)
 const threadsOf = async (env: NodeJS.ProcessEnv): Promise<number> => await nodePrints('console.log(require("node:fs").readdirSync("/proc/self/task").length)', env)
@@ -68,12 +71,7 @@ const BASELINE_PROBE = fileURLToPath(new URL('./fixtures/baseline-probe.ts', imp
 
 /** Whether a warm function got baseline code in a fresh node (`plain`: without the agent's V8 flags). */
 async function baselineCode (mode: 'agent' | 'plain'): Promise<boolean> {
-  return await new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--allow-natives-syntax', '--import=tsx', BASELINE_PROBE, mode], { timeout: 30_000 }, (err, stdout) => {
-      if (err !== null) reject(err)
-      else resolve((JSON.parse(stdout.trim()) as { baseline: boolean }).baseline)
-    })
-  })
+  return (JSON.parse(await nodeOutput(['--allow-natives-syntax', '--import=tsx', BASELINE_PROBE, mode])) as { baseline: boolean }).baseline
 }
 
 test('with the agent\'s V8 flags set as it runs, a warm function gets no baseline code', async t => {
